@@ -1,0 +1,97 @@
+# Build, test and run the functions platform.
+#
+#   make                 module and executor (build/release/)
+#   make SANITIZE=1      the same with ASan and UBSan (build/sanitize/)
+#   make test            everything, then the test suite (prove -r t/)
+#   make quickstart      start the local stack; make stop stops it
+#   make deps            install the Debian packages the project needs
+
+comma    := ,
+SANITIZE ?=
+NGX_SRC  ?= /usr/share/nginx/src
+CC       ?= gcc
+
+ifeq ($(SANITIZE),)
+VARIANT   := release
+OPT       := -O2 -D_FORTIFY_SOURCE=2 -fstack-protector-strong
+else
+VARIANT   := sanitize
+OPT       := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
+             -fno-sanitize-recover=all
+endif
+
+B         := build/$(VARIANT)
+WARN      := -Wall -Wextra -Werror
+CFLAGS    += -std=gnu11 -g $(OPT) $(WARN) -Iexecutor
+LDFLAGS   += $(if $(SANITIZE),-fsanitize=address$(comma)undefined) -Wl,-z,relro -Wl,-z,now
+
+# The module is compiled by nginx's own build, with Debian's hardening flags
+# (as its nginx was built) plus ours.
+NGX_CC_OPT := -g $(OPT) -fPIC -Wformat -Werror=format-security -Wdate-time \
+              $(WARN) -I/usr/include/mariadb
+NGX_LD_OPT := -Wl,-z,relro -Wl,-z,now -fPIC \
+              $(if $(SANITIZE),-fsanitize=address$(comma)undefined)
+
+MODULE_SRCS   := config $(wildcard ngx_http_functions_module/*.[ch])
+
+EXECUTOR_PURE := executor/config.c executor/logfmt.c executor/json_out.c
+EXECUTOR_SRCS := $(EXECUTOR_PURE) executor/log.c executor/http_conn.c \
+                 executor/server.c executor/endpoints.c executor/main.c
+EXECUTOR_LIBS := -luv -lhttp_parser
+
+UNIT_TESTS    := $(patsubst t/unit/%.c,$(B)/unit/%,$(wildcard t/unit/*_test.c))
+
+.PHONY: all module executor unit test deps quickstart stop status clean
+
+all: module executor unit
+
+module: $(B)/ngx_http_functions_module.so
+executor: $(B)/functions-executor
+unit: $(UNIT_TESTS)
+
+# nginx-dev ships headers and configure; configure a private copy so that
+# nothing is written under $(NGX_SRC).
+$(B)/nginx/Makefile: config $(NGX_SRC)/conf_flags
+	rm -rf $(B)/nginx
+	mkdir -p $(B)
+	cp -r $(NGX_SRC) $(B)/nginx
+	cd $(B)/nginx && bash -c '. ./conf_flags && ./configure \
+	    "$${NGX_CONF_FLAGS[@]}" \
+	    --with-cc-opt="$(NGX_CC_OPT)" --with-ld-opt="$(NGX_LD_OPT)" \
+	    --add-dynamic-module=$(CURDIR)' > configure.log 2>&1 \
+	    || { tail -20 configure.log; exit 1; }
+
+$(B)/ngx_http_functions_module.so: $(B)/nginx/Makefile $(MODULE_SRCS)
+	$(MAKE) -C $(B)/nginx -f objs/Makefile modules
+	cp $(B)/nginx/objs/ngx_http_functions_module.so $@
+
+$(B)/executor/%.o: executor/%.c $(wildcard executor/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(B)/functions-executor: $(patsubst executor/%.c,$(B)/executor/%.o,$(EXECUTOR_SRCS))
+	$(CC) $(LDFLAGS) -o $@ $^ $(EXECUTOR_LIBS)
+
+$(B)/unit/%: t/unit/%.c t/unit/tap.h $(patsubst executor/%.c,$(B)/executor/%.o,$(EXECUTOR_PURE))
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -It/unit $(LDFLAGS) -o $@ $< \
+	    $(patsubst executor/%.c,$(B)/executor/%.o,$(EXECUTOR_PURE))
+
+deps:
+	scripts/deps
+
+test: deps all
+	scripts/stack services
+	FUNCTIONS_BUILD=$(CURDIR)/$(B) SANITIZE=$(SANITIZE) prove -r t/
+
+quickstart: deps all
+	scripts/stack start
+
+stop:
+	scripts/stack stop
+
+status:
+	scripts/stack status
+
+clean:
+	rm -rf build

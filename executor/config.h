@@ -1,0 +1,56 @@
+/*
+ * Executor configuration: parsed from text, with no I/O, so that tests and
+ * fuzzers can call the parser directly.
+ */
+#ifndef EXECUTOR_CONFIG_H
+#define EXECUTOR_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define CONFIG_PATH_MAX 256
+#define CONFIG_ERR_MAX 256
+
+enum log_level {
+    LOG_LEVEL_DEBUG,
+    LOG_LEVEL_INFO,
+    LOG_LEVEL_WARN,
+    LOG_LEVEL_ERROR,
+};
+
+struct config {
+    char listen[CONFIG_PATH_MAX];       /* Unix socket path (required) */
+    mode_t listen_mode;                 /* permission bits of the socket */
+    char listen_group[64];              /* group owning the socket, or "" */
+    char listen_tcp[CONFIG_PATH_MAX];   /* host:port, or "" for none */
+    char secret_file[CONFIG_PATH_MAX];  /* required with listen_tcp */
+    enum log_level log_level;
+    char log_file[CONFIG_PATH_MAX];     /* "" means stderr */
+    uint64_t drain_timeout_ms;          /* SIGTERM: wait this long for calls */
+    uint64_t max_request_header;        /* bytes of request line + headers */
+    uint64_t max_request_body;          /* bytes of a request body */
+    uint64_t read_timeout_ms;           /* for a whole request, or idle */
+};
+
+void config_defaults(struct config *cfg);
+
+/*
+ * Parses "key = value" lines ('#' starts a comment) over the defaults
+ * already in cfg.  Returns 0, or -1 with a message naming the line in err.
+ */
+int config_parse(struct config *cfg, const char *text, size_t len,
+                 char *err, size_t errlen);
+
+/* Checks what no single line can: required keys and combinations. */
+int config_validate(const struct config *cfg, char *err, size_t errlen);
+
+/* "30s", "500ms", "2m", "1h" -> milliseconds; -1 if malformed. */
+int parse_duration_ms(const char *s, uint64_t *out);
+
+/* "512", "64k", "16m", "2g" -> bytes; -1 if malformed. */
+int parse_size(const char *s, uint64_t *out);
+
+const char *log_level_name(enum log_level level);
+
+#endif

@@ -1,0 +1,49 @@
+/*
+ * The executor's endpoints.
+ *
+ *     GET /health     200 {"status":"ok"} while accepting work, 503 while
+ *                     draining
+ *     GET /version    200 {"version":"..."}
+ */
+#include "endpoints.h"
+
+#include <string.h>
+
+static int path_is(const char *url, const char *path)
+{
+    size_t n = strlen(path);
+
+    /* a query string does not change the endpoint */
+    return strncmp(url, path, n) == 0 && (url[n] == '\0' || url[n] == '?');
+}
+
+static void respond_json(struct http_conn *c, int status, const char *body)
+{
+    http_conn_respond(c, status, "application/json", NULL, body,
+                      strlen(body));
+}
+
+void endpoints_serve(struct server *s, struct http_conn *c)
+{
+    const struct http_request *req = &c->req;
+    int get = req->method == HTTP_GET || req->method == HTTP_HEAD;
+
+    if (path_is(req->url, "/health")) {
+        if (!get) {
+            http_conn_respond_error(c, 405, "method not allowed");
+        } else if (server_draining(s)) {
+            http_conn_respond_error(c, 503, "executor is shutting down");
+        } else {
+            respond_json(c, 200, "{\"status\":\"ok\"}");
+        }
+        return;
+    }
+    if (path_is(req->url, "/version")) {
+        if (!get)
+            http_conn_respond_error(c, 405, "method not allowed");
+        else
+            respond_json(c, 200, "{\"version\":\"" EXECUTOR_VERSION "\"}");
+        return;
+    }
+    http_conn_respond_error(c, 404, "no such endpoint");
+}

@@ -1,0 +1,14 @@
+/*
+ * What the executor answers, by method and path.
+ */
+#ifndef EXECUTOR_ENDPOINTS_H
+#define EXECUTOR_ENDPOINTS_H
+
+#include "http_conn.h"
+#include "server.h"
+
+#define EXECUTOR_VERSION "0.1.0"
+
+void endpoints_serve(struct server *s, struct http_conn *c);
+
+#endif

@@ -1,0 +1,83 @@
+/*
+ * One HTTP/1.1 connection to the executor (Unix socket or TCP): reads
+ * requests with http-parser, hands each complete request to the server,
+ * writes the response, and keeps the connection alive between requests.
+ * Requests on one connection are served one at a time, in order.
+ */
+#ifndef EXECUTOR_HTTP_CONN_H
+#define EXECUTOR_HTTP_CONN_H
+
+#include <http_parser.h>
+#include <stddef.h>
+#include <uv.h>
+
+struct server;
+
+struct http_header {
+    char *name;
+    char *value;
+};
+
+struct http_request {
+    unsigned method;            /* enum http_method */
+    char *url;
+    struct http_header *headers;
+    size_t nheaders;
+    char *body;
+    size_t body_len;
+};
+
+enum http_conn_state {
+    HTTP_CONN_READING,          /* between requests or inside one */
+    HTTP_CONN_BUSY,             /* a request is being served */
+    HTTP_CONN_CLOSING,
+};
+
+struct http_conn {
+    union {
+        uv_stream_t stream;
+        uv_pipe_t pipe;
+        uv_tcp_t tcp;
+    } h;
+    uv_timer_t timer;           /* read_timeout while reading */
+    int open_handles;
+    struct server *server;
+    int is_tcp;
+    enum http_conn_state state;
+    http_parser parser;
+    struct http_request req;
+    int header_state;           /* 0: none, 1: in a name, 2: in a value */
+    size_t header_bytes;
+    int keep_alive;
+    int error_status;           /* set while parsing: answer and close */
+    char *pending;              /* bytes read past the current request */
+    size_t pending_len;
+    struct http_conn *prev, *next;
+};
+
+/* Starts reading an accepted stream (stream and timer initialised). */
+void http_conn_start(struct http_conn *c);
+
+/* Finds a request header, case-insensitively; NULL if absent. */
+const char *http_request_header(const struct http_request *req,
+                                const char *name);
+
+/*
+ * Answers the request being served.  extra_headers, if not NULL, is a
+ * block of "Name: value\r\n" lines.  The body is copied.
+ */
+void http_conn_respond(struct http_conn *c, int status,
+                       const char *content_type, const char *extra_headers,
+                       const char *body, size_t body_len);
+
+/* Answers {"error":{"message":...}} with the given status. */
+void http_conn_respond_error(struct http_conn *c, int status,
+                             const char *message);
+
+/* Closes the connection now (what is being written is dropped). */
+void http_conn_close(struct http_conn *c);
+
+/* Reason phrase of a status code. */
+const char *http_status_text(int status);
+
+#endif

@@ -1,0 +1,19 @@
+/*
+ * Small JSON writers for the executor's own answers.  Pure.
+ */
+#ifndef EXECUTOR_JSON_OUT_H
+#define EXECUTOR_JSON_OUT_H
+
+#include <stddef.h>
+
+/*
+ * Writes s as a JSON string (with quotes) into dst; returns the length it
+ * needs, like snprintf.  Bytes that are not valid UTF-8 become U+FFFD.
+ */
+size_t json_quote(char *dst, size_t size, const char *s, size_t len);
+
+/* {"error":{"message":"..."}[,"call_id":"..."]}; call_id may be NULL. */
+size_t json_error_body(char *dst, size_t size, const char *message,
+                       const char *call_id);
+
+#endif

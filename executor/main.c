@@ -1,0 +1,243 @@
+/*
+ * functions-executor: runs functions for nginx's functions module.
+ *
+ * Signals: SIGTERM and SIGINT drain (stop accepting, let calls finish up to
+ * drain_timeout, then stop); SIGHUP reloads the configuration file and keeps
+ * the running one if the new one is bad.
+ */
+#include "config.h"
+#include "endpoints.h"
+#include "log.h"
+#include "server.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <uv.h>
+
+#define CONFIG_FILE_MAX (64 * 1024)
+
+static struct {
+    uv_loop_t *loop;
+    const char *config_path;
+    struct server server;
+    uv_signal_t sigterm, sigint, sighup;
+    uv_timer_t drain_timer;
+    int stopping;
+} exe;
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: functions-executor -c CONFIG [-t]\n"
+            "  -c CONFIG  configuration file\n"
+            "  -t         check the configuration and exit\n"
+            "  -V         print the version and exit\n");
+}
+
+/* Reads and parses a configuration file; 0, or -1 with err. */
+static int load_config(const char *path, struct config *cfg, char *err,
+                       size_t errlen)
+{
+    char *text, perr[CONFIG_ERR_MAX];
+    ssize_t n;
+    size_t len = 0;
+    int fd, rc;
+
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        return -1;
+    }
+    text = malloc(CONFIG_FILE_MAX + 1);
+    if (text == NULL) {
+        close(fd);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    while ((n = read(fd, text + len, CONFIG_FILE_MAX + 1 - len)) > 0) {
+        len += (size_t)n;
+        if (len > CONFIG_FILE_MAX)
+            break;
+    }
+    close(fd);
+    if (n < 0 || len > CONFIG_FILE_MAX) {
+        snprintf(err, errlen, "%s: %s", path,
+                 n < 0 ? strerror(errno) : "larger than 64 KiB");
+        free(text);
+        return -1;
+    }
+    config_defaults(cfg);
+    rc = config_parse(cfg, text, len, perr, sizeof(perr));
+    if (rc == 0)
+        rc = config_validate(cfg, perr, sizeof(perr));
+    free(text);
+    if (rc < 0) {
+        snprintf(err, errlen, "%s: %s", path, perr);
+        return -1;
+    }
+    return 0;
+}
+
+static void close_handle(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+static void stop_loop(void)
+{
+    /* every handle closes, then uv_run() returns */
+    uv_walk(exe.loop, close_handle, NULL);
+}
+
+static void on_drained(struct server *s)
+{
+    (void)s;
+    log_msg(LOG_LEVEL_INFO, "drained, stopping", NULL);
+    stop_loop();
+}
+
+static void on_drain_timeout(uv_timer_t *t)
+{
+    struct log_record r;
+
+    (void)t;
+    if (log_begin(&r, LOG_LEVEL_WARN, "drain timeout, closing connections")) {
+        log_int(&r, "connections", (long long)exe.server.nconns);
+        log_end(&r);
+    }
+    exe.server.on_drained = NULL;
+    server_close_all(&exe.server);
+    stop_loop();
+}
+
+static void on_stop_signal(uv_signal_t *h, int signum)
+{
+    struct log_record r;
+
+    (void)h;
+    if (exe.stopping) {
+        log_msg(LOG_LEVEL_WARN, "second stop signal, stopping now", NULL);
+        on_drain_timeout(NULL);
+        return;
+    }
+    exe.stopping = 1;
+    if (log_begin(&r, LOG_LEVEL_INFO, "stop signal, draining")) {
+        log_str(&r, "signal", strsignal(signum));
+        log_int(&r, "connections", (long long)exe.server.nconns);
+        log_int(&r, "drain_timeout_ms",
+                (long long)exe.server.cfg.drain_timeout_ms);
+        log_end(&r);
+    }
+    uv_timer_start(&exe.drain_timer, on_drain_timeout,
+                   exe.server.cfg.drain_timeout_ms, 0);
+    server_drain(&exe.server, on_drained);
+}
+
+static void on_reload_signal(uv_signal_t *h, int signum)
+{
+    struct config cfg;
+    char err[512];
+    int rc;
+
+    (void)h;
+    (void)signum;
+    if (load_config(exe.config_path, &cfg, err, sizeof(err)) < 0) {
+        log_msg(LOG_LEVEL_ERROR, "reload failed, keeping the running "
+                "configuration", err);
+        return;
+    }
+    rc = log_open(cfg.log_file, cfg.log_level);
+    if (rc < 0) {
+        log_msg(LOG_LEVEL_ERROR, "reload failed, cannot open log file, "
+                "keeping the running configuration", strerror(-rc));
+        return;
+    }
+    if (server_reconfigure(&exe.server, &cfg, err, sizeof(err)) != 0)
+        log_msg(LOG_LEVEL_WARN, "reloaded in part", err);
+    else
+        log_msg(LOG_LEVEL_INFO, "configuration reloaded", NULL);
+}
+
+int main(int argc, char **argv)
+{
+    struct config cfg;
+    struct log_record r;
+    char err[512];
+    int opt, test_only = 0, rc;
+
+    while ((opt = getopt(argc, argv, "c:tVh")) != -1) {
+        switch (opt) {
+        case 'c':
+            exe.config_path = optarg;
+            break;
+        case 't':
+            test_only = 1;
+            break;
+        case 'V':
+            printf("functions-executor %s\n", EXECUTOR_VERSION);
+            return 0;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (exe.config_path == NULL || optind != argc) {
+        usage(stderr);
+        return 2;
+    }
+
+    if (load_config(exe.config_path, &cfg, err, sizeof(err)) < 0) {
+        log_msg(LOG_LEVEL_ERROR, "invalid configuration", err);
+        return 1;
+    }
+    if (test_only) {
+        fprintf(stderr, "configuration %s is valid\n", exe.config_path);
+        return 0;
+    }
+    rc = log_open(cfg.log_file, cfg.log_level);
+    if (rc < 0) {
+        log_msg(LOG_LEVEL_ERROR, "cannot open log file", strerror(-rc));
+        return 1;
+    }
+
+    signal(SIGPIPE, SIG_IGN);
+    exe.loop = uv_default_loop();
+    if (server_start(&exe.server, exe.loop, &cfg, err, sizeof(err)) < 0) {
+        log_msg(LOG_LEVEL_ERROR, "cannot start", err);
+        return 1;
+    }
+
+    uv_timer_init(exe.loop, &exe.drain_timer);
+    uv_signal_init(exe.loop, &exe.sigterm);
+    uv_signal_init(exe.loop, &exe.sigint);
+    uv_signal_init(exe.loop, &exe.sighup);
+    uv_signal_start(&exe.sigterm, on_stop_signal, SIGTERM);
+    uv_signal_start(&exe.sigint, on_stop_signal, SIGINT);
+    uv_signal_start(&exe.sighup, on_reload_signal, SIGHUP);
+
+    if (log_begin(&r, LOG_LEVEL_INFO, "executor started")) {
+        log_str(&r, "version", EXECUTOR_VERSION);
+        log_int(&r, "pid", (long long)getpid());
+        log_str(&r, "listen", cfg.listen);
+        if (cfg.listen_tcp[0] != '\0')
+            log_str(&r, "listen_tcp", cfg.listen_tcp);
+        log_end(&r);
+    }
+
+    uv_run(exe.loop, UV_RUN_DEFAULT);
+    uv_loop_close(exe.loop);
+    log_msg(LOG_LEVEL_INFO, "executor stopped", NULL);
+    log_close();
+    return 0;
+}

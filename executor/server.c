@@ -1,0 +1,359 @@
+/*
+ * The executor's listeners and request dispatch.
+ */
+#include "server.h"
+#include "endpoints.h"
+#include "log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+static int fail(char *err, size_t errlen, const char *what, const char *arg,
+                int code)
+{
+    snprintf(err, errlen, "%s %s: %s", what, arg, uv_strerror(code));
+    return -1;
+}
+
+static struct http_conn *conn_new(struct server *s, int is_tcp)
+{
+    struct http_conn *c = calloc(1, sizeof(*c));
+
+    if (c == NULL)
+        return NULL;
+    c->server = s;
+    c->is_tcp = is_tcp;
+    c->next = s->conns;
+    if (s->conns)
+        s->conns->prev = c;
+    s->conns = c;
+    s->nconns++;
+    return c;
+}
+
+static void on_connection(uv_stream_t *listener, int status)
+{
+    struct server *s = listener->data;
+    int is_tcp = listener == (uv_stream_t *)&s->tcp_listener;
+    struct http_conn *c;
+    int rc;
+
+    if (status < 0) {
+        log_msg(LOG_LEVEL_WARN, "accept failed", uv_strerror(status));
+        return;
+    }
+    c = conn_new(s, is_tcp);
+    if (c == NULL) {
+        log_msg(LOG_LEVEL_ERROR, "out of memory accepting a connection",
+                NULL);
+        return;
+    }
+    rc = is_tcp ? uv_tcp_init(s->loop, &c->h.tcp)
+                : uv_pipe_init(s->loop, &c->h.pipe, 0);
+    if (rc == 0) {
+        /* from here on the handles own c: closing them frees c */
+        uv_timer_init(s->loop, &c->timer);
+        c->timer.data = c;
+        c->h.stream.data = c;
+        rc = uv_accept(listener, &c->h.stream);
+        if (rc < 0) {
+            log_msg(LOG_LEVEL_WARN, "accept failed", uv_strerror(rc));
+            http_conn_close(c);
+            return;
+        }
+        if (is_tcp)
+            uv_tcp_nodelay(&c->h.tcp, 1);
+        http_conn_start(c);
+        return;
+    }
+    server_conn_closed(s, c);
+    free(c);
+}
+
+/*
+ * A socket file left by an earlier run is removed; one that still answers
+ * belongs to a running executor and is left alone.
+ */
+static int clear_stale_socket(const char *path, char *err, size_t errlen)
+{
+    struct sockaddr_un sun;
+    struct stat st;
+    int fd, rc;
+
+    if (lstat(path, &st) < 0)
+        return errno == ENOENT ? 0 : fail(err, errlen, "cannot stat", path,
+                                         uv_translate_sys_error(errno));
+    if (!S_ISSOCK(st.st_mode)) {
+        snprintf(err, errlen, "%s exists and is not a socket", path);
+        return -1;
+    }
+    memset(&sun, 0, sizeof(sun));
+    sun.sun_family = AF_UNIX;
+    if (strlen(path) >= sizeof(sun.sun_path)) {
+        snprintf(err, errlen, "socket path %s is too long", path);
+        return -1;
+    }
+    memcpy(sun.sun_path, path, strlen(path));
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return fail(err, errlen, "socket for", path,
+                    uv_translate_sys_error(errno));
+    rc = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
+    close(fd);
+    if (rc == 0) {
+        snprintf(err, errlen, "%s is in use by a running process", path);
+        return -1;
+    }
+    if (unlink(path) < 0 && errno != ENOENT)
+        return fail(err, errlen, "cannot remove stale socket", path,
+                    uv_translate_sys_error(errno));
+    return 0;
+}
+
+static int listen_unix(struct server *s, char *err, size_t errlen)
+{
+    const char *path = s->cfg.listen;
+    struct stat st;
+    int rc;
+
+    if (clear_stale_socket(path, err, errlen) < 0)
+        return -1;
+    rc = uv_pipe_init(s->loop, &s->unix_listener, 0);
+    if (rc < 0)
+        return fail(err, errlen, "cannot listen on", path, rc);
+    s->unix_listener.data = s;
+    s->unix_open = 1;
+    rc = uv_pipe_bind(&s->unix_listener, path);
+    if (rc < 0)
+        return fail(err, errlen, "cannot bind", path, rc);
+    if (stat(path, &st) == 0) {
+        s->unix_dev = st.st_dev;
+        s->unix_ino = st.st_ino;
+    }
+    if (s->cfg.listen_group[0] != '\0') {
+        struct group *gr = getgrnam(s->cfg.listen_group);
+        char *end;
+        unsigned long gid;
+
+        if (gr != NULL) {
+            gid = gr->gr_gid;
+        } else {
+            gid = strtoul(s->cfg.listen_group, &end, 10);
+            if (*end != '\0') {
+                snprintf(err, errlen, "no such group \"%s\"",
+                         s->cfg.listen_group);
+                return -1;
+            }
+        }
+        if (chown(path, (uid_t)-1, (gid_t)gid) < 0)
+            return fail(err, errlen, "cannot chown", path,
+                        uv_translate_sys_error(errno));
+    }
+    if (chmod(path, s->cfg.listen_mode) < 0)
+        return fail(err, errlen, "cannot chmod", path,
+                    uv_translate_sys_error(errno));
+    rc = uv_listen((uv_stream_t *)&s->unix_listener, 511, on_connection);
+    if (rc < 0)
+        return fail(err, errlen, "cannot listen on", path, rc);
+    return 0;
+}
+
+static int read_secret(struct server *s, char *err, size_t errlen)
+{
+    const char *path = s->cfg.secret_file;
+    ssize_t n;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0)
+        return fail(err, errlen, "cannot open", path,
+                    uv_translate_sys_error(errno));
+    n = read(fd, s->secret, sizeof(s->secret));
+    close(fd);
+    if (n < 0)
+        return fail(err, errlen, "cannot read", path,
+                    uv_translate_sys_error(errno));
+    while (n > 0 && (s->secret[n - 1] == '\n' || s->secret[n - 1] == '\r'))
+        n--;
+    if (n < SERVER_SECRET_MIN || n >= (ssize_t)sizeof(s->secret)) {
+        snprintf(err, errlen, "the secret in %s must have %d to %zu bytes",
+                 path, SERVER_SECRET_MIN, sizeof(s->secret) - 1);
+        return -1;
+    }
+    s->secret_len = (size_t)n;
+    return 0;
+}
+
+static int listen_tcp(struct server *s, char *err, size_t errlen)
+{
+    const char *spec = s->cfg.listen_tcp;
+    const char *colon = strrchr(spec, ':');
+    char host[256];
+    struct sockaddr_storage addr;
+    size_t hlen = (size_t)(colon - spec);
+    int port = atoi(colon + 1), rc;
+
+    if (read_secret(s, err, errlen) < 0)
+        return -1;
+    if (hlen >= sizeof(host))
+        hlen = sizeof(host) - 1;
+    memcpy(host, spec, hlen);
+    host[hlen] = '\0';
+    if (hlen > 2 && host[0] == '[' && host[hlen - 1] == ']') {
+        memmove(host, host + 1, hlen - 2);
+        host[hlen - 2] = '\0';
+    }
+    rc = uv_ip4_addr(host, port, (struct sockaddr_in *)&addr);
+    if (rc < 0)
+        rc = uv_ip6_addr(host, port, (struct sockaddr_in6 *)&addr);
+    if (rc < 0) {
+        snprintf(err, errlen, "listen_tcp needs a numeric address: \"%s\"",
+                 spec);
+        return -1;
+    }
+    rc = uv_tcp_init(s->loop, &s->tcp_listener);
+    if (rc < 0)
+        return fail(err, errlen, "cannot listen on", spec, rc);
+    s->tcp_listener.data = s;
+    s->tcp_open = 1;
+    rc = uv_tcp_bind(&s->tcp_listener, (struct sockaddr *)&addr, 0);
+    if (rc == 0)
+        rc = uv_listen((uv_stream_t *)&s->tcp_listener, 511, on_connection);
+    if (rc < 0)
+        return fail(err, errlen, "cannot listen on", spec, rc);
+    return 0;
+}
+
+static void close_listeners(struct server *s)
+{
+    struct stat st;
+
+    if (s->unix_open) {
+        uv_close((uv_handle_t *)&s->unix_listener, NULL);
+        s->unix_open = 0;
+        /* remove the socket file only if it is still the one we made */
+        if (stat(s->cfg.listen, &st) == 0 && st.st_dev == s->unix_dev
+            && st.st_ino == s->unix_ino)
+            unlink(s->cfg.listen);
+    }
+    if (s->tcp_open) {
+        uv_close((uv_handle_t *)&s->tcp_listener, NULL);
+        s->tcp_open = 0;
+    }
+}
+
+int server_start(struct server *s, uv_loop_t *loop, const struct config *cfg,
+                 char *err, size_t errlen)
+{
+    memset(s, 0, sizeof(*s));
+    s->loop = loop;
+    s->cfg = *cfg;
+    if (listen_unix(s, err, errlen) < 0
+        || (cfg->listen_tcp[0] != '\0' && listen_tcp(s, err, errlen) < 0)) {
+        close_listeners(s);
+        return -1;
+    }
+    return 0;
+}
+
+int server_reconfigure(struct server *s, const struct config *cfg,
+                       char *err, size_t errlen)
+{
+    int kept = 0;
+
+    if (strcmp(cfg->listen, s->cfg.listen) != 0
+        || cfg->listen_mode != s->cfg.listen_mode
+        || strcmp(cfg->listen_group, s->cfg.listen_group) != 0
+        || strcmp(cfg->listen_tcp, s->cfg.listen_tcp) != 0
+        || strcmp(cfg->secret_file, s->cfg.secret_file) != 0) {
+        snprintf(err, errlen, "listener settings change only on restart");
+        kept = 1;
+    }
+    s->cfg.log_level = cfg->log_level;
+    memcpy(s->cfg.log_file, cfg->log_file, sizeof(s->cfg.log_file));
+    s->cfg.drain_timeout_ms = cfg->drain_timeout_ms;
+    s->cfg.max_request_header = cfg->max_request_header;
+    s->cfg.max_request_body = cfg->max_request_body;
+    s->cfg.read_timeout_ms = cfg->read_timeout_ms;
+    return kept;
+}
+
+int server_draining(const struct server *s)
+{
+    return s->draining;
+}
+
+void server_drain(struct server *s, void (*on_drained)(struct server *s))
+{
+    struct http_conn *c, *next;
+
+    s->draining = 1;
+    s->on_drained = on_drained;
+    close_listeners(s);
+    for (c = s->conns; c != NULL; c = next) {
+        next = c->next;
+        if (c->state == HTTP_CONN_READING && c->parser.nread == 0)
+            http_conn_close(c);
+    }
+    if (s->nconns == 0 && s->on_drained != NULL)
+        s->on_drained(s);
+}
+
+void server_close_all(struct server *s)
+{
+    struct http_conn *c, *next;
+
+    close_listeners(s);
+    for (c = s->conns; c != NULL; c = next) {
+        next = c->next;
+        http_conn_close(c);
+    }
+}
+
+void server_conn_closed(struct server *s, struct http_conn *c)
+{
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        s->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    s->nconns--;
+    if (s->draining && s->nconns == 0 && s->on_drained != NULL)
+        s->on_drained(s);
+}
+
+/* Compares in time that depends only on the length of the secret. */
+static int secret_matches(const struct server *s, const char *given)
+{
+    size_t i, glen;
+    unsigned char diff = 0;
+
+    if (given == NULL)
+        return 0;
+    glen = strlen(given);
+    for (i = 0; i < s->secret_len; i++)
+        diff |= (unsigned char)(s->secret[i] ^ (i < glen ? given[i] : 0));
+    return diff == 0 && glen == s->secret_len;
+}
+
+void server_dispatch(struct server *s, struct http_conn *c)
+{
+    if (c->is_tcp
+        && !secret_matches(s, http_request_header(&c->req,
+                                                  SERVER_SECRET_HEADER))) {
+        log_msg(LOG_LEVEL_WARN, "TCP request without the right secret",
+                NULL);
+        http_conn_respond_error(c, 401,
+                                "missing or wrong " SERVER_SECRET_HEADER);
+        return;
+    }
+    endpoints_serve(s, c);
+}

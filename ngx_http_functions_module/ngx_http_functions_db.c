@@ -1,0 +1,269 @@
+
+/*
+ * The MySQL (MariaDB) connection settings of the module.
+ *
+ *     functions_mysql server=127.0.0.1:3306 user=functions password=secret
+ *                     database=functions connect_timeout=3s timeout=2s;
+ */
+
+
+#include "ngx_http_functions_module.h"
+
+
+#define NGX_HTTP_FUNCTIONS_DB_PORT             3306
+#define NGX_HTTP_FUNCTIONS_DB_CONNECT_TIMEOUT  3000
+#define NGX_HTTP_FUNCTIONS_DB_TIMEOUT          2000
+
+
+static char *ngx_http_functions_db_server(ngx_conf_t *cf,
+    ngx_http_functions_db_conf_t *dcf, ngx_str_t *value);
+static ngx_int_t ngx_http_functions_db_valid_name(ngx_str_t *name);
+
+
+typedef struct {
+    ngx_str_t                       name;
+    ngx_uint_t                      seen;
+} ngx_http_functions_db_param_t;
+
+
+char *
+ngx_http_functions_db(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_functions_main_conf_t *fmcf = conf;
+
+    char                           *rv;
+    u_char                         *eq;
+    ngx_str_t                      *value, name, arg;
+    ngx_uint_t                      i, n;
+    ngx_msec_t                      ms;
+    ngx_http_functions_db_conf_t   *dcf;
+    ngx_http_functions_db_param_t   params[] = {
+        { ngx_string("server"), 0 },
+        { ngx_string("user"), 0 },
+        { ngx_string("password"), 0 },
+        { ngx_string("database"), 0 },
+        { ngx_string("connect_timeout"), 0 },
+        { ngx_string("timeout"), 0 },
+    };
+
+    if (fmcf->db != NULL) {
+        return "is duplicate";
+    }
+
+    dcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_functions_db_conf_t));
+    if (dcf == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    dcf->connect_timeout = NGX_HTTP_FUNCTIONS_DB_CONNECT_TIMEOUT;
+    dcf->timeout = NGX_HTTP_FUNCTIONS_DB_TIMEOUT;
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        eq = ngx_strlchr(value[i].data, value[i].data + value[i].len, '=');
+        if (eq == NULL) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\", expected name=value",
+                               &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        name.data = value[i].data;
+        name.len = eq - value[i].data;
+        arg.data = eq + 1;
+        arg.len = value[i].data + value[i].len - arg.data;
+
+        for (n = 0; n < sizeof(params) / sizeof(params[0]); n++) {
+            if (name.len == params[n].name.len
+                && ngx_strncmp(name.data, params[n].name.data, name.len) == 0)
+            {
+                break;
+            }
+        }
+
+        if (n == sizeof(params) / sizeof(params[0])) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "unknown parameter \"%V\"", &name);
+            return NGX_CONF_ERROR;
+        }
+
+        if (params[n].seen++) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "duplicate parameter \"%V\"", &name);
+            return NGX_CONF_ERROR;
+        }
+
+        switch (n) {
+
+        case 0:
+            rv = ngx_http_functions_db_server(cf, dcf, &arg);
+            if (rv != NGX_CONF_OK) {
+                return rv;
+            }
+            break;
+
+        case 1:
+            if (arg.len == 0 || arg.len > 80) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid user \"%V\"", &arg);
+                return NGX_CONF_ERROR;
+            }
+            dcf->user = arg;
+            break;
+
+        case 2:
+            dcf->password = arg;
+            break;
+
+        case 3:
+            if (ngx_http_functions_db_valid_name(&arg) != NGX_OK) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid database name \"%V\", "
+                                   "expected 1 to 64 of [A-Za-z0-9_]", &arg);
+                return NGX_CONF_ERROR;
+            }
+            dcf->database = arg;
+            break;
+
+        default: /* connect_timeout, timeout */
+            ms = ngx_parse_time(&arg, 0);
+            if (ms == (ngx_msec_t) NGX_ERROR || ms == 0) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid %V \"%V\"", &name, &arg);
+                return NGX_CONF_ERROR;
+            }
+
+            if (n == 4) {
+                dcf->connect_timeout = ms;
+
+            } else {
+                dcf->timeout = ms;
+            }
+
+            break;
+        }
+    }
+
+    if (!params[0].seen) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"server\" parameter is required");
+        return NGX_CONF_ERROR;
+    }
+
+    if (!params[3].seen) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"database\" parameter is required");
+        return NGX_CONF_ERROR;
+    }
+
+    fmcf->db = dcf;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_functions_db_server(ngx_conf_t *cf, ngx_http_functions_db_conf_t *dcf,
+    ngx_str_t *value)
+{
+    u_char     *p;
+    size_t      len;
+    ngx_url_t   u;
+
+    dcf->server = *value;
+
+    if (value->len > 5 && ngx_strncmp(value->data, "unix:", 5) == 0) {
+        len = value->len - 5;
+
+        if (value->data[5] != '/'
+            || len >= sizeof(((struct sockaddr_un *) 0)->sun_path))
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid server \"%V\", a Unix socket needs "
+                               "an absolute path shorter than %uz bytes",
+                               value,
+                               sizeof(((struct sockaddr_un *) 0)->sun_path));
+            return NGX_CONF_ERROR;
+        }
+
+        /* the client library wants a null-terminated path */
+
+        p = ngx_pnalloc(cf->pool, len + 1);
+        if (p == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_memcpy(p, value->data + 5, len);
+        p[len] = '\0';
+
+        dcf->socket.data = p;
+        dcf->socket.len = len;
+
+        return NGX_CONF_OK;
+    }
+
+    ngx_memzero(&u, sizeof(ngx_url_t));
+
+    u.url = *value;
+    u.default_port = NGX_HTTP_FUNCTIONS_DB_PORT;
+
+    if (ngx_parse_url(cf->pool, &u) != NGX_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid server \"%V\": %s",
+                           value, u.err ? u.err : "cannot parse");
+        return NGX_CONF_ERROR;
+    }
+
+    if (u.uri.len || u.naddrs == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid server \"%V\"", value);
+        return NGX_CONF_ERROR;
+    }
+
+    /*
+     * The address is resolved here, once; the connection is later made to
+     * the numeric address so that no worker ever waits on DNS.
+     */
+
+    p = ngx_pnalloc(cf->pool, NGX_SOCKADDR_STRLEN + 1);
+    if (p == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    len = ngx_sock_ntop(u.addrs[0].sockaddr, u.addrs[0].socklen, p,
+                        NGX_SOCKADDR_STRLEN, 0);
+    p[len] = '\0';
+
+    dcf->host.data = p;
+    dcf->host.len = len;
+    dcf->port = u.port;
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_functions_db_valid_name(ngx_str_t *name)
+{
+    u_char      ch;
+    ngx_uint_t  i;
+
+    if (name->len == 0 || name->len > 64) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < name->len; i++) {
+        ch = name->data[i];
+
+        if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z')
+            || (ch >= '0' && ch <= '9') || ch == '_')
+        {
+            continue;
+        }
+
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}

@@ -1,0 +1,168 @@
+/*
+ * The executor's configuration parser.
+ */
+#include "config.h"
+#include "tap.h"
+
+static int parse(struct config *cfg, const char *text, char *err)
+{
+    config_defaults(cfg);
+    return config_parse(cfg, text, strlen(text), err, CONFIG_ERR_MAX);
+}
+
+static void test_defaults_and_values(void)
+{
+    struct config cfg;
+    char err[CONFIG_ERR_MAX] = "";
+    const char *text =
+        "# a comment\n"
+        "\n"
+        "listen = /run/functions/executor.sock   # trailing comment\n"
+        "listen_mode=0600\n"
+        "  listen_group =  www-data\n"
+        "listen_tcp = 127.0.0.1:9090\n"
+        "secret_file = /etc/functions/secret\n"
+        "log_level = debug\n"
+        "drain_timeout = 1500ms\n"
+        "max_request_body = 2m\n"
+        "read_timeout = 2m";
+
+    is_int(parse(&cfg, text, err), 0, "a full configuration parses");
+    is_str(err, "", "and leaves no error");
+    is_str(cfg.listen, "/run/functions/executor.sock",
+           "listen, with the comment and blanks cut");
+    is_int(cfg.listen_mode, 0600, "listen_mode is octal");
+    is_str(cfg.listen_group, "www-data", "listen_group");
+    is_str(cfg.listen_tcp, "127.0.0.1:9090", "listen_tcp");
+    is_int(cfg.log_level, LOG_LEVEL_DEBUG, "log_level");
+    is_int(cfg.drain_timeout_ms, 1500, "drain_timeout in ms");
+    is_int(cfg.max_request_body, 2 * 1024 * 1024, "max_request_body");
+    is_int(cfg.read_timeout_ms, 120000, "read_timeout in minutes");
+    is_int(config_validate(&cfg, err, sizeof(err)), 0, "it validates");
+
+    config_defaults(&cfg);
+    is_int(cfg.listen_mode, 0660, "default listen_mode 0660");
+    is_int(cfg.log_level, LOG_LEVEL_INFO, "default log_level info");
+    is_int(cfg.drain_timeout_ms, 30000, "default drain_timeout 30s");
+}
+
+static void test_rejections(void)
+{
+    static const struct {
+        const char *text;
+        const char *error;
+    } cases[] = {
+        { "bogus = 1\n", "line 1: unknown key \"bogus\"" },
+        { "\nlisten\n", "line 2: expected \"key = value\"" },
+        { "listen =\n", "line 1: \"listen\" has no value" },
+        { "= x\n", "line 1: missing key" },
+        { "listen = relative.sock\n",
+          "line 1: invalid listen \"relative.sock\", expected an absolute "
+          "socket path shorter than 108 bytes" },
+        { "listen_mode = 0999\n",
+          "line 1: invalid listen_mode \"0999\", expected an octal mode "
+          "such as 0660" },
+        { "listen_mode = 1777\n",
+          "line 1: invalid listen_mode \"1777\", expected an octal mode "
+          "such as 0660" },
+        { "listen_group = a;b\n",
+          "line 1: invalid listen_group \"a;b\", expected a group name or "
+          "number" },
+        { "listen_tcp = 127.0.0.1\n",
+          "line 1: invalid listen_tcp \"127.0.0.1\", expected host:port" },
+        { "listen_tcp = 127.0.0.1:70000\n",
+          "line 1: invalid listen_tcp \"127.0.0.1:70000\", expected "
+          "host:port" },
+        { "log_level = loud\n",
+          "line 1: invalid log_level \"loud\", expected debug, info, warn "
+          "or error" },
+        { "drain_timeout = 5 s\n",
+          "line 1: invalid drain_timeout \"5 s\", expected a duration such "
+          "as 30s" },
+        { "drain_timeout = 99999999999999999999s\n",
+          "line 1: invalid drain_timeout \"99999999999999999999s\", "
+          "expected a duration such as 30s" },
+        { "max_request_body = 2t\n",
+          "line 1: invalid max_request_body \"2t\", expected a size up to "
+          "1g" },
+        { "read_timeout = 10ms\n",
+          "line 1: invalid read_timeout \"10ms\", expected a duration from "
+          "1s to 1h" },
+    };
+    struct config cfg;
+    char err[CONFIG_ERR_MAX];
+    size_t i;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        err[0] = '\0';
+        is_int(parse(&cfg, cases[i].text, err), -1,
+               "rejected: %.40s", cases[i].text);
+        is_str(err, cases[i].error, "with a message naming the line");
+    }
+}
+
+static void test_hostile_text(void)
+{
+    struct config cfg;
+    char err[CONFIG_ERR_MAX], big[2048];
+    const char nul[] = "listen = /a\0b\n";
+
+    config_defaults(&cfg);
+    is_int(config_parse(&cfg, nul, sizeof(nul) - 1, err, sizeof(err)), -1,
+           "a NUL byte is refused");
+    is_str(err, "line 1: contains a NUL byte", "and named");
+
+    memset(big, 'x', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    is_int(parse(&cfg, big, err), -1, "an overlong line is refused");
+    is_str(err, "line 1: longer than 1023 bytes", "and named");
+
+    is_int(parse(&cfg, "log_level = debug", err), 0,
+           "the last line needs no newline");
+    is_int(parse(&cfg, "listen = /x\r\n", err), 0, "CRLF line ends");
+    is_str(cfg.listen, "/x", "with the CR cut");
+}
+
+static void test_validate(void)
+{
+    struct config cfg;
+    char err[CONFIG_ERR_MAX];
+
+    config_defaults(&cfg);
+    is_int(config_validate(&cfg, err, sizeof(err)), -1, "listen required");
+    is_str(err, "\"listen\" is required", "and said");
+
+    parse(&cfg, "listen = /x\nlisten_tcp = 127.0.0.1:1\n", err);
+    is_int(config_validate(&cfg, err, sizeof(err)), -1,
+           "TCP without a secret is refused");
+}
+
+static void test_units(void)
+{
+    uint64_t v;
+
+    is_int(parse_duration_ms("250ms", &v), 0, "250ms");
+    is_int(v, 250, "is 250");
+    is_int(parse_duration_ms("3", &v), 0, "a bare number");
+    is_int(v, 3000, "means seconds");
+    is_int(parse_duration_ms("1h", &v), 0, "1h");
+    is_int(v, 3600000, "is 3600000");
+    is_int(parse_duration_ms("-1s", &v), -1, "negative refused");
+    is_int(parse_duration_ms("s", &v), -1, "no digits refused");
+    is_int(parse_size("64k", &v), 0, "64k");
+    is_int(v, 65536, "is 65536");
+    is_int(parse_size("1G", &v), 0, "1G");
+    is_int(v, 1073741824, "is 1073741824");
+    is_int(parse_size("1kb", &v), -1, "kb refused");
+    is_int(parse_size("18446744073709551615k", &v), -1, "overflow refused");
+}
+
+int main(void)
+{
+    test_defaults_and_values();
+    test_rejections();
+    test_hostile_text();
+    test_validate();
+    test_units();
+    return done_testing();
+}
