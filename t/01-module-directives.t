@@ -1,0 +1,130 @@
+# The module loads into the stock nginx, and nginx -t accepts its
+# directives and rejects bad values with a clear message.
+use strict;
+use warnings;
+use lib 't/lib';
+
+use FnTest qw(nginx_check nginx_start http_request);
+use Test::More;
+
+my $db = 'functions_mysql server=127.0.0.1:3306 database=functions;';
+
+my @good = (
+    [ 'no directive of the module at all', '' ],
+    [ 'functions_mysql, TCP, all parameters',
+      'functions_mysql server=127.0.0.1:13306 user=functions password=s3cr3t '
+      . 'database=functions connect_timeout=500ms timeout=2s;' ],
+    [ 'functions_mysql, Unix socket',
+      'functions_mysql server=unix:/run/mysqld/mysqld.sock database=fn_1;' ],
+    [ 'functions_mysql, host name resolved at load time',
+      'functions_mysql server=localhost database=functions;' ],
+    [ 'functions_mysql, IPv6 with port',
+      'functions_mysql server=[::1]:3306 database=functions;' ],
+    [ 'functions_route_cache, zone only',
+      "$db functions_route_cache zone=routes:1m;" ],
+    [ 'functions_route_cache, all parameters',
+      "$db functions_route_cache zone=routes:10m valid=5m not_found=1s;" ],
+);
+
+for my $case (@good) {
+    my ($rc, $out) = nginx_check(http => $case->[1]);
+    is($rc, 0, "accepted: $case->[0]") or diag($out);
+}
+
+my @bad = (
+    [ 'functions_mysql without parameters', 'functions_mysql;',
+      qr/invalid number of arguments in "functions_mysql" directive/ ],
+    [ 'functions_mysql without server', 'functions_mysql database=x;',
+      qr/"server" parameter is required/ ],
+    [ 'functions_mysql without database',
+      'functions_mysql server=127.0.0.1;',
+      qr/"database" parameter is required/ ],
+    [ 'functions_mysql, parameter without value',
+      'functions_mysql server=127.0.0.1 database=x compress;',
+      qr/invalid parameter "compress", expected name=value/ ],
+    [ 'functions_mysql, unknown parameter',
+      'functions_mysql server=127.0.0.1 database=x pool=5;',
+      qr/unknown parameter "pool"/ ],
+    [ 'functions_mysql, duplicate parameter',
+      'functions_mysql server=127.0.0.1 database=x database=y;',
+      qr/duplicate parameter "database"/ ],
+    [ 'functions_mysql, hostile database name',
+      'functions_mysql server=127.0.0.1 "database=x`; DROP TABLE apps";',
+      qr/invalid database name "x`; DROP TABLE apps"/ ],
+    [ 'functions_mysql, database name too long',
+      'functions_mysql server=127.0.0.1 database=' . ('a' x 65) . ';',
+      qr/invalid database name/ ],
+    [ 'functions_mysql, bad port',
+      'functions_mysql server=127.0.0.1:99999 database=x;',
+      qr/invalid server "127.0.0.1:99999": invalid port/ ],
+    [ 'functions_mysql, unresolvable host',
+      'functions_mysql server=no-such-host.invalid database=x;',
+      qr/invalid server "no-such-host.invalid": host not found/ ],
+    [ 'functions_mysql, relative Unix socket',
+      'functions_mysql server=unix:mysqld.sock database=x;',
+      qr/invalid server "unix:mysqld.sock", a Unix socket needs an absolute path/ ],
+    [ 'functions_mysql, Unix socket path too long',
+      'functions_mysql server=unix:/' . ('d' x 120) . ' database=x;',
+      qr/a Unix socket needs an absolute path shorter than 108 bytes/ ],
+    [ 'functions_mysql, bad timeout',
+      'functions_mysql server=127.0.0.1 database=x timeout=soon;',
+      qr/invalid timeout "soon"/ ],
+    [ 'functions_mysql, zero connect timeout',
+      'functions_mysql server=127.0.0.1 database=x connect_timeout=0;',
+      qr/invalid connect_timeout "0"/ ],
+    [ 'functions_mysql twice', "$db $db", qr/"functions_mysql" directive is duplicate/ ],
+    [ 'functions_mysql inside a server block', '',
+      qr/"functions_mysql" directive is not allowed here/,
+      server => $db ],
+    [ 'functions_route_cache without zone', 'functions_route_cache valid=1s;',
+      qr/"functions_route_cache" must have "zone" parameter/ ],
+    [ 'functions_route_cache, zone without size',
+      'functions_route_cache zone=routes;',
+      qr/invalid zone size "zone=routes", expected zone=name:size/ ],
+    [ 'functions_route_cache, zone without name',
+      'functions_route_cache zone=:1m;', qr/invalid zone "zone=:1m"/ ],
+    [ 'functions_route_cache, bad size',
+      'functions_route_cache zone=routes:lots;',
+      qr/invalid zone "zone=routes:lots"/ ],
+    [ 'functions_route_cache, zone too small',
+      'functions_route_cache zone=routes:4k;',
+      qr/zone "zone=routes:4k" is too small, it needs at least 32k/ ],
+    [ 'functions_route_cache, bad valid',
+      'functions_route_cache zone=routes:1m valid=forever;',
+      qr/invalid time in "valid=forever"/ ],
+    [ 'functions_route_cache, zero not_found',
+      'functions_route_cache zone=routes:1m not_found=0s;',
+      qr/invalid time in "not_found=0s"/ ],
+    [ 'functions_route_cache, unknown parameter',
+      'functions_route_cache zone=routes:1m stale=1h;',
+      qr/invalid parameter "stale=1h"/ ],
+    [ 'functions_route_cache twice',
+      'functions_route_cache zone=a:1m; functions_route_cache zone=b:1m;',
+      qr/"functions_route_cache" directive is duplicate/ ],
+    [ 'functions_route_cache, zone name taken by another module',
+      'limit_req_zone $binary_remote_addr zone=routes:1m rate=1r/s; '
+      . 'functions_route_cache zone=routes:1m;',
+      qr/the shared memory zone "routes" is already declared for a different use/ ],
+);
+
+for my $case (@bad) {
+    my ($name, $http, $re, %more) = @$case;
+    my ($rc, $out) = nginx_check(http => $http, %more);
+    isnt($rc, 0, "rejected: $name");
+    like($out, $re, '  with a message that says why') or diag($out);
+    like($out, qr/\[emerg\]/, '  at emerg level');
+}
+
+# Not only nginx -t: a real nginx starts with the directives and serves.
+my $ngx = nginx_start(http => "$db functions_route_cache zone=routes:1m;");
+is(http_request($ngx->port, 'GET', '/nginx-health')->{status}, 200,
+   'nginx with the module loaded serves requests');
+
+# A reload keeps the zone (same size) and the server running.
+$ngx->reload;
+sleep 1;
+is(http_request($ngx->port, 'GET', '/nginx-health')->{status}, 200,
+   'and keeps serving after a reload');
+$ngx->stop;
+
+done_testing();

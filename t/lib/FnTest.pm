@@ -1,0 +1,533 @@
+package FnTest;
+
+# Test harness of the functions platform: starts real nginx (with the
+# module), executors, fresh databases and RabbitMQ vhosts for one test file,
+# and cleans up after it.  When a test fails, the tails of the logs of what
+# it started are printed.
+#
+# Core Perl modules only.
+
+use strict;
+use warnings;
+
+use Cwd qw(abs_path);
+use Exporter qw(import);
+use File::Basename qw(dirname);
+use File::Path qw(make_path remove_tree);
+use File::Temp qw(tempdir);
+use IO::Socket::INET;
+use IO::Socket::UNIX;
+use POSIX qw(:sys_wait_h);
+use Socket qw(SOCK_STREAM);
+use Test::More ();
+use Time::HiRes qw(sleep time);
+
+our @EXPORT_OK = qw(
+    top build_dir tmpdir free_port stack_env
+    nginx_conf nginx_check nginx_start
+    executor_conf executor_start
+    db_root db_query migrate fresh_database fresh_vhost rabbitmqctl
+    http_request unix_request wait_until slurp spew
+    sanitizer_findings
+);
+
+my $TOP = abs_path(dirname(__FILE__) . '/../..');
+my (@cleanups, @logs, $TMP);
+
+sub top { $TOP }
+
+sub build_dir {
+    return $ENV{FUNCTIONS_BUILD} || "$TOP/build/release";
+}
+
+sub sanitize { return $ENV{SANITIZE} ? 1 : 0 }
+
+# A private directory for this test file.  Readable by nginx's workers.
+sub tmpdir {
+    return $TMP if $TMP;
+    $TMP = tempdir('fntest-XXXXXX', TMPDIR => 1, CLEANUP => 0);
+    chmod 0755, $TMP;
+    return $TMP;
+}
+
+sub slurp {
+    my ($path) = @_;
+    open(my $fh, '<', $path) or return undef;
+    local $/;
+    my $s = <$fh>;
+    close $fh;
+    return $s;
+}
+
+sub spew {
+    my ($path, $content, $mode) = @_;
+    open(my $fh, '>', $path) or die "cannot write $path: $!";
+    print $fh $content;
+    close $fh;
+    chmod $mode, $path if defined $mode;
+}
+
+# A loopback port nothing listens on now.
+sub free_port {
+    my $s = IO::Socket::INET->new(
+        LocalAddr => '127.0.0.1', LocalPort => 0, Proto => 'tcp',
+        Listen => 1, ReuseAddr => 1) or die "no free port: $!";
+    my $port = $s->sockport;
+    close $s;
+    return $port;
+}
+
+sub wait_until {
+    my ($seconds, $cond) = @_;
+    my $deadline = time + $seconds;
+    while (time < $deadline) {
+        return 1 if $cond->();
+        sleep 0.05;
+    }
+    return $cond->() ? 1 : 0;
+}
+
+# The services started by "scripts/stack services" (make test does that).
+sub stack_env {
+    my $var = $ENV{FUNCTIONS_VAR} || "$TOP/var";
+    my $text = slurp("$var/stack.env")
+        or return undef;
+    my %env = $text =~ /^(\w+)=(.*)$/mg;
+    return \%env;
+}
+
+sub watch_log {
+    my ($name, $path) = @_;
+    push @logs, [$name, $path];
+}
+
+# Sanitizer runtime settings for a process we start; reports go to files
+# under the test's directory, which sanitizer_findings() reads.
+sub sanitizer_env {
+    my ($name, %opt) = @_;
+    return () unless sanitize();
+    my $dir = tmpdir() . '/sanitizer';
+    make_path($dir);
+    my $leaks = $opt{leaks} ? 1 : 0;
+    my @env = (
+        ASAN_OPTIONS => "log_path=$dir/$name:detect_leaks=$leaks:"
+                      . "abort_on_error=0:halt_on_error=1",
+        UBSAN_OPTIONS => "log_path=$dir/$name:print_stacktrace=1:"
+                       . "halt_on_error=1",
+    );
+    if ($opt{preload}) {
+        my $asan = `gcc -print-file-name=libasan.so`;
+        chomp $asan;
+        push @env, LD_PRELOAD => $asan;
+    }
+    return @env;
+}
+
+# Reports written by the sanitizers so far, as one string ("" if none).
+sub sanitizer_findings {
+    my $dir = tmpdir() . '/sanitizer';
+    return '' unless -d $dir;
+    my $out = '';
+    for my $f (sort glob("$dir/*")) {
+        $out .= "==> $f <==\n" . (slurp($f) // '');
+    }
+    return $out;
+}
+
+sub run_with_env {
+    my ($env, @cmd) = @_;
+    my $pid = fork() // die "fork: $!";
+    if ($pid == 0) {
+        while (my ($k, $v) = splice(@$env, 0, 2)) {
+            $ENV{$k} = $v;
+        }
+        exec(@cmd) or POSIX::_exit(127);
+    }
+    return $pid;
+}
+
+# ---------------------------------------------------------------- nginx
+
+# A whole nginx.conf with the module loaded.  %o: http (text inside http
+# {}), server (text inside the one server {}), port, prefix, main (text at
+# the top level).
+sub nginx_conf {
+    my (%o) = @_;
+    my $prefix = $o{prefix} // die "prefix needed";
+    my $module = build_dir() . '/ngx_http_functions_module.so';
+    my $port = $o{port} // 0;
+    my $user = $> == 0 ? "user www-data;\n" : '';
+    my $http = $o{http} // '';
+    my $server = $o{server} // '';
+    my $main = $o{main} // '';
+    return <<CONF;
+load_module $module;
+${user}worker_processes 2;
+daemon off;
+pid $prefix/nginx.pid;
+error_log $prefix/error.log info;
+$main
+events {
+    worker_connections 256;
+}
+
+http {
+    access_log $prefix/access.log;
+    client_body_temp_path $prefix/client_body;
+    proxy_temp_path $prefix/proxy;
+    fastcgi_temp_path $prefix/fastcgi;
+    uwsgi_temp_path $prefix/uwsgi;
+    scgi_temp_path $prefix/scgi;
+
+$http
+
+    server {
+        listen 127.0.0.1:$port;
+
+        location = /nginx-health {
+            return 200 'ok';
+        }
+
+$server
+    }
+}
+CONF
+}
+
+sub nginx_prefix {
+    my $prefix = tmpdir() . '/nginx-' . ++(our $NGINX_COUNT);
+    make_path($prefix);
+    if ($> == 0) {
+        for my $d (qw(client_body proxy fastcgi uwsgi scgi)) {
+            make_path("$prefix/$d");
+            my (undef, undef, $uid) = getpwnam('www-data');
+            chown $uid, -1, "$prefix/$d" if defined $uid;
+        }
+    }
+    return $prefix;
+}
+
+# Runs "nginx -t" on a configuration; returns (exit code, output).
+sub nginx_check {
+    my (%o) = @_;
+    my $prefix = nginx_prefix();
+    spew("$prefix/nginx.conf", nginx_conf(port => free_port(), %o,
+                                          prefix => $prefix));
+    my %env = sanitizer_env('nginx-t', preload => 1);
+    local @ENV{keys %env} = values %env;
+    my $out = `nginx -t -p $prefix -c $prefix/nginx.conf 2>&1`;
+    return ($? >> 8, $out);
+}
+
+# Starts nginx in the foreground (daemon off); returns an object with
+# port, prefix, pid, url(), reload() and stop().
+sub nginx_start {
+    my (%o) = @_;
+    my $prefix = nginx_prefix();
+    my $port = $o{port} // free_port();
+    spew("$prefix/nginx.conf", nginx_conf(%o, prefix => $prefix,
+                                          port => $port));
+    watch_log("nginx error log", "$prefix/error.log");
+    my @env = sanitizer_env('nginx', preload => 1);
+    my $pid = run_with_env(\@env, 'nginx', '-p', $prefix, '-c',
+                           "$prefix/nginx.conf");
+    my $self = bless { pid => $pid, port => $port, prefix => $prefix },
+                     'FnTest::Nginx';
+    push @cleanups, sub { $self->stop };
+    wait_until(10, sub {
+        my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port");
+        return 1 if $s;
+        return waitpid($pid, WNOHANG) == $pid ? die_nginx($self) : 0;
+    }) or die "nginx did not start listening on $port";
+    return $self;
+}
+
+sub die_nginx {
+    my ($self) = @_;
+    $self->{pid} = undef;
+    die "nginx exited at start:\n" . (slurp("$self->{prefix}/error.log")
+                                       // '');
+}
+
+package FnTest::Nginx;
+
+sub port { $_[0]{port} }
+sub prefix { $_[0]{prefix} }
+sub pid { $_[0]{pid} }
+sub url { "http://127.0.0.1:$_[0]{port}$_[1]" }
+
+sub reload {
+    my ($self) = @_;
+    kill 'HUP', $self->{pid};
+}
+
+sub stop {
+    my ($self) = @_;
+    my $pid = $self->{pid} or return;
+    kill 'QUIT', $pid;
+    FnTest::wait_until(15, sub { waitpid($pid, POSIX::WNOHANG()) == $pid })
+        or do { kill 'KILL', $pid; waitpid($pid, 0) };
+    $self->{pid} = undef;
+}
+
+package FnTest;
+
+# ------------------------------------------------------------- executor
+
+# An executor configuration; %o overrides keys of the defaults.
+sub executor_conf {
+    my (%o) = @_;
+    my $dir = $o{dir} // die "dir needed";
+    my %conf = (
+        listen => "$dir/executor.sock",
+        listen_mode => '0666',
+        log_level => 'debug',
+        log_file => "$dir/executor.log",
+        drain_timeout => '5s',
+    );
+    delete $o{dir};
+    %conf = (%conf, %o);
+    return join('', map { "$_ = $conf{$_}\n" }
+                    grep { defined $conf{$_} } sort keys %conf);
+}
+
+# Starts an executor; returns an object with socket, pid, log, stop().
+sub executor_start {
+    my (%o) = @_;
+    my $n = ++(our $EXECUTOR_COUNT);
+    my $dir = tmpdir() . "/executor-$n";
+    make_path($dir);
+    chmod 0755, $dir;
+    my $conf = "$dir/executor.conf";
+    spew($conf, executor_conf(dir => $dir, %o));
+    watch_log("executor $n log", "$dir/executor.log");
+    watch_log("executor $n stderr", "$dir/executor.stderr");
+    my @env = sanitizer_env("executor-$n", leaks => 1);
+    my $pid = fork() // die "fork: $!";
+    if ($pid == 0) {
+        while (my ($k, $v) = splice(@env, 0, 2)) { $ENV{$k} = $v }
+        open(STDERR, '>>', "$dir/executor.stderr");
+        exec(build_dir() . '/functions-executor', '-c', $conf)
+            or POSIX::_exit(127);
+    }
+    my $self = bless { pid => $pid, dir => $dir, conf => $conf,
+                       socket => "$dir/executor.sock" }, 'FnTest::Executor';
+    push @cleanups, sub { $self->stop };
+    wait_until(10, sub {
+        return 1 if -S $self->{socket}
+                    && IO::Socket::UNIX->new(Peer => $self->{socket});
+        if (waitpid($pid, WNOHANG) == $pid) {
+            $self->{status} = $?;
+            $self->{pid} = undef;
+            die "executor exited at start:\n"
+                . (slurp("$dir/executor.stderr") // '')
+                . (slurp("$dir/executor.log") // '');
+        }
+        return 0;
+    }) or die "executor did not start on $self->{socket}";
+    return $self;
+}
+
+package FnTest::Executor;
+
+sub socket { $_[0]{socket} }
+sub pid { $_[0]{pid} }
+sub dir { $_[0]{dir} }
+sub conf { $_[0]{conf} }
+sub log { FnTest::slurp("$_[0]{dir}/executor.log") // '' }
+
+# Sends a signal and waits up to $seconds for the exit; returns the wait
+# status, or undef if it did not exit.
+sub stop {
+    my ($self, $signal, $seconds) = @_;
+    my $pid = $self->{pid} or return $self->{status};
+    kill($signal // 'TERM', $pid);
+    if (!FnTest::wait_until($seconds // 15,
+            sub { waitpid($pid, POSIX::WNOHANG()) == $pid })) {
+        return undef if defined $signal;
+        kill 'KILL', $pid;
+        waitpid($pid, 0);
+    }
+    $self->{status} = $?;
+    $self->{pid} = undef;
+    return $self->{status};
+}
+
+package FnTest;
+
+# ------------------------------------------------------------- database
+
+# Arguments for the mariadb client as the stack's administrative user.
+sub db_root {
+    my $env = stack_env() or die "no stack services: run scripts/stack services";
+    return ('mariadb', '--no-defaults', "--socket=$env->{FUNCTIONS_DB_SOCKET}",
+            '--user=' . (getpwuid($>))[0], '--batch', '--skip-column-names');
+}
+
+# A new, empty database of its own for this test (dropped at the end);
+# migrated unless migrate => 0.  Returns its name.
+sub fresh_database {
+    my (%o) = @_;
+    my $env = stack_env() or die "no stack services";
+    my $name = sprintf('fntest_%d_%d', $$, ++(our $DB_COUNT));
+    system(db_root(), '-e', "CREATE DATABASE $name CHARACTER SET utf8mb4 "
+                          . "COLLATE utf8mb4_bin; GRANT ALL ON $name.* TO "
+                          . "'functions'\@'127.0.0.1'; GRANT ALL ON $name.* "
+                          . "TO 'functions'\@'localhost'") == 0
+        or die "cannot create database $name";
+    push @cleanups, sub { system(db_root(), '-e', "DROP DATABASE IF EXISTS $name") };
+    if ($o{migrate} // 1) {
+        my $out = migrate($name);
+        die "migrate failed: $out" if $?;
+    }
+    return $name;
+}
+
+# Runs scripts/migrate on a database as the stack's application user;
+# returns its output ($? holds the status).
+sub migrate {
+    my ($name, @args) = @_;
+    my $env = stack_env() or die "no stack services";
+    local $ENV{FUNCTIONS_DB_HOST} = '127.0.0.1';
+    local $ENV{FUNCTIONS_DB_PORT} = $env->{FUNCTIONS_DB_PORT};
+    local $ENV{FUNCTIONS_DB_USER} = $env->{FUNCTIONS_DB_USER};
+    local $ENV{FUNCTIONS_DB_PASSWORD_FILE} = $env->{FUNCTIONS_DB_PASSWORD_FILE};
+    delete local $ENV{FUNCTIONS_DB_SOCKET};
+    return scalar `$TOP/scripts/migrate --database $name @args 2>&1`;
+}
+
+# Runs SQL in a database; returns the rows as array refs.
+sub db_query {
+    my ($name, $sql) = @_;
+    open(my $fh, '-|', db_root(), $name, '-e', $sql)
+        or die "mariadb: $!";
+    my @rows = map { chomp; [split /\t/, $_, -1] } <$fh>;
+    close $fh;
+    die "query failed: $sql" if $?;
+    return \@rows;
+}
+
+# A new RabbitMQ vhost for this test, with the stack's user allowed in;
+# deleted at the end.  Returns its name.
+sub fresh_vhost {
+    my $env = stack_env() or die "no stack services";
+    my $name = sprintf('fntest_%d_%d', $$, ++(our $VHOST_COUNT));
+    rabbitmqctl('add_vhost', $name) == 0 or die "cannot add vhost $name";
+    push @cleanups, sub { rabbitmqctl('delete_vhost', $name) };
+    rabbitmqctl('set_permissions', '-p', $name, $env->{FUNCTIONS_AMQP_USER},
+                '.*', '.*', '.*') == 0
+        or die "cannot grant vhost $name";
+    return $name;
+}
+
+sub rabbitmqctl {
+    my (@args) = @_;
+    my $env = stack_env() or die "no stack services";
+    local $ENV{HOME} = "$env->{FUNCTIONS_VAR}/rabbitmq";
+    local $ENV{RABBITMQ_NODENAME} = $env->{FUNCTIONS_AMQP_NODE};
+    return system("/usr/lib/rabbitmq/bin/rabbitmqctl -q @args >/dev/null 2>&1");
+}
+
+# ----------------------------------------------------------------- HTTP
+
+# Sends raw bytes to a socket and reads the whole answer (until the peer
+# closes or $timeout passes).  Returns the raw response.
+sub raw_exchange {
+    my ($sock, $bytes, $timeout) = @_;
+    $sock->autoflush(1);
+    print $sock $bytes;
+    my $resp = '';
+    my $deadline = time + ($timeout // 10);
+    $sock->blocking(0);
+    while (time < $deadline) {
+        my $n = sysread($sock, my $buf, 65536);
+        if (defined $n) {
+            last if $n == 0;
+            $resp .= $buf;
+            next;
+        }
+        sleep 0.01;
+    }
+    close $sock;
+    return $resp;
+}
+
+# Parses one or more HTTP responses; returns a list of
+# { status, headers => {lc name => value}, body }.
+sub parse_responses {
+    my ($raw) = @_;
+    my @out;
+    while ($raw =~ s/\AHTTP\/1\.[01] (\d{3})[^\r\n]*\r\n((?:[^\r\n]+\r\n)*)\r\n//) {
+        my ($status, $head) = ($1, $2);
+        my %h = map { /^([^:]+):\s*(.*)$/ ? (lc $1, $2) : () }
+                split /\r\n/, $head;
+        my $len = $h{'content-length'} // length $raw;
+        push @out, { status => $status, headers => \%h,
+                     body => substr($raw, 0, $len, '') };
+    }
+    return @out;
+}
+
+# http_request(port, method, path, headers => {...}, body => ...):
+# one request on a new TCP connection.
+sub http_request {
+    my ($port, $method, $path, %o) = @_;
+    my $sock = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port",
+                                     Timeout => 5)
+        or return { status => 0, error => "$!" };
+    return _request($sock, $method, $path, %o);
+}
+
+# unix_request(socket path, method, path, ...): the same over a Unix socket;
+# raw => bytes sends those bytes as they are.
+sub unix_request {
+    my ($path, $method, $url, %o) = @_;
+    my $sock = IO::Socket::UNIX->new(Peer => $path, Type => SOCK_STREAM)
+        or return { status => 0, error => "$!" };
+    return _request($sock, $method, $url, %o);
+}
+
+sub _request {
+    my ($sock, $method, $path, %o) = @_;
+    my $bytes = $o{raw};
+    if (!defined $bytes) {
+        my $body = $o{body} // '';
+        my %h = (Host => 'localhost', Connection => 'close',
+                 %{ $o{headers} // {} });
+        $h{'Content-Length'} = length $body
+            if length $body || $method =~ /^(POST|PUT|PATCH)$/;
+        $bytes = "$method $path HTTP/1.1\r\n"
+               . join('', map { "$_: $h{$_}\r\n" } sort keys %h)
+               . "\r\n$body";
+    }
+    my $raw = raw_exchange($sock, $bytes, $o{timeout});
+    my @r = parse_responses($raw);
+    return wantarray ? @r : ($r[0] // { status => 0, raw => $raw });
+}
+
+# ------------------------------------------------------------- teardown
+
+END {
+    my $rc = $?;
+    my $tb = Test::More->builder;
+    if (!$tb->is_passing) {
+        for my $l (@logs) {
+            my $text = slurp($l->[1]) // next;
+            my @lines = split /\n/, $text;
+            @lines = @lines[-40 .. -1] if @lines > 40;
+            $tb->diag("---- $l->[0] ($l->[1]), last lines:\n"
+                      . join("\n", @lines));
+        }
+    }
+    for my $c (reverse @cleanups) {
+        eval { $c->() };
+    }
+    if (sanitize() && (my $f = sanitizer_findings())) {
+        $tb->diag("sanitizer findings:\n$f");
+        $rc ||= 1;
+    }
+    remove_tree($TMP) if $TMP && $tb->is_passing && !$ENV{FNTEST_KEEP};
+    $? = $rc;
+}
+
+1;
