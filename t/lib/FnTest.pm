@@ -311,7 +311,8 @@ sub executor_start {
             or POSIX::_exit(127);
     }
     my $self = bless { pid => $pid, dir => $dir, conf => $conf,
-                       socket => "$dir/executor.sock" }, 'FnTest::Executor';
+                       socket => $o{listen} // "$dir/executor.sock" },
+                     'FnTest::Executor';
     push @cleanups, sub { $self->stop };
     wait_until(10, sub {
         return 1 if -S $self->{socket}

@@ -1,0 +1,87 @@
+# The stack script starts and stops the whole local stack cleanly, twice in
+# a row, and stops nothing it did not start.  It runs in a state directory
+# and on ports of its own, beside the services the other tests use.
+use strict;
+use warnings;
+use lib 't/lib';
+
+use FnTest qw(top tmpdir free_port stack_env http_request unix_request
+              slurp);
+use IO::Socket::INET;
+use Test::More;
+
+my $shared = stack_env() or BAIL_OUT('no shared services: scripts/stack services');
+my $shared_db_pid = slurp("$shared->{FUNCTIONS_VAR}/run/mysqld.pid");
+
+my $var = tmpdir() . '/stack';
+my %ports = map { $_ => free_port() } qw(HTTP MYSQL AMQP AMQP_DIST);
+$ENV{FUNCTIONS_VAR} = $var;
+$ENV{"FUNCTIONS_${_}_PORT"} = $ports{$_} for keys %ports;
+my $stack = top() . '/scripts/stack';
+
+sub run { my $out = `$stack @_ 2>&1`; return ($? >> 8, $out) }
+
+sub pids {
+    my %p;
+    for my $f (qw(nginx executor rabbitmq mysqld)) {
+        my $pid = slurp("$var/run/$f.pid") // next;
+        chomp $pid;
+        $p{$f} = $pid;
+    }
+    return \%p;
+}
+
+sub amqp_greets {
+    # an AMQP 0-9-1 broker answers the protocol header with Connection.Start
+    my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$ports{AMQP}",
+                                  Timeout => 5) or return 0;
+    print $s "AMQP\x00\x00\x09\x01";
+    my $n = sysread($s, my $buf, 7);
+    return $n && substr($buf, 0, 1) eq "\x01";
+}
+
+for my $round (1, 2) {
+    my ($rc, $out) = run('start');
+    is($rc, 0, "round $round: stack start succeeds") or diag($out);
+    like($out, qr/up: http:\/\/127\.0\.0\.1:$ports{HTTP}\//, 'and says where');
+
+    ($rc, $out) = run('status');
+    is($rc, 0, 'status: all running') or diag($out);
+    like($out, qr/^$_\s+running \(pid \d+\)$/m, "$_ running")
+        for qw(nginx executor rabbitmq mariadb);
+
+    is(http_request($ports{HTTP}, 'GET', '/nginx-health')->{status}, 200,
+       'nginx answers on its port');
+    is(unix_request("$var/run/executor.sock", 'GET', '/health')->{status},
+       200, 'the executor answers on its socket');
+    ok(amqp_greets(), 'RabbitMQ speaks AMQP on its port');
+    my $v = `mariadb --no-defaults --socket=$var/run/mysqld.sock --batch \\
+             --skip-column-names -e 'SELECT COUNT(*) FROM functions.schema_migrations'`;
+    ok($? == 0 && $v > 0, 'MariaDB holds the migrated schema');
+
+    my $before = pids();
+    ($rc, $out) = run('start');
+    is($rc, 0, 'starting again is harmless');
+    is_deeply(pids(), $before, 'and starts nothing twice');
+
+    ($rc, $out) = run('stop');
+    is($rc, 0, "round $round: stack stop succeeds") or diag($out);
+    ($rc, $out) = run('status');
+    is($rc, 3, 'status: all stopped');
+    unlike($out, qr/running/, 'nothing runs');
+    for my $name (sort keys %$before) {
+        ok(!kill(0, $before->{$name}), "$name process is gone");
+    }
+    ok(!IO::Socket::INET->new(PeerAddr => "127.0.0.1:$ports{$_}"),
+       "port $_ is closed") for qw(HTTP MYSQL AMQP);
+    ok(!-e "$var/run/executor.sock", 'the executor socket is removed');
+}
+
+my ($rc, $out) = run('stop');
+is($rc, 0, 'stopping a stopped stack is harmless');
+
+chomp(my $pid = $shared_db_pid // '');
+ok($pid && kill(0, $pid),
+   'the shared test services were not touched by this stack');
+
+done_testing();
