@@ -51,7 +51,7 @@ unit: $(UNIT_TESTS)
 
 # nginx-dev ships headers and configure; configure a private copy so that
 # nothing is written under $(NGX_SRC).
-$(B)/nginx/Makefile: config $(NGX_SRC)/conf_flags
+$(B)/nginx/objs/Makefile: config $(NGX_SRC)/conf_flags
 	rm -rf $(B)/nginx
 	mkdir -p $(B)
 	cp -r $(NGX_SRC) $(B)/nginx
@@ -61,7 +61,7 @@ $(B)/nginx/Makefile: config $(NGX_SRC)/conf_flags
 	    --add-dynamic-module=$(CURDIR)' > configure.log 2>&1 \
 	    || { tail -20 configure.log; exit 1; }
 
-$(B)/ngx_http_functions_module.so: $(B)/nginx/Makefile $(MODULE_SRCS)
+$(B)/ngx_http_functions_module.so: $(B)/nginx/objs/Makefile $(MODULE_SRCS)
 	$(MAKE) -C $(B)/nginx -f objs/Makefile modules
 	cp $(B)/nginx/objs/ngx_http_functions_module.so $@
 
