@@ -34,7 +34,8 @@ NGX_LD_OPT := -Wl,-z,relro -Wl,-z,now -fPIC \
 
 MODULE_SRCS   := config $(wildcard ngx_http_functions_module/*.[ch])
 
-EXECUTOR_PURE := executor/config.c executor/logfmt.c executor/json_out.c
+EXECUTOR_PURE := executor/config.c executor/logfmt.c executor/json_out.c \
+                 executor/request_parser.c
 EXECUTOR_SRCS := $(EXECUTOR_PURE) executor/log.c executor/http_conn.c \
                  executor/server.c executor/endpoints.c executor/main.c
 EXECUTOR_LIBS := -luv -lhttp_parser
@@ -75,7 +76,8 @@ $(B)/functions-executor: $(patsubst executor/%.c,$(B)/executor/%.o,$(EXECUTOR_SR
 $(B)/unit/%: t/unit/%.c t/unit/tap.h $(patsubst executor/%.c,$(B)/executor/%.o,$(EXECUTOR_PURE))
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -It/unit $(LDFLAGS) -o $@ $< \
-	    $(patsubst executor/%.c,$(B)/executor/%.o,$(EXECUTOR_PURE))
+	    $(patsubst executor/%.c,$(B)/executor/%.o,$(EXECUTOR_PURE)) \
+	    -lhttp_parser
 
 deps:
 	scripts/deps

@@ -17,6 +17,15 @@ static int path_is(const char *url, const char *path)
     return strncmp(url, path, n) == 0 && (url[n] == '\0' || url[n] == '?');
 }
 
+static void method_not_allowed(struct http_conn *c)
+{
+    static const char body[] = "{\"error\":{\"message\":"
+                               "\"method not allowed\"}}";
+
+    http_conn_respond(c, 405, "application/json", "Allow: GET, HEAD\r\n",
+                      body, sizeof(body) - 1);
+}
+
 static void respond_json(struct http_conn *c, int status, const char *body)
 {
     http_conn_respond(c, status, "application/json", NULL, body,
@@ -25,12 +34,12 @@ static void respond_json(struct http_conn *c, int status, const char *body)
 
 void endpoints_serve(struct server *s, struct http_conn *c)
 {
-    const struct http_request *req = &c->req;
+    const struct http_request *req = &c->rp.req;
     int get = req->method == HTTP_GET || req->method == HTTP_HEAD;
 
     if (path_is(req->url, "/health")) {
         if (!get) {
-            http_conn_respond_error(c, 405, "method not allowed");
+            method_not_allowed(c);
         } else if (server_draining(s)) {
             http_conn_respond_error(c, 503, "executor is shutting down");
         } else {
@@ -40,7 +49,7 @@ void endpoints_serve(struct server *s, struct http_conn *c)
     }
     if (path_is(req->url, "/version")) {
         if (!get)
-            http_conn_respond_error(c, 405, "method not allowed");
+            method_not_allowed(c);
         else
             respond_json(c, 200, "{\"version\":\"" EXECUTOR_VERSION "\"}");
         return;

@@ -7,25 +7,12 @@
 #ifndef EXECUTOR_HTTP_CONN_H
 #define EXECUTOR_HTTP_CONN_H
 
-#include <http_parser.h>
+#include "request_parser.h"
+
 #include <stddef.h>
 #include <uv.h>
 
 struct server;
-
-struct http_header {
-    char *name;
-    char *value;
-};
-
-struct http_request {
-    unsigned method;            /* enum http_method */
-    char *url;
-    struct http_header *headers;
-    size_t nheaders;
-    char *body;
-    size_t body_len;
-};
 
 enum http_conn_state {
     HTTP_CONN_READING,          /* between requests or inside one */
@@ -44,12 +31,8 @@ struct http_conn {
     struct server *server;
     int is_tcp;
     enum http_conn_state state;
-    http_parser parser;
-    struct http_request req;
-    int header_state;           /* 0: none, 1: in a name, 2: in a value */
-    size_t header_bytes;
+    struct request_parser rp;   /* rp.req: the request being served */
     int keep_alive;
-    int error_status;           /* set while parsing: answer and close */
     char *pending;              /* bytes read past the current request */
     size_t pending_len;
     struct http_conn *prev, *next;
@@ -57,10 +40,6 @@ struct http_conn {
 
 /* Starts reading an accepted stream (stream and timer initialised). */
 void http_conn_start(struct http_conn *c);
-
-/* Finds a request header, case-insensitively; NULL if absent. */
-const char *http_request_header(const struct http_request *req,
-                                const char *name);
 
 /*
  * Answers the request being served.  extra_headers, if not NULL, is a

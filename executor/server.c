@@ -299,7 +299,7 @@ void server_drain(struct server *s, void (*on_drained)(struct server *s))
     close_listeners(s);
     for (c = s->conns; c != NULL; c = next) {
         next = c->next;
-        if (c->state == HTTP_CONN_READING && c->parser.nread == 0)
+        if (c->state == HTTP_CONN_READING && !c->rp.started)
             http_conn_close(c);
     }
     if (s->nconns == 0 && s->on_drained != NULL)
@@ -347,7 +347,7 @@ static int secret_matches(const struct server *s, const char *given)
 void server_dispatch(struct server *s, struct http_conn *c)
 {
     if (c->is_tcp
-        && !secret_matches(s, http_request_header(&c->req,
+        && !secret_matches(s, http_request_header(&c->rp.req,
                                                   SERVER_SECRET_HEADER))) {
         log_msg(LOG_LEVEL_WARN, "TCP request without the right secret",
                 NULL);

@@ -1,0 +1,215 @@
+/*
+ * HTTP/1.1 request parsing with limits.
+ */
+#include "request_parser.h"
+
+#include <limits.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static void request_clear(struct http_request *req)
+{
+    size_t i;
+
+    for (i = 0; i < req->nheaders; i++) {
+        free(req->headers[i].name);
+        free(req->headers[i].value);
+    }
+    free(req->headers);
+    free(req->url);
+    free(req->body);
+    memset(req, 0, sizeof(*req));
+}
+
+/* Appends to a NUL-terminated heap string; -1 on allocation failure. */
+static int append(char **dst, size_t *len, const char *src, size_t n)
+{
+    char *s = realloc(*dst, *len + n + 1);
+
+    if (s == NULL)
+        return -1;
+    memcpy(s + *len, src, n);
+    *len += n;
+    s[*len] = '\0';
+    *dst = s;
+    return 0;
+}
+
+static int fail(struct request_parser *p, int status)
+{
+    if (p->error_status == 0)
+        p->error_status = status;
+    return -1;
+}
+
+static int count_header_bytes(struct request_parser *p, size_t n)
+{
+    p->header_bytes += n;
+    return p->header_bytes > p->max_header ? fail(p, 431) : 0;
+}
+
+static int on_message_begin(http_parser *hp)
+{
+    struct request_parser *p = hp->data;
+
+    request_clear(&p->req);
+    p->header_bytes = 0;
+    p->in_header_name = 0;
+    p->started = 1;
+    return 0;
+}
+
+static int on_url(http_parser *hp, const char *at, size_t n)
+{
+    struct request_parser *p = hp->data;
+
+    if (count_header_bytes(p, n) < 0)
+        return -1;
+    return append(&p->req.url, &p->req.url_len, at, n) < 0 ? fail(p, 500)
+                                                           : 0;
+}
+
+static int on_header_field(http_parser *hp, const char *at, size_t n)
+{
+    struct request_parser *p = hp->data;
+    struct http_request *r = &p->req;
+    struct http_header *h;
+    size_t len;
+
+    if (count_header_bytes(p, n) < 0)
+        return -1;
+    if (!p->in_header_name) {
+        if (r->nheaders == REQUEST_MAX_HEADERS)
+            return fail(p, 431);
+        h = realloc(r->headers, (r->nheaders + 1) * sizeof(*h));
+        if (h == NULL)
+            return fail(p, 500);
+        r->headers = h;
+        h[r->nheaders].name = NULL;
+        h[r->nheaders].value = NULL;
+        r->nheaders++;
+        p->in_header_name = 1;
+    }
+    h = &r->headers[r->nheaders - 1];
+    len = h->name ? strlen(h->name) : 0;
+    return append(&h->name, &len, at, n) < 0 ? fail(p, 500) : 0;
+}
+
+static int on_header_value(http_parser *hp, const char *at, size_t n)
+{
+    struct request_parser *p = hp->data;
+    struct http_header *h = &p->req.headers[p->req.nheaders - 1];
+    size_t len = h->value ? strlen(h->value) : 0;
+
+    if (count_header_bytes(p, n) < 0)
+        return -1;
+    p->in_header_name = 0;
+    return append(&h->value, &len, at, n) < 0 ? fail(p, 500) : 0;
+}
+
+static int on_headers_complete(http_parser *hp)
+{
+    struct request_parser *p = hp->data;
+    size_t i;
+
+    for (i = 0; i < p->req.nheaders; i++) {
+        if (p->req.headers[i].value == NULL) {
+            p->req.headers[i].value = strdup("");
+            if (p->req.headers[i].value == NULL)
+                return fail(p, 500);
+        }
+    }
+    if (p->req.url == NULL)
+        return fail(p, 400);
+    if (hp->http_major != 1)
+        return fail(p, 505);
+    if (hp->content_length != ULLONG_MAX && hp->content_length > p->max_body)
+        return fail(p, 413);
+    p->req.method = hp->method;
+    return 0;
+}
+
+static int on_body(http_parser *hp, const char *at, size_t n)
+{
+    struct request_parser *p = hp->data;
+
+    if (p->req.body_len + n > p->max_body)
+        return fail(p, 413);
+    return append(&p->req.body, &p->req.body_len, at, n) < 0 ? fail(p, 500)
+                                                             : 0;
+}
+
+static int on_message_complete(http_parser *hp)
+{
+    struct request_parser *p = hp->data;
+
+    p->req.keep_alive = http_should_keep_alive(hp);
+    p->complete = 1;
+    /* one request at a time: the caller keeps what follows */
+    http_parser_pause(hp, 1);
+    return 0;
+}
+
+static const http_parser_settings settings = {
+    .on_message_begin = on_message_begin,
+    .on_url = on_url,
+    .on_header_field = on_header_field,
+    .on_header_value = on_header_value,
+    .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
+    .on_message_complete = on_message_complete,
+};
+
+void request_parser_init(struct request_parser *p, size_t max_header,
+                         size_t max_body)
+{
+    memset(p, 0, sizeof(*p));
+    http_parser_init(&p->parser, HTTP_REQUEST);
+    p->parser.data = p;
+    p->max_header = max_header;
+    p->max_body = max_body;
+}
+
+size_t request_parser_feed(struct request_parser *p, const char *data,
+                           size_t len)
+{
+    size_t n;
+    enum http_errno err;
+
+    if (p->complete || p->error_status)
+        return 0;
+    n = http_parser_execute(&p->parser, &settings, data, len);
+    err = HTTP_PARSER_ERRNO(&p->parser);
+    if (err == HPE_PAUSED)
+        return n;
+    if (err != HPE_OK && p->error_status == 0)
+        p->error_status = err == HPE_HEADER_OVERFLOW ? 431 : 400;
+    return n;
+}
+
+void request_parser_next(struct request_parser *p)
+{
+    request_clear(&p->req);
+    p->complete = 0;
+    p->started = 0;
+    http_parser_pause(&p->parser, 0);
+}
+
+void request_parser_free(struct request_parser *p)
+{
+    request_clear(&p->req);
+}
+
+const char *http_request_header(const struct http_request *req,
+                                const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < req->nheaders; i++) {
+        if (strcasecmp(req->headers[i].name, name) == 0)
+            return req->headers[i].value;
+    }
+    return NULL;
+}

@@ -1,0 +1,63 @@
+/*
+ * HTTP/1.1 request parsing on top of http-parser, with the executor's
+ * limits.  Pure: bytes in, requests out; no I/O, so that unit tests and
+ * the fuzzer drive it directly.
+ */
+#ifndef EXECUTOR_REQUEST_PARSER_H
+#define EXECUTOR_REQUEST_PARSER_H
+
+#include <http_parser.h>
+#include <stddef.h>
+
+#define REQUEST_MAX_HEADERS 128
+
+struct http_header {
+    char *name;
+    char *value;
+};
+
+struct http_request {
+    unsigned method;            /* enum http_method */
+    char *url;
+    size_t url_len;
+    struct http_header *headers;
+    size_t nheaders;
+    char *body;
+    size_t body_len;
+    int keep_alive;
+};
+
+struct request_parser {
+    http_parser parser;
+    struct http_request req;
+    size_t max_header;          /* request line + headers, bytes */
+    size_t max_body;
+    size_t header_bytes;
+    int in_header_name;
+    int started;                /* bytes of the current request were seen */
+    int complete;               /* req holds a whole request */
+    int error_status;           /* 4xx, 500 or 505: answer and close */
+};
+
+void request_parser_init(struct request_parser *p, size_t max_header,
+                         size_t max_body);
+
+/*
+ * Feeds bytes.  Returns how many were consumed: parsing stops after one
+ * whole request (p->complete), or at an error (p->error_status).  After a
+ * whole request, request_parser_next() readies the parser for the next
+ * one on the same connection.
+ */
+size_t request_parser_feed(struct request_parser *p, const char *data,
+                           size_t len);
+
+void request_parser_next(struct request_parser *p);
+
+/* Frees what the current request holds. */
+void request_parser_free(struct request_parser *p);
+
+/* Finds a request header, case-insensitively; NULL if absent. */
+const char *http_request_header(const struct http_request *req,
+                                const char *name);
+
+#endif
