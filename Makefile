@@ -42,7 +42,11 @@ EXECUTOR_LIBS := -luv -lhttp_parser
 
 UNIT_TESTS    := $(patsubst t/unit/%.c,$(B)/unit/%,$(wildcard t/unit/*_test.c))
 
-.PHONY: all module executor unit test deps quickstart stop status clean
+FUZZERS       := $(patsubst fuzz/%.c,build/fuzz/%,$(wildcard fuzz/*_fuzz.c))
+FUZZ_SECONDS  ?= 60
+
+.PHONY: all module executor unit test deps quickstart stop status clean \
+        fuzz fuzz-run
 
 all: module executor unit
 
@@ -79,10 +83,27 @@ $(B)/unit/%: t/unit/%.c t/unit/tap.h $(patsubst executor/%.c,$(B)/executor/%.o,$
 	    $(patsubst executor/%.c,$(B)/executor/%.o,$(EXECUTOR_PURE)) \
 	    -lhttp_parser
 
+# libFuzzer harnesses for the pure parsers and encoders (clang).
+fuzz: $(FUZZERS)
+
+build/fuzz/%: fuzz/%.c $(EXECUTOR_PURE) $(wildcard executor/*.h)
+	@mkdir -p $(dir $@)
+	clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined \
+	    -fno-sanitize-recover=all $(WARN) -Iexecutor -o $@ $< \
+	    $(EXECUTOR_PURE) -lhttp_parser
+
+fuzz-run: fuzz
+	for f in $(FUZZERS); do \
+	    mkdir -p build/fuzz/corpus/$$(basename $$f); \
+	    $$f -max_total_time=$(FUZZ_SECONDS) \
+	        build/fuzz/corpus/$$(basename $$f) fuzz/corpus/$$(basename $$f) \
+	        || exit 1; \
+	done
+
 deps:
 	scripts/deps
 
-test: deps all
+test: deps all fuzz
 	scripts/stack services
 	FUNCTIONS_BUILD=$(CURDIR)/$(B) SANITIZE=$(SANITIZE) prove -r t/
 
