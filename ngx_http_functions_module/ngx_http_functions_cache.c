@@ -186,7 +186,8 @@ ngx_http_functions_cache_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     ngx_queue_init(&cache->sh->lru);
     cache->sh->generation = 0;
 
-    len = sizeof(" in functions route cache zone \"\"") + shm_zone->shm.name.len;
+    len = sizeof(" in functions route cache zone \"\"")
+          + shm_zone->shm.name.len;
 
     cache->shpool->log_ctx = ngx_slab_alloc(cache->shpool, len);
     if (cache->shpool->log_ctx == NULL) {

@@ -426,7 +426,8 @@ sub rabbitmqctl {
     my $env = stack_env() or die "no stack services";
     local $ENV{HOME} = "$env->{FUNCTIONS_VAR}/rabbitmq";
     local $ENV{RABBITMQ_NODENAME} = $env->{FUNCTIONS_AMQP_NODE};
-    return system("/usr/lib/rabbitmq/bin/rabbitmqctl -q @args >/dev/null 2>&1");
+    my $cmd = join ' ', map { "'" . s/'/'\\''/gr . "'" } @args;
+    return system("/usr/lib/rabbitmq/bin/rabbitmqctl -q $cmd >/dev/null 2>&1");
 }
 
 # ----------------------------------------------------------------- HTTP
