@@ -22,7 +22,7 @@ endif
 
 B         := build/$(VARIANT)
 WARN      := -Wall -Wextra -Werror
-CFLAGS    += -std=gnu11 -g $(OPT) $(WARN) -Iexecutor
+CFLAGS    += -std=gnu11 -D_GNU_SOURCE -g $(OPT) $(WARN) -Iexecutor
 LDFLAGS   += $(if $(SANITIZE),-fsanitize=address$(comma)undefined) -Wl,-z,relro -Wl,-z,now
 
 # The module is compiled by nginx's own build, with Debian's hardening flags
@@ -35,10 +35,14 @@ NGX_LD_OPT := -Wl,-z,relro -Wl,-z,now -fPIC \
 MODULE_SRCS   := config $(wildcard ngx_http_functions_module/*.[ch])
 
 EXECUTOR_PURE := executor/config.c executor/logfmt.c executor/json_out.c \
-                 executor/request_parser.c
+                 executor/request_parser.c executor/route_def.c \
+                 executor/oci.c executor/layer_path.c \
+                 executor/sandbox_args.c executor/call_request.c
 EXECUTOR_SRCS := $(EXECUTOR_PURE) executor/log.c executor/http_conn.c \
-                 executor/server.c executor/endpoints.c executor/main.c
-EXECUTOR_LIBS := -luv -lhttp_parser
+                 executor/server.c executor/endpoints.c executor/main.c \
+                 executor/capacity.c executor/cgroup.c executor/call.c \
+                 executor/image_store.c executor/sandbox_helper.c
+EXECUTOR_LIBS := -luv -lhttp_parser -ljansson -larchive -lseccomp -lcrypto
 
 UNIT_TESTS    := $(patsubst t/unit/%.c,$(B)/unit/%,$(wildcard t/unit/*_test.c))
 
@@ -81,7 +85,7 @@ $(B)/unit/%: t/unit/%.c t/unit/tap.h $(patsubst executor/%.c,$(B)/executor/%.o,$
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -It/unit $(LDFLAGS) -o $@ $< \
 	    $(patsubst executor/%.c,$(B)/executor/%.o,$(EXECUTOR_PURE)) \
-	    -lhttp_parser
+	    -lhttp_parser -ljansson
 
 # libFuzzer harnesses for the pure parsers and encoders (clang).
 fuzz: $(FUZZERS)
@@ -90,7 +94,7 @@ build/fuzz/%: fuzz/%.c $(EXECUTOR_PURE) $(wildcard executor/*.h)
 	@mkdir -p $(dir $@)
 	clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined \
 	    -fno-sanitize-recover=all $(WARN) -Iexecutor -o $@ $< \
-	    $(EXECUTOR_PURE) -lhttp_parser
+	    $(EXECUTOR_PURE) -lhttp_parser -ljansson
 
 fuzz-run: fuzz
 	for f in $(FUZZERS); do \

@@ -19,6 +19,19 @@ void config_defaults(struct config *cfg)
     cfg->max_request_header = 64 * 1024;
     cfg->max_request_body = 10 * 1024 * 1024;
     cfg->read_timeout_ms = 60000;
+    strcpy(cfg->bwrap, "/usr/bin/bwrap");
+    strcpy(cfg->cgroup_root, "/sys/fs/cgroup");
+    strcpy(cfg->cgroup_name, "functions/executor");
+    cfg->sandbox_uid = 65534;
+    cfg->sandbox_gid = 65534;
+    cfg->max_response_body = 10 * 1024 * 1024;
+    cfg->tmp_size = 64 * 1024 * 1024;
+    cfg->pids_max = 256;
+    cfg->log_max_per_call = 64 * 1024;
+    cfg->max_sandboxes = 16;
+    cfg->memory_budget = 4ULL * 1024 * 1024 * 1024;
+    cfg->queue_size = 100;
+    cfg->queue_timeout_ms = 10000;
 }
 
 const char *log_level_name(enum log_level level)
@@ -191,6 +204,141 @@ static int set_size(uint64_t *dst, const char *value)
     return parse_size(value, dst);
 }
 
+static int set_number(uint64_t *dst, const char *value, uint64_t min,
+                      uint64_t max)
+{
+    uint64_t v;
+    const char *rest;
+
+    if (parse_unsigned(value, &v, &rest) < 0 || *rest != '\0' || v < min
+        || v > max)
+        return -1;
+    *dst = v;
+    return 0;
+}
+
+static int set_bool(int *dst, const char *value)
+{
+    if (strcmp(value, "yes") == 0 || strcmp(value, "on") == 0) {
+        *dst = 1;
+        return 0;
+    }
+    if (strcmp(value, "no") == 0 || strcmp(value, "off") == 0) {
+        *dst = 0;
+        return 0;
+    }
+    return -1;
+}
+
+static int set_abs_path(char *dst, size_t size, const char *value)
+{
+    if (value[0] != '/' || strstr(value, "/../") != NULL)
+        return -1;
+    return set_string(dst, size, value);
+}
+
+static int set_cgroup_name(char *dst, size_t size, const char *value)
+{
+    const char *p;
+
+    if (value[0] == '/' || strstr(value, "..") != NULL)
+        return -1;
+    for (p = value; *p; p++) {
+        if (!isalnum((unsigned char)*p) && !strchr("_.-/", *p))
+            return -1;
+    }
+    return set_string(dst, size, value);
+}
+
+static int set_range_size(uint64_t *dst, const char *value, uint64_t min,
+                          uint64_t max)
+{
+    uint64_t v;
+
+    if (parse_size(value, &v) < 0 || v < min || v > max)
+        return -1;
+    *dst = v;
+    return 0;
+}
+
+/* The keys about running functions and capacity. */
+static int apply_function_key(struct config *cfg, const char *key,
+                              const char *value, const char **expect)
+{
+    uint64_t n;
+    int rc;
+
+    if (strcmp(key, "image_dir") == 0 || strcmp(key, "state_dir") == 0
+        || strcmp(key, "bwrap") == 0 || strcmp(key, "cgroup_root") == 0) {
+        char *dst = key[0] == 'i' ? cfg->image_dir
+                  : key[0] == 's' ? cfg->state_dir
+                  : key[0] == 'b' ? cfg->bwrap : cfg->cgroup_root;
+        *expect = "an absolute path";
+        return set_abs_path(dst, CONFIG_PATH_MAX, value);
+    }
+    if (strcmp(key, "cgroup_name") == 0) {
+        *expect = "a relative path of [A-Za-z0-9_.-] parts";
+        return set_cgroup_name(cfg->cgroup_name, sizeof(cfg->cgroup_name),
+                               value);
+    }
+    if (strcmp(key, "sandbox_uid") == 0 || strcmp(key, "sandbox_gid") == 0) {
+        *expect = "a number from 1 to 4294967294 (never root)";
+        rc = set_number(&n, value, 1, 4294967294ULL);
+        if (rc == 0) {
+            if (key[8] == 'u')
+                cfg->sandbox_uid = (uint32_t)n;
+            else
+                cfg->sandbox_gid = (uint32_t)n;
+        }
+        return rc;
+    }
+    if (strcmp(key, "allow_network") == 0) {
+        *expect = "yes or no";
+        return set_bool(&cfg->allow_network, value);
+    }
+    if (strcmp(key, "max_response_body") == 0) {
+        *expect = "a size up to 1g";
+        return set_range_size(&cfg->max_response_body, value, 0, 1ULL << 30);
+    }
+    if (strcmp(key, "tmp_size") == 0) {
+        *expect = "a size from 64k to 16g";
+        return set_range_size(&cfg->tmp_size, value, 64 * 1024, 16ULL << 30);
+    }
+    if (strcmp(key, "log_max_per_call") == 0) {
+        *expect = "a size up to 16m";
+        return set_range_size(&cfg->log_max_per_call, value, 0, 16 << 20);
+    }
+    if (strcmp(key, "memory_budget") == 0) {
+        *expect = "a size from 16m";
+        return set_range_size(&cfg->memory_budget, value, 16 << 20,
+                              UINT64_MAX);
+    }
+    if (strcmp(key, "pids_max") == 0) {
+        *expect = "a number from 1 to 100000";
+        return set_number(&cfg->pids_max, value, 1, 100000);
+    }
+    if (strcmp(key, "cpu_quota") == 0) {
+        *expect = "a percentage of one core from 0 (none) to 100000";
+        return set_number(&cfg->cpu_quota, value, 0, 100000);
+    }
+    if (strcmp(key, "max_sandboxes") == 0) {
+        *expect = "a number from 1 to 100000";
+        return set_number(&cfg->max_sandboxes, value, 1, 100000);
+    }
+    if (strcmp(key, "queue_size") == 0) {
+        *expect = "a number from 0 to 1000000";
+        return set_number(&cfg->queue_size, value, 0, 1000000);
+    }
+    if (strcmp(key, "queue_timeout") == 0) {
+        *expect = "a duration up to 1h";
+        if (set_duration(&cfg->queue_timeout_ms, value) < 0
+            || cfg->queue_timeout_ms > 3600 * 1000)
+            return -1;
+        return 0;
+    }
+    return -2;
+}
+
 /* Applies one key; returns 0, -1 for a bad value, -2 for an unknown key. */
 static int apply(struct config *cfg, const char *key, const char *value,
                  const char **expect)
@@ -256,7 +404,7 @@ static int apply(struct config *cfg, const char *key, const char *value,
             return -1;
         return 0;
     }
-    return -2;
+    return apply_function_key(cfg, key, value, expect);
 }
 
 int config_parse(struct config *cfg, const char *text, size_t len,
@@ -334,6 +482,10 @@ int config_validate(const struct config *cfg, char *err, size_t errlen)
 {
     if (cfg->listen[0] == '\0')
         return fail(err, errlen, "\"listen\" is required");
+    if (cfg->image_dir[0] == '\0')
+        return fail(err, errlen, "\"image_dir\" is required");
+    if (cfg->state_dir[0] == '\0')
+        return fail(err, errlen, "\"state_dir\" is required");
     if (cfg->listen_tcp[0] != '\0' && cfg->secret_file[0] == '\0')
         return fail(err, errlen,
                     "\"listen_tcp\" needs \"secret_file\": the TCP listener "

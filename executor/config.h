@@ -31,6 +31,27 @@ struct config {
     uint64_t max_request_header;        /* bytes of request line + headers */
     uint64_t max_request_body;          /* bytes of a request body */
     uint64_t read_timeout_ms;           /* for a whole request, or idle */
+
+    /* functions */
+    char image_dir[CONFIG_PATH_MAX];    /* where oci:<dir> layouts are */
+    char state_dir[CONFIG_PATH_MAX];    /* the image store and such */
+    char bwrap[CONFIG_PATH_MAX];
+    char cgroup_root[CONFIG_PATH_MAX];
+    char cgroup_name[128];              /* our directory below the root */
+    uint32_t sandbox_uid;               /* host uid of every sandbox */
+    uint32_t sandbox_gid;
+    int allow_network;
+    uint64_t max_response_body;
+    uint64_t tmp_size;
+    uint64_t pids_max;
+    uint64_t cpu_quota;                 /* percent of one core, 0: none */
+    uint64_t log_max_per_call;          /* bytes of stderr kept per call */
+
+    /* capacity */
+    uint64_t max_sandboxes;
+    uint64_t memory_budget;
+    uint64_t queue_size;
+    uint64_t queue_timeout_ms;
 };
 
 void config_defaults(struct config *cfg);

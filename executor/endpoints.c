@@ -4,8 +4,10 @@
  *     GET /health     200 {"status":"ok"} while accepting work, 503 while
  *                     draining
  *     GET /version    200 {"version":"..."}
+ *     POST /call      runs a function (docs/protocol.md)
  */
 #include "endpoints.h"
+#include "call.h"
 
 #include <string.h>
 
@@ -17,13 +19,13 @@ static int path_is(const char *url, const char *path)
     return strncmp(url, path, n) == 0 && (url[n] == '\0' || url[n] == '?');
 }
 
-static void method_not_allowed(struct http_conn *c)
+static void method_not_allowed(struct http_conn *c, const char *allow)
 {
     static const char body[] = "{\"error\":{\"message\":"
                                "\"method not allowed\"}}";
 
-    http_conn_respond(c, 405, "application/json", "Allow: GET, HEAD\r\n",
-                      body, sizeof(body) - 1);
+    http_conn_respond(c, 405, "application/json", allow, body,
+                      sizeof(body) - 1);
 }
 
 static void respond_json(struct http_conn *c, int status, const char *body)
@@ -39,7 +41,7 @@ void endpoints_serve(struct server *s, struct http_conn *c)
 
     if (path_is(req->url, "/health")) {
         if (!get) {
-            method_not_allowed(c);
+            method_not_allowed(c, "Allow: GET, HEAD\r\n");
         } else if (server_draining(s)) {
             http_conn_respond_error(c, 503, "executor is shutting down");
         } else {
@@ -49,9 +51,18 @@ void endpoints_serve(struct server *s, struct http_conn *c)
     }
     if (path_is(req->url, "/version")) {
         if (!get)
-            method_not_allowed(c);
+            method_not_allowed(c, "Allow: GET, HEAD\r\n");
         else
             respond_json(c, 200, "{\"version\":\"" EXECUTOR_VERSION "\"}");
+        return;
+    }
+    if (path_is(req->url, "/call")) {
+        if (req->method != HTTP_POST)
+            method_not_allowed(c, "Allow: POST\r\n");
+        else if (server_draining(s))
+            http_conn_respond_error(c, 503, "executor is shutting down");
+        else
+            call_start(s, c);
         return;
     }
     http_conn_respond_error(c, 404, "no such endpoint");

@@ -67,6 +67,10 @@ void http_conn_close(struct http_conn *c)
     if (c->state == HTTP_CONN_CLOSING)
         return;
     c->state = HTTP_CONN_CLOSING;
+    if (c->on_close != NULL) {
+        c->on_close(c->on_close_arg);
+        c->on_close = NULL;
+    }
     c->open_handles = 2;
     uv_close((uv_handle_t *)&c->timer, on_close);
     uv_close((uv_handle_t *)&c->h, on_close);
@@ -119,6 +123,7 @@ static void after_write(uv_write_t *w, int status)
     int close_after = wr->close_after;
 
     free(wr);
+    c->on_close = NULL;
     if (c->state == HTTP_CONN_CLOSING)
         return;
     if (status < 0 || close_after || server_draining(c->server)) {

@@ -36,6 +36,9 @@ struct http_conn {
     char *pending;              /* bytes read past the current request */
     size_t pending_len;
     struct http_conn *prev, *next;
+    /* told when the connection closes while a request is served */
+    void (*on_close)(void *arg);
+    void *on_close_arg;
 };
 
 /* Starts reading an accepted stream (stream and timer initialised). */

@@ -7,7 +7,9 @@
  */
 #include "config.h"
 #include "endpoints.h"
+#include "image_store.h"
 #include "log.h"
+#include "sandbox_helper.h"
 #include "server.h"
 
 #include <errno.h>
@@ -17,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -173,6 +176,10 @@ int main(int argc, char **argv)
     char err[512];
     int opt, test_only = 0, rc;
 
+    /* the first process of a sandbox: nothing else of the daemon runs */
+    if (argc > 1 && strcmp(argv[1], SANDBOX_HELPER_FLAG) == 0)
+        return sandbox_helper_main(argc, argv);
+
     while ((opt = getopt(argc, argv, "c:tVh")) != -1) {
         switch (opt) {
         case 'c':
@@ -212,6 +219,14 @@ int main(int argc, char **argv)
     }
 
     signal(SIGPIPE, SIG_IGN);
+    umask(022);
+    /* the image store works relative to the state directory */
+    if ((mkdir(cfg.state_dir, 0711) < 0 && errno != EEXIST)
+        || chdir(cfg.state_dir) < 0
+        || (mkdir(IMAGE_STORE_ROOTFS, 0755) < 0 && errno != EEXIST)) {
+        log_msg(LOG_LEVEL_ERROR, "cannot use state_dir", strerror(errno));
+        return 1;
+    }
     exe.loop = uv_default_loop();
     if (server_start(&exe.server, exe.loop, &cfg, err, sizeof(err)) < 0) {
         log_msg(LOG_LEVEL_ERROR, "cannot start", err);
@@ -237,6 +252,7 @@ int main(int argc, char **argv)
 
     uv_run(exe.loop, UV_RUN_DEFAULT);
     uv_loop_close(exe.loop);
+    cgroups_fini(&exe.server.cgroups);
     log_msg(LOG_LEVEL_INFO, "executor stopped", NULL);
     log_close();
     return 0;

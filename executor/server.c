@@ -252,9 +252,26 @@ static void close_listeners(struct server *s)
 int server_start(struct server *s, uv_loop_t *loop, const struct config *cfg,
                  char *err, size_t errlen)
 {
+    ssize_t n;
+
     memset(s, 0, sizeof(*s));
     s->loop = loop;
     s->cfg = *cfg;
+    n = readlink("/proc/self/exe", s->self_exe, sizeof(s->self_exe) - 1);
+    if (n < 0) {
+        snprintf(err, errlen, "cannot find the executor's own path: %s",
+                 strerror(errno));
+        return -1;
+    }
+    s->self_exe[n] = '\0';
+    if (cgroups_init(&s->cgroups, cfg->cgroup_root, cfg->cgroup_name, err,
+                     errlen) < 0)
+        return -1;
+    capacity_init(&s->capacity, loop);
+    s->capacity.max_sandboxes = (unsigned)cfg->max_sandboxes;
+    s->capacity.memory_budget = cfg->memory_budget;
+    s->capacity.queue_size = cfg->queue_size;
+    s->capacity.queue_timeout_ms = cfg->queue_timeout_ms;
     if (listen_unix(s, err, errlen) < 0
         || (cfg->listen_tcp[0] != '\0' && listen_tcp(s, err, errlen) < 0)) {
         close_listeners(s);
@@ -268,6 +285,7 @@ int server_reconfigure(struct server *s, const struct config *cfg,
 {
     int kept = 0;
 
+    err[0] = '\0';
     if (strcmp(cfg->listen, s->cfg.listen) != 0
         || cfg->listen_mode != s->cfg.listen_mode
         || strcmp(cfg->listen_group, s->cfg.listen_group) != 0
@@ -282,6 +300,28 @@ int server_reconfigure(struct server *s, const struct config *cfg,
     s->cfg.max_request_header = cfg->max_request_header;
     s->cfg.max_request_body = cfg->max_request_body;
     s->cfg.read_timeout_ms = cfg->read_timeout_ms;
+    s->cfg.max_response_body = cfg->max_response_body;
+    s->cfg.tmp_size = cfg->tmp_size;
+    s->cfg.pids_max = cfg->pids_max;
+    s->cfg.cpu_quota = cfg->cpu_quota;
+    s->cfg.log_max_per_call = cfg->log_max_per_call;
+    s->cfg.allow_network = cfg->allow_network;
+    s->capacity.max_sandboxes = (unsigned)cfg->max_sandboxes;
+    s->capacity.memory_budget = cfg->memory_budget;
+    s->capacity.queue_size = cfg->queue_size;
+    s->capacity.queue_timeout_ms = cfg->queue_timeout_ms;
+    if (strcmp(cfg->image_dir, s->cfg.image_dir) != 0
+        || strcmp(cfg->state_dir, s->cfg.state_dir) != 0
+        || strcmp(cfg->cgroup_root, s->cfg.cgroup_root) != 0
+        || strcmp(cfg->cgroup_name, s->cfg.cgroup_name) != 0
+        || strcmp(cfg->bwrap, s->cfg.bwrap) != 0
+        || cfg->sandbox_uid != s->cfg.sandbox_uid
+        || cfg->sandbox_gid != s->cfg.sandbox_gid) {
+        size_t n = strlen(err);
+        snprintf(err + n, errlen - n, "%sdirectories, cgroups, bwrap and "
+                 "sandbox ids change only on restart", kept ? "; " : "");
+        kept = 1;
+    }
     return kept;
 }
 
@@ -297,6 +337,7 @@ void server_drain(struct server *s, void (*on_drained)(struct server *s))
     s->draining = 1;
     s->on_drained = on_drained;
     close_listeners(s);
+    capacity_cancel_all(&s->capacity);
     for (c = s->conns; c != NULL; c = next) {
         next = c->next;
         if (c->state == HTTP_CONN_READING && !c->rp.started)

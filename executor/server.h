@@ -6,6 +6,8 @@
 #ifndef EXECUTOR_SERVER_H
 #define EXECUTOR_SERVER_H
 
+#include "capacity.h"
+#include "cgroup.h"
 #include "config.h"
 #include "http_conn.h"
 
@@ -33,6 +35,9 @@ struct server {
     size_t nconns;
     int draining;
     void (*on_drained)(struct server *s);
+    struct capacity capacity;
+    struct cgroups cgroups;
+    char self_exe[1024];        /* for the sandbox helper */
 };
 
 /* Binds the listeners of cfg and starts accepting.  0, or -1 with err. */

@@ -284,6 +284,10 @@ sub executor_conf {
         log_level => 'debug',
         log_file => "$dir/executor.log",
         drain_timeout => '5s',
+        image_dir => "$dir/images",
+        state_dir => "$dir/state",
+        # each executor of each test file has a cgroup directory of its own
+        cgroup_name => "functions/test-$$-" . (split m{/}, $dir)[-1],
     );
     delete $o{dir};
     %conf = (%conf, %o);
@@ -296,7 +300,7 @@ sub executor_start {
     my (%o) = @_;
     my $n = ++(our $EXECUTOR_COUNT);
     my $dir = tmpdir() . "/executor-$n";
-    make_path($dir);
+    make_path($dir, "$dir/images");
     chmod 0755, $dir;
     my $conf = "$dir/executor.conf";
     spew($conf, executor_conf(dir => $dir, %o));

@@ -1,0 +1,324 @@
+/*
+ * cgroups for sandboxes.
+ */
+#include "cgroup.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+__attribute__((format(printf, 3, 4)))
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static int write_file(const char *dir, const char *file, const char *value)
+{
+    char path[CGROUP_PATH_MAX + 64];
+    ssize_t n;
+    int fd;
+
+    snprintf(path, sizeof(path), "%s/%s", dir, file);
+    fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    n = write(fd, value, strlen(value));
+    close(fd);
+    return n == (ssize_t)strlen(value) ? 0 : -1;
+}
+
+static int exists(const char *dir, const char *file)
+{
+    char path[CGROUP_PATH_MAX + 64];
+
+    snprintf(path, sizeof(path), "%s/%s", dir, file);
+    return access(path, F_OK) == 0;
+}
+
+/*
+ * mkdir -p below root for each part of rel.  With cgroup v2, enable (the
+ * controllers) is written to each parent's cgroup.subtree_control on the
+ * way down, and to the last directory, so our groups get them.
+ */
+static int make_dirs(const char *root, const char *rel, char *out,
+                     size_t size, const char *enable)
+{
+    char *copy = strdup(rel), *part, *save = NULL;
+    size_t len;
+
+    if (copy == NULL)
+        return -1;
+    len = (size_t)snprintf(out, size, "%s", root);
+    for (part = strtok_r(copy, "/", &save); part != NULL;
+         part = strtok_r(NULL, "/", &save)) {
+        if (enable != NULL)
+            write_file(out, "cgroup.subtree_control", enable);
+        len += (size_t)snprintf(out + len, size - len, "/%s", part);
+        if (len >= size || (mkdir(out, 0755) < 0 && errno != EEXIST)) {
+            free(copy);
+            return -1;
+        }
+    }
+    free(copy);
+    if (enable != NULL && write_file(out, "cgroup.subtree_control", enable) < 0)
+        return -1;
+    return 0;
+}
+
+static int kill_procs(const char *dir)
+{
+    char path[CGROUP_PATH_MAX + 64], line[32];
+    FILE *f;
+    int n = 0;
+
+    snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+    f = fopen(path, "re");
+    if (f == NULL)
+        return 0;
+    while (fgets(line, sizeof(line), f) != NULL) {
+        long pid = strtol(line, NULL, 10);
+        if (pid > 1 && kill((pid_t)pid, SIGKILL) == 0)
+            n++;
+    }
+    fclose(f);
+    return n;
+}
+
+/* Kills, waits a little for the kernel to reap, removes one directory. */
+static int remove_group_dir(const char *dir, int v2)
+{
+    int i;
+
+    if (v2 && exists(dir, "cgroup.kill"))
+        write_file(dir, "cgroup.kill", "1");
+    for (i = 0; i < 200; i++) {
+        if (rmdir(dir) == 0 || errno == ENOENT)
+            return 0;
+        if (errno != EBUSY)
+            return -1;
+        kill_procs(dir);
+        usleep(5000);
+    }
+    return -1;
+}
+
+static void remove_children(const char *dir, int v2)
+{
+    char path[CGROUP_PATH_MAX + 300];
+    struct dirent *d;
+    DIR *dp = opendir(dir);
+
+    if (dp == NULL)
+        return;
+    while ((d = readdir(dp)) != NULL) {
+        if (d->d_type != DT_DIR || d->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", dir, d->d_name);
+        remove_group_dir(path, v2);
+    }
+    closedir(dp);
+}
+
+int cgroups_init(struct cgroups *cg, const char *root, const char *base,
+                 char *err, size_t errlen)
+{
+    static const char *const v1[] = { "memory", "pids", "cpu" };
+    char path[CGROUP_PATH_MAX];
+    int i;
+
+    memset(cg, 0, sizeof(*cg));
+    snprintf(cg->root, sizeof(cg->root), "%s", root);
+    cg->v2 = exists(root, "cgroup.controllers");
+    if (cg->v2) {
+        char controllers[256] = "";
+        FILE *f;
+
+        snprintf(path, sizeof(path), "%s/cgroup.controllers", root);
+        f = fopen(path, "re");
+        if (f != NULL) {
+            if (fgets(controllers, sizeof(controllers), f) == NULL)
+                controllers[0] = '\0';
+            fclose(f);
+        }
+        if (strstr(controllers, "memory") == NULL
+            || strstr(controllers, "pids") == NULL)
+            return fail(err, errlen, "cgroup v2 at %s lacks the memory or "
+                        "pids controller", root);
+        cg->have_cpu = strstr(controllers, "cpu") != NULL;
+        if (make_dirs(root, base, cg->own[0], sizeof(cg->own[0]),
+                      cg->have_cpu ? "+memory +pids +cpu"
+                                   : "+memory +pids") < 0)
+            return fail(err, errlen, "cannot create %s/%s with the memory "
+                        "and pids controllers: %s", root, base,
+                        strerror(errno));
+        cg->ndirs = 1;
+    } else {
+        for (i = 0; i < 3; i++) {
+            char ctrl[CGROUP_PATH_MAX];
+
+            snprintf(ctrl, sizeof(ctrl), "%s/%s", root, v1[i]);
+            if (access(ctrl, F_OK) < 0) {
+                if (i == 2)
+                    break;      /* cpu is optional */
+                return fail(err, errlen, "no cgroup v1 %s hierarchy at %s",
+                            v1[i], ctrl);
+            }
+            if (make_dirs(ctrl, base, cg->own[i], sizeof(cg->own[i]), NULL)
+                < 0)
+                return fail(err, errlen, "cannot create %s/%s: %s", ctrl,
+                            base, strerror(errno));
+            cg->ndirs = i + 1;
+        }
+        cg->have_cpu = cg->ndirs == 3;
+    }
+    for (i = 0; i < cg->ndirs; i++)
+        remove_children(cg->own[i], cg->v2);
+    return 0;
+}
+
+void cgroups_fini(struct cgroups *cg)
+{
+    int i;
+
+    for (i = 0; i < cg->ndirs; i++) {
+        remove_children(cg->own[i], cg->v2);
+        rmdir(cg->own[i]);
+    }
+    cg->ndirs = 0;
+}
+
+int cgroup_create(const struct cgroups *cg, const char *id,
+                  uint64_t memory_bytes, uint64_t pids_max,
+                  unsigned cpu_quota_pct, struct cgroup *g, char *err,
+                  size_t errlen)
+{
+    char value[64];
+    int i;
+
+    memset(g, 0, sizeof(*g));
+    g->v2 = cg->v2;
+    for (i = 0; i < cg->ndirs; i++) {
+        snprintf(g->dirs[i], sizeof(g->dirs[i]), "%.400s/%.100s",
+                 cg->own[i], id);
+        if (mkdir(g->dirs[i], 0755) < 0) {
+            fail(err, errlen, "cannot create cgroup %s: %s", g->dirs[i],
+                 strerror(errno));
+            g->ndirs = i;
+            cgroup_destroy(g);
+            return -1;
+        }
+        g->ndirs = i + 1;
+    }
+    snprintf(value, sizeof(value), "%llu", (unsigned long long)memory_bytes);
+    if (cg->v2) {
+        if (write_file(g->dirs[0], "memory.max", value) < 0)
+            goto limit_failed;
+        write_file(g->dirs[0], "memory.swap.max", "0");
+        /* one OOM kill takes the whole sandbox */
+        write_file(g->dirs[0], "memory.oom.group", "1");
+        snprintf(value, sizeof(value), "%llu", (unsigned long long)pids_max);
+        if (write_file(g->dirs[0], "pids.max", value) < 0)
+            goto limit_failed;
+        if (cpu_quota_pct > 0 && cg->have_cpu) {
+            snprintf(value, sizeof(value), "%u 100000", cpu_quota_pct * 1000);
+            write_file(g->dirs[0], "cpu.max", value);
+        }
+    } else {
+        if (write_file(g->dirs[0], "memory.limit_in_bytes", value) < 0)
+            goto limit_failed;
+        if (exists(g->dirs[0], "memory.memsw.limit_in_bytes"))
+            write_file(g->dirs[0], "memory.memsw.limit_in_bytes", value);
+        write_file(g->dirs[0], "memory.swappiness", "0");
+        snprintf(value, sizeof(value), "%llu", (unsigned long long)pids_max);
+        if (write_file(g->dirs[1], "pids.max", value) < 0)
+            goto limit_failed;
+        if (cpu_quota_pct > 0 && g->ndirs == 3) {
+            write_file(g->dirs[2], "cpu.cfs_period_us", "100000");
+            snprintf(value, sizeof(value), "%u", cpu_quota_pct * 1000);
+            write_file(g->dirs[2], "cpu.cfs_quota_us", value);
+        }
+    }
+    return 0;
+
+limit_failed:
+    fail(err, errlen, "cannot set the limits of cgroup %s: %s", g->dirs[0],
+         strerror(errno));
+    cgroup_destroy(g);
+    return -1;
+}
+
+size_t cgroup_procs_files(const struct cgroup *g,
+                          char files[CGROUP_MAX_DIRS][CGROUP_PATH_MAX])
+{
+    int i;
+
+    for (i = 0; i < g->ndirs; i++)
+        snprintf(files[i], CGROUP_PATH_MAX, "%.490s/cgroup.procs",
+                 g->dirs[i]);
+    return (size_t)g->ndirs;
+}
+
+long cgroup_oom_kills(const struct cgroup *g)
+{
+    char path[CGROUP_PATH_MAX + 64], key[64];
+    long value, kills = 0;
+    FILE *f;
+
+    if (g->ndirs == 0)
+        return 0;
+    snprintf(path, sizeof(path), "%s/%s", g->dirs[0],
+             g->v2 ? "memory.events" : "memory.oom_control");
+    f = fopen(path, "re");
+    if (f == NULL)
+        return 0;
+    while (fscanf(f, "%63s %ld", key, &value) == 2) {
+        if (strcmp(key, "oom_kill") == 0)
+            kills = value;
+    }
+    fclose(f);
+    return kills;
+}
+
+int cgroup_kill_all(const struct cgroup *g)
+{
+    int i, n = 0;
+
+    if (g->ndirs == 0)
+        return 0;
+    if (g->v2 && exists(g->dirs[0], "cgroup.kill")) {
+        write_file(g->dirs[0], "cgroup.kill", "1");
+        return 0;
+    }
+    /* v1: the memory group holds every process of the sandbox */
+    for (i = 0; i < 20; i++) {
+        n = kill_procs(g->dirs[0]);
+        if (n == 0)
+            break;
+    }
+    return n;
+}
+
+int cgroup_destroy(const struct cgroup *g)
+{
+    int i, rc = 0;
+
+    cgroup_kill_all(g);
+    for (i = g->ndirs - 1; i >= 0; i--) {
+        if (remove_group_dir(g->dirs[i], g->v2) < 0)
+            rc = -1;
+    }
+    return rc;
+}

@@ -1,0 +1,343 @@
+/*
+ * OCI image references and documents.
+ */
+#include "oci.h"
+
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+__attribute__((format(printf, 3, 4)))
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static int dir_valid(const char *s)
+{
+    const char *seg = s, *p;
+
+    if (*s == '\0' || *s == '/')
+        return 0;
+    for (p = s; *p; p++) {
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
+              || (*p >= '0' && *p <= '9') || strchr("._-/", *p)))
+            return 0;
+    }
+    /* no empty, "." or ".." segment: the layout stays under image_dir */
+    for (;;) {
+        const char *end = strchr(seg, '/');
+        size_t len = end ? (size_t)(end - seg) : strlen(seg);
+
+        if (len == 0 || (len == 1 && seg[0] == '.')
+            || (len == 2 && seg[0] == '.' && seg[1] == '.'))
+            return 0;
+        if (end == NULL)
+            return 1;
+        seg = end + 1;
+    }
+}
+
+static int tag_valid(const char *s)
+{
+    const char *p;
+
+    if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z')
+          || (*s >= '0' && *s <= '9') || *s == '_'))
+        return 0;
+    for (p = s; *p; p++) {
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
+              || (*p >= '0' && *p <= '9') || strchr("._-", *p)))
+            return 0;
+    }
+    return p - s <= 128;
+}
+
+int oci_ref_parse(const char *image, struct oci_ref *ref, char *err,
+                  size_t errlen)
+{
+    const char *rest, *colon;
+    size_t dlen;
+
+    memset(ref, 0, sizeof(*ref));
+    if (strncmp(image, "oci:", 4) != 0)
+        return fail(err, errlen, "image \"%.200s\": only local OCI layouts "
+                    "(oci:<dir>[:<tag>]) are supported", image);
+    rest = image + 4;
+    colon = strchr(rest, ':');
+    dlen = colon ? (size_t)(colon - rest) : strlen(rest);
+    if (dlen >= sizeof(ref->dir))
+        return fail(err, errlen, "image \"%.200s\": directory too long",
+                    image);
+    memcpy(ref->dir, rest, dlen);
+    ref->dir[dlen] = '\0';
+    if (!dir_valid(ref->dir))
+        return fail(err, errlen, "image \"%.200s\": the directory must be a "
+                    "relative path of [A-Za-z0-9._-] segments, without "
+                    "\"..\"", image);
+    if (colon != NULL) {
+        if (strlen(colon + 1) >= sizeof(ref->tag) || !tag_valid(colon + 1))
+            return fail(err, errlen, "image \"%.200s\": invalid tag", image);
+        strcpy(ref->tag, colon + 1);
+    }
+    return 0;
+}
+
+int oci_digest_valid(const char *d)
+{
+    size_t i;
+
+    if (strncmp(d, "sha256:", 7) != 0 || strlen(d) != 7 + 64)
+        return 0;
+    for (i = 7; i < 7 + 64; i++) {
+        if (!((d[i] >= '0' && d[i] <= '9') || (d[i] >= 'a' && d[i] <= 'f')))
+            return 0;
+    }
+    return 1;
+}
+
+static int descriptor(json_t *o, struct oci_descriptor *d, const char *what,
+                      char *err, size_t errlen)
+{
+    json_t *mt = json_object_get(o, "mediaType");
+    json_t *dg = json_object_get(o, "digest");
+    json_t *sz = json_object_get(o, "size");
+
+    if (!json_is_object(o) || !json_is_string(mt) || !json_is_string(dg)
+        || !json_is_integer(sz))
+        return fail(err, errlen, "%s: a descriptor needs mediaType, digest "
+                    "and size", what);
+    if (json_string_length(mt) >= sizeof(d->media_type))
+        return fail(err, errlen, "%s: mediaType too long", what);
+    if (!oci_digest_valid(json_string_value(dg)))
+        return fail(err, errlen, "%s: unsupported digest \"%.80s\"", what,
+                    json_string_value(dg));
+    if (json_integer_value(sz) < 0)
+        return fail(err, errlen, "%s: negative size", what);
+    strcpy(d->media_type, json_string_value(mt));
+    strcpy(d->digest, json_string_value(dg));
+    d->size = json_integer_value(sz);
+    return 0;
+}
+
+static json_t *load(const char *json, size_t len, const char *what,
+                    char *err, size_t errlen)
+{
+    json_error_t jerr;
+    json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
+
+    if (root == NULL) {
+        fail(err, errlen, "%s is not valid JSON: %s", what, jerr.text);
+        return NULL;
+    }
+    if (!json_is_object(root)) {
+        json_decref(root);
+        fail(err, errlen, "%s is not a JSON object", what);
+        return NULL;
+    }
+    return root;
+}
+
+int oci_index_select(const char *json, size_t len, const char *tag,
+                     struct oci_descriptor *out, char *err, size_t errlen)
+{
+    json_t *root = load(json, len, "index.json", err, errlen), *ms, *m;
+    size_t i, found = 0;
+    int rc = -1;
+
+    if (root == NULL)
+        return -1;
+    ms = json_object_get(root, "manifests");
+    if (!json_is_array(ms)) {
+        fail(err, errlen, "index.json has no manifests list");
+        goto done;
+    }
+    json_array_foreach(ms, i, m) {
+        json_t *ann = json_object_get(m, "annotations");
+        json_t *name = json_object_get(ann, "org.opencontainers.image.ref.name");
+
+        if (tag[0] != '\0' && !(json_is_string(name)
+                                && strcmp(json_string_value(name), tag) == 0))
+            continue;
+        if (found++ == 0
+            && descriptor(m, out, "index.json", err, errlen) < 0)
+            goto done;
+    }
+    if (found == 0) {
+        if (tag[0] != '\0')
+            fail(err, errlen, "no manifest tagged \"%s\" in index.json", tag);
+        else
+            fail(err, errlen, "index.json lists no manifest");
+        goto done;
+    }
+    if (found > 1) {
+        fail(err, errlen, tag[0] ? "several manifests are tagged \"%s\""
+                                 : "index.json lists several manifests%s; "
+                                   "name a tag", tag);
+        goto done;
+    }
+    if (strcmp(out->media_type, OCI_MEDIA_MANIFEST) != 0) {
+        fail(err, errlen, "unsupported manifest media type \"%s\"",
+             out->media_type);
+        goto done;
+    }
+    rc = 0;
+done:
+    json_decref(root);
+    return rc;
+}
+
+int oci_layer_compression(const char *mt)
+{
+    if (strcmp(mt, "application/vnd.oci.image.layer.v1.tar+gzip") == 0
+        || strcmp(mt, "application/vnd.docker.image.rootfs.diff.tar.gzip")
+               == 0)
+        return 1;
+    if (strcmp(mt, "application/vnd.oci.image.layer.v1.tar") == 0)
+        return 0;
+    return -1;
+}
+
+int oci_manifest_parse(const char *json, size_t len, struct oci_manifest *m,
+                       char *err, size_t errlen)
+{
+    json_t *root = load(json, len, "manifest", err, errlen), *ls, *l;
+    size_t i;
+    int rc = -1;
+
+    memset(m, 0, sizeof(*m));
+    if (root == NULL)
+        return -1;
+    if (descriptor(json_object_get(root, "config"), &m->config,
+                   "manifest config", err, errlen) < 0)
+        goto done;
+    if (strcmp(m->config.media_type, OCI_MEDIA_CONFIG) != 0) {
+        fail(err, errlen, "unsupported config media type \"%s\"",
+             m->config.media_type);
+        goto done;
+    }
+    ls = json_object_get(root, "layers");
+    if (!json_is_array(ls)) {
+        fail(err, errlen, "manifest has no layers list");
+        goto done;
+    }
+    if (json_array_size(ls) > OCI_MAX_LAYERS) {
+        fail(err, errlen, "manifest has more than %d layers", OCI_MAX_LAYERS);
+        goto done;
+    }
+    json_array_foreach(ls, i, l) {
+        if (descriptor(l, &m->layers[i], "manifest layer", err, errlen) < 0)
+            goto done;
+        if (oci_layer_compression(m->layers[i].media_type) < 0) {
+            fail(err, errlen, "unsupported layer media type \"%s\"",
+                 m->layers[i].media_type);
+            goto done;
+        }
+        m->nlayers++;
+    }
+    rc = 0;
+done:
+    json_decref(root);
+    return rc;
+}
+
+static int string_list(json_t *v, size_t max, char ***out, const char *what,
+                       char *err, size_t errlen)
+{
+    json_t *s;
+    size_t i;
+
+    *out = NULL;
+    if (v == NULL || json_is_null(v))
+        return 0;
+    if (!json_is_array(v) || json_array_size(v) > max)
+        return fail(err, errlen, "image config: %s must be a list of at "
+                    "most %zu strings", what, max);
+    *out = calloc(json_array_size(v) + 1, sizeof(char *));
+    if (*out == NULL)
+        return fail(err, errlen, "out of memory");
+    json_array_foreach(v, i, s) {
+        if (!json_is_string(s)
+            || strlen(json_string_value(s)) != json_string_length(s))
+            return fail(err, errlen, "image config: %s must hold strings",
+                        what);
+        (*out)[i] = strdup(json_string_value(s));
+        if ((*out)[i] == NULL)
+            return fail(err, errlen, "out of memory");
+    }
+    return 0;
+}
+
+static int opt_string(json_t *v, char **out, const char *what, char *err,
+                      size_t errlen)
+{
+    *out = NULL;
+    if (v == NULL || json_is_null(v))
+        return 0;
+    if (!json_is_string(v) || json_string_length(v) > 4096
+        || strlen(json_string_value(v)) != json_string_length(v))
+        return fail(err, errlen, "image config: %s must be a string", what);
+    if (json_string_length(v) == 0)
+        return 0;
+    *out = strdup(json_string_value(v));
+    return *out ? 0 : fail(err, errlen, "out of memory");
+}
+
+int oci_config_parse(const char *json, size_t len, struct oci_image_config *c,
+                     char *err, size_t errlen)
+{
+    json_t *root = load(json, len, "image config", err, errlen), *cfg;
+    int rc = -1;
+
+    memset(c, 0, sizeof(*c));
+    if (root == NULL)
+        return -1;
+    cfg = json_object_get(root, "config");
+    if (cfg != NULL && !json_is_object(cfg) && !json_is_null(cfg)) {
+        fail(err, errlen, "image config: \"config\" must be an object");
+        goto done;
+    }
+    if (string_list(json_object_get(cfg, "Entrypoint"), OCI_MAX_ARGS,
+                    &c->entrypoint, "Entrypoint", err, errlen) < 0
+        || string_list(json_object_get(cfg, "Cmd"), OCI_MAX_ARGS, &c->cmd,
+                       "Cmd", err, errlen) < 0
+        || string_list(json_object_get(cfg, "Env"), OCI_MAX_ENV, &c->env,
+                       "Env", err, errlen) < 0
+        || opt_string(json_object_get(cfg, "WorkingDir"), &c->working_dir,
+                      "WorkingDir", err, errlen) < 0
+        || opt_string(json_object_get(cfg, "User"), &c->user, "User", err,
+                      errlen) < 0)
+        goto done;
+    rc = 0;
+done:
+    json_decref(root);
+    if (rc < 0)
+        oci_config_free(c);
+    return rc;
+}
+
+static void free_list(char **l)
+{
+    size_t i;
+
+    for (i = 0; l != NULL && l[i] != NULL; i++)
+        free(l[i]);
+    free(l);
+}
+
+void oci_config_free(struct oci_image_config *c)
+{
+    free_list(c->entrypoint);
+    free_list(c->cmd);
+    free_list(c->env);
+    free(c->working_dir);
+    free(c->user);
+    memset(c, 0, sizeof(*c));
+}

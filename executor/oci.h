@@ -1,0 +1,68 @@
+/*
+ * OCI image references and documents (index, manifest, config): parsing
+ * and checks, no I/O.
+ */
+#ifndef EXECUTOR_OCI_H
+#define EXECUTOR_OCI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define OCI_DIGEST_MAX 72               /* "sha256:" + 64 hex + NUL */
+#define OCI_MEDIA_TYPE_MAX 128
+#define OCI_MAX_LAYERS 128
+#define OCI_MAX_ARGS 256
+#define OCI_MAX_ENV 256
+
+#define OCI_MEDIA_MANIFEST "application/vnd.oci.image.manifest.v1+json"
+#define OCI_MEDIA_CONFIG "application/vnd.oci.image.config.v1+json"
+
+/* An image name: "oci:<dir>[:<tag>]" (a local OCI image layout). */
+struct oci_ref {
+    char dir[512];          /* relative to the executor's image_dir */
+    char tag[129];          /* "" when none was given */
+};
+
+struct oci_descriptor {
+    char media_type[OCI_MEDIA_TYPE_MAX];
+    char digest[OCI_DIGEST_MAX];
+    int64_t size;
+};
+
+struct oci_manifest {
+    struct oci_descriptor config;
+    struct oci_descriptor layers[OCI_MAX_LAYERS];
+    size_t nlayers;
+};
+
+/* What the function's process takes from the image. */
+struct oci_image_config {
+    char **entrypoint;      /* NULL-terminated lists; NULL when absent */
+    char **cmd;
+    char **env;
+    char *working_dir;      /* NULL when absent */
+    char *user;
+};
+
+int oci_ref_parse(const char *image, struct oci_ref *ref, char *err,
+                  size_t errlen);
+
+/* "sha256:" and 64 lowercase hex digits. */
+int oci_digest_valid(const char *digest);
+
+/* Picks the manifest of the index tagged tag (any single one if tag "") */
+int oci_index_select(const char *json, size_t len, const char *tag,
+                     struct oci_descriptor *out, char *err, size_t errlen);
+
+int oci_manifest_parse(const char *json, size_t len, struct oci_manifest *m,
+                       char *err, size_t errlen);
+
+int oci_config_parse(const char *json, size_t len, struct oci_image_config *c,
+                     char *err, size_t errlen);
+void oci_config_free(struct oci_image_config *c);
+
+/* Layer media types this executor unpacks; 1 if gzip-compressed, 0 if
+ * plain tar, -1 if unsupported. */
+int oci_layer_compression(const char *media_type);
+
+#endif

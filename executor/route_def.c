@@ -1,0 +1,378 @@
+/*
+ * Route definitions: parsing and checks.
+ */
+#include "route_def.h"
+
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const format_names[] = {
+    [ROUTE_FORMAT_DEFAULT] = "default",
+    [ROUTE_FORMAT_HTTP] = "http",
+    [ROUTE_FORMAT_JSON] = "json",
+    [ROUTE_FORMAT_HTTP_STREAM] = "http-stream",
+};
+
+static const char *const type_names[] = {
+    [ROUTE_TYPE_SYNC] = "sync",
+    [ROUTE_TYPE_ASYNC] = "async",
+};
+
+const char *route_format_name(enum route_format f)
+{
+    return format_names[f];
+}
+
+const char *route_type_name(enum route_type t)
+{
+    return type_names[t];
+}
+
+__attribute__((format(printf, 3, 4)))
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+int route_app_name_valid(const char *s)
+{
+    size_t n = strlen(s), i;
+
+    if (n == 0 || n > ROUTE_APP_MAX)
+        return 0;
+    for (i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+              || (c >= '0' && c <= '9') || c == '_' || c == '-'))
+            return 0;
+    }
+    return 1;
+}
+
+int route_path_valid(const char *s)
+{
+    const char *seg;
+    size_t n = strlen(s), i;
+
+    if (n == 0 || n > ROUTE_PATH_MAX || s[0] != '/')
+        return 0;
+    for (i = 0; i < n; i++) {
+        if ((unsigned char)s[i] <= ' ' || (unsigned char)s[i] >= 0x7f
+            || s[i] == '?' || s[i] == '#' || s[i] == '%' || s[i] == '\\')
+            return 0;
+    }
+    if (n == 1)
+        return 1;           /* "/" itself */
+    for (seg = s + 1;; ) {
+        const char *end = strchr(seg, '/');
+        size_t len = end ? (size_t)(end - seg) : strlen(seg);
+
+        if (len == 0 || (len == 1 && seg[0] == '.')
+            || (len == 2 && seg[0] == '.' && seg[1] == '.'))
+            return 0;
+        if (end == NULL)
+            return 1;
+        seg = end + 1;
+    }
+}
+
+static int copy_str(char *dst, size_t size, json_t *v, const char *field,
+                    char *err, size_t errlen)
+{
+    const char *s;
+    size_t n;
+
+    if (!json_is_string(v))
+        return fail(err, errlen, "route field \"%s\" must be a string",
+                    field);
+    s = json_string_value(v);
+    n = json_string_length(v);
+    if (n >= size || strlen(s) != n)
+        return fail(err, errlen, "route field \"%s\" is too long or holds "
+                    "a NUL byte", field);
+    memcpy(dst, s, n + 1);
+    return 0;
+}
+
+static int get_uint(json_t *obj, const char *field, uint32_t def,
+                    uint32_t min, uint32_t max, uint32_t *out, char *err,
+                    size_t errlen)
+{
+    json_t *v = json_object_get(obj, field);
+    json_int_t i;
+
+    if (v == NULL) {
+        *out = def;
+        return 0;
+    }
+    if (!json_is_integer(v))
+        return fail(err, errlen, "route field \"%s\" must be an integer",
+                    field);
+    i = json_integer_value(v);
+    if (i < (json_int_t)min || i > (json_int_t)max)
+        return fail(err, errlen, "route field \"%s\" must be from %u to %u",
+                    field, min, max);
+    *out = (uint32_t)i;
+    return 0;
+}
+
+static int get_enum(json_t *obj, const char *field,
+                    const char *const *names, size_t nnames, int *out,
+                    char *err, size_t errlen)
+{
+    json_t *v = json_object_get(obj, field);
+    size_t i;
+
+    if (v == NULL) {
+        *out = 0;
+        return 0;
+    }
+    if (json_is_string(v)) {
+        for (i = 0; i < nnames; i++) {
+            if (strcmp(json_string_value(v), names[i]) == 0) {
+                *out = (int)i;
+                return 0;
+            }
+        }
+    }
+    return fail(err, errlen, "route field \"%s\" must be one of %s%s%s%s%s%s%s",
+                field, names[0], nnames > 1 ? ", " : "",
+                nnames > 1 ? names[1] : "", nnames > 2 ? ", " : "",
+                nnames > 2 ? names[2] : "", nnames > 3 ? ", " : "",
+                nnames > 3 ? names[3] : "");
+}
+
+/* A value that may go into an HTTP header or the environment. */
+static int value_ok(const char *s, size_t n)
+{
+    size_t i;
+
+    if (strlen(s) != n)
+        return 0;           /* NUL inside */
+    for (i = 0; i < n; i++) {
+        if (s[i] == '\r' || s[i] == '\n')
+            return 0;
+    }
+    return 1;
+}
+
+static int token_ok(const char *s)
+{
+    const char *p;
+
+    if (*s == '\0' || strlen(s) > 256)
+        return 0;
+    for (p = s; *p; p++) {
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
+              || (*p >= '0' && *p <= '9') || strchr("!#$%&'*+-.^_`|~", *p)))
+            return 0;
+    }
+    return 1;
+}
+
+static int kv_add(struct route_kv **list, size_t *n, const char *key,
+                  const char *value)
+{
+    struct route_kv *l;
+    size_t i;
+
+    /* a later entry for the same key replaces the earlier */
+    for (i = 0; i < *n; i++) {
+        if (strcmp((*list)[i].key, key) == 0) {
+            char *v = strdup(value);
+            if (v == NULL)
+                return -1;
+            free((*list)[i].value);
+            (*list)[i].value = v;
+            return 0;
+        }
+    }
+    l = realloc(*list, (*n + 1) * sizeof(*l));
+    if (l == NULL)
+        return -1;
+    *list = l;
+    l[*n].key = strdup(key);
+    l[*n].value = strdup(value);
+    if (l[*n].key == NULL || l[*n].value == NULL) {
+        free(l[*n].key);
+        free(l[*n].value);
+        return -1;
+    }
+    (*n)++;
+    return 0;
+}
+
+static int parse_config(json_t *obj, const char *field, struct route_def *r,
+                        char *err, size_t errlen)
+{
+    json_t *m = json_object_get(obj, field), *v;
+    const char *key;
+
+    if (m == NULL || json_is_null(m))
+        return 0;
+    if (!json_is_object(m))
+        return fail(err, errlen, "route field \"%s\" must be an object",
+                    field);
+    if (json_object_size(m) > ROUTE_MAP_MAX)
+        return fail(err, errlen, "route field \"%s\" has more than %d keys",
+                    field, ROUTE_MAP_MAX);
+    json_object_foreach(m, key, v) {
+        if (!token_ok(key))
+            return fail(err, errlen, "route field \"%s\": invalid key "
+                        "\"%.64s\"", field, key);
+        if (!json_is_string(v)
+            || !value_ok(json_string_value(v), json_string_length(v)))
+            return fail(err, errlen, "route field \"%s\": value of \"%.64s\" "
+                        "must be a string without line breaks", field, key);
+        if (kv_add(&r->config, &r->nconfig, key, json_string_value(v)) < 0)
+            return fail(err, errlen, "out of memory");
+    }
+    return 0;
+}
+
+static int parse_headers(json_t *obj, struct route_def *r, char *err,
+                         size_t errlen)
+{
+    json_t *m = json_object_get(obj, "headers"), *vals, *v;
+    const char *name;
+    size_t i;
+
+    if (m == NULL || json_is_null(m))
+        return 0;
+    if (!json_is_object(m))
+        return fail(err, errlen, "route field \"headers\" must be an object");
+    json_object_foreach(m, name, vals) {
+        if (!token_ok(name))
+            return fail(err, errlen, "route field \"headers\": invalid name "
+                        "\"%.64s\"", name);
+        if (!json_is_array(vals))
+            return fail(err, errlen, "route field \"headers\": \"%.64s\" must "
+                        "be a list of strings", name);
+        json_array_foreach(vals, i, v) {
+            struct route_kv *l;
+
+            if (!json_is_string(v)
+                || !value_ok(json_string_value(v), json_string_length(v)))
+                return fail(err, errlen, "route field \"headers\": values of "
+                            "\"%.64s\" must be strings without line breaks",
+                            name);
+            if (r->nheaders == ROUTE_MAP_MAX)
+                return fail(err, errlen, "route field \"headers\" has more "
+                            "than %d values", ROUTE_MAP_MAX);
+            l = realloc(r->headers, (r->nheaders + 1) * sizeof(*l));
+            if (l == NULL)
+                return fail(err, errlen, "out of memory");
+            r->headers = l;
+            l[r->nheaders].key = strdup(name);
+            l[r->nheaders].value = strdup(json_string_value(v));
+            if (l[r->nheaders].key == NULL || l[r->nheaders].value == NULL) {
+                free(l[r->nheaders].key);
+                free(l[r->nheaders].value);
+                return fail(err, errlen, "out of memory");
+            }
+            r->nheaders++;
+        }
+    }
+    return 0;
+}
+
+int route_def_parse(const char *json, size_t len, struct route_def *r,
+                    char *err, size_t errlen)
+{
+    json_error_t jerr;
+    json_t *root;
+    int rc = -1, v;
+
+    memset(r, 0, sizeof(*r));
+    root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (root == NULL)
+        return fail(err, errlen, "route is not valid JSON: %s", jerr.text);
+    if (!json_is_object(root)) {
+        fail(err, errlen, "route must be a JSON object");
+        goto done;
+    }
+    if (copy_str(r->app, sizeof(r->app), json_object_get(root, "app"), "app",
+                 err, errlen) < 0
+        || copy_str(r->path, sizeof(r->path), json_object_get(root, "path"),
+                    "path", err, errlen) < 0
+        || copy_str(r->image, sizeof(r->image),
+                    json_object_get(root, "image"), "image", err, errlen) < 0)
+        goto done;
+    if (!route_app_name_valid(r->app)) {
+        fail(err, errlen, "route field \"app\" must be 1 to 30 of "
+             "[A-Za-z0-9_-]");
+        goto done;
+    }
+    if (!route_path_valid(r->path)) {
+        fail(err, errlen, "route field \"path\" must be an absolute path "
+             "without empty, \".\" or \"..\" segments");
+        goto done;
+    }
+    if (r->image[0] == '\0') {
+        fail(err, errlen, "route field \"image\" is empty");
+        goto done;
+    }
+    if (get_enum(root, "format", format_names, 4, &v, err, errlen) < 0)
+        goto done;
+    r->format = (enum route_format)v;
+    if (get_enum(root, "type", type_names, 2, &v, err, errlen) < 0)
+        goto done;
+    r->type = (enum route_type)v;
+    if (get_uint(root, "memory", 128, 1, ROUTE_MEMORY_MAX, &r->memory_mb,
+                 err, errlen) < 0
+        || get_uint(root, "timeout", 30, 1, ROUTE_TIMEOUT_MAX, &r->timeout_s,
+                    err, errlen) < 0
+        || get_uint(root, "idle_timeout", 30, 1, ROUTE_TIMEOUT_MAX,
+                    &r->idle_timeout_s, err, errlen) < 0
+        || get_uint(root, "max_concurrency", 1, 1, 1000,
+                    &r->max_concurrency, err, errlen) < 0)
+        goto done;
+    if (parse_headers(root, r, err, errlen) < 0
+        || parse_config(root, "app_config", r, err, errlen) < 0
+        || parse_config(root, "config", r, err, errlen) < 0)
+        goto done;
+    rc = 0;
+
+done:
+    json_decref(root);
+    if (rc < 0)
+        route_def_free(r);
+    return rc;
+}
+
+void route_def_free(struct route_def *r)
+{
+    size_t i;
+
+    for (i = 0; i < r->nheaders; i++) {
+        free(r->headers[i].key);
+        free(r->headers[i].value);
+    }
+    for (i = 0; i < r->nconfig; i++) {
+        free(r->config[i].key);
+        free(r->config[i].value);
+    }
+    free(r->headers);
+    free(r->config);
+    r->headers = r->config = NULL;
+    r->nheaders = r->nconfig = 0;
+}
+
+const char *route_config_get(const struct route_def *r, const char *key)
+{
+    size_t i;
+
+    for (i = 0; i < r->nconfig; i++) {
+        if (strcmp(r->config[i].key, key) == 0)
+            return r->config[i].value;
+    }
+    return NULL;
+}

@@ -1,0 +1,67 @@
+/*
+ * The route definition a call carries (the Fn-Route header): parsed and
+ * checked here, with no I/O.
+ */
+#ifndef EXECUTOR_ROUTE_DEF_H
+#define EXECUTOR_ROUTE_DEF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define ROUTE_APP_MAX 30
+#define ROUTE_PATH_MAX 255
+#define ROUTE_IMAGE_MAX 1024
+#define ROUTE_MAP_MAX 256           /* entries of headers or config */
+#define ROUTE_MEMORY_MAX 8192       /* MiB */
+#define ROUTE_TIMEOUT_MAX 3600      /* seconds */
+
+enum route_format {
+    ROUTE_FORMAT_DEFAULT,
+    ROUTE_FORMAT_HTTP,
+    ROUTE_FORMAT_JSON,
+    ROUTE_FORMAT_HTTP_STREAM,
+};
+
+enum route_type {
+    ROUTE_TYPE_SYNC,
+    ROUTE_TYPE_ASYNC,
+};
+
+struct route_kv {
+    char *key;
+    char *value;
+};
+
+struct route_def {
+    char app[ROUTE_APP_MAX + 1];
+    char path[ROUTE_PATH_MAX + 1];
+    char image[ROUTE_IMAGE_MAX + 1];
+    enum route_format format;
+    enum route_type type;
+    uint32_t memory_mb;
+    uint32_t timeout_s;
+    uint32_t idle_timeout_s;
+    uint32_t max_concurrency;
+    struct route_kv *headers;       /* one entry per value */
+    size_t nheaders;
+    struct route_kv *config;        /* app config, then route config over it */
+    size_t nconfig;
+};
+
+/* Parses and checks; 0, or -1 with a message naming the field. */
+int route_def_parse(const char *json, size_t len, struct route_def *r,
+                    char *err, size_t errlen);
+void route_def_free(struct route_def *r);
+
+const char *route_format_name(enum route_format f);
+const char *route_type_name(enum route_type t);
+
+/* The value of a config key, or NULL. */
+const char *route_config_get(const struct route_def *r, const char *key);
+
+/* App names: 1-30 of [A-Za-z0-9_-]. */
+int route_app_name_valid(const char *s);
+/* Paths: absolute, no empty, "." or ".." segments, printable ASCII. */
+int route_path_valid(const char *s);
+
+#endif

@@ -1,0 +1,253 @@
+/*
+ * bubblewrap command lines and function environments.
+ */
+#include "sandbox_args.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void strvec_push(struct strvec *sv, const char *s)
+{
+    char **v;
+
+    if (sv->failed)
+        return;
+    v = realloc(sv->v, (sv->n + 2) * sizeof(char *));
+    if (v == NULL) {
+        sv->failed = 1;
+        return;
+    }
+    sv->v = v;
+    v[sv->n] = strdup(s);
+    if (v[sv->n] == NULL) {
+        sv->failed = 1;
+        v[sv->n] = NULL;
+        return;
+    }
+    v[++sv->n] = NULL;
+}
+
+void strvec_pushf(struct strvec *sv, const char *fmt, ...)
+{
+    va_list ap;
+    char *s;
+
+    va_start(ap, fmt);
+    if (vasprintf(&s, fmt, ap) < 0) {
+        sv->failed = 1;
+        va_end(ap);
+        return;
+    }
+    va_end(ap);
+    strvec_push(sv, s);
+    free(s);
+}
+
+void strvec_free(struct strvec *sv)
+{
+    size_t i;
+
+    for (i = 0; i < sv->n; i++)
+        free(sv->v[i]);
+    free(sv->v);
+    memset(sv, 0, sizeof(*sv));
+}
+
+void sandbox_env_name(const char *prefix, const char *key, char *out,
+                      size_t size)
+{
+    size_t n = (size_t)snprintf(out, size, "%s", prefix);
+    const char *p;
+
+    for (p = key; *p && n + 1 < size; p++) {
+        char c = *p;
+        if (c >= 'a' && c <= 'z')
+            c = (char)(c - 'a' + 'A');
+        else if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')))
+            c = '_';
+        out[n++] = c;
+    }
+    out[n] = '\0';
+}
+
+/* Sets NAME=value, replacing an earlier NAME. */
+static void env_set(struct strvec *env, const char *name, const char *value)
+{
+    size_t i, len = strlen(name);
+
+    for (i = 0; i < env->n; i++) {
+        if (strncmp(env->v[i], name, len) == 0 && env->v[i][len] == '=') {
+            char *s;
+            if (asprintf(&s, "%s=%s", name, value) < 0) {
+                env->failed = 1;
+                return;
+            }
+            free(env->v[i]);
+            env->v[i] = s;
+            return;
+        }
+    }
+    strvec_pushf(env, "%s=%s", name, value);
+}
+
+int sandbox_env(const struct call_info *ci,
+                const struct oci_image_config *image, struct strvec *env)
+{
+    const struct route_def *r = ci->route;
+    char name[300], num[32];
+    size_t i;
+
+    env_set(env, "PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:"
+                         "/usr/bin:/sbin:/bin");
+    for (i = 0; image->env != NULL && image->env[i] != NULL; i++) {
+        const char *eq = strchr(image->env[i], '=');
+        if (eq == NULL || eq == image->env[i] || eq - image->env[i] > 255)
+            continue;
+        memcpy(name, image->env[i], (size_t)(eq - image->env[i]));
+        name[eq - image->env[i]] = '\0';
+        env_set(env, name, eq + 1);
+    }
+    for (i = 0; i < r->nconfig; i++) {
+        sandbox_env_name("", r->config[i].key, name, sizeof(name));
+        env_set(env, name, r->config[i].value);
+    }
+    for (i = 0; ci->header_names != NULL && ci->header_names[i] != NULL;
+         i++) {
+        sandbox_env_name("HEADER_", ci->header_names[i], name, sizeof(name));
+        env_set(env, name, ci->header_values[i]);
+        sandbox_env_name("FN_HEADER_", ci->header_names[i], name,
+                         sizeof(name));
+        env_set(env, name, ci->header_values[i]);
+    }
+
+    /* IronFunctions' names */
+    env_set(env, "APP_NAME", r->app);
+    env_set(env, "ROUTE", r->path);
+    env_set(env, "METHOD", ci->method);
+    env_set(env, "REQUEST_URL", ci->request_url);
+    env_set(env, "CALL_ID", ci->call_id);
+    snprintf(num, sizeof(num), "%u", r->memory_mb);
+    env_set(env, "MEMORY_MB", num);
+    env_set(env, "FORMAT", route_format_name(r->format));
+
+    /* Fn's names */
+    env_set(env, "FN_APP_NAME", r->app);
+    env_set(env, "FN_PATH", r->path);
+    env_set(env, "FN_METHOD", ci->method);
+    env_set(env, "FN_REQUEST_URL", ci->request_url);
+    env_set(env, "FN_CALL_ID", ci->call_id);
+    env_set(env, "FN_FORMAT", route_format_name(r->format));
+    env_set(env, "FN_TYPE", route_type_name(r->type));
+    env_set(env, "FN_MEMORY", num);
+    env_set(env, "FN_DEADLINE", ci->deadline);
+    return env->failed ? -1 : 0;
+}
+
+int sandbox_user(const struct oci_image_config *image, unsigned *uid,
+                 unsigned *gid)
+{
+    const char *u = image->user;
+    char *end;
+    unsigned long v;
+
+    *uid = *gid = 1000;
+    if (u == NULL || *u == '\0')
+        return 0;
+    v = strtoul(u, &end, 10);
+    if (end == u || v > 65535 || (*end != '\0' && *end != ':'))
+        return -1;
+    *uid = *gid = (unsigned)v;
+    if (*end == ':') {
+        const char *g = end + 1;
+        v = strtoul(g, &end, 10);
+        if (end == g || *end != '\0' || v > 65535)
+            return -1;
+        *gid = (unsigned)v;
+    }
+    return 0;
+}
+
+int sandbox_argv(const struct sandbox_spec *spec, struct strvec *argv,
+                 char *err, size_t errlen)
+{
+    const struct oci_image_config *img = spec->image;
+    unsigned uid, gid;
+    size_t i, ncmd = 0;
+
+    if (sandbox_user(img, &uid, &gid) < 0) {
+        snprintf(err, errlen, "image User \"%.64s\" is not numeric; use "
+                 "\"uid\" or \"uid:gid\"", img->user);
+        return -1;
+    }
+    strvec_push(argv, spec->bwrap);
+    strvec_push(argv, "--unshare-user");
+    strvec_push(argv, "--uid");
+    strvec_pushf(argv, "%u", uid);
+    strvec_push(argv, "--gid");
+    strvec_pushf(argv, "%u", gid);
+    strvec_push(argv, "--unshare-pid");
+    strvec_push(argv, "--unshare-ipc");
+    strvec_push(argv, "--unshare-uts");
+    strvec_push(argv, "--unshare-cgroup-try");
+    if (!spec->share_net)
+        strvec_push(argv, "--unshare-net");
+    strvec_push(argv, "--hostname");
+    strvec_push(argv, spec->hostname);
+    strvec_push(argv, "--disable-userns");
+    strvec_push(argv, "--die-with-parent");
+    strvec_push(argv, "--new-session");
+    strvec_push(argv, "--cap-drop");
+    strvec_push(argv, "ALL");
+    strvec_push(argv, "--ro-bind");
+    strvec_push(argv, spec->rootfs);
+    strvec_push(argv, "/");
+    strvec_push(argv, "--proc");
+    strvec_push(argv, "/proc");
+    strvec_push(argv, "--dev");
+    strvec_push(argv, "/dev");
+    strvec_push(argv, "--size");
+    strvec_pushf(argv, "%llu", (unsigned long long)spec->tmp_bytes);
+    strvec_push(argv, "--perms");
+    strvec_push(argv, "1777");
+    strvec_push(argv, "--tmpfs");
+    strvec_push(argv, "/tmp");
+    strvec_push(argv, "--chdir");
+    strvec_push(argv, img->working_dir != NULL ? img->working_dir : "/");
+    strvec_push(argv, "--clearenv");
+    for (i = 0; spec->env[i] != NULL; i++) {
+        const char *eq = strchr(spec->env[i], '=');
+        char *name;
+
+        if (eq == NULL)
+            continue;
+        name = strndup(spec->env[i], (size_t)(eq - spec->env[i]));
+        if (name == NULL) {
+            argv->failed = 1;
+            break;
+        }
+        strvec_push(argv, "--setenv");
+        strvec_push(argv, name);
+        strvec_push(argv, eq + 1);
+        free(name);
+    }
+    strvec_push(argv, "--");
+    for (i = 0; img->entrypoint != NULL && img->entrypoint[i] != NULL; i++) {
+        strvec_push(argv, img->entrypoint[i]);
+        ncmd++;
+    }
+    for (i = 0; img->cmd != NULL && img->cmd[i] != NULL; i++) {
+        strvec_push(argv, img->cmd[i]);
+        ncmd++;
+    }
+    if (ncmd == 0) {
+        snprintf(err, errlen, "the image has neither Entrypoint nor Cmd");
+        return -1;
+    }
+    if (argv->failed) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    return 0;
+}

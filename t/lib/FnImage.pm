@@ -1,0 +1,137 @@
+package FnImage;
+
+# Builds OCI image layouts for tests, with core Perl only: layers are tar
+# archives (Archive::Tar), optionally gzip-compressed, named by their
+# SHA-256 digests, as `skopeo copy ... oci:` or umoci would write them.
+#
+#   FnImage::build($dir, tag => 'v1', config => {...}, layers => [
+#       [ [ 'bin/busybox', file => '/bin/busybox', mode => 0755 ],
+#         [ 'bin/sh', symlink => 'busybox' ],
+#         [ 'fn/handler', data => "...", mode => 0755 ] ],
+#   ]);
+#
+# Entry options: data, file (copied from the host), symlink, hardlink,
+# dir, chardev; mode.  Several build() calls into one directory add tags.
+
+use strict;
+use warnings;
+
+use Archive::Tar;
+use Archive::Tar::Constant qw(FILE DIR SYMLINK HARDLINK CHARDEV);
+use Digest::SHA qw(sha256_hex);
+use File::Path qw(make_path);
+use IO::Compress::Gzip qw(gzip $GzipError);
+use JSON::PP;
+
+my $json = JSON::PP->new->canonical;
+
+sub slurp_raw {
+    my ($path) = @_;
+    open(my $fh, '<:raw', $path) or die "$path: $!";
+    local $/;
+    return scalar <$fh>;
+}
+
+sub blob {
+    my ($dir, $bytes) = @_;
+    my $hex = sha256_hex($bytes);
+    make_path("$dir/blobs/sha256");
+    open(my $fh, '>:raw', "$dir/blobs/sha256/$hex") or die $!;
+    print $fh $bytes;
+    close $fh;
+    return ("sha256:$hex", length $bytes);
+}
+
+sub layer_tar {
+    my ($entries) = @_;
+    my $tar = Archive::Tar->new;
+    for my $e (@$entries) {
+        my ($name, %o) = @$e;
+        my %props = (mode => $o{mode} // 0644, uid => 0, gid => 0,
+                     mtime => 1700000000);
+        my $data = '';
+        if (exists $o{symlink}) {
+            %props = (%props, type => SYMLINK, linkname => $o{symlink},
+                      mode => 0777);
+        } elsif (exists $o{hardlink}) {
+            %props = (%props, type => HARDLINK, linkname => $o{hardlink});
+        } elsif ($o{dir}) {
+            %props = (%props, type => DIR, mode => $o{mode} // 0755);
+        } elsif ($o{chardev}) {
+            %props = (%props, type => CHARDEV, devmajor => 1, devminor => 3);
+        } else {
+            $data = exists $o{file} ? slurp_raw($o{file}) : $o{data} // '';
+            $props{type} = FILE;
+        }
+        my $f = $tar->add_data($name, $data, \%props)
+            or die "cannot make tar entry $name: " . $tar->error;
+        # hostile tests need names exactly as given
+        $f->{name} = $name;
+        $f->{prefix} = '';
+    }
+    return $tar->write;
+}
+
+sub build {
+    my ($dir, %o) = @_;
+    my $gz = $o{gzip} // 1;
+    make_path($dir);
+    my @layers;
+    for my $entries (@{ $o{layers} // [] }) {
+        my $bytes = ref $entries eq 'SCALAR' ? $$entries : layer_tar($entries);
+        if ($gz) {
+            my $z;
+            gzip(\$bytes => \$z) or die $GzipError;
+            $bytes = $z;
+        }
+        my ($d, $size) = blob($dir, $bytes);
+        push @layers, {
+            mediaType => 'application/vnd.oci.image.layer.v1.tar'
+                         . ($gz ? '+gzip' : ''),
+            digest => $d, size => $size };
+    }
+    my %config = (architecture => 'amd64', os => 'linux',
+                  config => $o{config} // {},
+                  rootfs => { type => 'layers', diff_ids => [] });
+    my ($cd, $csize) = blob($dir, $json->encode(\%config));
+    my %manifest = (schemaVersion => 2,
+        mediaType => 'application/vnd.oci.image.manifest.v1+json',
+        config => { mediaType => 'application/vnd.oci.image.config.v1+json',
+                    digest => $cd, size => $csize },
+        layers => \@layers);
+    my ($md, $msize) = blob($dir, $json->encode(\%manifest));
+
+    my $index = -f "$dir/index.json"
+        ? decode_json(slurp_raw("$dir/index.json"))
+        : { schemaVersion => 2, manifests => [] };
+    my $tag = $o{tag} // 'latest';
+    $index->{manifests} = [
+        (grep { ($_->{annotations}{'org.opencontainers.image.ref.name'} // '')
+                ne $tag } @{ $index->{manifests} }),
+        { mediaType => 'application/vnd.oci.image.manifest.v1+json',
+          digest => $md, size => $msize,
+          annotations => { 'org.opencontainers.image.ref.name' => $tag } } ];
+    open(my $fh, '>', "$dir/index.json") or die $!;
+    print $fh $json->encode($index);
+    close $fh;
+    open($fh, '>', "$dir/oci-layout") or die $!;
+    print $fh '{"imageLayoutVersion":"1.0.0"}';
+    close $fh;
+    return $md;
+}
+
+# A layer with a static busybox and its applets, and a function script.
+sub busybox_layer {
+    my (%o) = @_;
+    my @e = ([ 'bin', dir => 1 ], [ 'bin/busybox', file => '/bin/busybox',
+                                    mode => 0755 ]);
+    push @e, [ "bin/$_", symlink => 'busybox' ]
+        for qw(sh cat echo env id ls sleep head dd yes printf tr wc ps
+               mount ip hostname touch rm mkdir grep sed test true false
+               kill seq tail nc wget);
+    push @e, [ 'etc', dir => 1 ], [ 'etc/passwd',
+               data => "root:x:0:0::/root:/bin/sh\n" ];
+    return \@e;
+}
+
+1;
