@@ -41,7 +41,8 @@ EXECUTOR_PURE := executor/config.c executor/logfmt.c executor/json_out.c \
 EXECUTOR_SRCS := $(EXECUTOR_PURE) executor/log.c executor/http_conn.c \
                  executor/server.c executor/endpoints.c executor/main.c \
                  executor/capacity.c executor/cgroup.c executor/call.c \
-                 executor/image_store.c executor/sandbox_helper.c
+                 executor/call_log.c executor/image_store.c \
+                 executor/sandbox_helper.c
 EXECUTOR_LIBS := -luv -lhttp_parser -ljansson -larchive -lseccomp -lcrypto
 
 UNIT_TESTS    := $(patsubst t/unit/%.c,$(B)/unit/%,$(wildcard t/unit/*_test.c))
@@ -92,7 +93,7 @@ fuzz: $(FUZZERS)
 
 build/fuzz/%: fuzz/%.c $(EXECUTOR_PURE) $(wildcard executor/*.h)
 	@mkdir -p $(dir $@)
-	clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined \
+	clang -std=gnu11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
 	    -fno-sanitize-recover=all $(WARN) -Iexecutor -o $@ $< \
 	    $(EXECUTOR_PURE) -lhttp_parser -ljansson
 

@@ -3,6 +3,7 @@
  * cleanup.  Every step that can block runs on libuv's thread pool.
  */
 #include "call.h"
+#include "call_log.h"
 #include "call_request.h"
 #include "cgroup.h"
 #include "image_store.h"
@@ -22,6 +23,7 @@
 #define HELPER_FAILED 125       /* the sandbox helper's own failures */
 
 struct call {
+    struct call *next, *prev;   /* in server->calls */
     struct server *server;
     struct http_conn *conn;
     struct call_request req;
@@ -52,6 +54,7 @@ struct call {
     size_t output_len;
     int too_big;
     int timed_out;
+    int stopped;                /* by call_stop_all */
     int exited;
     int64_t exit_status;
     int term_signal;
@@ -59,6 +62,8 @@ struct call {
     char line[1024];            /* a partial stderr line */
     size_t line_len;
     size_t logged;              /* stderr bytes logged so far */
+    char *log;                  /* and kept, for GET /calls/<id>/log */
+    size_t log_cap;
     int log_capped;
 };
 
@@ -71,12 +76,21 @@ static void on_conn_closed(void *arg)
 
 static void call_free(struct call *call)
 {
+    struct server *s = call->server;
+
+    if (call->prev)
+        call->prev->next = call->next;
+    else if (s->calls == call)
+        s->calls = call->next;
+    if (call->next)
+        call->next->prev = call->prev;
     if (call->conn != NULL)
         call->conn->on_close = NULL;
     call_request_free(&call->req);
     image_free(&call->image);
     free(call->body);
     free(call->output);
+    free(call->log);
     free(call);
 }
 
@@ -203,6 +217,12 @@ static void finish(struct call *call)
     char msg[256];
 
     flush_log_line(call);
+    if (s->cfg.log_retention_ms > 0) {
+        call_log_save(s->loop, call->req.call_id, call->log,
+                      call->logged < call->log_cap ? call->logged
+                                                   : call->log_cap);
+        call->log = NULL;
+    }
     if (call->has_cgroup && cgroup_destroy(&call->cgroup) < 0)
         log_msg(LOG_LEVEL_ERROR, "cannot remove a sandbox cgroup",
                 call->cgroup.dirs[0]);
@@ -218,7 +238,10 @@ static void finish(struct call *call)
         log_end(&rec);
     }
 
-    if (call->timed_out) {
+    if (call->stopped) {
+        respond_error(call, 503, "the call was stopped: the executor is "
+                      "shutting down", NULL);
+    } else if (call->timed_out) {
         snprintf(msg, sizeof(msg), "function timed out after %u s",
                  r->timeout_s);
         respond_error(call, 504, msg, NULL);
@@ -294,6 +317,27 @@ static void on_stderr(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
     uint64_t max = call->server->cfg.log_max_per_call;
     ssize_t i;
 
+    if (n > 0 && call->log_cap < max) {
+        /* grows with what is written, up to the cap */
+        size_t want = call->logged + (size_t)n, cap = call->log_cap;
+        char *p;
+
+        if (want > max)
+            want = max;
+        if (want > cap) {
+            cap = cap ? cap : 4096;
+            while (cap < want)
+                cap *= 2;
+            if (cap > max)
+                cap = max;
+            p = realloc(call->log, cap);
+            if (p != NULL) {
+                call->log = p;
+                call->log_cap = cap;
+            }
+        }
+    }
+
     for (i = 0; i < n; i++) {
         char ch = buf->base[i];
 
@@ -311,6 +355,8 @@ static void on_stderr(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
             }
             break;
         }
+        if (call->logged < call->log_cap)
+            call->log[call->logged] = ch;
         call->logged++;
         if (ch == '\n' || call->line_len == sizeof(call->line)) {
             flush_log_line(call);
@@ -520,6 +566,13 @@ static void image_ready(uv_work_t *w, int status)
         call_free(call);
         return;
     }
+    if (call->server->killing) {
+        capacity_release(&call->server->capacity, call->memory);
+        respond_error(call, 503, "executor is shutting down",
+                      "Retry-After: 1\r\n");
+        call_free(call);
+        return;
+    }
     if (spawn(call) < 0) {
         log_msg(LOG_LEVEL_ERROR, "cannot start a sandbox", call->error);
         if (call->has_cgroup) {
@@ -565,7 +618,7 @@ static void on_capacity(struct capacity_waiter *w, enum capacity_result res)
 
 void call_start(struct server *s, struct http_conn *c)
 {
-    struct call *call = calloc(1, sizeof(*call));
+    struct call *call = calloc(1, sizeof(*call)), *other;
     char err[512];
     int status;
 
@@ -583,6 +636,18 @@ void call_start(struct server *s, struct http_conn *c)
         call_free(call);
         return;
     }
+    for (other = s->calls; other != NULL; other = other->next) {
+        if (strcmp(other->req.call_id, call->req.call_id) == 0) {
+            respond_error(call, 409, "a call with this id is already "
+                          "running on this executor", NULL);
+            call_free(call);
+            return;
+        }
+    }
+    call->next = s->calls;
+    if (s->calls)
+        s->calls->prev = call;
+    s->calls = call;
     if (call->req.route.format != ROUTE_FORMAT_DEFAULT) {
         snprintf(err, sizeof(err), "format \"%s\" is not supported by this "
                  "executor yet", route_format_name(call->req.route.format));
@@ -598,4 +663,22 @@ void call_start(struct server *s, struct http_conn *c)
     call->memory = (uint64_t)call->req.route.memory_mb * 1024 * 1024;
     capacity_acquire(&s->capacity, &call->waiter, call->memory, on_capacity,
                      call);
+}
+
+size_t call_stop_all(struct server *s)
+{
+    struct call *call;
+    size_t n = 0;
+
+    s->killing = 1;
+    for (call = s->calls; call != NULL; call = call->next) {
+        n++;
+        if (call->open_handles == 0 || call->exited)
+            continue;   /* waiting for capacity or its image, or ending */
+        call->stopped = 1;
+        if (call->has_cgroup)
+            cgroup_kill_all(&call->cgroup);
+        uv_process_kill(&call->proc, SIGKILL);
+    }
+    return n;
 }

@@ -12,4 +12,12 @@
 /* Serves POST /call on c; answers when the call is over. */
 void call_start(struct server *s, struct http_conn *c);
 
+/*
+ * Stops every call of s (shutdown after the drain deadline): running
+ * sandboxes are killed, calls not started yet are not started.  Each call
+ * still answers (503) and cleans up through its normal path.  Returns how
+ * many calls there were.
+ */
+size_t call_stop_all(struct server *s);
+
 #endif

@@ -2,6 +2,7 @@
  * cgroups for sandboxes.
  */
 #include "cgroup.h"
+#include "call_request.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -124,7 +125,8 @@ static void remove_children(const char *dir, int v2)
     if (dp == NULL)
         return;
     while ((d = readdir(dp)) != NULL) {
-        if (d->d_type != DT_DIR || d->d_name[0] == '.')
+        /* a sandbox group is named by its call id; nothing else is ours */
+        if (d->d_type != DT_DIR || !call_id_valid(d->d_name))
             continue;
         snprintf(path, sizeof(path), "%s/%s", dir, d->d_name);
         remove_group_dir(path, v2);

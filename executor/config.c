@@ -28,6 +28,7 @@ void config_defaults(struct config *cfg)
     cfg->tmp_size = 64 * 1024 * 1024;
     cfg->pids_max = 256;
     cfg->log_max_per_call = 64 * 1024;
+    cfg->log_retention_ms = 3600 * 1000;
     cfg->max_sandboxes = 16;
     cfg->memory_budget = 4ULL * 1024 * 1024 * 1024;
     cfg->queue_size = 100;
@@ -307,6 +308,10 @@ static int apply_function_key(struct config *cfg, const char *key,
     if (strcmp(key, "log_max_per_call") == 0) {
         *expect = "a size up to 16m";
         return set_range_size(&cfg->log_max_per_call, value, 0, 16 << 20);
+    }
+    if (strcmp(key, "log_retention") == 0) {
+        *expect = "a duration such as 1h (0: call logs are not kept)";
+        return set_duration(&cfg->log_retention_ms, value);
     }
     if (strcmp(key, "memory_budget") == 0) {
         *expect = "a size from 16m";

@@ -5,9 +5,12 @@
  *                     draining
  *     GET /version    200 {"version":"..."}
  *     POST /call      runs a function (docs/protocol.md)
+ *     GET /calls/<id>/log
+ *                     what the call wrote on stderr (kept log_retention)
  */
 #include "endpoints.h"
 #include "call.h"
+#include "call_log.h"
 
 #include <string.h>
 
@@ -63,6 +66,13 @@ void endpoints_serve(struct server *s, struct http_conn *c)
             http_conn_respond_error(c, 503, "executor is shutting down");
         else
             call_start(s, c);
+        return;
+    }
+    if (strncmp(req->url, "/calls/", 7) == 0) {
+        if (!get)
+            method_not_allowed(c, "Allow: GET, HEAD\r\n");
+        else
+            call_log_serve(s->loop, c, req->url + 7);
         return;
     }
     http_conn_respond_error(c, 404, "no such endpoint");

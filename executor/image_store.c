@@ -6,6 +6,7 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -18,6 +19,7 @@
 #include <unistd.h>
 
 #define DOC_MAX (4 * 1024 * 1024)   /* index, manifest, config */
+#define TMP_PREFIX ".tmp-"          /* trees being unpacked */
 
 __attribute__((format(printf, 3, 4)))
 static int fail(char *err, size_t errlen, const char *fmt, ...)
@@ -175,12 +177,39 @@ static int empty_dir(const char *path)
     return rc;
 }
 
+/*
+ * Finds a symlink among the directories leading to clean (a cleaned path
+ * inside root): writing, linking or deleting through one could reach
+ * outside the image.  Returns the length of the offending prefix, or 0.
+ */
+static size_t symlink_parent(const char *root, const char *clean)
+{
+    char path[4400];
+    struct stat st;
+    const char *p;
+    int n;
+
+    for (p = strchr(clean, '/'); p != NULL; p = strchr(p + 1, '/')) {
+        n = snprintf(path, sizeof(path), "%s/%.*s", root,
+                     (int)(p - clean), clean);
+        if (n < 0 || (size_t)n >= sizeof(path))
+            return (size_t)(p - clean);
+        if (lstat(path, &st) < 0)
+            return 0;       /* the rest does not exist yet */
+        if (S_ISLNK(st.st_mode))
+            return (size_t)(p - clean);
+    }
+    return 0;
+}
+
 int layer_apply(const char *blob, const char *rootfs_rel, char *err,
                 size_t errlen)
 {
+    size_t bad;
     struct archive *in = archive_read_new(), *out = archive_write_disk_new();
     struct archive_entry *e;
-    char clean[4096], target[4096], full[4400];
+    char clean[4096], target[4096], full[4400], name[4096];
+    struct stat st;
     int rc = -1, r;
 
     if (in == NULL || out == NULL) {
@@ -211,6 +240,12 @@ int layer_apply(const char *blob, const char *rootfs_rel, char *err,
                  path ? path : "(none)");
             goto done;
         }
+        bad = symlink_parent(rootfs_rel, clean);
+        if (bad > 0) {
+            fail(err, errlen, "layer entry \"%.200s\" passes through the "
+                 "symlink \"%.*s\"", clean, (int)bad, clean);
+            goto done;
+        }
         switch (layer_path_kind(clean, target, sizeof(target))) {
         case LAYER_ENTRY_WHITEOUT:
             snprintf(full, sizeof(full), "%s/%s", rootfs_rel, target);
@@ -236,11 +271,26 @@ int layer_apply(const char *blob, const char *rootfs_rel, char *err,
             || type == AE_IFSOCK)
             continue;       /* no device nodes: /dev is the sandbox's */
         snprintf(full, sizeof(full), "%s/%s", rootfs_rel, clean);
+        snprintf(name, sizeof(name), "%s", clean);
+        path = name;    /* the entry's own string changes below */
+        if (type != AE_IFDIR && lstat(full, &st) == 0 && S_ISDIR(st.st_mode)
+            && remove_tree(full) < 0) {
+            /* a later layer replaces a directory with something else */
+            fail(err, errlen, "layer entry \"%.200s\": cannot replace the "
+                 "directory: %s", name, strerror(errno));
+            goto done;
+        }
         archive_entry_set_pathname(e, full);
         if (link != NULL) {
             if (layer_path_clean(link, clean, sizeof(clean)) < 0) {
                 fail(err, errlen, "hard link \"%.200s\" leaves the image",
                      link);
+                goto done;
+            }
+            bad = symlink_parent(rootfs_rel, clean);
+            if (bad > 0) {
+                fail(err, errlen, "hard link \"%.200s\" passes through the "
+                     "symlink \"%.*s\"", link, (int)bad, clean);
                 goto done;
             }
             snprintf(full, sizeof(full), "%s/%s", rootfs_rel, clean);
@@ -298,13 +348,14 @@ static enum image_error unpack(const char *layout,
                                const char *digest, const char *name,
                                char *err, size_t errlen)
 {
+    static unsigned long seq;
     char tmp[256], final[256], blob[1200];
     size_t i;
 
+    /* two threads may unpack the same image at once: each its own tree */
     snprintf(final, sizeof(final), IMAGE_STORE_ROOTFS "/%s", digest + 7);
-    snprintf(tmp, sizeof(tmp), IMAGE_STORE_ROOTFS "/.tmp-%s-%ld",
-             digest + 7, (long)getpid());
-    remove_tree(tmp);
+    snprintf(tmp, sizeof(tmp), IMAGE_STORE_ROOTFS "/" TMP_PREFIX "%s-%lu",
+             digest + 7, __atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED));
     if (mkdir(tmp, 0755) < 0) {
         fail(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
         return IMAGE_IO;
@@ -422,4 +473,25 @@ out:
 void image_free(struct image *img)
 {
     oci_config_free(&img->config);
+}
+
+int image_store_cleanup(void)
+{
+    char path[512];
+    struct dirent *d;
+    DIR *dp = opendir(IMAGE_STORE_ROOTFS);
+    int n = 0;
+
+    if (dp == NULL)
+        return 0;
+    while ((d = readdir(dp)) != NULL) {
+        if (strncmp(d->d_name, TMP_PREFIX, sizeof(TMP_PREFIX) - 1) != 0)
+            continue;
+        snprintf(path, sizeof(path), IMAGE_STORE_ROOTFS "/%.400s",
+                 d->d_name);
+        if (remove_tree(path) == 0)
+            n++;
+    }
+    closedir(dp);
+    return n;
 }

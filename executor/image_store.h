@@ -43,6 +43,12 @@ enum image_error image_prepare(const char *image_dir, const char *store_dir,
 void image_free(struct image *img);
 
 /*
+ * Removes the temporary trees of unpacks that never finished (an earlier
+ * run that died).  Call before any unpack starts.  Returns how many.
+ */
+int image_store_cleanup(void);
+
+/*
  * Applies one layer tarball (plain or gzip) on top of the tree at
  * rootfs_rel (relative to the working directory): whiteouts are applied,
  * paths that would leave the tree are refused, device nodes are skipped,

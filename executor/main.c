@@ -5,6 +5,8 @@
  * drain_timeout, then stop); SIGHUP reloads the configuration file and keeps
  * the running one if the new one is bad.
  */
+#include "call.h"
+#include "call_log.h"
 #include "config.h"
 #include "endpoints.h"
 #include "image_store.h"
@@ -19,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <uv.h>
@@ -31,6 +34,7 @@ static struct {
     struct server server;
     uv_signal_t sigterm, sigint, sighup;
     uv_timer_t drain_timer;
+    uv_timer_t log_sweep;
     int stopping;
 } exe;
 
@@ -107,18 +111,40 @@ static void on_drained(struct server *s)
     stop_loop();
 }
 
-static void on_drain_timeout(uv_timer_t *t)
+/* After the last chance: whatever is still open is closed. */
+static void on_kill_timeout(uv_timer_t *t)
 {
     struct log_record r;
 
     (void)t;
-    if (log_begin(&r, LOG_LEVEL_WARN, "drain timeout, closing connections")) {
+    if (log_begin(&r, LOG_LEVEL_WARN, "closing connections")) {
         log_int(&r, "connections", (long long)exe.server.nconns);
         log_end(&r);
     }
     exe.server.on_drained = NULL;
     server_close_all(&exe.server);
     stop_loop();
+}
+
+/* The drain deadline: calls still running are killed and answered. */
+static void on_drain_timeout(uv_timer_t *t)
+{
+    struct log_record r;
+    size_t n;
+
+    (void)t;
+    n = call_stop_all(&exe.server);
+    if (log_begin(&r, LOG_LEVEL_WARN, "drain timeout, stopping calls")) {
+        log_int(&r, "calls", (long long)n);
+        log_int(&r, "connections", (long long)exe.server.nconns);
+        log_end(&r);
+    }
+    if (exe.server.nconns == 0) {
+        stop_loop();
+        return;
+    }
+    /* killed sandboxes end within milliseconds; answers follow */
+    uv_timer_start(&exe.drain_timer, on_kill_timeout, 2000, 0);
 }
 
 static void on_stop_signal(uv_signal_t *h, int signum)
@@ -128,7 +154,9 @@ static void on_stop_signal(uv_signal_t *h, int signum)
     (void)h;
     if (exe.stopping) {
         log_msg(LOG_LEVEL_WARN, "second stop signal, stopping now", NULL);
-        on_drain_timeout(NULL);
+        uv_timer_stop(&exe.drain_timer);
+        call_stop_all(&exe.server);
+        on_kill_timeout(NULL);
         return;
     }
     exe.stopping = 1;
@@ -174,7 +202,7 @@ int main(int argc, char **argv)
     struct config cfg;
     struct log_record r;
     char err[512];
-    int opt, test_only = 0, rc;
+    int opt, test_only = 0, rc, n, lock_fd;
 
     /* the first process of a sandbox: nothing else of the daemon runs */
     if (argc > 1 && strcmp(argv[1], SANDBOX_HELPER_FLAG) == 0)
@@ -223,9 +251,24 @@ int main(int argc, char **argv)
     /* the image store works relative to the state directory */
     if ((mkdir(cfg.state_dir, 0711) < 0 && errno != EEXIST)
         || chdir(cfg.state_dir) < 0
-        || (mkdir(IMAGE_STORE_ROOTFS, 0755) < 0 && errno != EEXIST)) {
+        || (mkdir(IMAGE_STORE_ROOTFS, 0755) < 0 && errno != EEXIST)
+        || (mkdir(CALL_LOG_DIR, 0750) < 0 && errno != EEXIST)) {
         log_msg(LOG_LEVEL_ERROR, "cannot use state_dir", strerror(errno));
         return 1;
+    }
+    /* one executor per state directory, for its whole life */
+    lock_fd = open("executor.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (lock_fd < 0 || flock(lock_fd, LOCK_EX | LOCK_NB) < 0) {
+        snprintf(err, sizeof(err), "state_dir %s is in use by another "
+                 "executor (%s)", cfg.state_dir, strerror(errno));
+        log_msg(LOG_LEVEL_ERROR, "cannot start", err);
+        return 1;
+    }
+    /* what an earlier run left half done */
+    n = image_store_cleanup();
+    if (n > 0 && log_begin(&r, LOG_LEVEL_INFO, "removed leftovers")) {
+        log_int(&r, "temp_dirs", n);
+        log_end(&r);
     }
     exe.loop = uv_default_loop();
     if (server_start(&exe.server, exe.loop, &cfg, err, sizeof(err)) < 0) {
@@ -234,6 +277,8 @@ int main(int argc, char **argv)
     }
 
     uv_timer_init(exe.loop, &exe.drain_timer);
+    call_log_sweep_start(exe.loop, &exe.log_sweep,
+                         &exe.server.cfg.log_retention_ms);
     uv_signal_init(exe.loop, &exe.sigterm);
     uv_signal_init(exe.loop, &exe.sigint);
     uv_signal_init(exe.loop, &exe.sighup);

@@ -264,9 +264,6 @@ int server_start(struct server *s, uv_loop_t *loop, const struct config *cfg,
         return -1;
     }
     s->self_exe[n] = '\0';
-    if (cgroups_init(&s->cgroups, cfg->cgroup_root, cfg->cgroup_name, err,
-                     errlen) < 0)
-        return -1;
     capacity_init(&s->capacity, loop);
     s->capacity.max_sandboxes = (unsigned)cfg->max_sandboxes;
     s->capacity.memory_budget = cfg->memory_budget;
@@ -274,6 +271,12 @@ int server_start(struct server *s, uv_loop_t *loop, const struct config *cfg,
     s->capacity.queue_timeout_ms = cfg->queue_timeout_ms;
     if (listen_unix(s, err, errlen) < 0
         || (cfg->listen_tcp[0] != '\0' && listen_tcp(s, err, errlen) < 0)) {
+        close_listeners(s);
+        return -1;
+    }
+    /* only once the socket is ours: a second executor changes nothing */
+    if (cgroups_init(&s->cgroups, cfg->cgroup_root, cfg->cgroup_name, err,
+                     errlen) < 0) {
         close_listeners(s);
         return -1;
     }
@@ -305,6 +308,7 @@ int server_reconfigure(struct server *s, const struct config *cfg,
     s->cfg.pids_max = cfg->pids_max;
     s->cfg.cpu_quota = cfg->cpu_quota;
     s->cfg.log_max_per_call = cfg->log_max_per_call;
+    s->cfg.log_retention_ms = cfg->log_retention_ms;
     s->cfg.allow_network = cfg->allow_network;
     s->capacity.max_sandboxes = (unsigned)cfg->max_sandboxes;
     s->capacity.memory_budget = cfg->memory_budget;

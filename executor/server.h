@@ -20,6 +20,8 @@
 /* The header that carries the shared secret on TCP. */
 #define SERVER_SECRET_HEADER "Fn-Executor-Secret"
 
+struct call;
+
 struct server {
     uv_loop_t *loop;
     struct config cfg;
@@ -35,6 +37,8 @@ struct server {
     size_t nconns;
     int draining;
     void (*on_drained)(struct server *s);
+    struct call *calls;         /* calls from request to response */
+    int killing;                /* shutting down: calls are being stopped */
     struct capacity capacity;
     struct cgroups cgroups;
     char self_exe[1024];        /* for the sandbox helper */

@@ -145,7 +145,8 @@ subtest 'SIGHUP: a bad configuration is refused, the old one kept' => sub {
 };
 
 subtest 'a second executor does not steal a live socket' => sub {
-    my $out = `echo 'listen = @{[ $ex->socket ]}' > $dir/second.conf; \\
+    my $out = `printf 'listen = %s\\nimage_dir = %s\\nstate_dir = %s\\n' \\
+                   @{[ $ex->socket ]} $dir/images $dir/state2 > $dir/second.conf; \\
                @{[ build_dir() ]}/functions-executor -c $dir/second.conf 2>&1`;
     isnt($?, 0, 'a second executor on the same socket fails');
     like($out, qr/is in use by a running process/, 'and says why');
@@ -179,17 +180,20 @@ subtest 'bad configurations are refused at start' => sub {
         [ "listen = /x.sock\nlisten_tcp = 127.0.0.1:1\n",
           qr/\\"listen_tcp\\" needs \\"secret_file\\"/ ],
         [ "log_level = chatty\n",
-          qr/line 1: invalid log_level \\"chatty\\"/ ],
+          qr/line 3: invalid log_level \\"chatty\\"/ ],
         [ "", qr/\\"listen\\" is required/ ],
     ) {
-        spew("$dir/bad.conf", $case->[0]);
+        my $stores = $case->[0] eq '' ? ''
+                   : "image_dir = $dir/images\nstate_dir = $dir/state2\n";
+        spew("$dir/bad.conf", $stores . $case->[0]);
         my $out = `$bin -t -c $dir/bad.conf 2>&1`;
         isnt($?, 0, 'refused: ' . ($case->[0] =~ s/\n/ /gr));
         like($out, $case->[1], 'with the reason');
     }
     my $out = `$bin -c $dir/does-not-exist.conf 2>&1`;
     like($out, qr/cannot open .*does-not-exist.conf/, 'a missing file');
-    spew("$dir/short.conf", "listen = $dir/s.sock\nlisten_tcp = 127.0.0.1:"
+    spew("$dir/short.conf", "image_dir = $dir/images\nstate_dir = $dir/state2\n"
+         . "listen = $dir/s.sock\nlisten_tcp = 127.0.0.1:"
          . free_port() . "\nsecret_file = $dir/short-secret\n");
     spew("$dir/short-secret", "tooshort\n");
     $out = `$bin -c $dir/short.conf 2>&1`;

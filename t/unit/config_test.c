@@ -25,6 +25,12 @@ static void test_defaults_and_values(void)
         "log_level = debug\n"
         "drain_timeout = 1500ms\n"
         "max_request_body = 2m\n"
+        "image_dir = /var/lib/functions/images\n"
+        "state_dir = /var/lib/functions/state\n"
+        "cgroup_name = functions/a\n"
+        "log_retention = 2h\n"
+        "pids_max = 100\n"
+        "allow_network = no\n"
         "read_timeout = 2m";
 
     is_int(parse(&cfg, text, err), 0, "a full configuration parses");
@@ -38,6 +44,10 @@ static void test_defaults_and_values(void)
     is_int(cfg.drain_timeout_ms, 1500, "drain_timeout in ms");
     is_int(cfg.max_request_body, 2 * 1024 * 1024, "max_request_body");
     is_int(cfg.read_timeout_ms, 120000, "read_timeout in minutes");
+    is_str(cfg.image_dir, "/var/lib/functions/images", "image_dir");
+    is_str(cfg.cgroup_name, "functions/a", "cgroup_name");
+    is_int(cfg.log_retention_ms, 2 * 3600 * 1000, "log_retention in hours");
+    is_int(cfg.pids_max, 100, "pids_max");
     is_int(config_validate(&cfg, err, sizeof(err)), 0, "it validates");
 
     config_defaults(&cfg);

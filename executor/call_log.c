@@ -1,0 +1,262 @@
+/*
+ * Per-call function logs.
+ */
+#include "call_log.h"
+#include "call_request.h"
+#include "log.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define LOG_PATH_MAX 64
+
+struct save_job {
+    uv_work_t work;
+    char path[LOG_PATH_MAX];
+    char *buf;
+    size_t len;
+    int err;
+};
+
+struct fetch_job {
+    uv_work_t work;
+    struct http_conn *conn;
+    char path[LOG_PATH_MAX];
+    char *buf;
+    size_t len;
+    int err;
+};
+
+struct sweep_job {
+    uv_work_t work;
+    uint64_t retention_ms;
+    int removed;
+};
+
+static int write_all(int fd, const char *buf, size_t len)
+{
+    ssize_t n;
+
+    while (len > 0) {
+        n = write(fd, buf, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        buf += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* Written beside the final name and renamed: readers never see half. */
+static void save_work(uv_work_t *w)
+{
+    struct save_job *j = w->data;
+    char tmp[LOG_PATH_MAX + 8];
+    int fd;
+
+    snprintf(tmp, sizeof(tmp), "%s.tmp", j->path);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+              0640);
+    if (fd < 0) {
+        j->err = errno;
+        return;
+    }
+    if (write_all(fd, j->buf, j->len) < 0) {
+        j->err = errno ? errno : EIO;
+        close(fd);
+        unlink(tmp);
+        return;
+    }
+    if (close(fd) < 0 || rename(tmp, j->path) < 0) {
+        j->err = errno;
+        unlink(tmp);
+    }
+}
+
+static void save_done(uv_work_t *w, int status)
+{
+    struct save_job *j = w->data;
+
+    if (status < 0 || j->err != 0)
+        log_msg(LOG_LEVEL_ERROR, "cannot keep a call's log",
+                status < 0 ? uv_strerror(status) : strerror(j->err));
+    free(j->buf);
+    free(j);
+}
+
+void call_log_save(uv_loop_t *loop, const char *call_id, char *buf,
+                   size_t len)
+{
+    struct save_job *j = calloc(1, sizeof(*j));
+
+    if (j == NULL) {
+        free(buf);
+        log_msg(LOG_LEVEL_ERROR, "cannot keep a call's log", "out of memory");
+        return;
+    }
+    snprintf(j->path, sizeof(j->path), CALL_LOG_DIR "/%s", call_id);
+    j->buf = buf;
+    j->len = len;
+    j->work.data = j;
+    if (uv_queue_work(loop, &j->work, save_work, save_done) < 0)
+        save_done(&j->work, UV_ENOMEM);
+}
+
+/* ------------------------------------------------------------- serving */
+
+static void fetch_work(uv_work_t *w)
+{
+    struct fetch_job *j = w->data;
+    struct stat st;
+    ssize_t n;
+    int fd = open(j->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+
+    if (fd < 0) {
+        j->err = errno;
+        return;
+    }
+    /* the file is at most log_max_per_call (16 MiB) bytes */
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)
+        || st.st_size > 64 * 1024 * 1024) {
+        j->err = EINVAL;
+        close(fd);
+        return;
+    }
+    j->buf = malloc((size_t)st.st_size + 1);
+    if (j->buf == NULL) {
+        j->err = ENOMEM;
+        close(fd);
+        return;
+    }
+    while (j->len < (size_t)st.st_size
+           && (n = read(fd, j->buf + j->len,
+                        (size_t)st.st_size - j->len)) > 0)
+        j->len += (size_t)n;
+    close(fd);
+}
+
+static void fetch_conn_closed(void *arg)
+{
+    struct fetch_job *j = arg;
+
+    j->conn = NULL;
+}
+
+static void fetch_done(uv_work_t *w, int status)
+{
+    struct fetch_job *j = w->data;
+
+    if (j->conn != NULL) {
+        j->conn->on_close = NULL;
+        if (status < 0 || (j->err != 0 && j->err != ENOENT))
+            http_conn_respond_error(j->conn, 500, "cannot read the log");
+        else if (j->err == ENOENT)
+            http_conn_respond_error(j->conn, 404, "no log for this call "
+                                    "(unknown call id, or expired)");
+        else
+            http_conn_respond(j->conn, 200, "text/plain; charset=utf-8",
+                              NULL, j->buf ? j->buf : "", j->len);
+    }
+    free(j->buf);
+    free(j);
+}
+
+void call_log_serve(uv_loop_t *loop, struct http_conn *c, const char *id)
+{
+    struct fetch_job *j;
+    char call_id[32];
+    size_t n = strcspn(id, "/?");
+
+    if (n >= sizeof(call_id) || strcmp(id + n, "/log") != 0) {
+        http_conn_respond_error(c, 404, "no such endpoint");
+        return;
+    }
+    memcpy(call_id, id, n);
+    call_id[n] = '\0';
+    /* a ULID names no other file */
+    if (!call_id_valid(call_id)) {
+        http_conn_respond_error(c, 400, "not a call id");
+        return;
+    }
+    j = calloc(1, sizeof(*j));
+    if (j == NULL) {
+        http_conn_respond_error(c, 500, "out of memory");
+        return;
+    }
+    snprintf(j->path, sizeof(j->path), CALL_LOG_DIR "/%s", call_id);
+    j->conn = c;
+    c->on_close = fetch_conn_closed;
+    c->on_close_arg = j;
+    j->work.data = j;
+    if (uv_queue_work(loop, &j->work, fetch_work, fetch_done) < 0) {
+        j->err = ENOMEM;
+        fetch_done(&j->work, UV_ENOMEM);
+    }
+}
+
+/* ------------------------------------------------------------ sweeping */
+
+static void sweep_work(uv_work_t *w)
+{
+    struct sweep_job *j = w->data;
+    char path[LOG_PATH_MAX + 256];
+    struct dirent *d;
+    struct stat st;
+    time_t cutoff = time(NULL) - (time_t)(j->retention_ms / 1000);
+    DIR *dp = opendir(CALL_LOG_DIR);
+
+    if (dp == NULL)
+        return;
+    while ((d = readdir(dp)) != NULL) {
+        if (d->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof(path), CALL_LOG_DIR "/%.250s", d->d_name);
+        if (lstat(path, &st) == 0 && st.st_mtime < cutoff
+            && unlink(path) == 0)
+            j->removed++;
+    }
+    closedir(dp);
+}
+
+static void sweep_done(uv_work_t *w, int status)
+{
+    struct sweep_job *j = w->data;
+    struct log_record r;
+
+    if (status == 0 && j->removed > 0
+        && log_begin(&r, LOG_LEVEL_DEBUG, "expired call logs removed")) {
+        log_int(&r, "count", j->removed);
+        log_end(&r);
+    }
+    free(j);
+}
+
+static void on_sweep(uv_timer_t *t)
+{
+    const uint64_t *retention_ms = t->data;
+    struct sweep_job *j = calloc(1, sizeof(*j));
+
+    if (j == NULL)
+        return;
+    j->retention_ms = *retention_ms;
+    j->work.data = j;
+    if (uv_queue_work(t->loop, &j->work, sweep_work, sweep_done) < 0)
+        free(j);
+}
+
+void call_log_sweep_start(uv_loop_t *loop, uv_timer_t *timer,
+                          const uint64_t *retention_ms)
+{
+    uv_timer_init(loop, timer);
+    timer->data = (void *)retention_ms;
+    uv_timer_start(timer, on_sweep, 0, 60 * 1000);
+}

@@ -1,0 +1,86 @@
+/*
+ * The route definition carried by Fn-Route: defaults, every field's
+ * checks, config precedence.
+ */
+#include "route_def.h"
+#include "tap.h"
+
+static struct route_def r;
+static char err[512];
+
+static int parse(const char *json)
+{
+    route_def_free(&r);
+    return route_def_parse(json, strlen(json), &r, err, sizeof(err));
+}
+
+static void refused(const char *json, const char *needle)
+{
+    int rc = parse(json);
+
+    if (!ok(rc < 0 && strstr(err, needle) != NULL, "refused: %s", json))
+        printf("#   rc %d, error '%s', wanted '%s'\n", rc, err, needle);
+}
+
+int main(void)
+{
+    is_int(parse("{\"app\":\"a\",\"path\":\"/b\",\"image\":\"oci:x\"}"), 0,
+           "the three required fields are enough");
+    is_int(r.memory_mb, 128, "memory defaults to 128");
+    is_int(r.timeout_s, 30, "timeout to 30");
+    is_int(r.format, ROUTE_FORMAT_DEFAULT, "format to default");
+    is_int(r.type, ROUTE_TYPE_SYNC, "type to sync");
+    is_int(r.max_concurrency, 1, "max_concurrency to 1");
+
+    is_int(parse("{\"app\":\"my-app_1\",\"path\":\"/a/b/c\",\"image\":"
+                 "\"oci:x:v1\",\"format\":\"http\",\"type\":\"async\","
+                 "\"memory\":8192,\"timeout\":3600,\"future\":[1],"
+                 "\"headers\":{\"X-A\":[\"1\",\"2\"]},"
+                 "\"app_config\":{\"K\":\"app\",\"ONLY\":\"a\"},"
+                 "\"config\":{\"K\":\"route\"}}"), 0,
+           "every field, and an unknown one");
+    is_str(r.path, "/a/b/c", "multi-segment path");
+    is_int(r.format, ROUTE_FORMAT_HTTP, "format http");
+    is_int(r.type, ROUTE_TYPE_ASYNC, "type async");
+    is_int(r.nheaders, 2, "one header entry per value");
+    is_str(route_config_get(&r, "K"), "route", "route config wins");
+    is_str(route_config_get(&r, "ONLY"), "a", "app config is there");
+    ok(route_config_get(&r, "NONE") == NULL, "absent key: NULL");
+
+    refused("", "not valid JSON");
+    refused("[]", "must be a JSON object");
+    refused("{\"app\":\"a\",\"app\":\"b\",\"path\":\"/\",\"image\":\"x\"}",
+            "duplicate");
+    refused("{\"path\":\"/\",\"image\":\"x\"}", "\"app\"");
+    refused("{\"app\":\"a b\",\"path\":\"/\",\"image\":\"x\"}", "\"app\"");
+    refused("{\"app\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\",\"path\":\"/\","
+            "\"image\":\"x\"}", "\"app\"");
+    refused("{\"app\":\"a\",\"path\":\"b\",\"image\":\"x\"}", "\"path\"");
+    refused("{\"app\":\"a\",\"path\":\"/a//b\",\"image\":\"x\"}", "\"path\"");
+    refused("{\"app\":\"a\",\"path\":\"/a/./b\",\"image\":\"x\"}", "\"path\"");
+    refused("{\"app\":\"a\",\"path\":\"/a/..\",\"image\":\"x\"}", "\"path\"");
+    refused("{\"app\":\"a\",\"path\":\"/a%2f\",\"image\":\"x\"}", "\"path\"");
+    refused("{\"app\":\"a\",\"path\":\"/\",\"image\":\"\"}", "\"image\"");
+    refused("{\"app\":\"a\",\"path\":\"/\",\"image\":\"x\",\"memory\":0}",
+            "\"memory\" must be from 1 to 8192");
+    refused("{\"app\":\"a\",\"path\":\"/\",\"image\":\"x\",\"memory\":1.5}",
+            "\"memory\" must be an integer");
+    refused("{\"app\":\"a\",\"path\":\"/\",\"image\":\"x\",\"timeout\":3601}",
+            "\"timeout\"");
+    refused("{\"app\":\"a\",\"path\":\"/\",\"image\":\"x\",\"format\":1}",
+            "\"format\" must be one of");
+    refused("{\"app\":\"a\",\"path\":\"/\",\"image\":\"x\",\"type\":\"x\"}",
+            "\"type\" must be one of");
+    refused("{\"app\":\"a\",\"path\":\"/\",\"image\":\"x\","
+            "\"headers\":{\"X\":\"v\"}}", "must be a list of strings");
+    refused("{\"app\":\"a\",\"path\":\"/\",\"image\":\"x\","
+            "\"headers\":{\"Bad Name\":[\"v\"]}}", "\"headers\"");
+    refused("{\"app\":\"a\",\"path\":\"/\",\"image\":\"x\","
+            "\"headers\":{\"X\":[\"a\\r\\nB: c\"]}}", "without line breaks");
+    refused("{\"app\":\"a\",\"path\":\"/\",\"image\":\"x\","
+            "\"config\":{\"A\":\"x\\u0000y\"}}", "is not allowed");
+    refused("{\"app\":\"a\",\"path\":\"/\",\"image\":\"x\","
+            "\"config\":{\"A\":1}}", "\"config\"");
+    route_def_free(&r);
+    return done_testing();
+}
