@@ -42,7 +42,7 @@ EXECUTOR_SRCS := $(EXECUTOR_PURE) executor/log.c executor/http_conn.c \
                  executor/server.c executor/endpoints.c executor/main.c \
                  executor/capacity.c executor/cgroup.c executor/call.c \
                  executor/call_log.c executor/image_store.c \
-                 executor/sandbox_helper.c
+                 executor/seccomp_filter.c
 EXECUTOR_LIBS := -luv -lhttp_parser -ljansson -larchive -lseccomp -lcrypto
 
 UNIT_TESTS    := $(patsubst t/unit/%.c,$(B)/unit/%,$(wildcard t/unit/*_test.c))
@@ -51,12 +51,12 @@ FUZZERS       := $(patsubst fuzz/%.c,build/fuzz/%,$(wildcard fuzz/*_fuzz.c))
 FUZZ_SECONDS  ?= 60
 
 .PHONY: all module executor unit test deps quickstart stop status clean \
-        fuzz fuzz-run
+        fuzz fuzz-run bench
 
 all: module executor unit
 
 module: $(B)/ngx_http_functions_module.so
-executor: $(B)/functions-executor
+executor: $(B)/functions-executor $(B)/functions-sandbox-helper
 unit: $(UNIT_TESTS)
 
 # nginx-dev ships headers and configure; configure a private copy so that
@@ -78,6 +78,13 @@ $(B)/ngx_http_functions_module.so: $(B)/nginx/objs/Makefile $(MODULE_SRCS)
 $(B)/executor/%.o: executor/%.c $(wildcard executor/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
+
+# The sandbox helper starts with every cold call: static, and without the
+# sanitizer runtimes (which cannot be linked statically), in both variants.
+$(B)/functions-sandbox-helper: executor/sandbox_helper.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -D_GNU_SOURCE -O2 -D_FORTIFY_SOURCE=2 \
+	    -fstack-protector-strong $(WARN) -static -o $@ $<
 
 $(B)/functions-executor: $(patsubst executor/%.c,$(B)/executor/%.o,$(EXECUTOR_SRCS))
 	$(CC) $(LDFLAGS) -o $@ $^ $(EXECUTOR_LIBS)
@@ -107,6 +114,10 @@ fuzz-run: fuzz
 
 deps:
 	scripts/deps
+
+# Benchmarks (bench/README.md); numbers are printed, nothing is asserted.
+bench: deps all
+	FUNCTIONS_BUILD=$(CURDIR)/$(B) bench/cold.sh
 
 test: deps all fuzz
 	scripts/stack services

@@ -10,7 +10,7 @@
 #include "json_out.h"
 #include "log.h"
 #include "sandbox_args.h"
-#include "sandbox_helper.h"
+#include "seccomp_filter.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
 
 #define HELPER_FAILED 125       /* the sandbox helper's own failures */
 
@@ -145,15 +146,6 @@ static void close_handle(struct call *call, uv_handle_t *h)
         uv_close(h, on_handle_closed);
 }
 
-static int valid_utf8_text(const char *s, size_t n)
-{
-    size_t q = json_quote(NULL, 0, s, n);
-
-    /* json_quote replaces bad bytes; without any, the text is UTF-8 */
-    return memchr(s, '\0', n) == NULL
-           && (n == 0 || q >= n + 2);
-}
-
 static void respond_success(struct call *call)
 {
     const struct route_def *r = &call->req.route;
@@ -182,7 +174,7 @@ static void respond_success(struct call *call)
                                    r->headers[i].key, r->headers[i].value);
     }
     if (content_type == NULL)
-        content_type = valid_utf8_text(call->output, call->output_len)
+        content_type = utf8_text(call->output, call->output_len)
                            ? "text/plain; charset=utf-8"
                            : "application/octet-stream";
     http_conn_respond(call->conn, 200, content_type, headers,
@@ -451,10 +443,10 @@ static int spawn(struct call *call)
         .hostname = "function",
         .image = &call->image.config,
     };
-    uv_stdio_container_t stdio[3];
+    uv_stdio_container_t stdio[4];
     uv_process_options_t opts;
     size_t i, n;
-    int rc = -1;
+    int rc = -1, seccomp;
 
     deadline(dl, sizeof(dl), call->req.route.timeout_s);
     if (cgroup_create(&s->cgroups, call->req.call_id, call->memory,
@@ -470,8 +462,7 @@ static int spawn(struct call *call)
     if (sandbox_argv(&spec, &bw, call->error, sizeof(call->error)) < 0)
         goto out;
 
-    strvec_push(&args, s->self_exe);
-    strvec_push(&args, SANDBOX_HELPER_FLAG);
+    strvec_push(&args, s->helper);
     strvec_pushf(&args, "%u", cfg->sandbox_uid);
     strvec_pushf(&args, "%u", cfg->sandbox_gid);
     n = cgroup_procs_files(&call->cgroup, procs);
@@ -485,6 +476,13 @@ static int spawn(struct call *call)
         goto out;
     }
 
+    /* the seccomp filter, for bubblewrap: a copy of its own per sandbox */
+    seccomp = seccomp_filter_fd(s->seccomp_bpf, s->seccomp_len);
+    if (seccomp < 0) {
+        snprintf(call->error, sizeof(call->error), "cannot pass the seccomp "
+                 "filter: %s", strerror(errno));
+        goto out;
+    }
     uv_pipe_init(s->loop, &call->in, 0);
     uv_pipe_init(s->loop, &call->out, 0);
     uv_pipe_init(s->loop, &call->err, 0);
@@ -497,16 +495,19 @@ static int spawn(struct call *call)
     stdio[1].data.stream = (uv_stream_t *)&call->out;
     stdio[2].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
     stdio[2].data.stream = (uv_stream_t *)&call->err;
+    stdio[3].flags = UV_INHERIT_FD;
+    stdio[3].data.fd = seccomp;
     memset(&opts, 0, sizeof(opts));
-    opts.file = s->self_exe;
+    opts.file = s->helper;
     opts.args = args.v;
     opts.env = (char *[]){ "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
     opts.stdio = stdio;
-    opts.stdio_count = 3;
+    opts.stdio_count = 4;
     opts.exit_cb = on_exit_cb;
 
     call->started_ms = uv_now(s->loop);
     rc = uv_spawn(s->loop, &call->proc, &opts);
+    close(seccomp);
     if (rc < 0) {
         snprintf(call->error, sizeof(call->error), "cannot start the "
                  "sandbox: %s", uv_strerror(rc));

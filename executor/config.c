@@ -277,6 +277,10 @@ static int apply_function_key(struct config *cfg, const char *key,
         *expect = "an absolute path";
         return set_abs_path(dst, CONFIG_PATH_MAX, value);
     }
+    if (strcmp(key, "sandbox_helper") == 0) {
+        *expect = "an absolute path";
+        return set_abs_path(cfg->sandbox_helper, CONFIG_PATH_MAX, value);
+    }
     if (strcmp(key, "cgroup_name") == 0) {
         *expect = "a relative path of [A-Za-z0-9_.-] parts";
         return set_cgroup_name(cfg->cgroup_name, sizeof(cfg->cgroup_name),

@@ -36,6 +36,7 @@ struct config {
     char image_dir[CONFIG_PATH_MAX];    /* where oci:<dir> layouts are */
     char state_dir[CONFIG_PATH_MAX];    /* the image store and such */
     char bwrap[CONFIG_PATH_MAX];
+    char sandbox_helper[CONFIG_PATH_MAX];   /* "": beside the executor */
     char cgroup_root[CONFIG_PATH_MAX];
     char cgroup_name[128];              /* our directory below the root */
     uint32_t sandbox_uid;               /* host uid of every sandbox */

@@ -121,3 +121,21 @@ size_t json_error_body(char *dst, size_t size, const char *message,
     put(&o, "}", 1);
     return finish(&o);
 }
+
+int utf8_text(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0, n;
+
+    while (i < len) {
+        if (p[i] < 0x20 && p[i] != '\t' && p[i] != '\n' && p[i] != '\r')
+            return 0;
+        if (p[i] == 0x7f)
+            return 0;
+        n = utf8_len(p + i, len - i);
+        if (n == 0)
+            return 0;
+        i += n;
+    }
+    return 1;
+}

@@ -12,6 +12,12 @@
  */
 size_t json_quote(char *dst, size_t size, const char *s, size_t len);
 
+/*
+ * 1 if s is text: valid UTF-8 without NUL or other control characters
+ * than tab, line feed and carriage return.
+ */
+int utf8_text(const char *s, size_t len);
+
 /* {"error":{"message":"..."}[,"call_id":"..."]}; call_id may be NULL. */
 size_t json_error_body(char *dst, size_t size, const char *message,
                        const char *call_id);

@@ -11,7 +11,6 @@
 #include "endpoints.h"
 #include "image_store.h"
 #include "log.h"
-#include "sandbox_helper.h"
 #include "server.h"
 
 #include <errno.h>
@@ -204,10 +203,6 @@ int main(int argc, char **argv)
     char err[512];
     int opt, test_only = 0, rc, n, lock_fd;
 
-    /* the first process of a sandbox: nothing else of the daemon runs */
-    if (argc > 1 && strcmp(argv[1], SANDBOX_HELPER_FLAG) == 0)
-        return sandbox_helper_main(argc, argv);
-
     while ((opt = getopt(argc, argv, "c:tVh")) != -1) {
         switch (opt) {
         case 'c':
@@ -298,6 +293,7 @@ int main(int argc, char **argv)
     uv_run(exe.loop, UV_RUN_DEFAULT);
     uv_loop_close(exe.loop);
     cgroups_fini(&exe.server.cgroups);
+    free(exe.server.seccomp_bpf);
     log_msg(LOG_LEVEL_INFO, "executor stopped", NULL);
     log_close();
     return 0;

@@ -4,6 +4,7 @@
 #include "server.h"
 #include "endpoints.h"
 #include "log.h"
+#include "seccomp_filter.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -252,18 +253,38 @@ static void close_listeners(struct server *s)
 int server_start(struct server *s, uv_loop_t *loop, const struct config *cfg,
                  char *err, size_t errlen)
 {
+    char self[1024], *slash;
     ssize_t n;
 
     memset(s, 0, sizeof(*s));
     s->loop = loop;
     s->cfg = *cfg;
-    n = readlink("/proc/self/exe", s->self_exe, sizeof(s->self_exe) - 1);
-    if (n < 0) {
-        snprintf(err, errlen, "cannot find the executor's own path: %s",
+    if (cfg->sandbox_helper[0] != '\0') {
+        snprintf(s->helper, sizeof(s->helper), "%s", cfg->sandbox_helper);
+    } else {
+        /* installed beside the executor */
+        n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+        if (n < 0) {
+            snprintf(err, errlen, "cannot find the executor's own path: %s",
+                     strerror(errno));
+            return -1;
+        }
+        self[n] = '\0';
+        slash = strrchr(self, '/');
+        *slash = '\0';
+        snprintf(s->helper, sizeof(s->helper), "%.900s/"
+                 "functions-sandbox-helper", self);
+    }
+    if (access(s->helper, X_OK) < 0 || access(cfg->bwrap, X_OK) < 0) {
+        snprintf(err, errlen, "cannot run %s: %s",
+                 access(s->helper, X_OK) < 0 ? s->helper : cfg->bwrap,
                  strerror(errno));
         return -1;
     }
-    s->self_exe[n] = '\0';
+    if (seccomp_filter_build(&s->seccomp_bpf, &s->seccomp_len) < 0) {
+        snprintf(err, errlen, "cannot build the seccomp filter");
+        return -1;
+    }
     capacity_init(&s->capacity, loop);
     s->capacity.max_sandboxes = (unsigned)cfg->max_sandboxes;
     s->capacity.memory_budget = cfg->memory_budget;

@@ -41,7 +41,9 @@ struct server {
     int killing;                /* shutting down: calls are being stopped */
     struct capacity capacity;
     struct cgroups cgroups;
-    char self_exe[1024];        /* for the sandbox helper */
+    char helper[1024];          /* functions-sandbox-helper */
+    char *seccomp_bpf;          /* the sandboxes' filter, built once */
+    size_t seccomp_len;
 };
 
 /* Binds the listeners of cfg and starts accepting.  0, or -1 with err. */

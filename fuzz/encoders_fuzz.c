@@ -26,6 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         || line[n - 1] != '\n')
         __builtin_trap();
 
+    utf8_text((const char *)data, size);
     n = json_quote(NULL, 0, (const char *)data, size);
     json = malloc(n + 1);
     if (json == NULL)

@@ -77,6 +77,15 @@ subtest 'happy path' => sub {
     like(join(',', map { "$_" } $r->{headers}{'x-extra'}), qr/b/,
          "the route's headers are added");
     ok(wait_until(5, \&no_sandbox_left), 'no cgroup is left');
+
+    $r = call(route => { image => image('binary', "printf '\\001\\377\\000'\n") });
+    is($r->{body}, "\x01\xff\x00", 'binary output passes unchanged');
+    is($r->{headers}{'content-type'}, 'application/octet-stream',
+       'binary output is application/octet-stream');
+    $r = call(route => { image => image('silent', "true\n") });
+    is($r->{status}, 200, 'no output at all: 200');
+    is($r->{body}, '', 'with an empty body');
+    is($r->{headers}{'content-length'}, '0', 'and Content-Length: 0');
 };
 
 subtest 'environment contract and config precedence' => sub {

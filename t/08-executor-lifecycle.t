@@ -181,4 +181,15 @@ subtest 'a restart removes what a killed run left, and only that' => sub {
     is($r->{status}, 200, 'and calls run') or diag($r->{body});
 };
 
+subtest 'the sandbox helper refuses what it must not do' => sub {
+    my $helper = FnTest::build_dir() . '/functions-sandbox-helper';
+    my $out = `$helper 0 0 /dev/null -- /bin/true 3</dev/null 2>&1`;
+    is($? >> 8, 125, 'uid 0: refused') or diag($out);
+    $out = `$helper 65534 65534 /dev/null -- /bin/true 3<&- 2>&1`;
+    is($? >> 8, 125, 'no seccomp filter on fd 3: refused');
+    like($out, qr/seccomp/, '  saying so');
+    $out = `$helper 65534 x /dev/null -- /bin/true 3</dev/null 2>&1`;
+    is($? >> 8, 125, 'a gid that is not a number: refused');
+};
+
 done_testing();

@@ -69,6 +69,16 @@ static void test_json(void)
     is_int(json_quote(NULL, 0, "abc", 3), 5, "the needed length is told");
     is_int(json_quote(buf, 3, "abcdef", 6), 8, "even when cut");
     is_str(buf, "\"a", "and what is cut stays terminated");
+
+    ok(utf8_text("", 0), "nothing is text");
+    ok(utf8_text(NULL, 0), "nothing at all too");
+    ok(utf8_text("h\xc3\xa9llo\tworld\r\n", 14), "UTF-8 with tabs and "
+       "line breaks is text");
+    ok(!utf8_text("a\0b", 3), "NUL is not");
+    ok(!utf8_text("\x01", 1), "nor other control characters");
+    ok(!utf8_text("\xff\xfe", 2), "nor invalid UTF-8");
+    ok(!utf8_text("\xc3", 1), "nor a cut sequence");
+    ok(!utf8_text("\xed\xa0\x80", 3), "nor a surrogate");
 }
 
 int main(void)
