@@ -35,6 +35,7 @@ NGX_LD_OPT := -Wl,-z,relro -Wl,-z,now -fPIC \
 MODULE_SRCS   := config $(wildcard ngx_http_functions_module/*.[ch])
 
 EXECUTOR_PURE := executor/config.c executor/logfmt.c executor/json_out.c \
+                 executor/errf.c \
                  executor/request_parser.c executor/route_def.c \
                  executor/oci.c executor/layer_path.c \
                  executor/sandbox_args.c executor/call_request.c

@@ -3,28 +3,17 @@
  */
 #include "cgroup.h"
 #include "call_request.h"
+#include "errf.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-__attribute__((format(printf, 3, 4)))
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 static int write_file(const char *dir, const char *file, const char *value)
 {
@@ -157,13 +146,13 @@ int cgroups_init(struct cgroups *cg, const char *root, const char *base,
         }
         if (strstr(controllers, "memory") == NULL
             || strstr(controllers, "pids") == NULL)
-            return fail(err, errlen, "cgroup v2 at %s lacks the memory or "
+            return errf(err, errlen, "cgroup v2 at %s lacks the memory or "
                         "pids controller", root);
         cg->have_cpu = strstr(controllers, "cpu") != NULL;
         if (make_dirs(root, base, cg->own[0], sizeof(cg->own[0]),
                       cg->have_cpu ? "+memory +pids +cpu"
                                    : "+memory +pids") < 0)
-            return fail(err, errlen, "cannot create %s/%s with the memory "
+            return errf(err, errlen, "cannot create %s/%s with the memory "
                         "and pids controllers: %s", root, base,
                         strerror(errno));
         cg->ndirs = 1;
@@ -175,12 +164,12 @@ int cgroups_init(struct cgroups *cg, const char *root, const char *base,
             if (access(ctrl, F_OK) < 0) {
                 if (i == 2)
                     break;      /* cpu is optional */
-                return fail(err, errlen, "no cgroup v1 %s hierarchy at %s",
+                return errf(err, errlen, "no cgroup v1 %s hierarchy at %s",
                             v1[i], ctrl);
             }
             if (make_dirs(ctrl, base, cg->own[i], sizeof(cg->own[i]), NULL)
                 < 0)
-                return fail(err, errlen, "cannot create %s/%s: %s", ctrl,
+                return errf(err, errlen, "cannot create %s/%s: %s", ctrl,
                             base, strerror(errno));
             cg->ndirs = i + 1;
         }
@@ -216,7 +205,7 @@ int cgroup_create(const struct cgroups *cg, const char *id,
         snprintf(g->dirs[i], sizeof(g->dirs[i]), "%.400s/%.100s",
                  cg->own[i], id);
         if (mkdir(g->dirs[i], 0755) < 0) {
-            fail(err, errlen, "cannot create cgroup %s: %s", g->dirs[i],
+            errf(err, errlen, "cannot create cgroup %s: %s", g->dirs[i],
                  strerror(errno));
             g->ndirs = i;
             cgroup_destroy(g);
@@ -256,7 +245,7 @@ int cgroup_create(const struct cgroups *cg, const char *id,
     return 0;
 
 limit_failed:
-    fail(err, errlen, "cannot set the limits of cgroup %s: %s", g->dirs[0],
+    errf(err, errlen, "cannot set the limits of cgroup %s: %s", g->dirs[0],
          strerror(errno));
     cgroup_destroy(g);
     return -1;

@@ -2,6 +2,7 @@
  * The image store.
  */
 #include "image_store.h"
+#include "errf.h"
 #include "layer_path.h"
 
 #include <archive.h>
@@ -11,7 +12,6 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <openssl/evp.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,17 +20,6 @@
 
 #define DOC_MAX (4 * 1024 * 1024)   /* index, manifest, config */
 #define TMP_PREFIX ".tmp-"          /* trees being unpacked */
-
-__attribute__((format(printf, 3, 4)))
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 /* Reads a small file whole; NULL with errno set on failure. */
 static char *read_doc(const char *path, size_t *len)
@@ -110,12 +99,12 @@ static enum image_error verify_blob(const char *layout,
 
     blob_path(path, sizeof(path), layout, d->digest);
     if (sha256_file(path, got, &size) < 0) {
-        fail(err, errlen, "image \"%s\": blob %s: %s", name, d->digest,
+        errf(err, errlen, "image \"%s\": blob %s: %s", name, d->digest,
              errno == ENOENT ? "missing" : strerror(errno));
         return IMAGE_BROKEN;
     }
     if (strcmp(got, d->digest) != 0 || size != d->size) {
-        fail(err, errlen, "image \"%s\": blob %s does not match its digest "
+        errf(err, errlen, "image \"%s\": blob %s does not match its digest "
              "or size", name, d->digest);
         return IMAGE_BROKEN;
     }
@@ -134,7 +123,7 @@ static char *read_blob(const char *layout, const struct oci_descriptor *d,
     blob_path(path, sizeof(path), layout, d->digest);
     doc = read_doc(path, len);
     if (doc == NULL)
-        fail(err, errlen, "image \"%s\": blob %s: %s", name, d->digest,
+        errf(err, errlen, "image \"%s\": blob %s: %s", name, d->digest,
              strerror(errno));
     return doc;
 }
@@ -213,7 +202,7 @@ int layer_apply(const char *blob, const char *rootfs_rel, char *err,
     int rc = -1, r;
 
     if (in == NULL || out == NULL) {
-        fail(err, errlen, "out of memory");
+        errf(err, errlen, "out of memory");
         goto done;
     }
     archive_read_support_filter_gzip(in);
@@ -224,7 +213,7 @@ int layer_apply(const char *blob, const char *rootfs_rel, char *err,
         | ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_SECURE_NODOTDOT
         | ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS | ARCHIVE_EXTRACT_UNLINK);
     if (archive_read_open_filename(in, blob, 65536) != ARCHIVE_OK) {
-        fail(err, errlen, "layer %s: %s", blob, archive_error_string(in));
+        errf(err, errlen, "layer %s: %s", blob, archive_error_string(in));
         goto done;
     }
     while ((r = archive_read_next_header(in, &e)) == ARCHIVE_OK) {
@@ -236,13 +225,13 @@ int layer_apply(const char *blob, const char *rootfs_rel, char *err,
             if (path != NULL && (strcmp(path, "./") == 0
                                  || strcmp(path, ".") == 0))
                 continue;   /* the root itself */
-            fail(err, errlen, "layer entry \"%.200s\" leaves the image",
+            errf(err, errlen, "layer entry \"%.200s\" leaves the image",
                  path ? path : "(none)");
             goto done;
         }
         bad = symlink_parent(rootfs_rel, clean);
         if (bad > 0) {
-            fail(err, errlen, "layer entry \"%.200s\" passes through the "
+            errf(err, errlen, "layer entry \"%.200s\" passes through the "
                  "symlink \"%.*s\"", clean, (int)bad, clean);
             goto done;
         }
@@ -250,7 +239,7 @@ int layer_apply(const char *blob, const char *rootfs_rel, char *err,
         case LAYER_ENTRY_WHITEOUT:
             snprintf(full, sizeof(full), "%s/%s", rootfs_rel, target);
             if (remove_tree(full) < 0) {
-                fail(err, errlen, "whiteout of \"%.200s\": %s", target,
+                errf(err, errlen, "whiteout of \"%.200s\": %s", target,
                      strerror(errno));
                 goto done;
             }
@@ -259,7 +248,7 @@ int layer_apply(const char *blob, const char *rootfs_rel, char *err,
             snprintf(full, sizeof(full), "%s%s%s", rootfs_rel,
                      target[0] ? "/" : "", target);
             if (empty_dir(full) < 0) {
-                fail(err, errlen, "opaque whiteout of \"%.200s\": %s", target,
+                errf(err, errlen, "opaque whiteout of \"%.200s\": %s", target,
                      strerror(errno));
                 goto done;
             }
@@ -276,20 +265,20 @@ int layer_apply(const char *blob, const char *rootfs_rel, char *err,
         if (type != AE_IFDIR && lstat(full, &st) == 0 && S_ISDIR(st.st_mode)
             && remove_tree(full) < 0) {
             /* a later layer replaces a directory with something else */
-            fail(err, errlen, "layer entry \"%.200s\": cannot replace the "
+            errf(err, errlen, "layer entry \"%.200s\": cannot replace the "
                  "directory: %s", name, strerror(errno));
             goto done;
         }
         archive_entry_set_pathname(e, full);
         if (link != NULL) {
             if (layer_path_clean(link, clean, sizeof(clean)) < 0) {
-                fail(err, errlen, "hard link \"%.200s\" leaves the image",
+                errf(err, errlen, "hard link \"%.200s\" leaves the image",
                      link);
                 goto done;
             }
             bad = symlink_parent(rootfs_rel, clean);
             if (bad > 0) {
-                fail(err, errlen, "hard link \"%.200s\" passes through the "
+                errf(err, errlen, "hard link \"%.200s\" passes through the "
                      "symlink \"%.*s\"", link, (int)bad, clean);
                 goto done;
             }
@@ -298,7 +287,7 @@ int layer_apply(const char *blob, const char *rootfs_rel, char *err,
         }
         archive_entry_set_perm(e, archive_entry_perm(e) & 01777);
         if (archive_write_header(out, e) != ARCHIVE_OK) {
-            fail(err, errlen, "layer entry \"%.200s\": %s", path,
+            errf(err, errlen, "layer entry \"%.200s\": %s", path,
                  archive_error_string(out));
             goto done;
         }
@@ -311,25 +300,25 @@ int layer_apply(const char *blob, const char *rootfs_rel, char *err,
                    == ARCHIVE_OK) {
                 if (archive_write_data_block(out, buf, size, off)
                     != ARCHIVE_OK) {
-                    fail(err, errlen, "layer entry \"%.200s\": %s", path,
+                    errf(err, errlen, "layer entry \"%.200s\": %s", path,
                          archive_error_string(out));
                     goto done;
                 }
             }
             if (r != ARCHIVE_EOF) {
-                fail(err, errlen, "layer %s: %s", blob,
+                errf(err, errlen, "layer %s: %s", blob,
                      archive_error_string(in));
                 goto done;
             }
         }
         if (archive_write_finish_entry(out) != ARCHIVE_OK) {
-            fail(err, errlen, "layer entry \"%.200s\": %s", path,
+            errf(err, errlen, "layer entry \"%.200s\": %s", path,
                  archive_error_string(out));
             goto done;
         }
     }
     if (r != ARCHIVE_EOF) {
-        fail(err, errlen, "layer %s: %s", blob, archive_error_string(in));
+        errf(err, errlen, "layer %s: %s", blob, archive_error_string(in));
         goto done;
     }
     rc = 0;
@@ -357,7 +346,7 @@ static enum image_error unpack(const char *layout,
     snprintf(tmp, sizeof(tmp), IMAGE_STORE_ROOTFS "/" TMP_PREFIX "%s-%lu",
              digest + 7, __atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED));
     if (mkdir(tmp, 0755) < 0) {
-        fail(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
+        errf(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
         return IMAGE_IO;
     }
     for (i = 0; i < m->nlayers; i++) {
@@ -378,7 +367,7 @@ static enum image_error unpack(const char *layout,
             && errno != EEXIST)
         || (mkdir(strcat(strcpy(blob, tmp), "/tmp"), 01777) < 0
             && errno != EEXIST)) {
-        fail(err, errlen, "image \"%s\": cannot create mount points: %s",
+        errf(err, errlen, "image \"%s\": cannot create mount points: %s",
              name, strerror(errno));
         goto broken;
     }
@@ -388,7 +377,7 @@ static enum image_error unpack(const char *layout,
             remove_tree(tmp);   /* unpacked meanwhile by another call */
             return IMAGE_OK;
         }
-        fail(err, errlen, "cannot rename %s: %s", tmp, strerror(errno));
+        errf(err, errlen, "cannot rename %s: %s", tmp, strerror(errno));
         remove_tree(tmp);
         return IMAGE_IO;
     }
@@ -419,10 +408,10 @@ enum image_error image_prepare(const char *image_dir, const char *store_dir,
     if (doc == NULL) {
         /* the message goes to callers: no host paths in it */
         if (errno == ENOENT) {
-            fail(err, errlen, "image \"%s\" not found", name);
+            errf(err, errlen, "image \"%s\" not found", name);
             return IMAGE_NOT_FOUND;
         }
-        fail(err, errlen, "image \"%s\": cannot read its index.json: %s",
+        errf(err, errlen, "image \"%s\": cannot read its index.json: %s",
              name, strerror(errno));
         return IMAGE_BROKEN;
     }
@@ -439,7 +428,7 @@ enum image_error image_prepare(const char *image_dir, const char *store_dir,
         goto out;
     m = malloc(sizeof(*m));
     if (m == NULL) {
-        fail(err, errlen, "out of memory");
+        errf(err, errlen, "out of memory");
         rc = IMAGE_IO;
         goto out;
     }

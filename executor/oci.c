@@ -2,23 +2,14 @@
  * OCI image references and documents.
  */
 #include "oci.h"
+#include "errf.h"
 
 #include <jansson.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-__attribute__((format(printf, 3, 4)))
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
+#define OCI_REF_NAME "org.opencontainers.image.ref.name"
 
 static int dir_valid(const char *s)
 {
@@ -68,23 +59,23 @@ int oci_ref_parse(const char *image, struct oci_ref *ref, char *err,
 
     memset(ref, 0, sizeof(*ref));
     if (strncmp(image, "oci:", 4) != 0)
-        return fail(err, errlen, "image \"%.200s\": only local OCI layouts "
+        return errf(err, errlen, "image \"%.200s\": only local OCI layouts "
                     "(oci:<dir>[:<tag>]) are supported", image);
     rest = image + 4;
     colon = strchr(rest, ':');
     dlen = colon ? (size_t)(colon - rest) : strlen(rest);
     if (dlen >= sizeof(ref->dir))
-        return fail(err, errlen, "image \"%.200s\": directory too long",
+        return errf(err, errlen, "image \"%.200s\": directory too long",
                     image);
     memcpy(ref->dir, rest, dlen);
     ref->dir[dlen] = '\0';
     if (!dir_valid(ref->dir))
-        return fail(err, errlen, "image \"%.200s\": the directory must be a "
+        return errf(err, errlen, "image \"%.200s\": the directory must be a "
                     "relative path of [A-Za-z0-9._-] segments, without "
                     "\"..\"", image);
     if (colon != NULL) {
         if (strlen(colon + 1) >= sizeof(ref->tag) || !tag_valid(colon + 1))
-            return fail(err, errlen, "image \"%.200s\": invalid tag", image);
+            return errf(err, errlen, "image \"%.200s\": invalid tag", image);
         strcpy(ref->tag, colon + 1);
     }
     return 0;
@@ -112,15 +103,15 @@ static int descriptor(json_t *o, struct oci_descriptor *d, const char *what,
 
     if (!json_is_object(o) || !json_is_string(mt) || !json_is_string(dg)
         || !json_is_integer(sz))
-        return fail(err, errlen, "%s: a descriptor needs mediaType, digest "
+        return errf(err, errlen, "%s: a descriptor needs mediaType, digest "
                     "and size", what);
     if (json_string_length(mt) >= sizeof(d->media_type))
-        return fail(err, errlen, "%s: mediaType too long", what);
+        return errf(err, errlen, "%s: mediaType too long", what);
     if (!oci_digest_valid(json_string_value(dg)))
-        return fail(err, errlen, "%s: unsupported digest \"%.80s\"", what,
+        return errf(err, errlen, "%s: unsupported digest \"%.80s\"", what,
                     json_string_value(dg));
     if (json_integer_value(sz) < 0)
-        return fail(err, errlen, "%s: negative size", what);
+        return errf(err, errlen, "%s: negative size", what);
     strcpy(d->media_type, json_string_value(mt));
     strcpy(d->digest, json_string_value(dg));
     d->size = json_integer_value(sz);
@@ -134,12 +125,12 @@ static json_t *load(const char *json, size_t len, const char *what,
     json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
 
     if (root == NULL) {
-        fail(err, errlen, "%s is not valid JSON: %s", what, jerr.text);
+        errf(err, errlen, "%s is not valid JSON: %s", what, jerr.text);
         return NULL;
     }
     if (!json_is_object(root)) {
         json_decref(root);
-        fail(err, errlen, "%s is not a JSON object", what);
+        errf(err, errlen, "%s is not a JSON object", what);
         return NULL;
     }
     return root;
@@ -156,12 +147,12 @@ int oci_index_select(const char *json, size_t len, const char *tag,
         return -1;
     ms = json_object_get(root, "manifests");
     if (!json_is_array(ms)) {
-        fail(err, errlen, "index.json has no manifests list");
+        errf(err, errlen, "index.json has no manifests list");
         goto done;
     }
     json_array_foreach(ms, i, m) {
         json_t *ann = json_object_get(m, "annotations");
-        json_t *name = json_object_get(ann, "org.opencontainers.image.ref.name");
+        json_t *name = json_object_get(ann, OCI_REF_NAME);
 
         if (tag[0] != '\0' && !(json_is_string(name)
                                 && strcmp(json_string_value(name), tag) == 0))
@@ -172,19 +163,19 @@ int oci_index_select(const char *json, size_t len, const char *tag,
     }
     if (found == 0) {
         if (tag[0] != '\0')
-            fail(err, errlen, "no manifest tagged \"%s\" in index.json", tag);
+            errf(err, errlen, "no manifest tagged \"%s\" in index.json", tag);
         else
-            fail(err, errlen, "index.json lists no manifest");
+            errf(err, errlen, "index.json lists no manifest");
         goto done;
     }
     if (found > 1) {
-        fail(err, errlen, tag[0] ? "several manifests are tagged \"%s\""
+        errf(err, errlen, tag[0] ? "several manifests are tagged \"%s\""
                                  : "index.json lists several manifests%s; "
                                    "name a tag", tag);
         goto done;
     }
     if (strcmp(out->media_type, OCI_MEDIA_MANIFEST) != 0) {
-        fail(err, errlen, "unsupported manifest media type \"%s\"",
+        errf(err, errlen, "unsupported manifest media type \"%s\"",
              out->media_type);
         goto done;
     }
@@ -219,24 +210,24 @@ int oci_manifest_parse(const char *json, size_t len, struct oci_manifest *m,
                    "manifest config", err, errlen) < 0)
         goto done;
     if (strcmp(m->config.media_type, OCI_MEDIA_CONFIG) != 0) {
-        fail(err, errlen, "unsupported config media type \"%s\"",
+        errf(err, errlen, "unsupported config media type \"%s\"",
              m->config.media_type);
         goto done;
     }
     ls = json_object_get(root, "layers");
     if (!json_is_array(ls)) {
-        fail(err, errlen, "manifest has no layers list");
+        errf(err, errlen, "manifest has no layers list");
         goto done;
     }
     if (json_array_size(ls) > OCI_MAX_LAYERS) {
-        fail(err, errlen, "manifest has more than %d layers", OCI_MAX_LAYERS);
+        errf(err, errlen, "manifest has more than %d layers", OCI_MAX_LAYERS);
         goto done;
     }
     json_array_foreach(ls, i, l) {
         if (descriptor(l, &m->layers[i], "manifest layer", err, errlen) < 0)
             goto done;
         if (oci_layer_compression(m->layers[i].media_type) < 0) {
-            fail(err, errlen, "unsupported layer media type \"%s\"",
+            errf(err, errlen, "unsupported layer media type \"%s\"",
                  m->layers[i].media_type);
             goto done;
         }
@@ -258,19 +249,19 @@ static int string_list(json_t *v, size_t max, char ***out, const char *what,
     if (v == NULL || json_is_null(v))
         return 0;
     if (!json_is_array(v) || json_array_size(v) > max)
-        return fail(err, errlen, "image config: %s must be a list of at "
+        return errf(err, errlen, "image config: %s must be a list of at "
                     "most %zu strings", what, max);
     *out = calloc(json_array_size(v) + 1, sizeof(char *));
     if (*out == NULL)
-        return fail(err, errlen, "out of memory");
+        return errf(err, errlen, "out of memory");
     json_array_foreach(v, i, s) {
         if (!json_is_string(s)
             || strlen(json_string_value(s)) != json_string_length(s))
-            return fail(err, errlen, "image config: %s must hold strings",
+            return errf(err, errlen, "image config: %s must hold strings",
                         what);
         (*out)[i] = strdup(json_string_value(s));
         if ((*out)[i] == NULL)
-            return fail(err, errlen, "out of memory");
+            return errf(err, errlen, "out of memory");
     }
     return 0;
 }
@@ -283,11 +274,11 @@ static int opt_string(json_t *v, char **out, const char *what, char *err,
         return 0;
     if (!json_is_string(v) || json_string_length(v) > 4096
         || strlen(json_string_value(v)) != json_string_length(v))
-        return fail(err, errlen, "image config: %s must be a string", what);
+        return errf(err, errlen, "image config: %s must be a string", what);
     if (json_string_length(v) == 0)
         return 0;
     *out = strdup(json_string_value(v));
-    return *out ? 0 : fail(err, errlen, "out of memory");
+    return *out ? 0 : errf(err, errlen, "out of memory");
 }
 
 int oci_config_parse(const char *json, size_t len, struct oci_image_config *c,
@@ -301,7 +292,7 @@ int oci_config_parse(const char *json, size_t len, struct oci_image_config *c,
         return -1;
     cfg = json_object_get(root, "config");
     if (cfg != NULL && !json_is_object(cfg) && !json_is_null(cfg)) {
-        fail(err, errlen, "image config: \"config\" must be an object");
+        errf(err, errlen, "image config: \"config\" must be an object");
         goto done;
     }
     if (string_list(json_object_get(cfg, "Entrypoint"), OCI_MAX_ARGS,

@@ -2,9 +2,9 @@
  * Route definitions: parsing and checks.
  */
 #include "route_def.h"
+#include "errf.h"
 
 #include <jansson.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,17 +29,6 @@ const char *route_format_name(enum route_format f)
 const char *route_type_name(enum route_type t)
 {
     return type_names[t];
-}
-
-__attribute__((format(printf, 3, 4)))
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
 }
 
 int route_app_name_valid(const char *s)
@@ -91,12 +80,12 @@ static int copy_str(char *dst, size_t size, json_t *v, const char *field,
     size_t n;
 
     if (!json_is_string(v))
-        return fail(err, errlen, "route field \"%s\" must be a string",
+        return errf(err, errlen, "route field \"%s\" must be a string",
                     field);
     s = json_string_value(v);
     n = json_string_length(v);
     if (n >= size || strlen(s) != n)
-        return fail(err, errlen, "route field \"%s\" is too long or holds "
+        return errf(err, errlen, "route field \"%s\" is too long or holds "
                     "a NUL byte", field);
     memcpy(dst, s, n + 1);
     return 0;
@@ -114,11 +103,11 @@ static int get_uint(json_t *obj, const char *field, uint32_t def,
         return 0;
     }
     if (!json_is_integer(v))
-        return fail(err, errlen, "route field \"%s\" must be an integer",
+        return errf(err, errlen, "route field \"%s\" must be an integer",
                     field);
     i = json_integer_value(v);
     if (i < (json_int_t)min || i > (json_int_t)max)
-        return fail(err, errlen, "route field \"%s\" must be from %u to %u",
+        return errf(err, errlen, "route field \"%s\" must be from %u to %u",
                     field, min, max);
     *out = (uint32_t)i;
     return 0;
@@ -143,7 +132,7 @@ static int get_enum(json_t *obj, const char *field,
             }
         }
     }
-    return fail(err, errlen, "route field \"%s\" must be one of %s%s%s%s%s%s%s",
+    return errf(err, errlen, "route field \"%s\" must be one of %s%s%s%s%s%s%s",
                 field, names[0], nnames > 1 ? ", " : "",
                 nnames > 1 ? names[1] : "", nnames > 2 ? ", " : "",
                 nnames > 2 ? names[2] : "", nnames > 3 ? ", " : "",
@@ -219,21 +208,21 @@ static int parse_config(json_t *obj, const char *field, struct route_def *r,
     if (m == NULL || json_is_null(m))
         return 0;
     if (!json_is_object(m))
-        return fail(err, errlen, "route field \"%s\" must be an object",
+        return errf(err, errlen, "route field \"%s\" must be an object",
                     field);
     if (json_object_size(m) > ROUTE_MAP_MAX)
-        return fail(err, errlen, "route field \"%s\" has more than %d keys",
+        return errf(err, errlen, "route field \"%s\" has more than %d keys",
                     field, ROUTE_MAP_MAX);
     json_object_foreach(m, key, v) {
         if (!token_ok(key))
-            return fail(err, errlen, "route field \"%s\": invalid key "
+            return errf(err, errlen, "route field \"%s\": invalid key "
                         "\"%.64s\"", field, key);
         if (!json_is_string(v)
             || !value_ok(json_string_value(v), json_string_length(v)))
-            return fail(err, errlen, "route field \"%s\": value of \"%.64s\" "
+            return errf(err, errlen, "route field \"%s\": value of \"%.64s\" "
                         "must be a string without line breaks", field, key);
         if (kv_add(&r->config, &r->nconfig, key, json_string_value(v)) < 0)
-            return fail(err, errlen, "out of memory");
+            return errf(err, errlen, "out of memory");
     }
     return 0;
 }
@@ -248,35 +237,35 @@ static int parse_headers(json_t *obj, struct route_def *r, char *err,
     if (m == NULL || json_is_null(m))
         return 0;
     if (!json_is_object(m))
-        return fail(err, errlen, "route field \"headers\" must be an object");
+        return errf(err, errlen, "route field \"headers\" must be an object");
     json_object_foreach(m, name, vals) {
         if (!token_ok(name))
-            return fail(err, errlen, "route field \"headers\": invalid name "
+            return errf(err, errlen, "route field \"headers\": invalid name "
                         "\"%.64s\"", name);
         if (!json_is_array(vals))
-            return fail(err, errlen, "route field \"headers\": \"%.64s\" must "
+            return errf(err, errlen, "route field \"headers\": \"%.64s\" must "
                         "be a list of strings", name);
         json_array_foreach(vals, i, v) {
             struct route_kv *l;
 
             if (!json_is_string(v)
                 || !value_ok(json_string_value(v), json_string_length(v)))
-                return fail(err, errlen, "route field \"headers\": values of "
+                return errf(err, errlen, "route field \"headers\": values of "
                             "\"%.64s\" must be strings without line breaks",
                             name);
             if (r->nheaders == ROUTE_MAP_MAX)
-                return fail(err, errlen, "route field \"headers\" has more "
+                return errf(err, errlen, "route field \"headers\" has more "
                             "than %d values", ROUTE_MAP_MAX);
             l = realloc(r->headers, (r->nheaders + 1) * sizeof(*l));
             if (l == NULL)
-                return fail(err, errlen, "out of memory");
+                return errf(err, errlen, "out of memory");
             r->headers = l;
             l[r->nheaders].key = strdup(name);
             l[r->nheaders].value = strdup(json_string_value(v));
             if (l[r->nheaders].key == NULL || l[r->nheaders].value == NULL) {
                 free(l[r->nheaders].key);
                 free(l[r->nheaders].value);
-                return fail(err, errlen, "out of memory");
+                return errf(err, errlen, "out of memory");
             }
             r->nheaders++;
         }
@@ -294,9 +283,9 @@ int route_def_parse(const char *json, size_t len, struct route_def *r,
     memset(r, 0, sizeof(*r));
     root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
     if (root == NULL)
-        return fail(err, errlen, "route is not valid JSON: %s", jerr.text);
+        return errf(err, errlen, "route is not valid JSON: %s", jerr.text);
     if (!json_is_object(root)) {
-        fail(err, errlen, "route must be a JSON object");
+        errf(err, errlen, "route must be a JSON object");
         goto done;
     }
     if (copy_str(r->app, sizeof(r->app), json_object_get(root, "app"), "app",
@@ -307,17 +296,17 @@ int route_def_parse(const char *json, size_t len, struct route_def *r,
                     json_object_get(root, "image"), "image", err, errlen) < 0)
         goto done;
     if (!route_app_name_valid(r->app)) {
-        fail(err, errlen, "route field \"app\" must be 1 to 30 of "
+        errf(err, errlen, "route field \"app\" must be 1 to 30 of "
              "[A-Za-z0-9_-]");
         goto done;
     }
     if (!route_path_valid(r->path)) {
-        fail(err, errlen, "route field \"path\" must be an absolute path "
+        errf(err, errlen, "route field \"path\" must be an absolute path "
              "without empty, \".\" or \"..\" segments");
         goto done;
     }
     if (r->image[0] == '\0') {
-        fail(err, errlen, "route field \"image\" is empty");
+        errf(err, errlen, "route field \"image\" is empty");
         goto done;
     }
     if (get_enum(root, "format", format_names, 4, &v, err, errlen) < 0)

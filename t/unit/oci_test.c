@@ -7,8 +7,10 @@
 
 #include <stdlib.h>
 
-#define D1 "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
-#define D2 "sha256:fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210"
+#define D1 "sha256:0123456789abcdef0123456789abcdef" \
+           "0123456789abcdef0123456789abcdef"
+#define D2 "sha256:fedcba9876543210fedcba9876543210" \
+           "fedcba9876543210fedcba9876543210"
 
 static char err[512];
 
