@@ -23,8 +23,10 @@ pids=()
 
 cleanup() {
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    [ -f "$dir/nginx.pid" ] && kill "$(cat "$dir/nginx.pid")" 2>/dev/null
-    [ -f "$dir/fcgi.pid" ] && kill "$(cat "$dir/fcgi.pid")" 2>/dev/null
+    # spawn-fcgi writes one pid per line
+    for f in nginx.pid fcgi.pid; do
+        [ -f "$dir/$f" ] && kill $(cat "$dir/$f") 2>/dev/null || true
+    done
     sleep 0.5
     rm -rf "$dir"
 }
@@ -156,6 +158,7 @@ for job in $(jobs -p); do
     case " ${pids[*]} " in *" $job "*) continue ;; esac
     wait "$job" || wait_ok=0
 done
+sed 's/^/executor connection: /' "$dir"/thr-*
 thr_rps=$(cat "$dir"/thr-* | field rps | awk '{ s += $1 } END { printf "%.1f", s }')
 thr_p50=$(cat "$dir"/thr-* | field p50_ms | sort -n | sed -n "$(( (conns + 1) / 2 ))p")
 echo "executor  rps=$thr_rps p50_ms(median of connections)=$thr_p50 all_ok=$wait_ok"
