@@ -64,6 +64,7 @@ struct call {
     size_t line_len;
     size_t logged;              /* stderr bytes logged so far */
     char *log;                  /* and kept, for GET /calls/<id>/log */
+    size_t log_len;
     size_t log_cap;
     int log_capped;
 };
@@ -211,8 +212,7 @@ static void finish(struct call *call)
     flush_log_line(call);
     if (s->cfg.log_retention_ms > 0) {
         call_log_save(s->loop, call->req.call_id, call->log,
-                      call->logged < call->log_cap ? call->logged
-                                                   : call->log_cap);
+                      call->log_len);
         call->log = NULL;
     }
     if (call->has_cgroup && cgroup_destroy(&call->cgroup) < 0)
@@ -303,59 +303,64 @@ static void on_stdout(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
         close_handle(call, (uv_handle_t *)st);
 }
 
+/* Keeps stderr bytes for GET /calls/<id>/log; stops keeping if memory
+ * runs out (the lines are still logged). */
+static void keep_log(struct call *call, const char *data, size_t n)
+{
+    size_t cap = call->log_cap;
+    char *p;
+
+    if (n == 0)
+        return;
+    if (call->log_len + n > cap) {
+        cap = cap ? cap : 4096;
+        while (cap < call->log_len + n)
+            cap *= 2;
+        p = realloc(call->log, cap);
+        if (p == NULL)
+            return;
+        call->log = p;
+        call->log_cap = cap;
+    }
+    memcpy(call->log + call->log_len, data, n);
+    call->log_len += n;
+}
+
 static void on_stderr(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 {
     struct call *call = st->data;
     uint64_t max = call->server->cfg.log_max_per_call;
-    ssize_t i;
+    size_t i, keep = 0;
 
-    if (n > 0 && call->log_cap < max) {
-        /* grows with what is written, up to the cap */
-        size_t want = call->logged + (size_t)n, cap = call->log_cap;
-        char *p;
-
-        if (want > max)
-            want = max;
-        if (want > cap) {
-            cap = cap ? cap : 4096;
-            while (cap < want)
-                cap *= 2;
-            if (cap > max)
-                cap = max;
-            p = realloc(call->log, cap);
-            if (p != NULL) {
-                call->log = p;
-                call->log_cap = cap;
-            }
-        }
+    if (n > 0) {
+        /* up to log_max_per_call bytes per call are logged and kept */
+        keep = (size_t)n;
+        if (keep > max - call->logged)
+            keep = (size_t)(max - call->logged);
+        keep_log(call, buf->base, keep);
+        call->logged += keep;
     }
-
-    for (i = 0; i < n; i++) {
+    for (i = 0; i < keep; i++) {
         char ch = buf->base[i];
 
-        if (call->logged >= max) {
-            if (!call->log_capped) {
-                struct log_record r;
-                call->log_capped = 1;
-                if (log_begin(&r, LOG_LEVEL_WARN, "function log capped")) {
-                    log_str(&r, "call_id", call->req.call_id);
-                    log_str(&r, "app", call->req.route.app);
-                    log_str(&r, "path", call->req.route.path);
-                    log_int(&r, "log_max_per_call", (long long)max);
-                    log_end(&r);
-                }
-            }
-            break;
-        }
-        if (call->logged < call->log_cap)
-            call->log[call->logged] = ch;
-        call->logged++;
         if (ch == '\n' || call->line_len == sizeof(call->line)) {
             flush_log_line(call);
             if (ch == '\n')
                 continue;
         }
         call->line[call->line_len++] = ch;
+    }
+    if (n > 0 && keep < (size_t)n && !call->log_capped) {
+        struct log_record r;
+
+        call->log_capped = 1;
+        if (log_begin(&r, LOG_LEVEL_WARN, "function log capped")) {
+            log_str(&r, "call_id", call->req.call_id);
+            log_str(&r, "app", call->req.route.app);
+            log_str(&r, "path", call->req.route.path);
+            log_int(&r, "log_max_per_call", (long long)max);
+            log_end(&r);
+        }
     }
     free(buf->base);
     if (n < 0)

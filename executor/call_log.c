@@ -3,6 +3,7 @@
  */
 #include "call_log.h"
 #include "call_request.h"
+#include "file_read.h"
 #include "log.h"
 
 #include <dirent.h>
@@ -116,32 +117,11 @@ void call_log_save(uv_loop_t *loop, const char *call_id, char *buf,
 static void fetch_work(uv_work_t *w)
 {
     struct fetch_job *j = w->data;
-    struct stat st;
-    ssize_t n;
-    int fd = open(j->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 
-    if (fd < 0) {
-        j->err = errno;
-        return;
-    }
     /* the file is at most log_max_per_call (16 MiB) bytes */
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)
-        || st.st_size > 64 * 1024 * 1024) {
-        j->err = EINVAL;
-        close(fd);
-        return;
-    }
-    j->buf = malloc((size_t)st.st_size + 1);
-    if (j->buf == NULL) {
-        j->err = ENOMEM;
-        close(fd);
-        return;
-    }
-    while (j->len < (size_t)st.st_size
-           && (n = read(fd, j->buf + j->len,
-                        (size_t)st.st_size - j->len)) > 0)
-        j->len += (size_t)n;
-    close(fd);
+    j->buf = file_read(j->path, 16 << 20, &j->len);
+    if (j->buf == NULL)
+        j->err = errno;
 }
 
 static void fetch_conn_closed(void *arg)

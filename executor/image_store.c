@@ -3,6 +3,7 @@
  */
 #include "image_store.h"
 #include "errf.h"
+#include "file_read.h"
 #include "layer_path.h"
 
 #include <archive.h>
@@ -20,34 +21,6 @@
 
 #define DOC_MAX (4 * 1024 * 1024)   /* index, manifest, config */
 #define TMP_PREFIX ".tmp-"          /* trees being unpacked */
-
-/* Reads a small file whole; NULL with errno set on failure. */
-static char *read_doc(const char *path, size_t *len)
-{
-    char *buf = NULL;
-    struct stat st;
-    ssize_t n;
-    size_t off = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-
-    if (fd < 0)
-        return NULL;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > DOC_MAX) {
-        errno = S_ISREG(st.st_mode) ? EFBIG : EINVAL;
-        goto out;
-    }
-    buf = malloc((size_t)st.st_size + 1);
-    if (buf == NULL)
-        goto out;
-    while (off < (size_t)st.st_size
-           && (n = read(fd, buf + off, (size_t)st.st_size - off)) > 0)
-        off += (size_t)n;
-    buf[off] = '\0';
-    *len = off;
-out:
-    close(fd);
-    return buf;
-}
 
 /* Hashes a file with SHA-256 into "sha256:<hex>"; also returns its size. */
 static int sha256_file(const char *path, char out[OCI_DIGEST_MAX],
@@ -121,7 +94,7 @@ static char *read_blob(const char *layout, const struct oci_descriptor *d,
     if (verify_blob(layout, d, name, err, errlen) != IMAGE_OK)
         return NULL;
     blob_path(path, sizeof(path), layout, d->digest);
-    doc = read_doc(path, len);
+    doc = file_read(path, DOC_MAX, len);
     if (doc == NULL)
         errf(err, errlen, "image \"%s\": blob %s: %s", name, d->digest,
              strerror(errno));
@@ -404,7 +377,7 @@ enum image_error image_prepare(const char *image_dir, const char *store_dir,
         return IMAGE_BAD_NAME;
     snprintf(layout, sizeof(layout), "%s/%s", image_dir, ref.dir);
     snprintf(path, sizeof(path), "%s/index.json", layout);
-    doc = read_doc(path, &len);
+    doc = file_read(path, DOC_MAX, &len);
     if (doc == NULL) {
         /* the message goes to callers: no host paths in it */
         if (errno == ENOENT) {

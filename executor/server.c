@@ -275,9 +275,13 @@ int server_start(struct server *s, uv_loop_t *loop, const struct config *cfg,
         snprintf(s->helper, sizeof(s->helper), "%.900s/"
                  "functions-sandbox-helper", self);
     }
-    if (access(s->helper, X_OK) < 0 || access(cfg->bwrap, X_OK) < 0) {
-        snprintf(err, errlen, "cannot run %s: %s",
-                 access(s->helper, X_OK) < 0 ? s->helper : cfg->bwrap,
+    if (access(s->helper, X_OK) < 0) {
+        snprintf(err, errlen, "cannot run %s: %s", s->helper,
+                 strerror(errno));
+        return -1;
+    }
+    if (access(cfg->bwrap, X_OK) < 0) {
+        snprintf(err, errlen, "cannot run %s: %s", cfg->bwrap,
                  strerror(errno));
         return -1;
     }
