@@ -38,12 +38,13 @@ EXECUTOR_PURE := executor/config.c executor/logfmt.c executor/json_out.c \
                  executor/errf.c \
                  executor/request_parser.c executor/route_def.c \
                  executor/oci.c executor/layer_path.c \
-                 executor/sandbox_args.c executor/call_request.c
+                 executor/sandbox_args.c executor/call_request.c \
+                 executor/sandbox_proto.c
 EXECUTOR_SRCS := $(EXECUTOR_PURE) executor/log.c executor/http_conn.c \
                  executor/server.c executor/endpoints.c executor/main.c \
                  executor/capacity.c executor/cgroup.c executor/call.c \
                  executor/call_log.c executor/file_read.c \
-                 executor/image_store.c \
+                 executor/image_store.c executor/sandbox.c \
                  executor/seccomp_filter.c
 EXECUTOR_LIBS := -luv -lhttp_parser -ljansson -larchive -lseccomp -lcrypto
 
@@ -81,12 +82,16 @@ $(B)/executor/%.o: executor/%.c $(wildcard executor/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
-# The sandbox helper starts with every cold call: static, and without the
-# sanitizer runtimes (which cannot be linked statically), in both variants.
-$(B)/functions-sandbox-helper: executor/sandbox_helper.c
+# The sandbox helper starts every sandbox and is its init: static, and
+# without the sanitizer runtimes (which cannot be linked statically), in
+# both variants.
+HELPER_SRCS := executor/sandbox_helper.c executor/sandbox_init.c \
+               executor/sandbox_proto.c
+$(B)/functions-sandbox-helper: $(HELPER_SRCS) executor/sandbox_init.h \
+                               executor/sandbox_proto.h
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -D_GNU_SOURCE -O2 -D_FORTIFY_SOURCE=2 \
-	    -fstack-protector-strong $(WARN) -static -o $@ $<
+	    -fstack-protector-strong $(WARN) -static -o $@ $(HELPER_SRCS)
 
 $(B)/functions-executor: $(patsubst executor/%.c,$(B)/executor/%.o,$(EXECUTOR_SRCS))
 	$(CC) $(LDFLAGS) -o $@ $^ $(EXECUTOR_LIBS)

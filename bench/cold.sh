@@ -1,12 +1,14 @@
 #!/bin/bash
 # Cold-call benchmark, every side measured in the same run:
 #
-#   latency:    one call at a time, through the executor's socket, vs the
+#   latency:    one call at a time, through the executor's socket, in a new
+#               sandbox per call (sandbox_idle_timeout = 0) and in a
+#               sandbox kept from the call before (the default), vs the
 #               same sandbox spawned directly (bwrap ... /bin/true, as the
 #               sandbox user) vs plain fork+exec of /bin/true;
 #   throughput: concurrent calls of a shell script printing "hello",
-#               through the executor (sandboxed) vs nginx + fcgiwrap
-#               (unsandboxed).
+#               through the executor (sandboxed, both ways) vs nginx +
+#               fcgiwrap (unsandboxed).
 #
 # Usage: bench/cold.sh  (as root; env: BENCH_N, BENCH_SECONDS, BENCH_CONNS,
 # FUNCTIONS_BUILD).  Prints key=value lines and a summary with ratios.
@@ -52,55 +54,66 @@ perl -I"$here/t/lib" -MFnImage -e '
                                mode => 0755 ] ] ]);
 ' "$dir"
 
-cat > "$dir/executor.conf" <<CONF
-listen = $dir/executor.sock
+# Two executors: "fresh" makes a sandbox per call, "reuse" keeps them.
+start_executor() {  # name, sandbox_idle_timeout
+    mkdir -p "$dir/$1"
+    cat > "$dir/$1/executor.conf" <<CONF
+listen = $dir/$1/executor.sock
 listen_mode = 0600
 image_dir = $dir/images
-state_dir = $dir/state
-cgroup_name = functions/bench-$$
+state_dir = $dir/$1/state
+cgroup_name = functions/bench-$$-$1
 log_level = warn
-log_file = $dir/executor.log
+log_file = $dir/$1/executor.log
 max_sandboxes = 16
 memory_budget = 8g
 queue_size = 1000
+sandbox_idle_timeout = $2
 CONF
-"$build/functions-executor" -c "$dir/executor.conf" &
-pids+=($!)
-for _ in $(seq 50); do [ -S "$dir/executor.sock" ] && break; sleep 0.1; done
+    "$build/functions-executor" -c "$dir/$1/executor.conf" &
+    pids+=($!)
+    for _ in $(seq 50); do [ -S "$dir/$1/executor.sock" ] && break; sleep 0.1; done
+}
+start_executor fresh 0
+start_executor reuse 30s
 
 route() {
     printf 'Fn-Route: {"app":"bench","path":"/%s","image":"oci:%s:v1","memory":64}' "$1" "$1"
 }
-call() {    # image, loadgen options...
-    local image=$1
-    shift
-    "$dir/loadgen" -u "$dir/executor.sock" -m POST -p /call \
+call() {    # executor, image, loadgen options...
+    local ex=$1 image=$2
+    shift 2
+    "$dir/loadgen" -u "$dir/$ex/executor.sock" -m POST -p /call \
         -H "$(route "$image")" -H 'Fn-Method: GET' \
         -H 'Fn-Request-Url: http://bench/r/bench/x' \
         -H 'Fn-Call-Id: 01JDZ8K3X6W5N2V7Q9R4T1M0AB' "$@"
 }
 field() { sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p"; }
 
-# The same call id every time is fine: calls here never overlap... except
-# in the throughput run, where each connection must use its own.  loadgen
-# sends one header set, so throughput calls get ids per connection below.
+# The same call id every time is fine where calls never overlap; the
+# throughput runs give each connection its own (one loadgen each).
 
 echo "== latency: $n calls one at a time"
-call true -n 20 > /dev/null                     # unpacks the image
-rootfs=$(ls -d "$dir"/state/rootfs/[0-9a-f]* | head -1)
-exec_line=$(call true -n "$n")
-echo "executor  $exec_line"
+call fresh true -n 20 > /dev/null               # unpacks the image
+call reuse true -n 20 > /dev/null
+fresh_line=$(call fresh true -n "$n")
+echo "executor, new sandbox per call  $fresh_line"
+reuse_line=$(call reuse true -n "$n")
+echo "executor, sandbox reused        $reuse_line"
+rootfs=$(ls -d "$dir"/fresh/state/rootfs/[0-9a-f]* | head -1)
+# the sandbox the executor makes (sandbox_args.c), running /bin/true
 bwrap_args=(/usr/bin/bwrap --unshare-user --uid 1000 --gid 1000
     --unshare-pid --unshare-ipc --unshare-uts --unshare-cgroup-try
     --unshare-net --hostname function --disable-userns --die-with-parent
     --new-session --cap-drop ALL --ro-bind "$rootfs" / --proc /proc
-    --dev /dev --size 67108864 --perms 1777 --tmpfs /tmp --chdir /
-    --clearenv -- /bin/true)
+    --dev /dev --size 67108864 --perms 1777 --tmpfs /dev/shm
+    --remount-ro /dev --size 67108864 --perms 1777 --tmpfs /tmp --chdir /
+    --clearenv --as-pid-1 -- /bin/true)
 "$dir/spawn" -u 65534 20 "${bwrap_args[@]}" > /dev/null
 bwrap_line=$("$dir/spawn" -u 65534 "$n" "${bwrap_args[@]}")
-echo "bwrap     $bwrap_line"
+echo "bwrap                           $bwrap_line"
 fork_line=$("$dir/spawn" "$n" /bin/true)
-echo "fork+exec $fork_line"
+echo "fork+exec                       $fork_line"
 
 echo "== throughput: $conns connections for $seconds s"
 cat > "$dir/hello.cgi" <<'CGI'
@@ -143,35 +156,45 @@ sleep 0.3
 fcgi_line=$("$dir/loadgen" -t "127.0.0.1:$port" -c "$conns" -d "$seconds")
 echo "fcgiwrap  $fcgi_line"
 
-# the executor refuses a call id that is running already: one per thread
-# is not expressible with one header set, so run one loadgen per connection
-call hello -n 20 > /dev/null
-for i in $(seq "$conns"); do
-    "$dir/loadgen" -u "$dir/executor.sock" -m POST -p /call \
-        -H "$(route hello)" -H 'Fn-Method: GET' \
-        -H 'Fn-Request-Url: http://bench/r/bench/x' \
-        -H "Fn-Call-Id: 01JDZ8K3X6W5N2V7Q9R4T1M$(printf '%03d' "$i")" \
-        -d "$seconds" > "$dir/thr-$i" &
-done
-wait_ok=1
-for job in $(jobs -p); do
-    case " ${pids[*]} " in *" $job "*) continue ;; esac
-    wait "$job" || wait_ok=0
-done
-sed 's/^/executor connection: /' "$dir"/thr-*
-thr_rps=$(cat "$dir"/thr-* | field rps | awk '{ s += $1 } END { printf "%.1f", s }')
-thr_p50=$(cat "$dir"/thr-* | field p50_ms | sort -n | sed -n "$(( (conns + 1) / 2 ))p")
-echo "executor  rps=$thr_rps p50_ms(median of connections)=$thr_p50 all_ok=$wait_ok"
+throughput() {  # executor name
+    local i
+    call "$1" hello -n 20 > /dev/null
+    rm -f "$dir"/thr-*
+    for i in $(seq "$conns"); do
+        "$dir/loadgen" -u "$dir/$1/executor.sock" -m POST -p /call \
+            -H "$(route hello)" -H 'Fn-Method: GET' \
+            -H 'Fn-Request-Url: http://bench/r/bench/x' \
+            -H "Fn-Call-Id: 01JDZ8K3X6W5N2V7Q9R4T1M$(printf '%03d' "$i")" \
+            -d "$seconds" > "$dir/thr-$i" &
+    done
+    wait_ok=1
+    for job in $(jobs -p); do
+        case " ${pids[*]} " in *" $job "*) continue ;; esac
+        wait "$job" || wait_ok=0
+    done
+    sed "s/^/executor ($1) connection: /" "$dir"/thr-* >&2
+    thr_rps=$(cat "$dir"/thr-* | field rps | awk '{ s += $1 } END { printf "%.1f", s }')
+    thr_p50=$(cat "$dir"/thr-* | field p50_ms | sort -n | sed -n "$(( (conns + 1) / 2 ))p")
+    echo "rps=$thr_rps p50_ms(median of connections)=$thr_p50 all_ok=$wait_ok"
+}
+reuse_thr=$(throughput reuse)
+echo "executor, sandbox reused        $reuse_thr"
+fresh_thr=$(throughput fresh)
+echo "executor, new sandbox per call  $fresh_thr"
 
-e50=$(echo "$exec_line" | field p50_ms); b50=$(echo "$bwrap_line" | field p50_ms)
-f50=$(echo "$fork_line" | field p50_ms)
-e99=$(echo "$exec_line" | field p99_ms); b99=$(echo "$bwrap_line" | field p99_ms)
+f50=$(echo "$fresh_line" | field p50_ms); r50=$(echo "$reuse_line" | field p50_ms)
+b50=$(echo "$bwrap_line" | field p50_ms); x50=$(echo "$fork_line" | field p50_ms)
+f99=$(echo "$fresh_line" | field p99_ms); r99=$(echo "$reuse_line" | field p99_ms)
+b99=$(echo "$bwrap_line" | field p99_ms)
 frps=$(echo "$fcgi_line" | field rps)
+rrps=$(echo "$reuse_thr" | field rps); nrps=$(echo "$fresh_thr" | field rps)
 echo "== summary"
-awk -v e50="$e50" -v b50="$b50" -v f50="$f50" -v e99="$e99" -v b99="$b99" \
-    -v trps="$thr_rps" -v frps="$frps" 'BEGIN {
-    printf "cold latency p50: executor %.2f ms, bwrap %.2f ms, fork+exec %.2f ms\n", e50, b50, f50
-    printf "executor overhead over bwrap at p50: %.2f ms (ratio %.2f)\n", e50 - b50, e50 / b50
-    printf "cold latency p99: executor %.2f ms, bwrap %.2f ms\n", e99, b99
-    printf "throughput: executor %.1f calls/s, nginx+fcgiwrap %.1f req/s (ratio %.2f)\n", trps, frps, trps / frps
+awk -v f50="$f50" -v r50="$r50" -v b50="$b50" -v x50="$x50" -v f99="$f99" \
+    -v r99="$r99" -v b99="$b99" -v rrps="$rrps" -v nrps="$nrps" \
+    -v frps="$frps" 'BEGIN {
+    printf "cold latency p50: new sandbox %.2f ms, reused sandbox %.2f ms, bwrap %.2f ms, fork+exec %.2f ms\n", f50, r50, b50, x50
+    printf "executor overhead over bwrap at p50, new sandbox: %.2f ms (ratio %.2f)\n", f50 - b50, f50 / b50
+    printf "executor overhead over bwrap at p50, reused sandbox: %.2f ms (ratio %.2f)\n", r50 - b50, r50 / b50
+    printf "cold latency p99: new sandbox %.2f ms, reused sandbox %.2f ms, bwrap %.2f ms\n", f99, r99, b99
+    printf "throughput: reused sandboxes %.1f calls/s, new sandbox per call %.1f calls/s, nginx+fcgiwrap %.1f req/s (ratios %.2f and %.2f)\n", rrps, nrps, frps, rrps / frps, nrps / frps
 }'

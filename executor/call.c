@@ -1,6 +1,7 @@
 /*
- * The life of a call: capacity, image, cgroup, sandbox, I/O, outcome,
- * cleanup.  Every step that can block runs on libuv's thread pool.
+ * The life of a call: capacity, image, a sandbox (idle or new), one
+ * process in it, I/O, outcome.  Every step that can block runs on libuv's
+ * thread pool.
  */
 #include "call.h"
 #include "call_log.h"
@@ -9,19 +10,18 @@
 #include "image_store.h"
 #include "json_out.h"
 #include "log.h"
+#include "sandbox.h"
 #include "sandbox_args.h"
-#include "seccomp_filter.h"
 
 #include <errno.h>
-#include <signal.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-#define HELPER_FAILED 125       /* the sandbox helper's own failures */
 
 struct call {
     struct call *next, *prev;   /* in server->calls */
@@ -41,9 +41,9 @@ struct call {
     enum image_error image_error;
     char error[512];
 
-    struct cgroup cgroup;
-    int has_cgroup;
-    uv_process_t proc;
+    char *key;                  /* of the sandbox pool */
+    struct sandbox *sb;
+    long oom_base;              /* the sandbox's OOM kills before the call */
     uv_pipe_t in, out, err;
     uv_timer_t timer;
     uv_write_t in_write;
@@ -56,7 +56,9 @@ struct call {
     int too_big;
     int timed_out;
     int stopped;                /* by call_stop_all */
-    int exited;
+    int done;                   /* the process is over */
+    int lost;                   /* and its sandbox died with it */
+    int clean;                  /* nothing of it is left in the sandbox */
     int64_t exit_status;
     int term_signal;
 
@@ -90,6 +92,7 @@ static void call_free(struct call *call)
         call->conn->on_close = NULL;
     call_request_free(&call->req);
     image_free(&call->image);
+    free(call->key);
     free(call->body);
     free(call->output);
     free(call->log);
@@ -204,7 +207,7 @@ static void finish(struct call *call)
 {
     struct server *s = call->server;
     const struct route_def *r = &call->req.route;
-    long oom = call->has_cgroup ? cgroup_oom_kills(&call->cgroup) : 0;
+    long oom = cgroup_oom_kills(&call->sb->cgroup) - call->oom_base;
     uint64_t elapsed = uv_now(s->loop) - call->started_ms;
     struct log_record rec;
     char msg[256];
@@ -215,9 +218,12 @@ static void finish(struct call *call)
                       call->log_len);
         call->log = NULL;
     }
-    if (call->has_cgroup && cgroup_destroy(&call->cgroup) < 0)
-        log_msg(LOG_LEVEL_ERROR, "cannot remove a sandbox cgroup",
-                call->cgroup.dirs[0]);
+    /* the sandbox serves the next call only if nothing is left of this
+     * one and it ended by itself */
+    sandbox_release(call->sb, !call->lost && call->clean && oom <= 0
+                              && !call->timed_out && !call->too_big
+                              && !call->stopped);
+    call->sb = NULL;
     capacity_release(&s->capacity, call->memory);
 
     if (log_begin(&rec, LOG_LEVEL_DEBUG, "call finished")) {
@@ -245,21 +251,16 @@ static void finish(struct call *call)
         snprintf(msg, sizeof(msg), "function response is larger than "
                  "%llu bytes", (unsigned long long)s->cfg.max_response_body);
         respond_error(call, 502, msg, NULL);
-    } else if (call->exit_status == HELPER_FAILED && call->term_signal == 0) {
-        respond_error(call, 500, "the sandbox could not be created; see the "
+    } else if (call->lost) {
+        respond_error(call, 502, "the function's sandbox died; see the "
                       "executor's log", NULL);
     } else if (call->term_signal != 0) {
         snprintf(msg, sizeof(msg), "function was killed by signal %d",
                  call->term_signal);
         respond_error(call, 502, msg, NULL);
     } else if (call->exit_status != 0) {
-        /* bwrap passes the function's status on, 128 + n for signal n */
-        if (call->exit_status > 128 && call->exit_status < 160)
-            snprintf(msg, sizeof(msg), "function was killed by signal %d",
-                     (int)call->exit_status - 128);
-        else
-            snprintf(msg, sizeof(msg), "function exited with status %d",
-                     (int)call->exit_status);
+        snprintf(msg, sizeof(msg), "function exited with status %d",
+                 (int)call->exit_status);
         respond_error(call, 502, msg, NULL);
     } else {
         respond_success(call);
@@ -285,8 +286,7 @@ static void on_stdout(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
         if (call->output_len + (size_t)n > max) {
             /* the function is killed: it must not keep a slot writing */
             call->too_big = 1;
-            if (call->has_cgroup)
-                cgroup_kill_all(&call->cgroup);
+            sandbox_kill(call->sb);
         } else {
             char *p = realloc(call->output, call->output_len + (size_t)n);
             if (p != NULL) {
@@ -386,18 +386,21 @@ static void on_stdin_written(uv_write_t *w, int status)
         close_handle(call, (uv_handle_t *)&call->in);
 }
 
-static void on_exit_cb(uv_process_t *p, int64_t status, int signal)
+static void on_done(struct sandbox *sb, int lost, int32_t wait_status,
+                    int clean, void *arg)
 {
-    struct call *call = p->data;
+    struct call *call = arg;
 
-    call->exited = 1;
-    call->exit_status = status;
-    call->term_signal = signal;
+    (void)sb;
+    call->done = 1;
+    call->lost = lost;
+    call->clean = clean;
+    if (!lost && WIFEXITED(wait_status))
+        call->exit_status = WEXITSTATUS(wait_status);
+    else if (!lost && WIFSIGNALED(wait_status))
+        call->term_signal = WTERMSIG(wait_status);
+    /* every process of the call is gone: its pipes end too */
     uv_timer_stop(&call->timer);
-    /* what the function left behind dies with it; the pipes then close */
-    if (call->has_cgroup)
-        cgroup_kill_all(&call->cgroup);
-    close_handle(call, (uv_handle_t *)p);
     close_handle(call, (uv_handle_t *)&call->timer);
 }
 
@@ -406,9 +409,7 @@ static void on_timeout(uv_timer_t *t)
     struct call *call = t->data;
 
     call->timed_out = 1;
-    if (call->has_cgroup)
-        cgroup_kill_all(&call->cgroup);
-    uv_process_kill(&call->proc, SIGKILL);
+    sandbox_kill(call->sb);
 }
 
 /* ------------------------------------------------------------ starting */
@@ -425,12 +426,25 @@ static void deadline(char *out, size_t size, unsigned seconds)
     strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-static int spawn(struct call *call)
+/* Opens the executor's end of a pipe; the other end goes to the sandbox. */
+static int open_pipe(struct call *call, uv_pipe_t *p, int fd)
+{
+    uv_pipe_init(call->server->loop, p, 0);
+    p->data = call;
+    call->open_handles++;
+    if (uv_pipe_open(p, fd) < 0) {
+        close(fd);
+        return -1;
+    }
+    return 0;
+}
+
+/* Runs the function in call->sb, which the call holds. */
+static int run(struct call *call)
 {
     struct server *s = call->server;
-    const struct config *cfg = &s->cfg;
-    struct strvec env = { 0 }, bw = { 0 }, args = { 0 };
-    char procs[CGROUP_MAX_DIRS][CGROUP_PATH_MAX], dl[32];
+    struct strvec env = { 0 }, cmd = { 0 };
+    char dl[32];
     struct call_info ci = {
         .call_id = call->req.call_id,
         .method = call->req.method,
@@ -440,100 +454,50 @@ static int spawn(struct call *call)
         .header_names = call->req.header_names.v,
         .header_values = call->req.header_values.v,
     };
-    struct sandbox_spec spec = {
-        .bwrap = cfg->bwrap,
-        .rootfs = call->image.rootfs,
-        .tmp_bytes = cfg->tmp_size,
-        .share_net = cfg->allow_network,
-        .hostname = "function",
-        .image = &call->image.config,
-    };
-    uv_stdio_container_t stdio[4];
-    uv_process_options_t opts;
-    size_t i, n;
-    int rc = -1, seccomp;
+    int in[2] = { -1, -1 }, out[2] = { -1, -1 }, err[2] = { -1, -1 };
+    int far[3], rc = -1, i;
 
     deadline(dl, sizeof(dl), call->req.route.timeout_s);
-    if (cgroup_create(&s->cgroups, call->req.call_id, call->memory,
-                      cfg->pids_max, (unsigned)cfg->cpu_quota,
-                      &call->cgroup, call->error, sizeof(call->error)) < 0)
-        goto out;
-    call->has_cgroup = 1;
     if (sandbox_env(&ci, &call->image.config, &env) < 0) {
         snprintf(call->error, sizeof(call->error), "out of memory");
         goto out;
     }
-    spec.env = env.v;
-    if (sandbox_argv(&spec, &bw, call->error, sizeof(call->error)) < 0)
+    if (sandbox_command(&call->image.config, &cmd, call->error,
+                        sizeof(call->error)) < 0)
         goto out;
-
-    strvec_push(&args, s->helper);
-    strvec_pushf(&args, "%u", cfg->sandbox_uid);
-    strvec_pushf(&args, "%u", cfg->sandbox_gid);
-    n = cgroup_procs_files(&call->cgroup, procs);
-    for (i = 0; i < n; i++)
-        strvec_push(&args, procs[i]);
-    strvec_push(&args, "--");
-    for (i = 0; i < bw.n; i++)
-        strvec_push(&args, bw.v[i]);
-    if (args.failed) {
-        snprintf(call->error, sizeof(call->error), "out of memory");
+    if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0
+        || pipe2(err, O_CLOEXEC) < 0) {
+        snprintf(call->error, sizeof(call->error), "pipe: %s",
+                 strerror(errno));
         goto out;
     }
-
-    /* the seccomp filter, for bubblewrap: a copy of its own per sandbox */
-    seccomp = seccomp_filter_fd(s->seccomp_bpf, s->seccomp_len);
-    if (seccomp < 0) {
-        snprintf(call->error, sizeof(call->error), "cannot pass the seccomp "
-                 "filter: %s", strerror(errno));
+    far[0] = in[0];
+    far[1] = out[1];
+    far[2] = err[1];
+    call->oom_base = cgroup_oom_kills(&call->sb->cgroup);
+    if (sandbox_run(call->sb, sandbox_cwd(&call->image.config), cmd.v,
+                    env.v, far, on_done, call, call->error,
+                    sizeof(call->error)) < 0)
         goto out;
-    }
-    uv_pipe_init(s->loop, &call->in, 0);
-    uv_pipe_init(s->loop, &call->out, 0);
-    uv_pipe_init(s->loop, &call->err, 0);
-    uv_timer_init(s->loop, &call->timer);
-    call->in.data = call->out.data = call->err.data = call;
-    call->timer.data = call->proc.data = call;
-    stdio[0].flags = UV_CREATE_PIPE | UV_READABLE_PIPE;
-    stdio[0].data.stream = (uv_stream_t *)&call->in;
-    stdio[1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
-    stdio[1].data.stream = (uv_stream_t *)&call->out;
-    stdio[2].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
-    stdio[2].data.stream = (uv_stream_t *)&call->err;
-    stdio[3].flags = UV_INHERIT_FD;
-    stdio[3].data.fd = seccomp;
-    memset(&opts, 0, sizeof(opts));
-    opts.file = s->helper;
-    opts.args = args.v;
-    opts.env = (char *[]){ "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
-    opts.stdio = stdio;
-    opts.stdio_count = 4;
-    opts.exit_cb = on_exit_cb;
+    for (i = 0; i < 3; i++)
+        close(far[i]);
 
+    /* from here on, the call ends through finish() */
     call->started_ms = uv_now(s->loop);
-    rc = uv_spawn(s->loop, &call->proc, &opts);
-    close(seccomp);
-    if (rc < 0) {
-        snprintf(call->error, sizeof(call->error), "cannot start the "
-                 "sandbox: %s", uv_strerror(rc));
-        /* every handle is initialised: close them all, then finish */
-        call->open_handles = 5;
-        call->exited = 1;
-        call->exit_status = HELPER_FAILED;
-        close_handle(call, (uv_handle_t *)&call->proc);
-        close_handle(call, (uv_handle_t *)&call->in);
-        close_handle(call, (uv_handle_t *)&call->out);
-        close_handle(call, (uv_handle_t *)&call->err);
-        close_handle(call, (uv_handle_t *)&call->timer);
-        rc = 0;
-        goto out;
-    }
-    call->open_handles = 5;     /* process, timer, stdin, stdout, stderr */
+    uv_timer_init(s->loop, &call->timer);
+    call->timer.data = call;
+    call->open_handles = 1;
     uv_timer_start(&call->timer, on_timeout,
                    (uint64_t)call->req.route.timeout_s * 1000, 0);
-    uv_read_start((uv_stream_t *)&call->out, alloc_cb, on_stdout);
-    uv_read_start((uv_stream_t *)&call->err, alloc_cb, on_stderr);
-    {
+    if (open_pipe(call, &call->in, in[1]) < 0)
+        close_handle(call, (uv_handle_t *)&call->in);
+    if (open_pipe(call, &call->out, out[0]) < 0
+        || uv_read_start((uv_stream_t *)&call->out, alloc_cb, on_stdout) < 0)
+        close_handle(call, (uv_handle_t *)&call->out);
+    if (open_pipe(call, &call->err, err[0]) < 0
+        || uv_read_start((uv_stream_t *)&call->err, alloc_cb, on_stderr) < 0)
+        close_handle(call, (uv_handle_t *)&call->err);
+    if (!uv_is_closing((uv_handle_t *)&call->in)) {
         uv_buf_t b = uv_buf_init(call->body ? call->body : "",
                                  (unsigned)call->body_len);
         call->in_write.data = call->in_shutdown.data = call;
@@ -542,11 +506,95 @@ static int spawn(struct call *call)
             close_handle(call, (uv_handle_t *)&call->in);
     }
     rc = 0;
+    in[1] = out[0] = err[0] = -1;
+    in[0] = out[1] = err[1] = -1;
 out:
+    for (i = 0; i < 2; i++) {
+        if (in[i] >= 0)
+            close(in[i]);
+        if (out[i] >= 0)
+            close(out[i]);
+        if (err[i] >= 0)
+            close(err[i]);
+    }
     strvec_free(&env);
-    strvec_free(&bw);
-    strvec_free(&args);
+    strvec_free(&cmd);
     return rc;
+}
+
+/* A call that could not run: answered, its sandbox and capacity given
+ * back. */
+static void fail(struct call *call, int status, const char *msg)
+{
+    if (call->sb != NULL) {
+        sandbox_release(call->sb, 0);
+        call->sb = NULL;
+    }
+    capacity_release(&call->server->capacity, call->memory);
+    respond_error(call, status, msg, NULL);
+    call_free(call);
+}
+
+static void start_run(struct call *call)
+{
+    if (call->stopped || call->server->killing) {
+        fail(call, 503, "the call was stopped: the executor is shutting "
+             "down");
+        return;
+    }
+    if (run(call) < 0) {
+        log_msg(LOG_LEVEL_ERROR, "cannot run a call", call->error);
+        fail(call, 500, call->error);
+    }
+}
+
+static void on_sandbox_ready(struct sandbox *sb, int ok, void *arg)
+{
+    struct call *call = arg;
+
+    if (!ok) {
+        /* the sandbox frees itself; its reason is in the log */
+        call->sb = NULL;
+        if (call->stopped)
+            fail(call, 503, "the call was stopped: the executor is "
+                 "shutting down");
+        else
+            fail(call, 500, "the sandbox could not be created; see the "
+                 "executor's log");
+        return;
+    }
+    (void)sb;
+    start_run(call);
+}
+
+/* An idle sandbox of the same key, or a new one. */
+static void get_sandbox(struct call *call)
+{
+    struct server *s = call->server;
+    const struct route_def *r = &call->req.route;
+    struct sandbox_params p;
+
+    call->key = sandbox_key(r->app, r->path, call->image.digest,
+                            call->memory);
+    if (call->key == NULL) {
+        fail(call, 500, "out of memory");
+        return;
+    }
+    call->sb = sandbox_take(s, call->key);
+    if (call->sb != NULL) {
+        start_run(call);
+        return;
+    }
+    p.key = call->key;
+    p.rootfs = call->image.rootfs;
+    p.image = &call->image.config;
+    p.memory = call->memory;
+    call->sb = sandbox_start(s, &p, on_sandbox_ready, call, call->error,
+                             sizeof(call->error));
+    if (call->sb == NULL) {
+        log_msg(LOG_LEVEL_ERROR, "cannot start a sandbox", call->error);
+        fail(call, 500, call->error);
+    }
 }
 
 static void prepare_image(uv_work_t *w)
@@ -579,16 +627,7 @@ static void image_ready(uv_work_t *w, int status)
         call_free(call);
         return;
     }
-    if (spawn(call) < 0) {
-        log_msg(LOG_LEVEL_ERROR, "cannot start a sandbox", call->error);
-        if (call->has_cgroup) {
-            cgroup_destroy(&call->cgroup);
-            call->has_cgroup = 0;
-        }
-        capacity_release(&call->server->capacity, call->memory);
-        respond_error(call, 500, call->error, NULL);
-        call_free(call);
-    }
+    get_sandbox(call);
 }
 
 static void on_capacity(struct capacity_waiter *w, enum capacity_result res)
@@ -679,12 +718,11 @@ size_t call_stop_all(struct server *s)
     s->killing = 1;
     for (call = s->calls; call != NULL; call = call->next) {
         n++;
-        if (call->open_handles == 0 || call->exited)
+        if (call->sb == NULL || call->done)
             continue;   /* waiting for capacity or its image, or ending */
+        /* a sandbox starting or running: its end answers the call */
         call->stopped = 1;
-        if (call->has_cgroup)
-            cgroup_kill_all(&call->cgroup);
-        uv_process_kill(&call->proc, SIGKILL);
+        sandbox_kill(call->sb);
     }
     return n;
 }

@@ -87,20 +87,21 @@ static int kill_procs(const char *dir)
     return n;
 }
 
-/* Kills, waits a little for the kernel to reap, removes one directory. */
+/* Kills, waits for the kernel to reap (up to a second), removes one
+ * directory. */
 static int remove_group_dir(const char *dir, int v2)
 {
     int i;
 
     if (v2 && exists(dir, "cgroup.kill"))
         write_file(dir, "cgroup.kill", "1");
-    for (i = 0; i < 200; i++) {
+    for (i = 0; i < 1000; i++) {
         if (rmdir(dir) == 0 || errno == ENOENT)
             return 0;
         if (errno != EBUSY)
             return -1;
         kill_procs(dir);
-        usleep(5000);
+        usleep(1000);
     }
     return -1;
 }

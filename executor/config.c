@@ -33,6 +33,8 @@ void config_defaults(struct config *cfg)
     cfg->memory_budget = 4ULL * 1024 * 1024 * 1024;
     cfg->queue_size = 100;
     cfg->queue_timeout_ms = 10000;
+    cfg->sandbox_idle_timeout_ms = 30000;
+    cfg->sandbox_idle_max = 64;
 }
 
 const char *log_level_name(enum log_level level)
@@ -344,6 +346,17 @@ static int apply_function_key(struct config *cfg, const char *key,
             || cfg->queue_timeout_ms > 3600 * 1000)
             return -1;
         return 0;
+    }
+    if (strcmp(key, "sandbox_idle_timeout") == 0) {
+        *expect = "a duration up to 1h (0: a sandbox serves one call)";
+        if (set_duration(&cfg->sandbox_idle_timeout_ms, value) < 0
+            || cfg->sandbox_idle_timeout_ms > 3600 * 1000)
+            return -1;
+        return 0;
+    }
+    if (strcmp(key, "sandbox_idle_max") == 0) {
+        *expect = "a number from 0 (a sandbox serves one call) to 100000";
+        return set_number(&cfg->sandbox_idle_max, value, 0, 100000);
     }
     return -2;
 }

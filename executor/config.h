@@ -54,6 +54,10 @@ struct config {
     uint64_t memory_budget;
     uint64_t queue_size;
     uint64_t queue_timeout_ms;
+
+    /* sandboxes kept for the next call of the same route */
+    uint64_t sandbox_idle_timeout_ms;   /* 0: none kept */
+    uint64_t sandbox_idle_max;          /* idle ones at most, 0: none */
 };
 
 void config_defaults(struct config *cfg);

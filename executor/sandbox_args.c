@@ -172,13 +172,11 @@ int sandbox_user(const struct oci_image_config *image, unsigned *uid,
 int sandbox_argv(const struct sandbox_spec *spec, struct strvec *argv,
                  char *err, size_t errlen)
 {
-    const struct oci_image_config *img = spec->image;
     unsigned uid, gid;
-    size_t i, ncmd = 0;
 
-    if (sandbox_user(img, &uid, &gid) < 0) {
+    if (sandbox_user(spec->image, &uid, &gid) < 0) {
         snprintf(err, errlen, "image User \"%.64s\" is not numeric; use "
-                 "\"uid\" or \"uid:gid\"", img->user);
+                 "\"uid\" or \"uid:gid\"", spec->image->user);
         return -1;
     }
     strvec_push(argv, spec->bwrap);
@@ -205,7 +203,16 @@ int sandbox_argv(const struct sandbox_spec *spec, struct strvec *argv,
     strvec_push(argv, "/");
     strvec_push(argv, "--proc");
     strvec_push(argv, "/proc");
+    /* /dev read-only but for a private /dev/shm, sized as /tmp is */
     strvec_push(argv, "--dev");
+    strvec_push(argv, "/dev");
+    strvec_push(argv, "--size");
+    strvec_pushf(argv, "%llu", (unsigned long long)spec->tmp_bytes);
+    strvec_push(argv, "--perms");
+    strvec_push(argv, "1777");
+    strvec_push(argv, "--tmpfs");
+    strvec_push(argv, "/dev/shm");
+    strvec_push(argv, "--remount-ro");
     strvec_push(argv, "/dev");
     strvec_push(argv, "--size");
     strvec_pushf(argv, "%llu", (unsigned long long)spec->tmp_bytes);
@@ -214,34 +221,31 @@ int sandbox_argv(const struct sandbox_spec *spec, struct strvec *argv,
     strvec_push(argv, "--tmpfs");
     strvec_push(argv, "/tmp");
     strvec_push(argv, "--chdir");
-    strvec_push(argv, img->working_dir != NULL ? img->working_dir : "/");
+    strvec_push(argv, "/");
     strvec_push(argv, "--clearenv");
-    for (i = 0; spec->env[i] != NULL; i++) {
-        const char *eq = strchr(spec->env[i], '=');
-        char *name;
-
-        if (eq == NULL)
-            continue;
-        name = strndup(spec->env[i], (size_t)(eq - spec->env[i]));
-        if (name == NULL) {
-            argv->failed = 1;
-            break;
-        }
-        strvec_push(argv, "--setenv");
-        strvec_push(argv, name);
-        strvec_push(argv, eq + 1);
-        free(name);
-    }
+    /* the helper, from the descriptor the executor left open, as pid 1 */
+    strvec_push(argv, "--as-pid-1");
     strvec_push(argv, "--");
-    for (i = 0; img->entrypoint != NULL && img->entrypoint[i] != NULL; i++) {
+    strvec_pushf(argv, "/proc/self/fd/%d", SANDBOX_HELPER_FD);
+    strvec_push(argv, "init");
+    strvec_pushf(argv, "%d", SANDBOX_CTL_FD);
+    if (argv->failed) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+int sandbox_command(const struct oci_image_config *img, struct strvec *argv,
+                    char *err, size_t errlen)
+{
+    size_t i;
+
+    for (i = 0; img->entrypoint != NULL && img->entrypoint[i] != NULL; i++)
         strvec_push(argv, img->entrypoint[i]);
-        ncmd++;
-    }
-    for (i = 0; img->cmd != NULL && img->cmd[i] != NULL; i++) {
+    for (i = 0; img->cmd != NULL && img->cmd[i] != NULL; i++)
         strvec_push(argv, img->cmd[i]);
-        ncmd++;
-    }
-    if (ncmd == 0) {
+    if (argv->n == 0 || argv->v[0][0] == '\0') {
         snprintf(err, errlen, "the image has neither Entrypoint nor Cmd");
         return -1;
     }
@@ -250,4 +254,10 @@ int sandbox_argv(const struct sandbox_spec *spec, struct strvec *argv,
         return -1;
     }
     return 0;
+}
+
+const char *sandbox_cwd(const struct oci_image_config *img)
+{
+    return img->working_dir != NULL && img->working_dir[0] == '/'
+           ? img->working_dir : "/";
 }

@@ -23,14 +23,18 @@ void strvec_pushf(struct strvec *sv, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void strvec_free(struct strvec *sv);
 
+/* Descriptors the sandbox helper finds open in a new sandbox. */
+#define SANDBOX_SECCOMP_FD 3        /* the seccomp filter */
+#define SANDBOX_HELPER_FD 4         /* the helper's own executable */
+#define SANDBOX_CTL_FD 5            /* the socket to the executor */
+
 struct sandbox_spec {
     const char *bwrap;              /* path of bwrap */
     const char *rootfs;
-    uint64_t tmp_bytes;             /* size of the private /tmp */
+    uint64_t tmp_bytes;             /* size of /tmp, and of /dev/shm */
     int share_net;                  /* keep the host network */
     const char *hostname;
     const struct oci_image_config *image;
-    char *const *env;               /* NULL-terminated */
 };
 
 /* What the call tells the function. */
@@ -60,9 +64,19 @@ int sandbox_env(const struct call_info *ci,
 int sandbox_user(const struct oci_image_config *image, unsigned *uid,
                  unsigned *gid);
 
-/* The bwrap argument vector, ending with the function's command. */
+/*
+ * The bwrap argument vector of a sandbox, which runs the sandbox helper
+ * as its init (pid 1); function processes are started by that init.
+ */
 int sandbox_argv(const struct sandbox_spec *spec, struct strvec *argv,
                  char *err, size_t errlen);
+
+/* The function's command: the image's Entrypoint, then its Cmd. */
+int sandbox_command(const struct oci_image_config *img, struct strvec *argv,
+                    char *err, size_t errlen);
+
+/* The function's working directory: the image's WorkingDir, else "/". */
+const char *sandbox_cwd(const struct oci_image_config *img);
 
 /* An environment variable name from a key: upper case, [A-Z0-9_]. */
 void sandbox_env_name(const char *prefix, const char *key, char *out,

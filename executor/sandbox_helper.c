@@ -10,9 +10,18 @@
  * to the unprivileged UID and GID, and executes bubblewrap, which loads
  * the filter (--seccomp 3) after its own setup.
  *
+ * bubblewrap then runs this same program, from the descriptor the executor
+ * left open for it, as the sandbox's pid 1:
+ *
+ *     functions-sandbox-helper init CTL
+ *
+ * which serves the executor on the socket CTL (sandbox_init.c).
+ *
  * A small static program of its own, linked with nothing else: starting it
- * is part of every cold call's latency.
+ * is part of every new sandbox's latency.
  */
+#include "sandbox_init.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -49,6 +58,17 @@ int main(int argc, char **argv)
     int i, sep = -1, fd, n;
     size_t len;
 
+    if (argc == 3 && strcmp(argv[1], "init") == 0) {
+        char *end;
+        long ctl = strtol(argv[2], &end, 10);
+
+        if (*end != '\0' || end == argv[2] || ctl < 3 || ctl > 1024) {
+            fprintf(stderr, "sandbox: bad control descriptor %s\n",
+                    argv[2]);
+            return HELPER_FAILED;
+        }
+        return sandbox_init((int)ctl);
+    }
     for (i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--") == 0) {
             sep = i;
@@ -56,8 +76,8 @@ int main(int argc, char **argv)
         }
     }
     if (argc < 5 || sep < 4 || sep + 1 >= argc) {
-        fprintf(stderr, "usage: %s UID GID PROCS... -- BWRAP ARGS...\n",
-                argv[0]);
+        fprintf(stderr, "usage: %s UID GID PROCS... -- BWRAP ARGS...\n"
+                "       %s init CTL\n", argv[0], argv[0]);
         return 2;
     }
     /* never root: 0 and anything unparsable are refused */

@@ -4,6 +4,7 @@
 #include "server.h"
 #include "endpoints.h"
 #include "log.h"
+#include "sandbox.h"
 #include "seccomp_filter.h"
 
 #include <errno.h>
@@ -254,6 +255,7 @@ int server_start(struct server *s, uv_loop_t *loop, const struct config *cfg,
                  char *err, size_t errlen)
 {
     char self[1024], *slash;
+    struct stat st;
     ssize_t n;
 
     memset(s, 0, sizeof(*s));
@@ -278,6 +280,17 @@ int server_start(struct server *s, uv_loop_t *loop, const struct config *cfg,
     if (access(s->helper, X_OK) < 0) {
         snprintf(err, errlen, "cannot run %s: %s", s->helper,
                  strerror(errno));
+        return -1;
+    }
+    /* sandboxes run it as their init, from this descriptor, as the
+     * sandbox user: it must be executable by everyone */
+    s->helper_fd = open(s->helper, O_RDONLY | O_CLOEXEC);
+    if (s->helper_fd < 0 || fstat(s->helper_fd, &st) < 0
+        || !(st.st_mode & S_IXOTH)) {
+        snprintf(err, errlen, "%s must be readable and executable by "
+                 "everyone (mode 0755)", s->helper);
+        if (s->helper_fd >= 0)
+            close(s->helper_fd);
         return -1;
     }
     if (access(cfg->bwrap, X_OK) < 0) {
@@ -339,6 +352,10 @@ int server_reconfigure(struct server *s, const struct config *cfg,
     s->capacity.memory_budget = cfg->memory_budget;
     s->capacity.queue_size = cfg->queue_size;
     s->capacity.queue_timeout_ms = cfg->queue_timeout_ms;
+    /* idle sandboxes were made with the old settings */
+    s->cfg.sandbox_idle_timeout_ms = cfg->sandbox_idle_timeout_ms;
+    s->cfg.sandbox_idle_max = cfg->sandbox_idle_max;
+    sandbox_close_idle(s);
     if (strcmp(cfg->image_dir, s->cfg.image_dir) != 0
         || strcmp(cfg->state_dir, s->cfg.state_dir) != 0
         || strcmp(cfg->cgroup_root, s->cfg.cgroup_root) != 0

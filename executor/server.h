@@ -21,6 +21,7 @@
 #define SERVER_SECRET_HEADER "Fn-Executor-Secret"
 
 struct call;
+struct sandbox;
 
 struct server {
     uv_loop_t *loop;
@@ -42,6 +43,11 @@ struct server {
     struct capacity capacity;
     struct cgroups cgroups;
     char helper[1024];          /* functions-sandbox-helper */
+    int helper_fd;              /* open, for sandboxes to run as init */
+    struct sandbox *sandboxes;  /* every sandbox */
+    struct sandbox *idle_head;  /* idle ones, newest first */
+    struct sandbox *idle_tail;
+    size_t nidle;
     char *seccomp_bpf;          /* the sandboxes' filter, built once */
     size_t seccomp_len;
 };

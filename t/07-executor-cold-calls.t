@@ -47,11 +47,8 @@ sub call {
 
 sub error_of { my $b = eval { decode_json($_[0]{body}) } // {}; $b->{error}{message} // '' }
 
-sub no_sandbox_left {
-    my @dirs = glob('/sys/fs/cgroup/memory/functions/test-*/*/'),
-               glob('/sys/fs/cgroup/functions/test-*/*/');
-    return !@dirs;
-}
+# Sandboxes stay for the next call; what a call started must not.
+sub no_function_left { return !$ex->function_pids }
 
 my $echo = image('echo', <<'SH');
 echo "in: $(cat)"
@@ -60,7 +57,7 @@ SH
 
 subtest 'happy path' => sub {
     my $r = call(route => { image => $echo }, body => 'hello world');
-    is($r->{status}, 200, '200');
+    is($r->{status}, 200, 'answers 200');
     is($r->{body}, "in: hello world\n", 'stdin in, stdout out');
     like($r->{headers}{'fn-call-id'}, qr/^01ARZ3NDEKTSV4RRFFQ69G\d{4}$/,
          'the call id comes back');
@@ -76,7 +73,7 @@ subtest 'happy path' => sub {
        "the route's Content-Type wins");
     like(join(',', map { "$_" } $r->{headers}{'x-extra'}), qr/b/,
          "the route's headers are added");
-    ok(wait_until(5, \&no_sandbox_left), 'no cgroup is left');
+    ok(wait_until(5, \&no_function_left), 'no process of the call is left');
 
     $r = call(route => { image => image('binary', "printf '\\001\\377\\000'\n") });
     is($r->{body}, "\x01\xff\x00", 'binary output passes unchanged');
@@ -98,7 +95,7 @@ subtest 'environment contract and config precedence' => sub {
                             config => { shared => 'route', 'my-key' => 'v' } },
                  headers => { 'X-Custom-Thing' => 'yes',
                               'Fn-Sneaky' => 'dropped' });
-    is($r->{status}, 200, '200') or diag($r->{body});
+    is($r->{status}, 200, 'answers 200') or diag($r->{body});
     my %env = map { /^([^=]+)=(.*)$/ ? ($1, $2) : () } split /\n/, $r->{body};
     my $id = $r->{headers}{'fn-call-id'};
     is($env{FROM_IMAGE}, 'image', "the image's Env");
@@ -141,7 +138,7 @@ subtest 'outcomes' => sub {
     is($r->{status}, 504, 'timeout: 504');
     is(error_of($r), 'function timed out after 1 s', 'saying so');
     ok(time - $t0 < 10, 'and promptly');
-    ok(wait_until(5, \&no_sandbox_left), 'the sleeper is gone with its cgroup');
+    ok(wait_until(5, \&no_function_left), 'the sleeper is gone');
 
     $r = call(route => { image => image('hog',
         "head -c 200000000 /dev/zero | tail -c 150000000 > /dev/null\n"),
@@ -153,7 +150,7 @@ subtest 'outcomes' => sub {
     $r = call(route => { image => image('chatty', "yes hello\n") });
     is($r->{status}, 502, 'response over max_response_body: 502');
     like(error_of($r), qr/response is larger than 262144 bytes/, 'saying so');
-    ok(wait_until(5, \&no_sandbox_left), 'and the function is killed');
+    ok(wait_until(5, \&no_function_left), 'and the function is killed');
 
     $r = call(route => { image => $echo }, body => 'x' x 70000);
     is($r->{status}, 413, 'body over max_request_body: 413');
@@ -245,7 +242,7 @@ subtest 'a fork bomb meets the pids limit' => sub {
         timeout => 5 });
     ok($r->{status} == 200 || $r->{status} == 504 || $r->{status} == 502,
        "the bomb call ends ($r->{status})");
-    ok(wait_until(10, \&no_sandbox_left), 'and leaves nothing behind');
+    ok(wait_until(10, \&no_function_left), 'and leaves nothing behind');
     is(call(route => { image => $echo }, body => 'still')->{status}, 200,
        'the executor serves the next call');
 };
@@ -350,7 +347,7 @@ subtest 'a call id already running is refused' => sub {
         FnTest::spew("$dir/dup", $r->{status});
         POSIX::_exit(0);
     }
-    ok(wait_until(5, sub { !no_sandbox_left() }), 'the first call runs');
+    ok(wait_until(5, sub { $ex->function_pids > 0 }), 'the first call runs');
     my $r = call(route => { image => $echo },
                  call_id => '01ARZ3NDEKTSV4RRFFQ69J0000');
     is($r->{status}, 409, 'the same id again: 409');
@@ -359,5 +356,8 @@ subtest 'a call id already running is refused' => sub {
     is(FnTest::slurp("$dir/dup"), '200', 'the first call is not disturbed');
 };
 
-ok(wait_until(5, \&no_sandbox_left), 'no sandbox cgroup is left at the end');
+ok(wait_until(5, \&no_function_left), 'no function process is left');
+ok($ex->sandbox_groups > 0, 'idle sandboxes wait for the next calls');
+is($ex->stop, 0, 'the executor stops cleanly');
+ok(!$ex->sandbox_groups, 'and leaves no sandbox cgroup behind');
 done_testing();

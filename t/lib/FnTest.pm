@@ -315,7 +315,9 @@ sub executor_start {
             or POSIX::_exit(127);
     }
     my $self = bless { pid => $pid, dir => $dir, conf => $conf,
-                       socket => $o{listen} // "$dir/executor.sock" },
+                       socket => $o{listen} // "$dir/executor.sock",
+                       cgroup_name => $o{cgroup_name}
+                           // "functions/test-$$-executor-$n" },
                      'FnTest::Executor';
     push @cleanups, sub { $self->stop };
     wait_until(10, sub {
@@ -340,6 +342,31 @@ sub pid { $_[0]{pid} }
 sub dir { $_[0]{dir} }
 sub conf { $_[0]{conf} }
 sub log { FnTest::slurp("$_[0]{dir}/executor.log") // '' }
+
+# The cgroup directories of this executor's sandboxes (one hierarchy).
+sub sandbox_groups {
+    my ($self) = @_;
+    my $name = $self->{cgroup_name};
+    return grep { m{/[0-7][0-9A-HJKMNP-TV-Z]{25}/?$} }
+           glob("/sys/fs/cgroup/memory/$name/*/"),
+           glob("/sys/fs/cgroup/$name/*/");
+}
+
+# Processes in those sandboxes other than the sandboxes' own (bubblewrap
+# and the init): what functions started and left running.
+sub function_pids {
+    my ($self) = @_;
+    my @pids;
+    for my $g ($self->sandbox_groups) {
+        for my $pid (split /\n/, FnTest::slurp("$g/cgroup.procs") // '') {
+            my $cmd = FnTest::slurp("/proc/$pid/cmdline") // next;
+            next if $cmd =~ m{^[^\0]*bwrap\0}
+                    || $cmd =~ m{^/proc/self/fd/\d+\0init\0};
+            push @pids, $pid;
+        }
+    }
+    return @pids;
+}
 
 # Sends a signal and waits up to $seconds for the exit; returns the wait
 # status, or undef if it did not exit.

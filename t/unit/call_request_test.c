@@ -7,6 +7,7 @@
 #include "tap.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 static struct request_parser p;
 static struct call_request cr;
@@ -131,7 +132,6 @@ static void test_env_and_argv(void)
            "FN_DEADLINE");
     ok(env_get(&env, "HEADER_FN_SNEAKY") == NULL, "no Fn-* header");
 
-    spec.env = env.v;
     is_int(sandbox_argv(&spec, &argv, err, sizeof(err)), 0,
            "the bubblewrap arguments are built");
     ok(has_arg(&argv, "--ro-bind", "rootfs/abc"), "the rootfs is read-only");
@@ -141,8 +141,35 @@ static void test_env_and_argv(void)
     ok(has_arg(&argv, "--uid", "1000"), "uid 1000");
     ok(has_arg(&argv, "--size", "1048576"), "a sized /tmp");
     ok(has_arg(&argv, "--die-with-parent", NULL), "dies with the executor");
-    is_str(argv.v[argv.n - 2], "/bin/sh", "then the image's command");
+    ok(has_arg(&argv, "--remount-ro", "/dev"), "a read-only /dev");
+    ok(has_arg(&argv, "--tmpfs", "/dev/shm"), "but a private /dev/shm");
+    ok(has_arg(&argv, "--as-pid-1", NULL), "the init is pid 1");
+    is_str(argv.v[argv.n - 3], "/proc/self/fd/4", "the helper is the init");
+    is_str(argv.v[argv.n - 1], "5", "and talks on descriptor 5");
     strvec_free(&argv);
+    is_int(sandbox_command(&img, &argv, err, sizeof(err)), 0,
+           "the command is built");
+    ok(argv.n == 2 && strcmp(argv.v[0], "/bin/sh") == 0
+       && strcmp(argv.v[1], "/fn/handler") == 0, "Cmd without Entrypoint");
+    strvec_free(&argv);
+    {
+        char *ep[] = { "/entry", "-x", NULL };
+
+        img.entrypoint = ep;
+        sandbox_command(&img, &argv, err, sizeof(err));
+        ok(argv.n == 4 && strcmp(argv.v[0], "/entry") == 0
+           && strcmp(argv.v[2], "/bin/sh") == 0, "Entrypoint, then Cmd");
+        strvec_free(&argv);
+        img.entrypoint = NULL;
+        img.cmd = NULL;
+        ok(sandbox_command(&img, &argv, err, sizeof(err)) < 0,
+           "neither: refused");
+        strvec_free(&argv);
+        img.cmd = cmd;
+    }
+    is_str(sandbox_cwd(&img), "/", "no WorkingDir: /");
+    img.working_dir = "/srv";
+    is_str(sandbox_cwd(&img), "/srv", "the image's WorkingDir");
     spec.share_net = 1;
     sandbox_argv(&spec, &argv, err, sizeof(err));
     ok(!has_arg(&argv, "--unshare-net", NULL), "allow_network keeps it");

@@ -1,0 +1,276 @@
+/*
+ * pid 1 of a sandbox: runs function processes and cleans up after them.
+ *
+ * As pid 1 it cannot be killed from inside its namespace, it reaps every
+ * orphan, and kill(-1) from it reaches every other process there.
+ */
+#include "sandbox_init.h"
+#include "sandbox_proto.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/close_range.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ipc.h>
+#include <sys/msg.h>
+#include <sys/sem.h>
+#include <sys/shm.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define INIT_FAILED 125
+#define REAP_TIMEOUT_MS 2000
+
+extern char **environ;
+
+static long now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+static void say(const char *what)
+{
+    fprintf(stderr, "sandbox init: %s: %s\n", what, strerror(errno));
+}
+
+/* The function process: never returns. */
+static void child(const struct sandbox_run *run, const int fds[3])
+{
+    int i;
+
+    for (i = 0; i < 3; i++) {
+        if (dup2(fds[i], i) < 0)
+            _exit(INIT_FAILED);
+    }
+    environ = run->env;
+    if (chdir(run->cwd) < 0) {
+        dprintf(2, "cannot change to the working directory %s: %s\n",
+                run->cwd, strerror(errno));
+        _exit(126);
+    }
+    /* PATH comes from the function's environment */
+    execvp(run->argv[0], run->argv);
+    dprintf(2, "cannot run %s: %s\n", run->argv[0], strerror(errno));
+    _exit(errno == ENOENT ? 127 : 126);
+}
+
+/* Waits for pid, reaping any other process on the way. */
+static int wait_for(pid_t pid, int *status)
+{
+    int st;
+    pid_t w;
+
+    for (;;) {
+        w = waitpid(-1, &st, 0);
+        if (w == pid) {
+            *status = st;
+            return 0;
+        }
+        if (w < 0 && errno != EINTR)
+            return -1;
+    }
+}
+
+/* Kills every process but this one and reaps them all. */
+static int kill_the_rest(void)
+{
+    long deadline = now_ms() + REAP_TIMEOUT_MS;
+    struct timespec ms = { 0, 1000000 };
+    pid_t w;
+
+    for (;;) {
+        kill(-1, SIGKILL);
+        while ((w = waitpid(-1, NULL, WNOHANG)) > 0)
+            ;
+        if (w < 0 && errno == ECHILD)
+            return 0;
+        if (now_ms() > deadline)
+            return -1;
+        nanosleep(&ms, NULL);
+    }
+}
+
+/* Removes what is inside the directory dfd (closed here). */
+static int empty_dir(int dfd, int depth)
+{
+    struct dirent *d;
+    DIR *dp;
+    int rc = 0, sub;
+
+    dp = fdopendir(dfd);
+    if (dp == NULL) {
+        close(dfd);
+        return -1;
+    }
+    while ((d = readdir(dp)) != NULL) {
+        if (strcmp(d->d_name, ".") == 0 || strcmp(d->d_name, "..") == 0)
+            continue;
+        if (unlinkat(dfd, d->d_name, 0) == 0)
+            continue;
+        if (errno != EISDIR || depth > 256) {
+            rc = -1;
+            continue;
+        }
+        /* a directory the function made unreadable is still its own;
+         * if this fails, so does what follows */
+        if (fchmodat(dfd, d->d_name, 0700, 0) < 0)
+            rc = -1;
+        sub = openat(dfd, d->d_name,
+                     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (sub < 0 || empty_dir(sub, depth + 1) < 0
+            || unlinkat(dfd, d->d_name, AT_REMOVEDIR) < 0)
+            rc = -1;
+        if (rc < 0)
+            break;
+    }
+    closedir(dp);
+    return rc;
+}
+
+static int empty_path(const char *path)
+{
+    int dfd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+    if (dfd < 0)
+        return errno == ENOENT ? 0 : -1;
+    return empty_dir(dfd, 0);
+}
+
+/* Removes the System V IPC objects listed in /proc/sysvipc/<what>. */
+static int remove_ipc(const char *what)
+{
+    char path[64], line[512];
+    int rc = 0, key, id;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "/proc/sysvipc/%s", what);
+    f = fopen(path, "re");
+    if (f == NULL)
+        return -1;
+    if (fgets(line, sizeof(line), f) == NULL) {    /* the header */
+        fclose(f);
+        return -1;
+    }
+    while (fgets(line, sizeof(line), f) != NULL) {
+        if (sscanf(line, "%d %d", &key, &id) != 2)
+            continue;
+        if (what[1] == 'h')
+            rc |= shmctl(id, IPC_RMID, NULL);
+        else if (what[1] == 'e')
+            rc |= semctl(id, 0, IPC_RMID);
+        else
+            rc |= msgctl(id, IPC_RMID, NULL);
+    }
+    fclose(f);
+    return rc < 0 ? -1 : 0;
+}
+
+static int clean_up(void)
+{
+    int clean = 1;
+
+    if (kill_the_rest() < 0) {
+        fprintf(stderr, "sandbox init: processes survive SIGKILL\n");
+        return 0;   /* nothing else can be trusted to stay removed */
+    }
+    if (empty_path("/tmp") < 0 || empty_path("/dev/shm") < 0) {
+        say("emptying /tmp and /dev/shm");
+        clean = 0;
+    }
+    if (remove_ipc("shm") < 0 || remove_ipc("sem") < 0
+        || remove_ipc("msg") < 0) {
+        say("removing System V IPC objects");
+        clean = 0;
+    }
+    return clean;
+}
+
+/* One RUN: receive, start, wait, clean up, answer.  -1 ends the init. */
+static int serve_one(int ctl, char *buf)
+{
+    char cbuf[CMSG_SPACE(3 * sizeof(int))], done[SANDBOX_DONE_LEN];
+    struct iovec iov = { buf, SANDBOX_MSG_MAX };
+    struct msghdr msg = { 0 };
+    struct sandbox_run run;
+    struct cmsghdr *cm;
+    int fds[3] = { -1, -1, -1 }, nfds = 0, status, i, ok;
+    ssize_t n;
+    pid_t pid;
+
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = cbuf;
+    msg.msg_controllen = sizeof(cbuf);
+    do
+        n = recvmsg(ctl, &msg, MSG_CMSG_CLOEXEC);
+    while (n < 0 && errno == EINTR);
+    if (n <= 0)
+        return n == 0 ? 1 : -1;     /* the executor is done with us */
+    for (cm = CMSG_FIRSTHDR(&msg); cm != NULL; cm = CMSG_NXTHDR(&msg, cm)) {
+        if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
+            size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+            if (k == 3 && nfds == 0) {
+                memcpy(fds, CMSG_DATA(cm), sizeof(fds));
+                nfds = 3;
+            }
+        }
+    }
+    ok = nfds == 3 && !(msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC))
+         && sandbox_run_decode(buf, (size_t)n, &run) == 0;
+    if (!ok) {
+        fprintf(stderr, "sandbox init: malformed message\n");
+        for (i = 0; i < nfds; i++)
+            close(fds[i]);
+        return -1;
+    }
+    pid = fork();
+    if (pid == 0)
+        child(&run, fds);
+    for (i = 0; i < 3; i++)
+        close(fds[i]);
+    sandbox_run_free(&run);
+    if (pid < 0) {
+        say("fork");
+        status = INIT_FAILED << 8;
+    } else if (wait_for(pid, &status) < 0) {
+        say("wait");
+        return -1;
+    }
+    sandbox_done_encode(done, status, clean_up());
+    if (send(ctl, done, sizeof(done), MSG_NOSIGNAL) != sizeof(done))
+        return -1;
+    return 0;
+}
+
+int sandbox_init(int ctl)
+{
+    char ready = SANDBOX_READY, *buf;
+    int rc;
+
+    /* nothing of ours reaches a function */
+    if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
+        say("close_range");
+        return INIT_FAILED;
+    }
+    buf = malloc(SANDBOX_MSG_MAX);
+    if (buf == NULL
+        || send(ctl, &ready, 1, MSG_NOSIGNAL) != 1) {
+        say("starting");
+        return INIT_FAILED;
+    }
+    while ((rc = serve_one(ctl, buf)) == 0)
+        ;
+    free(buf);
+    return rc > 0 ? 0 : INIT_FAILED;
+}
