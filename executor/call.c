@@ -218,16 +218,9 @@ static void finish(struct call *call)
                       call->log_len);
         call->log = NULL;
     }
-    /* the sandbox serves the next call only if nothing is left of this
-     * one and it ended by itself */
-    sandbox_release(call->sb, !call->lost && call->clean && oom <= 0
-                              && !call->timed_out && !call->too_big
-                              && !call->stopped);
-    call->sb = NULL;
-    capacity_release(&s->capacity, call->memory);
-
     if (log_begin(&rec, LOG_LEVEL_DEBUG, "call finished")) {
         log_str(&rec, "call_id", call->req.call_id);
+        log_str(&rec, "sandbox", call->sb->id);
         log_int(&rec, "exit_status", call->exit_status);
         log_int(&rec, "signal", call->term_signal);
         log_int(&rec, "oom_kills", oom);
@@ -235,6 +228,13 @@ static void finish(struct call *call)
         log_int(&rec, "wait_ms", (long long)call->wait_ms);
         log_end(&rec);
     }
+    /* the sandbox serves the next call only if nothing is left of this
+     * one and it ended by itself */
+    sandbox_release(call->sb, !call->lost && call->clean && oom <= 0
+                              && !call->timed_out && !call->too_big
+                              && !call->stopped);
+    call->sb = NULL;
+    capacity_release(&s->capacity, call->memory);
 
     if (call->stopped) {
         respond_error(call, 503, "the call was stopped: the executor is "

@@ -119,7 +119,13 @@ void sandbox_close_idle(struct server *s)
 static void free_sandbox(struct sandbox *sb)
 {
     struct server *s = sb->server;
+    struct log_record r;
 
+    if (log_begin(&r, LOG_LEVEL_DEBUG, "sandbox closed")) {
+        log_str(&r, "sandbox", sb->id);
+        log_int(&r, "calls", (long long)sb->calls);
+        log_end(&r);
+    }
     if (sb->prev)
         sb->prev->next = sb->next;
     else
@@ -343,6 +349,14 @@ static void on_ctl(uv_poll_t *h, int status, int events)
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
         return;
     if (n == 1 && buf[0] == SANDBOX_READY && sb->state == SANDBOX_STARTING) {
+        struct log_record r;
+
+        if (log_begin(&r, LOG_LEVEL_DEBUG, "sandbox started")) {
+            log_str(&r, "sandbox", sb->id);
+            log_int(&r, "time_ms",
+                    (long long)(uv_now(sb->server->loop) - sb->started_ms));
+            log_end(&r);
+        }
         uv_timer_stop(&sb->timer);
         sb->state = SANDBOX_HELD;
         sb->owned = 1;
@@ -581,6 +595,7 @@ struct sandbox *sandbox_start(struct server *s,
     uv_poll_init(s->loop, &sb->poll, sb->ctl);
     sb->err.data = sb->timer.data = sb->poll.data = sb;
     sb->state = SANDBOX_STARTING;
+    sb->started_ms = uv_now(s->loop);
 
     rc = spawn(sb, p, sv[1], err, errlen);
     close(sv[1]);

@@ -73,6 +73,7 @@ struct sandbox {
     char diag[256];             /* the first line it wrote on stderr */
     size_t diag_len;
     uint64_t calls;             /* how many calls it served */
+    uint64_t started_ms;        /* uv_now() at its start */
 };
 
 struct sandbox_params {

@@ -12,7 +12,7 @@
 
 /*
  * Refused with EPERM: what changes mounts, namespaces, the kernel or other
- * processes.  Everything else is allowed; the sandbox's namespaces, cgroup
+ * processes, and POSIX message queues.  Everything else is allowed; the sandbox's namespaces, cgroup
  * and unprivileged uid bound the rest.
  */
 static const char *const denied[] = {
@@ -29,6 +29,9 @@ static const char *const denied[] = {
     "io_uring_register", "personality", "vhangup", "nfsservctl",
     "uselib", "ustat", "sysfs", "_sysctl", "create_module",
     "get_kernel_syms", "query_module",
+    /* POSIX message queues would outlive a call in a reused sandbox, and
+     * nothing in it can list them to remove them */
+    "mq_open",
 };
 
 int seccomp_filter_build(char **bpf, size_t *len)

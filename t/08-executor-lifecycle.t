@@ -53,11 +53,13 @@ sub call_in_background {
     };
 }
 
-# Processes running "sleep 60" (what the sleeper functions run).
+# The sleeper's processes: its command, as the sandbox user (65534 on
+# the host), so that no other process of the machine is mistaken for it.
 sub sleepers {
     return grep {
         my $c = FnTest::slurp("$_/cmdline") // '';
-        $c eq "sleep\x0060\x00";
+        my ($uid) = (FnTest::slurp("$_/status") // '') =~ /^Uid:\s+(\d+)/m;
+        $c eq "sleep\x003733\x00" && defined $uid && $uid == 65534;
     } glob('/proc/[0-9]*');
 }
 
@@ -127,7 +129,7 @@ subtest 'SIGTERM lets calls finish, then exits' => sub {
 
 subtest 'SIGTERM kills calls that outlive drain_timeout' => sub {
     my $ex = executor_start(drain_timeout => '1s');
-    my $img = image($ex, 'sleeper', "sleep 60\n");
+    my $img = image($ex, 'sleeper', "sleep 3733\n");
     my $wait = call_in_background($ex, '01BX5ZZKBKACTAV9WEVGEMMVS2', $img,
                                   route => { timeout => 120 });
     ok(wait_until(5, sub { groups_of($ex) > 0 }), 'the call is running');
@@ -145,7 +147,7 @@ subtest 'SIGTERM kills calls that outlive drain_timeout' => sub {
 
 subtest 'a restart removes what a killed run left, and only that' => sub {
     my $ex = executor_start();
-    my $img = image($ex, 'sleeper', "sleep 60\n");
+    my $img = image($ex, 'sleeper', "sleep 3733\n");
     my $wait = call_in_background($ex, '01BX5ZZKBKACTAV9WEVGEMMVS3', $img,
                                   route => { timeout => 120 });
     ok(wait_until(5, sub { groups_of($ex) > 0 }), 'a call is running');

@@ -1,0 +1,215 @@
+# Sandboxes kept between calls of one route: each call still gets a new
+# process, and finds the sandbox as the previous call found it (no process,
+# file, shared memory segment or message queue of that call is left).
+use strict;
+use warnings;
+use lib 't/lib';
+
+use FnImage;
+use FnTest qw(executor_start unix_request wait_until tmpdir);
+use JSON::PP;
+use Test::More;
+
+my $json = JSON::PP->new->canonical;
+
+# A static program for what a shell cannot do: System V IPC objects and
+# POSIX message queues.
+my $tmp = tmpdir();
+open(my $src, '>', "$tmp/ipc.c") or die $!;
+print $src <<'C';
+#include <errno.h>
+#include <fcntl.h>
+#include <mqueue.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ipc.h>
+#include <sys/msg.h>
+#include <sys/sem.h>
+#include <sys/shm.h>
+
+int main(int argc, char **argv)
+{
+    mqd_t q;
+
+    if (argc > 1 && strcmp(argv[1], "make") == 0) {
+        int a = shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
+        int b = semget(IPC_PRIVATE, 1, IPC_CREAT | 0600);
+        int c = msgget(IPC_PRIVATE, IPC_CREAT | 0600);
+
+        printf("ipc=%d%d%d\n", a >= 0, b >= 0, c >= 0);
+        return 0;
+    }
+    q = mq_open("/q", O_CREAT | O_RDWR, 0600, NULL);
+    printf("mq=%s\n", q == (mqd_t)-1 ? strerror(errno) : "opened");
+    return 0;
+}
+C
+close $src;
+system('cc', '-static', '-O2', '-o', "$tmp/ipc", "$tmp/ipc.c") == 0
+    or BAIL_OUT('cannot build the IPC probe');
+
+# Reports what it finds, then (MODE=dirty) leaves all it can behind.
+my $probe = <<'SH';
+count() { ls -A "$1" | wc -l; }
+sleepers=0
+for p in /proc/[0-9]*; do
+    [ "$(cat $p/comm 2>/dev/null)" = sleep ] && sleepers=$((sleepers + 1))
+done
+echo "tmp=$(count /tmp)"
+echo "shm=$(count /dev/shm)"
+echo "sleepers=$sleepers"
+echo "sysv=$(($(wc -l < /proc/sysvipc/shm) + $(wc -l < /proc/sysvipc/sem) + $(wc -l < /proc/sysvipc/msg) - 3))"
+case "$MODE" in
+dirty)
+    echo x > /tmp/file
+    mkdir -p /tmp/d/e && echo y > /tmp/d/e/f && chmod 000 /tmp/d/e /tmp/d
+    echo z > /dev/shm/segment
+    /fn/ipc make
+    setsid sleep 1000 > /dev/null 2>&1 &
+    nohup sleep 1000 > /dev/null 2>&1 &
+    ;;
+kill-init)
+    kill -9 1
+    echo "still here"
+    ;;
+fail)
+    exit 3
+    ;;
+hang)
+    sleep 1000
+    ;;
+mq)
+    /fn/ipc mq
+    ;;
+esac
+SH
+
+sub image_in {
+    my ($ex) = @_;
+    FnImage::build($ex->dir . '/images/probe', tag => 'v1',
+        config => { Cmd => ['/bin/sh', '/fn/probe'] },
+        layers => [ FnImage::busybox_layer(),
+                    [ [ 'fn', dir => 1 ],
+                      [ 'fn/probe', data => $probe, mode => 0755 ],
+                      [ 'fn/ipc', file => "$tmp/ipc", mode => 0755 ] ] ]);
+}
+
+my $n = 0;
+sub call {
+    my ($ex, %o) = @_;
+    my $id = sprintf('01ARZ3NDEKTSV4RRFFQ69K%04d', $n++);
+    my %route = (app => 'demo', path => $o{path} // '/probe',
+                 image => 'oci:probe:v1', timeout => $o{timeout} // 10,
+                 config => { mode => $o{mode} // 'look' });
+    my $r = unix_request($ex->socket, 'POST', '/call',
+        headers => { 'Fn-Call-Id' => $id, 'Fn-Method' => 'POST',
+                     'Fn-Request-Url' => 'http://example.com/r/demo/probe',
+                     'Fn-Route' => $json->encode(\%route) },
+        body => '', timeout => 30);
+    $r->{id} = $id;
+    $r->{found} = { map { /^(\w+)=(.*)$/ ? ($1, $2) : () }
+                    split /\n/, $r->{body} // '' };
+    return $r;
+}
+
+# The sandbox that served a call, from the executor's debug log.
+sub sandbox_of {
+    my ($ex, $r) = @_;
+    my ($sb) = $ex->log =~ /msg="call finished" call_id=$r->{id} sandbox=(\w+)/;
+    return $sb // 'none';
+}
+
+my $ex = executor_start(pids_max => 64, sandbox_idle_timeout => '30s');
+image_in($ex);
+
+subtest 'one sandbox serves consecutive calls, a new process each' => sub {
+    my $a = call($ex);
+    is($a->{status}, 200, 'first call') or diag($a->{body});
+    my $b = call($ex);
+    is($b->{status}, 200, 'second call');
+    is(sandbox_of($ex, $b), sandbox_of($ex, $a), 'in the same sandbox');
+    is($ex->sandbox_groups, 1, 'which is the only one');
+    my $c = call($ex, path => '/other');
+    isnt(sandbox_of($ex, $c), sandbox_of($ex, $a),
+         'another route gets a sandbox of its own');
+};
+
+subtest 'what a call leaves is gone before the next one' => sub {
+    my $dirty = call($ex, mode => 'dirty');
+    is($dirty->{status}, 200, 'a call leaves files, IPC and processes')
+        or diag($dirty->{body});
+    is($dirty->{found}{ipc}, '111', 'it made System V IPC objects');
+    ok(!$ex->function_pids, 'its background processes are gone when it '
+       . 'is answered');
+    my $next = call($ex);
+    is(sandbox_of($ex, $next), sandbox_of($ex, $dirty), 'same sandbox');
+    is($next->{found}{tmp}, 0, '/tmp is empty, unreadable dirs too');
+    is($next->{found}{shm}, 0, '/dev/shm is empty');
+    is($next->{found}{sleepers}, 0, 'no process of the last call');
+    is($next->{found}{sysv}, 0, 'no System V IPC object');
+};
+
+subtest 'POSIX message queues are refused' => sub {
+    my $r = call($ex, mode => 'mq');
+    is($r->{found}{mq}, 'Operation not permitted', 'mq_open: EPERM');
+};
+
+subtest 'the init cannot be killed from inside' => sub {
+    my $a = call($ex, mode => 'kill-init');
+    like($a->{body}, qr/still here/, 'a call sends SIGKILL to pid 1');
+    my $b = call($ex);
+    is($b->{status}, 200, 'the next call runs');
+    is(sandbox_of($ex, $b), sandbox_of($ex, $a), 'in the same sandbox');
+};
+
+subtest 'failures and the sandbox' => sub {
+    my $a = call($ex, mode => 'fail');
+    is($a->{status}, 502, 'exit 3: 502');
+    my $b = call($ex);
+    is(sandbox_of($ex, $b), sandbox_of($ex, $a),
+       'an exit status does not cost the sandbox');
+    my $t = call($ex, mode => 'hang', timeout => 1);
+    is($t->{status}, 504, 'a timeout: 504');
+    my $c = call($ex);
+    is($c->{status}, 200, 'the next call runs');
+    isnt(sandbox_of($ex, $c), sandbox_of($ex, $t),
+         'in a new sandbox: a timed-out one is killed');
+    ok(!$ex->function_pids, 'nothing of the timed-out call is left');
+};
+
+subtest 'SIGHUP drops idle sandboxes (their settings may have changed)' => sub {
+    call($ex);
+    ok($ex->sandbox_groups > 0, 'idle sandboxes');
+    kill 'HUP', $ex->pid;
+    ok(wait_until(5, sub { !$ex->sandbox_groups }), 'gone after a reload');
+    is(call($ex)->{status}, 200, 'calls go on');
+};
+
+is($ex->stop, 0, 'the executor stops with idle sandboxes');
+ok(!$ex->sandbox_groups, 'and removes them');
+
+subtest 'sandbox_idle_timeout and sandbox_idle_max' => sub {
+    my $short = executor_start(sandbox_idle_timeout => '1s',
+                               sandbox_idle_max => 1);
+    image_in($short);
+    is(call($short)->{status}, 200, 'a call');
+    is(call($short, path => '/b')->{status}, 200, 'a call on another route');
+    ok(wait_until(5, sub { $short->sandbox_groups == 1 }),
+       'sandbox_idle_max 1 keeps one idle sandbox');
+    ok(wait_until(5, sub { !$short->sandbox_groups }),
+       'and it goes after sandbox_idle_timeout');
+    $short->stop;
+
+    my $none = executor_start(sandbox_idle_timeout => '0');
+    image_in($none);
+    my $a = call($none);
+    my $b = call($none);
+    is($b->{status}, 200, 'sandbox_idle_timeout 0: calls run');
+    isnt(sandbox_of($none, $b), sandbox_of($none, $a),
+         'each in a sandbox of its own');
+    ok(wait_until(5, sub { !$none->sandbox_groups }),
+       'which is gone after its call');
+    $none->stop;
+};
+
+done_testing();
