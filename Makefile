@@ -39,12 +39,13 @@ EXECUTOR_PURE := executor/config.c executor/logfmt.c executor/json_out.c \
                  executor/request_parser.c executor/route_def.c \
                  executor/oci.c executor/layer_path.c \
                  executor/sandbox_args.c executor/call_request.c \
-                 executor/sandbox_proto.c
+                 executor/sandbox_proto.c executor/http_response.c \
+                 executor/hot_request.c
 EXECUTOR_SRCS := $(EXECUTOR_PURE) executor/log.c executor/http_conn.c \
                  executor/server.c executor/endpoints.c executor/main.c \
                  executor/capacity.c executor/cgroup.c executor/call.c \
                  executor/call_log.c executor/file_read.c \
-                 executor/image_store.c executor/sandbox.c \
+                 executor/image_store.c executor/sandbox.c executor/hot.c \
                  executor/seccomp_filter.c
 EXECUTOR_LIBS := -luv -lhttp_parser -ljansson -larchive -lseccomp -lcrypto
 

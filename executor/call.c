@@ -7,6 +7,8 @@
 #include "call_log.h"
 #include "call_request.h"
 #include "cgroup.h"
+#include "hot.h"
+#include "hot_request.h"
 #include "image_store.h"
 #include "json_out.h"
 #include "log.h"
@@ -62,6 +64,11 @@ struct call {
     int64_t exit_status;
     int term_signal;
 
+    /* a hot call (format http) */
+    struct hot_job job;
+    struct strvec hot_env, hot_cmd;
+    char *hot_head;
+
     char line[1024];            /* a partial stderr line */
     size_t line_len;
     size_t logged;              /* stderr bytes logged so far */
@@ -93,6 +100,11 @@ static void call_free(struct call *call)
     call_request_free(&call->req);
     image_free(&call->image);
     free(call->key);
+    strvec_free(&call->hot_env);
+    strvec_free(&call->hot_cmd);
+    free(call->hot_head);
+    http_response_free(&call->job.res);
+    free(call->job.log);
     free(call->body);
     free(call->output);
     free(call->log);
@@ -597,6 +609,207 @@ static void get_sandbox(struct call *call)
     }
 }
 
+/* ------------------------------------------------------------ hot calls */
+
+/* Response headers that belong to the function's own framing. */
+static int own_header(const char *name)
+{
+    static const char *const names[] = {
+        "content-length", "content-type", "connection", "keep-alive",
+        "transfer-encoding", "te", "trailer", "upgrade", "fn-call-id",
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (strcasecmp(name, names[i]) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* The function's status and headers, the route's headers, its body. */
+static void respond_hot(struct call *call)
+{
+    const struct http_response *res = &call->job.res;
+    const struct route_def *r = &call->req.route;
+    const char *content_type = NULL;
+    size_t i, len = 64;
+    char *headers, *p;
+
+    for (i = 0; i < res->nheaders; i++)
+        len += strlen(res->names[i]) + strlen(res->values[i]) + 4;
+    for (i = 0; i < r->nheaders; i++)
+        len += strlen(r->headers[i].key) + strlen(r->headers[i].value) + 4;
+    headers = malloc(len);
+    if (headers == NULL) {
+        respond_error(call, 500, "out of memory", NULL);
+        return;
+    }
+    p = headers + sprintf(headers, "Fn-Call-Id: %s\r\n", call->req.call_id);
+    for (i = 0; i < res->nheaders; i++) {
+        if (strcasecmp(res->names[i], "Content-Type") == 0)
+            content_type = res->values[i];
+        else if (!own_header(res->names[i]))
+            p += sprintf(p, "%s: %s\r\n", res->names[i], res->values[i]);
+    }
+    for (i = 0; i < r->nheaders; i++) {
+        if (strcasecmp(r->headers[i].key, "Content-Type") == 0) {
+            if (content_type == NULL)
+                content_type = r->headers[i].value;
+        } else {
+            p += sprintf(p, "%s: %s\r\n", r->headers[i].key,
+                         r->headers[i].value);
+        }
+    }
+    if (content_type == NULL)
+        content_type = utf8_text(res->body, res->body_len)
+                           ? "text/plain; charset=utf-8"
+                           : "application/octet-stream";
+    if (call->conn != NULL)
+        http_conn_respond(call->conn, res->status, content_type, headers,
+                          res->body ? res->body : "", res->body_len);
+    free(headers);
+}
+
+static void on_hot_done(struct hot_job *job)
+{
+    struct call *call = job->data;
+    struct server *s = call->server;
+    struct log_record rec;
+
+    if (s->cfg.log_retention_ms > 0 && job->outcome != HOT_BUSY
+        && job->outcome != HOT_TOO_LARGE) {
+        call_log_save(s->loop, call->req.call_id, job->log, job->log_len);
+        job->log = NULL;
+    }
+    if (log_begin(&rec, LOG_LEVEL_DEBUG, "call finished")) {
+        log_str(&rec, "call_id", call->req.call_id);
+        log_str(&rec, "sandbox", job->sandbox_id);
+        log_str(&rec, "format", "http");
+        log_int(&rec, "status", job->outcome == HOT_OK ? job->res.status : 0);
+        log_int(&rec, "wait_ms", (long long)job->wait_ms);
+        log_end(&rec);
+    }
+    switch (job->outcome) {
+    case HOT_OK:
+        respond_hot(call);
+        break;
+    case HOT_BUSY:
+        respond_error(call, 503, job->message, "Retry-After: 1\r\n");
+        break;
+    case HOT_TOO_LARGE:
+        snprintf(job->message, sizeof(job->message), "route memory (%u MiB) "
+                 "exceeds this executor's whole memory budget",
+                 call->req.route.memory_mb);
+        respond_error(call, 503, job->message, NULL);
+        break;
+    case HOT_STOPPED:
+        respond_error(call, 503, job->message, NULL);
+        break;
+    case HOT_TIMEOUT:
+        respond_error(call, 504, job->message, NULL);
+        break;
+    case HOT_FAILED:
+        respond_error(call, 500, job->message, NULL);
+        break;
+    case HOT_BAD_ANSWER: {
+        char msg[300];
+
+        snprintf(msg, sizeof(msg), "function answered badly: %s",
+                 job->message);
+        respond_error(call, 502, msg, NULL);
+        break;
+    }
+    default:
+        respond_error(call, 502, job->message, NULL);
+        break;
+    }
+    call_free(call);
+}
+
+/* The pool key of a hot instance: all that changes the instance. */
+static char *hot_key(const struct call *call)
+{
+    const struct route_def *r = &call->req.route;
+    char *key = NULL;
+    size_t size = 0, i;
+    FILE *f = open_memstream(&key, &size);
+
+    if (f == NULL)
+        return NULL;
+    fprintf(f, "%s\n%s\n%s\nhttp\n%llu\n%u", r->app, r->path,
+            call->image.digest, (unsigned long long)call->memory,
+            r->idle_timeout_s);
+    for (i = 0; i < r->nconfig; i++)
+        fprintf(f, "\n%zu:%s=%zu:%s", strlen(r->config[i].key),
+                r->config[i].key, strlen(r->config[i].value),
+                r->config[i].value);
+    if (fclose(f) != 0) {
+        free(key);
+        return NULL;
+    }
+    return key;
+}
+
+static void submit_hot(struct call *call)
+{
+    const struct route_def *r = &call->req.route;
+    struct hot_job *job = &call->job;
+    char dl[32];
+    struct call_info ci = {
+        .call_id = NULL,            /* the instance's environment */
+        .method = call->req.method,
+        .request_url = call->req.request_url,
+        .deadline = dl,
+        .route = r,
+        .header_names = call->req.header_names.v,
+        .header_values = call->req.header_values.v,
+    };
+    size_t head_len = 0;
+
+    deadline(dl, sizeof(dl), r->timeout_s);
+    call->key = hot_key(call);
+    if (call->key == NULL || sandbox_env(&ci, &call->image.config,
+                                         &call->hot_env) < 0) {
+        respond_error(call, 500, "out of memory", NULL);
+        call_free(call);
+        return;
+    }
+    if (sandbox_command(&call->image.config, &call->hot_cmd, call->error,
+                        sizeof(call->error)) < 0) {
+        respond_error(call, 502, call->error, NULL);
+        call_free(call);
+        return;
+    }
+    ci.call_id = call->req.call_id;
+    call->hot_head = hot_request_head(&ci, call->body_len, &head_len);
+    if (call->hot_head == NULL) {
+        respond_error(call, 500, "out of memory", NULL);
+        call_free(call);
+        return;
+    }
+    job->server = call->server;
+    job->key = call->key;
+    job->sandbox.key = call->key;
+    job->sandbox.rootfs = call->image.rootfs;
+    job->sandbox.image = &call->image.config;
+    job->sandbox.memory = call->memory;
+    job->cwd = sandbox_cwd(&call->image.config);
+    job->argv = call->hot_cmd.v;
+    job->env = call->hot_env.v;
+    job->max_concurrency = r->max_concurrency > 0 ? r->max_concurrency : 1;
+    job->idle_timeout_ms = (uint64_t)r->idle_timeout_s * 1000;
+    job->timeout_ms = (uint64_t)r->timeout_s * 1000;
+    job->head = call->hot_head;
+    job->head_len = head_len;
+    job->body = call->body;
+    job->body_len = call->body_len;
+    job->call_id = call->req.call_id;
+    job->done = on_hot_done;
+    job->data = call;
+    hot_submit(job);
+}
+
 static void prepare_image(uv_work_t *w)
 {
     struct call *call = w->data;
@@ -610,24 +823,30 @@ static void prepare_image(uv_work_t *w)
 static void image_ready(uv_work_t *w, int status)
 {
     struct call *call = w->data;
+    int hot = call->req.route.format == ROUTE_FORMAT_HTTP;
 
     if (status < 0 || call->image_error != IMAGE_OK) {
         if (call->image_error == IMAGE_IO)
             log_msg(LOG_LEVEL_ERROR, "image store failure", call->error);
-        capacity_release(&call->server->capacity, call->memory);
+        if (!hot)
+            capacity_release(&call->server->capacity, call->memory);
         respond_error(call, call->image_error == IMAGE_IO ? 500 : 502,
                       call->error, NULL);
         call_free(call);
         return;
     }
     if (call->server->killing) {
-        capacity_release(&call->server->capacity, call->memory);
+        if (!hot)
+            capacity_release(&call->server->capacity, call->memory);
         respond_error(call, 503, "executor is shutting down",
                       "Retry-After: 1\r\n");
         call_free(call);
         return;
     }
-    get_sandbox(call);
+    if (hot)
+        submit_hot(call);
+    else
+        get_sandbox(call);
 }
 
 static void on_capacity(struct capacity_waiter *w, enum capacity_result res)
@@ -693,7 +912,8 @@ void call_start(struct server *s, struct http_conn *c)
     if (s->calls)
         s->calls->prev = call;
     s->calls = call;
-    if (call->req.route.format != ROUTE_FORMAT_DEFAULT) {
+    if (call->req.route.format != ROUTE_FORMAT_DEFAULT
+        && call->req.route.format != ROUTE_FORMAT_HTTP) {
         snprintf(err, sizeof(err), "format \"%s\" is not supported by this "
                  "executor yet", route_format_name(call->req.route.format));
         respond_error(call, 501, err, NULL);
@@ -706,6 +926,16 @@ void call_start(struct server *s, struct http_conn *c)
     c->rp.req.body = NULL;
     c->rp.req.body_len = 0;
     call->memory = (uint64_t)call->req.route.memory_mb * 1024 * 1024;
+    if (call->req.route.format == ROUTE_FORMAT_HTTP) {
+        /* hot instances hold capacity, not calls: image first */
+        call->work.data = call;
+        if (uv_queue_work(s->loop, &call->work, prepare_image,
+                          image_ready) < 0) {
+            respond_error(call, 500, "cannot queue work", NULL);
+            call_free(call);
+        }
+        return;
+    }
     capacity_acquire(&s->capacity, &call->waiter, call->memory, on_capacity,
                      call);
 }
@@ -724,5 +954,6 @@ size_t call_stop_all(struct server *s)
         call->stopped = 1;
         sandbox_kill(call->sb);
     }
+    hot_stop_all(s);
     return n;
 }

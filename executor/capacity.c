@@ -104,6 +104,8 @@ void capacity_acquire(struct capacity *c, struct capacity_waiter *w,
         c->head = w;
     c->tail = w;
     c->queued++;
+    if (c->on_pressure != NULL)
+        c->on_pressure(c->pressure_arg);
 }
 
 void capacity_release(struct capacity *c, uint64_t memory)

@@ -45,6 +45,10 @@ struct capacity {
     uint64_t used_memory;
     struct capacity_waiter *head, *tail;
     size_t queued;
+    /* told when a request has to wait: whoever holds capacity it could
+     * give back (idle hot instances) may do so */
+    void (*on_pressure)(void *arg);
+    void *pressure_arg;
 };
 
 void capacity_init(struct capacity *c, uv_loop_t *loop);

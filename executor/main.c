@@ -10,6 +10,7 @@
 #include "config.h"
 #include "endpoints.h"
 #include "image_store.h"
+#include "hot.h"
 #include "log.h"
 #include "sandbox.h"
 #include "server.h"
@@ -170,6 +171,7 @@ static void on_stop_signal(uv_signal_t *h, int signum)
     uv_timer_start(&exe.drain_timer, on_drain_timeout,
                    exe.server.cfg.drain_timeout_ms, 0);
     sandbox_close_idle(&exe.server);
+    hot_close_idle(&exe.server);
     server_drain(&exe.server, on_drained);
 }
 

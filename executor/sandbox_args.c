@@ -113,8 +113,8 @@ int sandbox_env(const struct call_info *ci,
         sandbox_env_name("", r->config[i].key, name, sizeof(name));
         env_set(env, name, r->config[i].value);
     }
-    for (i = 0; ci->header_names != NULL && ci->header_names[i] != NULL;
-         i++) {
+    for (i = 0; ci->call_id != NULL && ci->header_names != NULL
+                && ci->header_names[i] != NULL; i++) {
         sandbox_env_name("HEADER_", ci->header_names[i], name, sizeof(name));
         env_set(env, name, ci->header_values[i]);
         sandbox_env_name("FN_HEADER_", ci->header_names[i], name,
@@ -122,25 +122,25 @@ int sandbox_env(const struct call_info *ci,
         env_set(env, name, ci->header_values[i]);
     }
 
-    /* IronFunctions' names */
+    snprintf(num, sizeof(num), "%u", r->memory_mb);
+    /* IronFunctions' names, then Fn's */
     env_set(env, "APP_NAME", r->app);
     env_set(env, "ROUTE", r->path);
-    env_set(env, "METHOD", ci->method);
-    env_set(env, "REQUEST_URL", ci->request_url);
-    env_set(env, "CALL_ID", ci->call_id);
-    snprintf(num, sizeof(num), "%u", r->memory_mb);
     env_set(env, "MEMORY_MB", num);
     env_set(env, "FORMAT", route_format_name(r->format));
-
-    /* Fn's names */
     env_set(env, "FN_APP_NAME", r->app);
     env_set(env, "FN_PATH", r->path);
-    env_set(env, "FN_METHOD", ci->method);
-    env_set(env, "FN_REQUEST_URL", ci->request_url);
-    env_set(env, "FN_CALL_ID", ci->call_id);
     env_set(env, "FN_FORMAT", route_format_name(r->format));
     env_set(env, "FN_TYPE", route_type_name(r->type));
     env_set(env, "FN_MEMORY", num);
+    if (ci->call_id == NULL)
+        return env->failed ? -1 : 0;    /* a hot instance: no call yet */
+    env_set(env, "METHOD", ci->method);
+    env_set(env, "REQUEST_URL", ci->request_url);
+    env_set(env, "CALL_ID", ci->call_id);
+    env_set(env, "FN_METHOD", ci->method);
+    env_set(env, "FN_REQUEST_URL", ci->request_url);
+    env_set(env, "FN_CALL_ID", ci->call_id);
     env_set(env, "FN_DEADLINE", ci->deadline);
     return env->failed ? -1 : 0;
 }

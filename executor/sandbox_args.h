@@ -51,7 +51,9 @@ struct call_info {
 /*
  * The environment: the image's Env, then app and route config (keys
  * upper-cased), then the platform's variables (IronFunctions' and Fn's
- * names), each later one replacing an earlier one of the same name.
+ * names), each later one replacing an earlier one of the same name.  With
+ * no call_id (a hot instance, which serves many calls), only what belongs
+ * to the route: the call's own values travel in each request.
  */
 int sandbox_env(const struct call_info *ci,
                 const struct oci_image_config *image, struct strvec *env);

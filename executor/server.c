@@ -4,6 +4,7 @@
 #include "server.h"
 #include "endpoints.h"
 #include "log.h"
+#include "hot.h"
 #include "sandbox.h"
 #include "seccomp_filter.h"
 
@@ -303,6 +304,8 @@ int server_start(struct server *s, uv_loop_t *loop, const struct config *cfg,
         return -1;
     }
     capacity_init(&s->capacity, loop);
+    s->capacity.on_pressure = hot_on_pressure;
+    s->capacity.pressure_arg = s;
     s->capacity.max_sandboxes = (unsigned)cfg->max_sandboxes;
     s->capacity.memory_budget = cfg->memory_budget;
     s->capacity.queue_size = cfg->queue_size;
@@ -356,6 +359,7 @@ int server_reconfigure(struct server *s, const struct config *cfg,
     s->cfg.sandbox_idle_timeout_ms = cfg->sandbox_idle_timeout_ms;
     s->cfg.sandbox_idle_max = cfg->sandbox_idle_max;
     sandbox_close_idle(s);
+    hot_close_idle(s);
     if (strcmp(cfg->image_dir, s->cfg.image_dir) != 0
         || strcmp(cfg->state_dir, s->cfg.state_dir) != 0
         || strcmp(cfg->cgroup_root, s->cfg.cgroup_root) != 0

@@ -22,6 +22,8 @@
 
 struct call;
 struct sandbox;
+struct hot_pool;
+struct hot_instance;
 
 struct server {
     uv_loop_t *loop;
@@ -48,6 +50,9 @@ struct server {
     struct sandbox *idle_head;  /* idle ones, newest first */
     struct sandbox *idle_tail;
     size_t nidle;
+    struct hot_pool *hot_pools;         /* hot function pools */
+    struct hot_instance *hot_idle_head; /* idle hot instances, newest */
+    struct hot_instance *hot_idle_tail; /* first */
     char *seccomp_bpf;          /* the sandboxes' filter, built once */
     size_t seccomp_len;
 };

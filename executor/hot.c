@@ -1,0 +1,774 @@
+/*
+ * Hot function pools and instances.
+ */
+#include "hot.h"
+#include "cgroup.h"
+#include "log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+enum instance_state {
+    INSTANCE_STARTING,
+    INSTANCE_IDLE,
+    INSTANCE_BUSY,
+    INSTANCE_DEAD,          /* killed or exited; removed when all closed */
+};
+
+struct hot_pool {
+    struct hot_pool *next, *prev;       /* server->hot_pools */
+    struct server *server;
+    char *key;
+    struct hot_instance *instances;
+    unsigned ninstances;                /* starting ones too */
+    unsigned max_concurrency;
+    struct hot_job *head, *tail;        /* jobs waiting for an instance */
+    size_t nwaiting;
+};
+
+struct hot_instance {
+    struct hot_instance *next, *prev;   /* pool->instances */
+    struct hot_instance *idle_next, *idle_prev; /* server-wide, newest
+                                                 * first */
+    struct hot_pool *pool;
+    struct sandbox *sb;
+    enum instance_state state;
+    uint64_t memory;                    /* capacity held */
+    uint64_t idle_timeout_ms;
+    struct hot_job *job;
+    long oom_base;
+    int timed_out;
+    int answered;                       /* the job has its answer */
+    uv_pipe_t in, out, err;
+    uv_timer_t timer;                   /* the call's timeout, or idle */
+    uv_write_t write_req;
+    char *wbuf;                         /* what is being written */
+    int writing;
+    int open_handles;
+    int sandbox_done;
+    struct http_response_parser rp;
+    char line[1024];                    /* a partial stderr line */
+    size_t line_len;
+    size_t logged;                      /* stderr bytes of this call */
+};
+
+static void on_wait_timer_closed(uv_handle_t *h)
+{
+    struct hot_job *job = h->data;
+
+    job->done(job);
+}
+
+/* Tells the caller; a job that waited closes its timer first. */
+static void finish_job(struct hot_job *job, enum hot_outcome outcome,
+                       const char *msg)
+{
+    job->outcome = outcome;
+    if (msg != NULL)
+        snprintf(job->message, sizeof(job->message), "%s", msg);
+    if (job->has_timer) {
+        job->has_timer = 0;
+        job->wait_timer.data = job;
+        uv_close((uv_handle_t *)&job->wait_timer, on_wait_timer_closed);
+        return;
+    }
+    job->done(job);
+}
+
+/* --------------------------------------------------------------- pools */
+
+static struct hot_pool *pool_get(struct server *s, const char *key)
+{
+    struct hot_pool *p;
+
+    for (p = s->hot_pools; p != NULL; p = p->next) {
+        if (strcmp(p->key, key) == 0)
+            return p;
+    }
+    p = calloc(1, sizeof(*p));
+    if (p == NULL || (p->key = strdup(key)) == NULL) {
+        free(p);
+        return NULL;
+    }
+    p->server = s;
+    p->next = s->hot_pools;
+    if (s->hot_pools)
+        s->hot_pools->prev = p;
+    s->hot_pools = p;
+    return p;
+}
+
+static void pool_maybe_free(struct hot_pool *p)
+{
+    struct server *s = p->server;
+
+    if (p->ninstances > 0 || p->head != NULL)
+        return;
+    if (p->prev)
+        p->prev->next = p->next;
+    else
+        s->hot_pools = p->next;
+    if (p->next)
+        p->next->prev = p->prev;
+    free(p->key);
+    free(p);
+}
+
+static void idle_remove(struct hot_instance *in)
+{
+    struct server *s = in->pool->server;
+
+    if (in->idle_prev)
+        in->idle_prev->idle_next = in->idle_next;
+    else if (s->hot_idle_head == in)
+        s->hot_idle_head = in->idle_next;
+    else
+        return;             /* not in the list */
+    if (in->idle_next)
+        in->idle_next->idle_prev = in->idle_prev;
+    else
+        s->hot_idle_tail = in->idle_prev;
+    in->idle_next = in->idle_prev = NULL;
+}
+
+static void idle_push(struct hot_instance *in)
+{
+    struct server *s = in->pool->server;
+
+    in->idle_prev = NULL;
+    in->idle_next = s->hot_idle_head;
+    if (s->hot_idle_head)
+        s->hot_idle_head->idle_prev = in;
+    else
+        s->hot_idle_tail = in;
+    s->hot_idle_head = in;
+}
+
+static struct hot_job *pool_pop_waiter(struct hot_pool *p)
+{
+    struct hot_job *job = p->head;
+
+    if (job == NULL)
+        return NULL;
+    p->head = job->next;
+    if (p->head == NULL)
+        p->tail = NULL;
+    p->nwaiting--;
+    job->next = NULL;
+    job->waiting = 0;
+    uv_timer_stop(&job->wait_timer);
+    return job;
+}
+
+/* ------------------------------------------------------- instance end */
+
+static void start_instance(struct hot_pool *p, struct hot_job *job);
+static void assign(struct hot_instance *in, struct hot_job *job);
+
+static void on_instance_handle_closed(uv_handle_t *h)
+{
+    struct hot_instance *in = h->data;
+    struct hot_pool *p = in->pool;
+    struct server *s = p->server;
+    struct hot_job *job;
+
+    if (--in->open_handles > 0 || !in->sandbox_done)
+        return;
+    /* everything of it is closed: free it, and serve a waiter */
+    if (in->sb != NULL)
+        sandbox_release(in->sb, 0);
+    if (in->memory > 0)
+        capacity_release(&s->capacity, in->memory);
+    http_response_parser_free(&in->rp);
+    free(in->wbuf);
+    if (in->prev)
+        in->prev->next = in->next;
+    else
+        p->instances = in->next;
+    if (in->next)
+        in->next->prev = in->prev;
+    p->ninstances--;
+    free(in);
+    if (p->head != NULL && p->ninstances < p->max_concurrency
+        && !s->killing) {
+        job = pool_pop_waiter(p);
+        p->ninstances++;
+        start_instance(p, job);
+        return;
+    }
+    pool_maybe_free(p);
+}
+
+static void close_instance_handle(struct hot_instance *in, uv_handle_t *h)
+{
+    h->data = in;
+    if (!uv_is_closing(h))
+        uv_close(h, on_instance_handle_closed);
+}
+
+static void log_instance(struct hot_instance *in, const char *msg,
+                         const char *why)
+{
+    struct log_record r;
+
+    if (log_begin(&r, LOG_LEVEL_WARN, msg)) {
+        if (in->job != NULL)
+            log_str(&r, "call_id", in->job->call_id);
+        log_str(&r, "sandbox", in->sb != NULL ? in->sb->id : "");
+        log_str(&r, "reason", why);
+        log_end(&r);
+    }
+}
+
+/* The instance must not serve again: its processes are killed, and it
+ * is removed once its sandbox reports the end. */
+static void kill_instance(struct hot_instance *in, const char *why)
+{
+    if (in->state == INSTANCE_DEAD)
+        return;
+    if (in->state == INSTANCE_IDLE)
+        idle_remove(in);
+    in->state = INSTANCE_DEAD;
+    log_instance(in, "hot instance stopped", why);
+    uv_timer_stop(&in->timer);
+    if (in->sb != NULL)
+        sandbox_kill(in->sb);
+}
+
+/* The call on in has its answer (or its error). */
+static void answer(struct hot_instance *in, enum hot_outcome outcome,
+                   const char *msg)
+{
+    struct hot_job *job = in->job;
+
+    if (job == NULL || in->answered)
+        return;
+    in->answered = 1;
+    in->job = NULL;
+    uv_timer_stop(&in->timer);
+    if (outcome == HOT_OK) {
+        job->res = in->rp.res;
+        memset(&in->rp.res, 0, sizeof(in->rp.res));
+    }
+    finish_job(job, outcome, msg);
+}
+
+/* The function process ended (or its sandbox died). */
+static void on_process_done(struct sandbox *sb, int lost, int32_t status,
+                            int clean, void *arg)
+{
+    struct hot_instance *in = arg;
+    long oom = cgroup_oom_kills(&sb->cgroup) - in->oom_base;
+    char msg[160];
+
+    (void)clean;
+    in->sandbox_done = 1;
+    if (in->state == INSTANCE_IDLE)
+        idle_remove(in);
+    if (in->job != NULL) {
+        if (in->timed_out) {
+            snprintf(msg, sizeof(msg), "function timed out after %llu s",
+                     (unsigned long long)in->job->timeout_ms / 1000);
+            answer(in, HOT_TIMEOUT, msg);
+        } else if (oom > 0) {
+            snprintf(msg, sizeof(msg), "function was killed: out of memory "
+                     "(limit %llu MiB)",
+                     (unsigned long long)in->memory >> 20);
+            answer(in, HOT_OOM, msg);
+        } else if (!lost && WIFEXITED(status)) {
+            snprintf(msg, sizeof(msg), "function exited with status %d "
+                     "during the call", WEXITSTATUS(status));
+            answer(in, HOT_EXITED, msg);
+        } else if (!lost && WIFSIGNALED(status)) {
+            snprintf(msg, sizeof(msg), "function was killed by signal %d "
+                     "during the call", WTERMSIG(status));
+            answer(in, HOT_EXITED, msg);
+        } else {
+            answer(in, HOT_EXITED, "the function's sandbox died during "
+                   "the call");
+        }
+    } else if (in->state != INSTANCE_DEAD) {
+        log_instance(in, "hot instance exited", "between calls");
+    }
+    in->state = INSTANCE_DEAD;
+    /* whatever is left of it goes */
+    sandbox_kill(sb);
+    close_instance_handle(in, (uv_handle_t *)&in->timer);
+    close_instance_handle(in, (uv_handle_t *)&in->in);
+    close_instance_handle(in, (uv_handle_t *)&in->out);
+    close_instance_handle(in, (uv_handle_t *)&in->err);
+}
+
+/* ---------------------------------------------------------------- I/O */
+
+static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    (void)h;
+    buf->base = malloc(suggested);
+    buf->len = buf->base ? suggested : 0;
+}
+
+static void on_idle_timeout(uv_timer_t *t);
+
+static void become_idle(struct hot_instance *in)
+{
+    struct hot_pool *p = in->pool;
+    struct server *s = p->server;
+
+    http_response_parser_reset(&in->rp);
+    in->line_len = 0;
+    in->logged = 0;
+    if (p->head != NULL) {
+        assign(in, pool_pop_waiter(p));
+        return;
+    }
+    if (s->killing || server_draining(s) || in->idle_timeout_ms == 0) {
+        kill_instance(in, "no longer needed");
+        return;
+    }
+    in->state = INSTANCE_IDLE;
+    idle_push(in);
+    uv_timer_start(&in->timer, on_idle_timeout, in->idle_timeout_ms, 0);
+}
+
+static void on_stdout(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
+{
+    struct hot_instance *in = st->data;
+    size_t used;
+
+    if (n < 0) {
+        /* closed: the process is ending (its end answers the call), or it
+         * will not answer and meets the call's timeout */
+        free(buf->base);
+        close_instance_handle(in, (uv_handle_t *)st);
+        return;
+    }
+    if (n == 0 || in->state == INSTANCE_DEAD) {
+        free(buf->base);
+        return;
+    }
+    if (in->state != INSTANCE_BUSY || in->answered) {
+        free(buf->base);
+        kill_instance(in, "wrote to stdout with no call");
+        return;
+    }
+    used = http_response_feed(&in->rp, buf->base, (size_t)n);
+    if (in->rp.error[0] != '\0') {
+        free(buf->base);
+        answer(in, HOT_BAD_ANSWER, in->rp.error);
+        kill_instance(in, "bad answer");
+        return;
+    }
+    if (in->rp.complete) {
+        answer(in, HOT_OK, NULL);
+        if (used < (size_t)n)
+            kill_instance(in, "answered more than once");
+        else if (in->writing)
+            /* the rest of this call's input would start the next one */
+            kill_instance(in, "answered before reading its whole input");
+        else
+            become_idle(in);
+    }
+    free(buf->base);
+}
+
+static void keep_log(struct hot_job *job, const char *data, size_t n)
+{
+    size_t cap = job->log_cap;
+    char *p;
+
+    if (job->log_len + n > cap) {
+        cap = cap ? cap : 4096;
+        while (cap < job->log_len + n)
+            cap *= 2;
+        p = realloc(job->log, cap);
+        if (p == NULL)
+            return;
+        job->log = p;
+        job->log_cap = cap;
+    }
+    memcpy(job->log + job->log_len, data, n);
+    job->log_len += n;
+}
+
+static void flush_line(struct hot_instance *in)
+{
+    struct log_record r;
+
+    if (in->line_len == 0)
+        return;
+    if (log_begin(&r, LOG_LEVEL_INFO, "function stderr")) {
+        if (in->job != NULL)
+            log_str(&r, "call_id", in->job->call_id);
+        log_str(&r, "sandbox", in->sb->id);
+        log_str(&r, "user_log", "true");
+        logfmt_add(&r.buf, "line", in->line, in->line_len);
+        log_end(&r);
+    }
+    in->line_len = 0;
+}
+
+/* stderr: logged line by line, with the call's id while there is a call,
+ * up to log_max_per_call bytes per call (or between calls). */
+static void on_stderr(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
+{
+    struct hot_instance *in = st->data;
+    uint64_t max = in->pool->server->cfg.log_max_per_call;
+    size_t i, keep = 0;
+
+    if (n > 0) {
+        keep = (size_t)n;
+        if (keep > max - in->logged)
+            keep = (size_t)(max - in->logged);
+        in->logged += keep;
+        if (in->job != NULL)
+            keep_log(in->job, buf->base, keep);
+    }
+    for (i = 0; i < keep; i++) {
+        char ch = buf->base[i];
+
+        if (ch == '\n' || in->line_len == sizeof(in->line)) {
+            flush_line(in);
+            if (ch == '\n')
+                continue;
+        }
+        in->line[in->line_len++] = ch;
+    }
+    free(buf->base);
+    if (n < 0) {
+        flush_line(in);
+        close_instance_handle(in, (uv_handle_t *)st);
+    }
+}
+
+static void on_written(uv_write_t *w, int status)
+{
+    struct hot_instance *in = w->data;
+
+    in->writing = 0;
+    free(in->wbuf);
+    in->wbuf = NULL;
+    /* a function that stopped reading its stdin is dying, or will be
+     * killed by the timeout; its end answers the call */
+    if (status < 0 && status != UV_ECANCELED && in->state == INSTANCE_BUSY)
+        kill_instance(in, "stdin closed");
+}
+
+static void on_call_timeout(uv_timer_t *t)
+{
+    struct hot_instance *in = t->data;
+
+    in->timed_out = 1;
+    kill_instance(in, "call timeout");
+}
+
+static void on_idle_timeout(uv_timer_t *t)
+{
+    struct hot_instance *in = t->data;
+
+    kill_instance(in, "idle timeout");
+}
+
+/* Hands job to the instance: the wait is over, the timeout starts. */
+static void assign(struct hot_instance *in, struct hot_job *job)
+{
+    struct server *s = in->pool->server;
+    uv_buf_t buf;
+
+    if (in->state == INSTANCE_IDLE)
+        idle_remove(in);
+    uv_timer_stop(&in->timer);
+    in->state = INSTANCE_BUSY;
+    in->job = job;
+    in->answered = 0;
+    in->timed_out = 0;
+    in->logged = 0;
+    job->wait_ms = uv_now(s->loop) - job->queued_at;
+    snprintf(job->sandbox_id, sizeof(job->sandbox_id), "%s", in->sb->id);
+    in->oom_base = cgroup_oom_kills(&in->sb->cgroup);
+    uv_timer_start(&in->timer, on_call_timeout, job->timeout_ms, 0);
+    /* a copy of its own: the write may outlive the job */
+    in->wbuf = malloc(job->head_len + job->body_len + 1);
+    if (in->wbuf == NULL) {
+        answer(in, HOT_FAILED, "out of memory");
+        kill_instance(in, "out of memory");
+        return;
+    }
+    memcpy(in->wbuf, job->head, job->head_len);
+    if (job->body_len > 0)
+        memcpy(in->wbuf + job->head_len, job->body, job->body_len);
+    buf = uv_buf_init(in->wbuf, (unsigned)(job->head_len + job->body_len));
+    in->write_req.data = in;
+    in->writing = 1;
+    if (uv_write(&in->write_req, (uv_stream_t *)&in->in, &buf, 1,
+                 on_written) < 0) {
+        in->writing = 0;
+        free(in->wbuf);
+        in->wbuf = NULL;
+        kill_instance(in, "cannot write to stdin");
+    }
+}
+
+/* ------------------------------------------------------------ starting */
+
+static int open_pipe(struct hot_instance *in, uv_pipe_t *p, int fd)
+{
+    uv_pipe_init(in->pool->server->loop, p, 0);
+    p->data = in;
+    in->open_handles++;
+    if (uv_pipe_open(p, fd) < 0) {
+        close(fd);
+        return -1;
+    }
+    return 0;
+}
+
+static void on_ready(struct sandbox *sb, int ok, void *arg)
+{
+    struct hot_instance *in = arg;
+    struct hot_job *job = in->job;
+    struct hot_pool *p = in->pool;
+    struct server *s = p->server;
+    int fds[3][2] = { { -1, -1 }, { -1, -1 }, { -1, -1 } }, far[3], i;
+    char err[256];
+
+    in->job = NULL;
+    if (!ok) {
+        in->sb = NULL;
+        in->sandbox_done = 1;
+        capacity_release(&s->capacity, in->memory);
+        in->memory = 0;
+        in->open_handles = 1;
+        in->state = INSTANCE_DEAD;
+        close_instance_handle(in, (uv_handle_t *)&in->timer);
+        finish_job(job, s->killing ? HOT_STOPPED : HOT_FAILED,
+                   s->killing ? "the call was stopped: the executor is "
+                   "shutting down" : "the sandbox could not be created; "
+                   "see the executor's log");
+        return;
+    }
+    for (i = 0; i < 3; i++) {
+        if (pipe2(fds[i], O_CLOEXEC) < 0)
+            goto failed;
+    }
+    far[0] = fds[0][0];
+    far[1] = fds[1][1];
+    far[2] = fds[2][1];
+    if (sandbox_run(sb, job->cwd, job->argv, job->env, far, on_process_done,
+                    in, err, sizeof(err)) < 0)
+        goto failed;
+    for (i = 0; i < 3; i++)
+        close(far[i]);
+    /* all three are opened (and so can be closed) whatever fails */
+    i = open_pipe(in, &in->in, fds[0][1]);
+    i |= open_pipe(in, &in->out, fds[1][0]);
+    i |= open_pipe(in, &in->err, fds[2][0]);
+    if (i < 0
+        || uv_read_start((uv_stream_t *)&in->out, alloc_cb, on_stdout) < 0
+        || uv_read_start((uv_stream_t *)&in->err, alloc_cb, on_stderr) < 0) {
+        /* its pipes are useless: it dies, the job with it */
+        in->job = job;
+        in->state = INSTANCE_BUSY;
+        kill_instance(in, "cannot read its pipes");
+        return;
+    }
+    if (s->killing) {
+        in->job = job;
+        in->state = INSTANCE_BUSY;
+        answer(in, HOT_STOPPED, "the call was stopped: the executor is "
+               "shutting down");
+        kill_instance(in, "shutting down");
+        return;
+    }
+    assign(in, job);
+    return;
+
+failed:
+    log_msg(LOG_LEVEL_ERROR, "cannot start a hot instance", strerror(errno));
+    for (i = 0; i < 3; i++) {
+        if (fds[i][0] >= 0)
+            close(fds[i][0]);
+        if (fds[i][1] >= 0)
+            close(fds[i][1]);
+    }
+    in->job = job;
+    in->state = INSTANCE_BUSY;
+    answer(in, HOT_FAILED, "cannot start the function");
+    kill_instance(in, "cannot start");
+    /* nothing runs in the sandbox: release it, the instance ends */
+    in->sandbox_done = 1;
+    close_instance_handle(in, (uv_handle_t *)&in->timer);
+}
+
+static void on_capacity(struct capacity_waiter *w, enum capacity_result res)
+{
+    struct hot_job *job = w->data;
+    struct hot_pool *p = job->pool;
+    struct server *s = p->server;
+    struct hot_instance *in;
+    char err[256];
+
+    job->wait_ms = w->wait_ms;
+    if (res != CAPACITY_GRANTED) {
+        p->ninstances--;
+        pool_maybe_free(p);
+        if (res == CAPACITY_TOO_LARGE)
+            finish_job(job, HOT_TOO_LARGE, NULL);
+        else if (res == CAPACITY_CANCELLED)
+            finish_job(job, HOT_STOPPED, "executor is shutting down");
+        else
+            finish_job(job, HOT_BUSY, "server too busy");
+        return;
+    }
+    in = calloc(1, sizeof(*in));
+    if (in == NULL) {
+        capacity_release(&s->capacity, job->sandbox.memory);
+        p->ninstances--;
+        pool_maybe_free(p);
+        finish_job(job, HOT_FAILED, "out of memory");
+        return;
+    }
+    in->pool = p;
+    in->memory = job->sandbox.memory;
+    in->idle_timeout_ms = job->idle_timeout_ms;
+    in->state = INSTANCE_STARTING;
+    in->job = job;
+    http_response_parser_init(&in->rp, s->cfg.max_request_header,
+                              s->cfg.max_response_body);
+    uv_timer_init(s->loop, &in->timer);
+    in->timer.data = in;
+    in->open_handles = 1;
+    in->next = p->instances;
+    if (p->instances)
+        p->instances->prev = in;
+    p->instances = in;
+    in->sb = sandbox_start(s, &job->sandbox, on_ready, in, err, sizeof(err));
+    if (in->sb == NULL) {
+        log_msg(LOG_LEVEL_ERROR, "cannot start a hot instance", err);
+        in->job = NULL;
+        in->sandbox_done = 1;
+        in->state = INSTANCE_DEAD;
+        close_instance_handle(in, (uv_handle_t *)&in->timer);
+        finish_job(job, HOT_FAILED, err);
+    }
+}
+
+/* A new instance for job (counted in p->ninstances already). */
+static void start_instance(struct hot_pool *p, struct hot_job *job)
+{
+    capacity_acquire(&p->server->capacity, &job->cw, job->sandbox.memory,
+                     on_capacity, job);
+}
+
+/* ------------------------------------------------------------- waiting */
+
+static void on_wait_timeout(uv_timer_t *t)
+{
+    struct hot_job *job = t->data, **pp;
+    struct hot_pool *p = job->pool;
+
+    for (pp = &p->head; *pp != NULL; pp = &(*pp)->next) {
+        if (*pp == job) {
+            *pp = job->next;
+            break;
+        }
+    }
+    p->tail = NULL;
+    for (pp = &p->head; *pp != NULL; pp = &(*pp)->next)
+        p->tail = *pp;
+    p->nwaiting--;
+    job->waiting = 0;
+    job->wait_ms = uv_now(p->server->loop) - job->queued_at;
+    finish_job(job, HOT_BUSY, "server too busy");
+}
+
+void hot_submit(struct hot_job *job)
+{
+    struct server *s = job->server;
+    struct hot_instance *in;
+    struct hot_pool *p;
+
+    job->queued_at = uv_now(s->loop);
+    job->outcome = HOT_FAILED;
+    p = pool_get(s, job->key);
+    if (p == NULL) {
+        finish_job(job, HOT_FAILED, "out of memory");
+        return;
+    }
+    job->pool = p;
+    p->max_concurrency = job->max_concurrency;
+    for (in = p->instances; in != NULL; in = in->next) {
+        if (in->state == INSTANCE_IDLE) {
+            assign(in, job);
+            return;
+        }
+    }
+    if (p->ninstances < p->max_concurrency) {
+        p->ninstances++;
+        start_instance(p, job);
+        return;
+    }
+    if (p->nwaiting >= s->cfg.queue_size) {
+        finish_job(job, HOT_BUSY, "server too busy");
+        return;
+    }
+    /* every instance busy: wait for one, as long as for capacity */
+    uv_timer_init(s->loop, &job->wait_timer);
+    job->has_timer = 1;
+    job->wait_timer.data = job;
+    uv_timer_start(&job->wait_timer, on_wait_timeout,
+                   s->cfg.queue_timeout_ms, 0);
+    job->waiting = 1;
+    job->next = NULL;
+    if (p->tail)
+        p->tail->next = job;
+    else
+        p->head = job;
+    p->tail = job;
+    p->nwaiting++;
+}
+
+/* ------------------------------------------------------------ stopping */
+
+void hot_close_idle(struct server *s)
+{
+    while (s->hot_idle_head != NULL)
+        kill_instance(s->hot_idle_head, "closing idle instances");
+}
+
+void hot_on_pressure(void *arg)
+{
+    struct server *s = arg;
+
+    if (s->hot_idle_tail != NULL)
+        kill_instance(s->hot_idle_tail, "capacity needed elsewhere");
+}
+
+void hot_stop_all(struct server *s)
+{
+    struct hot_instance *in, *next;
+    struct hot_pool *p, *pn;
+    struct hot_job *job;
+
+    for (p = s->hot_pools; p != NULL; p = pn) {
+        pn = p->next;
+        while ((job = pool_pop_waiter(p)) != NULL)
+            finish_job(job, HOT_STOPPED, "executor is shutting down");
+        for (in = p->instances; in != NULL; in = next) {
+            next = in->next;
+            if (in->job != NULL && in->state == INSTANCE_BUSY)
+                answer(in, HOT_STOPPED, "the call was stopped: the "
+                       "executor is shutting down");
+            if (in->state == INSTANCE_STARTING)
+                sandbox_kill(in->sb);
+            else
+                kill_instance(in, "shutting down");
+        }
+        pool_maybe_free(p);
+    }
+}

@@ -1,0 +1,98 @@
+/*
+ * Hot functions (format http): instances that stay alive and serve call
+ * after call, one at a time, each call an HTTP/1.1 request on the
+ * instance's stdin and its answer an HTTP/1.1 response on its stdout.
+ *
+ * An instance is a sandbox (sandbox.c) running one long-lived process.
+ * Instances are pooled by key (app, path, image digest, format, memory,
+ * config): up to max_concurrency per pool, an idle one is reused before a
+ * new one starts, and one idle for idle_timeout is stopped.  Each holds
+ * executor capacity (a slot and its memory) for its whole life; when a
+ * call must wait for capacity, the longest idle instance of any pool is
+ * stopped to make room.
+ *
+ * An instance that answers garbage, answers twice, answers too much, runs
+ * past the call's timeout, or exits is killed and removed; it never serves
+ * another call.
+ */
+#ifndef EXECUTOR_HOT_H
+#define EXECUTOR_HOT_H
+
+#include "capacity.h"
+#include "http_response.h"
+#include "sandbox.h"
+#include "server.h"
+
+#include <stdint.h>
+#include <uv.h>
+
+enum hot_outcome {
+    HOT_OK,                 /* res holds the function's answer */
+    HOT_BUSY,               /* no instance in time: 503, Retry-After */
+    HOT_TOO_LARGE,          /* memory over the executor's whole budget */
+    HOT_STOPPED,            /* the executor is shutting down */
+    HOT_TIMEOUT,
+    HOT_OOM,
+    HOT_BAD_ANSWER,         /* malformed or oversized: message says */
+    HOT_EXITED,             /* the instance died under the call */
+    HOT_FAILED,             /* the executor could not start one */
+};
+
+struct hot_job;
+typedef void (*hot_done_cb)(struct hot_job *job);
+
+struct hot_pool;
+struct hot_instance;
+
+struct hot_job {
+    /* set by the caller, alive until done runs */
+    struct server *server;
+    const char *key;
+    struct sandbox_params sandbox;      /* for a new instance */
+    const char *cwd;                    /* its process */
+    char *const *argv;
+    char *const *env;
+    unsigned max_concurrency;
+    uint64_t idle_timeout_ms;
+    uint64_t timeout_ms;
+    const char *head;                   /* the request: head, then body */
+    size_t head_len;
+    const char *body;
+    size_t body_len;
+    const char *call_id;                /* for logs */
+    hot_done_cb done;
+    void *data;
+
+    /* the answer */
+    enum hot_outcome outcome;
+    char message[256];
+    struct http_response res;
+    uint64_t wait_ms;                   /* until an instance was assigned */
+    char sandbox_id[32];                /* the instance's sandbox */
+    char *log;                          /* its stderr during the call */
+    size_t log_len;
+
+    /* the pool's */
+    struct hot_pool *pool;
+    struct hot_job *next;
+    uv_timer_t wait_timer;
+    int has_timer;
+    int waiting;
+    struct capacity_waiter cw;
+    uint64_t queued_at;
+    size_t log_cap;
+};
+
+/* Serves job; job->done runs once, possibly before this returns. */
+void hot_submit(struct hot_job *job);
+
+/* Shutdown: waiting jobs and running calls end HOT_STOPPED. */
+void hot_stop_all(struct server *s);
+
+/* Stops every idle instance (reload, drain). */
+void hot_close_idle(struct server *s);
+
+/* The capacity pressure hook (capacity.h): stops the longest idle one. */
+void hot_on_pressure(void *server);
+
+#endif

@@ -1,0 +1,22 @@
+/*
+ * The HTTP/1.1 request a hot (http format) function reads on its stdin
+ * for each call.  Pure.
+ */
+#ifndef EXECUTOR_HOT_REQUEST_H
+#define EXECUTOR_HOT_REQUEST_H
+
+#include "sandbox_args.h"
+
+#include <stddef.h>
+
+/*
+ * The request line and headers, ending with the empty line: the client's
+ * method and path (with query) from request_url, its headers but the
+ * hop-by-hop ones, Host, Content-Length body_len, and Fn-Call-Id,
+ * Fn-Request-Url, Fn-Method, Fn-Deadline, Fn-App-Name, Fn-Path.  Returns
+ * a heap string (length in *len), or NULL if memory runs out.
+ */
+char *hot_request_head(const struct call_info *ci, size_t body_len,
+                       size_t *len);
+
+#endif

@@ -1,0 +1,211 @@
+/*
+ * HTTP/1.1 responses from hot functions.
+ */
+#include "http_response.h"
+
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int fail(struct http_response_parser *p, const char *msg)
+{
+    if (p->error[0] == '\0')
+        snprintf(p->error, sizeof(p->error), "%s", msg);
+    return -1;
+}
+
+static int count(struct http_response_parser *p, size_t n)
+{
+    p->header_bytes += n;
+    return p->header_bytes > p->max_header
+           ? fail(p, "response headers are too large") : 0;
+}
+
+/* Appends to the NUL-terminated heap string *dst of length len. */
+static int append(char **dst, const char *src, size_t n)
+{
+    size_t len = *dst != NULL ? strlen(*dst) : 0;
+    char *s = realloc(*dst, len + n + 1);
+
+    if (s == NULL)
+        return -1;
+    memcpy(s + len, src, n);
+    s[len + n] = '\0';
+    *dst = s;
+    return 0;
+}
+
+static int on_message_begin(http_parser *hp)
+{
+    struct http_response_parser *p = hp->data;
+
+    p->started = 1;
+    return 0;
+}
+
+static int on_status(http_parser *hp, const char *at, size_t n)
+{
+    (void)at;
+    return count(hp->data, n);
+}
+
+static int on_header_field(http_parser *hp, const char *at, size_t n)
+{
+    struct http_response_parser *p = hp->data;
+    struct http_response *r = &p->res;
+    char **v;
+
+    if (count(p, n) < 0)
+        return -1;
+    if (r->nheaders == 0 || p->in_value) {
+        v = realloc(r->names, (r->nheaders + 1) * sizeof(char *));
+        if (v == NULL)
+            return fail(p, "out of memory");
+        r->names = v;
+        v = realloc(r->values, (r->nheaders + 1) * sizeof(char *));
+        if (v == NULL)
+            return fail(p, "out of memory");
+        r->values = v;
+        r->names[r->nheaders] = NULL;
+        r->values[r->nheaders] = NULL;
+        r->nheaders++;
+        p->in_value = 0;
+    }
+    if (append(&r->names[r->nheaders - 1], at, n) < 0)
+        return fail(p, "out of memory");
+    return 0;
+}
+
+static int on_header_value(http_parser *hp, const char *at, size_t n)
+{
+    struct http_response_parser *p = hp->data;
+    struct http_response *r = &p->res;
+
+    if (count(p, n) < 0)
+        return -1;
+    p->in_value = 1;
+    if (append(&r->values[r->nheaders - 1], at, n) < 0)
+        return fail(p, "out of memory");
+    return 0;
+}
+
+static int on_headers_complete(http_parser *hp)
+{
+    struct http_response_parser *p = hp->data;
+    size_t i;
+
+    /* a header with no value yet has an empty one */
+    for (i = 0; i < p->res.nheaders; i++) {
+        if (p->res.values[i] == NULL && append(&p->res.values[i], "", 0) < 0)
+            return fail(p, "out of memory");
+    }
+    p->res.status = (int)hp->status_code;
+    if (hp->status_code < 200 || hp->status_code > 599)
+        return fail(p, "the response status is not from 200 to 599");
+    if (hp->flags & F_CHUNKED)
+        return fail(p, "chunked responses are not accepted: use "
+                    "Content-Length");
+    if (hp->content_length == ULLONG_MAX) {
+        if (hp->status_code == 204 || hp->status_code == 304)
+            return 0;
+        return fail(p, "the response has no Content-Length");
+    }
+    if (hp->content_length > p->max_body) {
+        p->too_large = 1;
+        return fail(p, "the response body is too large");
+    }
+    if (hp->content_length > 0) {
+        p->res.body = malloc((size_t)hp->content_length);
+        if (p->res.body == NULL)
+            return fail(p, "out of memory");
+    }
+    return 0;
+}
+
+static int on_body(http_parser *hp, const char *at, size_t n)
+{
+    struct http_response_parser *p = hp->data;
+
+    /* http-parser delivers no more than Content-Length */
+    memcpy(p->res.body + p->res.body_len, at, n);
+    p->res.body_len += n;
+    return 0;
+}
+
+static int on_message_complete(http_parser *hp)
+{
+    struct http_response_parser *p = hp->data;
+
+    p->complete = 1;
+    http_parser_pause(hp, 1);   /* what follows is not this answer */
+    return 0;
+}
+
+static const http_parser_settings settings = {
+    .on_message_begin = on_message_begin,
+    .on_status = on_status,
+    .on_header_field = on_header_field,
+    .on_header_value = on_header_value,
+    .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
+    .on_message_complete = on_message_complete,
+};
+
+void http_response_parser_init(struct http_response_parser *p,
+                               size_t max_header, size_t max_body)
+{
+    memset(p, 0, sizeof(*p));
+    p->max_header = max_header;
+    p->max_body = max_body;
+    http_parser_init(&p->parser, HTTP_RESPONSE);
+    p->parser.data = p;
+}
+
+size_t http_response_feed(struct http_response_parser *p, const char *data,
+                          size_t len)
+{
+    size_t used;
+
+    if (p->complete || p->error[0] != '\0' || len == 0)
+        return 0;
+    used = http_parser_execute(&p->parser, &settings, data, len);
+    if (p->complete)
+        return used;
+    if (HTTP_PARSER_ERRNO(&p->parser) != HPE_OK) {
+        char msg[128];
+
+        snprintf(msg, sizeof(msg), "malformed response: %s",
+                 http_errno_description(HTTP_PARSER_ERRNO(&p->parser)));
+        fail(p, msg);
+    }
+    return used;
+}
+
+void http_response_free(struct http_response *res)
+{
+    size_t i;
+
+    for (i = 0; i < res->nheaders; i++) {
+        free(res->names[i]);
+        free(res->values[i]);
+    }
+    free(res->names);
+    free(res->values);
+    free(res->body);
+    memset(res, 0, sizeof(*res));
+}
+
+void http_response_parser_free(struct http_response_parser *p)
+{
+    http_response_free(&p->res);
+}
+
+void http_response_parser_reset(struct http_response_parser *p)
+{
+    size_t max_header = p->max_header, max_body = p->max_body;
+
+    http_response_parser_free(p);
+    http_response_parser_init(p, max_header, max_body);
+}

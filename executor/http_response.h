@@ -1,0 +1,52 @@
+/*
+ * An HTTP/1.1 response read from a hot function's stdout, incrementally,
+ * with limits.  Pure: bytes in, a response (or the reason there is none)
+ * out.  A hot function must frame its answer with Content-Length (204 and
+ * 304 excepted); chunked encoding, interim (1xx) answers, a body over the
+ * limit and oversized headers are errors.
+ */
+#ifndef EXECUTOR_HTTP_RESPONSE_H
+#define EXECUTOR_HTTP_RESPONSE_H
+
+#include <http_parser.h>
+#include <stddef.h>
+
+struct http_response {
+    int status;
+    char **names;               /* headers, in order */
+    char **values;
+    size_t nheaders;
+    char *body;
+    size_t body_len;
+};
+
+struct http_response_parser {
+    http_parser parser;
+    size_t max_header;
+    size_t max_body;
+    size_t header_bytes;
+    int in_value;               /* the last header callback was a value */
+    int started;                /* a byte of this response was seen */
+    int complete;
+    int too_large;              /* the error is the body's size */
+    char error[160];            /* non-empty: the answer is unusable */
+    struct http_response res;
+};
+
+void http_response_parser_init(struct http_response_parser *p,
+                               size_t max_header, size_t max_body);
+
+/*
+ * Feeds bytes; returns how many were used.  Once complete (or in error)
+ * nothing more is used: bytes left over are more than one answer.
+ */
+size_t http_response_feed(struct http_response_parser *p, const char *data,
+                          size_t len);
+
+void http_response_free(struct http_response *res);
+
+/* Forgets the response, for the next one. */
+void http_response_parser_reset(struct http_response_parser *p);
+void http_response_parser_free(struct http_response_parser *p);
+
+#endif
