@@ -45,7 +45,8 @@ EXECUTOR_SRCS := $(EXECUTOR_PURE) executor/log.c executor/http_conn.c \
                  executor/server.c executor/endpoints.c executor/main.c \
                  executor/capacity.c executor/cgroup.c executor/call.c \
                  executor/call_log.c executor/file_read.c \
-                 executor/image_store.c executor/sandbox.c executor/hot.c \
+                 executor/image_store.c executor/image_cache.c \
+                 executor/sandbox.c executor/hot.c \
                  executor/seccomp_filter.c
 EXECUTOR_LIBS := -luv -lhttp_parser -ljansson -larchive -lseccomp -lcrypto
 

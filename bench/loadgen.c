@@ -4,7 +4,11 @@
  * throughput and latency percentiles.
  *
  *   loadgen (-u SOCKET | -t HOST:PORT) [-c CONNS] (-n REQUESTS | -d SECS)
- *           [-m METHOD] [-p PATH] [-H 'Name: value']... [-b BODY]
+ *           [-r RATE] [-m METHOD] [-p PATH] [-H 'Name: value']... [-b BODY]
+ *
+ * -r: RATE requests per second in all, spread over the connections, each
+ * request sent at its scheduled time; a request's latency counts from
+ * that time, so a server that falls behind shows it.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -25,6 +29,7 @@
 static const char *unix_path, *tcp_addr, *method = "GET", *path = "/";
 static const char *headers[MAX_HEADERS], *body = "";
 static int nheaders, conns = 1, seconds;
+static double rate;
 static long total_requests = 0;
 static long next_request;
 static double deadline;
@@ -35,6 +40,8 @@ struct worker {
     double *lat;            /* seconds per request */
     long n, cap, errors, statuses[6];
 };
+
+static struct worker *workers;
 
 static double now(void)
 {
@@ -154,7 +161,8 @@ static void *run(void *arg)
     char *req = malloc(BUF_SIZE), *buf = malloc(BUF_SIZE);
     size_t len;
     int fd = -1, i, keep, status;
-    double t0;
+    double t0, start = now(), interval = rate > 0 ? conns / rate : 0;
+    long k = 0;
 
     len = (size_t)snprintf(req, BUF_SIZE, "%s %s HTTP/1.1\r\nHost: bench\r\n"
                            "Content-Length: %zu\r\n", method, path,
@@ -164,8 +172,23 @@ static void *run(void *arg)
                                 headers[i]);
     len += (size_t)snprintf(req + len, BUF_SIZE - len, "\r\n%s", body);
 
+    /* connections start spread over one interval */
+    start += interval * (double)(w - workers) / conns;
     while (take_request()) {
         t0 = now();
+        if (interval > 0) {
+            double at = start + interval * (double)k++;
+
+            if (at > t0) {
+                struct timespec ts;
+                double d = at - t0;
+
+                ts.tv_sec = (time_t)d;
+                ts.tv_nsec = (long)((d - (double)ts.tv_sec) * 1e9);
+                nanosleep(&ts, NULL);
+            }
+            t0 = at;
+        }
         if (fd < 0 && (fd = connect_to()) < 0) {
             w->errors++;
             usleep(1000);
@@ -210,13 +233,14 @@ int main(int argc, char **argv)
     long n = 0, errors = 0, ok2xx = 0, other = 0;
     int opt, i, j;
 
-    while ((opt = getopt(argc, argv, "u:t:c:n:d:m:p:H:b:")) != -1) {
+    while ((opt = getopt(argc, argv, "u:t:c:n:d:r:m:p:H:b:")) != -1) {
         switch (opt) {
         case 'u': unix_path = optarg; break;
         case 't': tcp_addr = optarg; break;
         case 'c': conns = atoi(optarg); break;
         case 'n': total_requests = atol(optarg); break;
         case 'd': seconds = atoi(optarg); break;
+        case 'r': rate = atof(optarg); break;
         case 'm': method = optarg; break;
         case 'p': path = optarg; break;
         case 'H':
@@ -235,6 +259,7 @@ int main(int argc, char **argv)
         return 2;
     }
     ws = calloc((size_t)conns, sizeof(*ws));
+    workers = ws;
     t0 = now();
     deadline = t0 + seconds;
     for (i = 0; i < conns; i++)

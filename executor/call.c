@@ -769,17 +769,24 @@ static void submit_hot(struct call *call)
 
     deadline(dl, sizeof(dl), r->timeout_s);
     call->key = hot_key(call);
-    if (call->key == NULL || sandbox_env(&ci, &call->image.config,
-                                         &call->hot_env) < 0) {
+    if (call->key == NULL) {
         respond_error(call, 500, "out of memory", NULL);
         call_free(call);
         return;
     }
-    if (sandbox_command(&call->image.config, &call->hot_cmd, call->error,
-                        sizeof(call->error)) < 0) {
-        respond_error(call, 502, call->error, NULL);
-        call_free(call);
-        return;
+    /* what a new instance needs, unless an idle one is there */
+    if (!hot_idle_available(call->server, call->key)) {
+        if (sandbox_env(&ci, &call->image.config, &call->hot_env) < 0) {
+            respond_error(call, 500, "out of memory", NULL);
+            call_free(call);
+            return;
+        }
+        if (sandbox_command(&call->image.config, &call->hot_cmd, call->error,
+                            sizeof(call->error)) < 0) {
+            respond_error(call, 502, call->error, NULL);
+            call_free(call);
+            return;
+        }
     }
     ci.call_id = call->req.call_id;
     call->hot_head = hot_request_head(&ci, call->body_len, &head_len);
@@ -820,6 +827,8 @@ static void prepare_image(uv_work_t *w)
                                       call->error, sizeof(call->error));
 }
 
+/* status: 0 from the store (kept in the cache then), 1 from the cache,
+ * < 0 if the work could not run */
 static void image_ready(uv_work_t *w, int status)
 {
     struct call *call = w->data;
@@ -835,6 +844,9 @@ static void image_ready(uv_work_t *w, int status)
         call_free(call);
         return;
     }
+    if (status == 0)
+        image_cache_put(&call->server->images, call->req.route.image,
+                        uv_now(call->server->loop), &call->image);
     if (call->server->killing) {
         if (!hot)
             capacity_release(&call->server->capacity, call->memory);
@@ -847,6 +859,26 @@ static void image_ready(uv_work_t *w, int status)
         submit_hot(call);
     else
         get_sandbox(call);
+}
+
+/* The image: from the cache if it was resolved lately, else from the
+ * store on the thread pool; image_ready() goes on. */
+static int resolve_image(struct call *call)
+{
+    struct server *s = call->server;
+    int rc;
+
+    call->work.data = call;
+    rc = image_cache_get(&s->images, call->req.route.image, uv_now(s->loop),
+                         &call->image);
+    if (rc == 1) {
+        call->image_error = IMAGE_OK;
+        image_ready(&call->work, 1);
+        return 0;
+    }
+    if (rc < 0)
+        return -1;
+    return uv_queue_work(s->loop, &call->work, prepare_image, image_ready);
 }
 
 static void on_capacity(struct capacity_waiter *w, enum capacity_result res)
@@ -871,9 +903,7 @@ static void on_capacity(struct capacity_waiter *w, enum capacity_result res)
         call_free(call);
         return;
     }
-    call->work.data = call;
-    if (uv_queue_work(call->server->loop, &call->work, prepare_image,
-                      image_ready) < 0) {
+    if (resolve_image(call) < 0) {
         capacity_release(&call->server->capacity, call->memory);
         respond_error(call, 500, "cannot queue work", NULL);
         call_free(call);
@@ -928,9 +958,7 @@ void call_start(struct server *s, struct http_conn *c)
     call->memory = (uint64_t)call->req.route.memory_mb * 1024 * 1024;
     if (call->req.route.format == ROUTE_FORMAT_HTTP) {
         /* hot instances hold capacity, not calls: image first */
-        call->work.data = call;
-        if (uv_queue_work(s->loop, &call->work, prepare_image,
-                          image_ready) < 0) {
+        if (resolve_image(call) < 0) {
             respond_error(call, 500, "cannot queue work", NULL);
             call_free(call);
         }

@@ -97,8 +97,13 @@ static void save_done(uv_work_t *w, int status)
 void call_log_save(uv_loop_t *loop, const char *call_id, char *buf,
                    size_t len)
 {
-    struct save_job *j = calloc(1, sizeof(*j));
+    struct save_job *j;
 
+    if (len == 0) {
+        free(buf);      /* nothing on stderr: no log */
+        return;
+    }
+    j = calloc(1, sizeof(*j));
     if (j == NULL) {
         free(buf);
         log_msg(LOG_LEVEL_ERROR, "cannot keep a call's log", "out of memory");

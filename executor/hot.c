@@ -490,7 +490,6 @@ static void assign(struct hot_instance *in, struct hot_job *job)
     in->logged = 0;
     job->wait_ms = uv_now(s->loop) - job->queued_at;
     snprintf(job->sandbox_id, sizeof(job->sandbox_id), "%s", in->sb->id);
-    in->oom_base = cgroup_oom_kills(&in->sb->cgroup);
     uv_timer_start(&in->timer, on_call_timeout, job->timeout_ms, 0);
     /* a copy of its own: the write may outlive the job */
     in->wbuf = malloc(job->head_len + job->body_len + 1);
@@ -559,6 +558,12 @@ static void on_ready(struct sandbox *sb, int ok, void *arg)
     far[0] = fds[0][0];
     far[1] = fds[1][1];
     far[2] = fds[2][1];
+    /* an OOM kill ends the process: counting at its start is enough */
+    in->oom_base = cgroup_oom_kills(&sb->cgroup);
+    if (job->argv == NULL) {
+        errno = EINVAL;
+        goto failed;
+    }
     if (sandbox_run(sb, job->cwd, job->argv, job->env, far, on_process_done,
                     in, err, sizeof(err)) < 0)
         goto failed;
@@ -685,6 +690,22 @@ static void on_wait_timeout(uv_timer_t *t)
     job->waiting = 0;
     job->wait_ms = uv_now(p->server->loop) - job->queued_at;
     finish_job(job, HOT_BUSY, "server too busy");
+}
+
+int hot_idle_available(struct server *s, const char *key)
+{
+    struct hot_instance *in;
+    struct hot_pool *p;
+
+    for (p = s->hot_pools; p != NULL; p = p->next) {
+        if (strcmp(p->key, key) != 0)
+            continue;
+        for (in = p->instances; in != NULL; in = in->next) {
+            if (in->state == INSTANCE_IDLE)
+                return 1;
+        }
+    }
+    return 0;
 }
 
 void hot_submit(struct hot_job *job)

@@ -49,7 +49,8 @@ struct hot_job {
     struct server *server;
     const char *key;
     struct sandbox_params sandbox;      /* for a new instance */
-    const char *cwd;                    /* its process */
+    const char *cwd;                    /* its process (argv NULL: an idle
+                                         * instance is there) */
     char *const *argv;
     char *const *env;
     unsigned max_concurrency;
@@ -82,6 +83,10 @@ struct hot_job {
     uint64_t queued_at;
     size_t log_cap;
 };
+
+/* Whether a job for key would find an idle instance now (then its
+ * sandbox, cwd, argv and env are not needed). */
+int hot_idle_available(struct server *s, const char *key);
 
 /* Serves job; job->done runs once, possibly before this returns. */
 void hot_submit(struct hot_job *job);

@@ -10,6 +10,7 @@
 #include "cgroup.h"
 #include "config.h"
 #include "http_conn.h"
+#include "image_cache.h"
 
 #include <sys/types.h>
 #include <uv.h>
@@ -50,6 +51,7 @@ struct server {
     struct sandbox *idle_head;  /* idle ones, newest first */
     struct sandbox *idle_tail;
     size_t nidle;
+    struct image_cache images;          /* images resolved lately */
     struct hot_pool *hot_pools;         /* hot function pools */
     struct hot_instance *hot_idle_head; /* idle hot instances, newest */
     struct hot_instance *hot_idle_tail; /* first */

@@ -1,0 +1,128 @@
+/*
+ * HTTP/1.1 responses from hot functions, and the requests they read.
+ */
+#include "hot_request.h"
+#include "http_response.h"
+#include "route_def.h"
+#include "tap.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static struct http_response_parser p;
+
+/* Feeds s whole; returns how many bytes were used. */
+static size_t feed(const char *s)
+{
+    http_response_parser_reset(&p);
+    return http_response_feed(&p, s, strlen(s));
+}
+
+static void test_good(void)
+{
+    const char *two = "HTTP/1.1 201 Created\r\nContent-Length: 5\r\n"
+                      "X-A: 1\r\nX-Empty:\r\n\r\nhelloHTTP/1.1 200 OK\r\n";
+    size_t used;
+
+    used = feed(two);
+    ok(p.complete && p.error[0] == '\0', "a response is read");
+    is_int(p.res.status, 201, "its status");
+    is_int((long)p.res.nheaders, 3, "its headers");
+    is_str(p.res.names[1], "X-A", "a header name");
+    is_str(p.res.values[1], "1", "its value");
+    is_str(p.res.values[2], "", "an empty value");
+    ok(p.res.body_len == 5 && memcmp(p.res.body, "hello", 5) == 0,
+       "its body");
+    ok(used < strlen(two), "what follows is left: a second answer");
+
+    http_response_parser_reset(&p);
+    {
+        const char *s = "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc";
+        size_t i, total = 0;
+
+        for (i = 0; s[i] != '\0'; i++)
+            total += http_response_feed(&p, s + i, 1);
+        ok(p.complete && total == strlen(s), "byte by byte");
+    }
+    feed("HTTP/1.1 204 No Content\r\n\r\n");
+    ok(p.complete && p.res.status == 204, "204 needs no Content-Length");
+    feed("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+    ok(p.complete && p.res.body_len == 0, "an empty body");
+}
+
+static void test_bad(void)
+{
+    feed("this is not HTTP\r\n\r\n");
+    ok(!p.complete && strstr(p.error, "malformed") != NULL, "garbage");
+    feed("HTTP/1.1 200 OK\r\n\r\nno length");
+    ok(!p.complete && strstr(p.error, "Content-Length") != NULL,
+       "no Content-Length");
+    feed("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc"
+         "\r\n0\r\n\r\n");
+    ok(!p.complete && strstr(p.error, "chunked") != NULL, "chunked");
+    feed("HTTP/1.1 100 Continue\r\n\r\n");
+    ok(!p.complete && p.error[0] != '\0', "an interim answer");
+    feed("HTTP/1.1 200 OK\r\nContent-Length: 2000\r\n\r\n");
+    ok(!p.complete && p.too_large, "a body over the limit");
+    feed("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n");
+    ok(!p.complete && p.error[0] != '\0', "two Content-Lengths");
+    {
+        char *big = malloc(5000);
+
+        memset(big, 'a', 4999);
+        big[4999] = '\0';
+        memcpy(big, "HTTP/1.1 200 OK\r\nX: ", 20);
+        feed(big);
+        ok(!p.complete && strstr(p.error, "too large") != NULL,
+           "headers over the limit");
+        free(big);
+    }
+    ok(http_response_feed(&p, "more", 4) == 0, "nothing more is taken");
+}
+
+static void test_request(void)
+{
+    struct route_def r = { .app = "demo", .path = "/hot" };
+    char *names[] = { "X-A", "Connection", "Fn-Forged", "Bad", NULL };
+    char *values[] = { "1", "close", "x", "a\r\nInjected: 1", NULL };
+    struct call_info ci = {
+        .call_id = "01ARZ3NDEKTSV4RRFFQ69G5FAV", .method = "PUT",
+        .request_url = "http://example.com:8080/r/demo/hot?x=1",
+        .deadline = "2026-01-01T00:00:00Z", .route = &r,
+        .header_names = names, .header_values = values,
+    };
+    size_t len;
+    char *head = hot_request_head(&ci, 42, &len);
+
+    ok(head != NULL && len == strlen(head), "a request head");
+    ok(strncmp(head, "PUT /r/demo/hot?x=1 HTTP/1.1\r\n", 30) == 0,
+       "method, path and query");
+    ok(strstr(head, "\r\nHost: example.com:8080\r\n") != NULL, "Host");
+    ok(strstr(head, "\r\nContent-Length: 42\r\n") != NULL, "Content-Length");
+    ok(strstr(head, "\r\nX-A: 1\r\n") != NULL, "client headers");
+    ok(strstr(head, "Connection") == NULL, "not hop-by-hop ones");
+    ok(strstr(head, "Fn-Forged") == NULL, "not Fn-* ones");
+    ok(strstr(head, "Injected") == NULL, "no header injection");
+    ok(strstr(head, "\r\nFn-Call-Id: 01ARZ3NDEKTSV4RRFFQ69G5FAV\r\n") != NULL,
+       "the call id");
+    ok(strstr(head, "\r\nFn-Deadline: 2026-01-01T00:00:00Z\r\n") != NULL,
+       "the deadline");
+    ok(len > 4 && strcmp(head + len - 4, "\r\n\r\n") == 0, "ends the head");
+    free(head);
+
+    ci.request_url = "not a url";
+    head = hot_request_head(&ci, 0, &len);
+    ok(strncmp(head, "PUT / HTTP/1.1\r\nHost: function\r\n", 32) == 0,
+       "an odd URL: / on host function");
+    free(head);
+}
+
+int main(void)
+{
+    http_response_parser_init(&p, 4096, 1024);
+    test_good();
+    test_bad();
+    http_response_parser_free(&p);
+    test_request();
+    return done_testing();
+}
