@@ -46,7 +46,7 @@ EXECUTOR_SRCS := $(EXECUTOR_PURE) executor/log.c executor/http_conn.c \
                  executor/capacity.c executor/cgroup.c executor/call.c \
                  executor/call_log.c executor/file_read.c \
                  executor/image_store.c executor/image_cache.c \
-                 executor/sandbox.c executor/hot.c \
+                 executor/sandbox.c executor/hot.c executor/read_buf.c \
                  executor/seccomp_filter.c
 EXECUTOR_LIBS := -luv -lhttp_parser -ljansson -larchive -lseccomp -lcrypto
 

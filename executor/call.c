@@ -12,6 +12,7 @@
 #include "image_store.h"
 #include "json_out.h"
 #include "log.h"
+#include "read_buf.h"
 #include "sandbox.h"
 #include "sandbox_args.h"
 
@@ -282,13 +283,6 @@ static void finish(struct call *call)
 
 /* ---------------------------------------------------------------- I/O */
 
-static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
-{
-    (void)h;
-    buf->base = malloc(suggested);
-    buf->len = buf->base ? suggested : 0;
-}
-
 static void on_stdout(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 {
     struct call *call = st->data;
@@ -310,7 +304,6 @@ static void on_stdout(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
             }
         }
     }
-    free(buf->base);
     if (n < 0)
         close_handle(call, (uv_handle_t *)st);
 }
@@ -374,7 +367,6 @@ static void on_stderr(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
             log_end(&r);
         }
     }
-    free(buf->base);
     if (n < 0)
         close_handle(call, (uv_handle_t *)st);
 }
@@ -504,10 +496,12 @@ static int run(struct call *call)
     if (open_pipe(call, &call->in, in[1]) < 0)
         close_handle(call, (uv_handle_t *)&call->in);
     if (open_pipe(call, &call->out, out[0]) < 0
-        || uv_read_start((uv_stream_t *)&call->out, alloc_cb, on_stdout) < 0)
+        || uv_read_start((uv_stream_t *)&call->out, read_buf_alloc,
+                         on_stdout) < 0)
         close_handle(call, (uv_handle_t *)&call->out);
     if (open_pipe(call, &call->err, err[0]) < 0
-        || uv_read_start((uv_stream_t *)&call->err, alloc_cb, on_stderr) < 0)
+        || uv_read_start((uv_stream_t *)&call->err, read_buf_alloc,
+                         on_stderr) < 0)
         close_handle(call, (uv_handle_t *)&call->err);
     if (!uv_is_closing((uv_handle_t *)&call->in)) {
         uv_buf_t b = uv_buf_init(call->body ? call->body : "",

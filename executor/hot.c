@@ -4,6 +4,7 @@
 #include "hot.h"
 #include "cgroup.h"
 #include "log.h"
+#include "read_buf.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -306,13 +307,6 @@ static void on_process_done(struct sandbox *sb, int lost, int32_t status,
 
 /* ---------------------------------------------------------------- I/O */
 
-static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
-{
-    (void)h;
-    buf->base = malloc(suggested);
-    buf->len = buf->base ? suggested : 0;
-}
-
 static void on_idle_timeout(uv_timer_t *t);
 
 static void become_idle(struct hot_instance *in)
@@ -344,22 +338,17 @@ static void on_stdout(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
     if (n < 0) {
         /* closed: the process is ending (its end answers the call), or it
          * will not answer and meets the call's timeout */
-        free(buf->base);
         close_instance_handle(in, (uv_handle_t *)st);
         return;
     }
-    if (n == 0 || in->state == INSTANCE_DEAD) {
-        free(buf->base);
+    if (n == 0 || in->state == INSTANCE_DEAD)
         return;
-    }
     if (in->state != INSTANCE_BUSY || in->answered) {
-        free(buf->base);
         kill_instance(in, "wrote to stdout with no call");
         return;
     }
     used = http_response_feed(&in->rp, buf->base, (size_t)n);
     if (in->rp.error[0] != '\0') {
-        free(buf->base);
         answer(in, HOT_BAD_ANSWER, in->rp.error);
         kill_instance(in, "bad answer");
         return;
@@ -374,7 +363,6 @@ static void on_stdout(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
         else
             become_idle(in);
     }
-    free(buf->base);
 }
 
 static void keep_log(struct hot_job *job, const char *data, size_t n)
@@ -439,7 +427,6 @@ static void on_stderr(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
         }
         in->line[in->line_len++] = ch;
     }
-    free(buf->base);
     if (n < 0) {
         flush_line(in);
         close_instance_handle(in, (uv_handle_t *)st);
@@ -574,8 +561,10 @@ static void on_ready(struct sandbox *sb, int ok, void *arg)
     i |= open_pipe(in, &in->out, fds[1][0]);
     i |= open_pipe(in, &in->err, fds[2][0]);
     if (i < 0
-        || uv_read_start((uv_stream_t *)&in->out, alloc_cb, on_stdout) < 0
-        || uv_read_start((uv_stream_t *)&in->err, alloc_cb, on_stderr) < 0) {
+        || uv_read_start((uv_stream_t *)&in->out, read_buf_alloc,
+                         on_stdout) < 0
+        || uv_read_start((uv_stream_t *)&in->err, read_buf_alloc,
+                         on_stderr) < 0) {
         /* its pipes are useless: it dies, the job with it */
         in->job = job;
         in->state = INSTANCE_BUSY;

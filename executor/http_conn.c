@@ -5,6 +5,7 @@
 #include "http_conn.h"
 #include "json_out.h"
 #include "log.h"
+#include "read_buf.h"
 #include "server.h"
 
 #include <stdio.h>
@@ -41,13 +42,6 @@ const char *http_status_text(int status)
     case 505: return "HTTP Version Not Supported";
     }
     return "Unknown";
-}
-
-static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
-{
-    (void)h;
-    buf->base = malloc(suggested);
-    buf->len = buf->base ? suggested : 0;
 }
 
 static void on_close(uv_handle_t *h)
@@ -112,7 +106,7 @@ void http_conn_start(struct http_conn *c)
     request_parser_init(&c->rp, c->server->cfg.max_request_header,
                         c->server->cfg.max_request_body);
     arm_timer(c);
-    if (uv_read_start(&c->h.stream, alloc_cb, on_read) < 0)
+    if (uv_read_start(&c->h.stream, read_buf_alloc, on_read) < 0)
         http_conn_close(c);
 }
 
@@ -149,7 +143,7 @@ static void after_write(uv_write_t *w, int status)
         if (c->state != HTTP_CONN_READING)
             return;
     }
-    if (uv_read_start(&c->h.stream, alloc_cb, on_read) < 0)
+    if (uv_read_start(&c->h.stream, read_buf_alloc, on_read) < 0)
         http_conn_close(c);
 }
 
@@ -245,5 +239,4 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
         feed(c, buf->base, (size_t)n);
     else if (n < 0)
         http_conn_close(c);
-    free(buf->base);
 }

@@ -3,6 +3,7 @@
  */
 #include "sandbox.h"
 #include "log.h"
+#include "read_buf.h"
 #include "sandbox_args.h"
 #include "sandbox_proto.h"
 #include "seccomp_filter.h"
@@ -375,16 +376,6 @@ static void on_ctl(uv_poll_t *h, int status, int events)
     sandbox_kill(sb);
 }
 
-static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
-{
-    static char b[4096];
-
-    (void)h;
-    (void)suggested;
-    buf->base = b;
-    buf->len = sizeof(b);
-}
-
 /* bubblewrap's and the init's complaints: logged, the first one kept */
 static void on_stderr(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 {
@@ -618,7 +609,7 @@ struct sandbox *sandbox_start(struct server *s,
     sb->open_handles = 4;       /* exit poll, ctl poll, timer, stderr */
     sb->exit_poll.data = sb;
     uv_poll_start(&sb->exit_poll, UV_READABLE, on_exit_cb);
-    uv_read_start((uv_stream_t *)&sb->err, alloc_cb, on_stderr);
+    uv_read_start((uv_stream_t *)&sb->err, read_buf_alloc, on_stderr);
     uv_poll_start(&sb->poll, UV_READABLE, on_ctl);
     uv_timer_start(&sb->timer, on_start_timeout, SANDBOX_START_TIMEOUT_MS,
                    0);

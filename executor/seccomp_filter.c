@@ -12,8 +12,8 @@
 
 /*
  * Refused with EPERM: what changes mounts, namespaces, the kernel or other
- * processes, and POSIX message queues.  Everything else is allowed; the sandbox's namespaces, cgroup
- * and unprivileged uid bound the rest.
+ * processes, and POSIX message queues.  Everything else is allowed; the
+ * sandbox's namespaces, cgroup and unprivileged uid bound the rest.
  */
 static const char *const denied[] = {
     "mount", "umount", "umount2", "pivot_root", "chroot", "move_mount",
