@@ -127,6 +127,7 @@ deps:
 # Benchmarks (bench/README.md); numbers are printed, nothing is asserted.
 bench: deps all
 	FUNCTIONS_BUILD=$(CURDIR)/$(B) bench/cold.sh
+	FUNCTIONS_BUILD=$(CURDIR)/$(B) bench/hot.sh
 
 test: deps all fuzz
 	scripts/stack services
