@@ -77,6 +77,9 @@ subtest 'one instance serves consecutive calls' => sub {
        'from the same process');
     is($b->{headers}{'x-seen'}, $a->{headers}{'x-seen'} + 1, 'which counts calls');
     is($b->{headers}{'x-call-id'}, $b->{id}, 'the call id travels as Fn-Call-Id');
+    my $pid = function_pid($ex, $a);
+    ok($pid, "the function's host pid is found");
+    is(function_pid($ex, $b), $pid, 'the same pid served both');
     is($b->{headers}{'fn-call-id'}, $b->{id}, 'and comes back');
 };
 
@@ -138,6 +141,7 @@ sub replaced {
 subtest 'misbehaving instances are replaced' => sub {
     replaced('garbage', 502, qr/function answered badly: malformed response/);
     replaced('nolength', 502, qr/no Content-Length/);
+    replaced('big', 502, qr/response body is too large/);
     replaced('twice', 200, qr/^one$/);
     replaced('exit', 502, qr/exited with status 3 during the call/);
     my $t0 = time;

@@ -13,6 +13,7 @@
  *   hang            no answer
  *   exit            exits with status 3 without answering
  *   nolength        an answer without Content-Length
+ *   big             an answer of 3 MiB
  *   log             writes "log line N" to stderr, then echoes
  *   sleep           sleeps X-Sleep milliseconds, then echoes
  */
@@ -118,6 +119,14 @@ int main(void)
             pause();
         } else if (strcmp(m, "exit") == 0) {
             return 3;
+        } else if (strcmp(m, "big") == 0) {
+            size_t k;
+
+            printf("HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n",
+                   3 << 20);
+            for (k = 0; k < (3u << 20); k++)
+                putchar('x');
+            fflush(stdout);
         } else if (strcmp(m, "nolength") == 0) {
             printf("HTTP/1.1 200 OK\r\n\r\nno length");
             fflush(stdout);
