@@ -61,6 +61,7 @@ typedef struct {
     ngx_http_functions_db_conf_t   *db;
     ngx_shm_zone_t                 *cache_zone;
     ngx_array_t                     guarded;    /* of ngx_str_t */
+    ngx_flag_t                      routing;    /* functions_route used */
 } ngx_http_functions_main_conf_t;
 
 
@@ -107,6 +108,7 @@ char *ngx_http_functions_route_cache(ngx_conf_t *cf, ngx_command_t *cmd,
 ngx_int_t ngx_http_functions_query_post(ngx_http_functions_db_conf_t *dcf,
     ngx_http_functions_query_t *q);
 void ngx_http_functions_query_cancel(ngx_http_functions_query_t *q);
+void ngx_http_functions_query_exit(void);
 void ngx_http_functions_query_free(ngx_http_functions_query_t *q);
 size_t ngx_http_functions_query_escape(u_char *dst, ngx_str_t *src);
 

@@ -44,10 +44,21 @@ typedef struct {
     ngx_http_functions_conn_t           conns[NGX_HTTP_FUNCTIONS_CONNS];
     ngx_queue_t                         waiting;
     ngx_uint_t                          initialized;
+
+    /* the settings as C strings: the library keeps pointers to them
+     * until a connection is made */
+    u_char                              host[NGX_SOCKADDR_STRLEN + 1];
+    u_char                              user[128];
+    u_char                              password[128];
+    u_char                              database[128];
+    u_char                              socket[256];
 } ngx_http_functions_dbpool_t;
 
 
 static ngx_http_functions_dbpool_t  ngx_http_functions_dbpool;
+
+/* queries start from a posted event, never inside their caller */
+static ngx_event_t                  ngx_http_functions_dispatch_event;
 
 
 static void ngx_http_functions_conn_drive(ngx_http_functions_conn_t *fc,
@@ -64,6 +75,7 @@ static void ngx_http_functions_query_wait_handler(ngx_event_t *ev);
 static void ngx_http_functions_query_finish(ngx_http_functions_query_t *q,
     ngx_int_t rc);
 static void ngx_http_functions_dbpool_dispatch(void);
+static void ngx_http_functions_dispatch_handler(ngx_event_t *ev);
 
 
 /* The connection a query may start on: idle first, then closed. */
@@ -109,10 +121,24 @@ ngx_http_functions_query_post(ngx_http_functions_db_conf_t *dcf,
             pool->conns[i].deadline.log = ngx_cycle->log;
         }
 
-        pool->initialized = 1;
-    }
+        ngx_cpystrn(pool->host, dcf->host.data,
+                    ngx_min(dcf->host.len + 1, sizeof(pool->host)));
+        ngx_cpystrn(pool->user, dcf->user.data,
+                    ngx_min(dcf->user.len + 1, sizeof(pool->user)));
+        ngx_cpystrn(pool->password, dcf->password.data,
+                    ngx_min(dcf->password.len + 1, sizeof(pool->password)));
+        ngx_cpystrn(pool->database, dcf->database.data,
+                    ngx_min(dcf->database.len + 1, sizeof(pool->database)));
+        ngx_cpystrn(pool->socket, dcf->socket.data,
+                    ngx_min(dcf->socket.len + 1, sizeof(pool->socket)));
 
-    pool->conf = dcf;
+        pool->conf = dcf;
+        pool->initialized = 1;
+
+        ngx_http_functions_dispatch_event.handler =
+                                      ngx_http_functions_dispatch_handler;
+        ngx_http_functions_dispatch_event.log = ngx_cycle->log;
+    }
 
     q->rc = NGX_AGAIN;
     q->res = NULL;
@@ -124,9 +150,40 @@ ngx_http_functions_query_post(ngx_http_functions_db_conf_t *dcf,
     q->queued = 1;
     ngx_add_timer(&q->timer, dcf->timeout);
 
-    ngx_http_functions_dbpool_dispatch();
+    if (!ngx_http_functions_dispatch_event.posted) {
+        ngx_post_event(&ngx_http_functions_dispatch_event,
+                       &ngx_posted_events);
+    }
 
     return NGX_OK;
+}
+
+
+static void
+ngx_http_functions_dispatch_handler(ngx_event_t *ev)
+{
+    ngx_http_functions_dbpool_dispatch();
+}
+
+
+/* At worker exit: connections are closed, so none is left open. */
+
+void
+ngx_http_functions_query_exit(void)
+{
+    ngx_uint_t  i;
+
+    if (!ngx_http_functions_dbpool.initialized) {
+        return;
+    }
+
+    if (ngx_http_functions_dispatch_event.posted) {
+        ngx_delete_posted_event(&ngx_http_functions_dispatch_event);
+    }
+
+    for (i = 0; i < NGX_HTTP_FUNCTIONS_CONNS; i++) {
+        ngx_http_functions_conn_close(&ngx_http_functions_dbpool.conns[i]);
+    }
 }
 
 
@@ -221,10 +278,8 @@ ngx_http_functions_conn_drive(ngx_http_functions_conn_t *fc, int status)
     MYSQL_RES                     *res;
     my_bool                        off;
     ngx_http_functions_query_t    *q;
-    ngx_http_functions_db_conf_t  *dcf = ngx_http_functions_dbpool.conf;
-    u_char                         host[NGX_SOCKADDR_STRLEN + 1];
-    u_char                         user[128], password[128], db[128];
-    u_char                         sock[256];
+    ngx_http_functions_dbpool_t   *pool = &ngx_http_functions_dbpool;
+    ngx_http_functions_db_conf_t  *dcf = pool->conf;
 
     for ( ;; ) {
 
@@ -244,23 +299,12 @@ ngx_http_functions_conn_drive(ngx_http_functions_conn_t *fc, int status)
                 mysql_options(fc->mysql, MYSQL_OPT_RECONNECT, &off);
                 mysql_options(fc->mysql, MYSQL_SET_CHARSET_NAME, "utf8mb4");
 
-                ngx_cpystrn(host, dcf->host.data,
-                            ngx_min(dcf->host.len + 1, sizeof(host)));
-                ngx_cpystrn(user, dcf->user.data,
-                            ngx_min(dcf->user.len + 1, sizeof(user)));
-                ngx_cpystrn(password, dcf->password.data,
-                            ngx_min(dcf->password.len + 1,
-                                    sizeof(password)));
-                ngx_cpystrn(db, dcf->database.data,
-                            ngx_min(dcf->database.len + 1, sizeof(db)));
-                ngx_cpystrn(sock, dcf->socket.data,
-                            ngx_min(dcf->socket.len + 1, sizeof(sock)));
-
                 status = mysql_real_connect_start(&ret, fc->mysql,
-                             dcf->socket.len ? NULL : (char *) host,
-                             (char *) user, (char *) password, (char *) db,
-                             dcf->port,
-                             dcf->socket.len ? (char *) sock : NULL, 0);
+                             dcf->socket.len ? NULL : (char *) pool->host,
+                             (char *) pool->user, (char *) pool->password,
+                             (char *) pool->database, dcf->port,
+                             dcf->socket.len ? (char *) pool->socket : NULL,
+                             0);
             } else {
                 status = mysql_real_connect_cont(&ret, fc->mysql, status);
             }
