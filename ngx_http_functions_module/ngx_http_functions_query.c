@@ -558,6 +558,8 @@ ngx_http_functions_conn_close(ngx_http_functions_conn_t *fc)
             ngx_del_timer(fc->c->read);
         }
 
+        /* the library closes the socket itself, below */
+        fc->c->fd = (ngx_socket_t) -1;
         ngx_free_connection(fc->c);
         fc->c = NULL;
     }

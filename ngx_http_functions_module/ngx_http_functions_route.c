@@ -158,6 +158,7 @@ static ngx_int_t
 ngx_http_functions_route_handler(ngx_http_request_t *r)
 {
     ngx_int_t                        rc;
+    ngx_table_elt_t                 *h;
     ngx_http_functions_ctx_t        *ctx;
     ngx_http_functions_route_t       route;
     ngx_http_functions_loc_conf_t   *lcf;
@@ -180,6 +181,18 @@ ngx_http_functions_route_handler(ngx_http_request_t *r)
         ctx->request = r;
         ngx_http_functions_call_id(ctx->call_id);
         ngx_http_set_ctx(r, ctx, ngx_http_functions_module);
+
+        /* every answer carries the call id, error pages too (they lose
+         * the module's context, not the response headers) */
+        h = ngx_list_push(&r->headers_out.headers);
+        if (h == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        h->hash = 1;
+        ngx_str_set(&h->key, "Fn-Call-Id");
+        h->value.data = ctx->call_id;
+        h->value.len = 26;
 
         if (ngx_http_functions_strip_headers(r) != NGX_OK) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -819,16 +832,6 @@ ngx_http_functions_send_error(ngx_http_request_t *r,
                           message, (size_t) 26, ctx->call_id);
     b->last_buf = (r == r->main) ? 1 : 0;
     b->last_in_chain = 1;
-
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    h->hash = 1;
-    ngx_str_set(&h->key, "Fn-Call-Id");
-    h->value.data = ctx->call_id;
-    h->value.len = 26;
 
     if (status == NGX_HTTP_SERVICE_UNAVAILABLE
         && ngx_strcmp(message, "async not enabled") != 0)

@@ -59,7 +59,15 @@ my $server_conf = <<'CONF';
             proxy_set_header Fn-Method $request_method;
             proxy_set_header Fn-Request-Url $scheme://$host$request_uri;
             proxy_next_upstream error timeout http_503;
-            proxy_read_timeout 120s;
+            proxy_read_timeout 3700s;
+            proxy_hide_header Fn-Call-Id;
+            error_page 502 = @functions_unavailable;
+        }
+
+        location @functions_unavailable {
+            default_type application/json;
+            add_header Retry-After 1 always;
+            return 503 '{"error":{"message":"no executor is reachable"},"call_id":"$sent_http_fn_call_id"}\n';
         }
 
         location = /static {
@@ -237,6 +245,102 @@ subtest 'an LRU zone: old entries make room' => sub {
     like(slurp($small->prefix . '/error.log') // '', qr/^(?!.*\[(alert|crit|emerg)\])/s,
          'no allocation failure is logged');
     $small->stop;
+};
+
+subtest 'two nginx instances on one database see a change within ~1.5 s' => sub {
+    my $other = start();
+    route('two', '/x', config => { greeting => 'v1' });
+    like(get($ng, '/r/two/x')->{body}, qr/greeting=v1/, 'the first instance caches it');
+    like(get($other, '/r/two/x')->{body}, qr/greeting=v1/, 'and the second');
+    db_query($db, "UPDATE routes SET config = '{\"greeting\":\"v2\"}' WHERE app_name = 'two'");
+    bump('two', '/x');
+    my $t0 = time;
+    ok(wait_until(3, sub { get($ng, '/r/two/x')->{body} =~ /greeting=v2/
+                           && get($other, '/r/two/x')->{body} =~ /greeting=v2/ }),
+       'both serve the new route');
+    my $took = time - $t0;
+    ok($took < 2.5, sprintf('within %.1f s', $took));
+    db_query($db, "UPDATE apps SET config = '{\"where\":\"changed\"}' WHERE name = 'two'");
+    bump('two', undef);
+    ok(wait_until(3, sub { get($other, '/r/two/x')->{body} =~ /where=changed/ }),
+       'an app change (path NULL) drops every route of the app');
+    $other->stop;
+};
+
+subtest 'two executors: hash consistent keeps a route on one, failover' => sub {
+    my $lb = start(executors => \@ex,
+                   balance => '        hash $fn_app$fn_path consistent;');
+    route('lb', "/p$_") for 1 .. 12;
+    my %owner;
+    for my $i (1 .. 12) {
+        for (1 .. 3) {
+            my $r = get($lb, "/r/lb/p$i");
+            my ($id) = $r->{headers}{'fn-call-id'};
+            my ($which) = grep { $ex[$_]->log =~ /call_id=$id/ } 0, 1;
+            $owner{$i}{$which // 'none'}++;
+        }
+    }
+    is(scalar(grep { keys %{ $owner{$_} } == 1 } keys %owner), 12,
+       'each route always lands on the same executor');
+    my %used = map { (keys %{ $owner{$_} })[0] => 1 } keys %owner;
+    is(scalar(keys %used), 2, 'and both executors get routes');
+
+    # the executor that owns /p1 goes away: its calls move, none fails
+    my ($gone) = keys %{ $owner{1} };
+    my $socket = $ex[$gone]->socket;
+    $ex[$gone]->stop;
+    my $failed = 0;
+    for my $i (1 .. 12) {
+        $failed++ if get($lb, "/r/lb/p$i")->{status} != 200;
+    }
+    is($failed, 0, 'after one executor stopped, every route is served');
+    $ex[$gone] = executor_start(listen => $socket,
+                                cgroup_name => "functions/test-$$-again");
+    FnImage::build($ex[$gone]->dir . '/images/echo', tag => 'v1',
+        config => { Cmd => ['/bin/sh', '-c', 'echo back'] },
+        layers => [ FnImage::busybox_layer() ]);
+    $lb->stop;
+};
+
+subtest 'a call that was sent is never sent again' => sub {
+    my $lb = start(executors => \@ex);
+    for my $e (@ex) {
+        FnImage::build($e->dir . '/images/slow', tag => 'v1',
+            config => { Cmd => ['/bin/sh', '-c', 'sleep 3; echo slow'] },
+            layers => [ FnImage::busybox_layer() ]);
+    }
+    route('once', '/slow', image => 'oci:slow:v1');
+    my $pid = fork // die;
+    if ($pid == 0) {
+        my $r = get($lb, '/r/once/slow');
+        FnTest::spew($ex[0]->dir . '/once', "$r->{status} " . ($r->{headers}{'fn-call-id'} // ''));
+        POSIX::_exit(0);
+    }
+    my $runner;
+    ok(wait_until(5, sub {
+        ($runner) = grep { $ex[$_]->function_pids > 0 } 0, 1;
+        defined $runner }), 'the call runs on one executor');
+    sleep 0.5;
+    kill 'KILL', $ex[$runner]->pid;
+    waitpid($pid, 0);
+    my ($status, $id) = split / /, FnTest::slurp($ex[0]->dir . '/once') // '';
+    isnt($status, 200, "the caller gets an error ($status), not a second run");
+    my $other = 1 - $runner;
+    unlike($ex[$other]->log, qr/call_id=$id/, 'the other executor never saw it');
+    $lb->stop;
+};
+
+subtest 'no executor reachable: 503 JSON' => sub {
+    my $none = nginx_start(http => http_conf(executors => [ $ex[0] ], zone => '1m',
+                                             valid => '60s')
+                                   =~ s{server unix:\S+}{server unix:/nonexistent.sock}r,
+                           server => $server_conf);
+    my $r = get($none, '/r/demo/hello');
+    is($r->{status}, 503, 'answered 503');
+    like($r->{body}, qr/"message":"no executor is reachable"/, 'as JSON');
+    like($r->{body}, qr/"call_id":"[0-9A-Z]{26}"/, 'with the call id');
+    is($r->{headers}{'retry-after'}, '1', 'and Retry-After');
+    $none->stop;
 };
 
 done_testing();
