@@ -430,9 +430,14 @@ ngx_http_functions_cache_put(ngx_shm_zone_t *zone, ngx_str_t *key,
     n->json_len = (uint32_t) route->json.len;
     n->expires = route->expires;
 
+    /* a "no such route" entry has neither json nor image */
     p = ngx_cpymem(n->data, key->data, key->len);
-    p = ngx_cpymem(p, route->json.data, route->json.len);
-    ngx_memcpy(p, route->image.data, route->image.len);
+    if (route->json.len) {
+        p = ngx_cpymem(p, route->json.data, route->json.len);
+    }
+    if (route->image.len) {
+        ngx_memcpy(p, route->image.data, route->image.len);
+    }
 
     ngx_rbtree_insert(&cache->sh->rbtree, node);
     ngx_queue_insert_head(&cache->sh->lru, &n->lru);

@@ -39,6 +39,7 @@ typedef struct {
     const char                     *message;
     ngx_http_functions_lookup_t    *lookup;     /* waiting for it */
     ngx_queue_t                     queue;      /* in lookup->waiters */
+    ngx_uint_t                      started;    /* routing began */
 } ngx_http_functions_ctx_t;
 
 
@@ -79,6 +80,10 @@ static ngx_int_t ngx_http_functions_answer(ngx_http_request_t *r,
     ngx_http_functions_ctx_t *ctx, ngx_int_t status, const char *message);
 static ngx_int_t ngx_http_functions_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_http_functions_ctx_t *ngx_http_functions_get_ctx(
+    ngx_http_request_t *r);
+static ngx_int_t ngx_http_functions_copy_route(ngx_pool_t *pool,
+    ngx_http_functions_route_t *dst, ngx_http_functions_route_t *src);
 
 
 /* What the variables report, by index. */
@@ -170,17 +175,13 @@ ngx_http_functions_route_handler(ngx_http_request_t *r)
         return NGX_DECLINED;
     }
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_functions_module);
-
+    ctx = ngx_http_functions_get_ctx(r);
     if (ctx == NULL) {
-        ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_functions_ctx_t));
-        if (ctx == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
-        ctx->request = r;
-        ngx_http_functions_call_id(ctx->call_id);
-        ngx_http_set_ctx(r, ctx, ngx_http_functions_module);
+    if (!ctx->started) {
+        ctx->started = 1;
 
         /* every answer carries the call id, error pages too (they lose
          * the module's context, not the response headers) */
@@ -248,6 +249,31 @@ ngx_http_functions_route_handler(ngx_http_request_t *r)
     }
 
     return NGX_DECLINED;
+}
+
+
+/* The request's context, made with its call id when first needed. */
+
+static ngx_http_functions_ctx_t *
+ngx_http_functions_get_ctx(ngx_http_request_t *r)
+{
+    ngx_http_functions_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_functions_module);
+    if (ctx != NULL) {
+        return ctx;
+    }
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_functions_ctx_t));
+    if (ctx == NULL) {
+        return NULL;
+    }
+
+    ctx->request = r;
+    ngx_http_functions_call_id(ctx->call_id);
+    ngx_http_set_ctx(r, ctx, ngx_http_functions_module);
+
+    return ctx;
 }
 
 
@@ -531,11 +557,8 @@ ngx_http_functions_start_lookup(ngx_http_request_t *r,
 
     if (stale != NULL) {
         /* copied: the request's pool may go before the lookup ends */
-        lk->stale = *stale;
-        lk->stale.json.data = ngx_pstrdup(pool, &stale->json);
-        lk->stale.image.data = ngx_pstrdup(pool, &stale->image);
-        if ((stale->json.len && lk->stale.json.data == NULL)
-            || (stale->image.len && lk->stale.image.data == NULL))
+        if (ngx_http_functions_copy_route(pool, &lk->stale, stale)
+            != NGX_OK)
         {
             ngx_destroy_pool(pool);
             return NGX_ERROR;
@@ -662,13 +685,9 @@ ngx_http_functions_lookup_done(ngx_http_functions_query_t *q)
 
         ctx->status = lk->status;
         ctx->message = lk->message;
-        ctx->route = lk->route;
-        ctx->route.json.data = ngx_pstrdup(r->pool, &lk->route.json);
-        ctx->route.image.data = ngx_pstrdup(r->pool, &lk->route.image);
 
-        if (ctx->status == 0
-            && ((lk->route.json.len && ctx->route.json.data == NULL)
-                || (lk->route.image.len && ctx->route.image.data == NULL)))
+        if (ngx_http_functions_copy_route(r->pool, &ctx->route, &lk->route)
+            != NGX_OK)
         {
             ctx->status = NGX_HTTP_INTERNAL_SERVER_ERROR;
             ctx->message = "out of memory";
@@ -681,6 +700,32 @@ ngx_http_functions_lookup_done(ngx_http_functions_query_t *q)
     }
 
     ngx_destroy_pool(lk->pool);
+}
+
+
+/* A copy of a route in another pool (an absent route has no strings). */
+
+static ngx_int_t
+ngx_http_functions_copy_route(ngx_pool_t *pool,
+    ngx_http_functions_route_t *dst, ngx_http_functions_route_t *src)
+{
+    *dst = *src;
+
+    if (src->json.len) {
+        dst->json.data = ngx_pstrdup(pool, &src->json);
+        if (dst->json.data == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    if (src->image.len) {
+        dst->image.data = ngx_pstrdup(pool, &src->image);
+        if (dst->image.data == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
 }
 
 
@@ -878,7 +923,10 @@ ngx_http_functions_variable(ngx_http_request_t *r,
         goto found;
     }
 
-    ctx = ngx_http_get_module_ctx(r->main, ngx_http_functions_module);
+    /* a call id exists wherever it is asked for; the rest with a route */
+    ctx = (data == NGX_HTTP_FUNCTIONS_VAR_CALL_ID)
+          ? ngx_http_functions_get_ctx(r->main)
+          : ngx_http_get_module_ctx(r->main, ngx_http_functions_module);
 
     if (ctx == NULL) {
         v->not_found = 1;
