@@ -128,6 +128,8 @@ deps:
 bench: deps all
 	FUNCTIONS_BUILD=$(CURDIR)/$(B) bench/cold.sh
 	FUNCTIONS_BUILD=$(CURDIR)/$(B) bench/hot.sh
+	scripts/stack services
+	FUNCTIONS_BUILD=$(CURDIR)/$(B) bench/module.sh
 
 test: deps all fuzz
 	scripts/stack services

@@ -9,6 +9,8 @@
  * -r: RATE requests per second in all, spread over the connections, each
  * request sent at its scheduled time; a request's latency counts from
  * that time, so a server that falls behind shows it.
+ * -k N: each request's path is PATH followed by a number, a different one
+ * for each request, modulo N (distinct URLs, e.g. to miss a cache).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -30,6 +32,8 @@ static const char *unix_path, *tcp_addr, *method = "GET", *path = "/";
 static const char *headers[MAX_HEADERS], *body = "";
 static int nheaders, conns = 1, seconds;
 static double rate;
+static long keys;
+static long next_key;
 static long total_requests = 0;
 static long next_request;
 static double deadline;
@@ -142,6 +146,31 @@ static int read_response(int fd, char *buf, int *keep)
     return status;
 }
 
+/* The request; with -k, for key (or the next one if key < 0). */
+static size_t build(char *req, long key)
+{
+    char suffix[32] = "";
+    size_t len;
+    int i;
+
+    if (keys > 0) {
+        if (key < 0) {
+            pthread_mutex_lock(&lock);
+            key = next_key++ % keys;
+            pthread_mutex_unlock(&lock);
+        }
+        snprintf(suffix, sizeof(suffix), "%ld", key);
+    }
+    len = (size_t)snprintf(req, BUF_SIZE, "%s %s%s HTTP/1.1\r\n"
+                           "Host: bench\r\nContent-Length: %zu\r\n",
+                           method, path, suffix, strlen(body));
+    for (i = 0; i < nheaders; i++)
+        len += (size_t)snprintf(req + len, BUF_SIZE - len, "%s\r\n",
+                                headers[i]);
+    len += (size_t)snprintf(req + len, BUF_SIZE - len, "\r\n%s", body);
+    return len;
+}
+
 static int take_request(void)
 {
     int ok;
@@ -160,21 +189,17 @@ static void *run(void *arg)
     struct worker *w = arg;
     char *req = malloc(BUF_SIZE), *buf = malloc(BUF_SIZE);
     size_t len;
-    int fd = -1, i, keep, status;
+    int fd = -1, keep, status;
     double t0, start = now(), interval = rate > 0 ? conns / rate : 0;
     long k = 0;
 
-    len = (size_t)snprintf(req, BUF_SIZE, "%s %s HTTP/1.1\r\nHost: bench\r\n"
-                           "Content-Length: %zu\r\n", method, path,
-                           strlen(body));
-    for (i = 0; i < nheaders; i++)
-        len += (size_t)snprintf(req + len, BUF_SIZE - len, "%s\r\n",
-                                headers[i]);
-    len += (size_t)snprintf(req + len, BUF_SIZE - len, "\r\n%s", body);
+    len = build(req, -1);
 
     /* connections start spread over one interval */
     start += interval * (double)(w - workers) / conns;
     while (take_request()) {
+        if (keys > 0)
+            len = build(req, -1);
         t0 = now();
         if (interval > 0) {
             double at = start + interval * (double)k++;
@@ -233,7 +258,7 @@ int main(int argc, char **argv)
     long n = 0, errors = 0, ok2xx = 0, other = 0;
     int opt, i, j;
 
-    while ((opt = getopt(argc, argv, "u:t:c:n:d:r:m:p:H:b:")) != -1) {
+    while ((opt = getopt(argc, argv, "u:t:c:n:d:r:k:m:p:H:b:")) != -1) {
         switch (opt) {
         case 'u': unix_path = optarg; break;
         case 't': tcp_addr = optarg; break;
@@ -241,6 +266,7 @@ int main(int argc, char **argv)
         case 'n': total_requests = atol(optarg); break;
         case 'd': seconds = atoi(optarg); break;
         case 'r': rate = atof(optarg); break;
+        case 'k': keys = atol(optarg); break;
         case 'm': method = optarg; break;
         case 'p': path = optarg; break;
         case 'H':

@@ -16,6 +16,8 @@
 #define NGX_HTTP_FUNCTIONS_CACHE_NOT_FOUND  5
 
 
+static void ngx_http_functions_cache_rbtree_insert(ngx_rbtree_node_t *temp,
+    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
 static ngx_int_t ngx_http_functions_cache_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
 
@@ -182,9 +184,10 @@ ngx_http_functions_cache_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     cache->shpool->data = cache->sh;
 
     ngx_rbtree_init(&cache->sh->rbtree, &cache->sh->sentinel,
-                    ngx_rbtree_insert_value);
+                    ngx_http_functions_cache_rbtree_insert);
     ngx_queue_init(&cache->sh->lru);
     cache->sh->generation = 0;
+    cache->sh->next_check = 0;
 
     len = sizeof(" in functions route cache zone \"\"")
           + shm_zone->shm.name.len;
@@ -201,4 +204,357 @@ ngx_http_functions_cache_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     cache->shpool->log_nomem = 0;
 
     return NGX_OK;
+}
+
+
+/*
+ * An entry: the key ("app\0path") and what is known of the route, in one
+ * slab allocation, on the LRU list (most recently used first).
+ */
+
+typedef struct {
+    u_char                          color;
+    u_char                          found;
+    u_char                          async;
+    u_char                          dummy;
+    u_short                         key_len;
+    u_short                         image_len;
+    ngx_queue_t                     lru;
+    time_t                          expires;
+    uint32_t                        json_len;
+    u_char                          data[1];    /* key, json, image */
+} ngx_http_functions_cache_node_t;
+
+
+#define ngx_http_functions_cache_entry(node)                                 \
+    ((ngx_http_functions_cache_node_t *) &(node)->color)
+
+
+static void
+ngx_http_functions_cache_rbtree_insert(ngx_rbtree_node_t *temp,
+    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
+{
+    ngx_rbtree_node_t               **p;
+    ngx_http_functions_cache_node_t  *n, *t;
+
+    for ( ;; ) {
+
+        if (node->key < temp->key) {
+            p = &temp->left;
+
+        } else if (node->key > temp->key) {
+            p = &temp->right;
+
+        } else {
+            n = ngx_http_functions_cache_entry(node);
+            t = ngx_http_functions_cache_entry(temp);
+
+            p = (ngx_memn2cmp(n->data, t->data, n->key_len, t->key_len) < 0)
+                ? &temp->left : &temp->right;
+        }
+
+        if (*p == sentinel) {
+            break;
+        }
+
+        temp = *p;
+    }
+
+    *p = node;
+    node->parent = temp;
+    node->left = sentinel;
+    node->right = sentinel;
+    ngx_rbt_red(node);
+}
+
+
+static ngx_rbtree_node_t *
+ngx_http_functions_cache_find(ngx_http_functions_cache_t *cache,
+    ngx_str_t *key, uint32_t hash)
+{
+    ngx_int_t                         rc;
+    ngx_rbtree_node_t                *node, *sentinel;
+    ngx_http_functions_cache_node_t  *n;
+
+    node = cache->sh->rbtree.root;
+    sentinel = cache->sh->rbtree.sentinel;
+
+    while (node != sentinel) {
+
+        if (hash < node->key) {
+            node = node->left;
+            continue;
+        }
+
+        if (hash > node->key) {
+            node = node->right;
+            continue;
+        }
+
+        n = ngx_http_functions_cache_entry(node);
+
+        rc = ngx_memn2cmp(key->data, n->data, key->len, n->key_len);
+
+        if (rc == 0) {
+            return node;
+        }
+
+        node = (rc < 0) ? node->left : node->right;
+    }
+
+    return NULL;
+}
+
+
+static void
+ngx_http_functions_cache_remove(ngx_http_functions_cache_t *cache,
+    ngx_rbtree_node_t *node)
+{
+    ngx_http_functions_cache_node_t  *n;
+
+    n = ngx_http_functions_cache_entry(node);
+
+    ngx_queue_remove(&n->lru);
+    ngx_rbtree_delete(&cache->sh->rbtree, node);
+    ngx_slab_free_locked(cache->shpool, node);
+}
+
+
+ngx_int_t
+ngx_http_functions_cache_get(ngx_shm_zone_t *zone, ngx_str_t *key,
+    ngx_http_functions_route_t *route, ngx_pool_t *pool)
+{
+    u_char                           *p;
+    uint32_t                          hash;
+    ngx_rbtree_node_t                *node;
+    ngx_http_functions_cache_t       *cache = zone->data;
+    ngx_http_functions_cache_node_t  *n;
+
+    hash = ngx_crc32_short(key->data, key->len);
+
+    ngx_shmtx_lock(&cache->shpool->mutex);
+
+    node = ngx_http_functions_cache_find(cache, key, hash);
+
+    if (node == NULL) {
+        ngx_shmtx_unlock(&cache->shpool->mutex);
+        return 0;
+    }
+
+    n = ngx_http_functions_cache_entry(node);
+
+    p = ngx_pnalloc(pool, n->json_len + n->image_len + 1);
+    if (p == NULL) {
+        ngx_shmtx_unlock(&cache->shpool->mutex);
+        return NGX_ERROR;
+    }
+
+    route->found = n->found;
+    route->async = n->async;
+    route->expires = n->expires;
+    route->json.data = p;
+    route->json.len = n->json_len;
+    p = ngx_cpymem(p, n->data + n->key_len, n->json_len);
+    route->image.data = p;
+    route->image.len = n->image_len;
+    ngx_memcpy(p, n->data + n->key_len + n->json_len, n->image_len);
+
+    ngx_queue_remove(&n->lru);
+    ngx_queue_insert_head(&cache->sh->lru, &n->lru);
+
+    ngx_shmtx_unlock(&cache->shpool->mutex);
+
+    return 1;
+}
+
+
+void
+ngx_http_functions_cache_put(ngx_shm_zone_t *zone, ngx_str_t *key,
+    ngx_http_functions_route_t *route)
+{
+    u_char                           *p;
+    size_t                            size;
+    uint32_t                          hash;
+    ngx_uint_t                        i;
+    ngx_queue_t                      *q;
+    ngx_rbtree_node_t                *node;
+    ngx_http_functions_cache_t       *cache = zone->data;
+    ngx_http_functions_cache_node_t  *n;
+
+    if (key->len > 65535 || route->image.len > 65535) {
+        return;
+    }
+
+    hash = ngx_crc32_short(key->data, key->len);
+
+    size = offsetof(ngx_rbtree_node_t, color)
+           + offsetof(ngx_http_functions_cache_node_t, data)
+           + key->len + route->json.len + route->image.len;
+
+    ngx_shmtx_lock(&cache->shpool->mutex);
+
+    node = ngx_http_functions_cache_find(cache, key, hash);
+    if (node != NULL) {
+        ngx_http_functions_cache_remove(cache, node);
+    }
+
+    /* full: the least recently used entries make room */
+    for (i = 0; i < 64; i++) {
+        node = ngx_slab_alloc_locked(cache->shpool, size);
+        if (node != NULL || ngx_queue_empty(&cache->sh->lru)) {
+            break;
+        }
+
+        q = ngx_queue_last(&cache->sh->lru);
+        n = ngx_queue_data(q, ngx_http_functions_cache_node_t, lru);
+        ngx_http_functions_cache_remove(cache,
+                    (ngx_rbtree_node_t *)
+                    ((u_char *) n - offsetof(ngx_rbtree_node_t, color)));
+    }
+
+    if (node == NULL) {
+        ngx_shmtx_unlock(&cache->shpool->mutex);
+        ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                      "functions: route cache \"%V\" cannot hold a route "
+                      "of %uz bytes", &zone->shm.name, size);
+        return;
+    }
+
+    node->key = hash;
+
+    n = ngx_http_functions_cache_entry(node);
+    n->found = (u_char) route->found;
+    n->async = (u_char) route->async;
+    n->key_len = (u_short) key->len;
+    n->image_len = (u_short) route->image.len;
+    n->json_len = (uint32_t) route->json.len;
+    n->expires = route->expires;
+
+    /* a "no such route" entry has neither json nor image */
+    p = ngx_cpymem(n->data, key->data, key->len);
+    if (route->json.len) {
+        p = ngx_cpymem(p, route->json.data, route->json.len);
+    }
+    if (route->image.len) {
+        ngx_memcpy(p, route->image.data, route->image.len);
+    }
+
+    ngx_rbtree_insert(&cache->sh->rbtree, node);
+    ngx_queue_insert_head(&cache->sh->lru, &n->lru);
+
+    ngx_shmtx_unlock(&cache->shpool->mutex);
+}
+
+
+void
+ngx_http_functions_cache_drop(ngx_shm_zone_t *zone, ngx_str_t *app,
+    ngx_str_t *path)
+{
+    u_char                           *p;
+    ngx_str_t                         key;
+    ngx_queue_t                      *q, *next;
+    ngx_rbtree_node_t                *node;
+    ngx_http_functions_cache_t       *cache = zone->data;
+    ngx_http_functions_cache_node_t  *n;
+    u_char                            buf[NGX_HTTP_FUNCTIONS_KEY_MAX];
+
+    ngx_shmtx_lock(&cache->shpool->mutex);
+
+    if (path != NULL) {
+        if (app->len + 1 + path->len <= sizeof(buf)) {
+            p = ngx_cpymem(buf, app->data, app->len);
+            *p++ = '\0';
+            p = ngx_cpymem(p, path->data, path->len);
+
+            key.data = buf;
+            key.len = p - buf;
+
+            node = ngx_http_functions_cache_find(cache, &key,
+                                        ngx_crc32_short(key.data, key.len));
+            if (node != NULL) {
+                ngx_http_functions_cache_remove(cache, node);
+            }
+        }
+
+        ngx_shmtx_unlock(&cache->shpool->mutex);
+        return;
+    }
+
+    /* the whole app: every key "app\0..." */
+    for (q = ngx_queue_head(&cache->sh->lru);
+         q != ngx_queue_sentinel(&cache->sh->lru);
+         q = next)
+    {
+        next = ngx_queue_next(q);
+        n = ngx_queue_data(q, ngx_http_functions_cache_node_t, lru);
+
+        if (n->key_len > app->len
+            && ngx_memcmp(n->data, app->data, app->len) == 0
+            && n->data[app->len] == '\0')
+        {
+            ngx_http_functions_cache_remove(cache,
+                    (ngx_rbtree_node_t *)
+                    ((u_char *) n - offsetof(ngx_rbtree_node_t, color)));
+        }
+    }
+
+    ngx_shmtx_unlock(&cache->shpool->mutex);
+}
+
+
+void
+ngx_http_functions_cache_flush(ngx_shm_zone_t *zone)
+{
+    ngx_queue_t                      *q;
+    ngx_http_functions_cache_t       *cache = zone->data;
+    ngx_http_functions_cache_node_t  *n;
+
+    ngx_shmtx_lock(&cache->shpool->mutex);
+
+    while (!ngx_queue_empty(&cache->sh->lru)) {
+        q = ngx_queue_head(&cache->sh->lru);
+        n = ngx_queue_data(q, ngx_http_functions_cache_node_t, lru);
+        ngx_http_functions_cache_remove(cache,
+                    (ngx_rbtree_node_t *)
+                    ((u_char *) n - offsetof(ngx_rbtree_node_t, color)));
+    }
+
+    ngx_shmtx_unlock(&cache->shpool->mutex);
+}
+
+
+ngx_int_t
+ngx_http_functions_cache_check_due(ngx_shm_zone_t *zone,
+    uint64_t *generation)
+{
+    ngx_int_t                    due;
+    ngx_msec_t                   now;
+    ngx_http_functions_cache_t  *cache = zone->data;
+
+    now = ngx_current_msec;
+
+    ngx_shmtx_lock(&cache->shpool->mutex);
+
+    due = (ngx_msec_int_t) (now - cache->sh->next_check) >= 0;
+    if (due) {
+        cache->sh->next_check = now + 1000;
+    }
+
+    *generation = cache->sh->generation;
+
+    ngx_shmtx_unlock(&cache->shpool->mutex);
+
+    return due;
+}
+
+
+void
+ngx_http_functions_cache_set_generation(ngx_shm_zone_t *zone,
+    uint64_t generation)
+{
+    ngx_http_functions_cache_t  *cache = zone->data;
+
+    ngx_shmtx_lock(&cache->shpool->mutex);
+    cache->sh->generation = generation;
+    ngx_shmtx_unlock(&cache->shpool->mutex);
 }

@@ -10,7 +10,18 @@
 #include "ngx_http_functions_module.h"
 
 
+static ngx_int_t ngx_http_functions_preconfiguration(ngx_conf_t *cf);
+static ngx_int_t ngx_http_functions_postconfiguration(ngx_conf_t *cf);
 static void *ngx_http_functions_create_main_conf(ngx_conf_t *cf);
+static void *ngx_http_functions_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_functions_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static char *ngx_http_functions_route(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_functions_executors(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static ngx_int_t ngx_http_functions_init_process(ngx_cycle_t *cycle);
+static void ngx_http_functions_exit_process(ngx_cycle_t *cycle);
 
 
 static ngx_command_t  ngx_http_functions_commands[] = {
@@ -29,13 +40,27 @@ static ngx_command_t  ngx_http_functions_commands[] = {
       0,
       NULL },
 
+    { ngx_string("functions_route"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_functions_route,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("functions_executors"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_functions_executors,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
       ngx_null_command
 };
 
 
 static ngx_http_module_t  ngx_http_functions_module_ctx = {
-    NULL,                                  /* preconfiguration */
-    NULL,                                  /* postconfiguration */
+    ngx_http_functions_preconfiguration,   /* preconfiguration */
+    ngx_http_functions_postconfiguration,  /* postconfiguration */
 
     ngx_http_functions_create_main_conf,   /* create main configuration */
     NULL,                                  /* init main configuration */
@@ -43,8 +68,8 @@ static ngx_http_module_t  ngx_http_functions_module_ctx = {
     NULL,                                  /* create server configuration */
     NULL,                                  /* merge server configuration */
 
-    NULL,                                  /* create location configuration */
-    NULL                                   /* merge location configuration */
+    ngx_http_functions_create_loc_conf,    /* create location configuration */
+    ngx_http_functions_merge_loc_conf      /* merge location configuration */
 };
 
 
@@ -55,10 +80,10 @@ ngx_module_t  ngx_http_functions_module = {
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
     NULL,                                  /* init module */
-    NULL,                                  /* init process */
+    ngx_http_functions_init_process,       /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
-    NULL,                                  /* exit process */
+    ngx_http_functions_exit_process,       /* exit process */
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
@@ -81,5 +106,146 @@ ngx_http_functions_create_main_conf(ngx_conf_t *cf)
      *     fmcf->cache_zone = NULL;
      */
 
+    if (ngx_array_init(&fmcf->guarded, cf->pool, 1, sizeof(ngx_str_t))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
     return fmcf;
+}
+
+
+static void *
+ngx_http_functions_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_functions_loc_conf_t  *lcf;
+
+    lcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_functions_loc_conf_t));
+    if (lcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     lcf->prefix = { 0, NULL };
+     */
+
+    lcf->route = NGX_CONF_UNSET;
+
+    return lcf;
+}
+
+
+static char *
+ngx_http_functions_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_functions_loc_conf_t  *prev = parent;
+    ngx_http_functions_loc_conf_t  *conf = child;
+
+    /* a location inside a routed one routes with the same prefix */
+    if (conf->route == NGX_CONF_UNSET) {
+        conf->route = prev->route == NGX_CONF_UNSET ? 0 : prev->route;
+        conf->prefix = prev->prefix;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_functions_route(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_functions_loc_conf_t  *lcf = conf;
+
+    ngx_http_core_loc_conf_t        *clcf;
+    ngx_http_functions_main_conf_t  *fmcf;
+
+    if (lcf->route != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (clcf->regex || clcf->named || clcf->exact_match) {
+        return "is allowed only in a prefix location, such as "
+               "\"location /r/\"";
+    }
+
+    fmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_functions_module);
+
+    lcf->route = 1;
+    lcf->prefix = clcf->name;
+    fmcf->routing = 1;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_functions_executors(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_functions_main_conf_t *fmcf = conf;
+
+    ngx_str_t  *value, *name;
+
+    value = cf->args->elts;
+
+    name = ngx_array_push(&fmcf->guarded);
+    if (name == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *name = value[1];
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_functions_preconfiguration(ngx_conf_t *cf)
+{
+    return ngx_http_functions_route_add_variables(cf);
+}
+
+
+static ngx_int_t
+ngx_http_functions_postconfiguration(ngx_conf_t *cf)
+{
+    ngx_http_functions_main_conf_t  *fmcf;
+
+    fmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_functions_module);
+
+    if (fmcf->routing && (fmcf->db == NULL || fmcf->cache_zone == NULL)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"functions_route\" needs \"functions_mysql\" "
+                           "and \"functions_route_cache\" in the http "
+                           "block");
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_functions_guard_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (fmcf->routing) {
+        return ngx_http_functions_route_init(cf);
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_functions_init_process(ngx_cycle_t *cycle)
+{
+    return ngx_http_functions_generation_init(cycle);
+}
+
+
+static void
+ngx_http_functions_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_functions_query_exit();
 }

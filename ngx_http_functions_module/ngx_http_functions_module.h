@@ -15,6 +15,9 @@
 
 #define NGX_HTTP_FUNCTIONS_VERSION  "0.1.0"
 
+/* app (30) + NUL + path (255) */
+#define NGX_HTTP_FUNCTIONS_KEY_MAX  287
+
 
 /*
  * Where route definitions live.  The server address is resolved while the
@@ -42,6 +45,7 @@ typedef struct {
     ngx_rbtree_node_t               sentinel;
     ngx_queue_t                     lru;
     uint64_t                        generation;
+    ngx_msec_t                      next_check;
 } ngx_http_functions_cache_sh_t;
 
 
@@ -56,12 +60,77 @@ typedef struct {
 typedef struct {
     ngx_http_functions_db_conf_t   *db;
     ngx_shm_zone_t                 *cache_zone;
+    ngx_array_t                     guarded;    /* of ngx_str_t */
+    ngx_flag_t                      routing;    /* functions_route used */
 } ngx_http_functions_main_conf_t;
+
+
+typedef struct {
+    ngx_flag_t                      route;
+    ngx_str_t                       prefix;     /* the location's name */
+} ngx_http_functions_loc_conf_t;
+
+
+/* A query, posted to the worker's connections (..._query.c). */
+
+typedef struct ngx_http_functions_query_s  ngx_http_functions_query_t;
+
+typedef void (*ngx_http_functions_query_handler_pt)(
+    ngx_http_functions_query_t *q);
+
+struct ngx_http_functions_query_s {
+    ngx_str_t                       sql;
+    ngx_http_functions_query_handler_pt  handler;
+    void                           *data;
+    ngx_int_t                       rc;         /* NGX_OK or NGX_ERROR */
+    void                           *res;        /* MYSQL_RES *, on NGX_OK */
+    ngx_queue_t                     queue;
+    ngx_uint_t                      queued;
+    ngx_event_t                     timer;
+};
+
+
+/* What the cache keeps of a route (or of its absence). */
+
+typedef struct {
+    ngx_uint_t                      found;
+    ngx_uint_t                      async;
+    ngx_str_t                       json;       /* the Fn-Route header */
+    ngx_str_t                       image;
+    time_t                          expires;
+} ngx_http_functions_route_t;
 
 
 char *ngx_http_functions_db(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 char *ngx_http_functions_route_cache(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+
+ngx_int_t ngx_http_functions_query_post(ngx_http_functions_db_conf_t *dcf,
+    ngx_http_functions_query_t *q);
+void ngx_http_functions_query_cancel(ngx_http_functions_query_t *q);
+void ngx_http_functions_query_exit(void);
+void ngx_http_functions_query_free(ngx_http_functions_query_t *q);
+size_t ngx_http_functions_query_escape(u_char *dst, ngx_str_t *src);
+
+/* 1 and the route copied into pool, or 0 if not cached at all */
+ngx_int_t ngx_http_functions_cache_get(ngx_shm_zone_t *zone, ngx_str_t *key,
+    ngx_http_functions_route_t *route, ngx_pool_t *pool);
+void ngx_http_functions_cache_put(ngx_shm_zone_t *zone, ngx_str_t *key,
+    ngx_http_functions_route_t *route);
+/* path NULL: every route of app */
+void ngx_http_functions_cache_drop(ngx_shm_zone_t *zone, ngx_str_t *app,
+    ngx_str_t *path);
+void ngx_http_functions_cache_flush(ngx_shm_zone_t *zone);
+/* the generation seen, and whether this worker is to check it now */
+ngx_int_t ngx_http_functions_cache_check_due(ngx_shm_zone_t *zone,
+    uint64_t *generation);
+void ngx_http_functions_cache_set_generation(ngx_shm_zone_t *zone,
+    uint64_t generation);
+
+ngx_int_t ngx_http_functions_route_init(ngx_conf_t *cf);
+ngx_int_t ngx_http_functions_route_add_variables(ngx_conf_t *cf);
+ngx_int_t ngx_http_functions_generation_init(ngx_cycle_t *cycle);
+ngx_int_t ngx_http_functions_guard_init(ngx_conf_t *cf);
 
 
 extern ngx_module_t  ngx_http_functions_module;

@@ -105,6 +105,17 @@ my @bad = (
       'limit_req_zone $binary_remote_addr zone=routes:1m rate=1r/s; '
       . 'functions_route_cache zone=routes:1m;',
       qr/the shared memory zone "routes" is already declared for a different use/ ],
+    [ 'functions_route without functions_mysql',
+      'functions_route_cache zone=routes:1m;',
+      qr/"functions_route" needs "functions_mysql" and "functions_route_cache"/,
+      server => 'location /r/ { functions_route; }' ],
+    [ 'functions_route in a regex location',
+      "$db functions_route_cache zone=routes:1m;",
+      qr/is allowed only in a prefix location/,
+      server => 'location ~ ^/r/ { functions_route; }' ],
+    [ 'functions_executors naming no upstream',
+      "$db functions_route_cache zone=routes:1m; functions_executors nope;",
+      qr/functions_executors: no upstream "nope"/ ],
 );
 
 for my $case (@bad) {

@@ -1,0 +1,174 @@
+#!/bin/bash
+# Routing benchmark, every side measured in the same run on one nginx:
+#
+#   routing:  a hot function (t/fn/hot.c, echoing "hello") called through
+#             /r/bench/hot (the module: call id, Fn-* headers dropped,
+#             route from the shared cache, $fn_route) vs the same executor
+#             through a plain proxy_pass location with the route written
+#             into the configuration (the physical baseline of the design);
+#   cache:    requests for routes answered by the module itself (async
+#             routes, 503 "async not enabled": found, no executor), every
+#             request a different route (each a miss: one query) vs the
+#             same route again and again (each a hit).
+#
+# Needs the stack's services (scripts/stack services).  Usage:
+# bench/module.sh  (as root; env: BENCH_SECONDS, BENCH_CONNS, BENCH_ROUTES,
+# FUNCTIONS_BUILD).  Prints key=value lines and a summary with ratios.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+build=${FUNCTIONS_BUILD:-$here/build/release}
+seconds=${BENCH_SECONDS:-10}
+conns=${BENCH_CONNS:-4}
+var=${FUNCTIONS_VAR:-$here/var}
+dir=$(mktemp -d /tmp/functions-bench.XXXXXX)
+chmod 755 "$dir"
+db=functions_bench_$$
+pids=()
+
+[ -f "$var/stack.env" ] || { echo "start the services: scripts/stack services" >&2; exit 1; }
+. "$var/stack.env"
+sql() { mariadb --no-defaults --socket="$FUNCTIONS_DB_SOCKET" --user=root "$@"; }
+
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    [ -f "$dir/nginx.pid" ] && kill "$(cat "$dir/nginx.pid")" 2>/dev/null || true
+    sql -e "DROP DATABASE IF EXISTS $db" || true
+    sleep 0.5
+    rm -rf "$dir"
+}
+trap cleanup EXIT
+
+cc -std=gnu11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -pthread \
+    -o "$dir/loadgen" "$here/bench/loadgen.c"
+cc -static -O2 -Wall -o "$dir/hot-fn" "$here/t/fn/hot.c"
+[ -x "$build/functions-executor" ] || { echo "build first: make" >&2; exit 1; }
+
+# The database: the schema, one hot route, many async ones.
+sql -e "CREATE DATABASE $db CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;
+        GRANT ALL ON $db.* TO 'functions'@'127.0.0.1'"
+FUNCTIONS_DB_PASSWORD_FILE=$FUNCTIONS_DB_PASSWORD_FILE \
+    FUNCTIONS_DB_HOST=127.0.0.1 FUNCTIONS_DB_PORT=$FUNCTIONS_DB_PORT \
+    FUNCTIONS_DB_USER=$FUNCTIONS_DB_USER FUNCTIONS_DB_SOCKET= \
+    "$here/scripts/migrate" --database "$db" > /dev/null
+keys=${BENCH_ROUTES:-50000}
+{
+    echo "INSERT INTO apps (name) VALUES ('bench');"
+    echo "INSERT INTO routes (app_name, path, image, format, max_concurrency)"
+    echo "    VALUES ('bench', '/hot', 'oci:hot:v1', 'http', $conns);"
+    echo "INSERT INTO routes (app_name, path, image, type) VALUES"
+    seq 0 $((keys - 1)) | sed "s|.*|('bench', '/a&', 'oci:hot:v1', 'async')|" \
+        | paste -sd, -
+    echo ";"
+} | sql "$db"
+
+mkdir -p "$dir/images" "$dir/state"
+perl -I"$here/t/lib" -MFnImage -e '
+    my ($d) = @ARGV;
+    FnImage::build("$d/images/hot", tag => "v1",
+        config => { Cmd => ["/fn/hot"] },
+        layers => [ [ [ "fn", dir => 1 ],
+                      [ "fn/hot", file => "$d/hot-fn", mode => 0755 ] ] ]);
+' "$dir"
+cat > "$dir/executor.conf" <<CONF
+listen = $dir/executor.sock
+listen_mode = 0666
+image_dir = $dir/images
+state_dir = $dir/state
+cgroup_name = functions/bench-$$
+log_level = warn
+log_file = $dir/executor.log
+max_sandboxes = 16
+memory_budget = 8g
+queue_size = 1000
+CONF
+"$build/functions-executor" -c "$dir/executor.conf" &
+pids+=($!)
+for _ in $(seq 50); do [ -S "$dir/executor.sock" ] && break; sleep 0.1; done
+
+port=$(perl -MIO::Socket::INET -e 'print IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1:0")->sockport')
+route='{"app":"bench","path":"/hot","image":"oci:hot:v1","memory":128,"type":"sync","format":"http","timeout":30,"idle_timeout":30,"max_concurrency":'$conns',"headers":{},"config":{},"app_config":{}}'
+mkdir -p "$dir/tmp"
+cat > "$dir/nginx.conf" <<CONF
+load_module $build/ngx_http_functions_module.so;
+daemon on;
+pid $dir/nginx.pid;
+error_log $dir/nginx-error.log warn;
+worker_processes 2;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    client_body_temp_path $dir/tmp;
+    proxy_temp_path $dir/tmp;
+    fastcgi_temp_path $dir/tmp;
+    uwsgi_temp_path $dir/tmp;
+    scgi_temp_path $dir/tmp;
+    functions_mysql server=127.0.0.1:$FUNCTIONS_DB_PORT database=$db
+                    user=$FUNCTIONS_DB_USER
+                    password=$(cat "$FUNCTIONS_DB_PASSWORD_FILE");
+    functions_route_cache zone=routes:64m valid=600s not_found=600s;
+    upstream executors {
+        server unix:$dir/executor.sock;
+        keepalive 16;
+    }
+    functions_executors executors;
+    server {
+        listen 127.0.0.1:$port;
+        location /r/ {
+            functions_route;
+            proxy_pass http://executors\$fn_executor_uri;
+            proxy_method POST;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Fn-Call-Id \$fn_call_id;
+            proxy_set_header Fn-Route \$fn_route;
+            proxy_set_header Fn-Method \$request_method;
+            proxy_set_header Fn-Request-Url \$scheme://\$host\$request_uri;
+            proxy_hide_header Fn-Call-Id;
+        }
+        location /direct/ {
+            proxy_pass http://executors\$fn_executor_uri;
+            proxy_method POST;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Fn-Call-Id \$fn_call_id;
+            proxy_set_header Fn-Route '$route';
+            proxy_set_header Fn-Method \$request_method;
+            proxy_set_header Fn-Request-Url \$scheme://\$host\$request_uri;
+        }
+    }
+}
+CONF
+/usr/sbin/nginx -c "$dir/nginx.conf" -p "$dir" -g 'user root;'
+sleep 1.5       # past the route zone's first generation check
+
+load() { "$dir/loadgen" -t "127.0.0.1:$port" -c "$conns" "$@"; }
+field() { sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p"; }
+
+echo "== warm-up"
+load -m POST -b hello -p /r/bench/hot -n 400 > /dev/null
+load -m POST -b hello -p /direct/hot -n 400 > /dev/null
+
+echo "== routing: $conns connections for $seconds s"
+mod=$(load -m POST -b hello -p /r/bench/hot -d "$seconds")
+echo "module    $mod"
+base=$(load -m POST -b hello -p /direct/hot -d "$seconds")
+echo "baseline  $base"
+
+echo "== route cache: $conns connections for $seconds s"
+# these are answered 503 ("async not enabled"): loadgen reports non-2xx
+warm=$(load -p /r/bench/a7 -d "$seconds" || true)
+echo "warm      $warm"
+# each of the routes once: every request a miss
+cold=$(load -p /r/bench/a -k "$keys" -n "$keys" || true)
+echo "cold      $cold"
+
+echo "== summary"
+awk -v mr="$(echo "$mod" | field rps)" -v br="$(echo "$base" | field rps)" \
+    -v m50="$(echo "$mod" | field p50_ms)" -v b50="$(echo "$base" | field p50_ms)" \
+    -v wr="$(echo "$warm" | field rps)" -v cr="$(echo "$cold" | field rps)" \
+    -v keys="$keys" 'BEGIN {
+    printf "routing: module %.1f calls/s, plain proxy_pass %.1f calls/s (ratio %.3f: routing costs %.1f%%; goal <= 10%%)\n", mr, br, mr / br, (1 - mr / br) * 100
+    printf "p50: module %.3f ms, plain proxy_pass %.3f ms (a cache hit adds %.0f us; goal < 50 us)\n", m50, b50, (m50 - b50) * 1000
+    printf "route cache: warm %.1f req/s, cold (each request another of %d routes, one query each) %.1f req/s (ratio %.2f)\n", wr, keys, cr, cr / wr
+}'

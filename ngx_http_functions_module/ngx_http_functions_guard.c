@@ -1,0 +1,276 @@
+
+/*
+ * No call runs twice: the executors' upstream may fail over to the next
+ * server only while the call was not sent, or when the executor answered
+ * 503 with Retry-After (it did not start the call).
+ *
+ *     functions_executors executors;
+ *
+ * wraps the named upstream's balancer: after a failure, a peer whose
+ * request was sent is given no further tries.  nginx itself retries a
+ * sent request unless its method is POST, LOCK or PATCH; a function call
+ * may be a GET.
+ */
+
+
+#include "ngx_http_functions_module.h"
+
+
+typedef struct {
+    ngx_http_request_t                *request;
+    void                              *data;
+    ngx_event_get_peer_pt              get;
+    ngx_event_free_peer_pt             free;
+    ngx_event_notify_peer_pt           notify;
+#if (NGX_HTTP_SSL)
+    ngx_event_set_peer_session_pt      set_session;
+    ngx_event_save_peer_session_pt     save_session;
+#endif
+} ngx_http_functions_guard_peer_t;
+
+
+static ngx_int_t ngx_http_functions_guard_init_peer(ngx_http_request_t *r,
+    ngx_http_upstream_srv_conf_t *us);
+static ngx_int_t ngx_http_functions_guard_get(ngx_peer_connection_t *pc,
+    void *data);
+static void ngx_http_functions_guard_free(ngx_peer_connection_t *pc,
+    void *data, ngx_uint_t state);
+static void ngx_http_functions_guard_notify(ngx_peer_connection_t *pc,
+    void *data, ngx_uint_t type);
+#if (NGX_HTTP_SSL)
+static ngx_int_t ngx_http_functions_guard_set_session(
+    ngx_peer_connection_t *pc, void *data);
+static void ngx_http_functions_guard_save_session(ngx_peer_connection_t *pc,
+    void *data);
+#endif
+
+
+/* A guard per wrapped upstream: its original init, by the upstream. */
+
+typedef struct {
+    ngx_http_upstream_srv_conf_t      *us;
+    ngx_http_upstream_init_peer_pt     init;
+} ngx_http_functions_guard_t;
+
+
+static ngx_array_t  *ngx_http_functions_guards;
+
+
+ngx_int_t
+ngx_http_functions_guard_init(ngx_conf_t *cf)
+{
+    ngx_str_t                        *name;
+    ngx_uint_t                        i, j;
+    ngx_http_upstream_srv_conf_t    **uscfp;
+    ngx_http_upstream_main_conf_t    *umcf;
+    ngx_http_functions_guard_t       *g;
+    ngx_http_functions_main_conf_t   *fmcf;
+
+    fmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_functions_module);
+
+    if (fmcf->guarded.nelts == 0) {
+        return NGX_OK;
+    }
+
+    umcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_upstream_module);
+    uscfp = umcf->upstreams.elts;
+
+    ngx_http_functions_guards = ngx_array_create(cf->pool,
+                                     fmcf->guarded.nelts,
+                                     sizeof(ngx_http_functions_guard_t));
+    if (ngx_http_functions_guards == NULL) {
+        return NGX_ERROR;
+    }
+
+    name = fmcf->guarded.elts;
+
+    for (i = 0; i < fmcf->guarded.nelts; i++) {
+
+        for (j = 0; j < umcf->upstreams.nelts; j++) {
+            if (uscfp[j]->host.len == name[i].len
+                && ngx_strncasecmp(uscfp[j]->host.data, name[i].data,
+                                   name[i].len) == 0
+                && uscfp[j]->peer.init != NULL)
+            {
+                break;
+            }
+        }
+
+        if (j == umcf->upstreams.nelts) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "functions_executors: no upstream \"%V\"",
+                               &name[i]);
+            return NGX_ERROR;
+        }
+
+        g = ngx_array_push(ngx_http_functions_guards);
+        if (g == NULL) {
+            return NGX_ERROR;
+        }
+
+        g->us = uscfp[j];
+        g->init = uscfp[j]->peer.init;
+        uscfp[j]->peer.init = ngx_http_functions_guard_init_peer;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_functions_guard_init_peer(ngx_http_request_t *r,
+    ngx_http_upstream_srv_conf_t *us)
+{
+    ngx_uint_t                        i;
+    ngx_http_upstream_t              *u = r->upstream;
+    ngx_http_functions_guard_t       *g;
+    ngx_http_functions_guard_peer_t  *gp;
+
+    g = ngx_http_functions_guards->elts;
+
+    for (i = 0; i < ngx_http_functions_guards->nelts; i++) {
+        if (g[i].us == us) {
+            break;
+        }
+    }
+
+    if (i == ngx_http_functions_guards->nelts) {
+        return NGX_ERROR;
+    }
+
+    if (g[i].init(r, us) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    gp = ngx_palloc(r->pool, sizeof(ngx_http_functions_guard_peer_t));
+    if (gp == NULL) {
+        return NGX_ERROR;
+    }
+
+    /* every callback of the balancer gets its own data back */
+    gp->request = r;
+    gp->data = u->peer.data;
+    gp->get = u->peer.get;
+    gp->free = u->peer.free;
+    gp->notify = u->peer.notify;
+
+    u->peer.data = gp;
+    u->peer.get = ngx_http_functions_guard_get;
+    u->peer.free = ngx_http_functions_guard_free;
+
+    if (gp->notify) {
+        u->peer.notify = ngx_http_functions_guard_notify;
+    }
+
+#if (NGX_HTTP_SSL)
+    gp->set_session = u->peer.set_session;
+    gp->save_session = u->peer.save_session;
+
+    if (gp->set_session) {
+        u->peer.set_session = ngx_http_functions_guard_set_session;
+    }
+
+    if (gp->save_session) {
+        u->peer.save_session = ngx_http_functions_guard_save_session;
+    }
+#endif
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_functions_guard_get(ngx_peer_connection_t *pc, void *data)
+{
+    ngx_http_functions_guard_peer_t  *gp = data;
+
+    return gp->get(pc, gp->data);
+}
+
+
+/* An answer of the executor that says it did not start the call. */
+
+static ngx_uint_t
+ngx_http_functions_guard_not_started(ngx_http_upstream_t *u)
+{
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    if (u->headers_in.status_n != NGX_HTTP_SERVICE_UNAVAILABLE) {
+        return 0;
+    }
+
+    part = &u->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                return 0;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == sizeof("Retry-After") - 1
+            && ngx_strncasecmp(h[i].key.data, (u_char *) "Retry-After",
+                               sizeof("Retry-After") - 1) == 0)
+        {
+            return 1;
+        }
+    }
+}
+
+
+static void
+ngx_http_functions_guard_free(ngx_peer_connection_t *pc, void *data,
+    ngx_uint_t state)
+{
+    ngx_http_functions_guard_peer_t  *gp = data;
+    ngx_http_upstream_t              *u = gp->request->upstream;
+
+    gp->free(pc, gp->data, state);
+
+    if ((state & NGX_PEER_FAILED) && u->request_sent
+        && !ngx_http_functions_guard_not_started(u))
+    {
+        /* it may have run: no other executor gets it */
+        pc->tries = 0;
+    }
+}
+
+
+static void
+ngx_http_functions_guard_notify(ngx_peer_connection_t *pc, void *data,
+    ngx_uint_t type)
+{
+    ngx_http_functions_guard_peer_t  *gp = data;
+
+    gp->notify(pc, gp->data, type);
+}
+
+
+#if (NGX_HTTP_SSL)
+
+static ngx_int_t
+ngx_http_functions_guard_set_session(ngx_peer_connection_t *pc, void *data)
+{
+    ngx_http_functions_guard_peer_t  *gp = data;
+
+    return gp->set_session(pc, gp->data);
+}
+
+
+static void
+ngx_http_functions_guard_save_session(ngx_peer_connection_t *pc, void *data)
+{
+    ngx_http_functions_guard_peer_t  *gp = data;
+
+    gp->save_session(pc, gp->data);
+}
+
+#endif

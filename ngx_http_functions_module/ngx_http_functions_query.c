@@ -1,0 +1,664 @@
+
+/*
+ * Queries to MySQL (MariaDB) that never block nginx's event loop.
+ *
+ * Each worker keeps a few connections made with MariaDB Connector/C's
+ * non-blocking API: every call that would wait returns what it waits for
+ * (readable, writable), the socket is watched by nginx's event loop
+ * (level-triggered, as the library expects), and the call is continued
+ * when the event comes.  A deadline timer bounds connecting and each
+ * query; when it fires, or anything fails, the connection is closed and
+ * its query fails (the next query reconnects).  Queries wait in a FIFO
+ * for a free connection, bounded by the same deadline.
+ */
+
+
+#include "ngx_http_functions_module.h"
+
+#include <mysql.h>
+
+
+typedef enum {
+    NGX_HTTP_FUNCTIONS_CONN_CLOSED = 0,
+    NGX_HTTP_FUNCTIONS_CONN_CONNECTING,
+    NGX_HTTP_FUNCTIONS_CONN_IDLE,
+    NGX_HTTP_FUNCTIONS_CONN_QUERYING,
+    NGX_HTTP_FUNCTIONS_CONN_STORING
+} ngx_http_functions_conn_state_e;
+
+
+typedef struct {
+    MYSQL                              *mysql;
+    ngx_connection_t                   *c;
+    ngx_event_t                         deadline;
+    ngx_http_functions_conn_state_e     state;
+    ngx_http_functions_query_t         *query;
+} ngx_http_functions_conn_t;
+
+
+#define NGX_HTTP_FUNCTIONS_CONNS  4
+
+
+typedef struct {
+    ngx_http_functions_db_conf_t       *conf;
+    ngx_http_functions_conn_t           conns[NGX_HTTP_FUNCTIONS_CONNS];
+    ngx_queue_t                         waiting;
+    ngx_uint_t                          initialized;
+
+    /* the settings as C strings: the library keeps pointers to them
+     * until a connection is made */
+    u_char                              host[NGX_SOCKADDR_STRLEN + 1];
+    u_char                              user[128];
+    u_char                              password[128];
+    u_char                              database[128];
+    u_char                              socket[256];
+} ngx_http_functions_dbpool_t;
+
+
+static ngx_http_functions_dbpool_t  ngx_http_functions_dbpool;
+
+/* queries start from a posted event, never inside their caller */
+static ngx_event_t                  ngx_http_functions_dispatch_event;
+
+
+static void ngx_http_functions_conn_drive(ngx_http_functions_conn_t *fc,
+    int status);
+static void ngx_http_functions_conn_close(ngx_http_functions_conn_t *fc);
+static void ngx_http_functions_conn_fail(ngx_http_functions_conn_t *fc,
+    const char *what);
+static ngx_int_t ngx_http_functions_conn_wait(ngx_http_functions_conn_t *fc,
+    int status);
+static void ngx_http_functions_conn_read_handler(ngx_event_t *ev);
+static void ngx_http_functions_conn_write_handler(ngx_event_t *ev);
+static void ngx_http_functions_conn_deadline_handler(ngx_event_t *ev);
+static void ngx_http_functions_query_wait_handler(ngx_event_t *ev);
+static void ngx_http_functions_query_finish(ngx_http_functions_query_t *q,
+    ngx_int_t rc);
+static void ngx_http_functions_dbpool_dispatch(void);
+static void ngx_http_functions_dispatch_handler(ngx_event_t *ev);
+
+
+/* The connection a query may start on: idle first, then closed. */
+
+static ngx_http_functions_conn_t *
+ngx_http_functions_dbpool_free_conn(void)
+{
+    ngx_uint_t                  i;
+    ngx_http_functions_conn_t  *fc;
+
+    for (i = 0; i < NGX_HTTP_FUNCTIONS_CONNS; i++) {
+        fc = &ngx_http_functions_dbpool.conns[i];
+        if (fc->state == NGX_HTTP_FUNCTIONS_CONN_IDLE) {
+            return fc;
+        }
+    }
+
+    for (i = 0; i < NGX_HTTP_FUNCTIONS_CONNS; i++) {
+        fc = &ngx_http_functions_dbpool.conns[i];
+        if (fc->state == NGX_HTTP_FUNCTIONS_CONN_CLOSED) {
+            return fc;
+        }
+    }
+
+    return NULL;
+}
+
+
+ngx_int_t
+ngx_http_functions_query_post(ngx_http_functions_db_conf_t *dcf,
+    ngx_http_functions_query_t *q)
+{
+    ngx_uint_t                    i;
+    ngx_http_functions_dbpool_t  *pool = &ngx_http_functions_dbpool;
+
+    if (!pool->initialized) {
+        ngx_queue_init(&pool->waiting);
+
+        for (i = 0; i < NGX_HTTP_FUNCTIONS_CONNS; i++) {
+            pool->conns[i].deadline.handler =
+                                  ngx_http_functions_conn_deadline_handler;
+            pool->conns[i].deadline.data = &pool->conns[i];
+            pool->conns[i].deadline.log = ngx_cycle->log;
+        }
+
+        ngx_cpystrn(pool->host, dcf->host.data,
+                    ngx_min(dcf->host.len + 1, sizeof(pool->host)));
+        ngx_cpystrn(pool->user, dcf->user.data,
+                    ngx_min(dcf->user.len + 1, sizeof(pool->user)));
+        ngx_cpystrn(pool->password, dcf->password.data,
+                    ngx_min(dcf->password.len + 1, sizeof(pool->password)));
+        ngx_cpystrn(pool->database, dcf->database.data,
+                    ngx_min(dcf->database.len + 1, sizeof(pool->database)));
+        ngx_cpystrn(pool->socket, dcf->socket.data,
+                    ngx_min(dcf->socket.len + 1, sizeof(pool->socket)));
+
+        pool->conf = dcf;
+        pool->initialized = 1;
+
+        ngx_http_functions_dispatch_event.handler =
+                                      ngx_http_functions_dispatch_handler;
+        ngx_http_functions_dispatch_event.log = ngx_cycle->log;
+    }
+
+    q->rc = NGX_AGAIN;
+    q->res = NULL;
+    q->timer.handler = ngx_http_functions_query_wait_handler;
+    q->timer.data = q;
+    q->timer.log = ngx_cycle->log;
+
+    ngx_queue_insert_tail(&pool->waiting, &q->queue);
+    q->queued = 1;
+    ngx_add_timer(&q->timer, dcf->timeout);
+
+    if (!ngx_http_functions_dispatch_event.posted) {
+        ngx_post_event(&ngx_http_functions_dispatch_event,
+                       &ngx_posted_events);
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_functions_dispatch_handler(ngx_event_t *ev)
+{
+    ngx_http_functions_dbpool_dispatch();
+}
+
+
+/* At worker exit: connections are closed, so none is left open. */
+
+void
+ngx_http_functions_query_exit(void)
+{
+    ngx_uint_t  i;
+
+    if (!ngx_http_functions_dbpool.initialized) {
+        return;
+    }
+
+    if (ngx_http_functions_dispatch_event.posted) {
+        ngx_delete_posted_event(&ngx_http_functions_dispatch_event);
+    }
+
+    for (i = 0; i < NGX_HTTP_FUNCTIONS_CONNS; i++) {
+        ngx_http_functions_conn_close(&ngx_http_functions_dbpool.conns[i]);
+    }
+}
+
+
+void
+ngx_http_functions_query_cancel(ngx_http_functions_query_t *q)
+{
+    ngx_uint_t                  i;
+    ngx_http_functions_conn_t  *fc;
+
+    if (q->queued) {
+        ngx_queue_remove(&q->queue);
+        q->queued = 0;
+    }
+
+    if (q->timer.timer_set) {
+        ngx_del_timer(&q->timer);
+    }
+
+    /* a query running on a connection: the answer is dropped */
+    for (i = 0; i < NGX_HTTP_FUNCTIONS_CONNS; i++) {
+        fc = &ngx_http_functions_dbpool.conns[i];
+        if (fc->query == q) {
+            fc->query = NULL;
+        }
+    }
+
+    if (q->res != NULL) {
+        mysql_free_result(q->res);
+        q->res = NULL;
+    }
+}
+
+
+void
+ngx_http_functions_query_free(ngx_http_functions_query_t *q)
+{
+    if (q->res != NULL) {
+        mysql_free_result(q->res);
+        q->res = NULL;
+    }
+}
+
+
+/* Starts waiting queries on free connections. */
+
+static void
+ngx_http_functions_dbpool_dispatch(void)
+{
+    ngx_queue_t                  *qn;
+    ngx_http_functions_conn_t    *fc;
+    ngx_http_functions_query_t   *q;
+    ngx_http_functions_dbpool_t  *pool = &ngx_http_functions_dbpool;
+
+    while (!ngx_queue_empty(&pool->waiting)) {
+
+        fc = ngx_http_functions_dbpool_free_conn();
+        if (fc == NULL) {
+            return;
+        }
+
+        qn = ngx_queue_head(&pool->waiting);
+        q = ngx_queue_data(qn, ngx_http_functions_query_t, queue);
+        ngx_queue_remove(qn);
+        q->queued = 0;
+
+        fc->query = q;
+
+        if (fc->state == NGX_HTTP_FUNCTIONS_CONN_CLOSED) {
+            fc->state = NGX_HTTP_FUNCTIONS_CONN_CONNECTING;
+            ngx_add_timer(&fc->deadline, pool->conf->connect_timeout);
+            ngx_http_functions_conn_drive(fc, 0);
+
+        } else {
+            fc->state = NGX_HTTP_FUNCTIONS_CONN_QUERYING;
+            ngx_add_timer(&fc->deadline, pool->conf->timeout);
+            ngx_http_functions_conn_drive(fc, 0);
+        }
+    }
+}
+
+
+/*
+ * Runs the connection's state machine as far as it goes without waiting.
+ * status: what was awaited and came (0 to start a step).
+ */
+
+static void
+ngx_http_functions_conn_drive(ngx_http_functions_conn_t *fc, int status)
+{
+    int                            err;
+    MYSQL                         *ret;
+    MYSQL_RES                     *res;
+    my_bool                        off;
+    ngx_http_functions_query_t    *q;
+    ngx_http_functions_dbpool_t   *pool = &ngx_http_functions_dbpool;
+    ngx_http_functions_db_conf_t  *dcf = pool->conf;
+
+    for ( ;; ) {
+
+        switch (fc->state) {
+
+        case NGX_HTTP_FUNCTIONS_CONN_CONNECTING:
+
+            if (status == 0) {
+                fc->mysql = mysql_init(NULL);
+                if (fc->mysql == NULL) {
+                    ngx_http_functions_conn_fail(fc, "mysql_init");
+                    return;
+                }
+
+                off = 0;
+                mysql_options(fc->mysql, MYSQL_OPT_NONBLOCK, 0);
+                mysql_options(fc->mysql, MYSQL_OPT_RECONNECT, &off);
+                mysql_options(fc->mysql, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+
+                status = mysql_real_connect_start(&ret, fc->mysql,
+                             dcf->socket.len ? NULL : (char *) pool->host,
+                             (char *) pool->user, (char *) pool->password,
+                             (char *) pool->database, dcf->port,
+                             dcf->socket.len ? (char *) pool->socket : NULL,
+                             0);
+            } else {
+                status = mysql_real_connect_cont(&ret, fc->mysql, status);
+            }
+
+            if (status) {
+                if (ngx_http_functions_conn_wait(fc, status) != NGX_OK) {
+                    ngx_http_functions_conn_fail(fc, "connect");
+                }
+                return;
+            }
+
+            if (ret == NULL) {
+                ngx_http_functions_conn_fail(fc, "connect");
+                return;
+            }
+
+            if (fc->deadline.timer_set) {
+                ngx_del_timer(&fc->deadline);
+            }
+
+            if (fc->query == NULL) {
+                fc->state = NGX_HTTP_FUNCTIONS_CONN_IDLE;
+                ngx_http_functions_dbpool_dispatch();
+                return;
+            }
+
+            fc->state = NGX_HTTP_FUNCTIONS_CONN_QUERYING;
+            ngx_add_timer(&fc->deadline, dcf->timeout);
+            status = 0;
+            continue;
+
+        case NGX_HTTP_FUNCTIONS_CONN_QUERYING:
+
+            if (status == 0) {
+                q = fc->query;
+                if (q == NULL) {
+                    /* cancelled before it started */
+                    fc->state = NGX_HTTP_FUNCTIONS_CONN_IDLE;
+                    if (fc->deadline.timer_set) {
+                        ngx_del_timer(&fc->deadline);
+                    }
+                    ngx_http_functions_dbpool_dispatch();
+                    return;
+                }
+
+                status = mysql_real_query_start(&err, fc->mysql,
+                                                (char *) q->sql.data,
+                                                q->sql.len);
+            } else {
+                status = mysql_real_query_cont(&err, fc->mysql, status);
+            }
+
+            if (status) {
+                if (ngx_http_functions_conn_wait(fc, status) != NGX_OK) {
+                    ngx_http_functions_conn_fail(fc, "query");
+                }
+                return;
+            }
+
+            if (err) {
+                ngx_http_functions_conn_fail(fc, "query");
+                return;
+            }
+
+            fc->state = NGX_HTTP_FUNCTIONS_CONN_STORING;
+            status = 0;
+            continue;
+
+        case NGX_HTTP_FUNCTIONS_CONN_STORING:
+
+            if (status == 0) {
+                status = mysql_store_result_start(&res, fc->mysql);
+            } else {
+                status = mysql_store_result_cont(&res, fc->mysql, status);
+            }
+
+            if (status) {
+                if (ngx_http_functions_conn_wait(fc, status) != NGX_OK) {
+                    ngx_http_functions_conn_fail(fc, "query result");
+                }
+                return;
+            }
+
+            if (res == NULL && mysql_field_count(fc->mysql) != 0) {
+                ngx_http_functions_conn_fail(fc, "query result");
+                return;
+            }
+
+            if (fc->deadline.timer_set) {
+                ngx_del_timer(&fc->deadline);
+            }
+
+            fc->state = NGX_HTTP_FUNCTIONS_CONN_IDLE;
+
+            q = fc->query;
+            fc->query = NULL;
+
+            if (q == NULL) {
+                /* its request went away */
+                if (res != NULL) {
+                    mysql_free_result(res);
+                }
+
+            } else {
+                q->res = res;
+                ngx_http_functions_query_finish(q, NGX_OK);
+            }
+
+            ngx_http_functions_dbpool_dispatch();
+            return;
+
+        default:
+            /* an event on an idle connection: the server closed it */
+            ngx_http_functions_conn_close(fc);
+            return;
+        }
+    }
+}
+
+
+/* Watches the socket for what the library waits for. */
+
+static ngx_int_t
+ngx_http_functions_conn_wait(ngx_http_functions_conn_t *fc, int status)
+{
+    int                fd;
+    ngx_event_t       *rev, *wev;
+    ngx_connection_t  *c;
+
+    if (fc->c == NULL) {
+        fd = mysql_get_socket(fc->mysql);
+        if (fd == -1) {
+            return NGX_ERROR;
+        }
+
+        c = ngx_get_connection(fd, ngx_cycle->log);
+        if (c == NULL) {
+            return NGX_ERROR;
+        }
+
+        c->data = fc;
+        c->read->handler = ngx_http_functions_conn_read_handler;
+        c->write->handler = ngx_http_functions_conn_write_handler;
+        c->read->log = ngx_cycle->log;
+        c->write->log = ngx_cycle->log;
+
+        fc->c = c;
+    }
+
+    rev = fc->c->read;
+    wev = fc->c->write;
+
+    if ((status & MYSQL_WAIT_READ) && !rev->active) {
+        if (ngx_add_event(rev, NGX_READ_EVENT, NGX_LEVEL_EVENT) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+    } else if (!(status & MYSQL_WAIT_READ) && rev->active) {
+        if (ngx_del_event(rev, NGX_READ_EVENT, 0) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+
+    if ((status & MYSQL_WAIT_WRITE) && !wev->active) {
+        if (ngx_add_event(wev, NGX_WRITE_EVENT, NGX_LEVEL_EVENT) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+    } else if (!(status & MYSQL_WAIT_WRITE) && wev->active) {
+        if (ngx_del_event(wev, NGX_WRITE_EVENT, 0) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_functions_conn_read_handler(ngx_event_t *ev)
+{
+    ngx_connection_t  *c = ev->data;
+
+    ngx_http_functions_conn_drive(c->data, MYSQL_WAIT_READ);
+}
+
+
+static void
+ngx_http_functions_conn_write_handler(ngx_event_t *ev)
+{
+    ngx_connection_t  *c = ev->data;
+
+    ngx_http_functions_conn_drive(c->data, MYSQL_WAIT_WRITE);
+}
+
+
+static void
+ngx_http_functions_conn_deadline_handler(ngx_event_t *ev)
+{
+    ngx_http_functions_conn_t  *fc = ev->data;
+
+    ngx_http_functions_conn_fail(fc, "timed out");
+}
+
+
+/* The connection failed: its query fails, the connection is closed. */
+
+static void
+ngx_http_functions_conn_fail(ngx_http_functions_conn_t *fc, const char *what)
+{
+    ngx_http_functions_query_t    *q;
+    ngx_http_functions_db_conf_t  *dcf = ngx_http_functions_dbpool.conf;
+
+    ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                  "functions: mysql %V: %s: %s", &dcf->server, what,
+                  fc->mysql ? mysql_error(fc->mysql) : "");
+
+    q = fc->query;
+    fc->query = NULL;
+
+    ngx_http_functions_conn_close(fc);
+
+    if (q != NULL) {
+        ngx_http_functions_query_finish(q, NGX_ERROR);
+    }
+
+    /* queries still waiting may try again on a fresh connection */
+    ngx_http_functions_dbpool_dispatch();
+}
+
+
+static void
+ngx_http_functions_conn_close(ngx_http_functions_conn_t *fc)
+{
+    int  fd;
+
+    if (fc->deadline.timer_set) {
+        ngx_del_timer(&fc->deadline);
+    }
+
+    if (fc->c != NULL) {
+        if (fc->c->read->active) {
+            ngx_del_event(fc->c->read, NGX_READ_EVENT, 0);
+        }
+
+        if (fc->c->write->active) {
+            ngx_del_event(fc->c->write, NGX_WRITE_EVENT, 0);
+        }
+
+        if (fc->c->read->timer_set) {
+            ngx_del_timer(fc->c->read);
+        }
+
+        /* the library closes the socket itself, below */
+        fc->c->fd = (ngx_socket_t) -1;
+        ngx_free_connection(fc->c);
+        fc->c = NULL;
+    }
+
+    if (fc->mysql != NULL) {
+        /* no goodbye: the server may be frozen, and closing must not wait */
+        fd = mysql_get_socket(fc->mysql);
+        if (fd != -1) {
+            shutdown(fd, SHUT_RDWR);
+        }
+
+        mysql_close(fc->mysql);
+        fc->mysql = NULL;
+    }
+
+    fc->state = NGX_HTTP_FUNCTIONS_CONN_CLOSED;
+}
+
+
+/* A query waited for a connection until its deadline. */
+
+static void
+ngx_http_functions_query_wait_handler(ngx_event_t *ev)
+{
+    ngx_uint_t                   i;
+    ngx_http_functions_conn_t   *fc;
+    ngx_http_functions_query_t  *q = ev->data;
+
+    if (q->queued) {
+        ngx_queue_remove(&q->queue);
+        q->queued = 0;
+        ngx_http_functions_query_finish(q, NGX_ERROR);
+        return;
+    }
+
+    /* running: its connection's own deadline fires too; end it here */
+    for (i = 0; i < NGX_HTTP_FUNCTIONS_CONNS; i++) {
+        fc = &ngx_http_functions_dbpool.conns[i];
+        if (fc->query == q) {
+            ngx_http_functions_conn_fail(fc, "timed out");
+            return;
+        }
+    }
+}
+
+
+static void
+ngx_http_functions_query_finish(ngx_http_functions_query_t *q, ngx_int_t rc)
+{
+    if (q->timer.timer_set) {
+        ngx_del_timer(&q->timer);
+    }
+
+    q->rc = rc;
+    q->handler(q);
+}
+
+
+/*
+ * Escapes a value for a single-quoted string on a utf8mb4 connection
+ * without NO_BACKSLASH_ESCAPES; dst has room for 2 * src->len bytes.
+ */
+
+size_t
+ngx_http_functions_query_escape(u_char *dst, ngx_str_t *src)
+{
+    u_char      c, *d;
+    ngx_uint_t  i;
+
+    d = dst;
+
+    for (i = 0; i < src->len; i++) {
+        c = src->data[i];
+
+        switch (c) {
+        case '\0':
+            c = '0';
+            break;
+        case '\n':
+            c = 'n';
+            break;
+        case '\r':
+            c = 'r';
+            break;
+        case '\032':
+            c = 'Z';
+            break;
+        case '\\':
+        case '\'':
+        case '"':
+            break;
+        default:
+            *d++ = c;
+            continue;
+        }
+
+        *d++ = '\\';
+        *d++ = c;
+    }
+
+    return d - dst;
+}

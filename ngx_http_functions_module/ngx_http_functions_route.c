@@ -1,0 +1,983 @@
+
+/*
+ * Routing: /r/<app>/<path> to a route, from the shared cache or one query.
+ *
+ *     location /r/ {
+ *         functions_route;
+ *         proxy_pass http://executors$fn_executor_uri;
+ *         ...
+ *     }
+ *
+ * A preaccess phase handler gives each request a call id, drops client
+ * headers named Fn-*, and finds the route: a fresh cache entry answers at
+ * once; else one query per route and worker runs (requests for the same
+ * route wait for it), without blocking the event loop.  When the database
+ * fails, an expired entry is served (stale-if-error); with none, 503.  The
+ * route reaches the executor through variables ($fn_route, $fn_call_id...).
+ */
+
+
+#include "ngx_http_functions_module.h"
+
+#include <jansson.h>
+#include <mysql.h>
+#include <sys/random.h>
+
+
+typedef struct ngx_http_functions_lookup_s  ngx_http_functions_lookup_t;
+
+
+typedef struct {
+    ngx_http_request_t             *request;
+    ngx_str_t                       app;
+    ngx_str_t                       path;
+    ngx_str_t                       key;        /* app "\0" path */
+    u_char                          call_id[26];
+    ngx_http_functions_route_t      route;
+    ngx_uint_t                      have_route;
+    ngx_int_t                       status;     /* an error to answer */
+    const char                     *message;
+    ngx_http_functions_lookup_t    *lookup;     /* waiting for it */
+    ngx_queue_t                     queue;      /* in lookup->waiters */
+    ngx_uint_t                      started;    /* routing began */
+} ngx_http_functions_ctx_t;
+
+
+struct ngx_http_functions_lookup_s {
+    ngx_queue_t                     queue;      /* in flight, per worker */
+    ngx_pool_t                     *pool;
+    ngx_str_t                       key;
+    ngx_str_t                       app;
+    ngx_str_t                       path;
+    ngx_http_functions_query_t      query;
+    ngx_queue_t                     waiters;
+    ngx_http_functions_route_t      stale;
+    ngx_uint_t                      have_stale;
+    ngx_http_functions_route_t      route;
+    ngx_int_t                       status;
+    const char                     *message;
+};
+
+
+static ngx_queue_t  ngx_http_functions_lookups;
+static ngx_uint_t   ngx_http_functions_lookups_init;
+
+
+static ngx_int_t ngx_http_functions_route_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_functions_parse_uri(ngx_http_request_t *r,
+    ngx_http_functions_loc_conf_t *lcf, ngx_http_functions_ctx_t *ctx);
+static ngx_int_t ngx_http_functions_strip_headers(ngx_http_request_t *r);
+static void ngx_http_functions_call_id(u_char *id);
+static ngx_int_t ngx_http_functions_start_lookup(ngx_http_request_t *r,
+    ngx_http_functions_ctx_t *ctx, ngx_http_functions_route_t *stale);
+static void ngx_http_functions_lookup_done(ngx_http_functions_query_t *q);
+static ngx_int_t ngx_http_functions_route_from_row(
+    ngx_http_functions_lookup_t *lk, MYSQL_ROW row, unsigned long *lengths);
+static void ngx_http_functions_waiter_cleanup(void *data);
+static ngx_int_t ngx_http_functions_send_error(ngx_http_request_t *r,
+    ngx_http_functions_ctx_t *ctx, ngx_int_t status, const char *message);
+static ngx_int_t ngx_http_functions_answer(ngx_http_request_t *r,
+    ngx_http_functions_ctx_t *ctx, ngx_int_t status, const char *message);
+static ngx_int_t ngx_http_functions_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_http_functions_ctx_t *ngx_http_functions_get_ctx(
+    ngx_http_request_t *r);
+static ngx_int_t ngx_http_functions_copy_route(ngx_pool_t *pool,
+    ngx_http_functions_route_t *dst, ngx_http_functions_route_t *src);
+
+
+/* What the variables report, by index. */
+enum {
+    NGX_HTTP_FUNCTIONS_VAR_APP = 0,
+    NGX_HTTP_FUNCTIONS_VAR_PATH,
+    NGX_HTTP_FUNCTIONS_VAR_CALL_ID,
+    NGX_HTTP_FUNCTIONS_VAR_ROUTE,
+    NGX_HTTP_FUNCTIONS_VAR_IMAGE,
+    NGX_HTTP_FUNCTIONS_VAR_EXECUTOR_URI
+};
+
+
+static ngx_http_variable_t  ngx_http_functions_vars[] = {
+
+    { ngx_string("fn_app"), NULL, ngx_http_functions_variable,
+      NGX_HTTP_FUNCTIONS_VAR_APP, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("fn_path"), NULL, ngx_http_functions_variable,
+      NGX_HTTP_FUNCTIONS_VAR_PATH, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("fn_call_id"), NULL, ngx_http_functions_variable,
+      NGX_HTTP_FUNCTIONS_VAR_CALL_ID, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("fn_route"), NULL, ngx_http_functions_variable,
+      NGX_HTTP_FUNCTIONS_VAR_ROUTE, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("fn_image"), NULL, ngx_http_functions_variable,
+      NGX_HTTP_FUNCTIONS_VAR_IMAGE, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("fn_executor_uri"), NULL, ngx_http_functions_variable,
+      NGX_HTTP_FUNCTIONS_VAR_EXECUTOR_URI, 0, 0 },
+
+      ngx_http_null_variable
+};
+
+
+ngx_int_t
+ngx_http_functions_route_add_variables(ngx_conf_t *cf)
+{
+    ngx_http_variable_t  *var, *v;
+
+    for (v = ngx_http_functions_vars; v->name.len; v++) {
+        var = ngx_http_add_variable(cf, &v->name, v->flags);
+        if (var == NULL) {
+            return NGX_ERROR;
+        }
+
+        var->get_handler = v->get_handler;
+        var->data = v->data;
+    }
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_functions_route_init(ngx_conf_t *cf)
+{
+    ngx_http_handler_pt        *h;
+    ngx_http_core_main_conf_t  *cmcf;
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_PREACCESS_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_functions_route_handler;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_functions_route_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                        rc;
+    ngx_table_elt_t                 *h;
+    ngx_http_functions_ctx_t        *ctx;
+    ngx_http_functions_route_t       route;
+    ngx_http_functions_loc_conf_t   *lcf;
+    ngx_http_functions_main_conf_t  *fmcf;
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_functions_module);
+
+    if (!lcf->route || r != r->main) {
+        return NGX_DECLINED;
+    }
+
+    ctx = ngx_http_functions_get_ctx(r);
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (!ctx->started) {
+        ctx->started = 1;
+
+        /* every answer carries the call id, error pages too (they lose
+         * the module's context, not the response headers) */
+        h = ngx_list_push(&r->headers_out.headers);
+        if (h == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        h->hash = 1;
+        ngx_str_set(&h->key, "Fn-Call-Id");
+        h->value.data = ctx->call_id;
+        h->value.len = 26;
+
+        if (ngx_http_functions_strip_headers(r) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        rc = ngx_http_functions_parse_uri(r, lcf, ctx);
+        if (rc != NGX_OK) {
+            return ngx_http_functions_answer(r, ctx, NGX_HTTP_NOT_FOUND,
+                                                 "no such route");
+        }
+
+        fmcf = ngx_http_get_module_main_conf(r, ngx_http_functions_module);
+
+        rc = ngx_http_functions_cache_get(fmcf->cache_zone, &ctx->key,
+                                          &route, r->pool);
+        if (rc == NGX_ERROR) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        if (rc == 1 && route.expires > ngx_time()) {
+            ctx->route = route;
+            ctx->have_route = 1;
+
+        } else {
+            rc = ngx_http_functions_start_lookup(r, ctx,
+                                                 rc == 1 ? &route : NULL);
+            if (rc != NGX_OK) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            return NGX_DONE;
+        }
+    }
+
+    if (ctx->lookup != NULL) {
+        return NGX_DONE;    /* still waiting */
+    }
+
+    if (ctx->status) {
+        return ngx_http_functions_answer(r, ctx, ctx->status,
+                                             ctx->message);
+    }
+
+    if (!ctx->route.found) {
+        return ngx_http_functions_answer(r, ctx, NGX_HTTP_NOT_FOUND,
+                                             "no such route");
+    }
+
+    if (ctx->route.async) {
+        return ngx_http_functions_answer(r, ctx,
+                                             NGX_HTTP_SERVICE_UNAVAILABLE,
+                                             "async not enabled");
+    }
+
+    return NGX_DECLINED;
+}
+
+
+/* The request's context, made with its call id when first needed. */
+
+static ngx_http_functions_ctx_t *
+ngx_http_functions_get_ctx(ngx_http_request_t *r)
+{
+    ngx_http_functions_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_functions_module);
+    if (ctx != NULL) {
+        return ctx;
+    }
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_functions_ctx_t));
+    if (ctx == NULL) {
+        return NULL;
+    }
+
+    ctx->request = r;
+    ngx_http_functions_call_id(ctx->call_id);
+    ngx_http_set_ctx(r, ctx, ngx_http_functions_module);
+
+    return ctx;
+}
+
+
+/* /<prefix><app>[/<path>]: app [A-Za-z0-9_-]{1,30}, path "/" if none. */
+
+static ngx_int_t
+ngx_http_functions_parse_uri(ngx_http_request_t *r,
+    ngx_http_functions_loc_conf_t *lcf, ngx_http_functions_ctx_t *ctx)
+{
+    u_char      *p, *end, *app, *key;
+    size_t       len;
+    ngx_uint_t   i;
+
+    p = r->uri.data;
+    end = r->uri.data + r->uri.len;
+
+    if (r->uri.len < lcf->prefix.len
+        || ngx_strncmp(p, lcf->prefix.data, lcf->prefix.len) != 0)
+    {
+        return NGX_DECLINED;
+    }
+
+    p += lcf->prefix.len;
+    if (p < end && *p == '/') {
+        p++;
+    }
+
+    app = p;
+    while (p < end && *p != '/') {
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
+              || (*p >= '0' && *p <= '9') || *p == '_' || *p == '-'))
+        {
+            return NGX_DECLINED;
+        }
+        p++;
+    }
+
+    len = p - app;
+    if (len == 0 || len > 30) {
+        return NGX_DECLINED;
+    }
+
+    ctx->app.data = app;
+    ctx->app.len = len;
+
+    if (p == end) {
+        ctx->path.data = (u_char *) "/";
+        ctx->path.len = 1;
+
+    } else {
+        ctx->path.data = p;
+        ctx->path.len = end - p;
+
+        /* "/hello/" is the route "/hello" */
+        while (ctx->path.len > 1
+               && ctx->path.data[ctx->path.len - 1] == '/')
+        {
+            ctx->path.len--;
+        }
+    }
+
+    if (ctx->path.len > 255) {
+        return NGX_DECLINED;
+    }
+
+    for (i = 0; i < ctx->path.len; i++) {
+        if (ctx->path.data[i] < 0x20 || ctx->path.data[i] == 0x7f) {
+            return NGX_DECLINED;
+        }
+    }
+
+    key = ngx_pnalloc(r->pool, ctx->app.len + 1 + ctx->path.len);
+    if (key == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_cpymem(key, ctx->app.data, ctx->app.len);
+    *p++ = '\0';
+    p = ngx_cpymem(p, ctx->path.data, ctx->path.len);
+
+    ctx->key.data = key;
+    ctx->key.len = p - key;
+
+    return NGX_OK;
+}
+
+
+/* Client headers named Fn-* would pose as the module's: they go. */
+
+static ngx_int_t
+ngx_http_functions_strip_headers(ngx_http_request_t *r)
+{
+    ngx_uint_t        i, found;
+    ngx_list_t        headers;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h, *nh;
+
+    found = 0;
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len >= 3
+            && ngx_strncasecmp(h[i].key.data, (u_char *) "fn-", 3) == 0)
+        {
+            found = 1;
+            break;
+        }
+    }
+
+    if (!found) {
+        return NGX_OK;
+    }
+
+    if (ngx_list_init(&headers, r->pool, 20, sizeof(ngx_table_elt_t))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len >= 3
+            && ngx_strncasecmp(h[i].key.data, (u_char *) "fn-", 3) == 0)
+        {
+            continue;
+        }
+
+        nh = ngx_list_push(&headers);
+        if (nh == NULL) {
+            return NGX_ERROR;
+        }
+
+        *nh = h[i];
+    }
+
+    r->headers_in.headers = headers;
+
+    return NGX_OK;
+}
+
+
+/* A ULID: 48 bits of milliseconds, 80 bits from the kernel's CSPRNG. */
+
+static void
+ngx_http_functions_call_id(u_char *id)
+{
+    static u_char      pool[4096];
+    static size_t      left;
+    static const char  alphabet[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+    u_char      *rnd;
+    uint64_t     ms;
+    ngx_int_t    i;
+    ngx_time_t  *tp;
+
+    if (left < 11) {
+        if (getrandom(pool, sizeof(pool), 0) != (ssize_t) sizeof(pool)) {
+            ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, ngx_errno,
+                          "functions: getrandom() failed");
+        }
+
+        left = sizeof(pool);
+    }
+
+    rnd = pool + sizeof(pool) - left;
+    left -= 11;     /* 80 bits, and a byte to shift from */
+
+    tp = ngx_timeofday();
+    ms = (uint64_t) tp->sec * 1000 + tp->msec;
+
+    for (i = 9; i >= 0; i--) {
+        id[i] = alphabet[ms & 31];
+        ms >>= 5;
+    }
+
+    /* 80 bits: 16 characters of 5 bits */
+    for (i = 0; i < 16; i++) {
+        id[10 + i] = alphabet[(rnd[(i * 5) / 8] >> ((i * 5) % 8)
+                               | rnd[(i * 5) / 8 + 1] << (8 - (i * 5) % 8))
+                              & 31];
+    }
+}
+
+
+/* ------------------------------------------------------------ lookups */
+
+static ngx_int_t
+ngx_http_functions_start_lookup(ngx_http_request_t *r,
+    ngx_http_functions_ctx_t *ctx, ngx_http_functions_route_t *stale)
+{
+    u_char                          *p;
+    ngx_queue_t                     *q;
+    ngx_pool_t                      *pool;
+    ngx_pool_cleanup_t              *cln;
+    ngx_http_functions_lookup_t     *lk;
+    ngx_http_functions_main_conf_t  *fmcf;
+    static const char                select[] =
+        "SELECT r.image, r.memory, r.type, r.format, r.timeout,"
+        " r.idle_timeout, r.max_concurrency, r.headers, r.config, a.config"
+        " FROM routes r JOIN apps a ON a.name = r.app_name"
+        " WHERE r.app_name = '";
+
+    if (!ngx_http_functions_lookups_init) {
+        ngx_queue_init(&ngx_http_functions_lookups);
+        ngx_http_functions_lookups_init = 1;
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    /* a query for this route in flight: wait for it */
+    for (q = ngx_queue_head(&ngx_http_functions_lookups);
+         q != ngx_queue_sentinel(&ngx_http_functions_lookups);
+         q = ngx_queue_next(q))
+    {
+        lk = ngx_queue_data(q, ngx_http_functions_lookup_t, queue);
+
+        if (lk->key.len == ctx->key.len
+            && ngx_memcmp(lk->key.data, ctx->key.data, ctx->key.len) == 0)
+        {
+            goto wait;
+        }
+    }
+
+    fmcf = ngx_http_get_module_main_conf(r, ngx_http_functions_module);
+
+    pool = ngx_create_pool(1024, ngx_cycle->log);
+    if (pool == NULL) {
+        return NGX_ERROR;
+    }
+
+    lk = ngx_pcalloc(pool, sizeof(ngx_http_functions_lookup_t));
+    if (lk == NULL) {
+        ngx_destroy_pool(pool);
+        return NGX_ERROR;
+    }
+
+    lk->pool = pool;
+    ngx_queue_init(&lk->waiters);
+
+    lk->key.data = ngx_pnalloc(pool, ctx->key.len);
+    p = ngx_pnalloc(pool, sizeof(select) + 2 * ctx->key.len + 32);
+    if (lk->key.data == NULL || p == NULL) {
+        ngx_destroy_pool(pool);
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(lk->key.data, ctx->key.data, ctx->key.len);
+    lk->key.len = ctx->key.len;
+    lk->app.data = lk->key.data;
+    lk->app.len = ctx->app.len;
+    lk->path.data = lk->key.data + ctx->app.len + 1;
+    lk->path.len = ctx->path.len;
+
+    if (stale != NULL) {
+        /* copied: the request's pool may go before the lookup ends */
+        if (ngx_http_functions_copy_route(pool, &lk->stale, stale)
+            != NGX_OK)
+        {
+            ngx_destroy_pool(pool);
+            return NGX_ERROR;
+        }
+
+        lk->have_stale = 1;
+    }
+
+    lk->query.sql.data = p;
+    p = ngx_cpymem(p, select, sizeof(select) - 1);
+    p += ngx_http_functions_query_escape(p, &lk->app);
+    p = ngx_cpymem(p, "' AND r.path = '", sizeof("' AND r.path = '") - 1);
+    p += ngx_http_functions_query_escape(p, &lk->path);
+    *p++ = '\'';
+    lk->query.sql.len = p - lk->query.sql.data;
+    lk->query.handler = ngx_http_functions_lookup_done;
+    lk->query.data = lk;
+
+    if (ngx_http_functions_query_post(fmcf->db, &lk->query) != NGX_OK) {
+        ngx_destroy_pool(pool);
+        return NGX_ERROR;
+    }
+
+    /* the query answers from a later event: waiters can join until then */
+    ngx_queue_insert_tail(&ngx_http_functions_lookups, &lk->queue);
+
+wait:
+
+    ctx->lookup = lk;
+    ngx_queue_insert_tail(&lk->waiters, &ctx->queue);
+
+    cln->handler = ngx_http_functions_waiter_cleanup;
+    cln->data = ctx;
+
+    return NGX_OK;
+}
+
+
+/* A request that ends while waiting leaves the waiters. */
+
+static void
+ngx_http_functions_waiter_cleanup(void *data)
+{
+    ngx_http_functions_ctx_t  *ctx = data;
+
+    if (ctx->lookup != NULL) {
+        ngx_queue_remove(&ctx->queue);
+        ctx->lookup = NULL;
+    }
+}
+
+
+static void
+ngx_http_functions_lookup_done(ngx_http_functions_query_t *q)
+{
+    MYSQL_ROW                        row;
+    MYSQL_RES                       *res;
+    ngx_queue_t                     *wq;
+    unsigned long                   *lengths;
+    ngx_http_request_t              *r;
+    ngx_http_functions_ctx_t        *ctx;
+    ngx_http_functions_lookup_t     *lk = q->data;
+    ngx_http_functions_main_conf_t  *fmcf;
+    ngx_http_functions_cache_t      *cache;
+
+    ngx_queue_remove(&lk->queue);
+
+    fmcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
+                                               ngx_http_functions_module);
+    cache = fmcf->cache_zone->data;
+
+    if (q->rc != NGX_OK) {
+        if (lk->have_stale) {
+            /* stale-if-error: what was known is better than nothing */
+            ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                          "functions: serving a stale route for \"%V%V\"",
+                          &lk->app, &lk->path);
+            lk->route = lk->stale;
+
+        } else {
+            lk->status = NGX_HTTP_SERVICE_UNAVAILABLE;
+            lk->message = "route lookup is unavailable";
+        }
+
+    } else {
+        res = q->res;
+        row = res ? mysql_fetch_row(res) : NULL;
+
+        if (row == NULL) {
+            lk->route.found = 0;
+            lk->route.expires = ngx_time() + cache->not_found;
+
+        } else {
+            lengths = mysql_fetch_lengths(res);
+
+            if (ngx_http_functions_route_from_row(lk, row, lengths)
+                != NGX_OK)
+            {
+                lk->status = NGX_HTTP_INTERNAL_SERVER_ERROR;
+                lk->message = "the route's definition is unusable";
+
+            } else {
+                lk->route.found = 1;
+                lk->route.expires = ngx_time() + cache->valid;
+            }
+        }
+
+        ngx_http_functions_query_free(q);
+
+        if (lk->status == 0) {
+            ngx_http_functions_cache_put(fmcf->cache_zone, &lk->key,
+                                         &lk->route);
+        }
+    }
+
+    /* every waiter goes on, with its own copy of the answer */
+    while (!ngx_queue_empty(&lk->waiters)) {
+        wq = ngx_queue_head(&lk->waiters);
+        ngx_queue_remove(wq);
+
+        ctx = ngx_queue_data(wq, ngx_http_functions_ctx_t, queue);
+        ctx->lookup = NULL;
+        r = ctx->request;
+
+        ctx->status = lk->status;
+        ctx->message = lk->message;
+
+        if (ngx_http_functions_copy_route(r->pool, &ctx->route, &lk->route)
+            != NGX_OK)
+        {
+            ctx->status = NGX_HTTP_INTERNAL_SERVER_ERROR;
+            ctx->message = "out of memory";
+        }
+
+        ctx->have_route = 1;
+
+        ngx_http_core_run_phases(r);
+        ngx_http_run_posted_requests(r->connection);
+    }
+
+    ngx_destroy_pool(lk->pool);
+}
+
+
+/* A copy of a route in another pool (an absent route has no strings). */
+
+static ngx_int_t
+ngx_http_functions_copy_route(ngx_pool_t *pool,
+    ngx_http_functions_route_t *dst, ngx_http_functions_route_t *src)
+{
+    *dst = *src;
+
+    if (src->json.len) {
+        dst->json.data = ngx_pstrdup(pool, &src->json);
+        if (dst->json.data == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    if (src->image.len) {
+        dst->image.data = ngx_pstrdup(pool, &src->image);
+        if (dst->image.data == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* A JSON column: an object, or the query's row is unusable. */
+
+static json_t *
+ngx_http_functions_json_column(const char *s, unsigned long len)
+{
+    json_t        *v;
+    json_error_t   err;
+
+    if (s == NULL) {
+        return json_object();
+    }
+
+    v = json_loadb(s, len, JSON_REJECT_DUPLICATES, &err);
+    if (v == NULL || !json_is_object(v)) {
+        json_decref(v);
+        return NULL;
+    }
+
+    return v;
+}
+
+
+static ngx_int_t
+ngx_http_functions_route_from_row(ngx_http_functions_lookup_t *lk,
+    MYSQL_ROW row, unsigned long *lengths)
+{
+    char    *dump;
+    size_t   len;
+    json_t  *o, *headers, *config, *app_config;
+
+    /* image, memory, type, format, timeout, idle_timeout,
+     * max_concurrency, headers, config, app config */
+
+    if (row[0] == NULL || row[2] == NULL || row[3] == NULL) {
+        return NGX_ERROR;
+    }
+
+    headers = ngx_http_functions_json_column(row[7], lengths[7]);
+    config = ngx_http_functions_json_column(row[8], lengths[8]);
+    app_config = ngx_http_functions_json_column(row[9], lengths[9]);
+
+    o = json_object();
+
+    if (o == NULL || headers == NULL || config == NULL
+        || app_config == NULL)
+    {
+        json_decref(o);
+        json_decref(headers);
+        json_decref(config);
+        json_decref(app_config);
+        return NGX_ERROR;
+    }
+
+    json_object_set_new(o, "app", json_stringn((char *) lk->app.data,
+                                               lk->app.len));
+    json_object_set_new(o, "path", json_stringn((char *) lk->path.data,
+                                                lk->path.len));
+    json_object_set_new(o, "image", json_stringn(row[0], lengths[0]));
+    json_object_set_new(o, "memory",
+                        json_integer(row[1] ? atoll(row[1]) : 128));
+    json_object_set_new(o, "type", json_stringn(row[2], lengths[2]));
+    json_object_set_new(o, "format", json_stringn(row[3], lengths[3]));
+    json_object_set_new(o, "timeout",
+                        json_integer(row[4] ? atoll(row[4]) : 30));
+    json_object_set_new(o, "idle_timeout",
+                        json_integer(row[5] ? atoll(row[5]) : 30));
+    json_object_set_new(o, "max_concurrency",
+                        json_integer(row[6] ? atoll(row[6]) : 1));
+    json_object_set_new(o, "headers", headers);
+    json_object_set_new(o, "config", config);
+    json_object_set_new(o, "app_config", app_config);
+
+    /* one line: it travels as a header */
+    dump = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
+    json_decref(o);
+
+    if (dump == NULL) {
+        return NGX_ERROR;
+    }
+
+    len = ngx_strlen(dump);
+
+    lk->route.json.data = ngx_pnalloc(lk->pool, len);
+    lk->route.image.data = ngx_pnalloc(lk->pool, lengths[0]);
+
+    if (lk->route.json.data == NULL || lk->route.image.data == NULL) {
+        free(dump);
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(lk->route.json.data, dump, len);
+    lk->route.json.len = len;
+    free(dump);
+
+    ngx_memcpy(lk->route.image.data, row[0], lengths[0]);
+    lk->route.image.len = lengths[0];
+
+    lk->route.async = (lengths[2] == 5
+                       && ngx_strncmp(row[2], "async", 5) == 0);
+
+    return NGX_OK;
+}
+
+
+/* ------------------------------------------------------------ answers */
+
+/* The module answers the request itself: the phases end here. */
+
+static ngx_int_t
+ngx_http_functions_answer(ngx_http_request_t *r,
+    ngx_http_functions_ctx_t *ctx, ngx_int_t status, const char *message)
+{
+    ngx_http_finalize_request(r,
+        ngx_http_functions_send_error(r, ctx, status, message));
+
+    return NGX_DONE;
+}
+
+
+static ngx_int_t
+ngx_http_functions_send_error(ngx_http_request_t *r,
+    ngx_http_functions_ctx_t *ctx, ngx_int_t status, const char *message)
+{
+    size_t            len;
+    ngx_int_t         rc;
+    ngx_buf_t        *b;
+    ngx_chain_t       out;
+    ngx_table_elt_t  *h;
+
+    if (ngx_http_discard_request_body(r) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    len = sizeof("{\"error\":{\"message\":\"\"},\"call_id\":\"\"}\n") - 1
+          + ngx_strlen(message) + 26;
+
+    b = ngx_create_temp_buf(r->pool, len);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* messages are the module's own: nothing to escape */
+    b->last = ngx_sprintf(b->pos,
+                          "{\"error\":{\"message\":\"%s\"},"
+                          "\"call_id\":\"%*s\"}\n",
+                          message, (size_t) 26, ctx->call_id);
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    if (status == NGX_HTTP_SERVICE_UNAVAILABLE
+        && ngx_strcmp(message, "async not enabled") != 0)
+    {
+        h = ngx_list_push(&r->headers_out.headers);
+        if (h == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        h->hash = 1;
+        ngx_str_set(&h->key, "Retry-After");
+        ngx_str_set(&h->value, "1");
+    }
+
+    r->headers_out.status = status;
+    r->headers_out.content_length_n = b->last - b->pos;
+    ngx_str_set(&r->headers_out.content_type, "application/json");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+
+    rc = ngx_http_send_header(r);
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
+/* ---------------------------------------------------------- variables */
+
+static ngx_int_t
+ngx_http_functions_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_str_t                  *s, uri = ngx_string("/call");
+    ngx_str_t                   id;
+    ngx_http_functions_ctx_t   *ctx;
+
+    if (data == NGX_HTTP_FUNCTIONS_VAR_EXECUTOR_URI) {
+        s = &uri;
+        goto found;
+    }
+
+    /* a call id exists wherever it is asked for; the rest with a route */
+    ctx = (data == NGX_HTTP_FUNCTIONS_VAR_CALL_ID)
+          ? ngx_http_functions_get_ctx(r->main)
+          : ngx_http_get_module_ctx(r->main, ngx_http_functions_module);
+
+    if (ctx == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    switch (data) {
+
+    case NGX_HTTP_FUNCTIONS_VAR_APP:
+        s = &ctx->app;
+        break;
+
+    case NGX_HTTP_FUNCTIONS_VAR_PATH:
+        s = &ctx->path;
+        break;
+
+    case NGX_HTTP_FUNCTIONS_VAR_CALL_ID:
+        id.data = ctx->call_id;
+        id.len = 26;
+        s = &id;
+        break;
+
+    case NGX_HTTP_FUNCTIONS_VAR_ROUTE:
+        if (!ctx->have_route || !ctx->route.found) {
+            v->not_found = 1;
+            return NGX_OK;
+        }
+        s = &ctx->route.json;
+        break;
+
+    default: /* NGX_HTTP_FUNCTIONS_VAR_IMAGE */
+        if (!ctx->have_route || !ctx->route.found) {
+            v->not_found = 1;
+            return NGX_OK;
+        }
+        s = &ctx->route.image;
+        break;
+    }
+
+found:
+
+    if (s->len == 0) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->data = s->data;
+    v->len = s->len;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+
+    return NGX_OK;
+}

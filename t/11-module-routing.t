@@ -1,0 +1,346 @@
+# /r/<app>/<path> through nginx and the module: route lookup in MariaDB
+# behind the shared-memory cache, calls to executors through an upstream.
+use strict;
+use warnings;
+use lib 't/lib';
+
+use FnImage;
+use FnTest qw(executor_start nginx_start fresh_database db_query stack_env
+              http_request wait_until slurp);
+use JSON::PP;
+use POSIX ();
+use Test::More;
+use Time::HiRes qw(time sleep);
+
+my $env = stack_env() or plan skip_all => 'no stack services';
+my $password = slurp($env->{FUNCTIONS_DB_PASSWORD_FILE});
+chomp $password;
+my $db = fresh_database();
+
+my @ex = map { executor_start() } 1 .. 2;
+for my $e (@ex) {
+    FnImage::build($e->dir . '/images/echo', tag => 'v1',
+        config => { Cmd => ['/bin/sh', '-c',
+                            'echo "app=$FN_APP_NAME path=$FN_PATH id=$FN_CALL_ID"; '
+                            . 'echo "greeting=$GREETING where=$WHERE"; '
+                            . 'echo "url=$FN_REQUEST_URL method=$FN_METHOD"; '
+                            . 'echo "body=$(cat)"'] },
+        layers => [ FnImage::busybox_layer() ]);
+}
+
+sub http_conf {
+    my (%o) = @_;
+    my $servers = join('', map { "        server unix:" . $_->socket
+                                 . " max_fails=0;\n" } @{ $o{executors} });
+    my $balance = $o{balance} // '';
+    return <<CONF;
+    functions_mysql server=127.0.0.1:$env->{FUNCTIONS_DB_PORT} database=$db
+                    user=$env->{FUNCTIONS_DB_USER} password=$password
+                    connect_timeout=1s timeout=1s;
+    functions_route_cache zone=routes:$o{zone} valid=$o{valid} not_found=2s;
+
+    upstream executors {
+$balance
+$servers        keepalive 8;
+    }
+    functions_executors executors;
+CONF
+}
+
+my $server_conf = <<'CONF';
+        location /r/ {
+            functions_route;
+            proxy_pass http://executors$fn_executor_uri;
+            proxy_method POST;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Fn-Call-Id $fn_call_id;
+            proxy_set_header Fn-Route $fn_route;
+            proxy_set_header Fn-Method $request_method;
+            proxy_set_header Fn-Request-Url $scheme://$host$request_uri;
+            proxy_next_upstream error timeout http_503;
+            proxy_read_timeout 3700s;
+            proxy_hide_header Fn-Call-Id;
+            error_page 502 = @functions_unavailable;
+        }
+
+        location @functions_unavailable {
+            default_type application/json;
+            add_header Retry-After 1 always;
+            return 503 '{"error":{"message":"no executor is reachable"},"call_id":"$sent_http_fn_call_id"}\n';
+        }
+
+        location = /static {
+            return 200 "static\n";
+        }
+CONF
+
+sub start {
+    my (%o) = @_;
+    return nginx_start(http => http_conf(executors => [ $o{executors} ? @{ $o{executors} } : $ex[0] ],
+                                         zone => $o{zone} // '1m',
+                                         valid => $o{valid} // '60s',
+                                         balance => $o{balance}),
+                       server => $server_conf);
+}
+
+my $ng = start();
+
+sub route {
+    my ($app, $path, %f) = @_;
+    db_query($db, "INSERT IGNORE INTO apps (name, config) VALUES ('$app', '"
+             . encode_json($f{app_config} // {}) . "')");
+    db_query($db, "REPLACE INTO routes (app_name, path, image, type, config, headers)"
+             . " VALUES ('$app', '$path', '" . ($f{image} // 'oci:echo:v1')
+             . "', '" . ($f{type} // 'sync') . "', '"
+             . encode_json($f{config} // {}) . "', '"
+             . encode_json($f{headers} // {}) . "')");
+}
+
+# A change as the API will make it: the row, then a generation bump with
+# its route_changes row, in one transaction.
+sub bump {
+    my ($app, $path) = @_;
+    my $p = defined $path ? "'$path'" : 'NULL';
+    db_query($db, "START TRANSACTION; UPDATE generation SET value = value + 1 WHERE id = 1; "
+             . "INSERT INTO route_changes (generation, app_name, path) "
+             . "SELECT value, '$app', $p FROM generation WHERE id = 1; COMMIT");
+}
+
+sub get {
+    my ($n, $path, %o) = @_;
+    return http_request($n->port, $o{method} // 'GET', $path,
+                        headers => $o{headers} // {}, body => $o{body},
+                        timeout => $o{timeout} // 30);
+}
+
+route('demo', '/hello', config => { greeting => 'hi' },
+      app_config => { where => 'app', greeting => 'app-level' });
+
+subtest 'a route runs its function' => sub {
+    my $r = get($ng, '/r/demo/hello?x=1', method => 'POST', body => 'payload');
+    is($r->{status}, 200, 'found and run') or diag($r->{body});
+    like($r->{body}, qr{app=demo path=/hello id=\w{26}}, 'app, path and call id');
+    like($r->{body}, qr/greeting=hi where=app/, 'route config over app config');
+    like($r->{body}, qr{url=http://localhost/r/demo/hello\?x=1 method=POST},
+         'the request URL and method');
+    like($r->{body}, qr/body=payload/, 'the body');
+    like($r->{headers}{'fn-call-id'}, qr/^[0-7][0-9A-HJKMNP-TV-Z]{25}$/,
+         'a call id comes back');
+    my ($id) = $r->{body} =~ /id=(\w+)/;
+    is($r->{headers}{'fn-call-id'}, $id, 'the one the function saw');
+    isnt(get($ng, '/r/demo/hello')->{headers}{'fn-call-id'}, $id,
+         'each call has its own');
+    is(get($ng, '/r/demo/hello/')->{status}, 200, 'a trailing slash is the same route');
+};
+
+subtest 'errors are JSON' => sub {
+    for my $path ('/r/demo/nope', '/r/nobody/hello', '/r/', '/r/bad%20app/x') {
+        my $r = get($ng, $path);
+        is($r->{status}, 404, "$path: 404");
+        like($r->{body}, qr/"message":"no such route"/, '  with a JSON message');
+        like($r->{headers}{'content-type'} // '', qr{application/json}, '  as JSON');
+    }
+    route('demo', '/later', type => 'async');
+    my $r = get($ng, '/r/demo/later');
+    is($r->{status}, 503, 'an async route: 503 until async calls exist');
+    like($r->{body}, qr/async not enabled/, '  saying so');
+};
+
+subtest 'client headers cannot pose as the module' => sub {
+    my $forged = encode_json({ app => 'demo', path => '/hello',
+                               image => 'oci:other:v1', config => { greeting => 'forged' } });
+    my $r = get($ng, '/r/demo/hello', headers => {
+        'Fn-Route' => $forged, 'Fn-Call-Id' => '01ARZ3NDEKTSV4RRFFQ69G5FAV',
+        'Fn-Method' => 'DELETE', 'Fn-Request-Url' => 'http://evil/' });
+    is($r->{status}, 200, 'the call runs');
+    like($r->{body}, qr/greeting=hi/, 'with the stored route, not the forged one');
+    unlike($r->{body}, qr/01ARZ3NDEKTSV4RRFFQ69G5FAV/, 'and its own call id');
+    like($r->{body}, qr/method=GET/, 'and the real method');
+};
+
+subtest 'the cache: hit, negative entry, change seen through the generation' => sub {
+    route('cache', '/a', config => { greeting => 'one' });
+    like(get($ng, '/r/cache/a')->{body}, qr/greeting=one/, 'first call');
+    db_query($db, "UPDATE routes SET config = '{\"greeting\":\"two\"}' WHERE app_name = 'cache'");
+    like(get($ng, '/r/cache/a')->{body}, qr/greeting=one/,
+         'a change without a generation bump is not seen: served from the cache');
+    bump('cache', '/a');
+    ok(wait_until(3, sub { get($ng, '/r/cache/a')->{body} =~ /greeting=two/ }),
+       'after the bump, within about a second');
+
+    is(get($ng, '/r/cache/b')->{status}, 404, 'an unknown route: 404');
+    route('cache', '/b');
+    is(get($ng, '/r/cache/b')->{status}, 404, 'remembered as unknown (negative entry)');
+    ok(wait_until(4, sub { get($ng, '/r/cache/b')->{status} == 200 }),
+       'until not_found expires');
+};
+
+subtest 'the cache survives a reload' => sub {
+    route('reload', '/x', config => { greeting => 'before' });
+    like(get($ng, '/r/reload/x')->{body}, qr/greeting=before/, 'cached');
+    db_query($db, "UPDATE routes SET config = '{\"greeting\":\"after\"}' WHERE app_name = 'reload'");
+    $ng->reload;
+    sleep 0.5;
+    like(get($ng, '/r/reload/x')->{body}, qr/greeting=before/,
+         'the entry is still there after nginx -s reload');
+};
+
+subtest 'MariaDB frozen: cached routes and static locations keep answering' => sub {
+    my $mysqld = slurp("$env->{FUNCTIONS_VAR}/run/mysqld.pid");
+    chomp $mysqld if $mysqld;
+    plan skip_all => 'no mysqld pid file' unless $mysqld;
+    route('frozen', '/cached');
+    is(get($ng, '/r/frozen/cached')->{status}, 200, 'cached before the freeze');
+    kill 'STOP', $mysqld;
+    my $ok = eval {
+        my $t0 = time;
+        is(get($ng, '/static')->{status}, 200, 'a static location answers');
+        is(get($ng, '/r/frozen/cached')->{status}, 200, 'a cached route answers');
+        ok(time - $t0 < 1, 'both promptly');
+        $t0 = time;
+        my $r = get($ng, '/r/frozen/uncached');
+        is($r->{status}, 503, 'an uncached route: 503');
+        like($r->{body}, qr/route lookup is unavailable/, '  saying why');
+        ok(time - $t0 < 4, '  within the configured timeout');
+        1;
+    };
+    kill 'CONT', $mysqld;
+    die $@ unless $ok;
+    route('frozen', '/uncached');
+    ok(wait_until(10, sub { get($ng, '/r/frozen/uncached')->{status} == 200 }),
+       'after SIGCONT everything recovers');
+};
+
+subtest 'stale-if-error: an expired route is served when MariaDB is down' => sub {
+    my $short = start(valid => '1s');
+    # a fresh zone starts over at its first generation check: after it
+    sleep 1.5;
+    route('stale', '/x');
+    is(get($short, '/r/stale/x')->{status}, 200, 'cached');
+    sleep 1.5;
+    my $mysqld = slurp("$env->{FUNCTIONS_VAR}/run/mysqld.pid");
+    chomp $mysqld;
+    kill 'STOP', $mysqld;
+    my $r = eval { get($short, '/r/stale/x') };
+    kill 'CONT', $mysqld;
+    is($r->{status}, 200, 'expired, but served while MariaDB is frozen');
+    $short->stop;
+};
+
+subtest 'an LRU zone: old entries make room' => sub {
+    my $small = start(zone => '32k');
+    sleep 1.5;      # past the zone's first generation check
+    route('lru', "/r$_", config => { greeting => 'old' }) for 1 .. 60;
+    my $ok = 0;
+    for my $i (1 .. 60) {
+        $ok++ if get($small, "/r/lru/r$i")->{status} == 200;
+    }
+    is($ok, 60, 'sixty routes through a zone too small for them');
+    db_query($db, "UPDATE routes SET config = '{\"greeting\":\"new\"}' WHERE app_name = 'lru'");
+    like(get($small, '/r/lru/r60')->{body}, qr/greeting=old/,
+         'the most recent one is still cached');
+    like(get($small, '/r/lru/r1')->{body}, qr/greeting=new/,
+         'the least recently used one was evicted (read again)');
+    like(slurp($small->prefix . '/error.log') // '', qr/^(?!.*\[(alert|crit|emerg)\])/s,
+         'no allocation failure is logged');
+    $small->stop;
+};
+
+subtest 'two nginx instances on one database see a change within ~1.5 s' => sub {
+    my $other = start();
+    route('two', '/x', config => { greeting => 'v1' });
+    like(get($ng, '/r/two/x')->{body}, qr/greeting=v1/, 'the first instance caches it');
+    like(get($other, '/r/two/x')->{body}, qr/greeting=v1/, 'and the second');
+    db_query($db, "UPDATE routes SET config = '{\"greeting\":\"v2\"}' WHERE app_name = 'two'");
+    bump('two', '/x');
+    my $t0 = time;
+    ok(wait_until(3, sub { get($ng, '/r/two/x')->{body} =~ /greeting=v2/
+                           && get($other, '/r/two/x')->{body} =~ /greeting=v2/ }),
+       'both serve the new route');
+    my $took = time - $t0;
+    ok($took < 2.5, sprintf('within %.1f s', $took));
+    db_query($db, "UPDATE apps SET config = '{\"where\":\"changed\"}' WHERE name = 'two'");
+    bump('two', undef);
+    ok(wait_until(3, sub { get($other, '/r/two/x')->{body} =~ /where=changed/ }),
+       'an app change (path NULL) drops every route of the app');
+    $other->stop;
+};
+
+subtest 'two executors: hash consistent keeps a route on one, failover' => sub {
+    my $lb = start(executors => \@ex,
+                   balance => '        hash $fn_app$fn_path consistent;');
+    route('lb', "/p$_") for 1 .. 12;
+    my %owner;
+    for my $i (1 .. 12) {
+        for (1 .. 3) {
+            my $r = get($lb, "/r/lb/p$i");
+            my ($id) = $r->{headers}{'fn-call-id'};
+            my ($which) = grep { $ex[$_]->log =~ /call_id=$id/ } 0, 1;
+            $owner{$i}{$which // 'none'}++;
+        }
+    }
+    is(scalar(grep { keys %{ $owner{$_} } == 1 } keys %owner), 12,
+       'each route always lands on the same executor');
+    my %used = map { (keys %{ $owner{$_} })[0] => 1 } keys %owner;
+    is(scalar(keys %used), 2, 'and both executors get routes');
+
+    # the executor that owns /p1 goes away: its calls move, none fails
+    my ($gone) = keys %{ $owner{1} };
+    my $socket = $ex[$gone]->socket;
+    $ex[$gone]->stop;
+    my $failed = 0;
+    for my $i (1 .. 12) {
+        $failed++ if get($lb, "/r/lb/p$i")->{status} != 200;
+    }
+    is($failed, 0, 'after one executor stopped, every route is served');
+    $ex[$gone] = executor_start(listen => $socket,
+                                cgroup_name => "functions/test-$$-again");
+    FnImage::build($ex[$gone]->dir . '/images/echo', tag => 'v1',
+        config => { Cmd => ['/bin/sh', '-c', 'echo back'] },
+        layers => [ FnImage::busybox_layer() ]);
+    $lb->stop;
+};
+
+subtest 'a call that was sent is never sent again' => sub {
+    my $lb = start(executors => \@ex);
+    for my $e (@ex) {
+        FnImage::build($e->dir . '/images/slow', tag => 'v1',
+            config => { Cmd => ['/bin/sh', '-c', 'sleep 3; echo slow'] },
+            layers => [ FnImage::busybox_layer() ]);
+    }
+    route('once', '/slow', image => 'oci:slow:v1');
+    my $pid = fork // die;
+    if ($pid == 0) {
+        my $r = get($lb, '/r/once/slow');
+        FnTest::spew($ex[0]->dir . '/once', "$r->{status} " . ($r->{headers}{'fn-call-id'} // ''));
+        POSIX::_exit(0);
+    }
+    my $runner;
+    ok(wait_until(5, sub {
+        ($runner) = grep { $ex[$_]->function_pids > 0 } 0, 1;
+        defined $runner }), 'the call runs on one executor');
+    sleep 0.5;
+    kill 'KILL', $ex[$runner]->pid;
+    waitpid($pid, 0);
+    my ($status, $id) = split / /, FnTest::slurp($ex[0]->dir . '/once') // '';
+    isnt($status, 200, "the caller gets an error ($status), not a second run");
+    my $other = 1 - $runner;
+    unlike($ex[$other]->log, qr/call_id=$id/, 'the other executor never saw it');
+    $lb->stop;
+};
+
+subtest 'no executor reachable: 503 JSON' => sub {
+    my $none = nginx_start(http => http_conf(executors => [ $ex[0] ], zone => '1m',
+                                             valid => '60s')
+                                   =~ s{server unix:\S+}{server unix:/nonexistent.sock}r,
+                           server => $server_conf);
+    my $r = get($none, '/r/demo/hello');
+    is($r->{status}, 503, 'answered 503');
+    like($r->{body}, qr/"message":"no executor is reachable"/, 'as JSON');
+    like($r->{body}, qr/"call_id":"[0-9A-Z]{26}"/, 'with the call id');
+    is($r->{headers}{'retry-after'}, '1', 'and Retry-After');
+    $none->stop;
+};
+
+done_testing();
