@@ -62,6 +62,13 @@ my $server_conf = <<'CONF';
             proxy_read_timeout 3700s;
             proxy_hide_header Fn-Call-Id;
             error_page 502 = @functions_unavailable;
+            error_page 413 = @functions_too_large;
+            client_max_body_size 64k;
+        }
+
+        location @functions_too_large {
+            default_type application/json;
+            return 413 '{"error":{"message":"request body is too large"},"call_id":"$sent_http_fn_call_id"}\n';
         }
 
         location @functions_unavailable {
@@ -145,6 +152,25 @@ subtest 'errors are JSON' => sub {
     my $r = get($ng, '/r/demo/later');
     is($r->{status}, 503, 'an async route: 503 until async calls exist');
     like($r->{body}, qr/async not enabled/, '  saying so');
+};
+
+subtest "the executor's answers pass through" => sub {
+    for my $e (@ex) {
+        FnImage::build($e->dir . '/images/fail', tag => 'v1',
+            config => { Cmd => ['/bin/sh', '-c', 'exit 3'] },
+            layers => [ FnImage::busybox_layer() ]);
+    }
+    route('demo', '/fail', image => 'oci:fail:v1');
+    my $r = get($ng, '/r/demo/fail');
+    is($r->{status}, 502, "a function's failure: the executor's 502");
+    like($r->{body}, qr/"message":"function exited with status 3"/, '  with its JSON body');
+    my @ids = ($r->{head} // '') =~ /^Fn-Call-Id:/mig;
+    is(scalar(@ids), 1, '  and one Fn-Call-Id');
+    route('demo', '/headers', headers => { 'X-Route' => ['yes'] });
+    is(get($ng, '/r/demo/headers')->{headers}{'x-route'}, 'yes', "the route's headers");
+    $r = get($ng, '/r/demo/hello', method => 'POST', body => 'x' x 70000);
+    is($r->{status}, 413, 'a body over client_max_body_size: 413');
+    like($r->{body}, qr/"message":"request body is too large"/, '  as JSON');
 };
 
 subtest 'client headers cannot pose as the module' => sub {
