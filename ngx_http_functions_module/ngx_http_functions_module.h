@@ -107,7 +107,6 @@ char *ngx_http_functions_route_cache(ngx_conf_t *cf, ngx_command_t *cmd,
 
 ngx_int_t ngx_http_functions_query_post(ngx_http_functions_db_conf_t *dcf,
     ngx_http_functions_query_t *q);
-void ngx_http_functions_query_cancel(ngx_http_functions_query_t *q);
 void ngx_http_functions_query_exit(void);
 void ngx_http_functions_query_free(ngx_http_functions_query_t *q);
 size_t ngx_http_functions_query_escape(u_char *dst, ngx_str_t *src);

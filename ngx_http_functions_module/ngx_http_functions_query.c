@@ -188,36 +188,6 @@ ngx_http_functions_query_exit(void)
 
 
 void
-ngx_http_functions_query_cancel(ngx_http_functions_query_t *q)
-{
-    ngx_uint_t                  i;
-    ngx_http_functions_conn_t  *fc;
-
-    if (q->queued) {
-        ngx_queue_remove(&q->queue);
-        q->queued = 0;
-    }
-
-    if (q->timer.timer_set) {
-        ngx_del_timer(&q->timer);
-    }
-
-    /* a query running on a connection: the answer is dropped */
-    for (i = 0; i < NGX_HTTP_FUNCTIONS_CONNS; i++) {
-        fc = &ngx_http_functions_dbpool.conns[i];
-        if (fc->query == q) {
-            fc->query = NULL;
-        }
-    }
-
-    if (q->res != NULL) {
-        mysql_free_result(q->res);
-        q->res = NULL;
-    }
-}
-
-
-void
 ngx_http_functions_query_free(ngx_http_functions_query_t *q)
 {
     if (q->res != NULL) {

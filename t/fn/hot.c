@@ -80,7 +80,8 @@ static void answer(int status, const char *body, size_t len, int seen)
            "Content-Type: application/x-test\r\nX-Instance: %s\r\n"
            "X-Pid: %d\r\n"
            "X-In: %s\r\nX-Env: %s\r\nX-Call-Id: %s\r\nX-Seen: %d\r\n\r\n",
-           status, len, instance, (int)getpid(), in_copy, env ? env : "", id, seen);
+           status, len, instance, (int)getpid(), in_copy, env ? env : "",
+           id, seen);
     fwrite(body, 1, len, stdout);
     fflush(stdout);
 }
