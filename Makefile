@@ -104,6 +104,20 @@ $(B)/unit/%: t/unit/%.c t/unit/tap.h $(patsubst executor/%.c,$(B)/executor/%.o,$
 	    $(patsubst executor/%.c,$(B)/executor/%.o,$(EXECUTOR_PURE)) \
 	    -lhttp_parser -ljansson
 
+# The module's JWT check is plain C: its unit test and fuzzer link it alone.
+JWT_SRC := ngx_http_functions_module/ngx_http_functions_jwt.c
+$(B)/unit/jwt_test: t/unit/jwt_test.c t/unit/tap.h $(JWT_SRC) \
+                    ngx_http_functions_module/ngx_http_functions_jwt.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -It/unit -Ingx_http_functions_module $(LDFLAGS) -o $@ \
+	    $< $(JWT_SRC) -ljansson -lcrypto
+
+build/fuzz/jwt_fuzz: fuzz/jwt_fuzz.c $(JWT_SRC)
+	@mkdir -p $(dir $@)
+	clang -std=gnu11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
+	    -fno-sanitize-recover=all $(WARN) -Ingx_http_functions_module \
+	    -o $@ $< $(JWT_SRC) -ljansson -lcrypto
+
 # libFuzzer harnesses for the pure parsers and encoders (clang).
 fuzz: $(FUZZERS)
 

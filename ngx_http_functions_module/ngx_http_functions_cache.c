@@ -222,7 +222,8 @@ typedef struct {
     ngx_queue_t                     lru;
     time_t                          expires;
     uint32_t                        json_len;
-    u_char                          data[1];    /* key, json, image */
+    u_short                         jwt_len;
+    u_char                          data[1];    /* key, json, image, jwt */
 } ngx_http_functions_cache_node_t;
 
 
@@ -343,7 +344,7 @@ ngx_http_functions_cache_get(ngx_shm_zone_t *zone, ngx_str_t *key,
 
     n = ngx_http_functions_cache_entry(node);
 
-    p = ngx_pnalloc(pool, n->json_len + n->image_len + 1);
+    p = ngx_pnalloc(pool, n->json_len + n->image_len + n->jwt_len + 1);
     if (p == NULL) {
         ngx_shmtx_unlock(&cache->shpool->mutex);
         return NGX_ERROR;
@@ -357,7 +358,11 @@ ngx_http_functions_cache_get(ngx_shm_zone_t *zone, ngx_str_t *key,
     p = ngx_cpymem(p, n->data + n->key_len, n->json_len);
     route->image.data = p;
     route->image.len = n->image_len;
-    ngx_memcpy(p, n->data + n->key_len + n->json_len, n->image_len);
+    p = ngx_cpymem(p, n->data + n->key_len + n->json_len, n->image_len);
+    route->jwt_key.data = p;
+    route->jwt_key.len = n->jwt_len;
+    ngx_memcpy(p, n->data + n->key_len + n->json_len + n->image_len,
+               n->jwt_len);
 
     ngx_queue_remove(&n->lru);
     ngx_queue_insert_head(&cache->sh->lru, &n->lru);
@@ -381,7 +386,9 @@ ngx_http_functions_cache_put(ngx_shm_zone_t *zone, ngx_str_t *key,
     ngx_http_functions_cache_t       *cache = zone->data;
     ngx_http_functions_cache_node_t  *n;
 
-    if (key->len > 65535 || route->image.len > 65535) {
+    if (key->len > 65535 || route->image.len > 65535
+        || route->jwt_key.len > 65535)
+    {
         return;
     }
 
@@ -389,7 +396,8 @@ ngx_http_functions_cache_put(ngx_shm_zone_t *zone, ngx_str_t *key,
 
     size = offsetof(ngx_rbtree_node_t, color)
            + offsetof(ngx_http_functions_cache_node_t, data)
-           + key->len + route->json.len + route->image.len;
+           + key->len + route->json.len + route->image.len
+           + route->jwt_key.len;
 
     ngx_shmtx_lock(&cache->shpool->mutex);
 
@@ -428,6 +436,7 @@ ngx_http_functions_cache_put(ngx_shm_zone_t *zone, ngx_str_t *key,
     n->key_len = (u_short) key->len;
     n->image_len = (u_short) route->image.len;
     n->json_len = (uint32_t) route->json.len;
+    n->jwt_len = (u_short) route->jwt_key.len;
     n->expires = route->expires;
 
     /* a "no such route" entry has neither json nor image */
@@ -436,7 +445,10 @@ ngx_http_functions_cache_put(ngx_shm_zone_t *zone, ngx_str_t *key,
         p = ngx_cpymem(p, route->json.data, route->json.len);
     }
     if (route->image.len) {
-        ngx_memcpy(p, route->image.data, route->image.len);
+        p = ngx_cpymem(p, route->image.data, route->image.len);
+    }
+    if (route->jwt_key.len) {
+        ngx_memcpy(p, route->jwt_key.data, route->jwt_key.len);
     }
 
     ngx_rbtree_insert(&cache->sh->rbtree, node);

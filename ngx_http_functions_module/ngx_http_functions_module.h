@@ -97,6 +97,7 @@ typedef struct {
     ngx_uint_t                      async;
     ngx_str_t                       json;       /* the Fn-Route header */
     ngx_str_t                       image;
+    ngx_str_t                       jwt_key;    /* "": calls need no JWT */
     time_t                          expires;
 } ngx_http_functions_route_t;
 

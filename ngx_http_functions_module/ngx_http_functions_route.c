@@ -18,6 +18,7 @@
 
 
 #include "ngx_http_functions_module.h"
+#include "ngx_http_functions_jwt.h"
 
 #include <jansson.h>
 #include <mysql.h>
@@ -84,6 +85,8 @@ static ngx_http_functions_ctx_t *ngx_http_functions_get_ctx(
     ngx_http_request_t *r);
 static ngx_int_t ngx_http_functions_copy_route(ngx_pool_t *pool,
     ngx_http_functions_route_t *dst, ngx_http_functions_route_t *src);
+static ngx_int_t ngx_http_functions_check_jwt(ngx_http_request_t *r,
+    ngx_http_functions_ctx_t *ctx);
 
 
 /* What the variables report, by index. */
@@ -242,6 +245,13 @@ ngx_http_functions_route_handler(ngx_http_request_t *r)
                                              "no such route");
     }
 
+    if (ctx->route.jwt_key.len
+        && ngx_http_functions_check_jwt(r, ctx) != NGX_OK)
+    {
+        return ngx_http_functions_answer(r, ctx, NGX_HTTP_UNAUTHORIZED,
+                                         ctx->message);
+    }
+
     if (ctx->route.async) {
         return ngx_http_functions_answer(r, ctx,
                                              NGX_HTTP_SERVICE_UNAVAILABLE,
@@ -249,6 +259,50 @@ ngx_http_functions_route_handler(ngx_http_request_t *r)
     }
 
     return NGX_DECLINED;
+}
+
+
+/*
+ * A route with a jwt_key: the call needs "Authorization: Bearer <JWT>"
+ * signed with it (ngx_http_functions_jwt.c).  NGX_OK, or NGX_DECLINED
+ * with the reason in ctx->message.
+ */
+
+static ngx_int_t
+ngx_http_functions_check_jwt(ngx_http_request_t *r,
+    ngx_http_functions_ctx_t *ctx)
+{
+    u_char           *p, *end;
+    ngx_table_elt_t  *h;
+    static char       reason[64];
+
+    h = r->headers_in.authorization;
+
+    if (h == NULL || h->value.len < sizeof("Bearer ") - 1
+        || ngx_strncasecmp(h->value.data, (u_char *) "Bearer ",
+                           sizeof("Bearer ") - 1) != 0)
+    {
+        ctx->message = "this route needs a Bearer token";
+        return NGX_DECLINED;
+    }
+
+    p = h->value.data + sizeof("Bearer ") - 1;
+    end = h->value.data + h->value.len;
+
+    while (p < end && *p == ' ') {
+        p++;
+    }
+
+    if (functions_jwt_verify((char *) p, end - p, ctx->route.jwt_key.data,
+                             ctx->route.jwt_key.len, (long) ngx_time(),
+                             reason, sizeof(reason))
+        != 0)
+    {
+        ctx->message = reason;
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
 }
 
 
@@ -497,7 +551,8 @@ ngx_http_functions_start_lookup(ngx_http_request_t *r,
     ngx_http_functions_main_conf_t  *fmcf;
     static const char                select[] =
         "SELECT r.image, r.memory, r.type, r.format, r.timeout,"
-        " r.idle_timeout, r.max_concurrency, r.headers, r.config, a.config"
+        " r.idle_timeout, r.max_concurrency, r.headers, r.config, a.config,"
+        " r.jwt_key"
         " FROM routes r JOIN apps a ON a.name = r.app_name"
         " WHERE r.app_name = '";
 
@@ -725,6 +780,13 @@ ngx_http_functions_copy_route(ngx_pool_t *pool,
         }
     }
 
+    if (src->jwt_key.len) {
+        dst->jwt_key.data = ngx_pstrdup(pool, &src->jwt_key);
+        if (dst->jwt_key.data == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
     return NGX_OK;
 }
 
@@ -760,7 +822,7 @@ ngx_http_functions_route_from_row(ngx_http_functions_lookup_t *lk,
     json_t  *o, *headers, *config, *app_config;
 
     /* image, memory, type, format, timeout, idle_timeout,
-     * max_concurrency, headers, config, app config */
+     * max_concurrency, headers, config, app config, jwt_key */
 
     if (row[0] == NULL || row[2] == NULL || row[3] == NULL) {
         return NGX_ERROR;
@@ -826,6 +888,16 @@ ngx_http_functions_route_from_row(ngx_http_functions_lookup_t *lk,
     ngx_memcpy(lk->route.image.data, row[0], lengths[0]);
     lk->route.image.len = lengths[0];
 
+    if (row[10] != NULL && lengths[10] > 0) {
+        lk->route.jwt_key.data = ngx_pnalloc(lk->pool, lengths[10]);
+        if (lk->route.jwt_key.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(lk->route.jwt_key.data, row[10], lengths[10]);
+        lk->route.jwt_key.len = lengths[10];
+    }
+
     lk->route.async = (lengths[2] == 5
                        && ngx_strncmp(row[2], "async", 5) == 0);
 
@@ -877,6 +949,17 @@ ngx_http_functions_send_error(ngx_http_request_t *r,
                           message, (size_t) 26, ctx->call_id);
     b->last_buf = (r == r->main) ? 1 : 0;
     b->last_in_chain = 1;
+
+    if (status == NGX_HTTP_UNAUTHORIZED) {
+        h = ngx_list_push(&r->headers_out.headers);
+        if (h == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        h->hash = 1;
+        ngx_str_set(&h->key, "WWW-Authenticate");
+        ngx_str_set(&h->value, "Bearer error=\"invalid_token\"");
+    }
 
     if (status == NGX_HTTP_SERVICE_UNAVAILABLE
         && ngx_strcmp(message, "async not enabled") != 0)

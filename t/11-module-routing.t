@@ -7,7 +7,9 @@ use lib 't/lib';
 use FnImage;
 use FnTest qw(executor_start nginx_start fresh_database db_query stack_env
               http_request wait_until slurp);
+use Digest::SHA qw(hmac_sha256);
 use JSON::PP;
+use MIME::Base64 qw(encode_base64url);
 use POSIX ();
 use Test::More;
 use Time::HiRes qw(time sleep);
@@ -97,11 +99,11 @@ sub route {
     my ($app, $path, %f) = @_;
     db_query($db, "INSERT IGNORE INTO apps (name, config) VALUES ('$app', '"
              . encode_json($f{app_config} // {}) . "')");
-    db_query($db, "REPLACE INTO routes (app_name, path, image, type, config, headers)"
+    db_query($db, "REPLACE INTO routes (app_name, path, image, type, config, headers, jwt_key)"
              . " VALUES ('$app', '$path', '" . ($f{image} // 'oci:echo:v1')
              . "', '" . ($f{type} // 'sync') . "', '"
              . encode_json($f{config} // {}) . "', '"
-             . encode_json($f{headers} // {}) . "')");
+             . encode_json($f{headers} // {}) . "', '" . ($f{jwt_key} // '') . "')");
 }
 
 # A change as the API will make it: the row, then a generation bump with
@@ -171,6 +173,41 @@ subtest "the executor's answers pass through" => sub {
     $r = get($ng, '/r/demo/hello', method => 'POST', body => 'x' x 70000);
     is($r->{status}, 413, 'a body over client_max_body_size: 413');
     like($r->{body}, qr/"message":"request body is too large"/, '  as JSON');
+};
+
+sub jwt {
+    my ($key, $claims, %o) = @_;
+    my $head = encode_base64url(encode_json($o{header} // { alg => 'HS256', typ => 'JWT' }));
+    my $body = encode_base64url(encode_json($claims));
+    return "$head.$body." . encode_base64url(hmac_sha256("$head.$body", $key));
+}
+
+subtest 'a route with a jwt_key needs a signed token' => sub {
+    route('sec', '/x', jwt_key => 'k3y-of-the-route');
+    my $now = time;
+    my $auth = sub { { Authorization => "Bearer $_[0]" } };
+    my $r = get($ng, '/r/sec/x');
+    is($r->{status}, 401, 'no token: 401');
+    like($r->{headers}{'www-authenticate'} // '', qr/^Bearer/, '  with WWW-Authenticate');
+    like($r->{body}, qr/"message":"this route needs a Bearer token"/, '  as JSON');
+    $r = get($ng, '/r/sec/x', headers => $auth->(jwt('k3y-of-the-route',
+                                                 { exp => int($now) + 60 })));
+    is($r->{status}, 200, 'a token signed with the key: the call runs');
+    is($r->{body} =~ /Authorization|k3y/ ? 1 : 0, 0, 'and the key reaches no function');
+    for my $bad (
+        [ 'another key', jwt('wrong', {}) ],
+        [ 'alg none', jwt('k3y-of-the-route', {}, header => { alg => 'none' }) =~ s/\.[^.]*$/./r ],
+        [ 'alg HS512', jwt('k3y-of-the-route', {}, header => { alg => 'HS512' }) ],
+        [ 'expired', jwt('k3y-of-the-route', { exp => int($now) - 120 }) ],
+        [ 'not valid yet', jwt('k3y-of-the-route', { nbf => int($now) + 120 }) ],
+        [ 'garbage', 'not.a.token' ],
+        [ 'long garbage', 'a' x 6000 ],
+    ) {
+        $r = get($ng, '/r/sec/x', headers => $auth->($bad->[1]));
+        is($r->{status}, 401, "$bad->[0]: 401");
+    }
+    $r = get($ng, '/r/demo/hello', headers => $auth->('anything'));
+    is($r->{status}, 200, 'a route without a jwt_key ignores Authorization');
 };
 
 subtest 'client headers cannot pose as the module' => sub {

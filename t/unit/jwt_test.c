@@ -1,0 +1,119 @@
+/*
+ * HS256 JSON Web Tokens as routes with a jwt_key require them.
+ */
+#include "ngx_http_functions_jwt.h"
+#include "tap.h"
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <stdio.h>
+#include <string.h>
+
+#define NOW 1800000000L
+
+static const unsigned char key[] = "route secret";
+
+static size_t b64url(const unsigned char *in, size_t len, char *out)
+{
+    static const char a[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    size_t i, n = 0;
+    unsigned long acc = 0;
+    int bits = 0;
+
+    for (i = 0; i < len; i++) {
+        acc = (acc << 8) | in[i];
+        bits += 8;
+        while (bits >= 6) {
+            bits -= 6;
+            out[n++] = a[(acc >> bits) & 63];
+        }
+    }
+    if (bits > 0)
+        out[n++] = a[(acc << (6 - bits)) & 63];
+    out[n] = '\0';
+    return n;
+}
+
+/* header.payload.signature, signed with k */
+static void make(char *tok, const char *header, const char *payload,
+                 const unsigned char *k, size_t klen)
+{
+    unsigned char mac[32];
+    unsigned int maclen;
+    size_t n;
+
+    n = b64url((const unsigned char *)header, strlen(header), tok);
+    tok[n++] = '.';
+    n += b64url((const unsigned char *)payload, strlen(payload), tok + n);
+    HMAC(EVP_sha256(), k, (int)klen, (unsigned char *)tok, n, mac, &maclen);
+    tok[n++] = '.';
+    b64url(mac, maclen, tok + n);
+}
+
+static int verify(const char *tok, char *err)
+{
+    return functions_jwt_verify(tok, strlen(tok), key, sizeof(key) - 1, NOW,
+                                err, 128);
+}
+
+int main(void)
+{
+    const char *hs = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
+    char tok[4096], err[128], payload[256];
+
+    make(tok, hs, "{\"sub\":\"x\"}", key, sizeof(key) - 1);
+    is_int(verify(tok, err), 0, "a token signed with the key");
+
+    snprintf(payload, sizeof(payload), "{\"exp\":%ld,\"nbf\":%ld}",
+             NOW + 60, NOW - 60);
+    make(tok, hs, payload, key, sizeof(key) - 1);
+    is_int(verify(tok, err), 0, "inside exp and nbf");
+
+    make(tok, hs, "{}", (const unsigned char *)"other", 5);
+    ok(verify(tok, err) < 0 && strcmp(err, "bad token signature") == 0,
+       "another key: refused");
+
+    make(tok, "{\"alg\":\"none\"}", "{}", key, sizeof(key) - 1);
+    ok(verify(tok, err) < 0 && strstr(err, "HS256") != NULL,
+       "alg none: refused");
+    make(tok, "{\"alg\":\"HS512\"}", "{}", key, sizeof(key) - 1);
+    ok(verify(tok, err) < 0 && strstr(err, "HS256") != NULL,
+       "HS512: refused");
+    make(tok, "{\"typ\":\"JWT\"}", "{}", key, sizeof(key) - 1);
+    ok(verify(tok, err) < 0, "no alg: refused");
+
+    snprintf(payload, sizeof(payload), "{\"exp\":%ld}", NOW - 31);
+    make(tok, hs, payload, key, sizeof(key) - 1);
+    ok(verify(tok, err) < 0 && strcmp(err, "token has expired") == 0,
+       "expired beyond the leeway: refused");
+    snprintf(payload, sizeof(payload), "{\"exp\":%ld}", NOW - 10);
+    make(tok, hs, payload, key, sizeof(key) - 1);
+    is_int(verify(tok, err), 0, "expired within the leeway: accepted");
+    snprintf(payload, sizeof(payload), "{\"nbf\":%ld}", NOW + 31);
+    make(tok, hs, payload, key, sizeof(key) - 1);
+    ok(verify(tok, err) < 0 && strcmp(err, "token is not valid yet") == 0,
+       "not valid yet: refused");
+    make(tok, hs, "{\"exp\":\"tomorrow\"}", key, sizeof(key) - 1);
+    ok(verify(tok, err) < 0 && strstr(err, "claims") != NULL,
+       "exp not a number: refused");
+    make(tok, hs, "[1,2]", key, sizeof(key) - 1);
+    ok(verify(tok, err) < 0, "claims not an object: refused");
+    make(tok, hs, "{\"a\":1,\"a\":2}", key, sizeof(key) - 1);
+    ok(verify(tok, err) < 0, "duplicate claims: refused");
+
+    make(tok, hs, "{}", key, sizeof(key) - 1);
+    tok[strlen(tok) - 1] ^= 1;
+    ok(verify(tok, err) < 0, "a flipped signature bit: refused");
+    make(tok, hs, "{}", key, sizeof(key) - 1);
+    strcat(tok, "A");
+    ok(verify(tok, err) < 0, "a longer signature: refused");
+
+    ok(verify("", err) < 0, "empty: refused");
+    ok(verify("abc", err) < 0, "one segment: refused");
+    ok(verify("a.b", err) < 0, "two segments: refused");
+    ok(verify("a.b.c.d", err) < 0, "four segments: refused");
+    ok(verify("!!!.e30.xyz", err) < 0, "not base64url: refused");
+    ok(verify("e30.e30.", err) < 0, "no signature: refused");
+    return done_testing();
+}
