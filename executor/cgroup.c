@@ -198,11 +198,15 @@ int cgroup_create(const struct cgroups *cg, const char *id,
                   size_t errlen)
 {
     char value[64];
-    int i;
+    int i, ndirs = cg->ndirs;
 
     memset(g, 0, sizeof(*g));
     g->v2 = cg->v2;
-    for (i = 0; i < cg->ndirs; i++) {
+    /* v1 without a CPU quota: no group in the cpu hierarchy (one mkdir,
+     * one join and one rmdir less per sandbox) */
+    if (!cg->v2 && cpu_quota_pct == 0 && ndirs > 2)
+        ndirs = 2;
+    for (i = 0; i < ndirs; i++) {
         snprintf(g->dirs[i], sizeof(g->dirs[i]), "%.400s/%.100s",
                  cg->own[i], id);
         if (mkdir(g->dirs[i], 0755) < 0) {

@@ -188,6 +188,33 @@ subtest 'SIGHUP drops idle sandboxes (their settings may have changed)' => sub {
 is($ex->stop, 0, 'the executor stops with idle sandboxes');
 ok(!$ex->sandbox_groups, 'and removes them');
 
+subtest 'a CPU quota gives sandboxes a cpu group, none without' => sub {
+    my $none = executor_start();
+    image_in($none);
+    is(call($none)->{status}, 200, 'a call without cpu_quota');
+    my $name = $none->{cgroup_name};
+    my @cpu = grep { m{/[0-7][0-9A-Z]{25}/?$} } glob("/sys/fs/cgroup/cpu/$name/*/");
+    # (v2 has one group for every controller: nothing to count there)
+    is(scalar(@cpu), 0, 'v1: no group in the cpu hierarchy')
+        if -d '/sys/fs/cgroup/cpu';
+    $none->stop;
+
+    my $q = executor_start(cpu_quota => 50);
+    image_in($q);
+    is(call($q)->{status}, 200, 'a call with cpu_quota = 50');
+    $name = $q->{cgroup_name};
+    my ($v1) = grep { m{/[0-7][0-9A-Z]{25}/?$} } glob("/sys/fs/cgroup/cpu/$name/*/");
+    my ($v2) = grep { m{/[0-7][0-9A-Z]{25}/?$} } glob("/sys/fs/cgroup/$name/*/");
+    if ($v1) {
+        is(FnTest::slurp("${v1}cpu.cfs_quota_us") =~ s/\s+//gr, '50000',
+           'v1: its sandbox has half a core');
+    } else {
+        like(FnTest::slurp("${v2}cpu.max") // '', qr/^50000 100000/,
+             'v2: its sandbox has half a core');
+    }
+    $q->stop;
+};
+
 subtest 'sandbox_idle_timeout and sandbox_idle_max' => sub {
     my $short = executor_start(sandbox_idle_timeout => '1s',
                                sandbox_idle_max => 1);
