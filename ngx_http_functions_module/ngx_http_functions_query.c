@@ -268,6 +268,11 @@ ngx_http_functions_conn_drive(ngx_http_functions_conn_t *fc, int status)
                 mysql_options(fc->mysql, MYSQL_OPT_NONBLOCK, 0);
                 mysql_options(fc->mysql, MYSQL_OPT_RECONNECT, &off);
                 mysql_options(fc->mysql, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+                /* values are escaped with backslashes (below): make sure
+                 * the server reads them so, whatever its sql_mode */
+                mysql_options(fc->mysql, MYSQL_INIT_COMMAND,
+                              "SET SESSION sql_mode = REPLACE(@@sql_mode, "
+                              "'NO_BACKSLASH_ESCAPES', '')");
 
                 status = mysql_real_connect_start(&ret, fc->mysql,
                              dcf->socket.len ? NULL : (char *) pool->host,
@@ -590,7 +595,9 @@ ngx_http_functions_query_finish(ngx_http_functions_query_t *q, ngx_int_t rc)
 
 /*
  * Escapes a value for a single-quoted string on a utf8mb4 connection
- * without NO_BACKSLASH_ESCAPES; dst has room for 2 * src->len bytes.
+ * (whose sql_mode has no NO_BACKSLASH_ESCAPES: see the connect options);
+ * a quote is doubled, which holds in either mode.  dst has room for
+ * 2 * src->len bytes.
  */
 
 size_t
@@ -617,8 +624,11 @@ ngx_http_functions_query_escape(u_char *dst, ngx_str_t *src)
         case '\032':
             c = 'Z';
             break;
-        case '\\':
         case '\'':
+            *d++ = '\'';
+            *d++ = '\'';
+            continue;
+        case '\\':
         case '"':
             break;
         default:

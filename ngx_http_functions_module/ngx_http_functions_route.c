@@ -393,8 +393,27 @@ ngx_http_functions_parse_uri(ngx_http_request_t *r,
         return NGX_DECLINED;
     }
 
+    /* what a route path may hold (as the executor checks it): printable
+     * ASCII but for space, "?", "#", "%" and "\", no empty, "." or ".."
+     * segment */
     for (i = 0; i < ctx->path.len; i++) {
-        if (ctx->path.data[i] < 0x20 || ctx->path.data[i] == 0x7f) {
+        u_char  c = ctx->path.data[i];
+
+        if (c <= ' ' || c >= 0x7f || c == '?' || c == '#' || c == '%'
+            || c == '\\')
+        {
+            return NGX_DECLINED;
+        }
+
+        if (c == '/' && i + 1 < ctx->path.len
+            && (ctx->path.data[i + 1] == '/'
+                || (ctx->path.data[i + 1] == '.'
+                    && (i + 2 == ctx->path.len
+                        || ctx->path.data[i + 2] == '/'
+                        || (ctx->path.data[i + 2] == '.'
+                            && (i + 3 == ctx->path.len
+                                || ctx->path.data[i + 3] == '/'))))))
+        {
             return NGX_DECLINED;
         }
     }

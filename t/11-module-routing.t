@@ -156,6 +156,22 @@ subtest 'errors are JSON' => sub {
     like($r->{body}, qr/async not enabled/, '  saying so');
 };
 
+subtest 'hostile paths are looked up literally' => sub {
+    # stored as the API will store them: a quote is a valid path byte
+    db_query($db, "INSERT INTO routes (app_name, path, image) VALUES "
+             . "('demo', '/it''s-here', 'oci:echo:v1')");
+    my $r = get($ng, "/r/demo/it's-here");
+    is($r->{status}, 200, 'a path with a quote is found') or diag($r->{body});
+    like($r->{body}, qr{path=/it's-here}, '  and is the same path');
+    for my $evil ("/x'%20OR%20'1'='1", "/x'%3B%20DROP%20TABLE%20routes%3B--",
+                  "/it''s-here", "/%5C'%20OR%201=1--", '/a/%2E%2E/b',
+                  '/a%2Fb') {
+        is(get($ng, "/r/demo$evil")->{status}, 404, "$evil: 404");
+    }
+    is(db_query($db, "SELECT COUNT(*) FROM routes WHERE app_name = 'demo'")->[0][0] > 0,
+       1, 'and the routes are all still there');
+};
+
 subtest "the executor's answers pass through" => sub {
     for my $e (@ex) {
         FnImage::build($e->dir . '/images/fail', tag => 'v1',
