@@ -1,7 +1,8 @@
 
 /*
  * No call runs twice: the executors' upstream may fail over to the next
- * server only while the call was not sent, or when the executor answered
+ * server only while the call was not sent whole (an executor starts a
+ * call only once it has read all of it), or when the executor answered
  * 503 with Retry-After (it did not start the call).
  *
  *     functions_executors executors;
@@ -235,11 +236,16 @@ ngx_http_functions_guard_free(ngx_peer_connection_t *pc, void *data,
 
     gp->free(pc, gp->data, state);
 
-    if ((state & NGX_PEER_FAILED) && u->request_sent
+    if ((state & NGX_PEER_FAILED) && u->request_body_sent
         && !ngx_http_functions_guard_not_started(u))
     {
-        /* it may have run: no other executor gets it */
+        /*
+         * it may have run: no other executor gets it (nginx gives a
+         * failed keepalive connection another try after this; "cached"
+         * off keeps that from happening)
+         */
         pc->tries = 0;
+        pc->cached = 0;
     }
 }
 

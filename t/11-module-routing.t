@@ -416,6 +416,10 @@ subtest 'a call that was sent is never sent again' => sub {
             layers => [ FnImage::busybox_layer() ]);
     }
     route('once', '/slow', image => 'oci:slow:v1');
+    # keepalive connections to both executors, in both workers: the call
+    # below likely goes out on a cached one (nginx gives a failed cached
+    # connection another try of its own)
+    get($lb, '/r/demo/hello', headers => { Connection => 'keep-alive' }) for 1 .. 8;
     my $pid = fork // die;
     if ($pid == 0) {
         my $r = get($lb, '/r/once/slow');
