@@ -308,29 +308,6 @@ static void on_stdout(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
         close_handle(call, (uv_handle_t *)st);
 }
 
-/* Keeps stderr bytes for GET /calls/<id>/log; stops keeping if memory
- * runs out (the lines are still logged). */
-static void keep_log(struct call *call, const char *data, size_t n)
-{
-    size_t cap = call->log_cap;
-    char *p;
-
-    if (n == 0)
-        return;
-    if (call->log_len + n > cap) {
-        cap = cap ? cap : 4096;
-        while (cap < call->log_len + n)
-            cap *= 2;
-        p = realloc(call->log, cap);
-        if (p == NULL)
-            return;
-        call->log = p;
-        call->log_cap = cap;
-    }
-    memcpy(call->log + call->log_len, data, n);
-    call->log_len += n;
-}
-
 static void on_stderr(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 {
     struct call *call = st->data;
@@ -342,7 +319,8 @@ static void on_stderr(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
         keep = (size_t)n;
         if (keep > max - call->logged)
             keep = (size_t)(max - call->logged);
-        keep_log(call, buf->base, keep);
+        call_log_keep(&call->log, &call->log_len, &call->log_cap, buf->base,
+                      keep);
         call->logged += keep;
     }
     for (i = 0; i < keep; i++) {

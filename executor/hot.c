@@ -2,6 +2,7 @@
  * Hot function pools and instances.
  */
 #include "hot.h"
+#include "call_log.h"
 #include "cgroup.h"
 #include "log.h"
 #include "read_buf.h"
@@ -365,25 +366,6 @@ static void on_stdout(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
     }
 }
 
-static void keep_log(struct hot_job *job, const char *data, size_t n)
-{
-    size_t cap = job->log_cap;
-    char *p;
-
-    if (job->log_len + n > cap) {
-        cap = cap ? cap : 4096;
-        while (cap < job->log_len + n)
-            cap *= 2;
-        p = realloc(job->log, cap);
-        if (p == NULL)
-            return;
-        job->log = p;
-        job->log_cap = cap;
-    }
-    memcpy(job->log + job->log_len, data, n);
-    job->log_len += n;
-}
-
 static void flush_line(struct hot_instance *in)
 {
     struct log_record r;
@@ -415,7 +397,8 @@ static void on_stderr(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
             keep = (size_t)(max - in->logged);
         in->logged += keep;
         if (in->job != NULL)
-            keep_log(in->job, buf->base, keep);
+            call_log_keep(&in->job->log, &in->job->log_len,
+                          &in->job->log_cap, buf->base, keep);
     }
     for (i = 0; i < keep; i++) {
         char ch = buf->base[i];

@@ -13,63 +13,6 @@ struct image_cache_entry {
     struct image img;
 };
 
-static char **copy_list(char **src, int *failed)
-{
-    size_t n = 0, i;
-    char **dst;
-
-    if (src == NULL)
-        return NULL;
-    while (src[n] != NULL)
-        n++;
-    dst = calloc(n + 1, sizeof(char *));
-    if (dst == NULL) {
-        *failed = 1;
-        return NULL;
-    }
-    for (i = 0; i < n; i++) {
-        dst[i] = strdup(src[i]);
-        if (dst[i] == NULL) {
-            while (i > 0)
-                free(dst[--i]);
-            free(dst);
-            *failed = 1;
-            return NULL;
-        }
-    }
-    return dst;
-}
-
-static char *copy_str(const char *s, int *failed)
-{
-    char *d;
-
-    if (s == NULL)
-        return NULL;
-    d = strdup(s);
-    if (d == NULL)
-        *failed = 1;
-    return d;
-}
-
-int oci_config_copy(struct oci_image_config *dst,
-                    const struct oci_image_config *src)
-{
-    int failed = 0;
-
-    memset(dst, 0, sizeof(*dst));
-    dst->entrypoint = copy_list(src->entrypoint, &failed);
-    dst->cmd = copy_list(src->cmd, &failed);
-    dst->env = copy_list(src->env, &failed);
-    dst->working_dir = copy_str(src->working_dir, &failed);
-    dst->user = copy_str(src->user, &failed);
-    if (failed) {
-        oci_config_free(dst);
-        return -1;
-    }
-    return 0;
-}
-
 static void entry_free(struct image_cache_entry *e)
 {
     free(e->name);

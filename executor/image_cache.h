@@ -32,8 +32,4 @@ void image_cache_put(struct image_cache *c, const char *name, uint64_t now,
 
 void image_cache_clear(struct image_cache *c);
 
-/* A deep copy of an image config: 0, or -1 if memory runs out. */
-int oci_config_copy(struct oci_image_config *dst,
-                    const struct oci_image_config *src);
-
 #endif

@@ -61,6 +61,10 @@ int oci_config_parse(const char *json, size_t len, struct oci_image_config *c,
                      char *err, size_t errlen);
 void oci_config_free(struct oci_image_config *c);
 
+/* A deep copy of an image config: 0, or -1 if memory runs out. */
+int oci_config_copy(struct oci_image_config *dst,
+                    const struct oci_image_config *src);
+
 /* Layer media types this executor unpacks; 1 if gzip-compressed, 0 if
  * plain tar, -1 if unsupported. */
 int oci_layer_compression(const char *media_type);

@@ -169,6 +169,17 @@ int sandbox_user(const struct oci_image_config *image, unsigned *uid,
     return 0;
 }
 
+/* A private tmpfs of bytes at path, writable by everyone (sticky). */
+static void push_tmpfs(struct strvec *argv, const char *path, uint64_t bytes)
+{
+    strvec_push(argv, "--size");
+    strvec_pushf(argv, "%llu", (unsigned long long)bytes);
+    strvec_push(argv, "--perms");
+    strvec_push(argv, "1777");
+    strvec_push(argv, "--tmpfs");
+    strvec_push(argv, path);
+}
+
 int sandbox_argv(const struct sandbox_spec *spec, struct strvec *argv,
                  char *err, size_t errlen)
 {
@@ -206,20 +217,10 @@ int sandbox_argv(const struct sandbox_spec *spec, struct strvec *argv,
     /* /dev read-only but for a private /dev/shm, sized as /tmp is */
     strvec_push(argv, "--dev");
     strvec_push(argv, "/dev");
-    strvec_push(argv, "--size");
-    strvec_pushf(argv, "%llu", (unsigned long long)spec->tmp_bytes);
-    strvec_push(argv, "--perms");
-    strvec_push(argv, "1777");
-    strvec_push(argv, "--tmpfs");
-    strvec_push(argv, "/dev/shm");
+    push_tmpfs(argv, "/dev/shm", spec->tmp_bytes);
     strvec_push(argv, "--remount-ro");
     strvec_push(argv, "/dev");
-    strvec_push(argv, "--size");
-    strvec_pushf(argv, "%llu", (unsigned long long)spec->tmp_bytes);
-    strvec_push(argv, "--perms");
-    strvec_push(argv, "1777");
-    strvec_push(argv, "--tmpfs");
-    strvec_push(argv, "/tmp");
+    push_tmpfs(argv, "/tmp", spec->tmp_bytes);
     strvec_push(argv, "--chdir");
     strvec_push(argv, "/");
     strvec_push(argv, "--clearenv");
