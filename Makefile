@@ -22,7 +22,7 @@ endif
 
 B         := build/$(VARIANT)
 WARN      := -Wall -Wextra -Werror
-CFLAGS    += -std=gnu11 -D_GNU_SOURCE -g $(OPT) $(WARN) -Iexecutor
+CFLAGS    += -std=gnu11 -D_GNU_SOURCE -g $(OPT) $(WARN) -Icommon -Iexecutor
 LDFLAGS   += $(if $(SANITIZE),-fsanitize=address$(comma)undefined) -Wl,-z,relro -Wl,-z,now
 
 # The module is compiled by nginx's own build, with Debian's hardening flags
@@ -32,11 +32,13 @@ NGX_CC_OPT := -g $(OPT) -fPIC -Wformat -Werror=format-security -Wdate-time \
 NGX_LD_OPT := -Wl,-z,relro -Wl,-z,now -fPIC \
               $(if $(SANITIZE),-fsanitize=address$(comma)undefined)
 
-MODULE_SRCS   := config $(wildcard ngx_http_functions_module/*.[ch])
+MODULE_SRCS   := config $(wildcard ngx_http_functions_module/*.[ch]) \
+                 $(wildcard common/*.[ch])
 
-EXECUTOR_PURE := executor/config.c executor/logfmt.c executor/json_out.c \
-                 executor/errf.c \
-                 executor/request_parser.c executor/route_def.c \
+# common/: pure code the module uses too (route rules, one list of them)
+EXECUTOR_PURE := common/errf.c common/route_def.c \
+                 executor/config.c executor/logfmt.c executor/json_out.c \
+                 executor/request_parser.c \
                  executor/oci.c executor/layer_path.c \
                  executor/sandbox_args.c executor/call_request.c \
                  executor/sandbox_proto.c executor/http_response.c \
@@ -80,7 +82,11 @@ $(B)/ngx_http_functions_module.so: $(B)/nginx/objs/Makefile $(MODULE_SRCS)
 	$(MAKE) -C $(B)/nginx -f objs/Makefile modules
 	cp $(B)/nginx/objs/ngx_http_functions_module.so $@
 
-$(B)/executor/%.o: executor/%.c $(wildcard executor/*.h)
+$(B)/executor/%.o: executor/%.c $(wildcard executor/*.h common/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(B)/common/%.o: common/%.c $(wildcard common/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
@@ -95,13 +101,13 @@ $(B)/functions-sandbox-helper: $(HELPER_SRCS) executor/sandbox_init.h \
 	$(CC) -std=gnu11 -D_GNU_SOURCE -O2 -D_FORTIFY_SOURCE=2 \
 	    -fstack-protector-strong $(WARN) -static -o $@ $(HELPER_SRCS)
 
-$(B)/functions-executor: $(patsubst executor/%.c,$(B)/executor/%.o,$(EXECUTOR_SRCS))
+$(B)/functions-executor: $(patsubst %.c,$(B)/%.o,$(EXECUTOR_SRCS))
 	$(CC) $(LDFLAGS) -o $@ $^ $(EXECUTOR_LIBS)
 
-$(B)/unit/%: t/unit/%.c t/unit/tap.h $(patsubst executor/%.c,$(B)/executor/%.o,$(EXECUTOR_PURE))
+$(B)/unit/%: t/unit/%.c t/unit/tap.h $(patsubst %.c,$(B)/%.o,$(EXECUTOR_PURE))
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -It/unit $(LDFLAGS) -o $@ $< \
-	    $(patsubst executor/%.c,$(B)/executor/%.o,$(EXECUTOR_PURE)) \
+	    $(patsubst %.c,$(B)/%.o,$(EXECUTOR_PURE)) \
 	    -lhttp_parser -ljansson
 
 # The module's JWT check is plain C: its unit test and fuzzer link it alone.
@@ -121,10 +127,10 @@ build/fuzz/jwt_fuzz: fuzz/jwt_fuzz.c $(JWT_SRC)
 # libFuzzer harnesses for the pure parsers and encoders (clang).
 fuzz: $(FUZZERS)
 
-build/fuzz/%: fuzz/%.c $(EXECUTOR_PURE) $(wildcard executor/*.h)
+build/fuzz/%: fuzz/%.c $(EXECUTOR_PURE) $(wildcard executor/*.h common/*.h)
 	@mkdir -p $(dir $@)
 	clang -std=gnu11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
-	    -fno-sanitize-recover=all $(WARN) -Iexecutor -o $@ $< \
+	    -fno-sanitize-recover=all $(WARN) -Icommon -Iexecutor -o $@ $< \
 	    $(EXECUTOR_PURE) -lhttp_parser -ljansson
 
 fuzz-run: fuzz

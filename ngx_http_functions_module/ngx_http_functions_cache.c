@@ -188,6 +188,7 @@ ngx_http_functions_cache_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     ngx_queue_init(&cache->sh->lru);
     cache->sh->generation = 0;
     cache->sh->next_check = 0;
+    cache->sh->drops = 0;
 
     len = sizeof(" in functions route cache zone \"\"")
           + shm_zone->shm.name.len;
@@ -373,9 +374,30 @@ ngx_http_functions_cache_get(ngx_shm_zone_t *zone, ngx_str_t *key,
 }
 
 
+/*
+ * The count of drops so far.  A lookup reads it when it starts and
+ * passes it to ngx_http_functions_cache_put(): if an entry was dropped
+ * meanwhile (a write may have raced the lookup's read), the answer is
+ * not cached.
+ */
+
+uint64_t
+ngx_http_functions_cache_epoch(ngx_shm_zone_t *zone)
+{
+    uint64_t                     epoch;
+    ngx_http_functions_cache_t  *cache = zone->data;
+
+    ngx_shmtx_lock(&cache->shpool->mutex);
+    epoch = cache->sh->drops;
+    ngx_shmtx_unlock(&cache->shpool->mutex);
+
+    return epoch;
+}
+
+
 void
 ngx_http_functions_cache_put(ngx_shm_zone_t *zone, ngx_str_t *key,
-    ngx_http_functions_route_t *route)
+    ngx_http_functions_route_t *route, uint64_t epoch)
 {
     u_char                           *p;
     size_t                            size;
@@ -400,6 +422,11 @@ ngx_http_functions_cache_put(ngx_shm_zone_t *zone, ngx_str_t *key,
            + route->jwt_key.len;
 
     ngx_shmtx_lock(&cache->shpool->mutex);
+
+    if (cache->sh->drops != epoch) {
+        ngx_shmtx_unlock(&cache->shpool->mutex);
+        return;
+    }
 
     node = ngx_http_functions_cache_find(cache, key, hash);
     if (node != NULL) {
@@ -472,6 +499,8 @@ ngx_http_functions_cache_drop(ngx_shm_zone_t *zone, ngx_str_t *app,
 
     ngx_shmtx_lock(&cache->shpool->mutex);
 
+    cache->sh->drops++;
+
     if (path != NULL) {
         if (app->len + 1 + path->len <= sizeof(buf)) {
             p = ngx_cpymem(buf, app->data, app->len);
@@ -522,6 +551,8 @@ ngx_http_functions_cache_flush(ngx_shm_zone_t *zone)
     ngx_http_functions_cache_node_t  *n;
 
     ngx_shmtx_lock(&cache->shpool->mutex);
+
+    cache->sh->drops++;
 
     while (!ngx_queue_empty(&cache->sh->lru)) {
         q = ngx_queue_head(&cache->sh->lru);

@@ -47,6 +47,20 @@ static ngx_command_t  ngx_http_functions_commands[] = {
       0,
       NULL },
 
+    { ngx_string("functions_api"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_functions_api,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("functions_api_tokens"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_functions_api_tokens,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("functions_executors"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_http_functions_executors,
@@ -221,6 +235,14 @@ ngx_http_functions_postconfiguration(ngx_conf_t *cf)
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"functions_route\" needs \"functions_mysql\" "
                            "and \"functions_route_cache\" in the http "
+                           "block");
+        return NGX_ERROR;
+    }
+
+    if (fmcf->api && (fmcf->db == NULL || fmcf->api_tokens == NULL)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"functions_api\" needs \"functions_mysql\" "
+                           "and \"functions_api_tokens\" in the http "
                            "block");
         return NGX_ERROR;
     }

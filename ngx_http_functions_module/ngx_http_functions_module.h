@@ -12,6 +12,8 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include "route_def.h"
+
 
 #define NGX_HTTP_FUNCTIONS_VERSION  "0.1.0"
 
@@ -45,6 +47,7 @@ typedef struct {
     ngx_rbtree_node_t               sentinel;
     ngx_queue_t                     lru;
     uint64_t                        generation;
+    uint64_t                        drops;      /* see cache_epoch() */
     ngx_msec_t                      next_check;
 } ngx_http_functions_cache_sh_t;
 
@@ -62,12 +65,15 @@ typedef struct {
     ngx_shm_zone_t                 *cache_zone;
     ngx_array_t                     guarded;    /* of ngx_str_t */
     ngx_flag_t                      routing;    /* functions_route used */
+    ngx_flag_t                      api;        /* functions_api used */
+    ngx_array_t                    *api_tokens; /* of SHA-256 digests */
 } ngx_http_functions_main_conf_t;
 
 
 typedef struct {
     ngx_flag_t                      route;
     ngx_str_t                       prefix;     /* the location's name */
+    ngx_flag_t                      api;        /* functions_api here */
 } ngx_http_functions_loc_conf_t;
 
 
@@ -82,12 +88,28 @@ struct ngx_http_functions_query_s {
     ngx_str_t                       sql;
     ngx_http_functions_query_handler_pt  handler;
     void                           *data;
-    ngx_int_t                       rc;         /* NGX_OK or NGX_ERROR */
+    /* NGX_OK; NGX_DECLINED: the server refused the statement (error);
+     * NGX_ERROR: no answer (connection, timeout) */
+    ngx_int_t                       rc;
     void                           *res;        /* MYSQL_RES *, on NGX_OK */
+    uint64_t                        affected;   /* rows, without a result */
+    ngx_uint_t                      error;      /* server error number */
+    ngx_uint_t                      quiet;      /* refusals are expected */
     ngx_queue_t                     queue;
     ngx_uint_t                      queued;
     ngx_event_t                     timer;
 };
+
+
+/* A statement under construction (..._query.c). */
+
+typedef struct {
+    ngx_pool_t                     *pool;
+    u_char                         *data;
+    size_t                          len;
+    size_t                          cap;
+    ngx_uint_t                      failed;
+} ngx_http_functions_sql_t;
 
 
 /* What the cache keeps of a route (or of its absence). */
@@ -105,6 +127,9 @@ typedef struct {
 char *ngx_http_functions_db(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 char *ngx_http_functions_route_cache(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+char *ngx_http_functions_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+char *ngx_http_functions_api_tokens(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 
 ngx_int_t ngx_http_functions_query_post(ngx_http_functions_db_conf_t *dcf,
     ngx_http_functions_query_t *q);
@@ -112,11 +137,20 @@ void ngx_http_functions_query_exit(void);
 void ngx_http_functions_query_free(ngx_http_functions_query_t *q);
 size_t ngx_http_functions_query_escape(u_char *dst, ngx_str_t *src);
 
+void ngx_http_functions_sql_raw(ngx_http_functions_sql_t *sql,
+    const char *s);
+void ngx_http_functions_sql_str(ngx_http_functions_sql_t *sql, u_char *data,
+    size_t len);
+void ngx_http_functions_sql_uint(ngx_http_functions_sql_t *sql, uint64_t n);
+ngx_int_t ngx_http_functions_sql_done(ngx_http_functions_sql_t *sql,
+    ngx_str_t *out);
+
 /* 1 and the route copied into pool, or 0 if not cached at all */
 ngx_int_t ngx_http_functions_cache_get(ngx_shm_zone_t *zone, ngx_str_t *key,
     ngx_http_functions_route_t *route, ngx_pool_t *pool);
+uint64_t ngx_http_functions_cache_epoch(ngx_shm_zone_t *zone);
 void ngx_http_functions_cache_put(ngx_shm_zone_t *zone, ngx_str_t *key,
-    ngx_http_functions_route_t *route);
+    ngx_http_functions_route_t *route, uint64_t epoch);
 /* path NULL: every route of app */
 void ngx_http_functions_cache_drop(ngx_shm_zone_t *zone, ngx_str_t *app,
     ngx_str_t *path);

@@ -64,6 +64,8 @@ static ngx_event_t                  ngx_http_functions_dispatch_event;
 static void ngx_http_functions_conn_drive(ngx_http_functions_conn_t *fc,
     int status);
 static void ngx_http_functions_conn_close(ngx_http_functions_conn_t *fc);
+static ngx_uint_t ngx_http_functions_conn_statement_error(
+    ngx_http_functions_conn_t *fc);
 static void ngx_http_functions_conn_fail(ngx_http_functions_conn_t *fc,
     const char *what);
 static ngx_int_t ngx_http_functions_conn_wait(ngx_http_functions_conn_t *fc,
@@ -142,6 +144,8 @@ ngx_http_functions_query_post(ngx_http_functions_db_conf_t *dcf,
 
     q->rc = NGX_AGAIN;
     q->res = NULL;
+    q->affected = 0;
+    q->error = 0;
     q->timer.handler = ngx_http_functions_query_wait_handler;
     q->timer.data = q;
     q->timer.log = ngx_cycle->log;
@@ -269,17 +273,19 @@ ngx_http_functions_conn_drive(ngx_http_functions_conn_t *fc, int status)
                 mysql_options(fc->mysql, MYSQL_OPT_RECONNECT, &off);
                 mysql_options(fc->mysql, MYSQL_SET_CHARSET_NAME, "utf8mb4");
                 /* values are escaped with backslashes (below): make sure
-                 * the server reads them so, whatever its sql_mode */
+                 * the server reads them so, whatever its sql_mode; times
+                 * are stored and shown in UTC */
                 mysql_options(fc->mysql, MYSQL_INIT_COMMAND,
                               "SET SESSION sql_mode = REPLACE(@@sql_mode, "
-                              "'NO_BACKSLASH_ESCAPES', '')");
+                              "'NO_BACKSLASH_ESCAPES', ''), "
+                              "time_zone = '+00:00'");
 
                 status = mysql_real_connect_start(&ret, fc->mysql,
                              dcf->socket.len ? NULL : (char *) pool->host,
                              (char *) pool->user, (char *) pool->password,
                              (char *) pool->database, dcf->port,
                              dcf->socket.len ? (char *) pool->socket : NULL,
-                             0);
+                             CLIENT_FOUND_ROWS);
             } else {
                 status = mysql_real_connect_cont(&ret, fc->mysql, status);
             }
@@ -340,6 +346,10 @@ ngx_http_functions_conn_drive(ngx_http_functions_conn_t *fc, int status)
             }
 
             if (err) {
+                if (ngx_http_functions_conn_statement_error(fc)) {
+                    return;
+                }
+
                 ngx_http_functions_conn_fail(fc, "query");
                 return;
             }
@@ -385,6 +395,7 @@ ngx_http_functions_conn_drive(ngx_http_functions_conn_t *fc, int status)
 
             } else {
                 q->res = res;
+                q->affected = res ? 0 : mysql_affected_rows(fc->mysql);
                 ngx_http_functions_query_finish(q, NGX_OK);
             }
 
@@ -397,6 +408,53 @@ ngx_http_functions_conn_drive(ngx_http_functions_conn_t *fc, int status)
             return;
         }
     }
+}
+
+
+/*
+ * The server refused the statement (a duplicate key, a foreign key, an
+ * error the statement signalled...): the connection is still good, and
+ * the query ends with NGX_DECLINED and the server's error number.
+ * Client-side errors (2000-2999: lost connection, ...) are not this.
+ */
+
+static ngx_uint_t
+ngx_http_functions_conn_statement_error(ngx_http_functions_conn_t *fc)
+{
+    ngx_uint_t                   level;
+    unsigned int                 err;
+    ngx_http_functions_query_t  *q;
+
+    err = mysql_errno(fc->mysql);
+
+    if (err == 0 || (err >= 2000 && err < 3000)) {
+        return 0;
+    }
+
+    if (fc->deadline.timer_set) {
+        ngx_del_timer(&fc->deadline);
+    }
+
+    fc->state = NGX_HTTP_FUNCTIONS_CONN_IDLE;
+
+    q = fc->query;
+    fc->query = NULL;
+
+    if (q != NULL) {
+        level = q->quiet ? NGX_LOG_INFO : NGX_LOG_ERR;
+
+        ngx_log_error(level, ngx_cycle->log, 0,
+                      "functions: mysql %V: statement refused: %ui %s",
+                      &ngx_http_functions_dbpool.conf->server,
+                      (ngx_uint_t) err, mysql_error(fc->mysql));
+
+        q->error = err;
+        ngx_http_functions_query_finish(q, NGX_DECLINED);
+    }
+
+    ngx_http_functions_dbpool_dispatch();
+
+    return 1;
 }
 
 
@@ -641,4 +699,108 @@ ngx_http_functions_query_escape(u_char *dst, ngx_str_t *src)
     }
 
     return d - dst;
+}
+
+
+/* ------------------------------------------------------------ SQL text */
+
+/*
+ * Statements built piece by piece in a pool: literal SQL, quoted and
+ * escaped values, numbers.  A failed allocation is remembered and
+ * reported once, by ngx_http_functions_sql_done().
+ */
+
+static u_char *
+ngx_http_functions_sql_reserve(ngx_http_functions_sql_t *sql, size_t n)
+{
+    u_char  *p;
+    size_t   cap;
+
+    if (sql->failed) {
+        return NULL;
+    }
+
+    if (sql->len + n > sql->cap) {
+        cap = ngx_max(2 * sql->cap, sql->len + n + 256);
+
+        p = ngx_pnalloc(sql->pool, cap);
+        if (p == NULL) {
+            sql->failed = 1;
+            return NULL;
+        }
+
+        if (sql->len) {
+            ngx_memcpy(p, sql->data, sql->len);
+        }
+
+        sql->data = p;
+        sql->cap = cap;
+    }
+
+    return sql->data + sql->len;
+}
+
+
+void
+ngx_http_functions_sql_raw(ngx_http_functions_sql_t *sql, const char *s)
+{
+    size_t   n;
+    u_char  *p;
+
+    n = ngx_strlen(s);
+
+    p = ngx_http_functions_sql_reserve(sql, n);
+    if (p != NULL) {
+        ngx_memcpy(p, s, n);
+        sql->len += n;
+    }
+}
+
+
+void
+ngx_http_functions_sql_str(ngx_http_functions_sql_t *sql, u_char *data,
+    size_t len)
+{
+    u_char     *p;
+    ngx_str_t   s;
+
+    p = ngx_http_functions_sql_reserve(sql, 2 * len + 2);
+    if (p == NULL) {
+        return;
+    }
+
+    s.data = data;
+    s.len = len;
+
+    *p++ = '\'';
+    p += ngx_http_functions_query_escape(p, &s);
+    *p++ = '\'';
+
+    sql->len = p - sql->data;
+}
+
+
+void
+ngx_http_functions_sql_uint(ngx_http_functions_sql_t *sql, uint64_t n)
+{
+    u_char  *p;
+
+    p = ngx_http_functions_sql_reserve(sql, NGX_INT64_LEN);
+    if (p != NULL) {
+        sql->len = ngx_sprintf(p, "%uL", n) - sql->data;
+    }
+}
+
+
+ngx_int_t
+ngx_http_functions_sql_done(ngx_http_functions_sql_t *sql, ngx_str_t *out)
+{
+    if (sql->failed || sql->len == 0) {
+        return NGX_ERROR;
+    }
+
+    out->data = sql->data;
+    out->len = sql->len;
+
+    return NGX_OK;
 }

@@ -57,6 +57,7 @@ struct ngx_http_functions_lookup_s {
     ngx_http_functions_route_t      route;
     ngx_int_t                       status;
     const char                     *message;
+    uint64_t                        epoch;      /* the cache's, at start */
 };
 
 
@@ -174,7 +175,8 @@ ngx_http_functions_route_handler(ngx_http_request_t *r)
 
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_functions_module);
 
-    if (!lcf->route || r != r->main) {
+    /* the API's location answers itself, even inside a routed one */
+    if (!lcf->route || lcf->api || r != r->main) {
         return NGX_DECLINED;
     }
 
@@ -563,6 +565,7 @@ ngx_http_functions_start_lookup(ngx_http_request_t *r,
     ngx_http_functions_ctx_t *ctx, ngx_http_functions_route_t *stale)
 {
     u_char                          *p;
+    uint64_t                         epoch;
     ngx_queue_t                     *q;
     ngx_pool_t                      *pool;
     ngx_pool_cleanup_t              *cln;
@@ -580,6 +583,9 @@ ngx_http_functions_start_lookup(ngx_http_request_t *r,
         ngx_http_functions_lookups_init = 1;
     }
 
+    fmcf = ngx_http_get_module_main_conf(r, ngx_http_functions_module);
+    epoch = ngx_http_functions_cache_epoch(fmcf->cache_zone);
+
     cln = ngx_pool_cleanup_add(r->pool, 0);
     if (cln == NULL) {
         return NGX_ERROR;
@@ -592,14 +598,14 @@ ngx_http_functions_start_lookup(ngx_http_request_t *r,
     {
         lk = ngx_queue_data(q, ngx_http_functions_lookup_t, queue);
 
+        /* not one that started before a change: its answer may be old */
         if (lk->key.len == ctx->key.len
-            && ngx_memcmp(lk->key.data, ctx->key.data, ctx->key.len) == 0)
+            && ngx_memcmp(lk->key.data, ctx->key.data, ctx->key.len) == 0
+            && lk->epoch == epoch)
         {
             goto wait;
         }
     }
-
-    fmcf = ngx_http_get_module_main_conf(r, ngx_http_functions_module);
 
     pool = ngx_create_pool(1024, ngx_cycle->log);
     if (pool == NULL) {
@@ -613,6 +619,7 @@ ngx_http_functions_start_lookup(ngx_http_request_t *r,
     }
 
     lk->pool = pool;
+    lk->epoch = epoch;
     ngx_queue_init(&lk->waiters);
 
     lk->key.data = ngx_pnalloc(pool, ctx->key.len);
@@ -744,7 +751,7 @@ ngx_http_functions_lookup_done(ngx_http_functions_query_t *q)
 
         if (lk->status == 0) {
             ngx_http_functions_cache_put(fmcf->cache_zone, &lk->key,
-                                         &lk->route);
+                                         &lk->route, lk->epoch);
         }
     }
 

@@ -91,7 +91,7 @@ static int copy_str(char *dst, size_t size, json_t *v, const char *field,
     return 0;
 }
 
-static int get_uint(json_t *obj, const char *field, uint32_t def,
+static int get_uint(const json_t *obj, const char *field, uint32_t def,
                     uint32_t min, uint32_t max, uint32_t *out, char *err,
                     size_t errlen)
 {
@@ -113,7 +113,7 @@ static int get_uint(json_t *obj, const char *field, uint32_t def,
     return 0;
 }
 
-static int get_enum(json_t *obj, const char *field,
+static int get_enum(const json_t *obj, const char *field,
                     const char *const *names, size_t nnames, int *out,
                     char *err, size_t errlen)
 {
@@ -199,35 +199,51 @@ static int kv_add(struct route_kv **list, size_t *n, const char *key,
     return 0;
 }
 
-static int parse_config(json_t *obj, const char *field, struct route_def *r,
-                        char *err, size_t errlen)
+int route_config_check(const struct json_t *m, const char *what,
+                       const char *field, char *err, size_t errlen)
 {
-    json_t *m = json_object_get(obj, field), *v;
     const char *key;
+    json_t *v;
 
     if (m == NULL || json_is_null(m))
         return 0;
     if (!json_is_object(m))
-        return errf(err, errlen, "route field \"%s\" must be an object",
+        return errf(err, errlen, "%s field \"%s\" must be an object", what,
                     field);
     if (json_object_size(m) > ROUTE_MAP_MAX)
-        return errf(err, errlen, "route field \"%s\" has more than %d keys",
-                    field, ROUTE_MAP_MAX);
-    json_object_foreach(m, key, v) {
+        return errf(err, errlen, "%s field \"%s\" has more than %d keys",
+                    what, field, ROUTE_MAP_MAX);
+    json_object_foreach((json_t *)m, key, v) {
         if (!token_ok(key))
-            return errf(err, errlen, "route field \"%s\": invalid key "
-                        "\"%.64s\"", field, key);
+            return errf(err, errlen, "%s field \"%s\": invalid key "
+                        "\"%.64s\"", what, field, key);
         if (!json_is_string(v)
             || !value_ok(json_string_value(v), json_string_length(v)))
-            return errf(err, errlen, "route field \"%s\": value of \"%.64s\" "
-                        "must be a string without line breaks", field, key);
+            return errf(err, errlen, "%s field \"%s\": value of \"%.64s\" "
+                        "must be a string without line breaks", what, field,
+                        key);
+    }
+    return 0;
+}
+
+static int parse_config(const json_t *obj, const char *field,
+                        struct route_def *r, char *err, size_t errlen)
+{
+    json_t *m = json_object_get(obj, field), *v;
+    const char *key;
+
+    if (route_config_check(m, "route", field, err, errlen) < 0)
+        return -1;
+    if (m == NULL || json_is_null(m))
+        return 0;
+    json_object_foreach(m, key, v) {
         if (kv_add(&r->config, &r->nconfig, key, json_string_value(v)) < 0)
             return errf(err, errlen, "out of memory");
     }
     return 0;
 }
 
-static int parse_headers(json_t *obj, struct route_def *r, char *err,
+static int parse_headers(const json_t *obj, struct route_def *r, char *err,
                          size_t errlen)
 {
     json_t *m = json_object_get(obj, "headers"), *vals, *v;
@@ -278,16 +294,37 @@ int route_def_parse(const char *json, size_t len, struct route_def *r,
 {
     json_error_t jerr;
     json_t *root;
-    int rc = -1, v;
+    int rc;
 
     memset(r, 0, sizeof(*r));
     root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
     if (root == NULL)
         return errf(err, errlen, "route is not valid JSON: %s", jerr.text);
-    if (!json_is_object(root)) {
-        errf(err, errlen, "route must be a JSON object");
-        goto done;
+    rc = route_def_from_json(root, r, err, errlen);
+    json_decref(root);
+    return rc;
+}
+
+/* An image reference: printable ASCII without spaces. */
+static int image_ok(const char *s)
+{
+    if (*s == '\0')
+        return 0;
+    for (; *s; s++) {
+        if ((unsigned char)*s <= ' ' || (unsigned char)*s >= 0x7f)
+            return 0;
     }
+    return 1;
+}
+
+int route_def_from_json(const struct json_t *root, struct route_def *r,
+                        char *err, size_t errlen)
+{
+    int rc = -1, v;
+
+    memset(r, 0, sizeof(*r));
+    if (!json_is_object(root))
+        return errf(err, errlen, "route must be a JSON object");
     if (copy_str(r->app, sizeof(r->app), json_object_get(root, "app"), "app",
                  err, errlen) < 0
         || copy_str(r->path, sizeof(r->path), json_object_get(root, "path"),
@@ -302,11 +339,13 @@ int route_def_parse(const char *json, size_t len, struct route_def *r,
     }
     if (!route_path_valid(r->path)) {
         errf(err, errlen, "route field \"path\" must be an absolute path "
-             "without empty, \".\" or \"..\" segments");
+             "of printable ASCII, at most %d bytes, without empty, \".\" or "
+             "\"..\" segments", ROUTE_PATH_MAX);
         goto done;
     }
-    if (r->image[0] == '\0') {
-        errf(err, errlen, "route field \"image\" is empty");
+    if (!image_ok(r->image)) {
+        errf(err, errlen, "route field \"image\" must be an image reference "
+             "(printable ASCII, no spaces)");
         goto done;
     }
     if (get_enum(root, "format", format_names, 4, &v, err, errlen) < 0)
@@ -321,7 +360,7 @@ int route_def_parse(const char *json, size_t len, struct route_def *r,
                     err, errlen) < 0
         || get_uint(root, "idle_timeout", 30, 1, ROUTE_TIMEOUT_MAX,
                     &r->idle_timeout_s, err, errlen) < 0
-        || get_uint(root, "max_concurrency", 1, 1, 1000,
+        || get_uint(root, "max_concurrency", 1, 1, ROUTE_CONCURRENCY_MAX,
                     &r->max_concurrency, err, errlen) < 0)
         goto done;
     if (parse_headers(root, r, err, errlen) < 0
@@ -331,7 +370,6 @@ int route_def_parse(const char *json, size_t len, struct route_def *r,
     rc = 0;
 
 done:
-    json_decref(root);
     if (rc < 0)
         route_def_free(r);
     return rc;

@@ -1,6 +1,7 @@
 /*
- * The route definition a call carries (the Fn-Route header): parsed and
- * checked here, with no I/O.
+ * Route definitions: the rules every part applies (the module's /v1 API
+ * when a route is written, the executor when a call carries one in its
+ * Fn-Route header).  Parsed and checked here, with no I/O.
  */
 #ifndef EXECUTOR_ROUTE_DEF_H
 #define EXECUTOR_ROUTE_DEF_H
@@ -14,6 +15,7 @@
 #define ROUTE_MAP_MAX 256           /* entries of headers or config */
 #define ROUTE_MEMORY_MAX 8192       /* MiB */
 #define ROUTE_TIMEOUT_MAX 3600      /* seconds */
+#define ROUTE_CONCURRENCY_MAX 1000
 
 enum route_format {
     ROUTE_FORMAT_DEFAULT,
@@ -48,9 +50,19 @@ struct route_def {
     size_t nconfig;
 };
 
-/* Parses and checks; 0, or -1 with a message naming the field. */
+struct json_t;
+
+/* Parses and checks; 0, or -1 with a message naming the field.  Fields
+ * that are not route fields are ignored. */
 int route_def_parse(const char *json, size_t len, struct route_def *r,
                     char *err, size_t errlen);
+/* The same, from a parsed object (a jansson json_t). */
+int route_def_from_json(const struct json_t *root, struct route_def *r,
+                        char *err, size_t errlen);
+/* A config map (string -> string): what ("route", "app") and field name
+ * the object in messages.  NULL or null is an empty map. */
+int route_config_check(const struct json_t *m, const char *what,
+                       const char *field, char *err, size_t errlen);
 void route_def_free(struct route_def *r);
 
 const char *route_format_name(enum route_format f);

@@ -1,0 +1,1168 @@
+
+/*
+ * The management API (IronFunctions' /v1), served by "functions_api":
+ *
+ *     GET /, GET /version                        open
+ *     /v1/apps[/{app}]                           Bearer token
+ *     /v1/apps/{app}/routes[/{path...}]          Bearer token
+ *
+ * This file is the HTTP side: it maps the URI to an endpoint, checks the
+ * token, reads the body as JSON and answers.  Every database step goes
+ * through the non-blocking query layer; writes are one statement each (a
+ * compound statement with its own transaction), which also bumps the
+ * generation counter, so that every nginx instance sees the change.
+ */
+
+
+#include "ngx_http_functions_api.h"
+
+#include <mysql.h>
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+
+
+typedef enum {
+    NGX_HTTP_FUNCTIONS_API_ROOT = 0,
+    NGX_HTTP_FUNCTIONS_API_VERSION,
+    NGX_HTTP_FUNCTIONS_API_APPS,
+    NGX_HTTP_FUNCTIONS_API_APP,
+    NGX_HTTP_FUNCTIONS_API_ROUTES,
+    NGX_HTTP_FUNCTIONS_API_ROUTE
+} ngx_http_functions_api_endpoint_e;
+
+
+typedef struct {
+    ngx_http_functions_api_step_pt    get;
+    ngx_http_functions_api_step_pt    post;
+    ngx_http_functions_api_step_pt    patch;
+    ngx_http_functions_api_step_pt    delete;
+    const char                       *allow;
+} ngx_http_functions_api_methods_t;
+
+
+static ngx_http_functions_api_methods_t  ngx_http_functions_api_methods[] = {
+    { NULL, NULL, NULL, NULL, "GET, HEAD" },
+    { NULL, NULL, NULL, NULL, "GET, HEAD" },
+    { ngx_http_functions_api_apps_list, ngx_http_functions_api_app_create,
+      NULL, NULL, "GET, HEAD, POST" },
+    { ngx_http_functions_api_app_get, NULL, ngx_http_functions_api_app_patch,
+      ngx_http_functions_api_app_delete, "GET, HEAD, PATCH, DELETE" },
+    { ngx_http_functions_api_routes_list,
+      ngx_http_functions_api_route_create,
+      NULL, NULL, "GET, HEAD, POST" },
+    { ngx_http_functions_api_route_get, NULL,
+      ngx_http_functions_api_route_patch,
+      ngx_http_functions_api_route_delete, "GET, HEAD, PATCH, DELETE" }
+};
+
+
+static ngx_int_t ngx_http_functions_api_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_functions_api_parse_uri(ngx_http_request_t *r,
+    ngx_uint_t *endpoint, ngx_str_t *app, ngx_str_t *path);
+static ngx_int_t ngx_http_functions_api_authorized(ngx_http_request_t *r);
+static ngx_int_t ngx_http_functions_api_args(ngx_http_request_t *r,
+    ngx_http_functions_api_t *api, const char **error);
+static void ngx_http_functions_api_body(ngx_http_request_t *r);
+static ngx_int_t ngx_http_functions_api_send(ngx_http_request_t *r,
+    ngx_uint_t status, json_t *out);
+static ngx_int_t ngx_http_functions_api_send_error(ngx_http_request_t *r,
+    ngx_uint_t status, const char *message);
+static void ngx_http_functions_api_query_done(ngx_http_functions_query_t *q);
+static void ngx_http_functions_api_cleanup(void *data);
+static void ngx_http_functions_api_destroy(ngx_http_functions_api_t *api);
+
+
+/* ------------------------------------------------------------ directives */
+
+char *
+ngx_http_functions_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_functions_loc_conf_t  *lcf = conf;
+
+    ngx_http_core_loc_conf_t        *clcf;
+    ngx_http_functions_main_conf_t  *fmcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    fmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_functions_module);
+
+    if (clcf->handler != NULL) {
+        return "is duplicate, or the location has another content handler";
+    }
+
+    if (lcf->route == 1) {
+        return "cannot be in a location with \"functions_route\"";
+    }
+
+    clcf->handler = ngx_http_functions_api_handler;
+    lcf->api = 1;
+    fmcf->api = 1;
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * functions_api_tokens <file>: the tokens /v1 accepts, as SHA-256
+ * digests, one per line: "sha256:<64 hex digits>" and, after a space, an
+ * optional label.  Blank lines and lines starting with "#" are skipped.
+ * Tokens are random (scripts/api-token makes them), so a plain digest is
+ * enough: there is nothing to guess from it.
+ */
+
+char *
+ngx_http_functions_api_tokens(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_functions_main_conf_t *fmcf = conf;
+
+    u_char           *buf, *p, *end, *line, *eol, *digest;
+    ssize_t           n;
+    ngx_fd_t          fd;
+    ngx_str_t        *value, name;
+    ngx_uint_t        lineno, i;
+    ngx_file_info_t   fi;
+
+    if (fmcf->api_tokens != NULL) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    name = value[1];
+
+    if (ngx_conf_full_name(cf->cycle, &name, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    fd = ngx_open_file(name.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    if (fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_open_file_n " \"%V\" failed", &name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR
+        || ngx_file_size(&fi) > 1024 * 1024)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" is unreadable or larger than 1 MiB",
+                           &name);
+        ngx_close_file(fd);
+        return NGX_CONF_ERROR;
+    }
+
+    buf = ngx_pnalloc(cf->temp_pool, ngx_file_size(&fi) + 1);
+    if (buf == NULL) {
+        ngx_close_file(fd);
+        return NGX_CONF_ERROR;
+    }
+
+    n = ngx_read_fd(fd, buf, ngx_file_size(&fi));
+    ngx_close_file(fd);
+
+    if (n != (ssize_t) ngx_file_size(&fi)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "cannot read \"%V\"", &name);
+        return NGX_CONF_ERROR;
+    }
+
+    fmcf->api_tokens = ngx_array_create(cf->pool, 4, SHA256_DIGEST_LENGTH);
+    if (fmcf->api_tokens == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    end = buf + n;
+    lineno = 0;
+
+    for (line = buf; line < end; line = eol + 1) {
+        lineno++;
+
+        eol = ngx_strlchr(line, end, '\n');
+        if (eol == NULL) {
+            eol = end;
+        }
+
+        while (line < eol && (*line == ' ' || *line == '\t')) {
+            line++;
+        }
+
+        if (line == eol || *line == '#' || (*line == '\r' && line + 1 == eol))
+        {
+            continue;
+        }
+
+        p = line + sizeof("sha256:") - 1;
+
+        if (eol - line < (ssize_t) (sizeof("sha256:") - 1 + 64)
+            || ngx_strncmp(line, "sha256:", sizeof("sha256:") - 1) != 0
+            || (p + 64 < eol && p[64] != ' ' && p[64] != '\t'
+                && p[64] != '\r'))
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"%V\" line %ui: expected "
+                               "\"sha256:<64 hex digits> [label]\"",
+                               &name, lineno);
+            return NGX_CONF_ERROR;
+        }
+
+        digest = ngx_array_push(fmcf->api_tokens);
+        if (digest == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        for (i = 0; i < SHA256_DIGEST_LENGTH; i++) {
+            ngx_int_t  hi, lo;
+
+            hi = ngx_hextoi(p + 2 * i, 1);
+            lo = ngx_hextoi(p + 2 * i + 1, 1);
+
+            if (hi == NGX_ERROR || lo == NGX_ERROR) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "\"%V\" line %ui: the digest is not hex",
+                                   &name, lineno);
+                return NGX_CONF_ERROR;
+            }
+
+            digest[i] = (u_char) (hi << 4 | lo);
+        }
+    }
+
+    if (fmcf->api_tokens->nelts == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" holds no token", &name);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* -------------------------------------------------------------- handler */
+
+static ngx_int_t
+ngx_http_functions_api_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                          rc;
+    ngx_str_t                          app, path;
+    ngx_uint_t                         endpoint;
+    const char                        *error;
+    json_t                            *out;
+    ngx_table_elt_t                   *h;
+    ngx_pool_t                        *pool;
+    ngx_pool_cleanup_t                *cln;
+    ngx_http_functions_api_t          *api;
+    ngx_http_functions_api_step_pt     step;
+    ngx_http_functions_api_methods_t  *m;
+
+    if (ngx_http_functions_api_parse_uri(r, &endpoint, &app, &path)
+        != NGX_OK)
+    {
+        return ngx_http_functions_api_send_error(r, NGX_HTTP_NOT_FOUND,
+                                                 "not found");
+    }
+
+    m = &ngx_http_functions_api_methods[endpoint];
+
+    switch (r->method) {
+    case NGX_HTTP_GET:
+    case NGX_HTTP_HEAD:
+        step = m->get;
+        break;
+    case NGX_HTTP_POST:
+        step = m->post;
+        break;
+    case NGX_HTTP_PATCH:
+        step = m->patch;
+        break;
+    case NGX_HTTP_DELETE:
+        step = m->delete;
+        break;
+    default:
+        step = NULL;
+    }
+
+    if (endpoint == NGX_HTTP_FUNCTIONS_API_ROOT
+        || endpoint == NGX_HTTP_FUNCTIONS_API_VERSION)
+    {
+        if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+            step = NULL;
+
+        } else {
+            out = endpoint == NGX_HTTP_FUNCTIONS_API_ROOT
+                  ? json_pack("{s:s, s:s}", "hello", "world!",
+                              "version", NGX_HTTP_FUNCTIONS_VERSION)
+                  : json_pack("{s:s}", "version",
+                              NGX_HTTP_FUNCTIONS_VERSION);
+
+            rc = ngx_http_discard_request_body(r);
+            if (rc != NGX_OK) {
+                json_decref(out);
+                return rc;
+            }
+
+            return ngx_http_functions_api_send(r, NGX_HTTP_OK, out);
+        }
+    }
+
+    /* everything else needs a token, whatever the method */
+    if (endpoint != NGX_HTTP_FUNCTIONS_API_ROOT
+        && endpoint != NGX_HTTP_FUNCTIONS_API_VERSION)
+    {
+        rc = ngx_http_functions_api_authorized(r);
+
+        if (rc != NGX_OK) {
+            h = ngx_list_push(&r->headers_out.headers);
+            if (h == NULL) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            h->hash = 1;
+            ngx_str_set(&h->key, "WWW-Authenticate");
+
+            if (rc == NGX_DECLINED) {
+                ngx_str_set(&h->value, "Bearer realm=\"functions\"");
+                return ngx_http_functions_api_send_error(r,
+                           NGX_HTTP_UNAUTHORIZED,
+                           "this API needs \"Authorization: Bearer <token>\"");
+            }
+
+            ngx_str_set(&h->value,
+                        "Bearer realm=\"functions\", error=\"invalid_token\"");
+            return ngx_http_functions_api_send_error(r, NGX_HTTP_UNAUTHORIZED,
+                                                     "invalid token");
+        }
+    }
+
+    if (step == NULL) {
+        h = ngx_list_push(&r->headers_out.headers);
+        if (h == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        h->hash = 1;
+        ngx_str_set(&h->key, "Allow");
+        h->value.data = (u_char *) m->allow;
+        h->value.len = ngx_strlen(m->allow);
+
+        return ngx_http_functions_api_send_error(r,
+                                                 NGX_HTTP_NOT_ALLOWED,
+                                                 "method not allowed");
+    }
+
+    if (app.len && !route_app_name_valid((char *) app.data)) {
+        return ngx_http_functions_api_send_error(r, NGX_HTTP_BAD_REQUEST,
+                   "invalid app name: 1 to 30 of [A-Za-z0-9_-]");
+    }
+
+    if (path.len && !route_path_valid((char *) path.data)) {
+        return ngx_http_functions_api_send_error(r, NGX_HTTP_BAD_REQUEST,
+                   "invalid route path: absolute, printable ASCII, at most "
+                   "255 bytes, without empty, \".\" or \"..\" segments");
+    }
+
+    pool = ngx_create_pool(2048, r->connection->log);
+    if (pool == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    api = ngx_pcalloc(pool, sizeof(ngx_http_functions_api_t));
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+
+    if (api == NULL || cln == NULL) {
+        ngx_destroy_pool(pool);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    api->pool = pool;
+    api->request = r;
+    api->cleanup = cln;
+    api->fmcf = ngx_http_get_module_main_conf(r, ngx_http_functions_module);
+    api->method = r->method;
+    api->next = step;
+    api->per_page = NGX_HTTP_FUNCTIONS_PER_PAGE;
+
+    cln->handler = ngx_http_functions_api_cleanup;
+    cln->data = api;
+
+    /* the names outlive the request if it goes while a query runs */
+    api->app.data = ngx_pstrdup(pool, &app);
+    api->app.len = app.len;
+    api->path.data = ngx_pstrdup(pool, &path);
+    api->path.len = path.len;
+
+    if ((app.len && api->app.data == NULL)
+        || (path.len && api->path.data == NULL))
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (endpoint == NGX_HTTP_FUNCTIONS_API_APPS
+        || endpoint == NGX_HTTP_FUNCTIONS_API_ROUTES)
+    {
+        if (ngx_http_functions_api_args(r, api, &error) != NGX_OK) {
+            return ngx_http_functions_api_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                                     error);
+        }
+    }
+
+    ngx_http_set_ctx(r, api, ngx_http_functions_module);
+
+    r->request_body_in_single_buf = 1;
+
+    rc = ngx_http_read_client_request_body(r, ngx_http_functions_api_body);
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    return NGX_DONE;
+}
+
+
+/*
+ * /, /version, /v1/apps, /v1/apps/{app}, /v1/apps/{app}/routes and
+ * /v1/apps/{app}/routes/{path...}.  The URI is nginx's normalized one
+ * (decoded, slashes merged, dot segments resolved).  app and path are
+ * NUL-terminated copies in the request's pool; "/routes/" alone is the
+ * route "/", as IronFunctions read it.
+ */
+
+static ngx_int_t
+ngx_http_functions_api_parse_uri(ngx_http_request_t *r, ngx_uint_t *endpoint,
+    ngx_str_t *app, ngx_str_t *path)
+{
+    u_char     *p, *end, *slash;
+    ngx_str_t  *uri = &r->uri;
+
+    ngx_str_null(app);
+    ngx_str_null(path);
+
+    if (uri->len == 1 && uri->data[0] == '/') {
+        *endpoint = NGX_HTTP_FUNCTIONS_API_ROOT;
+        return NGX_OK;
+    }
+
+    if (uri->len == sizeof("/version") - 1
+        && ngx_strncmp(uri->data, "/version", uri->len) == 0)
+    {
+        *endpoint = NGX_HTTP_FUNCTIONS_API_VERSION;
+        return NGX_OK;
+    }
+
+    p = uri->data;
+    end = uri->data + uri->len;
+
+    if (end - p < (ssize_t) (sizeof("/v1/apps") - 1)
+        || ngx_strncmp(p, "/v1/apps", sizeof("/v1/apps") - 1) != 0)
+    {
+        return NGX_DECLINED;
+    }
+
+    p += sizeof("/v1/apps") - 1;
+
+    if (p == end || (p + 1 == end && *p == '/')) {
+        *endpoint = NGX_HTTP_FUNCTIONS_API_APPS;
+        return NGX_OK;
+    }
+
+    if (*p++ != '/') {
+        return NGX_DECLINED;
+    }
+
+    slash = ngx_strlchr(p, end, '/');
+    if (slash == NULL) {
+        slash = end;
+    }
+
+    app->len = slash - p;
+    app->data = ngx_pnalloc(r->pool, app->len + 1);
+    if (app->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_cpystrn(app->data, p, app->len + 1);
+
+    p = slash;
+
+    if (p == end || (p + 1 == end && *p == '/')) {
+        *endpoint = NGX_HTTP_FUNCTIONS_API_APP;
+        return NGX_OK;
+    }
+
+    if (end - p < (ssize_t) (sizeof("/routes") - 1)
+        || ngx_strncmp(p, "/routes", sizeof("/routes") - 1) != 0)
+    {
+        return NGX_DECLINED;
+    }
+
+    p += sizeof("/routes") - 1;
+
+    if (p == end) {
+        *endpoint = NGX_HTTP_FUNCTIONS_API_ROUTES;
+        return NGX_OK;
+    }
+
+    if (*p != '/') {
+        return NGX_DECLINED;
+    }
+
+    /* the rest, from its slash, is the route's path */
+    path->len = end - p;
+    path->data = ngx_pnalloc(r->pool, path->len + 1);
+    if (path->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_cpystrn(path->data, p, path->len + 1);
+
+    *endpoint = NGX_HTTP_FUNCTIONS_API_ROUTE;
+
+    return NGX_OK;
+}
+
+
+/*
+ * NGX_OK: a token of the file; NGX_DECLINED: none given; NGX_ABORT: a
+ * wrong one.  The digest of what was given is compared with every
+ * configured one, each in constant time, all of them every time.
+ */
+
+static ngx_int_t
+ngx_http_functions_api_authorized(ngx_http_request_t *r)
+{
+    u_char                          *p, *end, *digest;
+    ngx_uint_t                       i, match;
+    ngx_table_elt_t                 *h;
+    ngx_http_functions_main_conf_t  *fmcf;
+    u_char                           given[SHA256_DIGEST_LENGTH];
+
+    fmcf = ngx_http_get_module_main_conf(r, ngx_http_functions_module);
+
+    h = r->headers_in.authorization;
+
+    if (h == NULL) {
+        return NGX_DECLINED;
+    }
+
+    if (h->value.len < sizeof("Bearer ") - 1
+        || ngx_strncasecmp(h->value.data, (u_char *) "Bearer ",
+                           sizeof("Bearer ") - 1) != 0)
+    {
+        return NGX_ABORT;
+    }
+
+    p = h->value.data + sizeof("Bearer ") - 1;
+    end = h->value.data + h->value.len;
+
+    while (p < end && *p == ' ') {
+        p++;
+    }
+
+    while (end > p && end[-1] == ' ') {
+        end--;
+    }
+
+    if (p == end) {
+        return NGX_ABORT;
+    }
+
+    SHA256(p, end - p, given);
+
+    match = 0;
+    digest = fmcf->api_tokens->elts;
+
+    for (i = 0; i < fmcf->api_tokens->nelts; i++) {
+        match |= (CRYPTO_memcmp(given, digest + i * SHA256_DIGEST_LENGTH,
+                                SHA256_DIGEST_LENGTH) == 0);
+    }
+
+    if (!match) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "functions: api: a request with a wrong token");
+        return NGX_ABORT;
+    }
+
+    return NGX_OK;
+}
+
+
+/* Lists: ?per_page=1..100, ?cursor=<opaque>, and for routes ?image=. */
+
+static ngx_int_t
+ngx_http_functions_api_args(ngx_http_request_t *r,
+    ngx_http_functions_api_t *api, const char **error)
+{
+    u_char     *dst, *src;
+    ngx_int_t   n;
+    ngx_str_t   value;
+
+    if (ngx_http_arg(r, (u_char *) "per_page", 8, &value) == NGX_OK) {
+        n = ngx_atoi(value.data, value.len);
+
+        if (n < 1 || n > NGX_HTTP_FUNCTIONS_PER_PAGE_MAX) {
+            *error = "per_page must be a number from 1 to 100";
+            return NGX_ERROR;
+        }
+
+        api->per_page = n;
+    }
+
+    if (ngx_http_arg(r, (u_char *) "cursor", 6, &value) == NGX_OK
+        && value.len)
+    {
+        api->cursor.data = ngx_pnalloc(api->pool,
+                                       ngx_base64_decoded_length(value.len));
+        if (api->cursor.data == NULL) {
+            *error = "out of memory";
+            return NGX_ERROR;
+        }
+
+        if (value.len > 512
+            || ngx_decode_base64url(&api->cursor, &value) != NGX_OK
+            || api->cursor.len == 0)
+        {
+            *error = "invalid cursor";
+            return NGX_ERROR;
+        }
+    }
+
+    if (ngx_http_arg(r, (u_char *) "image", 5, &value) == NGX_OK) {
+        if (value.len > 3 * NGX_HTTP_FUNCTIONS_JWT_KEY_MAX) {
+            *error = "the image filter is too long";
+            return NGX_ERROR;
+        }
+
+        dst = ngx_pnalloc(api->pool, value.len);
+        if (dst == NULL) {
+            *error = "out of memory";
+            return NGX_ERROR;
+        }
+
+        api->image.data = dst;
+        src = value.data;
+        ngx_unescape_uri(&dst, &src, value.len, NGX_UNESCAPE_URI);
+        api->image.len = dst - api->image.data;
+    }
+
+    return NGX_OK;
+}
+
+
+/* The body is in: parse it (POST, PATCH), then run the endpoint. */
+
+static void
+ngx_http_functions_api_body(ngx_http_request_t *r)
+{
+    u_char                    *buf, *p;
+    size_t                     len;
+    ssize_t                    n;
+    ngx_chain_t               *cl;
+    json_error_t               err;
+    ngx_http_functions_api_t  *api;
+
+    api = ngx_http_get_module_ctx(r, ngx_http_functions_module);
+
+    if (!(api->method & (NGX_HTTP_POST|NGX_HTTP_PATCH))) {
+        api->next(api);
+        return;
+    }
+
+    len = 0;
+
+    if (r->request_body && r->request_body->bufs) {
+        for (cl = r->request_body->bufs; cl; cl = cl->next) {
+            len += ngx_buf_size(cl->buf);
+        }
+    }
+
+    if (len == 0) {
+        ngx_http_functions_api_fail(api, NGX_HTTP_BAD_REQUEST,
+                                    "a JSON body is needed");
+        return;
+    }
+
+    buf = ngx_pnalloc(r->pool, len);
+    if (buf == NULL) {
+        ngx_http_functions_api_fail(api, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                    "out of memory");
+        return;
+    }
+
+    p = buf;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+
+        if (cl->buf->in_file) {
+            /* a large body went to a temporary file: a local read */
+            n = ngx_read_file(cl->buf->file, p,
+                              cl->buf->file_last - cl->buf->file_pos,
+                              cl->buf->file_pos);
+            if (n != cl->buf->file_last - cl->buf->file_pos) {
+                ngx_http_functions_api_fail(api,
+                                            NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                            "cannot read the request body");
+                return;
+            }
+
+            p += n;
+
+        } else {
+            p = ngx_cpymem(p, cl->buf->pos, cl->buf->last - cl->buf->pos);
+        }
+    }
+
+    api->body = json_loadb((char *) buf, p - buf, JSON_REJECT_DUPLICATES,
+                           &err);
+
+    if (api->body == NULL) {
+        ngx_http_functions_api_fail(api, NGX_HTTP_BAD_REQUEST,
+                                    "invalid JSON: %s (line %d, column %d)",
+                                    err.text, err.line, err.column);
+        return;
+    }
+
+    api->next(api);
+}
+
+
+/* -------------------------------------------------------------- answers */
+
+static ngx_int_t
+ngx_http_functions_api_send(ngx_http_request_t *r, ngx_uint_t status,
+    json_t *out)
+{
+    char             *dump;
+    size_t            len;
+    ngx_int_t         rc;
+    ngx_buf_t        *b;
+    ngx_chain_t       cl;
+    ngx_table_elt_t  *h;
+
+    dump = out ? json_dumps(out, JSON_COMPACT) : NULL;
+    json_decref(out);
+
+    if (dump == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    len = ngx_strlen(dump);
+
+    b = ngx_create_temp_buf(r->pool, len + 1);
+    if (b == NULL) {
+        free(dump);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->last = ngx_cpymem(b->last, dump, len);
+    *b->last++ = '\n';
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    free(dump);
+
+    if (status == NGX_HTTP_SERVICE_UNAVAILABLE) {
+        h = ngx_list_push(&r->headers_out.headers);
+        if (h == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        h->hash = 1;
+        ngx_str_set(&h->key, "Retry-After");
+        ngx_str_set(&h->value, "1");
+    }
+
+    r->headers_out.status = status;
+    r->headers_out.content_length_n = b->last - b->pos;
+    ngx_str_set(&r->headers_out.content_type, "application/json");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+
+    rc = ngx_http_send_header(r);
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    cl.buf = b;
+    cl.next = NULL;
+
+    return ngx_http_output_filter(r, &cl);
+}
+
+
+/* An error before the body is read: nothing of it is kept. */
+
+static ngx_int_t
+ngx_http_functions_api_send_error(ngx_http_request_t *r, ngx_uint_t status,
+    const char *message)
+{
+    ngx_int_t  rc;
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    return ngx_http_functions_api_send(r, status,
+               json_pack("{s:{s:s}}", "error", "message", message));
+}
+
+
+/* The operation's answer: out is consumed; the operation ends here. */
+
+void
+ngx_http_functions_api_answer(ngx_http_functions_api_t *api,
+    ngx_uint_t status, json_t *out)
+{
+    ngx_int_t            rc;
+    ngx_http_request_t  *r = api->request;
+
+    api->cleanup->handler = NULL;
+    ngx_http_functions_api_destroy(api);
+
+    rc = ngx_http_functions_api_send(r, status, out);
+
+    ngx_http_finalize_request(r, rc);
+}
+
+
+void
+ngx_http_functions_api_fail(ngx_http_functions_api_t *api, ngx_uint_t status,
+    const char *fmt, ...)
+{
+    u_char   *p;
+    va_list   args;
+    u_char    message[512];
+
+    va_start(args, fmt);
+    p = ngx_vslprintf(message, message + sizeof(message) - 1, fmt, args);
+    va_end(args);
+
+    *p = '\0';
+
+    ngx_http_functions_api_answer(api, status,
+        json_pack("{s:{s:s}}", "error", "message", (char *) message));
+}
+
+
+void
+ngx_http_functions_api_no_memory(ngx_http_functions_api_t *api)
+{
+    ngx_http_functions_api_fail(api, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                "out of memory");
+}
+
+
+/* A query that did not give what the endpoint knows how to answer. */
+
+void
+ngx_http_functions_api_db_failed(ngx_http_functions_api_t *api)
+{
+    ngx_http_functions_query_t  *q = &api->query;
+
+    ngx_http_functions_query_free(q);
+
+    if (q->rc == NGX_ERROR
+        || (q->rc == NGX_DECLINED
+            && (q->error == 1205 || q->error == 1213)))
+    {
+        /* unreachable, frozen, or a lock wait: worth another try */
+        ngx_http_functions_api_fail(api, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                    "the database is unavailable, "
+                                    "try again");
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_ERR, api->request->connection->log, 0,
+                  "functions: api: unexpected database answer (error %ui)",
+                  q->error);
+
+    ngx_http_functions_api_fail(api, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                "database error");
+}
+
+
+/* --------------------------------------------------------------- queries */
+
+void
+ngx_http_functions_api_sql_init(ngx_http_functions_api_t *api,
+    ngx_http_functions_sql_t *sql)
+{
+    ngx_memzero(sql, sizeof(ngx_http_functions_sql_t));
+    sql->pool = api->pool;
+}
+
+
+/*
+ * A change is one compound statement: its own transaction, rolled back
+ * and re-signalled (with the server's error number) on any error, and
+ * committed with the generation bump that tells every nginx instance.
+ */
+
+void
+ngx_http_functions_api_sql_begin(ngx_http_functions_sql_t *sql)
+{
+    ngx_http_functions_sql_raw(sql,
+        "BEGIN NOT ATOMIC"
+        " DECLARE EXIT HANDLER FOR SQLEXCEPTION"
+        " BEGIN ROLLBACK; RESIGNAL; END;"
+        " START TRANSACTION; ");
+}
+
+
+/* The statement before changed no row: the whole change fails. */
+
+void
+ngx_http_functions_api_sql_require_row(ngx_http_functions_sql_t *sql)
+{
+    ngx_http_functions_sql_raw(sql,
+        "; IF ROW_COUNT() = 0 THEN SIGNAL SQLSTATE '45000'"
+        " SET MYSQL_ERRNO = 30404, MESSAGE_TEXT = 'no such row'; END IF");
+}
+
+
+/* path NULL: the whole app changed. */
+
+void
+ngx_http_functions_api_sql_commit(ngx_http_functions_sql_t *sql,
+    ngx_str_t *app, ngx_str_t *path)
+{
+    ngx_http_functions_sql_raw(sql,
+        "; UPDATE generation SET value = value + 1 WHERE id = 1"
+        "; INSERT INTO route_changes (generation, app_name, path)"
+        " SELECT value, ");
+    ngx_http_functions_sql_str(sql, app->data, app->len);
+    ngx_http_functions_sql_raw(sql, ", ");
+
+    if (path != NULL) {
+        ngx_http_functions_sql_str(sql, path->data, path->len);
+
+    } else {
+        ngx_http_functions_sql_raw(sql, "NULL");
+    }
+
+    ngx_http_functions_sql_raw(sql,
+        " FROM generation WHERE id = 1; COMMIT; END");
+}
+
+
+ngx_int_t
+ngx_http_functions_api_query(ngx_http_functions_api_t *api,
+    ngx_http_functions_sql_t *sql, ngx_http_functions_api_step_pt next)
+{
+    ngx_http_functions_query_t  *q = &api->query;
+
+    if (ngx_http_functions_sql_done(sql, &q->sql) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    q->handler = ngx_http_functions_api_query_done;
+    q->data = api;
+    q->quiet = 1;
+
+    api->next = next;
+    api->busy = 1;
+
+    if (ngx_http_functions_query_post(api->fmcf->db, q) != NGX_OK) {
+        api->busy = 0;
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_functions_api_query_done(ngx_http_functions_query_t *q)
+{
+    ngx_connection_t          *c;
+    ngx_http_functions_api_t  *api = q->data;
+
+    api->busy = 0;
+
+    if (api->request == NULL) {
+        /* the request went away meanwhile; a write is done all the same */
+        ngx_http_functions_query_free(q);
+        ngx_http_functions_api_destroy(api);
+        return;
+    }
+
+    c = api->request->connection;
+
+    api->next(api);
+
+    ngx_http_run_posted_requests(c);
+}
+
+
+static void
+ngx_http_functions_api_cleanup(void *data)
+{
+    ngx_http_functions_api_t  *api = data;
+
+    if (api->busy) {
+        api->request = NULL;
+        return;
+    }
+
+    ngx_http_functions_api_destroy(api);
+}
+
+
+static void
+ngx_http_functions_api_destroy(ngx_http_functions_api_t *api)
+{
+    json_decref(api->body);
+    json_decref(api->object);
+    ngx_destroy_pool(api->pool);
+}
+
+
+/* ------------------------------------------------------------ JSON bits */
+
+/* {"<name>": {...}}: the object inside, or NULL (answered). */
+
+json_t *
+ngx_http_functions_api_wrapped(ngx_http_functions_api_t *api,
+    const char *name)
+{
+    json_t  *inner;
+
+    inner = json_object_get(api->body, name);
+
+    if (!json_is_object(api->body) || json_object_size(api->body) != 1
+        || !json_is_object(inner))
+    {
+        ngx_http_functions_api_fail(api, NGX_HTTP_BAD_REQUEST,
+                                    "the body must be {\"%s\": {...}}",
+                                    name);
+        return NULL;
+    }
+
+    return inner;
+}
+
+
+/* Every key of obj is one of fields (NULL-terminated), or 400. */
+
+ngx_int_t
+ngx_http_functions_api_known_fields(ngx_http_functions_api_t *api,
+    json_t *obj, const char *what, const char *const *fields)
+{
+    json_t             *v;
+    const char         *key;
+    const char *const  *f;
+
+    json_object_foreach(obj, key, v) {
+        for (f = fields; *f; f++) {
+            if (ngx_strcmp(key, *f) == 0) {
+                break;
+            }
+        }
+
+        if (*f == NULL) {
+            ngx_http_functions_api_fail(api, NGX_HTTP_BAD_REQUEST,
+                                        "%s field \"%*s\" is unknown", what,
+                                        ngx_min(ngx_strlen(key), 64), key);
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* A JSON column (config, headers): an object, {} if NULL or broken. */
+
+json_t *
+ngx_http_functions_api_column(const char *s, unsigned long len)
+{
+    json_t  *v;
+
+    if (s == NULL) {
+        return json_object();
+    }
+
+    v = json_loadb(s, len, JSON_REJECT_DUPLICATES, NULL);
+
+    if (!json_is_object(v)) {
+        json_decref(v);
+        return NULL;
+    }
+
+    return v;
+}
+
+
+/* {"message", "<name>": [...], "next_cursor"}; last: the page's last key
+ * when there is more. */
+
+json_t *
+ngx_http_functions_api_list(ngx_http_functions_api_t *api,
+    const char *message, const char *name, json_t *items, ngx_str_t *last)
+{
+    json_t     *out;
+    ngx_str_t   cursor;
+
+    out = json_pack("{s:s, s:o}", "message", message, name, items);
+    if (out == NULL) {
+        return NULL;
+    }
+
+    if (last == NULL) {
+        return out;
+    }
+
+    cursor.data = ngx_pnalloc(api->pool, ngx_base64_encoded_length(last->len));
+    if (cursor.data == NULL) {
+        json_decref(out);
+        return NULL;
+    }
+
+    ngx_encode_base64url(&cursor, last);
+
+    if (json_object_set_new(out, "next_cursor",
+                            json_stringn((char *) cursor.data, cursor.len))
+        != 0)
+    {
+        json_decref(out);
+        return NULL;
+    }
+
+    return out;
+}
+
+
+/* PATCH: keys of patch override stored ones; "", [] or null removes one. */
+
+ngx_int_t
+ngx_http_functions_api_merge_map(json_t *stored, json_t *patch)
+{
+    json_t      *v;
+    const char  *key;
+
+    json_object_foreach(patch, key, v) {
+        if (json_is_null(v)
+            || (json_is_string(v) && json_string_length(v) == 0)
+            || (json_is_array(v) && json_array_size(v) == 0))
+        {
+            json_object_del(stored, key);
+            continue;
+        }
+
+        if (json_object_set(stored, key, v) != 0) {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* A write went through: this instance forgets the old at once (the
+ * others within a second, through the generation). */
+
+void
+ngx_http_functions_api_changed(ngx_http_functions_api_t *api,
+    ngx_str_t *path)
+{
+    if (api->fmcf->cache_zone != NULL) {
+        ngx_http_functions_cache_drop(api->fmcf->cache_zone, &api->app, path);
+    }
+}

@@ -1,0 +1,122 @@
+
+/*
+ * The /v1 management API: what its files share.
+ *
+ * ngx_http_functions_api.c        the HTTP side: URIs, auth, bodies,
+ *                                 answers, the life of an operation
+ * ngx_http_functions_api_apps.c   /v1/apps[/{app}]
+ * ngx_http_functions_api_routes.c /v1/apps/{app}/routes[/{path...}]
+ */
+
+
+#ifndef _NGX_HTTP_FUNCTIONS_API_H_INCLUDED_
+#define _NGX_HTTP_FUNCTIONS_API_H_INCLUDED_
+
+
+#include "ngx_http_functions_module.h"
+
+#include <jansson.h>
+
+
+#define NGX_HTTP_FUNCTIONS_PER_PAGE      30
+#define NGX_HTTP_FUNCTIONS_PER_PAGE_MAX  100
+#define NGX_HTTP_FUNCTIONS_JWT_KEY_MAX   1024
+
+/* what a stored jwt_key reads as; written back in a PATCH, it keeps it */
+#define NGX_HTTP_FUNCTIONS_JWT_MASK      "********"
+
+/* the error a change block signals when its row is not there (any more) */
+#define NGX_HTTP_FUNCTIONS_ER_NO_ROW     30404
+
+/* server errors the API maps to answers */
+#define NGX_HTTP_FUNCTIONS_ER_DUP_ENTRY  1062
+#define NGX_HTTP_FUNCTIONS_ER_ROW_IS_REFERENCED  1451
+#define NGX_HTTP_FUNCTIONS_ER_NO_REFERENCED_ROW  1452
+
+/* times as RFC 3339 in UTC (connections use time_zone +00:00) */
+#define NGX_HTTP_FUNCTIONS_SQL_TIME(col)                                      \
+    "DATE_FORMAT(" col ", '%Y-%m-%dT%H:%i:%s.%fZ')"
+
+
+typedef struct ngx_http_functions_api_s  ngx_http_functions_api_t;
+
+typedef void (*ngx_http_functions_api_step_pt)(ngx_http_functions_api_t *api);
+
+
+/*
+ * One API request's operation.  It lives in a pool of its own, so that a
+ * query in flight never points into a request that went away: then
+ * "request" is NULL and the operation ends when the query does.
+ */
+
+struct ngx_http_functions_api_s {
+    ngx_pool_t                       *pool;
+    ngx_http_request_t               *request;
+    ngx_pool_cleanup_t               *cleanup;    /* in the request's pool */
+    ngx_http_functions_main_conf_t   *fmcf;
+
+    ngx_http_functions_query_t        query;
+    ngx_uint_t                        busy;       /* query in flight */
+    ngx_http_functions_api_step_pt    next;       /* when it ends */
+
+    ngx_uint_t                        method;
+    ngx_str_t                         app;
+    ngx_str_t                         path;       /* a route's, or empty */
+    json_t                           *body;       /* the request's JSON */
+    json_t                           *object;     /* what is written */
+    ngx_str_t                         updated;    /* the row read: its
+                                                     updated_at */
+    ngx_uint_t                        tries;
+    const char                       *message;    /* of a success */
+
+    ngx_uint_t                        per_page;
+    ngx_str_t                         cursor;     /* decoded */
+    ngx_str_t                         image;      /* routes ?image= */
+};
+
+
+/* ngx_http_functions_api.c */
+
+ngx_int_t ngx_http_functions_api_query(ngx_http_functions_api_t *api,
+    ngx_http_functions_sql_t *sql, ngx_http_functions_api_step_pt next);
+void ngx_http_functions_api_answer(ngx_http_functions_api_t *api,
+    ngx_uint_t status, json_t *out);
+void ngx_http_functions_api_fail(ngx_http_functions_api_t *api,
+    ngx_uint_t status, const char *fmt, ...);
+void ngx_http_functions_api_db_failed(ngx_http_functions_api_t *api);
+void ngx_http_functions_api_no_memory(ngx_http_functions_api_t *api);
+void ngx_http_functions_api_sql_init(ngx_http_functions_api_t *api,
+    ngx_http_functions_sql_t *sql);
+void ngx_http_functions_api_sql_begin(ngx_http_functions_sql_t *sql);
+void ngx_http_functions_api_sql_require_row(ngx_http_functions_sql_t *sql);
+void ngx_http_functions_api_sql_commit(ngx_http_functions_sql_t *sql,
+    ngx_str_t *app, ngx_str_t *path);
+json_t *ngx_http_functions_api_wrapped(ngx_http_functions_api_t *api,
+    const char *name);
+ngx_int_t ngx_http_functions_api_known_fields(ngx_http_functions_api_t *api,
+    json_t *obj, const char *what, const char *const *fields);
+json_t *ngx_http_functions_api_column(const char *s, unsigned long len);
+json_t *ngx_http_functions_api_list(ngx_http_functions_api_t *api,
+    const char *message, const char *name, json_t *items, ngx_str_t *last);
+ngx_int_t ngx_http_functions_api_merge_map(json_t *stored, json_t *patch);
+void ngx_http_functions_api_changed(ngx_http_functions_api_t *api,
+    ngx_str_t *path);
+
+/* ngx_http_functions_api_apps.c */
+
+void ngx_http_functions_api_apps_list(ngx_http_functions_api_t *api);
+void ngx_http_functions_api_app_create(ngx_http_functions_api_t *api);
+void ngx_http_functions_api_app_get(ngx_http_functions_api_t *api);
+void ngx_http_functions_api_app_patch(ngx_http_functions_api_t *api);
+void ngx_http_functions_api_app_delete(ngx_http_functions_api_t *api);
+
+/* ngx_http_functions_api_routes.c */
+
+void ngx_http_functions_api_routes_list(ngx_http_functions_api_t *api);
+void ngx_http_functions_api_route_create(ngx_http_functions_api_t *api);
+void ngx_http_functions_api_route_get(ngx_http_functions_api_t *api);
+void ngx_http_functions_api_route_patch(ngx_http_functions_api_t *api);
+void ngx_http_functions_api_route_delete(ngx_http_functions_api_t *api);
+
+
+#endif /* _NGX_HTTP_FUNCTIONS_API_H_INCLUDED_ */

@@ -1,0 +1,549 @@
+
+/*
+ * /v1/apps and /v1/apps/{app}: list, create, read, update (config
+ * merged), delete (only without routes).
+ */
+
+
+#include "ngx_http_functions_api.h"
+
+#include <mysql.h>
+
+
+#define NGX_HTTP_FUNCTIONS_APP_COLUMNS                                        \
+    "SELECT a.name, a.config, "                                               \
+    NGX_HTTP_FUNCTIONS_SQL_TIME("a.created_at") ", "                          \
+    NGX_HTTP_FUNCTIONS_SQL_TIME("a.updated_at") ", a.updated_at"              \
+    " FROM apps a"
+
+
+static const char *const  ngx_http_functions_app_fields[] = {
+    "name", "config", "created_at", "updated_at", NULL
+};
+
+
+static json_t *ngx_http_functions_app_json(MYSQL_ROW row,
+    unsigned long *lengths);
+static ngx_int_t ngx_http_functions_app_select(ngx_http_functions_api_t *api,
+    ngx_http_functions_api_step_pt next);
+static void ngx_http_functions_apps_listed(ngx_http_functions_api_t *api);
+static void ngx_http_functions_app_created(ngx_http_functions_api_t *api);
+static void ngx_http_functions_app_answer(ngx_http_functions_api_t *api);
+static void ngx_http_functions_app_patch_read(ngx_http_functions_api_t *api);
+static void ngx_http_functions_app_patched(ngx_http_functions_api_t *api);
+static void ngx_http_functions_app_deleted(ngx_http_functions_api_t *api);
+
+
+/* a row of NGX_HTTP_FUNCTIONS_APP_COLUMNS as the API shows it */
+
+static json_t *
+ngx_http_functions_app_json(MYSQL_ROW row, unsigned long *lengths)
+{
+    json_t  *config;
+
+    config = ngx_http_functions_api_column(row[1], lengths[1]);
+    if (config == NULL) {
+        return NULL;
+    }
+
+    return json_pack("{s:s%, s:o, s:s, s:s}",
+                     "name", row[0], (size_t) lengths[0],
+                     "config", config,
+                     "created_at", row[2] ? row[2] : "",
+                     "updated_at", row[3] ? row[3] : "");
+}
+
+
+static ngx_int_t
+ngx_http_functions_app_select(ngx_http_functions_api_t *api,
+    ngx_http_functions_api_step_pt next)
+{
+    ngx_http_functions_sql_t  sql;
+
+    ngx_http_functions_api_sql_init(api, &sql);
+    ngx_http_functions_sql_raw(&sql, NGX_HTTP_FUNCTIONS_APP_COLUMNS
+                                     " WHERE a.name = ");
+    ngx_http_functions_sql_str(&sql, api->app.data, api->app.len);
+
+    return ngx_http_functions_api_query(api, &sql, next);
+}
+
+
+/* ------------------------------------------------------------------ list */
+
+void
+ngx_http_functions_api_apps_list(ngx_http_functions_api_t *api)
+{
+    ngx_http_functions_sql_t  sql;
+
+    ngx_http_functions_api_sql_init(api, &sql);
+    ngx_http_functions_sql_raw(&sql, NGX_HTTP_FUNCTIONS_APP_COLUMNS);
+
+    if (api->cursor.len) {
+        ngx_http_functions_sql_raw(&sql, " WHERE a.name > ");
+        ngx_http_functions_sql_str(&sql, api->cursor.data, api->cursor.len);
+    }
+
+    ngx_http_functions_sql_raw(&sql, " ORDER BY a.name LIMIT ");
+    ngx_http_functions_sql_uint(&sql, api->per_page + 1);
+
+    if (ngx_http_functions_api_query(api, &sql,
+                                     ngx_http_functions_apps_listed)
+        != NGX_OK)
+    {
+        ngx_http_functions_api_no_memory(api);
+    }
+}
+
+
+static void
+ngx_http_functions_apps_listed(ngx_http_functions_api_t *api)
+{
+    json_t                      *items, *app, *out;
+    MYSQL_ROW                    row;
+    ngx_str_t                    last, *more;
+    ngx_uint_t                   n;
+    unsigned long               *lengths;
+    ngx_http_functions_query_t  *q = &api->query;
+
+    if (q->rc != NGX_OK || q->res == NULL) {
+        ngx_http_functions_api_db_failed(api);
+        return;
+    }
+
+    items = json_array();
+    more = NULL;
+    n = 0;
+
+    while (items != NULL && (row = mysql_fetch_row(q->res)) != NULL) {
+        lengths = mysql_fetch_lengths(q->res);
+
+        if (n++ == api->per_page) {
+            more = &last;
+            break;
+        }
+
+        app = ngx_http_functions_app_json(row, lengths);
+
+        if (app == NULL || json_array_append_new(items, app) != 0) {
+            json_decref(items);
+            items = NULL;
+            break;
+        }
+
+        /* the cursor is the last name shown */
+        last.data = ngx_pnalloc(api->pool, lengths[0]);
+        if (last.data == NULL) {
+            json_decref(items);
+            items = NULL;
+            break;
+        }
+
+        ngx_memcpy(last.data, row[0], lengths[0]);
+        last.len = lengths[0];
+    }
+
+    ngx_http_functions_query_free(q);
+
+    out = items ? ngx_http_functions_api_list(api,
+                      "Successfully listed applications", "apps", items,
+                      more)
+                : NULL;
+
+    if (out == NULL) {
+        ngx_http_functions_api_fail(api, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                    "cannot list the apps");
+        return;
+    }
+
+    ngx_http_functions_api_answer(api, NGX_HTTP_OK, out);
+}
+
+
+/* ---------------------------------------------------------------- create */
+
+void
+ngx_http_functions_api_app_create(ngx_http_functions_api_t *api)
+{
+    json_t                    *app, *name, *config;
+    char                      *dump;
+    ngx_int_t                  rc;
+    ngx_http_functions_sql_t   sql;
+    char                       err[256];
+
+    app = ngx_http_functions_api_wrapped(api, "app");
+    if (app == NULL) {
+        return;
+    }
+
+    if (ngx_http_functions_api_known_fields(api, app, "app",
+                                            ngx_http_functions_app_fields)
+        != NGX_OK)
+    {
+        return;
+    }
+
+    name = json_object_get(app, "name");
+
+    if (!json_is_string(name)
+        || ngx_strlen(json_string_value(name)) != json_string_length(name)
+        || !route_app_name_valid(json_string_value(name)))
+    {
+        ngx_http_functions_api_fail(api, NGX_HTTP_BAD_REQUEST,
+                                    "app field \"name\" must be 1 to 30 of "
+                                    "[A-Za-z0-9_-]");
+        return;
+    }
+
+    config = json_object_get(app, "config");
+
+    if (route_config_check(config, "app", "config", err, sizeof(err)) != 0) {
+        ngx_http_functions_api_fail(api, NGX_HTTP_BAD_REQUEST, "%s", err);
+        return;
+    }
+
+    api->app.len = json_string_length(name);
+    api->app.data = ngx_pnalloc(api->pool, api->app.len);
+    dump = (config && !json_is_null(config))
+           ? json_dumps(config, JSON_COMPACT) : strdup("{}");
+
+    if (api->app.data == NULL || dump == NULL) {
+        free(dump);
+        ngx_http_functions_api_no_memory(api);
+        return;
+    }
+
+    ngx_memcpy(api->app.data, json_string_value(name), api->app.len);
+
+    /* no route changes: an app alone is nothing to route to */
+    ngx_http_functions_api_sql_init(api, &sql);
+    ngx_http_functions_sql_raw(&sql,
+                               "INSERT INTO apps (name, config) VALUES (");
+    ngx_http_functions_sql_str(&sql, api->app.data, api->app.len);
+    ngx_http_functions_sql_raw(&sql, ", ");
+    ngx_http_functions_sql_str(&sql, (u_char *) dump, ngx_strlen(dump));
+    ngx_http_functions_sql_raw(&sql, ")");
+
+    free(dump);
+
+    rc = ngx_http_functions_api_query(api, &sql,
+                                      ngx_http_functions_app_created);
+    if (rc != NGX_OK) {
+        ngx_http_functions_api_no_memory(api);
+    }
+}
+
+
+static void
+ngx_http_functions_app_created(ngx_http_functions_api_t *api)
+{
+    ngx_http_functions_query_t  *q = &api->query;
+
+    if (q->rc == NGX_DECLINED
+        && q->error == NGX_HTTP_FUNCTIONS_ER_DUP_ENTRY)
+    {
+        ngx_http_functions_api_fail(api, NGX_HTTP_CONFLICT,
+                                    "App already exists");
+        return;
+    }
+
+    if (q->rc != NGX_OK) {
+        ngx_http_functions_api_db_failed(api);
+        return;
+    }
+
+    ngx_http_functions_query_free(q);
+
+    api->message = "App successfully created";
+
+    if (ngx_http_functions_app_select(api, ngx_http_functions_app_answer)
+        != NGX_OK)
+    {
+        ngx_http_functions_api_no_memory(api);
+    }
+}
+
+
+/* ------------------------------------------------------------------ read */
+
+void
+ngx_http_functions_api_app_get(ngx_http_functions_api_t *api)
+{
+    if (ngx_http_functions_app_select(api, ngx_http_functions_app_answer)
+        != NGX_OK)
+    {
+        ngx_http_functions_api_no_memory(api);
+    }
+}
+
+
+/* The app as stored, after a read, a create or an update: 200 each
+ * time, as IronFunctions answered, with its message. */
+
+static void
+ngx_http_functions_app_answer(ngx_http_functions_api_t *api)
+{
+    json_t                      *app;
+    MYSQL_ROW                    row;
+    const char                  *message;
+    ngx_http_functions_query_t  *q = &api->query;
+
+    if (q->rc != NGX_OK || q->res == NULL) {
+        ngx_http_functions_api_db_failed(api);
+        return;
+    }
+
+    row = mysql_fetch_row(q->res);
+
+    if (row == NULL) {
+        ngx_http_functions_query_free(q);
+        ngx_http_functions_api_fail(api, NGX_HTTP_NOT_FOUND,
+                                    "App not found");
+        return;
+    }
+
+    app = ngx_http_functions_app_json(row, mysql_fetch_lengths(q->res));
+
+    ngx_http_functions_query_free(q);
+
+    if (app == NULL) {
+        ngx_http_functions_api_fail(api, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                    "the stored app is unreadable");
+        return;
+    }
+
+    message = api->message ? api->message : "Successfully loaded app";
+
+    ngx_http_functions_api_answer(api, NGX_HTTP_OK,
+        json_pack("{s:s, s:o}", "message", message, "app", app));
+}
+
+
+/* ---------------------------------------------------------------- update */
+
+void
+ngx_http_functions_api_app_patch(ngx_http_functions_api_t *api)
+{
+    json_t  *app, *name, *config;
+
+    app = ngx_http_functions_api_wrapped(api, "app");
+    if (app == NULL) {
+        return;
+    }
+
+    if (ngx_http_functions_api_known_fields(api, app, "app",
+                                            ngx_http_functions_app_fields)
+        != NGX_OK)
+    {
+        return;
+    }
+
+    name = json_object_get(app, "name");
+
+    if (name != NULL
+        && (!json_is_string(name)
+            || json_string_length(name) != api->app.len
+            || ngx_strncmp(json_string_value(name), api->app.data,
+                           api->app.len) != 0))
+    {
+        ngx_http_functions_api_fail(api, NGX_HTTP_BAD_REQUEST,
+                                    "Could not update app - name is "
+                                    "immutable");
+        return;
+    }
+
+    config = json_object_get(app, "config");
+
+    if (config != NULL && !json_is_object(config) && !json_is_null(config)) {
+        ngx_http_functions_api_fail(api, NGX_HTTP_BAD_REQUEST,
+                                    "app field \"config\" must be an "
+                                    "object");
+        return;
+    }
+
+    if (ngx_http_functions_app_select(api, ngx_http_functions_app_patch_read)
+        != NGX_OK)
+    {
+        ngx_http_functions_api_no_memory(api);
+    }
+}
+
+
+/* The app as stored: merge, check, and write it if nobody else did. */
+
+static void
+ngx_http_functions_app_patch_read(ngx_http_functions_api_t *api)
+{
+    char                        *dump;
+    json_t                      *stored, *patch;
+    MYSQL_ROW                    row;
+    unsigned long               *lengths;
+    ngx_http_functions_sql_t     sql;
+    ngx_http_functions_query_t  *q = &api->query;
+    char                         err[256];
+
+    if (q->rc != NGX_OK || q->res == NULL) {
+        ngx_http_functions_api_db_failed(api);
+        return;
+    }
+
+    row = mysql_fetch_row(q->res);
+
+    if (row == NULL) {
+        ngx_http_functions_query_free(q);
+        ngx_http_functions_api_fail(api, NGX_HTTP_NOT_FOUND,
+                                    "App not found");
+        return;
+    }
+
+    lengths = mysql_fetch_lengths(q->res);
+
+    stored = ngx_http_functions_api_column(row[1], lengths[1]);
+
+    api->updated.data = ngx_pnalloc(api->pool, lengths[4] + 1);
+    if (api->updated.data != NULL && row[4] != NULL) {
+        ngx_memcpy(api->updated.data, row[4], lengths[4]);
+        api->updated.len = lengths[4];
+    }
+
+    ngx_http_functions_query_free(q);
+
+    if (stored == NULL || api->updated.data == NULL) {
+        json_decref(stored);
+        ngx_http_functions_api_fail(api, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                    "the stored app is unreadable");
+        return;
+    }
+
+    patch = json_object_get(json_object_get(api->body, "app"), "config");
+
+    if (json_is_object(patch)
+        && ngx_http_functions_api_merge_map(stored, patch) != NGX_OK)
+    {
+        json_decref(stored);
+        ngx_http_functions_api_no_memory(api);
+        return;
+    }
+
+    if (route_config_check(stored, "app", "config", err, sizeof(err)) != 0) {
+        json_decref(stored);
+        ngx_http_functions_api_fail(api, NGX_HTTP_BAD_REQUEST, "%s", err);
+        return;
+    }
+
+    dump = json_dumps(stored, JSON_COMPACT);
+    json_decref(stored);
+
+    if (dump == NULL) {
+        ngx_http_functions_api_no_memory(api);
+        return;
+    }
+
+    ngx_http_functions_api_sql_init(api, &sql);
+    ngx_http_functions_api_sql_begin(&sql);
+    ngx_http_functions_sql_raw(&sql, "UPDATE apps SET config = ");
+    ngx_http_functions_sql_str(&sql, (u_char *) dump, ngx_strlen(dump));
+    ngx_http_functions_sql_raw(&sql, ", updated_at = CURRENT_TIMESTAMP(6)"
+                                     " WHERE name = ");
+    ngx_http_functions_sql_str(&sql, api->app.data, api->app.len);
+    ngx_http_functions_sql_raw(&sql, " AND updated_at = ");
+    ngx_http_functions_sql_str(&sql, api->updated.data, api->updated.len);
+    ngx_http_functions_api_sql_require_row(&sql);
+    ngx_http_functions_api_sql_commit(&sql, &api->app, NULL);
+
+    free(dump);
+
+    if (ngx_http_functions_api_query(api, &sql,
+                                     ngx_http_functions_app_patched)
+        != NGX_OK)
+    {
+        ngx_http_functions_api_no_memory(api);
+    }
+}
+
+
+static void
+ngx_http_functions_app_patched(ngx_http_functions_api_t *api)
+{
+    ngx_http_functions_query_t  *q = &api->query;
+
+    if (q->rc == NGX_DECLINED && q->error == NGX_HTTP_FUNCTIONS_ER_NO_ROW) {
+        /* changed or gone since it was read: read it again */
+        if (++api->tries > 3) {
+            ngx_http_functions_api_fail(api, NGX_HTTP_CONFLICT,
+                                        "the app keeps changing, try again");
+            return;
+        }
+
+        ngx_http_functions_api_app_patch(api);
+        return;
+    }
+
+    if (q->rc != NGX_OK) {
+        ngx_http_functions_api_db_failed(api);
+        return;
+    }
+
+    ngx_http_functions_query_free(q);
+    ngx_http_functions_api_changed(api, NULL);
+
+    api->message = "App successfully updated";
+
+    if (ngx_http_functions_app_select(api, ngx_http_functions_app_answer)
+        != NGX_OK)
+    {
+        ngx_http_functions_api_no_memory(api);
+    }
+}
+
+
+/* ---------------------------------------------------------------- delete */
+
+void
+ngx_http_functions_api_app_delete(ngx_http_functions_api_t *api)
+{
+    ngx_http_functions_sql_t  sql;
+
+    /* the foreign key refuses it while the app has routes */
+    ngx_http_functions_api_sql_init(api, &sql);
+    ngx_http_functions_sql_raw(&sql, "DELETE FROM apps WHERE name = ");
+    ngx_http_functions_sql_str(&sql, api->app.data, api->app.len);
+
+    if (ngx_http_functions_api_query(api, &sql,
+                                     ngx_http_functions_app_deleted)
+        != NGX_OK)
+    {
+        ngx_http_functions_api_no_memory(api);
+    }
+}
+
+
+static void
+ngx_http_functions_app_deleted(ngx_http_functions_api_t *api)
+{
+    ngx_http_functions_query_t  *q = &api->query;
+
+    if (q->rc == NGX_DECLINED
+        && q->error == NGX_HTTP_FUNCTIONS_ER_ROW_IS_REFERENCED)
+    {
+        ngx_http_functions_api_fail(api, NGX_HTTP_BAD_REQUEST,
+                                    "Cannot remove apps with routes");
+        return;
+    }
+
+    if (q->rc != NGX_OK) {
+        ngx_http_functions_api_db_failed(api);
+        return;
+    }
+
+    ngx_http_functions_query_free(q);
+
+    if (q->affected == 0) {
+        ngx_http_functions_api_fail(api, NGX_HTTP_NOT_FOUND,
+                                    "App not found");
+        return;
+    }
+
+    ngx_http_functions_api_answer(api, NGX_HTTP_OK,
+        json_pack("{s:s}", "message", "App deleted"));
+}

@@ -1,0 +1,808 @@
+
+/*
+ * /v1/apps/{app}/routes and /v1/apps/{app}/routes/{path...}: list,
+ * create (the app too, if missing), read, update (fields merged), delete.
+ *
+ * A route is checked by the same code as the executor checks the route a
+ * call carries (common/route_def.c): one list of formats, types and
+ * limits everywhere.
+ */
+
+
+#include "ngx_http_functions_api.h"
+
+#include <mysql.h>
+
+
+/* the columns of a route; after a LEFT JOIN from apps, NULL: none */
+#define NGX_HTTP_FUNCTIONS_ROUTE_COLUMNS                                      \
+    "SELECT r.path, r.image, r.memory, r.type, r.format, r.timeout,"          \
+    " r.idle_timeout, r.max_concurrency, r.headers, r.config, r.jwt_key, "    \
+    NGX_HTTP_FUNCTIONS_SQL_TIME("r.created_at") ", "                          \
+    NGX_HTTP_FUNCTIONS_SQL_TIME("r.updated_at") ", r.updated_at"
+
+#define NGX_HTTP_FUNCTIONS_ROUTE_UPDATED  13
+
+
+static const char *const  ngx_http_functions_route_fields[] = {
+    "app_name", "path", "image", "memory", "type", "format", "timeout",
+    "idle_timeout", "max_concurrency", "headers", "config", "jwt_key",
+    "created_at", "updated_at", NULL
+};
+
+/* what a PATCH sets as given (null: back to the default) */
+static const char *const  ngx_http_functions_route_scalars[] = {
+    "image", "memory", "type", "format", "timeout", "idle_timeout",
+    "max_concurrency", NULL
+};
+
+/* what a PATCH merges key by key */
+static const char *const  ngx_http_functions_route_maps[] = {
+    "headers", "config", NULL
+};
+
+
+static json_t *ngx_http_functions_route_json(ngx_str_t *app, MYSQL_ROW row,
+    unsigned long *lengths, ngx_uint_t mask);
+static ngx_int_t ngx_http_functions_route_select(
+    ngx_http_functions_api_t *api, ngx_http_functions_api_step_pt next);
+static ngx_int_t ngx_http_functions_route_same(json_t *v, ngx_str_t *s);
+static char *ngx_http_functions_route_map(json_t *o, const char *field);
+static void ngx_http_functions_route_column(ngx_http_functions_sql_t *sql,
+    ngx_uint_t create, const char *column);
+static void ngx_http_functions_route_write(ngx_http_functions_api_t *api);
+static void ngx_http_functions_routes_listed(ngx_http_functions_api_t *api);
+static void ngx_http_functions_route_written(ngx_http_functions_api_t *api);
+static void ngx_http_functions_route_answer(ngx_http_functions_api_t *api);
+static void ngx_http_functions_route_patch_read(
+    ngx_http_functions_api_t *api);
+static void ngx_http_functions_route_deleted(ngx_http_functions_api_t *api);
+
+
+/*
+ * A row as the API shows it (mask: jwt_key as NGX_HTTP_FUNCTIONS_JWT_MASK
+ * when set), or as a PATCH merges into it (the key itself).
+ */
+
+static json_t *
+ngx_http_functions_route_json(ngx_str_t *app, MYSQL_ROW row,
+    unsigned long *lengths, ngx_uint_t mask)
+{
+    json_t      *headers, *config;
+    const char  *jwt;
+    size_t       jwt_len;
+
+    headers = ngx_http_functions_api_column(row[8], lengths[8]);
+    config = ngx_http_functions_api_column(row[9], lengths[9]);
+
+    if (headers == NULL || config == NULL) {
+        json_decref(headers);
+        json_decref(config);
+        return NULL;
+    }
+
+    jwt = row[10] ? row[10] : "";
+    jwt_len = lengths[10];
+
+    if (mask && jwt_len) {
+        jwt = NGX_HTTP_FUNCTIONS_JWT_MASK;
+        jwt_len = sizeof(NGX_HTTP_FUNCTIONS_JWT_MASK) - 1;
+    }
+
+    return json_pack("{s:s%, s:s%, s:s%, s:I, s:s, s:s, s:I, s:I, s:I,"
+                     " s:o, s:o, s:s%, s:s, s:s}",
+                     "app_name", app->data, app->len,
+                     "path", row[0], (size_t) lengths[0],
+                     "image", row[1] ? row[1] : "", (size_t) lengths[1],
+                     "memory", (json_int_t) (row[2] ? atoll(row[2]) : 0),
+                     "type", row[3] ? row[3] : "",
+                     "format", row[4] ? row[4] : "",
+                     "timeout", (json_int_t) (row[5] ? atoll(row[5]) : 0),
+                     "idle_timeout",
+                     (json_int_t) (row[6] ? atoll(row[6]) : 0),
+                     "max_concurrency",
+                     (json_int_t) (row[7] ? atoll(row[7]) : 0),
+                     "headers", headers,
+                     "config", config,
+                     "jwt_key", jwt, jwt_len,
+                     "created_at", row[11] ? row[11] : "",
+                     "updated_at", row[12] ? row[12] : "");
+}
+
+
+static ngx_int_t
+ngx_http_functions_route_select(ngx_http_functions_api_t *api,
+    ngx_http_functions_api_step_pt next)
+{
+    ngx_http_functions_sql_t  sql;
+
+    ngx_http_functions_api_sql_init(api, &sql);
+    ngx_http_functions_sql_raw(&sql, NGX_HTTP_FUNCTIONS_ROUTE_COLUMNS
+                                     " FROM routes r WHERE r.app_name = ");
+    ngx_http_functions_sql_str(&sql, api->app.data, api->app.len);
+    ngx_http_functions_sql_raw(&sql, " AND r.path = ");
+    ngx_http_functions_sql_str(&sql, api->path.data, api->path.len);
+
+    return ngx_http_functions_api_query(api, &sql, next);
+}
+
+
+/* v is a string equal to s */
+
+static ngx_int_t
+ngx_http_functions_route_same(json_t *v, ngx_str_t *s)
+{
+    return json_is_string(v) && json_string_length(v) == s->len
+           && ngx_strncmp(json_string_value(v), s->data, s->len) == 0;
+}
+
+
+/* ------------------------------------------------------------------ list */
+
+void
+ngx_http_functions_api_routes_list(ngx_http_functions_api_t *api)
+{
+    ngx_http_functions_sql_t  sql;
+
+    /* no row: no such app; one row of NULLs: an app without routes */
+    ngx_http_functions_api_sql_init(api, &sql);
+    ngx_http_functions_sql_raw(&sql, NGX_HTTP_FUNCTIONS_ROUTE_COLUMNS
+                               " FROM apps a LEFT JOIN routes r"
+                               " ON r.app_name = a.name");
+
+    if (api->cursor.len) {
+        ngx_http_functions_sql_raw(&sql, " AND r.path > ");
+        ngx_http_functions_sql_str(&sql, api->cursor.data, api->cursor.len);
+    }
+
+    if (api->image.len) {
+        ngx_http_functions_sql_raw(&sql, " AND r.image = ");
+        ngx_http_functions_sql_str(&sql, api->image.data, api->image.len);
+    }
+
+    ngx_http_functions_sql_raw(&sql, " WHERE a.name = ");
+    ngx_http_functions_sql_str(&sql, api->app.data, api->app.len);
+    ngx_http_functions_sql_raw(&sql, " ORDER BY r.path LIMIT ");
+    ngx_http_functions_sql_uint(&sql, api->per_page + 1);
+
+    if (ngx_http_functions_api_query(api, &sql,
+                                     ngx_http_functions_routes_listed)
+        != NGX_OK)
+    {
+        ngx_http_functions_api_no_memory(api);
+    }
+}
+
+
+static void
+ngx_http_functions_routes_listed(ngx_http_functions_api_t *api)
+{
+    json_t                      *items, *route, *out;
+    MYSQL_ROW                    row;
+    ngx_str_t                    last, *more;
+    ngx_uint_t                   n;
+    unsigned long               *lengths;
+    ngx_http_functions_query_t  *q = &api->query;
+
+    if (q->rc != NGX_OK || q->res == NULL) {
+        ngx_http_functions_api_db_failed(api);
+        return;
+    }
+
+    if (mysql_num_rows(q->res) == 0) {
+        ngx_http_functions_query_free(q);
+        ngx_http_functions_api_fail(api, NGX_HTTP_NOT_FOUND,
+                                    "App not found");
+        return;
+    }
+
+    items = json_array();
+    more = NULL;
+    n = 0;
+
+    while (items != NULL && (row = mysql_fetch_row(q->res)) != NULL) {
+        if (row[0] == NULL) {
+            break;          /* the app has no (such) routes */
+        }
+
+        lengths = mysql_fetch_lengths(q->res);
+
+        if (n++ == api->per_page) {
+            more = &last;
+            break;
+        }
+
+        route = ngx_http_functions_route_json(&api->app, row, lengths, 1);
+
+        if (route == NULL || json_array_append_new(items, route) != 0) {
+            json_decref(items);
+            items = NULL;
+            break;
+        }
+
+        last.data = ngx_pnalloc(api->pool, lengths[0]);
+        if (last.data == NULL) {
+            json_decref(items);
+            items = NULL;
+            break;
+        }
+
+        ngx_memcpy(last.data, row[0], lengths[0]);
+        last.len = lengths[0];
+    }
+
+    ngx_http_functions_query_free(q);
+
+    out = items ? ngx_http_functions_api_list(api,
+                      "Successfully listed routes", "routes", items, more)
+                : NULL;
+
+    if (out == NULL) {
+        ngx_http_functions_api_fail(api, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                    "cannot list the routes");
+        return;
+    }
+
+    ngx_http_functions_api_answer(api, NGX_HTTP_OK, out);
+}
+
+
+/* ---------------------------------------------------------------- create */
+
+void
+ngx_http_functions_api_route_create(ngx_http_functions_api_t *api)
+{
+    json_t  *route, *v;
+
+    route = ngx_http_functions_api_wrapped(api, "route");
+    if (route == NULL) {
+        return;
+    }
+
+    if (ngx_http_functions_api_known_fields(api, route, "route",
+                                            ngx_http_functions_route_fields)
+        != NGX_OK)
+    {
+        return;
+    }
+
+    v = json_object_get(route, "app_name");
+
+    if (v != NULL && !ngx_http_functions_route_same(v, &api->app)) {
+        ngx_http_functions_api_fail(api, NGX_HTTP_BAD_REQUEST,
+                                    "route field \"app_name\" is not the "
+                                    "app of the URL");
+        return;
+    }
+
+    v = json_object_get(route, "jwt_key");
+
+    if (json_is_string(v)
+        && ngx_strcmp(json_string_value(v), NGX_HTTP_FUNCTIONS_JWT_MASK)
+           == 0)
+    {
+        ngx_http_functions_api_fail(api, NGX_HTTP_BAD_REQUEST,
+                                    "route field \"jwt_key\": \""
+                                    NGX_HTTP_FUNCTIONS_JWT_MASK "\" is how a "
+                                    "key reads back, not a key");
+        return;
+    }
+
+    api->object = json_deep_copy(route);
+
+    if (api->object == NULL) {
+        ngx_http_functions_api_no_memory(api);
+        return;
+    }
+
+    api->message = "Route successfully created";
+
+    ngx_http_functions_route_write(api);
+}
+
+
+/* A map field of the route as stored: its JSON text ("{}" if none). */
+
+static char *
+ngx_http_functions_route_map(json_t *o, const char *field)
+{
+    json_t  *m;
+
+    m = json_object_get(o, field);
+
+    return json_is_object(m) ? json_dumps(m, JSON_COMPACT) : strdup("{}");
+}
+
+
+/* Before each value: ", " in an insert, ", <column> = " in an update. */
+
+static void
+ngx_http_functions_route_column(ngx_http_functions_sql_t *sql,
+    ngx_uint_t create, const char *column)
+{
+    if (create) {
+        ngx_http_functions_sql_raw(sql, ", ");
+        return;
+    }
+
+    /* "image" comes first */
+    ngx_http_functions_sql_raw(sql, ngx_strcmp(column, "image") ? ", " : " ");
+    ngx_http_functions_sql_raw(sql, column);
+    ngx_http_functions_sql_raw(sql, " = ");
+}
+
+
+/*
+ * Checks api->object (the whole route: as given, or as merged) and writes
+ * it: an insert for a create (with its app, if missing), else an update of
+ * the row read, if nobody changed it since.
+ */
+
+static void
+ngx_http_functions_route_write(ngx_http_functions_api_t *api)
+{
+    char                      *headers, *config;
+    json_t                    *o = api->object, *jwt;
+    ngx_int_t                  create;
+    ngx_str_t                  key;
+    struct route_def           def;
+    ngx_http_functions_sql_t   sql;
+    char                       err[256];
+
+    create = (api->path.len == 0);
+
+    jwt = json_object_get(o, "jwt_key");
+
+    if (jwt != NULL && !json_is_null(jwt)
+        && (!json_is_string(jwt)
+            || json_string_length(jwt) > NGX_HTTP_FUNCTIONS_JWT_KEY_MAX))
+    {
+        ngx_http_functions_api_fail(api, NGX_HTTP_BAD_REQUEST,
+                                    "route field \"jwt_key\" must be a "
+                                    "string of at most %d bytes",
+                                    NGX_HTTP_FUNCTIONS_JWT_KEY_MAX);
+        return;
+    }
+
+    if (json_object_set_new(o, "app", json_stringn((char *) api->app.data,
+                                                   api->app.len))
+        != 0)
+    {
+        ngx_http_functions_api_no_memory(api);
+        return;
+    }
+
+    if (route_def_from_json(o, &def, err, sizeof(err)) != 0) {
+        ngx_http_functions_api_fail(api, NGX_HTTP_BAD_REQUEST, "%s", err);
+        return;
+    }
+
+    route_def_free(&def);       /* only its scalars are used below */
+
+    if (create) {
+        api->path.len = ngx_strlen(def.path);
+        api->path.data = ngx_pnalloc(api->pool, api->path.len);
+        if (api->path.data == NULL) {
+            ngx_http_functions_api_no_memory(api);
+            return;
+        }
+
+        ngx_memcpy(api->path.data, def.path, api->path.len);
+    }
+
+    headers = ngx_http_functions_route_map(o, "headers");
+    config = ngx_http_functions_route_map(o, "config");
+
+    if (headers == NULL || config == NULL) {
+        free(headers);
+        free(config);
+        ngx_http_functions_api_no_memory(api);
+        return;
+    }
+
+    if (json_is_string(jwt)) {
+        key.data = (u_char *) json_string_value(jwt);
+        key.len = json_string_length(jwt);
+
+    } else {
+        ngx_str_null(&key);
+    }
+
+    ngx_http_functions_api_sql_init(api, &sql);
+    ngx_http_functions_api_sql_begin(&sql);
+
+    if (create) {
+        ngx_http_functions_sql_raw(&sql,
+                                   "INSERT IGNORE INTO apps (name) VALUES (");
+        ngx_http_functions_sql_str(&sql, api->app.data, api->app.len);
+        ngx_http_functions_sql_raw(&sql,
+            "); INSERT INTO routes (app_name, path, image, memory, type,"
+            " format, timeout, idle_timeout, max_concurrency, headers,"
+            " config, jwt_key) VALUES (");
+        ngx_http_functions_sql_str(&sql, api->app.data, api->app.len);
+        ngx_http_functions_sql_raw(&sql, ", ");
+        ngx_http_functions_sql_str(&sql, api->path.data, api->path.len);
+
+    } else {
+        ngx_http_functions_sql_raw(&sql, "UPDATE routes SET");
+    }
+
+    ngx_http_functions_route_column(&sql, create, "image");
+    ngx_http_functions_sql_str(&sql, (u_char *) def.image,
+                               ngx_strlen(def.image));
+    ngx_http_functions_route_column(&sql, create, "memory");
+    ngx_http_functions_sql_uint(&sql, def.memory_mb);
+    ngx_http_functions_route_column(&sql, create, "type");
+    ngx_http_functions_sql_str(&sql, (u_char *) route_type_name(def.type),
+                               ngx_strlen(route_type_name(def.type)));
+    ngx_http_functions_route_column(&sql, create, "format");
+    ngx_http_functions_sql_str(&sql,
+                               (u_char *) route_format_name(def.format),
+                               ngx_strlen(route_format_name(def.format)));
+    ngx_http_functions_route_column(&sql, create, "timeout");
+    ngx_http_functions_sql_uint(&sql, def.timeout_s);
+    ngx_http_functions_route_column(&sql, create, "idle_timeout");
+    ngx_http_functions_sql_uint(&sql, def.idle_timeout_s);
+    ngx_http_functions_route_column(&sql, create, "max_concurrency");
+    ngx_http_functions_sql_uint(&sql, def.max_concurrency);
+    ngx_http_functions_route_column(&sql, create, "headers");
+    ngx_http_functions_sql_str(&sql, (u_char *) headers, ngx_strlen(headers));
+    ngx_http_functions_route_column(&sql, create, "config");
+    ngx_http_functions_sql_str(&sql, (u_char *) config, ngx_strlen(config));
+    ngx_http_functions_route_column(&sql, create, "jwt_key");
+    ngx_http_functions_sql_str(&sql, key.data, key.len);
+
+    free(headers);
+    free(config);
+
+    if (create) {
+        ngx_http_functions_sql_raw(&sql, ")");
+    }
+
+    if (!create) {
+        ngx_http_functions_sql_raw(&sql,
+            ", updated_at = CURRENT_TIMESTAMP(6) WHERE app_name = ");
+        ngx_http_functions_sql_str(&sql, api->app.data, api->app.len);
+        ngx_http_functions_sql_raw(&sql, " AND path = ");
+        ngx_http_functions_sql_str(&sql, api->path.data, api->path.len);
+        ngx_http_functions_sql_raw(&sql, " AND updated_at = ");
+        ngx_http_functions_sql_str(&sql, api->updated.data,
+                                   api->updated.len);
+        ngx_http_functions_api_sql_require_row(&sql);
+    }
+
+    ngx_http_functions_api_sql_commit(&sql, &api->app, &api->path);
+
+    if (ngx_http_functions_api_query(api, &sql,
+                                     ngx_http_functions_route_written)
+        != NGX_OK)
+    {
+        ngx_http_functions_api_no_memory(api);
+    }
+}
+
+
+static void
+ngx_http_functions_route_written(ngx_http_functions_api_t *api)
+{
+    ngx_http_functions_query_t  *q = &api->query;
+
+    if (q->rc == NGX_DECLINED) {
+
+        switch (q->error) {
+
+        case NGX_HTTP_FUNCTIONS_ER_DUP_ENTRY:
+            ngx_http_functions_api_fail(api, NGX_HTTP_CONFLICT,
+                                        "Route already exists");
+            return;
+
+        case NGX_HTTP_FUNCTIONS_ER_NO_REFERENCED_ROW:
+            ngx_http_functions_api_fail(api, NGX_HTTP_CONFLICT,
+                                        "the app was deleted meanwhile, "
+                                        "try again");
+            return;
+
+        case NGX_HTTP_FUNCTIONS_ER_NO_ROW:
+            /* changed or gone since it was read: read it again */
+            if (++api->tries > 3) {
+                ngx_http_functions_api_fail(api, NGX_HTTP_CONFLICT,
+                                            "the route keeps changing, "
+                                            "try again");
+                return;
+            }
+
+            json_decref(api->object);
+            api->object = NULL;
+
+            if (ngx_http_functions_route_select(api,
+                                    ngx_http_functions_route_patch_read)
+                != NGX_OK)
+            {
+                ngx_http_functions_api_no_memory(api);
+            }
+
+            return;
+        }
+    }
+
+    if (q->rc != NGX_OK) {
+        ngx_http_functions_api_db_failed(api);
+        return;
+    }
+
+    ngx_http_functions_query_free(q);
+    ngx_http_functions_api_changed(api, &api->path);
+
+    if (ngx_http_functions_route_select(api, ngx_http_functions_route_answer)
+        != NGX_OK)
+    {
+        ngx_http_functions_api_no_memory(api);
+    }
+}
+
+
+/* ------------------------------------------------------------------ read */
+
+void
+ngx_http_functions_api_route_get(ngx_http_functions_api_t *api)
+{
+    if (ngx_http_functions_route_select(api, ngx_http_functions_route_answer)
+        != NGX_OK)
+    {
+        ngx_http_functions_api_no_memory(api);
+    }
+}
+
+
+static void
+ngx_http_functions_route_answer(ngx_http_functions_api_t *api)
+{
+    json_t                      *route;
+    MYSQL_ROW                    row;
+    ngx_http_functions_query_t  *q = &api->query;
+
+    if (q->rc != NGX_OK || q->res == NULL) {
+        ngx_http_functions_api_db_failed(api);
+        return;
+    }
+
+    row = mysql_fetch_row(q->res);
+
+    if (row == NULL) {
+        ngx_http_functions_query_free(q);
+        ngx_http_functions_api_fail(api, NGX_HTTP_NOT_FOUND,
+                                    "Route not found");
+        return;
+    }
+
+    route = ngx_http_functions_route_json(&api->app, row,
+                                          mysql_fetch_lengths(q->res), 1);
+
+    ngx_http_functions_query_free(q);
+
+    if (route == NULL) {
+        ngx_http_functions_api_fail(api, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                    "the stored route is unreadable");
+        return;
+    }
+
+    ngx_http_functions_api_answer(api, NGX_HTTP_OK,
+        json_pack("{s:s, s:o}", "message",
+                  api->message ? api->message : "Successfully loaded route",
+                  "route", route));
+}
+
+
+/* ---------------------------------------------------------------- update */
+
+void
+ngx_http_functions_api_route_patch(ngx_http_functions_api_t *api)
+{
+    json_t             *route, *v;
+    const char *const  *f;
+
+    route = ngx_http_functions_api_wrapped(api, "route");
+    if (route == NULL) {
+        return;
+    }
+
+    if (ngx_http_functions_api_known_fields(api, route, "route",
+                                            ngx_http_functions_route_fields)
+        != NGX_OK)
+    {
+        return;
+    }
+
+    v = json_object_get(route, "path");
+
+    if (v != NULL && !ngx_http_functions_route_same(v, &api->path)) {
+        ngx_http_functions_api_fail(api, NGX_HTTP_BAD_REQUEST,
+                                    "Could not update route - path is "
+                                    "immutable");
+        return;
+    }
+
+    v = json_object_get(route, "app_name");
+
+    if (v != NULL && !ngx_http_functions_route_same(v, &api->app)) {
+        ngx_http_functions_api_fail(api, NGX_HTTP_BAD_REQUEST,
+                                    "Could not update route - app_name is "
+                                    "immutable");
+        return;
+    }
+
+    /* maps merge: each must be an object (or null) */
+    for (f = ngx_http_functions_route_maps; *f; f++) {
+        v = json_object_get(route, *f);
+
+        if (v != NULL && !json_is_object(v) && !json_is_null(v)) {
+            ngx_http_functions_api_fail(api, NGX_HTTP_BAD_REQUEST,
+                                        "route field \"%s\" must be an "
+                                        "object", *f);
+            return;
+        }
+    }
+
+    api->message = "Route successfully updated";
+
+    if (ngx_http_functions_route_select(api,
+                                        ngx_http_functions_route_patch_read)
+        != NGX_OK)
+    {
+        ngx_http_functions_api_no_memory(api);
+    }
+}
+
+
+/* The route as stored: the patch goes over it, then it is written. */
+
+static void
+ngx_http_functions_route_patch_read(ngx_http_functions_api_t *api)
+{
+    json_t                      *o, *patch, *v, *map;
+    MYSQL_ROW                    row;
+    unsigned long               *lengths;
+    const char *const           *f;
+    ngx_http_functions_query_t  *q = &api->query;
+
+    if (q->rc != NGX_OK || q->res == NULL) {
+        ngx_http_functions_api_db_failed(api);
+        return;
+    }
+
+    row = mysql_fetch_row(q->res);
+
+    if (row == NULL) {
+        ngx_http_functions_query_free(q);
+        ngx_http_functions_api_fail(api, NGX_HTTP_NOT_FOUND,
+                                    "Route not found");
+        return;
+    }
+
+    lengths = mysql_fetch_lengths(q->res);
+
+    o = ngx_http_functions_route_json(&api->app, row, lengths, 0);
+
+    api->updated.len = lengths[NGX_HTTP_FUNCTIONS_ROUTE_UPDATED];
+    api->updated.data = ngx_pnalloc(api->pool, api->updated.len + 1);
+
+    if (api->updated.data != NULL) {
+        ngx_memcpy(api->updated.data, row[NGX_HTTP_FUNCTIONS_ROUTE_UPDATED],
+                   api->updated.len);
+    }
+
+    ngx_http_functions_query_free(q);
+
+    if (o == NULL || api->updated.data == NULL) {
+        json_decref(o);
+        ngx_http_functions_api_fail(api, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                    "the stored route is unreadable");
+        return;
+    }
+
+    api->object = o;
+
+    json_object_del(o, "app_name");
+    json_object_del(o, "created_at");
+    json_object_del(o, "updated_at");
+
+    patch = json_object_get(api->body, "route");
+
+    /* scalars: as given; null: back to the default */
+    for (f = ngx_http_functions_route_scalars; *f; f++) {
+        v = json_object_get(patch, *f);
+
+        if (v == NULL) {
+            continue;
+        }
+
+        if (json_is_null(v)) {
+            json_object_del(o, *f);
+
+        } else if (json_object_set(o, *f, v) != 0) {
+            ngx_http_functions_api_no_memory(api);
+            return;
+        }
+    }
+
+    /* maps: key by key; "" or null removes a key, null all of them */
+    for (f = ngx_http_functions_route_maps; *f; f++) {
+        v = json_object_get(patch, *f);
+        map = json_object_get(o, *f);
+
+        if (json_is_null(v)) {
+            json_object_clear(map);
+
+        } else if (json_is_object(v)
+                   && ngx_http_functions_api_merge_map(map, v) != NGX_OK)
+        {
+            ngx_http_functions_api_no_memory(api);
+            return;
+        }
+    }
+
+    /* jwt_key: the mask keeps it, "" or null removes it */
+    v = json_object_get(patch, "jwt_key");
+
+    if (v != NULL
+        && !(json_is_string(v)
+             && ngx_strcmp(json_string_value(v), NGX_HTTP_FUNCTIONS_JWT_MASK)
+                == 0))
+    {
+        if (json_object_set(o, "jwt_key", v) != 0) {
+            ngx_http_functions_api_no_memory(api);
+            return;
+        }
+    }
+
+    ngx_http_functions_route_write(api);
+}
+
+
+/* ---------------------------------------------------------------- delete */
+
+void
+ngx_http_functions_api_route_delete(ngx_http_functions_api_t *api)
+{
+    ngx_http_functions_sql_t  sql;
+
+    ngx_http_functions_api_sql_init(api, &sql);
+    ngx_http_functions_api_sql_begin(&sql);
+    ngx_http_functions_sql_raw(&sql, "DELETE FROM routes WHERE app_name = ");
+    ngx_http_functions_sql_str(&sql, api->app.data, api->app.len);
+    ngx_http_functions_sql_raw(&sql, " AND path = ");
+    ngx_http_functions_sql_str(&sql, api->path.data, api->path.len);
+    ngx_http_functions_api_sql_require_row(&sql);
+    ngx_http_functions_api_sql_commit(&sql, &api->app, &api->path);
+
+    if (ngx_http_functions_api_query(api, &sql,
+                                     ngx_http_functions_route_deleted)
+        != NGX_OK)
+    {
+        ngx_http_functions_api_no_memory(api);
+    }
+}
+
+
+static void
+ngx_http_functions_route_deleted(ngx_http_functions_api_t *api)
+{
+    ngx_http_functions_query_t  *q = &api->query;
+
+    if (q->rc == NGX_DECLINED && q->error == NGX_HTTP_FUNCTIONS_ER_NO_ROW) {
+        ngx_http_functions_api_fail(api, NGX_HTTP_NOT_FOUND,
+                                    "Route not found");
+        return;
+    }
+
+    if (q->rc != NGX_OK) {
+        ngx_http_functions_api_db_failed(api);
+        return;
+    }
+
+    ngx_http_functions_query_free(q);
+    ngx_http_functions_api_changed(api, &api->path);
+
+    ngx_http_functions_api_answer(api, NGX_HTTP_OK,
+        json_pack("{s:s}", "message", "Route deleted"));
+}

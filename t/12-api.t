@@ -1,0 +1,508 @@
+# The /v1 management API: IronFunctions' endpoints, shapes, messages and
+# status codes; tokens; pagination; PATCH merges; bad and hostile input;
+# and end to end, a route written through the API and called at once.
+use strict;
+use warnings;
+use lib 't/lib';
+
+use FnImage;
+use FnTest qw(top executor_start nginx_start nginx_check fresh_database
+              db_query stack_env http_request wait_until slurp spew tmpdir);
+use JSON::PP;
+use MIME::Base64 qw(encode_base64url);
+use Test::More;
+use Time::HiRes qw(time sleep);
+
+my $env = stack_env() or plan skip_all => 'no stack services';
+my $password = slurp($env->{FUNCTIONS_DB_PASSWORD_FILE});
+chomp $password;
+my $db = fresh_database();
+my $json = JSON::PP->new->canonical->utf8;
+
+# two tokens from the project's own tool; the file holds digests only
+my $tokens = tmpdir() . '/api.tokens';
+my $token = `${\ top()}/scripts/api-token --label admin $tokens`;
+chomp $token;
+my $other = `${\ top()}/scripts/api-token --label ci $tokens`;
+chomp $other;
+like($token, qr/^fn_[A-Za-z0-9_-]{43}$/, 'api-token prints a token');
+unlike(slurp($tokens), qr/\Q$token\E/, 'the token file holds no token');
+like(slurp($tokens), qr/^sha256:[0-9a-f]{64} admin\nsha256:[0-9a-f]{64} ci\n\z/,
+     'one digest per line, with its label');
+is((stat $tokens)[2] & 0777, 0600, 'the token file is private');
+
+my $ex = executor_start();
+FnImage::build($ex->dir . '/images/echo', tag => $_,
+    config => { Cmd => ['/bin/sh', '-c', "echo \"$_ greeting=\$GREETING\""] },
+    layers => [ FnImage::busybox_layer() ]) for qw(v1 v2);
+
+my $http = <<CONF;
+    functions_mysql server=127.0.0.1:$env->{FUNCTIONS_DB_PORT} database=$db
+                    user=$env->{FUNCTIONS_DB_USER} password=$password
+                    connect_timeout=1s timeout=2s;
+    functions_route_cache zone=routes:1m valid=60s not_found=60s;
+    functions_api_tokens $tokens;
+
+    upstream executors {
+        server unix:${\ $ex->socket};
+        keepalive 4;
+    }
+    functions_executors executors;
+CONF
+
+my $server = <<'CONF';
+        location / {
+            functions_api;
+            client_max_body_size 64k;
+            error_page 413 = @api_too_large;
+        }
+
+        location @api_too_large {
+            default_type application/json;
+            return 413 '{"error":{"message":"request body is too large"}}\n';
+        }
+
+        location /r/ {
+            functions_route;
+            proxy_pass http://executors$fn_executor_uri;
+            proxy_method POST;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Fn-Call-Id $fn_call_id;
+            proxy_set_header Fn-Route $fn_route;
+            proxy_set_header Fn-Method $request_method;
+            proxy_set_header Fn-Request-Url $scheme://$host$request_uri;
+            proxy_hide_header Fn-Call-Id;
+        }
+CONF
+
+my $ng = nginx_start(http => $http, server => $server);
+
+# api(METHOD, PATH, BODY, token => T, headers => {...}): BODY is a
+# reference (sent as JSON) or bytes.  Returns the response, with
+# {json} decoded when it is JSON.
+sub api {
+    my ($method, $path, $body, %o) = @_;
+    my $tok = exists $o{token} ? $o{token} : $token;
+    my %h = %{ $o{headers} // {} };
+    $h{Authorization} //= "Bearer $tok" if defined $tok;
+    $body = $json->encode($body) if ref $body;
+    my $r = http_request($ng->port, $method, $path, headers => \%h,
+                         body => $body, timeout => 30);
+    $r->{json} = eval { decode_json($r->{body}) } if ($r->{body} // '') =~ /^[\[{]/;
+    return $r;
+}
+
+sub error_is {
+    my ($r, $status, $re, $name) = @_;
+    subtest $name => sub {
+        is($r->{status}, $status, "status $status") or diag($r->{body});
+        like($r->{headers}{'content-type'} // '', qr{^application/json},
+             'JSON');
+        like($r->{json}{error}{message} // '', $re, 'the message');
+    };
+}
+
+sub generation { db_query($db, 'SELECT value FROM generation')->[0][0] }
+
+subtest 'open endpoints' => sub {
+    my $r = api('GET', '/', undef, token => undef);
+    is($r->{status}, 200, 'GET / needs no token');
+    is($r->{json}{hello}, 'world!', '  and greets');
+    $r = api('GET', '/version', undef, token => undef);
+    is($r->{status}, 200, 'GET /version needs no token');
+    like($r->{json}{version}, qr/^\d+\.\d+\.\d+$/, '  {"version":"x.y.z"}');
+    $r = api('HEAD', '/version', undef, token => undef);
+    is($r->{status}, 200, 'HEAD /version');
+    $r = api('POST', '/version', {}, token => undef);
+    is($r->{status}, 405, 'POST /version: 405');
+    is($r->{headers}{allow}, 'GET, HEAD', '  with Allow');
+    error_is(api('GET', '/v2/apps'), 404, qr/not found/, 'an unknown path: 404 JSON');
+};
+
+subtest 'tokens' => sub {
+    my $r = api('GET', '/v1/apps', undef, token => undef);
+    error_is($r, 401, qr/Bearer/, 'no token: 401');
+    is($r->{headers}{'www-authenticate'}, 'Bearer realm="functions"',
+       '  with WWW-Authenticate');
+    $r = api('GET', '/v1/apps', undef, token => 'fn_wrong');
+    error_is($r, 401, qr/invalid token/, 'a wrong token: 401');
+    like($r->{headers}{'www-authenticate'}, qr/error="invalid_token"/,
+         '  saying so');
+    error_is(api('GET', '/v1/apps', undef, token => undef,
+                 headers => { Authorization => "Basic $token" }),
+             401, qr/invalid token/, 'another scheme: 401');
+    error_is(api('GET', '/v1/apps', undef, token => substr($token, 0, -1)),
+             401, qr/invalid token/, 'a token one character short: 401');
+    error_is(api('DELETE', '/v1/apps/x', undef, token => ''), 401, qr/./,
+             'an empty token: 401');
+    error_is(api('POST', '/v1/apps', { app => { name => 'noauth' } }, token => undef),
+             401, qr/Bearer/, 'writes need a token too');
+    is(db_query($db, "SELECT COUNT(*) FROM apps WHERE name = 'noauth'")->[0][0], 0,
+       '  and nothing was written');
+    is(api('GET', '/v1/apps')->{status}, 200, 'the right token: 200');
+    is(api('GET', '/v1/apps', undef, token => $other)->{status}, 200,
+       'the second token of the file works too');
+    is(api('GET', '/v1/apps', undef, token => undef,
+           headers => { Authorization => "bearer  $token" })->{status}, 200,
+       'the scheme is case-insensitive');
+    like(slurp($ng->prefix . '/error.log'), qr/wrong token/, 'wrong tokens are logged');
+    unlike(slurp($ng->prefix . '/error.log'), qr/fn_wrong|\Q$token\E/,
+           'tokens are not');
+};
+
+subtest 'apps' => sub {
+    my $r = api('GET', '/v1/apps');
+    is_deeply($r->{json}, { message => 'Successfully listed applications', apps => [] },
+              'none yet');
+    my $g = generation();
+    $r = api('POST', '/v1/apps', { app => { name => 'myapp', config => { A => '1', B => '2' } } });
+    is($r->{status}, 200, 'created') or diag($r->{body});
+    is($r->{json}{message}, 'App successfully created', '  message');
+    is_deeply($r->{json}{app}{config}, { A => '1', B => '2' }, '  config');
+    is($r->{json}{app}{name}, 'myapp', '  name');
+    like($r->{json}{app}{created_at}, qr/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/,
+         '  created_at in RFC 3339 UTC');
+    error_is(api('POST', '/v1/apps', { app => { name => 'myapp' } }), 409,
+             qr/^App already exists$/, 'again: 409');
+    $r = api('GET', '/v1/apps/myapp');
+    is($r->{status}, 200, 'read');
+    is($r->{json}{message}, 'Successfully loaded app', '  message');
+    error_is(api('GET', '/v1/apps/nope'), 404, qr/^App not found$/, 'unknown: 404');
+
+    $r = api('PATCH', '/v1/apps/myapp', { app => { config => { A => '', C => '3' } } });
+    is($r->{status}, 200, 'patched') or diag($r->{body});
+    is($r->{json}{message}, 'App successfully updated', '  message');
+    is_deeply($r->{json}{app}{config}, { B => '2', C => '3' },
+              '  merged: "" removed A, C added, B kept');
+    is(api('PATCH', '/v1/apps/myapp', { app => { name => 'myapp' } })->{status}, 200,
+       'the same name is no change');
+    error_is(api('PATCH', '/v1/apps/myapp', { app => { name => 'other' } }), 400,
+             qr/name is immutable/, 'a new name: 400');
+    error_is(api('PATCH', '/v1/apps/nope', { app => { config => {} } }), 404,
+             qr/^App not found$/, 'patching an unknown app: 404');
+    ok(generation() > $g, 'the app change bumped the generation');
+    is(db_query($db, "SELECT COUNT(*) FROM route_changes WHERE app_name = 'myapp' AND path IS NULL")->[0][0],
+       2, '  with whole-app change rows');
+
+    $r = api('DELETE', '/v1/apps/myapp');
+    is($r->{status}, 200, 'deleted');
+    is_deeply($r->{json}, { message => 'App deleted' }, '  message');
+    error_is(api('DELETE', '/v1/apps/myapp'), 404, qr/^App not found$/, 'again: 404');
+    error_is(api('PUT', '/v1/apps/myapp', {}), 405, qr/not allowed/, 'PUT: 405');
+};
+
+subtest 'routes' => sub {
+    my $r = api('POST', '/v1/apps/auto/routes', { route => { path => '/hello', image => 'oci:echo:v1' } });
+    is($r->{status}, 200, 'created in an app that did not exist') or diag($r->{body});
+    is($r->{json}{message}, 'Route successfully created', '  message');
+    my %want = (app_name => 'auto', path => '/hello', image => 'oci:echo:v1',
+                memory => 128, type => 'sync', format => 'default', timeout => 30,
+                idle_timeout => 30, max_concurrency => 1, headers => {},
+                config => {}, jwt_key => '');
+    my %got = %{ $r->{json}{route} };
+    delete @got{qw(created_at updated_at)};
+    is_deeply(\%got, \%want, '  every field, with the defaults');
+    is(api('GET', '/v1/apps/auto')->{status}, 200, 'the app exists now');
+    error_is(api('POST', '/v1/apps/auto/routes', { route => { path => '/hello', image => 'x' } }),
+             409, qr/^Route already exists$/, 'again: 409');
+    error_is(api('DELETE', '/v1/apps/auto'), 400, qr/^Cannot remove apps with routes$/,
+             'an app with routes is not deleted');
+
+    $r = api('POST', '/v1/apps/auto/routes', { route => {
+        path => '/a/b/c', image => 'registry.example:5000/team/fn@sha256:' . ('ab' x 32),
+        memory => 256, type => 'async', format => 'http', timeout => 600,
+        idle_timeout => 5, max_concurrency => 4,
+        headers => { 'X-One' => ['1', '2'] }, config => { K => 'v' },
+        jwt_key => 's3cret' } });
+    is($r->{status}, 200, 'a multi-segment route with every field') or diag($r->{body});
+    $r = api('GET', '/v1/apps/auto/routes/a/b/c');
+    is($r->{status}, 200, 'read by its path');
+    is($r->{json}{message}, 'Successfully loaded route', '  message');
+    is_deeply([ @{ $r->{json}{route} }{qw(memory type format timeout idle_timeout max_concurrency)} ],
+              [256, 'async', 'http', 600, 5, 4], '  each field stored');
+    is_deeply($r->{json}{route}{headers}, { 'X-One' => ['1', '2'] }, '  headers');
+    is($r->{json}{route}{jwt_key}, '********', '  jwt_key masked');
+    is(db_query($db, "SELECT jwt_key FROM routes WHERE path = '/a/b/c'")->[0][0], 's3cret',
+       '  but stored');
+    error_is(api('GET', '/v1/apps/auto/routes/nope'), 404, qr/^Route not found$/, 'unknown: 404');
+    error_is(api('GET', '/v1/apps/none/routes'), 404, qr/^App not found$/,
+             'routes of an unknown app: 404');
+
+    $r = api('PATCH', '/v1/apps/auto/routes/a/b/c', { route => {
+        image => 'oci:echo:v2', config => { K => '', L => 'w' },
+        headers => { 'X-One' => [], 'X-Two' => ['2'] }, memory => undef,
+        jwt_key => '********' } });
+    is($r->{status}, 200, 'patched') or diag($r->{body});
+    is($r->{json}{message}, 'Route successfully updated', '  message');
+    is($r->{json}{route}{image}, 'oci:echo:v2', '  image replaced');
+    is_deeply($r->{json}{route}{config}, { L => 'w' }, '  config merged');
+    is_deeply($r->{json}{route}{headers}, { 'X-Two' => ['2'] }, '  headers merged');
+    is($r->{json}{route}{memory}, 128, '  null: back to the default');
+    is($r->{json}{route}{format}, 'http', '  what was not given is kept');
+    is(db_query($db, "SELECT jwt_key FROM routes WHERE path = '/a/b/c'")->[0][0], 's3cret',
+       '  the mask kept the key');
+    api('PATCH', '/v1/apps/auto/routes/a/b/c', { route => { jwt_key => 'n3w' } });
+    is(db_query($db, "SELECT jwt_key FROM routes WHERE path = '/a/b/c'")->[0][0], 'n3w',
+       'a new key replaces it');
+    is(api('PATCH', '/v1/apps/auto/routes/a/b/c', { route => { jwt_key => '' } })
+       ->{json}{route}{jwt_key}, '', '"" removes it');
+    error_is(api('PATCH', '/v1/apps/auto/routes/a/b/c', { route => { path => '/other' } }),
+             400, qr/path is immutable/, 'a new path: 400');
+    is(api('PATCH', '/v1/apps/auto/routes/a/b/c', { route => { path => '/a/b/c' } })->{status},
+       200, 'the same path is no change');
+    error_is(api('PATCH', '/v1/apps/auto/routes/a/b/c', { route => { type => 'batch' } }),
+             400, qr/"type" must be one of sync, async/, 'a bad value names the field');
+    error_is(api('PATCH', '/v1/apps/auto/routes/nope', { route => { image => 'x' } }),
+             404, qr/^Route not found$/, 'patching an unknown route: 404');
+
+    my $g = generation();
+    $r = api('DELETE', '/v1/apps/auto/routes/a/b/c');
+    is_deeply($r->{json}, { message => 'Route deleted' }, 'deleted');
+    is(generation(), $g + 1, '  one generation bump');
+    is_deeply(db_query($db, "SELECT app_name, path FROM route_changes WHERE generation = $g + 1"),
+              [['auto', '/a/b/c']], '  recording what changed');
+    error_is(api('DELETE', '/v1/apps/auto/routes/a/b/c'), 404, qr/^Route not found$/,
+             'again: 404');
+
+    # the root route is /routes/ (IronFunctions' reading)
+    is(api('POST', '/v1/apps/auto/routes', { route => { path => '/', image => 'x' } })->{status},
+       200, 'a route at "/"');
+    is(api('GET', '/v1/apps/auto/routes/')->{json}{route}{path}, '/', '  read as /routes/');
+    is(api('DELETE', '/v1/apps/auto/routes/')->{status}, 200, '  deleted');
+};
+
+subtest 'pagination' => sub {
+    my @names = map { sprintf('page%02d', $_) } 1 .. 7;
+    api('POST', '/v1/apps', { app => { name => $_ } }) for reverse @names;
+    my (@seen, $cursor, $pages);
+    do {
+        my $r = api('GET', '/v1/apps?per_page=3' . ($cursor ? "&cursor=$cursor" : ''));
+        is($r->{status}, 200, 'a page') or last;
+        ok(@{ $r->{json}{apps} } <= 3, '  of at most 3');
+        push @seen, map { $_->{name} } @{ $r->{json}{apps} };
+        $cursor = $r->{json}{next_cursor};
+        $pages++;
+    } while ($cursor && $pages < 10);
+    is_deeply([ grep { /^page/ } @seen ], \@names, 'every app once, in name order');
+    is(scalar(@seen), 8, '  (and "auto")');
+    is($pages, 3, '  in 3 pages: the last has no next_cursor');
+    is(scalar @{ api('GET', '/v1/apps')->{json}{apps} }, 8, 'per_page 30 by default');
+
+    error_is(api('GET', "/v1/apps?per_page=$_"), 400, qr/per_page/, "per_page=$_: 400")
+        for ('0', '101', 'abc', '-1', '');
+    error_is(api('GET', '/v1/apps?cursor=%%%'), 400, qr/cursor/, 'a broken cursor: 400');
+    is(api('GET', '/v1/apps?per_page=100')->{status}, 200, 'per_page=100 is allowed');
+
+    for my $i (1 .. 5) {
+        api('POST', '/v1/apps/paged/routes', { route => { path => "/r$i",
+            image => $i % 2 ? 'oci:echo:v1' : 'oci:echo:v2' } });
+    }
+    my $r = api('GET', '/v1/apps/paged/routes?per_page=2');
+    is_deeply([ map { $_->{path} } @{ $r->{json}{routes} } ], ['/r1', '/r2'], 'routes: first page');
+    is($r->{json}{message}, 'Successfully listed routes', '  message');
+    $r = api('GET', "/v1/apps/paged/routes?per_page=2&cursor=$r->{json}{next_cursor}");
+    is_deeply([ map { $_->{path} } @{ $r->{json}{routes} } ], ['/r3', '/r4'], '  second');
+    $r = api('GET', "/v1/apps/paged/routes?per_page=2&cursor=$r->{json}{next_cursor}");
+    is_deeply([ map { $_->{path} } @{ $r->{json}{routes} } ], ['/r5'], '  last');
+    ok(!exists $r->{json}{next_cursor}, '  without next_cursor');
+    $r = api('GET', '/v1/apps/paged/routes?image=oci%3Aecho%3Av2');
+    is_deeply([ map { $_->{path} } @{ $r->{json}{routes} } ], ['/r2', '/r4'], '?image= filters');
+    is_deeply(api('GET', '/v1/apps/page01/routes')->{json}{routes}, [],
+              'an app without routes: []');
+};
+
+subtest 'bad input' => sub {
+    my @cases = (
+        [ 'not JSON', 'POST', '/v1/apps', '{"app":', 400, qr/invalid JSON/ ],
+        [ 'an empty body', 'POST', '/v1/apps', '', 400, qr/JSON body/ ],
+        [ 'an array', 'POST', '/v1/apps', '[]', 400, qr/must be \{"app"/ ],
+        [ 'app not an object', 'POST', '/v1/apps', '{"app":"x"}', 400, qr/must be \{"app"/ ],
+        [ 'another key beside app', 'POST', '/v1/apps', '{"app":{"name":"a"},"x":1}', 400, qr/must be/ ],
+        [ 'duplicate keys', 'POST', '/v1/apps', '{"app":{"name":"a","name":"b"}}', 400, qr/duplicate/ ],
+        [ 'a NUL in a name', 'POST', '/v1/apps', '{"app":{"name":"a\u0000b"}}', 400, qr/NUL|invalid JSON|name/ ],
+        [ 'invalid UTF-8', 'POST', '/v1/apps', "{\"app\":{\"name\":\"\xff\"}}", 400, qr/invalid JSON/ ],
+        [ 'deep nesting', 'POST', '/v1/apps', ('[' x 5000) . (']' x 5000), 400, qr/invalid JSON/ ],
+        [ 'name missing', 'POST', '/v1/apps', '{"app":{}}', 400, qr/"name"/ ],
+        [ 'name a number', 'POST', '/v1/apps', '{"app":{"name":5}}', 400, qr/"name"/ ],
+        [ 'name too long', 'POST', '/v1/apps', '{"app":{"name":"' . ('a' x 31) . '"}}', 400, qr/"name"/ ],
+        [ 'name with a dot', 'POST', '/v1/apps', '{"app":{"name":"a.b"}}', 400, qr/"name"/ ],
+        [ 'name with a quote', 'POST', '/v1/apps', q({"app":{"name":"a'--"}}), 400, qr/"name"/ ],
+        [ 'unknown app field', 'POST', '/v1/apps', '{"app":{"name":"a","nmae":"b"}}', 400, qr/"nmae" is unknown/ ],
+        [ 'config a list', 'POST', '/v1/apps', '{"app":{"name":"a","config":[]}}', 400, qr/"config" must be an object/ ],
+        [ 'config value a number', 'POST', '/v1/apps', '{"app":{"name":"a","config":{"K":1}}}', 400, qr/"config": value of "K"/ ],
+        [ 'config value with a line break', 'POST', '/v1/apps', '{"app":{"name":"a","config":{"K":"x\ny"}}}', 400, qr/line breaks/ ],
+        [ 'config key with a space', 'POST', '/v1/apps', '{"app":{"name":"a","config":{"A B":"x"}}}', 400, qr/invalid key/ ],
+        [ 'app name in the URL', 'GET', '/v1/apps/a%27b', undef, 400, qr/invalid app name/ ],
+        [ 'app name too long in the URL', 'GET', '/v1/apps/' . ('x' x 31), undef, 400, qr/invalid app name/ ],
+        [ 'route path with a space', 'GET', '/v1/apps/a/routes/a%20b', undef, 400, qr/invalid route path/ ],
+        [ 'route path too long', 'GET', '/v1/apps/a/routes/' . ('p' x 300), undef, 400, qr/invalid route path/ ],
+        [ 'route path with %', 'GET', '/v1/apps/a/routes/x%2525', undef, 400, qr/invalid route path/ ],
+        [ 'something after the app', 'GET', '/v1/apps/a/calls/x/y', undef, 404, qr/not found/ ],
+    );
+    my @route_cases = (
+        [ 'route missing', '{}', qr/must be \{"route"/ ],
+        [ 'path missing', '{"route":{"image":"x"}}', qr/"path" must be a string/ ],
+        [ 'path relative', '{"route":{"path":"x","image":"x"}}', qr/"path" must be an absolute path/ ],
+        [ 'path with ..', '{"route":{"path":"/a/../b","image":"x"}}', qr/"path"/ ],
+        [ 'path with an empty segment', '{"route":{"path":"/a//b","image":"x"}}', qr/"path"/ ],
+        [ 'path too long', '{"route":{"path":"/' . ('p' x 255) . '","image":"x"}}', qr/"path"/ ],
+        [ 'image missing', '{"route":{"path":"/x"}}', qr/"image" must be a string/ ],
+        [ 'image empty', '{"route":{"path":"/x","image":""}}', qr/"image"/ ],
+        [ 'image with a space', '{"route":{"path":"/x","image":"a b"}}', qr/"image"/ ],
+        [ 'memory a string', '{"route":{"path":"/x","image":"x","memory":"128"}}', qr/"memory" must be an integer/ ],
+        [ 'memory a float', '{"route":{"path":"/x","image":"x","memory":1.5}}', qr/"memory" must be an integer/ ],
+        [ 'memory 0', '{"route":{"path":"/x","image":"x","memory":0}}', qr/"memory" must be from 1 to 8192/ ],
+        [ 'memory too big', '{"route":{"path":"/x","image":"x","memory":99999999999999}}', qr/"memory"/ ],
+        [ 'memory beyond 64 bits', '{"route":{"path":"/x","image":"x","memory":1e400}}', qr/invalid JSON|"memory"/ ],
+        [ 'timeout negative', '{"route":{"path":"/x","image":"x","timeout":-1}}', qr/"timeout"/ ],
+        [ 'timeout too long', '{"route":{"path":"/x","image":"x","timeout":3601}}', qr/"timeout"/ ],
+        [ 'idle_timeout a bool', '{"route":{"path":"/x","image":"x","idle_timeout":true}}', qr/"idle_timeout"/ ],
+        [ 'max_concurrency 0', '{"route":{"path":"/x","image":"x","max_concurrency":0}}', qr/"max_concurrency"/ ],
+        [ 'format unknown', '{"route":{"path":"/x","image":"x","format":"cloudevent"}}', qr/"format" must be one of default, http, json, http-stream/ ],
+        [ 'type unknown', '{"route":{"path":"/x","image":"x","type":"batch"}}', qr/"type" must be one of sync, async/ ],
+        [ 'headers a list', '{"route":{"path":"/x","image":"x","headers":["a"]}}', qr/"headers" must be an object/ ],
+        [ 'header value a string', '{"route":{"path":"/x","image":"x","headers":{"X":"y"}}}', qr/"headers"/ ],
+        [ 'header name with a colon', '{"route":{"path":"/x","image":"x","headers":{"X:Y":["y"]}}}', qr/"headers": invalid name/ ],
+        [ 'header value with CRLF', '{"route":{"path":"/x","image":"x","headers":{"X":["a\r\nSet-Cookie: b"]}}}', qr/line breaks/ ],
+        [ 'jwt_key a number', '{"route":{"path":"/x","image":"x","jwt_key":5}}', qr/"jwt_key" must be a string/ ],
+        [ 'jwt_key too long', '{"route":{"path":"/x","image":"x","jwt_key":"' . ('k' x 1025) . '"}}', qr/"jwt_key"/ ],
+        [ 'jwt_key the mask', '{"route":{"path":"/x","image":"x","jwt_key":"********"}}', qr/"jwt_key"/ ],
+        [ 'app_name of another app', '{"route":{"path":"/x","image":"x","app_name":"other"}}', qr/"app_name"/ ],
+        [ 'unknown route field', '{"route":{"path":"/x","image":"x","timeot":5}}', qr/"timeot" is unknown/ ],
+    );
+    push @cases, map { [ "route: $_->[0]", 'POST', '/v1/apps/bad/routes', $_->[1], 400, $_->[2] ] }
+                 @route_cases;
+    my $g = generation();
+    for my $c (@cases) {
+        my ($name, $method, $path, $body, $status, $re) = @$c;
+        error_is(api($method, $path, $body // undef), $status, $re, $name);
+    }
+    is(db_query($db, "SELECT COUNT(*) FROM apps WHERE name IN ('a', 'bad')")->[0][0], 0,
+       'nothing of it was stored');
+    is(generation(), $g, 'and the generation did not move');
+
+    error_is(api('POST', '/v1/apps', '{"app":{"name":"big","config":{"K":"' . ('x' x 70000) . '"}}}'),
+             413, qr/too large/, 'a body over client_max_body_size: 413 JSON');
+    my $chunked = http_request($ng->port, 'POST', '/v1/apps',
+        headers => { Authorization => "Bearer $token", 'Transfer-Encoding' => 'chunked' },
+        raw => "POST /v1/apps HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+             . "Authorization: Bearer $token\r\nTransfer-Encoding: chunked\r\n\r\n"
+             . join('', map { sprintf("%x\r\n%s\r\n", 8192, 'x' x 8192) } 1 .. 10)
+             . "0\r\n\r\n");
+    is($chunked->{status}, 413, 'a chunked body over the limit: 413');
+    like($chunked->{body}, qr/"too large"|too large/, '  JSON');
+    my $r = api('POST', '/v1/apps', '{"app":{"name":"big","config":{"K":"' . ('x' x 60000) . '"}}}');
+    is($r->{status}, 200, 'a body under the limit is read whole (even from a temp file)');
+    is(length($r->{json}{app}{config}{K}), 60000, '  every byte of it');
+};
+
+subtest 'hostile values are stored literally' => sub {
+    my %config = (
+        Q => q(it's "quoted"),
+        SQL => q('; DROP TABLE apps; --),
+        BS => q(back\slash\\ and \' and \"),
+        U => "caf\x{e9} \x{1F600} \x{202E}rtl",
+        CTRL => "tab\there",
+        JSONISH => '{"a":[1,2]}',
+        PCT => '%s %n %x',
+    );
+    my $r = api('POST', '/v1/apps/hostile/routes', { route => {
+        path => q(/it's/"q"/a;b/$x), image => q(oci:img';--"x), config => \%config,
+        headers => { 'X-Evil' => [q('"\\), "\x{1F600}"] } } });
+    is($r->{status}, 200, 'created') or diag($r->{body});
+    $r = api('GET', q(/v1/apps/hostile/routes/it's/%22q%22/a;b/$x));
+    is($r->{status}, 200, 'read back by its path') or diag($r->{body});
+    is_deeply($r->{json}{route}{config}, \%config, 'config: identical');
+    is($r->{json}{route}{image}, q(oci:img';--"x), 'image: identical');
+    is_deeply($r->{json}{route}{headers}, { 'X-Evil' => [q('"\\), "\x{1F600}"] },
+              'headers: identical');
+    is(db_query($db, 'SELECT COUNT(*) FROM apps')->[0][0] > 0, 1, 'the tables are still there');
+    $r = api('PATCH', '/v1/apps/hostile', { app => { config => { "K'" => q{') OR 1=1 --} } } });
+    is($r->{json}{app}{config}{"K'"}, q{') OR 1=1 --}, 'app config: identical');
+};
+
+subtest 'end to end: written through the API, called at once' => sub {
+    my $r = api('POST', '/v1/apps/e2e/routes', { route => { path => '/hello',
+        image => 'oci:echo:v1', config => { GREETING => 'one' } } });
+    is($r->{status}, 200, 'route created') or diag($r->{body});
+    $r = http_request($ng->port, 'GET', '/r/e2e/hello');
+    is($r->{status}, 200, 'called') or diag($r->{body});
+    like($r->{body}, qr/^v1 greeting=one$/m, '  runs the route as created');
+    for my $n (2 .. 6) {
+        my $image = $n % 2 ? 'oci:echo:v1' : 'oci:echo:v2';
+        api('PATCH', '/v1/apps/e2e/routes/hello', { route => { image => $image,
+            config => { GREETING => "n$n" } } });
+        # the next call, on either worker, runs the new version
+        my @bodies = map { http_request($ng->port, 'GET', '/r/e2e/hello')->{body} } 1 .. 4;
+        my $tag = $image =~ s/.*://r;
+        is(scalar(grep { /^$tag greeting=n$n$/m } @bodies), 4,
+           "change $n: every next call runs it");
+    }
+    api('PATCH', '/v1/apps/e2e', { app => { config => { GREETING => 'app' } } });
+    api('PATCH', '/v1/apps/e2e/routes/hello', { route => { config => { GREETING => '' } } });
+    like(http_request($ng->port, 'GET', '/r/e2e/hello')->{body}, qr/greeting=app$/m,
+         'app config shows once the route key is removed');
+
+    api('PATCH', '/v1/apps/e2e/routes/hello', { route => { jwt_key => 'k3y' } });
+    is(http_request($ng->port, 'GET', '/r/e2e/hello')->{status}, 401,
+       'a jwt_key set through the API guards the route at once');
+    api('DELETE', '/v1/apps/e2e/routes/hello');
+    is(http_request($ng->port, 'GET', '/r/e2e/hello')->{status}, 404,
+       'a deleted route is gone at once');
+    api('POST', '/v1/apps/e2e/routes', { route => { path => '/hello', image => 'oci:echo:v2' } });
+    like(http_request($ng->port, 'GET', '/r/e2e/hello')->{body}, qr/^v2 /m,
+         'and a new one is there at once (no negative entry left)');
+};
+
+subtest 'another nginx instance sees API writes within about a second' => sub {
+    my $ng2 = nginx_start(http => $http, server => $server);
+    api('POST', '/v1/apps/two/routes', { route => { path => '/x', image => 'oci:echo:v1',
+                                                   config => { GREETING => 'a' } } });
+    like(http_request($ng2->port, 'GET', '/r/two/x')->{body}, qr/greeting=a$/m, 'cached there');
+    api('PATCH', '/v1/apps/two/routes/x', { route => { config => { GREETING => 'b' } } });
+    ok(wait_until(3, sub { http_request($ng2->port, 'GET', '/r/two/x')->{body} =~ /greeting=b$/m }),
+       'the change reaches it through the generation');
+    $ng2->stop;
+};
+
+subtest 'MariaDB frozen: the API answers 503, never hangs' => sub {
+    my $mysqld = slurp("$env->{FUNCTIONS_VAR}/run/mysqld.pid");
+    chomp $mysqld if $mysqld;
+    plan skip_all => 'no mysqld pid file' unless $mysqld;
+    kill 'STOP', $mysqld;
+    my ($r, $w, $t);
+    my $ok = eval {
+        my $t0 = time;
+        $r = api('GET', '/v1/apps/e2e');
+        $w = api('POST', '/v1/apps', { app => { name => 'frozen' } });
+        $t = time - $t0;
+        1;
+    };
+    kill 'CONT', $mysqld;
+    die $@ unless $ok;
+    error_is($r, 503, qr/database is unavailable/, 'a read: 503');
+    is($r->{headers}{'retry-after'}, 1, '  with Retry-After');
+    error_is($w, 503, qr/database is unavailable/, 'a write: 503');
+    ok($t < 10, '  both within the configured timeouts');
+    ok(wait_until(10, sub { api('GET', '/v1/apps/e2e')->{status} == 200 }),
+       'after SIGCONT it answers again');
+};
+
+subtest 'configuration errors' => sub {
+    my ($rc, $out) = nginx_check(http => "functions_mysql server=127.0.0.1:1 database=x user=u password=p;",
+                                 server => "location / { functions_api; }");
+    isnt($rc, 0, 'functions_api without a token file is refused');
+    like($out, qr/needs "functions_mysql" and "functions_api_tokens"/, '  saying what is missing');
+    my $bad = tmpdir() . '/bad.tokens';
+    spew($bad, "sha256:xyz\n");
+    ($rc, $out) = nginx_check(http => "functions_api_tokens $bad;");
+    like($out, qr/line 1: expected/, 'a malformed token file is refused, naming the line');
+    spew($bad, "# nothing\n\n");
+    ($rc, $out) = nginx_check(http => "functions_api_tokens $bad;");
+    like($out, qr/holds no token/, 'an empty token file is refused');
+    ($rc, $out) = nginx_check(http => "functions_api_tokens /nonexistent/tokens;");
+    like($out, qr/open\(\) "\/nonexistent\/tokens" failed/, 'a missing one too');
+};
+
+done_testing;
