@@ -42,7 +42,7 @@ done
 
 # Two images: /bin/true, and a script that prints hello.
 mkdir -p "$dir/images" "$dir/state"
-perl -I"$here/t/lib" -MFnImage -e '
+perl -I"$here/scripts/lib" -MFnImage -e '
     my ($d) = @ARGV;
     my $base = FnImage::busybox_layer();
     FnImage::build("$d/images/true", tag => "v1",

@@ -41,7 +41,7 @@ cc -static -O2 -Wall -o "$dir/hot-fn" "$here/t/fn/hot.c"
 [ -x "$build/functions-executor" ] || { echo "build first: make" >&2; exit 1; }
 
 mkdir -p "$dir/images"
-perl -I"$here/t/lib" -MFnImage -e '
+perl -I"$here/scripts/lib" -MFnImage -e '
     my ($d) = @ARGV;
     FnImage::build("$d/images/hot", tag => "v1",
         config => { Cmd => ["/fn/hot"] },

@@ -63,7 +63,7 @@ keys=${BENCH_ROUTES:-50000}
 } | sql "$db"
 
 mkdir -p "$dir/images" "$dir/state"
-perl -I"$here/t/lib" -MFnImage -e '
+perl -I"$here/scripts/lib" -MFnImage -e '
     my ($d) = @ARGV;
     FnImage::build("$d/images/hot", tag => "v1",
         config => { Cmd => ["/fn/hot"] },

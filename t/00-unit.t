@@ -2,7 +2,7 @@
 # every one of its results becomes a result here.
 use strict;
 use warnings;
-use lib 't/lib';
+use lib 't/lib', 'scripts/lib';
 
 use FnTest qw(build_dir);
 use TAP::Parser;

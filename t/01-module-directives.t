@@ -2,7 +2,7 @@
 # directives and rejects bad values with a clear message.
 use strict;
 use warnings;
-use lib 't/lib';
+use lib 't/lib', 'scripts/lib';
 
 use FnTest qw(nginx_check nginx_start http_request);
 use Test::More;

@@ -1,7 +1,7 @@
 # The schema migrates from empty, and migrating again changes nothing.
 use strict;
 use warnings;
-use lib 't/lib';
+use lib 't/lib', 'scripts/lib';
 
 use Digest::SHA qw(sha256_hex);
 use File::Copy qw(copy);

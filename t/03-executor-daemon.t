@@ -2,7 +2,7 @@
 # bad input, reload and drain.
 use strict;
 use warnings;
-use lib 't/lib';
+use lib 't/lib', 'scripts/lib';
 
 use FnTest qw(executor_start unix_request http_request free_port tmpdir
               spew slurp wait_until build_dir);

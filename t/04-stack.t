@@ -3,7 +3,7 @@
 # and on ports of its own, beside the services the other tests use.
 use strict;
 use warnings;
-use lib 't/lib';
+use lib 't/lib', 'scripts/lib';
 
 use FnTest qw(top tmpdir free_port stack_env http_request unix_request
               slurp);
@@ -42,6 +42,7 @@ sub amqp_greets {
 
 for my $round (1, 2) {
     my ($rc, $out) = run('start');
+    my $started = $out;
     is($rc, 0, "round $round: stack start succeeds") or diag($out);
     like($out, qr/up: http:\/\/127\.0\.0\.1:$ports{HTTP}\//, 'and says where');
 
@@ -59,10 +60,26 @@ for my $round (1, 2) {
              --skip-column-names -e 'SELECT COUNT(*) FROM functions.schema_migrations'`;
     ok($? == 0 && $v > 0, 'MariaDB holds the migrated schema');
 
+    # the quickstart's demo: deployed through the API, and its curl works
+    like($started, qr/the demo function answers: Hello, quickstart!/,
+         'the demo function was deployed and called');
+    my ($curl) = $started =~ /^\s+(curl -d 'Alice' \S+)$/m;
+    ok($curl, 'a curl command is printed');
+    like(`$curl 2>/dev/null`, qr{^Hello, Alice! \(app demo, route /hello, call \w{26}\)$},
+         '  and prints the demo function\'s answer');
+    my $token = slurp("$var/admin.token");
+    chomp $token if defined $token;
+    like($token, qr/^fn_/, 'an admin token is in var/admin.token');
+    my $r = http_request($ports{HTTP}, 'GET', '/v1/apps/demo/routes',
+                         headers => { Authorization => "Bearer $token" });
+    like($r->{body}, qr{"path":"/hello"}, '  and it lists the demo route');
+
     my $before = pids();
     ($rc, $out) = run('start');
     is($rc, 0, 'starting again is harmless');
     is_deeply(pids(), $before, 'and starts nothing twice');
+    like($out, qr/the demo function answers: Hello/, '  the demo still answers');
+    is(slurp("$var/admin.token"), "$token\n", '  with the same token');
 
     ($rc, $out) = run('stop');
     is($rc, 0, "round $round: stack stop succeeds") or diag($out);

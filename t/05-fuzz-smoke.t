@@ -2,7 +2,7 @@
 # with a fixed seed, so this is repeatable; longer runs: make fuzz-run.
 use strict;
 use warnings;
-use lib 't/lib';
+use lib 't/lib', 'scripts/lib';
 
 use FnTest qw(top tmpdir);
 use Test::More;

@@ -3,7 +3,7 @@
 # started.
 use strict;
 use warnings;
-use lib 't/lib';
+use lib 't/lib', 'scripts/lib';
 
 use FnTest qw(top tmpdir spew db_root stack_env rabbitmqctl);
 use Test::More;
@@ -12,7 +12,7 @@ my $child = tmpdir() . '/child.t';
 spew($child, <<'PERL');
 use strict;
 use warnings;
-use lib 't/lib';
+use lib 't/lib', 'scripts/lib';
 use FnTest qw(fresh_database fresh_vhost db_query executor_start rabbitmqctl);
 use Test::More;
 

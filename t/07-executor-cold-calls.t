@@ -2,7 +2,7 @@
 # real bubblewrap sandboxes, real cgroups.
 use strict;
 use warnings;
-use lib 't/lib';
+use lib 't/lib', 'scripts/lib';
 
 use FnImage;
 use FnTest qw(executor_start unix_request wait_until);

@@ -2,7 +2,7 @@
 # flight, and what a restart finds of an earlier run.
 use strict;
 use warnings;
-use lib 't/lib';
+use lib 't/lib', 'scripts/lib';
 
 use File::Path qw(make_path);
 use FnImage;

@@ -3,7 +3,7 @@
 # file, shared memory segment or message queue of that call is left).
 use strict;
 use warnings;
-use lib 't/lib';
+use lib 't/lib', 'scripts/lib';
 
 use FnImage;
 use FnTest qw(executor_start unix_request wait_until tmpdir);

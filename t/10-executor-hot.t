@@ -2,7 +2,7 @@
 # stdin/stdout with HTTP/1.1 framing, pooled per route.
 use strict;
 use warnings;
-use lib 't/lib';
+use lib 't/lib', 'scripts/lib';
 
 use Digest::SHA qw(sha256_hex);
 use FnImage;

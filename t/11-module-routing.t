@@ -2,7 +2,7 @@
 # behind the shared-memory cache, calls to executors through an upstream.
 use strict;
 use warnings;
-use lib 't/lib';
+use lib 't/lib', 'scripts/lib';
 
 use FnImage;
 use FnTest qw(executor_start nginx_start fresh_database db_query stack_env

@@ -3,7 +3,7 @@
 # and end to end, a route written through the API and called at once.
 use strict;
 use warnings;
-use lib 't/lib';
+use lib 't/lib', 'scripts/lib';
 
 use FnImage;
 use FnTest qw(top executor_start nginx_start nginx_check fresh_database

@@ -1,8 +1,9 @@
 package FnImage;
 
-# Builds OCI image layouts for tests, with core Perl only: layers are tar
-# archives (Archive::Tar), optionally gzip-compressed, named by their
-# SHA-256 digests, as `skopeo copy ... oci:` or umoci would write them.
+# Builds OCI image layouts (tests, benchmarks, scripts/image-build) with
+# core Perl only: layers are tar archives (Archive::Tar), optionally
+# gzip-compressed, named by their SHA-256 digests, as `skopeo copy ...
+# oci:` or umoci would write them.
 #
 #   FnImage::build($dir, tag => 'v1', config => {...}, layers => [
 #       [ [ 'bin/busybox', file => '/bin/busybox', mode => 0755 ],
