@@ -252,6 +252,7 @@ ngx_http_functions_api_handler(ngx_http_request_t *r)
     ngx_http_functions_api_t          *api;
     ngx_http_functions_api_step_pt     step;
     ngx_http_functions_api_methods_t  *m;
+    void                             **slot;
 
     if (ngx_http_functions_api_parse_uri(r, &endpoint, &app, &path)
         != NGX_OK)
@@ -404,7 +405,12 @@ ngx_http_functions_api_handler(ngx_http_request_t *r)
         }
     }
 
-    ngx_http_set_ctx(r, api, ngx_http_functions_module);
+    slot = ngx_http_functions_api_slot(r);
+    if (slot == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    *slot = api;
 
     r->request_body_in_single_buf = 1;
 
@@ -658,7 +664,7 @@ ngx_http_functions_api_body(ngx_http_request_t *r)
     json_error_t               err;
     ngx_http_functions_api_t  *api;
 
-    api = ngx_http_get_module_ctx(r, ngx_http_functions_module);
+    api = *ngx_http_functions_api_slot(r);
 
     if (!(api->method & (NGX_HTTP_POST|NGX_HTTP_PATCH))) {
         api->next(api);
@@ -814,6 +820,7 @@ ngx_http_functions_api_answer(ngx_http_functions_api_t *api,
     ngx_http_request_t  *r = api->request;
 
     api->cleanup->handler = NULL;
+    *ngx_http_functions_api_slot(r) = NULL;
     ngx_http_functions_api_destroy(api);
 
     rc = ngx_http_functions_api_send(r, status, out);

@@ -162,6 +162,7 @@ void ngx_http_functions_cache_set_generation(ngx_shm_zone_t *zone,
     uint64_t generation);
 
 ngx_int_t ngx_http_functions_route_init(ngx_conf_t *cf);
+void **ngx_http_functions_api_slot(ngx_http_request_t *r);
 ngx_int_t ngx_http_functions_route_add_variables(ngx_conf_t *cf);
 ngx_int_t ngx_http_functions_generation_init(ngx_cycle_t *cycle);
 ngx_int_t ngx_http_functions_guard_init(ngx_conf_t *cf);

@@ -41,6 +41,7 @@ typedef struct {
     ngx_http_functions_lookup_t    *lookup;     /* waiting for it */
     ngx_queue_t                     queue;      /* in lookup->waiters */
     ngx_uint_t                      started;    /* routing began */
+    void                           *api;        /* an API operation */
 } ngx_http_functions_ctx_t;
 
 
@@ -305,6 +306,25 @@ ngx_http_functions_check_jwt(ngx_http_request_t *r,
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * Where an API request keeps its operation: in the request's one context
+ * of this module, so that the $fn_* variables read it right anywhere.
+ */
+
+void **
+ngx_http_functions_api_slot(ngx_http_request_t *r)
+{
+    ngx_http_functions_ctx_t  *ctx;
+
+    ctx = ngx_http_functions_get_ctx(r);
+    if (ctx == NULL) {
+        return NULL;
+    }
+
+    return &ctx->api;
 }
 
 

@@ -48,13 +48,17 @@ my $http = <<CONF;
         keepalive 4;
     }
     functions_executors executors;
+    log_format api '\$request_method \$uri \$status call_id=\$fn_call_id app=\$fn_app';
 CONF
 
-my $server = <<'CONF';
+my $server = <<'CONF' =~ s/\$fn_log_dir/tmpdir()/er;
         location / {
             functions_api;
             client_max_body_size 64k;
             error_page 413 = @api_too_large;
+            # the module's variables are safe to use here too
+            add_header X-Call-Id "$fn_call_id$fn_app" always;
+            access_log $fn_log_dir/api.log api;
         }
 
         location @api_too_large {
@@ -118,6 +122,8 @@ subtest 'open endpoints' => sub {
     is($r->{status}, 405, 'POST /version: 405');
     is($r->{headers}{allow}, 'GET, HEAD', '  with Allow');
     error_is(api('GET', '/v2/apps'), 404, qr/not found/, 'an unknown path: 404 JSON');
+    like($r->{headers}{'x-call-id'}, qr/^\w{26}$/,
+         '$fn_call_id works in an API location');
 };
 
 subtest 'tokens' => sub {
@@ -395,6 +401,8 @@ subtest 'bad input' => sub {
     my $r = api('POST', '/v1/apps', '{"app":{"name":"big","config":{"K":"' . ('x' x 60000) . '"}}}');
     is($r->{status}, 200, 'a body under the limit is read whole (even from a temp file)');
     is(length($r->{json}{app}{config}{K}), 60000, '  every byte of it');
+    like(slurp(tmpdir() . '/api.log'), qr{^POST /v1/apps 400 call_id=\w{26} app=-$}m,
+         'an access log of API requests reads the module\'s variables');
 };
 
 subtest 'hostile values are stored literally' => sub {

@@ -5,6 +5,8 @@
 #include "route_def.h"
 #include "tap.h"
 
+#include <jansson.h>
+
 static struct route_def r;
 static char err[512];
 
@@ -81,6 +83,33 @@ int main(void)
             "\"config\":{\"A\":\"x\\u0000y\"}}", "is not allowed");
     refused("{\"app\":\"a\",\"path\":\"/\",\"image\":\"x\","
             "\"config\":{\"A\":1}}", "\"config\"");
+    refused("{\"app\":\"a\",\"path\":\"/\",\"image\":\"a b\"}",
+            "\"image\" must be an image reference");
+    refused("{\"app\":\"a\",\"path\":\"/\",\"image\":\"a\\u00e9\"}",
+            "\"image\" must be an image reference");
+    refused("{\"app\":\"a\",\"path\":\"/\",\"image\":\"x\","
+            "\"max_concurrency\":1001}", "\"max_concurrency\"");
+
+    /* an app's config, checked alone (the /v1 API) */
+    {
+        json_t *m = json_loads("{\"K\":\"v\",\"A.B\":\"w\"}", 0, NULL);
+
+        is_int(route_config_check(m, "app", "config", err, sizeof(err)), 0,
+               "config: string values, token keys");
+        json_object_set_new(m, "bad key", json_string("v"));
+        ok(route_config_check(m, "app", "config", err, sizeof(err)) < 0
+           && strstr(err, "app field \"config\": invalid key") != NULL,
+           "config: a key with a space is refused, naming app and field");
+        json_decref(m);
+        is_int(route_config_check(NULL, "app", "config", err, sizeof(err)),
+               0, "config: none is an empty map");
+        m = json_array();
+        ok(route_config_check(m, "app", "config", err, sizeof(err)) < 0
+           && strstr(err, "must be an object") != NULL,
+           "config: a list is refused");
+        json_decref(m);
+    }
+
     route_def_free(&r);
     return done_testing();
 }
