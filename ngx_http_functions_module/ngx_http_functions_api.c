@@ -833,7 +833,7 @@ void
 ngx_http_functions_api_fail(ngx_http_functions_api_t *api, ngx_uint_t status,
     const char *fmt, ...)
 {
-    u_char   *p;
+    u_char   *p, *q;
     va_list   args;
     u_char    message[512];
 
@@ -842,6 +842,14 @@ ngx_http_functions_api_fail(ngx_http_functions_api_t *api, ngx_uint_t status,
     va_end(args);
 
     *p = '\0';
+
+    /* a message may quote the client's bytes (a JSON parser's "near
+     * ..."): keep it printable ASCII, so that it is valid JSON text */
+    for (q = message; q < p; q++) {
+        if (*q < 0x20 || *q >= 0x7f) {
+            *q = '?';
+        }
+    }
 
     ngx_http_functions_api_answer(api, status,
         json_pack("{s:{s:s}}", "error", "message", (char *) message));

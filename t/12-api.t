@@ -328,6 +328,7 @@ subtest 'bad input' => sub {
         [ 'duplicate keys', 'POST', '/v1/apps', '{"app":{"name":"a","name":"b"}}', 400, qr/duplicate/ ],
         [ 'a NUL in a name', 'POST', '/v1/apps', '{"app":{"name":"a\u0000b"}}', 400, qr/NUL|invalid JSON|name/ ],
         [ 'invalid UTF-8', 'POST', '/v1/apps', "{\"app\":{\"name\":\"\xff\"}}", 400, qr/invalid JSON/ ],
+        [ 'invalid UTF-8 outside a string', 'POST', '/v1/apps', "{\"app\":\xc3\xa9\xff\x01}", 400, qr/invalid JSON/ ],
         [ 'deep nesting', 'POST', '/v1/apps', ('[' x 5000) . (']' x 5000), 400, qr/invalid JSON/ ],
         [ 'name missing', 'POST', '/v1/apps', '{"app":{}}', 400, qr/"name"/ ],
         [ 'name a number', 'POST', '/v1/apps', '{"app":{"name":5}}', 400, qr/"name"/ ],
