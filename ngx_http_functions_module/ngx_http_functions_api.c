@@ -405,7 +405,7 @@ ngx_http_functions_api_handler(ngx_http_request_t *r)
         }
     }
 
-    slot = ngx_http_functions_api_slot(r);
+    slot = ngx_http_functions_op_slot(r);
     if (slot == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -664,7 +664,7 @@ ngx_http_functions_api_body(ngx_http_request_t *r)
     json_error_t               err;
     ngx_http_functions_api_t  *api;
 
-    api = *ngx_http_functions_api_slot(r);
+    api = *ngx_http_functions_op_slot(r);
 
     if (!(api->method & (NGX_HTTP_POST|NGX_HTTP_PATCH))) {
         api->next(api);
@@ -820,7 +820,7 @@ ngx_http_functions_api_answer(ngx_http_functions_api_t *api,
     ngx_http_request_t  *r = api->request;
 
     api->cleanup->handler = NULL;
-    *ngx_http_functions_api_slot(r) = NULL;
+    *ngx_http_functions_op_slot(r) = NULL;
     ngx_http_functions_api_destroy(api);
 
     rc = ngx_http_functions_api_send(r, status, out);

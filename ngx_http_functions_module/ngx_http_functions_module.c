@@ -61,6 +61,13 @@ static ngx_command_t  ngx_http_functions_commands[] = {
       0,
       NULL },
 
+    { ngx_string("functions_amqp"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_functions_amqp,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("functions_executors"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_http_functions_executors,
@@ -244,6 +251,10 @@ ngx_http_functions_postconfiguration(ngx_conf_t *cf)
                            "\"functions_api\" needs \"functions_mysql\" "
                            "and \"functions_api_tokens\" in the http "
                            "block");
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_functions_async_init(cf) != NGX_OK) {
         return NGX_ERROR;
     }
 

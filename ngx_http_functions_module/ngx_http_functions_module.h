@@ -67,6 +67,7 @@ typedef struct {
     ngx_flag_t                      routing;    /* functions_route used */
     ngx_flag_t                      api;        /* functions_api used */
     ngx_array_t                    *api_tokens; /* of SHA-256 digests */
+    void                           *amqp;       /* async calls (_async.c) */
 } ngx_http_functions_main_conf_t;
 
 
@@ -128,6 +129,7 @@ char *ngx_http_functions_db(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 char *ngx_http_functions_route_cache(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_functions_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+char *ngx_http_functions_amqp(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 char *ngx_http_functions_api_tokens(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 
@@ -162,7 +164,10 @@ void ngx_http_functions_cache_set_generation(ngx_shm_zone_t *zone,
     uint64_t generation);
 
 ngx_int_t ngx_http_functions_route_init(ngx_conf_t *cf);
-void **ngx_http_functions_api_slot(ngx_http_request_t *r);
+void **ngx_http_functions_op_slot(ngx_http_request_t *r);
+ngx_int_t ngx_http_functions_async_init(ngx_conf_t *cf);
+ngx_int_t ngx_http_functions_async_call(ngx_http_request_t *r,
+    u_char *call_id, ngx_str_t *app, ngx_str_t *path, ngx_str_t *route);
 ngx_int_t ngx_http_functions_route_add_variables(ngx_conf_t *cf);
 ngx_int_t ngx_http_functions_generation_init(ngx_cycle_t *cycle);
 ngx_int_t ngx_http_functions_guard_init(ngx_conf_t *cf);

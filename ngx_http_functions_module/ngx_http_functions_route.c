@@ -41,7 +41,8 @@ typedef struct {
     ngx_http_functions_lookup_t    *lookup;     /* waiting for it */
     ngx_queue_t                     queue;      /* in lookup->waiters */
     ngx_uint_t                      started;    /* routing began */
-    void                           *api;        /* an API operation */
+    void                           *op;         /* an API operation, or
+                                                   an async publish */
 } ngx_http_functions_ctx_t;
 
 
@@ -256,9 +257,20 @@ ngx_http_functions_route_handler(ngx_http_request_t *r)
     }
 
     if (ctx->route.async) {
-        return ngx_http_functions_answer(r, ctx,
+        fmcf = ngx_http_get_module_main_conf(r, ngx_http_functions_module);
+
+        if (fmcf->amqp == NULL) {
+            return ngx_http_functions_answer(r, ctx,
                                              NGX_HTTP_SERVICE_UNAVAILABLE,
                                              "async not enabled");
+        }
+
+        if (ctx->op != NULL) {
+            return NGX_DONE;    /* published, or being published */
+        }
+
+        return ngx_http_functions_async_call(r, ctx->call_id, &ctx->app,
+                                             &ctx->path, &ctx->route.json);
     }
 
     return NGX_DECLINED;
@@ -310,12 +322,13 @@ ngx_http_functions_check_jwt(ngx_http_request_t *r,
 
 
 /*
- * Where an API request keeps its operation: in the request's one context
- * of this module, so that the $fn_* variables read it right anywhere.
+ * Where an API request or an async call keeps its operation: in the
+ * request's one context of this module, so that the $fn_* variables read
+ * it right anywhere.
  */
 
 void **
-ngx_http_functions_api_slot(ngx_http_request_t *r)
+ngx_http_functions_op_slot(ngx_http_request_t *r)
 {
     ngx_http_functions_ctx_t  *ctx;
 
@@ -324,7 +337,7 @@ ngx_http_functions_api_slot(ngx_http_request_t *r)
         return NULL;
     }
 
-    return &ctx->api;
+    return &ctx->op;
 }
 
 

@@ -27,6 +27,7 @@ our @EXPORT_OK = qw(
     nginx_conf nginx_check nginx_start
     executor_conf executor_start
     db_root db_query migrate fresh_database fresh_vhost rabbitmqctl
+    queue_depths
     http_request unix_request wait_until slurp spew
     sanitizer_findings
 );
@@ -463,6 +464,17 @@ sub rabbitmqctl {
     local $ENV{RABBITMQ_NODENAME} = $env->{FUNCTIONS_AMQP_NODE};
     my $cmd = join ' ', map { "'" . s/'/'\\''/gr . "'" } @args;
     return system("/usr/lib/rabbitmq/bin/rabbitmqctl -q $cmd >/dev/null 2>&1");
+}
+
+# The messages in each queue of a vhost: { name => count }.
+sub queue_depths {
+    my ($vhost) = @_;
+    my $env = stack_env() or die "no stack services";
+    local $ENV{HOME} = "$env->{FUNCTIONS_VAR}/rabbitmq";
+    local $ENV{RABBITMQ_NODENAME} = $env->{FUNCTIONS_AMQP_NODE};
+    my %d = map { /^(\S+)\s+(\d+)$/ ? ($1, $2) : () }
+            `/usr/lib/rabbitmq/bin/rabbitmqctl -q list_queues -p '$vhost' name messages 2>/dev/null`;
+    return \%d;
 }
 
 # ----------------------------------------------------------------- HTTP

@@ -1,0 +1,74 @@
+/*
+ * A blocking AMQP 0-9-1 link (rabbitmq-c) for one thread: connect, declare
+ * the async-call topology, publish with publisher confirms.  The nginx
+ * module publishes from its thread pool with it; the executor consumes
+ * and republishes (retries) with it.  Both declare the same topology, so
+ * it is written once, here.
+ *
+ * Topology (names from the settings; "functions.calls" by default):
+ *   exchange <exchange>, direct, durable
+ *   queue <queue>, durable, quorum or classic, bound with key <queue>;
+ *       rejected messages are dead-lettered to <queue>.dead
+ *   queue <queue>.dead, durable: calls that ran out of attempts, or
+ *       could not be read
+ *   queue <queue>.retry.<n>, durable, TTL = the n-th retry delay: a
+ *       message waits there, then is dead-lettered back to <queue>
+ */
+#ifndef COMMON_AMQP_LINK_H
+#define COMMON_AMQP_LINK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define AMQP_LINK_NAME_MAX 127
+#define AMQP_LINK_RETRIES_MAX 8
+
+struct amqp_settings {
+    char host[256];
+    int port;
+    char user[128];
+    char password[128];
+    char vhost[128];
+    char exchange[AMQP_LINK_NAME_MAX + 1];
+    char queue[AMQP_LINK_NAME_MAX + 1];
+    int quorum;                     /* 1: quorum queues, 0: classic */
+    unsigned connect_timeout_ms;
+    unsigned confirm_timeout_ms;
+    unsigned retry_delays_ms[AMQP_LINK_RETRIES_MAX];
+    unsigned nretries;              /* retry queues to declare */
+};
+
+struct amqp_link {
+    void *conn;                     /* amqp_connection_state_t */
+    uint64_t next_tag;              /* the next publish's delivery tag */
+    int open;
+};
+
+/* Defaults, then "amqp://user:password@host:port/vhost".  0 or -1. */
+void amqp_settings_init(struct amqp_settings *s);
+int amqp_settings_url(struct amqp_settings *s, const char *url, char *err,
+                      size_t errlen);
+/* A queue or exchange name: 1-127 of [A-Za-z0-9._-]. */
+int amqp_name_valid(const char *s);
+
+/*
+ * Connects, logs in, opens channel 1, declares the topology and, with
+ * confirm, puts the channel in confirm mode.  0, or -1 with err.
+ */
+int amqp_link_open(struct amqp_link *l, const struct amqp_settings *s,
+                   int confirm, char *err, size_t errlen);
+
+/*
+ * Publishes one persistent message (mandatory) to exchange with key, and
+ * waits up to confirm_timeout_ms for the broker's confirm.  0: confirmed
+ * and routed; -1: not (nack, unroutable, timeout, link broken: then the
+ * link is closed), with err.  exchange "" is the default exchange.
+ */
+int amqp_link_publish(struct amqp_link *l, const struct amqp_settings *s,
+                      const char *exchange, const char *key,
+                      const void *body, size_t len, const char *message_id,
+                      char *err, size_t errlen);
+
+void amqp_link_close(struct amqp_link *l);
+
+#endif

@@ -1,0 +1,666 @@
+
+/*
+ * Async calls: a route of type "async" is answered 202 {"call_id"} only
+ * once RabbitMQ confirmed the call's persistent message.
+ *
+ *     functions_amqp url=amqp://user:password@127.0.0.1:5672/vhost
+ *                    [exchange=functions] [queue=functions.calls]
+ *                    [queue_type=quorum|classic] [connect_timeout=2s]
+ *                    [confirm_timeout=5s] [thread_pool=default];
+ *
+ * rabbitmq-c blocks, so the event loop never calls it: the request body is
+ * read, the message is built, and a task of nginx's thread pool publishes
+ * it on a connection of its own thread (common/amqp_link.c), which first
+ * records the call as "queued" in MySQL so that it can be looked up at
+ * once.  The answer is sent when the task is back in the event loop.
+ */
+
+
+#include "ngx_http_functions_module.h"
+#include "amqp_link.h"
+
+#include <jansson.h>
+#include <mysql.h>
+
+
+typedef struct {
+    struct amqp_settings            settings;
+    ngx_thread_pool_t              *pool;
+
+    /* the database, as C strings for the threads' own connections */
+    char                           *db_host;
+    char                           *db_socket;
+    char                           *db_user;
+    char                           *db_password;
+    char                           *db_name;
+    unsigned int                    db_port;
+    unsigned int                    db_timeout;     /* seconds */
+} ngx_http_functions_amqp_conf_t;
+
+
+typedef struct {
+    ngx_http_request_t             *request;
+    ngx_http_functions_amqp_conf_t *conf;
+    char                            call_id[27];
+    char                           *app;
+    char                           *path;
+    ngx_str_t                       route;          /* its JSON */
+    char                           *message;        /* malloc()ed JSON */
+    size_t                          len;
+    ngx_int_t                       ok;
+    ngx_int_t                       recorded;
+    char                            err[256];
+} ngx_http_functions_publish_t;
+
+
+static void ngx_http_functions_async_body(ngx_http_request_t *r);
+static char *ngx_http_functions_async_message(ngx_http_request_t *r,
+    ngx_http_functions_publish_t *p);
+static void ngx_http_functions_publish_thread(void *data, ngx_log_t *log);
+static void ngx_http_functions_publish_done(ngx_event_t *ev);
+static ngx_int_t ngx_http_functions_async_answer(ngx_http_request_t *r,
+    ngx_uint_t status, const char *body);
+
+
+/* a thread's own links: the thread pool's threads live as long as the
+ * worker */
+static __thread struct amqp_link   ngx_http_functions_amqp_link;
+static __thread MYSQL             *ngx_http_functions_amqp_db;
+
+
+char *
+ngx_http_functions_amqp(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_functions_main_conf_t *fmcf = conf;
+
+    u_char                          *eq;
+    ngx_str_t                       *value, name, arg, pool;
+    ngx_int_t                        ms;
+    ngx_uint_t                       i;
+    ngx_http_functions_amqp_conf_t  *acf;
+    char                             buf[1024], err[256];
+
+    if (fmcf->amqp != NULL) {
+        return "is duplicate";
+    }
+
+    acf = ngx_pcalloc(cf->pool, sizeof(ngx_http_functions_amqp_conf_t));
+    if (acf == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    amqp_settings_init(&acf->settings);
+    ngx_str_set(&pool, "default");
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        eq = ngx_strlchr(value[i].data, value[i].data + value[i].len, '=');
+        if (eq == NULL || value[i].len >= sizeof(buf)) {
+            goto invalid;
+        }
+
+        name.data = value[i].data;
+        name.len = eq - value[i].data;
+        arg.data = eq + 1;
+        arg.len = value[i].data + value[i].len - arg.data;
+
+        ngx_cpystrn((u_char *) buf, arg.data, arg.len + 1);
+
+        if (name.len == 3 && ngx_strncmp(name.data, "url", 3) == 0) {
+            if (amqp_settings_url(&acf->settings, buf, err, sizeof(err))
+                != 0)
+            {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "%s", err);
+                return NGX_CONF_ERROR;
+            }
+
+        } else if (name.len == 8 && ngx_strncmp(name.data, "exchange", 8) == 0
+                   && amqp_name_valid(buf))
+        {
+            ngx_cpystrn((u_char *) acf->settings.exchange, (u_char *) buf,
+                        sizeof(acf->settings.exchange));
+
+        } else if (name.len == 5 && ngx_strncmp(name.data, "queue", 5) == 0
+                   && amqp_name_valid(buf))
+        {
+            ngx_cpystrn((u_char *) acf->settings.queue, (u_char *) buf,
+                        sizeof(acf->settings.queue));
+
+        } else if (name.len == 10
+                   && ngx_strncmp(name.data, "queue_type", 10) == 0
+                   && (ngx_strcmp(buf, "quorum") == 0
+                       || ngx_strcmp(buf, "classic") == 0))
+        {
+            acf->settings.quorum = (buf[0] == 'q');
+
+        } else if (name.len == 15
+                   && ngx_strncmp(name.data, "connect_timeout", 15) == 0)
+        {
+            ms = ngx_parse_time(&arg, 0);
+            if (ms == NGX_ERROR || ms == 0) {
+                goto invalid;
+            }
+
+            acf->settings.connect_timeout_ms = ms;
+
+        } else if (name.len == 15
+                   && ngx_strncmp(name.data, "confirm_timeout", 15) == 0)
+        {
+            ms = ngx_parse_time(&arg, 0);
+            if (ms == NGX_ERROR || ms == 0) {
+                goto invalid;
+            }
+
+            acf->settings.confirm_timeout_ms = ms;
+
+        } else if (name.len == 11
+                   && ngx_strncmp(name.data, "thread_pool", 11) == 0
+                   && arg.len)
+        {
+            pool = arg;
+
+        } else {
+            goto invalid;
+        }
+    }
+
+    if (acf->settings.host[0] == '\0' || cf->args->nelts < 2
+        || ngx_strncmp(value[1].data, "url=", 4) != 0)
+    {
+        return "needs url=amqp://... first";
+    }
+
+    acf->pool = ngx_thread_pool_add(cf, &pool);
+    if (acf->pool == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    fmcf->amqp = acf;
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid parameter \"%V\"",
+                       &value[i]);
+    return NGX_CONF_ERROR;
+}
+
+
+static char *
+ngx_http_functions_async_cstr(ngx_conf_t *cf, ngx_str_t *s)
+{
+    u_char  *p;
+
+    p = ngx_pnalloc(cf->pool, s->len + 1);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    ngx_cpystrn(p, s->data, s->len + 1);
+
+    return (char *) p;
+}
+
+
+/* postconfiguration: the database settings the threads use */
+
+ngx_int_t
+ngx_http_functions_async_init(ngx_conf_t *cf)
+{
+    ngx_http_functions_db_conf_t    *dcf;
+    ngx_http_functions_amqp_conf_t  *acf;
+    ngx_http_functions_main_conf_t  *fmcf;
+
+    fmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_functions_module);
+    acf = fmcf->amqp;
+    dcf = fmcf->db;
+
+    if (acf == NULL || dcf == NULL) {
+        return NGX_OK;
+    }
+
+    acf->db_host = ngx_http_functions_async_cstr(cf, &dcf->host);
+    acf->db_socket = ngx_http_functions_async_cstr(cf, &dcf->socket);
+    acf->db_user = ngx_http_functions_async_cstr(cf, &dcf->user);
+    acf->db_password = ngx_http_functions_async_cstr(cf, &dcf->password);
+    acf->db_name = ngx_http_functions_async_cstr(cf, &dcf->database);
+
+    if (acf->db_host == NULL || acf->db_socket == NULL
+        || acf->db_user == NULL || acf->db_password == NULL
+        || acf->db_name == NULL)
+    {
+        return NGX_ERROR;
+    }
+
+    acf->db_port = dcf->port;
+    acf->db_timeout = ngx_max(dcf->timeout / 1000, 1);
+
+    return NGX_OK;
+}
+
+
+/*
+ * The route handler found an async route: read the body, then publish.
+ * Returns NGX_DONE, or an HTTP status for nginx to answer.
+ */
+
+ngx_int_t
+ngx_http_functions_async_call(ngx_http_request_t *r, u_char *call_id,
+    ngx_str_t *app, ngx_str_t *path, ngx_str_t *route)
+{
+    void                           **slot;
+    ngx_int_t                        rc;
+    ngx_thread_task_t               *task;
+    ngx_http_functions_publish_t    *p;
+    ngx_http_functions_main_conf_t  *fmcf;
+
+    fmcf = ngx_http_get_module_main_conf(r, ngx_http_functions_module);
+
+    task = ngx_thread_task_alloc(r->pool,
+                                 sizeof(ngx_http_functions_publish_t));
+    if (task == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = task->ctx;
+    p->request = r;
+    p->conf = fmcf->amqp;
+    ngx_memcpy(p->call_id, call_id, 26);
+    p->call_id[26] = '\0';
+
+    p->app = (char *) ngx_pnalloc(r->pool, app->len + 1);
+    p->path = (char *) ngx_pnalloc(r->pool, path->len + 1);
+    if (p->app == NULL || p->path == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_cpystrn((u_char *) p->app, app->data, app->len + 1);
+    ngx_cpystrn((u_char *) p->path, path->data, path->len + 1);
+
+    p->route = *route;
+
+    slot = ngx_http_functions_op_slot(r);
+    if (slot == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    *slot = task;
+
+    r->request_body_in_single_buf = 1;
+
+    rc = ngx_http_read_client_request_body(r, ngx_http_functions_async_body);
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    /* a phase handler's NGX_DONE finalizes nothing: the count the body
+     * reading took is given back here, the answer takes the last one */
+    ngx_http_finalize_request(r, NGX_DONE);
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_functions_async_body(ngx_http_request_t *r)
+{
+    ngx_thread_task_t             *task;
+    ngx_http_functions_publish_t  *p;
+
+    task = *ngx_http_functions_op_slot(r);
+    p = task->ctx;
+
+    p->message = ngx_http_functions_async_message(r, p);
+    if (p->message == NULL) {
+        ngx_http_finalize_request(r,
+            ngx_http_functions_async_answer(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                "{\"error\":{\"message\":\"cannot build the call\"}}"));
+        return;
+    }
+
+    p->len = ngx_strlen(p->message);
+
+    task->handler = ngx_http_functions_publish_thread;
+    task->event.handler = ngx_http_functions_publish_done;
+    task->event.data = p;
+
+    if (ngx_thread_task_post(p->conf->pool, task) != NGX_OK) {
+        free(p->message);
+        p->message = NULL;
+        ngx_http_finalize_request(r,
+            ngx_http_functions_async_answer(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                "{\"error\":{\"message\":\"too many async calls at once\"}}"));
+        return;
+    }
+
+    /* the request stays until the task is back */
+    r->main->blocked++;
+}
+
+
+/*
+ * {"call_id","app","path","route":{...},"method","url","headers":[[name,
+ * value],...],"body":"<base64>","attempt":1,"enqueued_at":<ms>}
+ */
+
+static char *
+ngx_http_functions_async_message(ngx_http_request_t *r,
+    ngx_http_functions_publish_t *p)
+{
+    char             *dump;
+    u_char           *body, *url;
+    size_t            len;
+    ssize_t           n;
+    json_t           *o, *headers, *rt;
+    ngx_str_t         raw, b64;
+    ngx_uint_t        i;
+    ngx_chain_t      *cl;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    /* the body, whole: in memory or in its temporary file */
+    len = 0;
+    if (r->request_body) {
+        for (cl = r->request_body->bufs; cl; cl = cl->next) {
+            len += ngx_buf_size(cl->buf);
+        }
+    }
+
+    raw.data = ngx_pnalloc(r->pool, len + 1);
+    if (raw.data == NULL) {
+        return NULL;
+    }
+
+    body = raw.data;
+
+    if (r->request_body) {
+        for (cl = r->request_body->bufs; cl; cl = cl->next) {
+            if (cl->buf->in_file) {
+                n = ngx_read_file(cl->buf->file, body,
+                                  cl->buf->file_last - cl->buf->file_pos,
+                                  cl->buf->file_pos);
+                if (n != cl->buf->file_last - cl->buf->file_pos) {
+                    return NULL;
+                }
+
+                body += n;
+
+            } else {
+                body = ngx_cpymem(body, cl->buf->pos,
+                                  cl->buf->last - cl->buf->pos);
+            }
+        }
+    }
+
+    raw.len = body - raw.data;
+
+    b64.data = ngx_pnalloc(r->pool, ngx_base64_encoded_length(raw.len) + 1);
+    if (b64.data == NULL) {
+        return NULL;
+    }
+
+    ngx_encode_base64(&b64, &raw);
+
+    /* the URL as the function sees it: scheme://host/uri */
+    len = sizeof("https://") - 1 + r->headers_in.server.len
+          + r->unparsed_uri.len;
+    url = ngx_pnalloc(r->pool, len);
+    if (url == NULL) {
+        return NULL;
+    }
+
+    n = ngx_sprintf(url, "%s://%V%V",
+#if (NGX_HTTP_SSL)
+                    r->connection->ssl ? "https" : "http",
+#else
+                    "http",
+#endif
+                    &r->headers_in.server, &r->unparsed_uri) - url;
+
+    rt = json_loadb((char *) p->route.data, p->route.len, 0, NULL);
+    headers = json_array();
+
+    o = json_pack("{s:s, s:s, s:s, s:o, s:s%, s:s%, s:o, s:s%, s:i, s:I}",
+                  "call_id", p->call_id,
+                  "app", p->app,
+                  "path", p->path,
+                  "route", rt,
+                  "method", r->method_name.data, r->method_name.len,
+                  "url", url, (size_t) n,
+                  "headers", headers,
+                  "body", b64.data, b64.len,
+                  "attempt", 1,
+                  "enqueued_at", (json_int_t) ngx_time() * 1000);
+
+    if (o == NULL) {
+        return NULL;
+    }
+
+    /* the client's headers (its Fn-* ones are gone already) */
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].hash == 0) {
+            continue;
+        }
+
+        json_array_append_new(headers,
+            json_pack("[s%, s%]", h[i].key.data, h[i].key.len,
+                      h[i].value.data, h[i].value.len));
+    }
+
+    dump = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+
+    return dump;
+}
+
+
+/* ------------------------------------------------------ in a thread */
+
+static void
+ngx_http_functions_publish_record(ngx_http_functions_publish_t *p,
+    ngx_log_t *log)
+{
+    MYSQL                           *db = ngx_http_functions_amqp_db;
+    char                            *q, *e;
+    size_t                           len;
+    ngx_http_functions_amqp_conf_t  *acf = p->conf;
+    char                             esc[2 * 256 + 1];
+
+    if (db == NULL) {
+        db = mysql_init(NULL);
+        if (db == NULL) {
+            return;
+        }
+
+        mysql_options(db, MYSQL_OPT_CONNECT_TIMEOUT, &acf->db_timeout);
+        mysql_options(db, MYSQL_OPT_READ_TIMEOUT, &acf->db_timeout);
+        mysql_options(db, MYSQL_OPT_WRITE_TIMEOUT, &acf->db_timeout);
+        mysql_options(db, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+        mysql_options(db, MYSQL_INIT_COMMAND, "SET time_zone = '+00:00'");
+
+        if (mysql_real_connect(db, acf->db_socket[0] ? NULL : acf->db_host,
+                               acf->db_user, acf->db_password, acf->db_name,
+                               acf->db_port,
+                               acf->db_socket[0] ? acf->db_socket : NULL, 0)
+            == NULL)
+        {
+            ngx_log_error(NGX_LOG_WARN, log, 0,
+                          "functions: async call %s not recorded as queued: "
+                          "%s", p->call_id, mysql_error(db));
+            mysql_close(db);
+            return;
+        }
+
+        ngx_http_functions_amqp_db = db;
+    }
+
+    len = sizeof("INSERT IGNORE INTO calls (id, app_name, path, status) "
+                 "VALUES ('', '', '', 'queued')") + 26 + 2 * 30 + 2 * 255;
+
+    q = malloc(len + sizeof(esc) * 2);
+    if (q == NULL) {
+        return;
+    }
+
+    e = q;
+    e += sprintf(e, "INSERT IGNORE INTO calls (id, app_name, path, status) "
+                 "VALUES ('%s', '", p->call_id);
+    e += mysql_real_escape_string(db, e, p->app, strlen(p->app));
+    e += sprintf(e, "', '");
+    e += mysql_real_escape_string(db, e, p->path, strlen(p->path));
+    e += sprintf(e, "', 'queued')");
+
+    if (mysql_real_query(db, q, e - q) != 0) {
+        ngx_log_error(NGX_LOG_WARN, log, 0,
+                      "functions: async call %s not recorded as queued: %s",
+                      p->call_id, mysql_error(db));
+        mysql_close(db);
+        ngx_http_functions_amqp_db = NULL;
+
+    } else {
+        p->recorded = 1;
+    }
+
+    free(q);
+}
+
+
+static void
+ngx_http_functions_publish_thread(void *data, ngx_log_t *log)
+{
+    ngx_http_functions_publish_t  *p = data;
+
+    ngx_uint_t             try;
+    struct amqp_settings  *s = &p->conf->settings;
+    struct amqp_link      *l = &ngx_http_functions_amqp_link;
+
+    ngx_http_functions_publish_record(p, log);
+
+    /* a link found broken at publish time gets one fresh try */
+    for (try = 0; try < 2; try++) {
+
+        if (!l->open
+            && amqp_link_open(l, s, 1, p->err, sizeof(p->err)) != 0)
+        {
+            return;
+        }
+
+        if (amqp_link_publish(l, s, s->exchange, s->queue, p->message,
+                              p->len, p->call_id, p->err, sizeof(p->err))
+            == 0)
+        {
+            p->ok = 1;
+            return;
+        }
+
+        if (l->open) {
+            return;     /* refused or unroutable: the broker's answer */
+        }
+    }
+}
+
+
+/* ------------------------------------------------- back in the loop */
+
+static void
+ngx_http_functions_publish_done(ngx_event_t *ev)
+{
+    ngx_connection_t              *c;
+    ngx_http_request_t            *r;
+    ngx_http_functions_publish_t  *p = ev->data;
+    u_char                         buf[64];
+
+    r = p->request;
+    c = r->connection;
+
+    r->main->blocked--;
+
+    free(p->message);
+    p->message = NULL;
+
+    if (!p->ok) {
+        ngx_log_error(NGX_LOG_ERR, c->log, 0,
+                      "functions: async call %s not accepted: %s",
+                      p->call_id, p->err);
+
+        ngx_http_finalize_request(r,
+            ngx_http_functions_async_answer(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                "{\"error\":{\"message\":\"the async call could not be "
+                "queued, try again\"}}"));
+
+    } else {
+        ngx_sprintf(buf, "{\"call_id\":\"%s\"}%Z", p->call_id);
+        ngx_http_finalize_request(r,
+            ngx_http_functions_async_answer(r, NGX_HTTP_ACCEPTED,
+                                            (char *) buf));
+    }
+
+    ngx_http_run_posted_requests(c);
+}
+
+
+static ngx_int_t
+ngx_http_functions_async_answer(ngx_http_request_t *r, ngx_uint_t status,
+    const char *body)
+{
+    size_t            len;
+    ngx_int_t         rc;
+    ngx_buf_t        *b;
+    ngx_chain_t       out;
+    ngx_table_elt_t  *h;
+
+    len = ngx_strlen(body);
+
+    b = ngx_create_temp_buf(r->pool, len + 1);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->last = ngx_cpymem(b->last, body, len);
+    *b->last++ = '\n';
+    b->last_buf = 1;
+    b->last_in_chain = 1;
+
+    if (status == NGX_HTTP_SERVICE_UNAVAILABLE) {
+        h = ngx_list_push(&r->headers_out.headers);
+        if (h == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        h->hash = 1;
+        ngx_str_set(&h->key, "Retry-After");
+        ngx_str_set(&h->value, "1");
+    }
+
+    r->headers_out.status = status;
+    r->headers_out.content_length_n = b->last - b->pos;
+    ngx_str_set(&r->headers_out.content_type, "application/json");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+
+    rc = ngx_http_send_header(r);
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}

@@ -1,0 +1,97 @@
+# Async calls: 202 only after RabbitMQ confirmed the persistent message,
+# 503 when it cannot; the call is recorded as queued at once.
+use strict;
+use warnings;
+use lib 't/lib', 'scripts/lib';
+
+use FnTest qw(top nginx_start fresh_database fresh_vhost db_query stack_env
+              http_request wait_until slurp queue_depths rabbitmqctl);
+use JSON::PP;
+use Test::More;
+use Time::HiRes qw(time sleep);
+
+my $env = stack_env() or plan skip_all => 'no stack services';
+my $password = slurp($env->{FUNCTIONS_DB_PASSWORD_FILE});
+chomp $password;
+my $amqp_password = slurp($env->{FUNCTIONS_AMQP_PASSWORD_FILE});
+chomp $amqp_password;
+my $db = fresh_database();
+my $vhost = fresh_vhost();
+my $url = "amqp://$env->{FUNCTIONS_AMQP_USER}:$amqp_password\@127.0.0.1:"
+        . "$env->{FUNCTIONS_AMQP_PORT}/$vhost";
+
+sub http_conf {
+    my ($amqp) = @_;
+    return <<CONF;
+    functions_mysql server=127.0.0.1:$env->{FUNCTIONS_DB_PORT} database=$db
+                    user=$env->{FUNCTIONS_DB_USER} password=$password
+                    connect_timeout=1s timeout=2s;
+    functions_route_cache zone=routes:1m valid=60s not_found=1s;
+    functions_amqp $amqp;
+CONF
+}
+
+my $server = <<'CONF';
+        location /r/ {
+            functions_route;
+            client_max_body_size 1m;
+            proxy_pass http://127.0.0.1:1;   # never reached: async
+        }
+CONF
+
+my $ng = nginx_start(http => http_conf("url=$url confirm_timeout=3s"),
+                     server => $server);
+
+db_query($db, "INSERT INTO apps (name) VALUES ('app')");
+db_query($db, "INSERT INTO routes (app_name, path, image, type) VALUES "
+            . "('app', '/later', 'oci:echo:v1', 'async')");
+
+sub call {
+    my ($n, $body, %h) = @_;
+    return http_request($n->port, 'POST', '/r/app/later?q=1',
+                        body => $body, headers => \%h, timeout => 30);
+}
+
+subtest 'accepted: 202 with the call id, once the broker has it' => sub {
+    my $r = call($ng, 'the body', 'X-Custom' => 'yes');
+    is($r->{status}, 202, 'answered 202') or diag($r->{body});
+    my $id = eval { decode_json($r->{body})->{call_id} } // '';
+    like($id, qr/^[0-9A-HJKMNP-TV-Z]{26}$/, '{"call_id": ...}');
+    is($r->{headers}{'fn-call-id'}, $id, 'the same id in Fn-Call-Id');
+    # a quorum queue's counters lag a little behind
+    ok(wait_until(15, sub { (queue_depths($vhost)->{'functions.calls'} // 0) == 1 }),
+       'one message in the queue');
+    is_deeply(db_query($db, "SELECT id, app_name, path, status FROM calls"),
+              [[$id, 'app', '/later', 'queued']], 'recorded as queued');
+    my @more = map { call($ng, "n$_")->{status} } 1 .. 20;
+    is(scalar(grep { $_ == 202 } @more), 20, 'twenty more');
+    ok(wait_until(15, sub { (queue_depths($vhost)->{'functions.calls'} // 0) == 21 }),
+       '  all in the queue');
+    ok(exists queue_depths($vhost)->{'functions.calls.dead'}, 'the dead-letter queue exists');
+};
+
+subtest 'broker unreachable: 503, no call id handed out' => sub {
+    my $down = nginx_start(http => http_conf("url=amqp://u:p\@127.0.0.1:1/x connect_timeout=1s"),
+                           server => $server);
+    my $t0 = time;
+    my $r = call($down, 'x');
+    is($r->{status}, 503, 'answered 503') or diag($r->{body});
+    like($r->{body}, qr/could not be queued/, '  saying so');
+    unlike($r->{body}, qr/call_id/, '  with no call id in the body');
+    is($r->{headers}{'retry-after'}, 1, '  Retry-After');
+    ok(time - $t0 < 5, '  promptly');
+    like(slurp($down->prefix . '/error.log'), qr/async call \w{26} not accepted: connect/,
+         'the reason is logged');
+    $down->stop;
+};
+
+subtest 'RabbitMQ restarted: accepted again, nginx untouched' => sub {
+    rabbitmqctl('stop_app') == 0 or BAIL_OUT('cannot stop RabbitMQ');
+    my $r = eval { call($ng, 'while down') };
+    rabbitmqctl('start_app');
+    is($r->{status}, 503, 'while the broker is down: 503');
+    ok(wait_until(30, sub { call($ng, 'after')->{status} == 202 }),
+       'after it is back: 202 again, on fresh connections');
+};
+
+done_testing;
