@@ -22,7 +22,8 @@ endif
 
 B         := build/$(VARIANT)
 WARN      := -Wall -Wextra -Werror
-CFLAGS    += -std=gnu11 -D_GNU_SOURCE -g $(OPT) $(WARN) -Icommon -Iexecutor
+CFLAGS    += -std=gnu11 -D_GNU_SOURCE -g $(OPT) $(WARN) -Icommon -Iexecutor \
+             -I/usr/include/mariadb
 LDFLAGS   += $(if $(SANITIZE),-fsanitize=address$(comma)undefined) -Wl,-z,relro -Wl,-z,now
 
 # The module is compiled by nginx's own build, with Debian's hardening flags
@@ -36,7 +37,7 @@ MODULE_SRCS   := config $(wildcard ngx_http_functions_module/*.[ch]) \
                  $(wildcard common/*.[ch])
 
 # common/: pure code the module uses too (route rules, one list of them)
-EXECUTOR_PURE := common/errf.c common/route_def.c \
+EXECUTOR_PURE := common/errf.c common/route_def.c executor/async_message.c \
                  executor/config.c executor/logfmt.c executor/json_out.c \
                  executor/request_parser.c \
                  executor/oci.c executor/layer_path.c \
@@ -49,8 +50,10 @@ EXECUTOR_SRCS := $(EXECUTOR_PURE) executor/log.c executor/http_conn.c \
                  executor/call_log.c executor/file_read.c \
                  executor/image_store.c executor/image_cache.c \
                  executor/sandbox.c executor/hot.c executor/read_buf.c \
-                 executor/seccomp_filter.c
-EXECUTOR_LIBS := -luv -lhttp_parser -ljansson -larchive -lseccomp -lcrypto
+                 executor/seccomp_filter.c executor/async.c \
+                 common/amqp_link.c
+EXECUTOR_LIBS := -luv -lhttp_parser -ljansson -larchive -lseccomp -lcrypto \
+                 -lrabbitmq -lcurl -lmariadb -lpthread
 
 UNIT_TESTS    := $(patsubst t/unit/%.c,$(B)/unit/%,$(wildcard t/unit/*_test.c))
 

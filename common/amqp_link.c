@@ -258,8 +258,9 @@ static long long now_ms(void)
 int amqp_link_publish(struct amqp_link *l, const struct amqp_settings *s,
                       const char *exchange, const char *key,
                       const void *body, size_t len, const char *message_id,
-                      char *err, size_t errlen)
+                      const char *reason, char *err, size_t errlen)
 {
+    amqp_table_entry_t h;
     amqp_connection_state_t c = l->conn;
     amqp_basic_properties_t props;
     amqp_bytes_t b;
@@ -278,6 +279,14 @@ int amqp_link_publish(struct amqp_link *l, const struct amqp_settings *s,
     if (message_id != NULL) {
         props._flags |= AMQP_BASIC_MESSAGE_ID_FLAG;
         props.message_id = amqp_cstring_bytes(message_id);
+    }
+    if (reason != NULL) {
+        h.key = amqp_cstring_bytes("x-functions-reason");
+        h.value.kind = AMQP_FIELD_KIND_UTF8;
+        h.value.value.bytes = amqp_cstring_bytes(reason);
+        props._flags |= AMQP_BASIC_HEADERS_FLAG;
+        props.headers.num_entries = 1;
+        props.headers.entries = &h;
     }
     b.bytes = (void *)body;
     b.len = len;

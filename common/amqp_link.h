@@ -63,11 +63,13 @@ int amqp_link_open(struct amqp_link *l, const struct amqp_settings *s,
  * waits up to confirm_timeout_ms for the broker's confirm.  0: confirmed
  * and routed; -1: not (nack, unroutable, timeout, link broken: then the
  * link is closed), with err.  exchange "" is the default exchange.
+ * reason, if not NULL, goes in the header "x-functions-reason" (why a
+ * message was dead-lettered).
  */
 int amqp_link_publish(struct amqp_link *l, const struct amqp_settings *s,
                       const char *exchange, const char *key,
                       const void *body, size_t len, const char *message_id,
-                      char *err, size_t errlen);
+                      const char *reason, char *err, size_t errlen);
 
 void amqp_link_close(struct amqp_link *l);
 

@@ -35,6 +35,12 @@ void config_defaults(struct config *cfg)
     cfg->queue_timeout_ms = 10000;
     cfg->sandbox_idle_timeout_ms = 30000;
     cfg->sandbox_idle_max = 64;
+    strcpy(cfg->amqp_exchange, "functions");
+    strcpy(cfg->amqp_queue, "functions.calls");
+    cfg->amqp_quorum = 1;
+    cfg->async_retries = 3;
+    cfg->async_retry_delay_ms = 1000;
+    strcpy(cfg->mysql_database, "functions");
 }
 
 const char *log_level_name(enum log_level level)
@@ -361,6 +367,83 @@ static int apply_function_key(struct config *cfg, const char *key,
     return -2;
 }
 
+static int set_name(char *dst, size_t size, const char *value)
+{
+    const char *p;
+
+    if (*value == '\0' || strlen(value) >= size)
+        return -1;
+    for (p = value; *p; p++) {
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
+              || (*p >= '0' && *p <= '9') || *p == '.' || *p == '_'
+              || *p == '-'))
+            return -1;
+    }
+    return set_string(dst, size, value);
+}
+
+static int apply_async_key(struct config *cfg, const char *key,
+                           const char *value, const char **expect)
+{
+    if (strcmp(key, "amqp_url") == 0) {
+        *expect = "amqp://user:password@host:port/vhost";
+        if (strncmp(value, "amqp://", 7) != 0)
+            return -1;
+        return set_string(cfg->amqp_url, sizeof(cfg->amqp_url), value);
+    }
+    if (strcmp(key, "amqp_exchange") == 0 || strcmp(key, "amqp_queue") == 0) {
+        *expect = "1 to 127 of [A-Za-z0-9._-]";
+        return set_name(key[5] == 'e' ? cfg->amqp_exchange : cfg->amqp_queue,
+                        128, value);
+    }
+    if (strcmp(key, "amqp_queue_type") == 0) {
+        *expect = "quorum or classic";
+        if (strcmp(value, "quorum") != 0 && strcmp(value, "classic") != 0)
+            return -1;
+        cfg->amqp_quorum = value[0] == 'q';
+        return 0;
+    }
+    if (strcmp(key, "async_slots") == 0) {
+        *expect = "a number from 1 to 100000";
+        return set_number(&cfg->async_slots, value, 1, 100000);
+    }
+    if (strcmp(key, "async_retries") == 0) {
+        *expect = "a number from 0 to 8";
+        return set_number(&cfg->async_retries, value, 0, 8);
+    }
+    if (strcmp(key, "async_retry_delay") == 0) {
+        *expect = "a duration from 100ms to 1h";
+        if (set_duration(&cfg->async_retry_delay_ms, value) < 0
+            || cfg->async_retry_delay_ms < 100
+            || cfg->async_retry_delay_ms > 3600 * 1000)
+            return -1;
+        return 0;
+    }
+    if (strcmp(key, "mysql_server") == 0) {
+        *expect = "host:port or unix:/path";
+        if (*value == '\0')
+            return -1;
+        return set_string(cfg->mysql_server, sizeof(cfg->mysql_server),
+                          value);
+    }
+    if (strcmp(key, "mysql_user") == 0) {
+        *expect = "a user name";
+        return set_string(cfg->mysql_user, sizeof(cfg->mysql_user), value);
+    }
+    if (strcmp(key, "mysql_password_file") == 0) {
+        *expect = "an absolute path";
+        return set_abs_path(cfg->mysql_password_file, CONFIG_PATH_MAX, value);
+    }
+    if (strcmp(key, "mysql_database") == 0) {
+        *expect = "1 to 64 of [A-Za-z0-9_]";
+        if (strchr(value, '.') != NULL || strchr(value, '-') != NULL)
+            return -1;
+        return set_name(cfg->mysql_database, sizeof(cfg->mysql_database),
+                        value);
+    }
+    return -2;
+}
+
 /* Applies one key; returns 0, -1 for a bad value, -2 for an unknown key. */
 static int apply(struct config *cfg, const char *key, const char *value,
                  const char **expect)
@@ -426,6 +509,9 @@ static int apply(struct config *cfg, const char *key, const char *value,
             return -1;
         return 0;
     }
+    if (strncmp(key, "amqp_", 5) == 0 || strncmp(key, "async_", 6) == 0
+        || strncmp(key, "mysql_", 6) == 0)
+        return apply_async_key(cfg, key, value, expect);
     return apply_function_key(cfg, key, value, expect);
 }
 
@@ -512,5 +598,11 @@ int config_validate(const struct config *cfg, char *err, size_t errlen)
         return fail(err, errlen,
                     "\"listen_tcp\" needs \"secret_file\": the TCP listener "
                     "only serves callers that present the shared secret");
+    if (cfg->amqp_url[0] != '\0' && cfg->mysql_server[0] == '\0')
+        return fail(err, errlen, "\"amqp_url\" needs \"mysql_server\": "
+                    "async calls are recorded as they run");
+    if (cfg->async_slots > cfg->max_sandboxes)
+        return fail(err, errlen, "\"async_slots\" is more than "
+                    "\"max_sandboxes\": sync calls would starve");
     return 0;
 }

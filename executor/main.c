@@ -5,6 +5,7 @@
  * drain_timeout, then stop); SIGHUP reloads the configuration file and keeps
  * the running one if the new one is bad.
  */
+#include "async.h"
 #include "call.h"
 #include "call_log.h"
 #include "config.h"
@@ -153,6 +154,7 @@ static void on_stop_signal(uv_signal_t *h, int signum)
     struct log_record r;
 
     (void)h;
+    async_stop();
     if (exe.stopping) {
         log_msg(LOG_LEVEL_WARN, "second stop signal, stopping now", NULL);
         uv_timer_stop(&exe.drain_timer);
@@ -274,6 +276,9 @@ int main(int argc, char **argv)
         log_msg(LOG_LEVEL_ERROR, "cannot start", err);
         return 1;
     }
+
+    if (async_start(&exe.server.cfg) < 0)
+        return 1;
 
     uv_timer_init(exe.loop, &exe.drain_timer);
     call_log_sweep_start(exe.loop, &exe.log_sweep,

@@ -10,9 +10,9 @@
  *
  * rabbitmq-c blocks, so the event loop never calls it: the request body is
  * read, the message is built, and a task of nginx's thread pool publishes
- * it on a connection of its own thread (common/amqp_link.c), which first
- * records the call as "queued" in MySQL so that it can be looked up at
- * once.  The answer is sent when the task is back in the event loop.
+ * it on a connection of its own thread (common/amqp_link.c), then records
+ * the call as "queued" in MySQL so that it can be looked up at once.  The
+ * answer is sent when the task is back in the event loop.
  */
 
 
@@ -551,8 +551,6 @@ ngx_http_functions_publish_thread(void *data, ngx_log_t *log)
     struct amqp_settings  *s = &p->conf->settings;
     struct amqp_link      *l = &ngx_http_functions_amqp_link;
 
-    ngx_http_functions_publish_record(p, log);
-
     /* a link found broken at publish time gets one fresh try */
     for (try = 0; try < 2; try++) {
 
@@ -563,16 +561,24 @@ ngx_http_functions_publish_thread(void *data, ngx_log_t *log)
         }
 
         if (amqp_link_publish(l, s, s->exchange, s->queue, p->message,
-                              p->len, p->call_id, p->err, sizeof(p->err))
+                              p->len, p->call_id, NULL, p->err,
+                              sizeof(p->err))
             == 0)
         {
             p->ok = 1;
-            return;
+            break;
         }
 
         if (l->open) {
             return;     /* refused or unroutable: the broker's answer */
         }
+    }
+
+    if (p->ok) {
+        /* after the confirm, so that only accepted calls have records;
+         * before the answer, so that the caller can look it up at once
+         * (an executor quicker than this has made it "running": kept) */
+        ngx_http_functions_publish_record(p, log);
     }
 }
 

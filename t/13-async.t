@@ -4,8 +4,10 @@ use strict;
 use warnings;
 use lib 't/lib', 'scripts/lib';
 
-use FnTest qw(top nginx_start fresh_database fresh_vhost db_query stack_env
-              http_request wait_until slurp queue_depths rabbitmqctl);
+use FnImage;
+use FnTest qw(top nginx_start executor_start fresh_database fresh_vhost
+              db_query stack_env http_request wait_until slurp queue_depths
+              rabbitmqctl);
 use JSON::PP;
 use Test::More;
 use Time::HiRes qw(time sleep);
@@ -92,6 +94,97 @@ subtest 'RabbitMQ restarted: accepted again, nginx untouched' => sub {
     is($r->{status}, 503, 'while the broker is down: 503');
     ok(wait_until(30, sub { call($ng, 'after')->{status} == 202 }),
        'after it is back: 202 again, on fresh connections');
+};
+
+# ------------------------------------------------------- the executor side
+
+# the image, before any executor can take a call
+my $images = FnTest::tmpdir() . '/images';
+FnImage::build("$images/echo", tag => 'v1',
+    config => { Cmd => ['/bin/sh', '-c',
+        'echo "stderr of $FN_CALL_ID" >&2; echo "body=$(cat)"; '
+        . 'case "$FN_PATH" in /fail) exit 3;; /slow) sleep 2;; esac'] },
+    layers => [ FnImage::busybox_layer() ]);
+
+sub executor {
+    my $e = executor_start(image_dir => $images,
+        amqp_url => $url, amqp_queue_type => 'quorum',
+        async_slots => 2, async_retries => 2, async_retry_delay => '200ms',
+        mysql_server => "127.0.0.1:$env->{FUNCTIONS_DB_PORT}",
+        mysql_user => $env->{FUNCTIONS_DB_USER},
+        mysql_password_file => $env->{FUNCTIONS_DB_PASSWORD_FILE},
+        mysql_database => $db, @_);
+    return $e;
+}
+
+sub statuses {
+    return { map { $_->[0] => $_->[1] } @{ db_query($db, 'SELECT id, status FROM calls') } };
+}
+
+my @accepted;   # the ledger: every call id that got a 202
+
+subtest 'consumed: every accepted call runs, is recorded, then acked' => sub {
+    my $ids = statuses();
+    push @accepted, keys %$ids;
+    my $e = executor();
+    ok(wait_until(60, sub { !grep { $_ ne 'success' } values %{ statuses() } }),
+       'every queued call ends in success') or diag(explain(statuses()));
+    my $rows = db_query($db, "SELECT attempt, started_at IS NOT NULL, completed_at IS NOT NULL "
+                           . "FROM calls GROUP BY 1, 2, 3");
+    is_deeply($rows, [[1, 1, 1]], 'one attempt each, with start and end times')
+        or diag(explain(db_query($db, 'SELECT id, attempt, started_at, completed_at, created_at FROM calls ORDER BY id')));
+    my ($id) = keys %$ids;
+    like(db_query($db, "SELECT log FROM call_logs WHERE call_id = '$id'")->[0][0],
+         qr/stderr of $id/, 'the stderr log is stored');
+    ok(wait_until(15, sub { (queue_depths($vhost)->{'functions.calls'} // -1) == 0 }),
+       'the queue is empty: all acknowledged');
+    $e->stop;
+};
+
+subtest 'retries, then the dead-letter queue' => sub {
+    db_query($db, "INSERT INTO routes (app_name, path, image, type) VALUES "
+                . "('app', '/fail', 'oci:echo:v1', 'async')");
+    my $e = executor();
+    my $r = http_request($ng->port, 'POST', '/r/app/fail', body => 'x');
+    is($r->{status}, 202, 'accepted');
+    my $id = decode_json($r->{body})->{call_id};
+    push @accepted, $id;
+    ok(wait_until(30, sub { (statuses()->{$id} // '') eq 'error' }), 'ends in error');
+    is_deeply(db_query($db, "SELECT attempt, reason FROM calls WHERE id = '$id'"),
+              [[3, 'bad_exit']], 'after three attempts (two retries), bad_exit');
+    ok(wait_until(15, sub { (queue_depths($vhost)->{'functions.calls.dead'} // 0) >= 1 }),
+       'and the message is in the dead-letter queue');
+    $e->stop;
+};
+
+subtest 'kill -9 of the executor mid-call: the calls run again, none lost' => sub {
+    db_query($db, "INSERT INTO routes (app_name, path, image, type) VALUES "
+                . "('app', '/slow', 'oci:echo:v1', 'async')");
+    my @ids;
+    for (1 .. 4) {
+        my $r = http_request($ng->port, 'POST', '/r/app/slow', body => "s$_");
+        push @ids, decode_json($r->{body})->{call_id} if $r->{status} == 202;
+    }
+    is(scalar @ids, 4, 'four accepted');
+    push @accepted, @ids;
+    my $e = executor();
+    ok(wait_until(20, sub { grep { ($_ // '') eq 'running' } @{ statuses() }{@ids} }),
+       'calls are running');
+    $e->stop('KILL');
+    my $e2 = executor();
+    ok(wait_until(60, sub { !grep { ($_ // '') ne 'success' } @{ statuses() }{@ids} }),
+       'all four end in success on the next executor') or diag(explain(statuses()));
+    my $again = db_query($db, "SELECT COUNT(*) FROM calls WHERE attempt > 1 AND path = '/slow'");
+    ok($again->[0][0] >= 1, 'the interrupted ones as a further attempt of the same call');
+    $e2->stop;
+};
+
+subtest 'the ledger' => sub {
+    my $s = statuses();
+    my @missing = grep { !exists $s->{$_} } @accepted;
+    is_deeply(\@missing, [], 'every call id that got a 202 has a record');
+    my @open = grep { $s->{$_} !~ /^(success|error|timeout)$/ } @accepted;
+    is_deeply(\@open, [], 'and every one is final');
 };
 
 done_testing;

@@ -1,0 +1,737 @@
+/*
+ * Async calls: one consumer thread owns the AMQP connection (deliveries
+ * in, acknowledgements out); async_slots worker threads run one call
+ * each.  A worker:
+ *
+ *   1. reads the message (one it cannot read is dead-lettered with the
+ *      reason, and acknowledged);
+ *   2. looks the call up in MySQL: a call already finished is not run
+ *      again (a redelivery after it was recorded); else it is recorded
+ *      "running", one attempt more;
+ *   3. runs it with POST /call on this executor's own socket, as nginx
+ *      would, so capacity, sandboxes and hot instances are shared;
+ *   4. records the outcome and its log ("success", "timeout", "error";
+ *      a failure with attempts left goes to a retry queue and back to
+ *      "queued"), retrying the database until it answers;
+ *   5. only then asks the consumer thread to acknowledge the message.
+ *
+ * The prefetch is async_slots, so async calls never hold more than that
+ * many of the executor's slots: sync calls keep the rest.  If the
+ * executor dies, unacknowledged messages are delivered again: the call
+ * runs again as a further attempt of the same call id.
+ */
+#include "async.h"
+#include "amqp_link.h"
+#include "async_message.h"
+#include "errf.h"
+#include "file_read.h"
+#include "log.h"
+#include "route_def.h"
+
+#include <amqp.h>
+#include <amqp_framing.h>
+#include <curl/curl.h>
+#include <mysql.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+enum ack_action { ACK, REQUEUE, REJECT };
+
+struct job {
+    struct job *next;
+    uint64_t tag;
+    unsigned link_gen;              /* tags belong to one connection */
+    int redelivered;
+    void *body;
+    size_t len;
+    enum ack_action action;         /* when done */
+};
+
+static struct {
+    const struct config *cfg;
+    struct amqp_settings amqp;
+    char db_host[256], db_socket[CONFIG_PATH_MAX], db_password[256];
+    unsigned db_port;
+    unsigned slots;
+
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct job *todo, *todo_tail;   /* deliveries for the workers */
+    struct job *done;               /* answers for the consumer */
+    unsigned link_gen;
+    volatile int stopping;
+    int started;
+} A = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
+
+static void warn(const char *msg, const char *call_id, const char *error)
+{
+    struct log_record r;
+
+    if (log_begin(&r, LOG_LEVEL_WARN, msg)) {
+        if (call_id != NULL)
+            log_str(&r, "call_id", call_id);
+        if (error != NULL)
+            log_str(&r, "error", error);
+        log_end(&r);
+    }
+}
+
+static void nap(unsigned ms)
+{
+    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+    nanosleep(&ts, NULL);
+}
+
+/* ------------------------------------------------------------- MySQL */
+
+static MYSQL *db_open(void)
+{
+    unsigned timeout = 5;
+    MYSQL *db = mysql_init(NULL);
+
+    if (db == NULL)
+        return NULL;
+    mysql_options(db, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
+    mysql_options(db, MYSQL_OPT_READ_TIMEOUT, &timeout);
+    mysql_options(db, MYSQL_OPT_WRITE_TIMEOUT, &timeout);
+    mysql_options(db, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+    mysql_options(db, MYSQL_INIT_COMMAND, "SET time_zone = '+00:00'");
+    if (mysql_real_connect(db, A.db_socket[0] ? NULL : A.db_host,
+                           A.cfg->mysql_user, A.db_password,
+                           A.cfg->mysql_database, A.db_port,
+                           A.db_socket[0] ? A.db_socket : NULL, 0) == NULL) {
+        warn("async: cannot reach the database", NULL, mysql_error(db));
+        mysql_close(db);
+        return NULL;
+    }
+    return db;
+}
+
+/* A statement, again and again until the database takes it (or we stop).
+ * Returns 0, or -1 when stopping. */
+static int db_exec(MYSQL **db, const char *sql, size_t len, MYSQL_RES **res)
+{
+    unsigned wait = 200;
+
+    while (!A.stopping) {
+        if (*db == NULL)
+            *db = db_open();
+        if (*db != NULL) {
+            if (mysql_real_query(*db, sql, len) == 0) {
+                if (res != NULL)
+                    *res = mysql_store_result(*db);
+                if (res == NULL || *res != NULL)
+                    return 0;
+            }
+            warn("async: database write failed, retrying", NULL,
+                 mysql_error(*db));
+            mysql_close(*db);
+            *db = NULL;
+        }
+        nap(wait);
+        wait = wait < 5000 ? wait * 2 : 5000;
+    }
+    return -1;
+}
+
+/* Appends 'value' escaped for SQL (or NULL) to buf. */
+static size_t esc(MYSQL *db, char *dst, const char *value, size_t len)
+{
+    size_t n;
+
+    if (value == NULL) {
+        memcpy(dst, "NULL", 4);
+        return 4;
+    }
+    dst[0] = '\'';
+    n = mysql_real_escape_string(db, dst + 1, value, len);
+    dst[n + 1] = '\'';
+    return n + 2;
+}
+
+/* 1: the call already ended; 0: recorded running; -1: stopping. */
+static int record_start(MYSQL **db, const struct async_message *m)
+{
+    char sql[1024], *p;
+    MYSQL_RES *res = NULL;
+    MYSQL_ROW row;
+    int final;
+
+    while (*db == NULL && !A.stopping)
+        if ((*db = db_open()) == NULL)
+            nap(1000);
+    if (A.stopping)
+        return -1;
+    p = sql + sprintf(sql, "SELECT status FROM calls WHERE id = '%s'",
+                      m->call_id);
+    if (db_exec(db, sql, p - sql, &res) < 0)
+        return -1;
+    row = mysql_fetch_row(res);
+    final = row != NULL && row[0] != NULL
+            && (strcmp(row[0], "success") == 0 || strcmp(row[0], "error") == 0
+                || strcmp(row[0], "timeout") == 0);
+    mysql_free_result(res);
+    if (final)
+        return 1;
+
+    p = sql + sprintf(sql, "INSERT INTO calls (id, app_name, path, status, "
+                      "attempt, started_at) VALUES ('%s', ", m->call_id);
+    p += esc(*db, p, m->app, strlen(m->app));
+    *p++ = ',';
+    p += esc(*db, p, m->path, strlen(m->path));
+    p += sprintf(p, ", 'running', 1, NOW(6)) ON DUPLICATE KEY UPDATE "
+                 "attempt = IF(started_at IS NULL, attempt, attempt + 1), "
+                 "status = 'running', started_at = NOW(6), "
+                 "completed_at = NULL");
+    return db_exec(db, sql, p - sql, NULL);
+}
+
+static int record_end(MYSQL **db, const struct async_message *m,
+                      const char *status, const char *reason,
+                      const char *error, const char *log, size_t loglen)
+{
+    char *sql, *p;
+    size_t elen = error ? strlen(error) : 0;
+    int rc;
+
+    if (*db == NULL && (*db = db_open()) == NULL && A.stopping)
+        return -1;
+    while (*db == NULL) {
+        if (A.stopping)
+            return -1;
+        nap(1000);
+        *db = db_open();
+    }
+    sql = malloc(256 + 2 * (elen + loglen + 64));
+    if (sql == NULL)
+        return -1;
+    if (log != NULL) {
+        p = sql + sprintf(sql, "INSERT INTO call_logs (call_id, app_name, "
+                          "log) VALUES ('%s', ", m->call_id);
+        p += esc(*db, p, m->app, strlen(m->app));
+        *p++ = ',';
+        p += esc(*db, p, log, loglen);
+        p += sprintf(p, ") ON DUPLICATE KEY UPDATE log = VALUES(log)");
+        if (db_exec(db, sql, p - sql, NULL) < 0) {
+            free(sql);
+            return -1;
+        }
+    }
+    p = sql + sprintf(sql, "UPDATE calls SET status = '%s', reason = ",
+                      status);
+    p += esc(*db, p, reason, reason ? strlen(reason) : 0);
+    p += sprintf(p, ", error = ");
+    p += esc(*db, p, error, elen);
+    p += sprintf(p, ", completed_at = %s WHERE id = '%s'",
+                 strcmp(status, "queued") == 0 ? "NULL" : "NOW(6)",
+                 m->call_id);
+    rc = db_exec(db, sql, p - sql, NULL);
+    free(sql);
+    return rc;
+}
+
+/* ------------------------------------------------------ the call itself */
+
+struct answer {
+    char *data;
+    size_t len, cap;
+};
+
+static size_t on_data(char *ptr, size_t size, size_t n, void *arg)
+{
+    struct answer *a = arg;
+    size_t len = size * n, keep = len;
+
+    if (a->len + keep > a->cap)
+        keep = a->cap - a->len;     /* the rest is read and dropped */
+    memcpy(a->data + a->len, ptr, keep);
+    a->len += keep;
+    return len;
+}
+
+/* An HTTP request to this executor; the status, or 0 if none came. */
+static long local_request(const char *url, struct curl_slist *headers,
+                          const struct async_message *m, struct answer *a)
+{
+    CURL *c = curl_easy_init();
+    long status = 0;
+
+    if (c == NULL)
+        return 0;
+    curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, A.cfg->listen);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, a);
+    /* the executor bounds the call itself: this only catches a hang */
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS,
+                     (long)(ROUTE_TIMEOUT_MAX * 1000ULL
+                            + A.cfg->queue_timeout_ms + 60000));
+    if (headers != NULL)
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+    if (m != NULL) {
+        curl_easy_setopt(c, CURLOPT_POST, 1L);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, (char *)m->body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
+                         (curl_off_t)m->body_len);
+    }
+    if (curl_easy_perform(c) == CURLE_OK)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(c);
+    return status;
+}
+
+static int skip_header(const char *name)
+{
+    static const char *const skip[] = {
+        "host", "content-length", "transfer-encoding", "connection",
+        "expect", "keep-alive", "te", "upgrade", NULL
+    };
+    const char *const *s;
+
+    for (s = skip; *s; s++)
+        if (strcasecmp(name, *s) == 0)
+            return 1;
+    return strncasecmp(name, "fn-", 3) == 0;
+}
+
+static long run_call(const struct async_message *m, struct answer *a)
+{
+    struct curl_slist *h = NULL, *n;
+    char *line;
+    size_t i;
+    long status;
+    int content_type = 0;
+
+    for (i = 0; i < m->header_names.n; i++) {
+        if (skip_header(m->header_names.v[i]))
+            continue;
+        content_type |= strcasecmp(m->header_names.v[i], "content-type") == 0;
+        if (asprintf(&line, "%s: %s", m->header_names.v[i],
+                     m->header_values.v[i]) < 0)
+            goto oom;
+        n = curl_slist_append(h, line);
+        free(line);
+        if (n == NULL)
+            goto oom;
+        h = n;
+    }
+#define ADD(...)                                                        \
+    do {                                                                \
+        if (asprintf(&line, __VA_ARGS__) < 0)                           \
+            goto oom;                                                   \
+        n = curl_slist_append(h, line);                                 \
+        free(line);                                                     \
+        if (n == NULL)                                                  \
+            goto oom;                                                   \
+        h = n;                                                          \
+    } while (0)
+    ADD("Fn-Call-Id: %s", m->call_id);
+    ADD("Fn-Route: %s", m->route);
+    ADD("Fn-Method: %s", m->method);
+    ADD("Fn-Request-Url: %s", m->url);
+    ADD("Expect:");
+    if (!content_type)
+        ADD("Content-Type:");
+#undef ADD
+    status = local_request("http://executor/call", h, m, a);
+    curl_slist_free_all(h);
+    return status;
+
+oom:
+    curl_slist_free_all(h);
+    return 0;
+}
+
+/* The error message of an executor's JSON answer, or NULL. */
+static char *answer_message(const struct answer *a)
+{
+    const char *p = memmem(a->data, a->len, "\"message\":\"", 11), *e;
+
+    if (p == NULL)
+        return NULL;
+    p += 11;
+    e = memchr(p, '"', a->data + a->len - p);
+    return e ? strndup(p, e - p) : NULL;
+}
+
+/* ------------------------------------------------------------ workers */
+
+static void finish(struct job *j, enum ack_action action)
+{
+    j->action = action;
+    pthread_mutex_lock(&A.mu);
+    j->next = A.done;
+    A.done = j;
+    pthread_mutex_unlock(&A.mu);
+}
+
+static int publish(struct amqp_link *l, const char *exchange,
+                   const char *key, const void *body, size_t len,
+                   const char *id, const char *reason)
+{
+    char err[256];
+
+    if (!l->open && amqp_link_open(l, &A.amqp, 1, err, sizeof(err)) < 0) {
+        warn("async: cannot publish", id, err);
+        return -1;
+    }
+    if (amqp_link_publish(l, &A.amqp, exchange, key, body, len, id, reason,
+                          err, sizeof(err)) < 0) {
+        warn("async: cannot publish", id, err);
+        return -1;
+    }
+    return 0;
+}
+
+static void work(struct job *j, MYSQL **db, struct amqp_link *l)
+{
+    struct async_message m;
+    struct answer a = { 0 }, logans = { 0 };
+    char err[256], dead[160], retry[160], url[128], *msg = NULL, *next;
+    const char *status, *reason = NULL;
+    long code;
+    int rc;
+
+    snprintf(dead, sizeof(dead), "%s.dead", A.amqp.queue);
+    if (async_message_parse(j->body, j->len, &m, err, sizeof(err)) < 0) {
+        warn("async: unreadable message, dead-lettered", NULL, err);
+        finish(j, publish(l, "", dead, j->body, j->len, NULL, err) == 0
+                  ? ACK : REJECT);
+        return;
+    }
+
+    rc = record_start(db, &m);
+    if (rc != 0) {
+        /* 1: done before (a redelivery); -1: stopping, it comes back */
+        finish(j, rc == 1 ? ACK : REQUEUE);
+        async_message_free(&m);
+        return;
+    }
+
+    a.cap = 4096;
+    a.data = malloc(a.cap);
+    logans.cap = A.cfg->log_max_per_call + 1024;
+    logans.data = malloc(logans.cap);
+    if (a.data == NULL || logans.data == NULL) {
+        finish(j, REQUEUE);
+        goto out;
+    }
+    code = run_call(&m, &a);
+    snprintf(url, sizeof(url), "http://executor/calls/%s/log", m.call_id);
+    if (local_request(url, NULL, NULL, &logans) != 200)
+        logans.len = 0;
+
+    if (code >= 200 && code < 300) {
+        status = "success";
+    } else if (code == 504) {
+        status = "timeout";
+        reason = "timeout";
+    } else if (code == 503 || code == 0) {
+        /* not run: no capacity, or this executor is stopping */
+        record_end(db, &m, "queued", "not started", NULL, NULL, 0);
+        nap(1000);
+        finish(j, REQUEUE);
+        goto out;
+    } else {
+        status = "error";
+        msg = answer_message(&a);
+        reason = code == 502 && msg && strstr(msg, "memory") ? "killed"
+                 : code == 502 ? "bad_exit" : "failed";
+        /* a call the executor refused (4xx) would fail again */
+        if (code >= 500 && m.attempt <= A.cfg->async_retries) {
+            snprintf(retry, sizeof(retry), "%s.retry.%u", A.amqp.queue,
+                     m.attempt);
+            next = async_message_next(j->body, j->len, m.attempt + 1);
+            if (next != NULL
+                && publish(l, "", retry, next, strlen(next), m.call_id,
+                           NULL) == 0) {
+                free(next);
+                if (record_end(db, &m, "queued", reason, msg,
+                               logans.len ? logans.data : NULL,
+                               logans.len) < 0) {
+                    finish(j, REQUEUE);
+                    goto out;
+                }
+                finish(j, ACK);
+                goto out;
+            }
+            free(next);
+            finish(j, REQUEUE);     /* try again later */
+            goto out;
+        }
+    }
+    if (record_end(db, &m, status, reason, msg,
+                   logans.len ? logans.data : NULL, logans.len) < 0) {
+        finish(j, REQUEUE);
+        goto out;
+    }
+    if (strcmp(status, "error") == 0 && code >= 500)
+        publish(l, "", dead, j->body, j->len, m.call_id,
+                "out of attempts");
+    finish(j, ACK);
+
+out:
+    free(msg);
+    free(a.data);
+    free(logans.data);
+    async_message_free(&m);
+}
+
+static void *worker(void *arg)
+{
+    MYSQL *db = NULL;
+    struct amqp_link link = { 0 };
+    struct job *j;
+
+    (void)arg;
+    mysql_thread_init();
+    for (;;) {
+        pthread_mutex_lock(&A.mu);
+        while (A.todo == NULL && !A.stopping)
+            pthread_cond_wait(&A.cv, &A.mu);
+        if (A.stopping) {
+            pthread_mutex_unlock(&A.mu);
+            break;
+        }
+        j = A.todo;
+        A.todo = j->next;
+        if (A.todo == NULL)
+            A.todo_tail = NULL;
+        pthread_mutex_unlock(&A.mu);
+        work(j, &db, &link);
+    }
+    if (db != NULL)
+        mysql_close(db);
+    amqp_link_close(&link);
+    mysql_thread_end();
+    return NULL;
+}
+
+/* ----------------------------------------------------------- consumer */
+
+static int consume_open(struct amqp_link *l)
+{
+    amqp_connection_state_t c;
+    char err[256];
+
+    if (amqp_link_open(l, &A.amqp, 0, err, sizeof(err)) < 0) {
+        warn("async: cannot reach the broker", NULL, err);
+        return -1;
+    }
+    c = l->conn;
+    amqp_basic_qos(c, 1, 0, (uint16_t)A.slots, 0);
+    amqp_basic_consume(c, 1, amqp_cstring_bytes(A.amqp.queue),
+                       amqp_empty_bytes, 0, 0, 0, amqp_empty_table);
+    if (amqp_get_rpc_reply(c).reply_type != AMQP_RESPONSE_NORMAL) {
+        warn("async: cannot consume", NULL, A.amqp.queue);
+        amqp_link_close(l);
+        return -1;
+    }
+    pthread_mutex_lock(&A.mu);
+    A.link_gen++;
+    pthread_mutex_unlock(&A.mu);
+    log_msg(LOG_LEVEL_INFO, "async: consuming", A.amqp.queue);
+    return 0;
+}
+
+/* Acknowledges what the workers finished, on the link they came from. */
+static int send_acks(struct amqp_link *l)
+{
+    struct job *done, *j;
+    int rc = 0;
+
+    pthread_mutex_lock(&A.mu);
+    done = A.done;
+    A.done = NULL;
+    pthread_mutex_unlock(&A.mu);
+    while ((j = done) != NULL) {
+        done = j->next;
+        if (l->open && j->link_gen == A.link_gen && rc == 0) {
+            if (j->action == ACK)
+                rc = amqp_basic_ack(l->conn, 1, j->tag, 0);
+            else
+                rc = amqp_basic_nack(l->conn, 1, j->tag, 0,
+                                     j->action == REQUEUE);
+        }
+        /* else: its connection is gone, and the broker delivers it
+         * again; the record says it finished */
+        free(j->body);
+        free(j);
+    }
+    return rc;
+}
+
+static void *consumer(void *arg)
+{
+    struct amqp_link link = { 0 };
+    amqp_envelope_t env;
+    amqp_rpc_reply_t r;
+    struct timeval tv;
+    struct job *j;
+
+    (void)arg;
+    while (!A.stopping) {
+        if (!link.open && consume_open(&link) < 0) {
+            nap(1000);
+            continue;
+        }
+        if (send_acks(&link) != 0) {
+            warn("async: acknowledging failed", NULL, NULL);
+            amqp_link_close(&link);
+            continue;
+        }
+        amqp_maybe_release_buffers(link.conn);
+        tv.tv_sec = 0;
+        tv.tv_usec = 20000;
+        r = amqp_consume_message(link.conn, &env, &tv, 0);
+        if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION
+            && r.library_error == AMQP_STATUS_TIMEOUT)
+            continue;
+        if (r.reply_type != AMQP_RESPONSE_NORMAL) {
+            warn("async: the broker link broke", NULL,
+                 r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION
+                 ? amqp_error_string2(r.library_error) : "closed");
+            amqp_link_close(&link);
+            continue;
+        }
+        j = calloc(1, sizeof(*j));
+        if (j != NULL)
+            j->body = malloc(env.message.body.len + 1);
+        if (j == NULL || j->body == NULL) {
+            amqp_basic_nack(link.conn, 1, env.delivery_tag, 0, 1);
+            if (j != NULL)
+                free(j);
+            amqp_destroy_envelope(&env);
+            continue;
+        }
+        memcpy(j->body, env.message.body.bytes, env.message.body.len);
+        j->len = env.message.body.len;
+        j->tag = env.delivery_tag;
+        j->redelivered = env.redelivered;
+        j->link_gen = A.link_gen;
+        amqp_destroy_envelope(&env);
+        pthread_mutex_lock(&A.mu);
+        if (A.todo_tail != NULL)
+            A.todo_tail->next = j;
+        else
+            A.todo = j;
+        A.todo_tail = j;
+        pthread_cond_signal(&A.cv);
+        pthread_mutex_unlock(&A.mu);
+    }
+    amqp_link_close(&link);
+    return NULL;
+}
+
+/* ------------------------------------------------------------ control */
+
+static int split_server(const char *server)
+{
+    const char *colon;
+
+    if (strncmp(server, "unix:", 5) == 0) {
+        if (strlen(server + 5) >= sizeof(A.db_socket))
+            return -1;
+        strcpy(A.db_socket, server + 5);
+        return 0;
+    }
+    colon = strrchr(server, ':');
+    A.db_port = 3306;
+    if (colon != NULL) {
+        A.db_port = (unsigned)atoi(colon + 1);
+        if (A.db_port == 0 || A.db_port > 65535)
+            return -1;
+    }
+    if ((size_t)(colon ? colon - server : (long)strlen(server))
+        >= sizeof(A.db_host))
+        return -1;
+    snprintf(A.db_host, sizeof(A.db_host), "%.*s",
+             (int)(colon ? colon - server : (long)strlen(server)), server);
+    return 0;
+}
+
+int async_start(const struct config *cfg)
+{
+    char err[256], *pw = NULL;
+    size_t len, i;
+    pthread_t t;
+    pthread_attr_t attr;
+    uint64_t delay;
+
+    static struct config copy;
+
+    if (cfg->amqp_url[0] == '\0' || A.started)
+        return 0;
+    /* the threads read their own copy: a reload changes nothing here */
+    copy = *cfg;
+    A.cfg = &copy;
+    cfg = &copy;
+    amqp_settings_init(&A.amqp);
+    if (amqp_settings_url(&A.amqp, cfg->amqp_url, err, sizeof(err)) < 0) {
+        log_msg(LOG_LEVEL_ERROR, "async: amqp_url", err);
+        return -1;
+    }
+    /* both 128 bytes, NUL-terminated by the configuration's parser */
+    memcpy(A.amqp.exchange, cfg->amqp_exchange, sizeof(A.amqp.exchange));
+    memcpy(A.amqp.queue, cfg->amqp_queue, sizeof(A.amqp.queue));
+    A.amqp.quorum = cfg->amqp_quorum;
+    A.amqp.nretries = (unsigned)cfg->async_retries;
+    for (i = 0, delay = cfg->async_retry_delay_ms; i < A.amqp.nretries;
+         i++, delay *= 2)
+        A.amqp.retry_delays_ms[i] = (unsigned)delay;
+    if (split_server(cfg->mysql_server) < 0) {
+        log_msg(LOG_LEVEL_ERROR, "async: mysql_server", cfg->mysql_server);
+        return -1;
+    }
+    if (cfg->mysql_password_file[0] != '\0') {
+        pw = file_read(cfg->mysql_password_file, 255, &len);
+        if (pw == NULL) {
+            log_msg(LOG_LEVEL_ERROR, "async: cannot read mysql_password_file",
+                    cfg->mysql_password_file);
+            return -1;
+        }
+        while (len > 0 && (pw[len - 1] == '\n' || pw[len - 1] == '\r'))
+            len--;
+        memcpy(A.db_password, pw, len);
+        A.db_password[len] = '\0';
+        free(pw);
+    }
+    A.slots = (unsigned)(cfg->async_slots ? cfg->async_slots
+                         : (cfg->max_sandboxes + 1) / 2);
+    if (A.slots > 65535)
+        A.slots = 65535;
+
+    curl_global_init(CURL_GLOBAL_NOTHING);
+    mysql_library_init(0, NULL, NULL);
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    for (i = 0; i < A.slots; i++) {
+        if (pthread_create(&t, &attr, worker, NULL) != 0) {
+            log_msg(LOG_LEVEL_ERROR, "async: cannot start a worker", NULL);
+            pthread_attr_destroy(&attr);
+            return -1;
+        }
+    }
+    if (pthread_create(&t, &attr, consumer, NULL) != 0) {
+        log_msg(LOG_LEVEL_ERROR, "async: cannot start the consumer", NULL);
+        pthread_attr_destroy(&attr);
+        return -1;
+    }
+    pthread_attr_destroy(&attr);
+    A.started = 1;
+    return 0;
+}
+
+void async_stop(void)
+{
+    pthread_mutex_lock(&A.mu);
+    A.stopping = 1;
+    pthread_cond_broadcast(&A.cv);
+    pthread_mutex_unlock(&A.mu);
+}
