@@ -18,22 +18,34 @@
 
 #define LOG_PATH_MAX 64
 
-struct save_job {
-    uv_work_t work;
-    char path[LOG_PATH_MAX];
-    char *buf;
-    size_t len;
-    int err;
-};
-
 struct fetch_job {
     uv_work_t work;
+    struct fetch_job *next;         /* waiting for the same save */
     struct http_conn *conn;
     char path[LOG_PATH_MAX];
     char *buf;
     size_t len;
     int err;
 };
+
+struct save_job {
+    uv_work_t work;
+    struct save_job *next;          /* saves in flight */
+    uv_loop_t *loop;
+    char call_id[CALL_ID_LEN + 1];
+    char path[LOG_PATH_MAX];
+    char *buf;
+    size_t len;
+    int err;
+    struct fetch_job *waiting;      /* reads of this log, once written */
+};
+
+/* Logs being written: a read of one waits for it (a caller that reads a
+ * call's log right after its answer finds it). */
+static struct save_job *saving;
+
+static void fetch_work(uv_work_t *w);
+static void fetch_done(uv_work_t *w, int status);
 
 struct sweep_job {
     uv_work_t work;
@@ -85,11 +97,25 @@ static void save_work(uv_work_t *w)
 
 static void save_done(uv_work_t *w, int status)
 {
-    struct save_job *j = w->data;
+    struct save_job *j = w->data, **pp;
+    struct fetch_job *f;
 
     if (status < 0 || j->err != 0)
         log_msg(LOG_LEVEL_ERROR, "cannot keep a call's log",
                 status < 0 ? uv_strerror(status) : strerror(j->err));
+    for (pp = &saving; *pp != NULL; pp = &(*pp)->next) {
+        if (*pp == j) {
+            *pp = j->next;
+            break;
+        }
+    }
+    while ((f = j->waiting) != NULL) {
+        j->waiting = f->next;
+        if (uv_queue_work(j->loop, &f->work, fetch_work, fetch_done) < 0) {
+            f->err = ENOMEM;
+            fetch_done(&f->work, UV_ENOMEM);
+        }
+    }
     free(j->buf);
     free(j);
 }
@@ -132,9 +158,13 @@ void call_log_save(uv_loop_t *loop, const char *call_id, char *buf,
         return;
     }
     snprintf(j->path, sizeof(j->path), CALL_LOG_DIR "/%s", call_id);
+    snprintf(j->call_id, sizeof(j->call_id), "%s", call_id);
+    j->loop = loop;
     j->buf = buf;
     j->len = len;
     j->work.data = j;
+    j->next = saving;
+    saving = j;
     if (uv_queue_work(loop, &j->work, save_work, save_done) < 0)
         save_done(&j->work, UV_ENOMEM);
 }
@@ -180,6 +210,7 @@ static void fetch_done(uv_work_t *w, int status)
 void call_log_serve(uv_loop_t *loop, struct http_conn *c, const char *id)
 {
     struct fetch_job *j;
+    struct save_job *sj;
     char call_id[32];
     size_t n = strcspn(id, "/?");
 
@@ -204,6 +235,13 @@ void call_log_serve(uv_loop_t *loop, struct http_conn *c, const char *id)
     c->on_close = fetch_conn_closed;
     c->on_close_arg = j;
     j->work.data = j;
+    for (sj = saving; sj != NULL; sj = sj->next) {
+        if (strcmp(sj->call_id, call_id) == 0) {
+            j->next = sj->waiting;
+            sj->waiting = j;
+            return;
+        }
+    }
     if (uv_queue_work(loop, &j->work, fetch_work, fetch_done) < 0) {
         j->err = ENOMEM;
         fetch_done(&j->work, UV_ENOMEM);
