@@ -112,11 +112,14 @@ static MYSQL *db_open(void)
     return db;
 }
 
-/* A statement, again and again until the database takes it (or we stop).
- * Returns 0, or -1 when stopping. */
+/*
+ * A statement, again and again until the database takes it (or we stop).
+ * Returns 0; -1 when stopping; -2 when the server refuses the statement
+ * itself (trying again would not help: the caller decides).
+ */
 static int db_exec(MYSQL **db, const char *sql, size_t len, MYSQL_RES **res)
 {
-    unsigned wait = 200;
+    unsigned wait = 200, err;
 
     while (!A.stopping) {
         if (*db == NULL)
@@ -127,6 +130,12 @@ static int db_exec(MYSQL **db, const char *sql, size_t len, MYSQL_RES **res)
                     *res = mysql_store_result(*db);
                 if (res == NULL || *res != NULL)
                     return 0;
+            }
+            err = mysql_errno(*db);
+            if (err != 0 && err < 2000 && err != 1205 && err != 1213) {
+                warn("async: the database refused a statement", NULL,
+                     mysql_error(*db));
+                return -2;
             }
             warn("async: database write failed, retrying", NULL,
                  mysql_error(*db));
@@ -217,10 +226,12 @@ static int record_end(MYSQL **db, const struct async_message *m,
         *p++ = ',';
         p += esc(*db, p, log, loglen);
         p += sprintf(p, ") ON DUPLICATE KEY UPDATE log = VALUES(log)");
-        if (db_exec(db, sql, p - sql, NULL) < 0) {
+        rc = db_exec(db, sql, p - sql, NULL);
+        if (rc == -1) {
             free(sql);
             return -1;
         }
+        /* -2: the log alone is lost (logged); the outcome is recorded */
     }
     p = sql + sprintf(sql, "UPDATE calls SET status = '%s', reason = ",
                       status);
@@ -348,6 +359,32 @@ oom:
     return 0;
 }
 
+/* Function output made valid UTF-8 text: bytes that are not are '?'. */
+static void utf8_clean(char *s, size_t len)
+{
+    unsigned char *p = (unsigned char *)s, *end = p + len;
+
+    while (p < end) {
+        size_t n = *p < 0x80 ? 1 : (*p & 0xe0) == 0xc0 ? 2
+                   : (*p & 0xf0) == 0xe0 ? 3 : (*p & 0xf8) == 0xf0 ? 4 : 0;
+        size_t i;
+        int ok = n > 0 && (size_t)(end - p) >= n;
+
+        for (i = 1; ok && i < n; i++)
+            ok = (p[i] & 0xc0) == 0x80;
+        if (ok && n == 2 && *p < 0xc2)
+            ok = 0;         /* overlong */
+        if (ok && *p == 0) {
+            *p = '?';       /* NUL */
+        }
+        if (!ok) {
+            *p++ = '?';
+            continue;
+        }
+        p += n;
+    }
+}
+
 /* The error message of an executor's JSON answer, or NULL. */
 static char *answer_message(const struct answer *a)
 {
@@ -408,7 +445,10 @@ static void work(struct job *j, MYSQL **db, struct amqp_link *l)
 
     rc = record_start(db, &m);
     if (rc != 0) {
-        /* 1: done before (a redelivery); -1: stopping, it comes back */
+        /* 1: done before (a redelivery); -1: stopping, it comes back;
+         * -2: refused (logged), it comes back after a while */
+        if (rc == -2)
+            nap(5000);
         finish(j, rc == 1 ? ACK : REQUEUE);
         async_message_free(&m);
         return;
@@ -426,6 +466,7 @@ static void work(struct job *j, MYSQL **db, struct amqp_link *l)
     snprintf(url, sizeof(url), "http://executor/calls/%s/log", m.call_id);
     if (local_request(url, NULL, NULL, &logans) != 200)
         logans.len = 0;
+    utf8_clean(logans.data, logans.len);
 
     if (code >= 200 && code < 300) {
         status = "success";
@@ -454,7 +495,7 @@ static void work(struct job *j, MYSQL **db, struct amqp_link *l)
                 free(next);
                 if (record_end(db, &m, "queued", reason, msg,
                                logans.len ? logans.data : NULL,
-                               logans.len) < 0) {
+                               logans.len) == -1) {
                     finish(j, REQUEUE);
                     goto out;
                 }
@@ -466,8 +507,10 @@ static void work(struct job *j, MYSQL **db, struct amqp_link *l)
             goto out;
         }
     }
+    /* -2: the record was refused (logged): the call ran and is not run
+     * again for that */
     if (record_end(db, &m, status, reason, msg,
-                   logans.len ? logans.data : NULL, logans.len) < 0) {
+                   logans.len ? logans.data : NULL, logans.len) == -1) {
         finish(j, REQUEUE);
         goto out;
     }

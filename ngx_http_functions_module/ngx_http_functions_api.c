@@ -27,7 +27,10 @@ typedef enum {
     NGX_HTTP_FUNCTIONS_API_APPS,
     NGX_HTTP_FUNCTIONS_API_APP,
     NGX_HTTP_FUNCTIONS_API_ROUTES,
-    NGX_HTTP_FUNCTIONS_API_ROUTE
+    NGX_HTTP_FUNCTIONS_API_ROUTE,
+    NGX_HTTP_FUNCTIONS_API_CALLS,
+    NGX_HTTP_FUNCTIONS_API_CALL,
+    NGX_HTTP_FUNCTIONS_API_CALL_LOG
 } ngx_http_functions_api_endpoint_e;
 
 
@@ -52,13 +55,18 @@ static ngx_http_functions_api_methods_t  ngx_http_functions_api_methods[] = {
       NULL, NULL, "GET, HEAD, POST" },
     { ngx_http_functions_api_route_get, NULL,
       ngx_http_functions_api_route_patch,
-      ngx_http_functions_api_route_delete, "GET, HEAD, PATCH, DELETE" }
+      ngx_http_functions_api_route_delete, "GET, HEAD, PATCH, DELETE" },
+    { ngx_http_functions_api_calls_list, NULL, NULL, NULL, "GET, HEAD" },
+    { ngx_http_functions_api_call_get, NULL, NULL, NULL, "GET, HEAD" },
+    { ngx_http_functions_api_call_log, NULL, NULL, NULL, "GET, HEAD" }
 };
 
 
 static ngx_int_t ngx_http_functions_api_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_functions_api_parse_uri(ngx_http_request_t *r,
     ngx_uint_t *endpoint, ngx_str_t *app, ngx_str_t *path);
+static ngx_int_t ngx_http_functions_api_parse_calls(ngx_http_request_t *r,
+    u_char *p, u_char *end, ngx_uint_t *endpoint, ngx_str_t *id);
 static ngx_int_t ngx_http_functions_api_authorized(ngx_http_request_t *r);
 static ngx_int_t ngx_http_functions_api_args(ngx_http_request_t *r,
     ngx_http_functions_api_t *api, const char **error);
@@ -354,7 +362,15 @@ ngx_http_functions_api_handler(ngx_http_request_t *r)
                    "invalid app name: 1 to 30 of [A-Za-z0-9_-]");
     }
 
-    if (path.len && !route_path_valid((char *) path.data)) {
+    if (endpoint == NGX_HTTP_FUNCTIONS_API_CALL
+        || endpoint == NGX_HTTP_FUNCTIONS_API_CALL_LOG)
+    {
+        if (!ngx_http_functions_call_id_valid(path.data)) {
+            return ngx_http_functions_api_send_error(r, NGX_HTTP_NOT_FOUND,
+                                                     "Call not found");
+        }
+
+    } else if (path.len && !route_path_valid((char *) path.data)) {
         return ngx_http_functions_api_send_error(r, NGX_HTTP_BAD_REQUEST,
                    "invalid route path: absolute, printable ASCII, at most "
                    "255 bytes, without empty, \".\" or \"..\" segments");
@@ -397,9 +413,14 @@ ngx_http_functions_api_handler(ngx_http_request_t *r)
     }
 
     if (endpoint == NGX_HTTP_FUNCTIONS_API_APPS
-        || endpoint == NGX_HTTP_FUNCTIONS_API_ROUTES)
+        || endpoint == NGX_HTTP_FUNCTIONS_API_ROUTES
+        || endpoint == NGX_HTTP_FUNCTIONS_API_CALLS)
     {
-        if (ngx_http_functions_api_args(r, api, &error) != NGX_OK) {
+        if (ngx_http_functions_api_args(r, api, &error) != NGX_OK
+            || (endpoint == NGX_HTTP_FUNCTIONS_API_CALLS
+                && ngx_http_functions_api_call_args(r, api, &error)
+                   != NGX_OK))
+        {
             return ngx_http_functions_api_send_error(r, NGX_HTTP_BAD_REQUEST,
                                                      error);
         }
@@ -493,6 +514,13 @@ ngx_http_functions_api_parse_uri(ngx_http_request_t *r, ngx_uint_t *endpoint,
         return NGX_OK;
     }
 
+    if (end - p >= (ssize_t) (sizeof("/calls") - 1)
+        && ngx_strncmp(p, "/calls", sizeof("/calls") - 1) == 0)
+    {
+        return ngx_http_functions_api_parse_calls(r, p + 6, end, endpoint,
+                                                  path);
+    }
+
     if (end - p < (ssize_t) (sizeof("/routes") - 1)
         || ngx_strncmp(p, "/routes", sizeof("/routes") - 1) != 0)
     {
@@ -520,6 +548,53 @@ ngx_http_functions_api_parse_uri(ngx_http_request_t *r, ngx_uint_t *endpoint,
     ngx_cpystrn(path->data, p, path->len + 1);
 
     *endpoint = NGX_HTTP_FUNCTIONS_API_ROUTE;
+
+    return NGX_OK;
+}
+
+
+/* /calls[/<id>[/log]]: the id goes in *id. */
+
+static ngx_int_t
+ngx_http_functions_api_parse_calls(ngx_http_request_t *r, u_char *p,
+    u_char *end, ngx_uint_t *endpoint, ngx_str_t *id)
+{
+    u_char  *slash;
+
+    if (p == end || (p + 1 == end && *p == '/')) {
+        *endpoint = NGX_HTTP_FUNCTIONS_API_CALLS;
+        return NGX_OK;
+    }
+
+    if (*p++ != '/') {
+        return NGX_DECLINED;
+    }
+
+    slash = ngx_strlchr(p, end, '/');
+
+    if (slash == NULL) {
+        *endpoint = NGX_HTTP_FUNCTIONS_API_CALL;
+        slash = end;
+
+    } else if (end - slash == 4 && ngx_strncmp(slash, "/log", 4) == 0) {
+        *endpoint = NGX_HTTP_FUNCTIONS_API_CALL_LOG;
+
+    } else {
+        return NGX_DECLINED;
+    }
+
+    /* a call id: 26 of Crockford's base32 (checked by the endpoint) */
+    if (slash - p != 26) {
+        return NGX_DECLINED;
+    }
+
+    id->len = 26;
+    id->data = ngx_pnalloc(r->pool, 27);
+    if (id->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_cpystrn(id->data, p, 27);
 
     return NGX_OK;
 }

@@ -6,6 +6,7 @@
  *                                 answers, the life of an operation
  * ngx_http_functions_api_apps.c   /v1/apps[/{app}]
  * ngx_http_functions_api_routes.c /v1/apps/{app}/routes[/{path...}]
+ * ngx_http_functions_api_calls.c  /v1/apps/{app}/calls[/{id}[/log]]
  */
 
 
@@ -61,7 +62,8 @@ struct ngx_http_functions_api_s {
 
     ngx_uint_t                        method;
     ngx_str_t                         app;
-    ngx_str_t                         path;       /* a route's, or empty */
+    ngx_str_t                         path;       /* a route's path, a call
+                                                     id, or empty */
     json_t                           *body;       /* the request's JSON */
     json_t                           *object;     /* what is written */
     ngx_str_t                         updated;    /* the row read: its
@@ -72,6 +74,12 @@ struct ngx_http_functions_api_s {
     ngx_uint_t                        per_page;
     ngx_str_t                         cursor;     /* decoded */
     ngx_str_t                         image;      /* routes ?image= */
+
+    /* calls: ?path=, ?status=, ?from_time=, ?to_time= (Unix seconds) */
+    ngx_str_t                         filter_path;
+    ngx_str_t                         status;
+    time_t                            from_time;
+    time_t                            to_time;
 };
 
 
@@ -101,6 +109,15 @@ json_t *ngx_http_functions_api_list(ngx_http_functions_api_t *api,
 ngx_int_t ngx_http_functions_api_merge_map(json_t *stored, json_t *patch);
 void ngx_http_functions_api_changed(ngx_http_functions_api_t *api,
     ngx_str_t *path);
+
+/* ngx_http_functions_api_calls.c */
+
+ngx_int_t ngx_http_functions_api_call_args(ngx_http_request_t *r,
+    ngx_http_functions_api_t *api, const char **error);
+ngx_int_t ngx_http_functions_call_id_valid(u_char *id);
+void ngx_http_functions_api_calls_list(ngx_http_functions_api_t *api);
+void ngx_http_functions_api_call_get(ngx_http_functions_api_t *api);
+void ngx_http_functions_api_call_log(ngx_http_functions_api_t *api);
 
 /* ngx_http_functions_api_apps.c */
 

@@ -22,9 +22,14 @@ my $vhost = fresh_vhost();
 my $url = "amqp://$env->{FUNCTIONS_AMQP_USER}:$amqp_password\@127.0.0.1:"
         . "$env->{FUNCTIONS_AMQP_PORT}/$vhost";
 
+my $tokens = FnTest::tmpdir() . '/api.tokens';
+my $token = `${\ top()}/scripts/api-token $tokens`;
+chomp $token;
+
 sub http_conf {
     my ($amqp) = @_;
     return <<CONF;
+    functions_api_tokens $tokens;
     functions_mysql server=127.0.0.1:$env->{FUNCTIONS_DB_PORT} database=$db
                     user=$env->{FUNCTIONS_DB_USER} password=$password
                     connect_timeout=1s timeout=2s;
@@ -34,6 +39,10 @@ CONF
 }
 
 my $server = <<'CONF';
+        location /v1/ {
+            functions_api;
+        }
+
         location /r/ {
             functions_route;
             client_max_body_size 1m;
@@ -177,6 +186,60 @@ subtest 'kill -9 of the executor mid-call: the calls run again, none lost' => su
     my $again = db_query($db, "SELECT COUNT(*) FROM calls WHERE attempt > 1 AND path = '/slow'");
     ok($again->[0][0] >= 1, 'the interrupted ones as a further attempt of the same call');
     $e2->stop;
+};
+
+sub api {
+    my ($path) = @_;
+    my $r = http_request($ng->port, 'GET', $path,
+                         headers => { Authorization => "Bearer $token" });
+    $r->{json} = eval { decode_json($r->{body}) };
+    return $r;
+}
+
+subtest 'the calls API' => sub {
+    my $r = api('/v1/apps/app/calls');
+    is($r->{status}, 200, 'listed') or diag($r->{body});
+    is($r->{json}{message}, 'Successfully listed calls', '  message');
+    my @ids = map { $_->{id} } @{ $r->{json}{calls} };
+    is(scalar @ids, @accepted < 30 ? scalar @accepted : 30, '  up to 30 by default');
+    is_deeply(\@ids, [ sort { $b cmp $a } @ids ], '  newest first');
+    my (@all, $cursor);
+    do {
+        $r = api('/v1/apps/app/calls?per_page=7' . ($cursor ? "&cursor=$cursor" : ''));
+        push @all, map { $_->{id} } @{ $r->{json}{calls} };
+        $cursor = $r->{json}{next_cursor};
+    } while ($cursor);
+    is_deeply([ sort @all ], [ sort @accepted ], 'the pages hold every accepted call once');
+
+    my ($fail) = map { $_->{id} } @{ api('/v1/apps/app/calls?path=/fail')->{json}{calls} };
+    $r = api("/v1/apps/app/calls/$fail");
+    is($r->{json}{message}, 'Successfully loaded call', 'one call');
+    is_deeply([ @{ $r->{json}{call} }{qw(id app_name path status reason attempt)} ],
+              [ $fail, 'app', '/fail', 'error', 'bad_exit', 3 ], '  its record');
+    like($r->{json}{call}{error}, qr/exited with status 3/, '  and the error');
+    like($r->{json}{call}{$_}, qr/^\d{4}-\d\d-\d\dT[\d:.]+Z$/, "  $_")
+        for qw(created_at started_at completed_at);
+    $r = api("/v1/apps/app/calls/$fail/log");
+    is($r->{json}{log}{call_id}, $fail, 'its log');
+    like($r->{json}{log}{log}, qr/stderr of $fail/, '  with what it wrote');
+    is(scalar @{ api('/v1/apps/app/calls?status=error')->{json}{calls} }, 1,
+       '?status= filters');
+    is(scalar @{ api('/v1/apps/app/calls?path=/slow')->{json}{calls} }, 4,
+       '?path= filters');
+    my $later = int(time) + 3600;
+    $r = api("/v1/apps/app/calls?from_time=$later");
+    is($r->{status}, 200, '?from_time= is taken');
+    is(scalar @{ $r->{json}{calls} }, 0, '  and filters');
+    is(scalar @{ api("/v1/apps/app/calls?to_time=$later&per_page=100")->{json}{calls} },
+       scalar @accepted, '?to_time= filters');
+    is(scalar @{ api('/v1/apps/app/calls?to_time=' . (int(time) - 3600))->{json}{calls} },
+       0, '  both ways');
+    is(api('/v1/apps/app/calls/01ARZ3NDEKTSV4RRFFQ69G5FAV')->{status}, 404, 'an unknown call: 404');
+    is(api("/v1/apps/other/calls/$fail")->{status}, 404, 'another app\'s call: 404');
+    is(api('/v1/apps/app/calls/not-a-call-id')->{status}, 404, 'not a call id: 404');
+    is(api('/v1/apps/app/calls?status=lost')->{status}, 400, 'a bad status: 400');
+    is(api('/v1/apps/app/calls?from_time=yesterday')->{status}, 400, 'a bad time: 400');
+    is(api('/v1/apps/app/calls?path=../x')->{status}, 400, 'a bad path: 400');
 };
 
 subtest 'the ledger' => sub {

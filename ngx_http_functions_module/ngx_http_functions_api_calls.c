@@ -1,0 +1,416 @@
+
+/*
+ * /v1/apps/{app}/calls[/{id}[/log]]: what became of async calls, as Fn
+ * showed them.  Records are written by the module ("queued", once RabbitMQ
+ * confirmed the call) and by executors ("running", then "success",
+ * "error" or "timeout", with the call's stderr log).  Lists are newest
+ * first (call ids are ULIDs: they sort by time).
+ */
+
+
+#include "ngx_http_functions_api.h"
+
+#include <mysql.h>
+
+
+#define NGX_HTTP_FUNCTIONS_CALL_COLUMNS                                       \
+    "SELECT c.id, c.path, c.status, c.reason, c.error, c.attempt, "           \
+    NGX_HTTP_FUNCTIONS_SQL_TIME("c.created_at") ", "                          \
+    NGX_HTTP_FUNCTIONS_SQL_TIME("c.started_at") ", "                          \
+    NGX_HTTP_FUNCTIONS_SQL_TIME("c.completed_at")                             \
+    " FROM calls c"
+
+
+static const char *const  ngx_http_functions_call_statuses[] = {
+    "queued", "running", "success", "error", "timeout", NULL
+};
+
+
+static json_t *ngx_http_functions_call_json(ngx_str_t *app, MYSQL_ROW row,
+    unsigned long *lengths);
+static void ngx_http_functions_calls_listed(ngx_http_functions_api_t *api);
+static void ngx_http_functions_call_answer(ngx_http_functions_api_t *api);
+static void ngx_http_functions_call_log_answer(ngx_http_functions_api_t *api);
+
+
+/* 26 characters of Crockford's base32, the first at most '7' */
+
+ngx_int_t
+ngx_http_functions_call_id_valid(u_char *id)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < 26; i++) {
+        if (id[i] == '\0'
+            || ngx_strlchr((u_char *) "0123456789ABCDEFGHJKMNPQRSTVWXYZ",
+                           (u_char *) "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+                           + 32, id[i]) == NULL)
+        {
+            return 0;
+        }
+    }
+
+    return id[26] == '\0' && id[0] <= '7';
+}
+
+
+ngx_int_t
+ngx_http_functions_api_call_args(ngx_http_request_t *r,
+    ngx_http_functions_api_t *api, const char **error)
+{
+    u_char              *dst, *src;
+    ngx_str_t            value;
+    const char *const   *s;
+
+    if (ngx_http_arg(r, (u_char *) "path", 4, &value) == NGX_OK) {
+        dst = ngx_pnalloc(api->pool, value.len + 1);
+        if (dst == NULL) {
+            *error = "out of memory";
+            return NGX_ERROR;
+        }
+
+        api->filter_path.data = dst;
+        src = value.data;
+        ngx_unescape_uri(&dst, &src, value.len, NGX_UNESCAPE_URI);
+        *dst = '\0';
+        api->filter_path.len = dst - api->filter_path.data;
+
+        if (!route_path_valid((char *) api->filter_path.data)) {
+            *error = "path must be a route path";
+            return NGX_ERROR;
+        }
+    }
+
+    if (ngx_http_arg(r, (u_char *) "status", 6, &value) == NGX_OK) {
+        for (s = ngx_http_functions_call_statuses; *s; s++) {
+            if (value.len == ngx_strlen(*s)
+                && ngx_strncmp(value.data, *s, value.len) == 0)
+            {
+                break;
+            }
+        }
+
+        if (*s == NULL) {
+            *error = "status must be one of queued, running, success, "
+                     "error, timeout";
+            return NGX_ERROR;
+        }
+
+        api->status.data = (u_char *) *s;
+        api->status.len = value.len;
+    }
+
+    if (ngx_http_arg(r, (u_char *) "from_time", 9, &value) == NGX_OK) {
+        api->from_time = ngx_atotm(value.data, value.len);
+        if (api->from_time == NGX_ERROR) {
+            *error = "from_time must be a Unix time in seconds";
+            return NGX_ERROR;
+        }
+    }
+
+    if (ngx_http_arg(r, (u_char *) "to_time", 7, &value) == NGX_OK) {
+        api->to_time = ngx_atotm(value.data, value.len);
+        if (api->to_time == NGX_ERROR) {
+            *error = "to_time must be a Unix time in seconds";
+            return NGX_ERROR;
+        }
+    }
+
+    if (api->cursor.len
+        && (api->cursor.len != 26
+            || ngx_strlchr(api->cursor.data, api->cursor.data + 26, '\'')))
+    {
+        *error = "invalid cursor";
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static json_t *
+ngx_http_functions_call_json(ngx_str_t *app, MYSQL_ROW row,
+    unsigned long *lengths)
+{
+    json_t  *o;
+
+    o = json_pack("{s:s%, s:s%, s:s%, s:s%, s:I}",
+                  "id", row[0], (size_t) lengths[0],
+                  "app_name", app->data, app->len,
+                  "path", row[1], (size_t) lengths[1],
+                  "status", row[2], (size_t) lengths[2],
+                  "attempt", (json_int_t) (row[5] ? atoll(row[5]) : 0));
+    if (o == NULL) {
+        return NULL;
+    }
+
+    /* what is not known yet is absent */
+    if (row[3]) {
+        json_object_set_new(o, "reason", json_stringn(row[3], lengths[3]));
+    }
+
+    if (row[4]) {
+        json_object_set_new(o, "error", json_stringn(row[4], lengths[4]));
+    }
+
+    if (row[6]) {
+        json_object_set_new(o, "created_at", json_string(row[6]));
+    }
+
+    if (row[7]) {
+        json_object_set_new(o, "started_at", json_string(row[7]));
+    }
+
+    if (row[8]) {
+        json_object_set_new(o, "completed_at", json_string(row[8]));
+    }
+
+    return o;
+}
+
+
+/* ------------------------------------------------------------------ list */
+
+void
+ngx_http_functions_api_calls_list(ngx_http_functions_api_t *api)
+{
+    ngx_http_functions_sql_t  sql;
+
+    ngx_http_functions_api_sql_init(api, &sql);
+    ngx_http_functions_sql_raw(&sql, NGX_HTTP_FUNCTIONS_CALL_COLUMNS
+                                     " WHERE c.app_name = ");
+    ngx_http_functions_sql_str(&sql, api->app.data, api->app.len);
+
+    if (api->filter_path.len) {
+        ngx_http_functions_sql_raw(&sql, " AND c.path = ");
+        ngx_http_functions_sql_str(&sql, api->filter_path.data,
+                                   api->filter_path.len);
+    }
+
+    if (api->status.len) {
+        ngx_http_functions_sql_raw(&sql, " AND c.status = ");
+        ngx_http_functions_sql_str(&sql, api->status.data, api->status.len);
+    }
+
+    if (api->from_time) {
+        ngx_http_functions_sql_raw(&sql, " AND c.created_at >= "
+                                         "FROM_UNIXTIME(");
+        ngx_http_functions_sql_uint(&sql, api->from_time);
+        ngx_http_functions_sql_raw(&sql, ")");
+    }
+
+    if (api->to_time) {
+        ngx_http_functions_sql_raw(&sql, " AND c.created_at < "
+                                         "FROM_UNIXTIME(");
+        ngx_http_functions_sql_uint(&sql, api->to_time);
+        ngx_http_functions_sql_raw(&sql, ")");
+    }
+
+    if (api->cursor.len) {
+        ngx_http_functions_sql_raw(&sql, " AND c.id < ");
+        ngx_http_functions_sql_str(&sql, api->cursor.data, api->cursor.len);
+    }
+
+    ngx_http_functions_sql_raw(&sql, " ORDER BY c.id DESC LIMIT ");
+    ngx_http_functions_sql_uint(&sql, api->per_page + 1);
+
+    if (ngx_http_functions_api_query(api, &sql,
+                                     ngx_http_functions_calls_listed)
+        != NGX_OK)
+    {
+        ngx_http_functions_api_no_memory(api);
+    }
+}
+
+
+static void
+ngx_http_functions_calls_listed(ngx_http_functions_api_t *api)
+{
+    json_t                      *items, *call, *out;
+    MYSQL_ROW                    row;
+    ngx_str_t                    last, *more;
+    ngx_uint_t                   n;
+    unsigned long               *lengths;
+    ngx_http_functions_query_t  *q = &api->query;
+
+    if (q->rc != NGX_OK || q->res == NULL) {
+        ngx_http_functions_api_db_failed(api);
+        return;
+    }
+
+    items = json_array();
+    more = NULL;
+    n = 0;
+
+    while (items != NULL && (row = mysql_fetch_row(q->res)) != NULL) {
+        lengths = mysql_fetch_lengths(q->res);
+
+        if (n++ == api->per_page) {
+            more = &last;
+            break;
+        }
+
+        call = ngx_http_functions_call_json(&api->app, row, lengths);
+
+        if (call == NULL || json_array_append_new(items, call) != 0) {
+            json_decref(items);
+            items = NULL;
+            break;
+        }
+
+        last.data = ngx_pnalloc(api->pool, lengths[0]);
+        if (last.data == NULL) {
+            json_decref(items);
+            items = NULL;
+            break;
+        }
+
+        ngx_memcpy(last.data, row[0], lengths[0]);
+        last.len = lengths[0];
+    }
+
+    ngx_http_functions_query_free(q);
+
+    out = items ? ngx_http_functions_api_list(api,
+                      "Successfully listed calls", "calls", items, more)
+                : NULL;
+
+    if (out == NULL) {
+        ngx_http_functions_api_fail(api, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                    "cannot list the calls");
+        return;
+    }
+
+    ngx_http_functions_api_answer(api, NGX_HTTP_OK, out);
+}
+
+
+/* ------------------------------------------------------------------ read */
+
+void
+ngx_http_functions_api_call_get(ngx_http_functions_api_t *api)
+{
+    ngx_http_functions_sql_t  sql;
+
+    ngx_http_functions_api_sql_init(api, &sql);
+    ngx_http_functions_sql_raw(&sql, NGX_HTTP_FUNCTIONS_CALL_COLUMNS
+                                     " WHERE c.id = ");
+    ngx_http_functions_sql_str(&sql, api->path.data, api->path.len);
+    ngx_http_functions_sql_raw(&sql, " AND c.app_name = ");
+    ngx_http_functions_sql_str(&sql, api->app.data, api->app.len);
+
+    if (ngx_http_functions_api_query(api, &sql,
+                                     ngx_http_functions_call_answer)
+        != NGX_OK)
+    {
+        ngx_http_functions_api_no_memory(api);
+    }
+}
+
+
+static void
+ngx_http_functions_call_answer(ngx_http_functions_api_t *api)
+{
+    json_t                      *call;
+    MYSQL_ROW                    row;
+    ngx_http_functions_query_t  *q = &api->query;
+
+    if (q->rc != NGX_OK || q->res == NULL) {
+        ngx_http_functions_api_db_failed(api);
+        return;
+    }
+
+    row = mysql_fetch_row(q->res);
+
+    if (row == NULL) {
+        ngx_http_functions_query_free(q);
+        ngx_http_functions_api_fail(api, NGX_HTTP_NOT_FOUND,
+                                    "Call not found");
+        return;
+    }
+
+    call = ngx_http_functions_call_json(&api->app, row,
+                                        mysql_fetch_lengths(q->res));
+
+    ngx_http_functions_query_free(q);
+
+    if (call == NULL) {
+        ngx_http_functions_api_no_memory(api);
+        return;
+    }
+
+    ngx_http_functions_api_answer(api, NGX_HTTP_OK,
+        json_pack("{s:s, s:o}", "message", "Successfully loaded call",
+                  "call", call));
+}
+
+
+/* ------------------------------------------------------------------- log */
+
+void
+ngx_http_functions_api_call_log(ngx_http_functions_api_t *api)
+{
+    ngx_http_functions_sql_t  sql;
+
+    ngx_http_functions_api_sql_init(api, &sql);
+    ngx_http_functions_sql_raw(&sql, "SELECT log FROM call_logs"
+                                     " WHERE call_id = ");
+    ngx_http_functions_sql_str(&sql, api->path.data, api->path.len);
+    ngx_http_functions_sql_raw(&sql, " AND app_name = ");
+    ngx_http_functions_sql_str(&sql, api->app.data, api->app.len);
+
+    if (ngx_http_functions_api_query(api, &sql,
+                                     ngx_http_functions_call_log_answer)
+        != NGX_OK)
+    {
+        ngx_http_functions_api_no_memory(api);
+    }
+}
+
+
+static void
+ngx_http_functions_call_log_answer(ngx_http_functions_api_t *api)
+{
+    json_t                      *log;
+    MYSQL_ROW                    row;
+    unsigned long               *lengths;
+    ngx_http_functions_query_t  *q = &api->query;
+
+    if (q->rc != NGX_OK || q->res == NULL) {
+        ngx_http_functions_api_db_failed(api);
+        return;
+    }
+
+    row = mysql_fetch_row(q->res);
+
+    if (row == NULL || row[0] == NULL) {
+        ngx_http_functions_query_free(q);
+        ngx_http_functions_api_fail(api, NGX_HTTP_NOT_FOUND,
+                                    "Log not found");
+        return;
+    }
+
+    lengths = mysql_fetch_lengths(q->res);
+
+    /* a log is the function's bytes: shown as text, invalid UTF-8
+     * replaced */
+    log = json_pack("{s:s%, s:s%}", "call_id", api->path.data, api->path.len,
+                    "log", row[0], (size_t) lengths[0]);
+
+    if (log == NULL) {
+        log = json_pack("{s:s%, s:s}", "call_id", api->path.data,
+                        api->path.len, "log",
+                        "(the log is not valid UTF-8)");
+    }
+
+    ngx_http_functions_query_free(q);
+
+    if (log == NULL) {
+        ngx_http_functions_api_no_memory(api);
+        return;
+    }
+
+    ngx_http_functions_api_answer(api, NGX_HTTP_OK,
+        json_pack("{s:s, s:o}", "message", "Successfully loaded log",
+                  "log", log));
+}
