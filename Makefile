@@ -153,6 +153,7 @@ bench: deps all
 	FUNCTIONS_BUILD=$(CURDIR)/$(B) bench/hot.sh
 	scripts/stack services
 	FUNCTIONS_BUILD=$(CURDIR)/$(B) bench/module.sh
+	FUNCTIONS_BUILD=$(CURDIR)/$(B) bench/async.sh
 
 test: deps all fuzz
 	scripts/stack services

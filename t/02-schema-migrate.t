@@ -46,8 +46,11 @@ my $dump = sub {
 };
 my $before = $dump->();
 my $versions = db_query($db, 'SELECT version, state, checksum FROM schema_migrations');
-is_deeply([ map { [ @$_[0, 1] ] } @$versions ], [[1, 'applied']],
-          'the migration is recorded as applied');
+my @shipped = map { m{/(\d{3})_[^/]+\.sql$} ? 0 + $1 : () }
+              sort glob(top() . '/sql/*.sql');
+is_deeply([ map { [ @$_[0, 1] ] } @$versions ],
+          [ map { [ $_, 'applied' ] } @shipped ],
+          'every migration is recorded as applied');
 is($versions->[0][2], sha256_hex(FnTest::slurp(top() . '/sql/001_initial.sql')),
    'with the checksum of its file');
 
@@ -64,30 +67,30 @@ like($out, qr/^applied  001_initial$/m, 'status lists applied migrations');
 # A new migration in the directory is applied, once.
 my $dir = tmpdir() . '/sql';
 mkdir $dir;
-copy(top() . '/sql/001_initial.sql', "$dir/001_initial.sql") or die;
-spew("$dir/002_add_note.sql", "ALTER TABLE apps ADD COLUMN note TEXT NULL;\n");
+copy($_, $dir) or die for glob(top() . '/sql/*.sql');
+spew("$dir/902_add_note.sql", "ALTER TABLE apps ADD COLUMN note TEXT NULL;\n");
 $out = migrate($db, '--dir', $dir, 'status');
-like($out, qr/^pending  002_add_note$/m, 'status shows a pending migration');
+like($out, qr/^pending  902_add_note$/m, 'status shows a pending migration');
 $out = migrate($db, '--dir', $dir);
-like($out, qr/^applied  002_add_note$/m, 'a new migration is applied');
+like($out, qr/^applied  902_add_note$/m, 'a new migration is applied');
 unlike($out, qr/001_initial/, 'the old one is not applied again');
 
 # An applied migration that was edited is refused, not silently skipped.
-spew("$dir/002_add_note.sql", "ALTER TABLE apps ADD COLUMN note2 TEXT NULL;\n");
+spew("$dir/902_add_note.sql", "ALTER TABLE apps ADD COLUMN note2 TEXT NULL;\n");
 $out = migrate($db, '--dir', $dir);
 isnt($?, 0, 'an edited applied migration stops migrate');
-like($out, qr/migration 002_add_note changed after it was applied/,
+like($out, qr/migration 902_add_note changed after it was applied/,
      'and says so');
 
 # A migration that fails half-way stays marked and blocks later runs.
-spew("$dir/002_add_note.sql", "ALTER TABLE apps ADD COLUMN note TEXT NULL;\n");
-spew("$dir/003_broken.sql", "CREATE TABLE t3 (a INT);\nTHIS IS NOT SQL;\n");
+spew("$dir/902_add_note.sql", "ALTER TABLE apps ADD COLUMN note TEXT NULL;\n");
+spew("$dir/903_broken.sql", "CREATE TABLE t3 (a INT);\nTHIS IS NOT SQL;\n");
 $out = migrate($db, '--dir', $dir);
 isnt($?, 0, 'a failing migration fails migrate');
-like($out, qr/migration 003_broken failed/, 'naming it');
+like($out, qr/migration 903_broken failed/, 'naming it');
 $out = migrate($db, '--dir', $dir);
 isnt($?, 0, 'and the next run refuses to go on');
-like($out, qr/migration 003_broken was interrupted \(state applying\)/,
+like($out, qr/migration 903_broken was interrupted \(state applying\)/,
      'saying the migration was interrupted');
 
 # Bad arguments.

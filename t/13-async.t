@@ -166,6 +166,33 @@ subtest 'retries, then the dead-letter queue' => sub {
     $e->stop;
 };
 
+subtest 'poison messages are dead-lettered, and the consumer goes on' => sub {
+    my $pub = FnTest::tmpdir() . '/amqp_publish';
+    my $top = top();
+    system("cc -std=gnu11 -D_GNU_SOURCE -O2 -pthread -I$top/common -o $pub "
+           . "$top/bench/amqp_publish.c $top/common/amqp_link.c "
+           . "$top/common/errf.c -lrabbitmq") == 0 or BAIL_OUT('cannot build amqp_publish');
+    my $dead = queue_depths($vhost)->{'functions.calls.dead'} // 0;
+    my $e = executor();
+    for my $body ('not json at all', '{"call_id":"01ARZ3NDEKTSV4RRFFQ69G5FAV"}',
+                  '{"call_id":"01ARZ3NDEKTSV4RRFFQ69G5FAV","app":"app","path":"/later",'
+                  . '"route":{"app":"app","path":"/later","image":"oci:echo:v1"},'
+                  . '"method":"POST","url":"u","headers":[],"body":"%%%","attempt":1}') {
+        my $out = `$pub -u '$url' -n 1 -b '$body' 2>&1`;
+        is($?, 0, 'published: ' . substr($body, 0, 30)) or diag($out);
+    }
+    ok(wait_until(20, sub { (queue_depths($vhost)->{'functions.calls.dead'} // 0) >= $dead + 3 }),
+       'all three dead-lettered');
+    like(slurp($e->dir . '/executor.log'), qr/unreadable message, dead-lettered.*not JSON/,
+         'with the reason logged');
+    my $r = http_request($ng->port, 'POST', '/r/app/later', body => 'after');
+    my $id = decode_json($r->{body})->{call_id};
+    push @accepted, $id;
+    ok(wait_until(20, sub { (statuses()->{$id} // '') eq 'success' }),
+       'a good call after them runs');
+    $e->stop;
+};
+
 subtest 'kill -9 of the executor mid-call: the calls run again, none lost' => sub {
     db_query($db, "INSERT INTO routes (app_name, path, image, type) VALUES "
                 . "('app', '/slow', 'oci:echo:v1', 'async')");
