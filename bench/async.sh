@@ -98,7 +98,8 @@ nginx -p "$dir" -c "$dir/nginx.conf"
 sleep 0.5
 # warm up: the route cached, the threads' connections open
 "$dir/loadgen" -t "127.0.0.1:$port" -c "$conns" -n 200 -m POST \
-    -p /r/bench/later -b 'hello' > /dev/null
+    -p /r/bench/later -b 'hello' > /dev/null || true
+grep -m 3 '\[error\]' "$dir/nginx-error.log" || true
 
 # a message of the module's size, for the raw publisher
 size=$(perl -e 'print length(q({"call_id":"01ARZ3NDEKTSV4RRFFQ69G5FAV","app":"bench","path":"/later","route":{"app":"bench","path":"/later","image":"oci:x:v1","memory":128,"type":"async","format":"default","timeout":30,"idle_timeout":30,"max_concurrency":1,"headers":{},"config":{},"app_config":{}},"method":"POST","url":"http://127.0.0.1/r/bench/later","headers":[["Host","127.0.0.1"],["Content-Length","5"]],"body":"aGVsbG8=","attempt":1,"enqueued_at":1700000000000}))')

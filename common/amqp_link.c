@@ -342,7 +342,8 @@ int amqp_link_publish(struct amqp_link *l, const struct amqp_settings *s,
         }
         case AMQP_BASIC_NACK_METHOD:
             amqp_maybe_release_buffers(c);
-            return errf(err, errlen, "the broker refused the message");
+            errf(err, errlen, "the broker refused the message");
+            return -2;
         case AMQP_BASIC_RETURN_METHOD: {
             amqp_message_t m;
             amqp_rpc_reply_t r;

@@ -547,30 +547,33 @@ ngx_http_functions_publish_thread(void *data, ngx_log_t *log)
 {
     ngx_http_functions_publish_t  *p = data;
 
+    int                    rc;
     ngx_uint_t             try;
     struct amqp_settings  *s = &p->conf->settings;
     struct amqp_link      *l = &ngx_http_functions_amqp_link;
 
-    /* a link found broken at publish time gets one fresh try */
+    /* a link found broken at publish time (or failing to open) gets one
+     * fresh try */
     for (try = 0; try < 2; try++) {
 
+        /* opening races others declaring the same queues at times */
         if (!l->open
             && amqp_link_open(l, s, 1, p->err, sizeof(p->err)) != 0)
         {
-            return;
+            continue;
         }
 
-        if (amqp_link_publish(l, s, s->exchange, s->queue, p->message,
-                              p->len, p->call_id, NULL, p->err,
-                              sizeof(p->err))
-            == 0)
-        {
+        rc = amqp_link_publish(l, s, s->exchange, s->queue, p->message,
+                               p->len, p->call_id, NULL, p->err,
+                               sizeof(p->err));
+        if (rc == 0) {
             p->ok = 1;
             break;
         }
 
-        if (l->open) {
-            return;     /* refused or unroutable: the broker's answer */
+        /* a nack (a queue not ready yet) stored nothing: again is safe */
+        if (rc != -2 && l->open) {
+            return;     /* unroutable: the broker's answer */
         }
     }
 
