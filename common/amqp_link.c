@@ -260,14 +260,25 @@ int amqp_link_publish(struct amqp_link *l, const struct amqp_settings *s,
                       const void *body, size_t len, const char *message_id,
                       const char *reason, char *err, size_t errlen)
 {
+    uint64_t tag;
+
+    if (amqp_link_send(l, exchange, key, body, len, message_id, reason,
+                       &tag, err, errlen) < 0)
+        return -1;
+    return amqp_link_confirm(l, s, tag, exchange, key, err, errlen);
+}
+
+int amqp_link_send(struct amqp_link *l, const char *exchange,
+                   const char *key, const void *body, size_t len,
+                   const char *message_id, const char *reason,
+                   uint64_t *tagp, char *err, size_t errlen)
+{
     amqp_table_entry_t h;
     amqp_connection_state_t c = l->conn;
     amqp_basic_properties_t props;
     amqp_bytes_t b;
-    amqp_frame_t f;
     uint64_t tag;
-    long long deadline;
-    int status, returned = 0;
+    int status;
 
     if (c == NULL)
         return errf(err, errlen, "not connected");
@@ -299,6 +310,21 @@ int amqp_link_publish(struct amqp_link *l, const struct amqp_settings *s,
         return -1;
     }
 
+    *tagp = tag;
+    return 0;
+}
+
+int amqp_link_confirm(struct amqp_link *l, const struct amqp_settings *s,
+                      uint64_t tag, const char *exchange, const char *key,
+                      char *err, size_t errlen)
+{
+    amqp_connection_state_t c = l->conn;
+    amqp_frame_t f;
+    long long deadline;
+    int status, returned = 0;
+
+    if (c == NULL)
+        return errf(err, errlen, "not connected");
     deadline = now_ms() + s->confirm_timeout_ms;
     for (;;) {
         long long left = deadline - now_ms();

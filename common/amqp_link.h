@@ -72,6 +72,19 @@ int amqp_link_publish(struct amqp_link *l, const struct amqp_settings *s,
                       const void *body, size_t len, const char *message_id,
                       const char *reason, char *err, size_t errlen);
 
+/*
+ * The same in two steps, so that a caller can do something else while the
+ * broker confirms: send (0, or -1 with the link closed), then wait for
+ * that message's confirm (as amqp_link_publish() answers).
+ */
+int amqp_link_send(struct amqp_link *l, const char *exchange,
+                   const char *key, const void *body, size_t len,
+                   const char *message_id, const char *reason,
+                   uint64_t *tag, char *err, size_t errlen);
+int amqp_link_confirm(struct amqp_link *l, const struct amqp_settings *s,
+                      uint64_t tag, const char *exchange, const char *key,
+                      char *err, size_t errlen);
+
 void amqp_link_close(struct amqp_link *l);
 
 #endif

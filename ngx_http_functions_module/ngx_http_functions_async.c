@@ -10,9 +10,10 @@
  *
  * rabbitmq-c blocks, so the event loop never calls it: the request body is
  * read, the message is built, and a task of nginx's thread pool publishes
- * it on a connection of its own thread (common/amqp_link.c), then records
- * the call as "queued" in MySQL so that it can be looked up at once.  The
- * answer is sent when the task is back in the event loop.
+ * it on a connection of its own thread (common/amqp_link.c) and, while
+ * the broker confirms, records the call as "queued" in MySQL so that it
+ * can be looked up at once (and removes that record if the broker does not
+ * confirm).  The answer is sent when the task is back in the event loop.
  */
 
 
@@ -475,7 +476,7 @@ ngx_http_functions_async_message(ngx_http_request_t *r,
 
 static void
 ngx_http_functions_publish_record(ngx_http_functions_publish_t *p,
-    ngx_log_t *log)
+    ngx_log_t *log, ngx_uint_t queued)
 {
     MYSQL                           *db = ngx_http_functions_amqp_db;
     char                            *q, *e;
@@ -520,22 +521,29 @@ ngx_http_functions_publish_record(ngx_http_functions_publish_t *p,
     }
 
     e = q;
-    e += sprintf(e, "INSERT IGNORE INTO calls (id, app_name, path, status) "
-                 "VALUES ('%s', '", p->call_id);
-    e += mysql_real_escape_string(db, e, p->app, strlen(p->app));
-    e += sprintf(e, "', '");
-    e += mysql_real_escape_string(db, e, p->path, strlen(p->path));
-    e += sprintf(e, "', 'queued')");
+
+    if (queued) {
+        e += sprintf(e, "INSERT IGNORE INTO calls (id, app_name, path, "
+                     "status) VALUES ('%s', '", p->call_id);
+        e += mysql_real_escape_string(db, e, p->app, strlen(p->app));
+        e += sprintf(e, "', '");
+        e += mysql_real_escape_string(db, e, p->path, strlen(p->path));
+        e += sprintf(e, "', 'queued')");
+
+    } else {
+        e += sprintf(e, "DELETE FROM calls WHERE id = '%s' AND "
+                     "status = 'queued'", p->call_id);
+    }
 
     if (mysql_real_query(db, q, e - q) != 0) {
         ngx_log_error(NGX_LOG_WARN, log, 0,
-                      "functions: async call %s not recorded as queued: %s",
+                      "functions: async call %s: its record: %s",
                       p->call_id, mysql_error(db));
         mysql_close(db);
         ngx_http_functions_amqp_db = NULL;
 
     } else {
-        p->recorded = 1;
+        p->recorded = queued;
     }
 
     free(q);
@@ -548,13 +556,14 @@ ngx_http_functions_publish_thread(void *data, ngx_log_t *log)
     ngx_http_functions_publish_t  *p = data;
 
     int                    rc;
+    uint64_t               tag;
     ngx_uint_t             try;
     struct amqp_settings  *s = &p->conf->settings;
     struct amqp_link      *l = &ngx_http_functions_amqp_link;
 
     /* a link found broken at publish time (or failing to open) gets one
      * fresh try */
-    for (try = 0; try < 2; try++) {
+    for (try = 0; try < 2 && !p->ok; try++) {
 
         /* opening races others declaring the same queues at times */
         if (!l->open
@@ -563,8 +572,21 @@ ngx_http_functions_publish_thread(void *data, ngx_log_t *log)
             continue;
         }
 
-        rc = amqp_link_publish(l, s, s->exchange, s->queue, p->message,
-                               p->len, p->call_id, NULL, p->err,
+        if (amqp_link_send(l, s->exchange, s->queue, p->message, p->len,
+                           p->call_id, NULL, &tag, p->err, sizeof(p->err))
+            != 0)
+        {
+            continue;
+        }
+
+        /* the record is written while the broker confirms: so that the
+         * caller can look the call up as soon as it has its id, at the
+         * cost of one round trip rather than two */
+        if (!p->recorded) {
+            ngx_http_functions_publish_record(p, log, 1);
+        }
+
+        rc = amqp_link_confirm(l, s, tag, s->exchange, s->queue, p->err,
                                sizeof(p->err));
         if (rc == 0) {
             p->ok = 1;
@@ -573,15 +595,14 @@ ngx_http_functions_publish_thread(void *data, ngx_log_t *log)
 
         /* a nack (a queue not ready yet) stored nothing: again is safe */
         if (rc != -2 && l->open) {
-            return;     /* unroutable: the broker's answer */
+            break;      /* unroutable: the broker's answer */
         }
     }
 
-    if (p->ok) {
-        /* after the confirm, so that only accepted calls have records;
-         * before the answer, so that the caller can look it up at once
-         * (an executor quicker than this has made it "running": kept) */
-        ngx_http_functions_publish_record(p, log);
+    if (!p->ok && p->recorded) {
+        /* not accepted: no record of it (unless an executor ran it
+         * after all, from a confirm that came too late) */
+        ngx_http_functions_publish_record(p, log, 0);
     }
 }
 
