@@ -63,7 +63,10 @@ static struct {
     struct job *todo, *todo_tail;   /* deliveries for the workers */
     struct job *done;               /* answers for the consumer */
     unsigned link_gen;
-    volatile int stopping;
+    volatile int stopping;          /* take no more work */
+    volatile int abandon;           /* the process exits: give up writes */
+    unsigned busy;                  /* jobs taken and not finished */
+    int consumer_done;
     int started;
 } A = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
 
@@ -114,14 +117,15 @@ static MYSQL *db_open(void)
 
 /*
  * A statement, again and again until the database takes it (or we stop).
- * Returns 0; -1 when stopping; -2 when the server refuses the statement
+ * Returns 0; -1 when giving up (exiting); -2 when the server refuses the
+ * statement
  * itself (trying again would not help: the caller decides).
  */
 static int db_exec(MYSQL **db, const char *sql, size_t len, MYSQL_RES **res)
 {
     unsigned wait = 200, err;
 
-    while (!A.stopping) {
+    while (!A.abandon) {
         if (*db == NULL)
             *db = db_open();
         if (*db != NULL) {
@@ -163,7 +167,7 @@ static size_t esc(MYSQL *db, char *dst, const char *value, size_t len)
     return n + 2;
 }
 
-/* 1: the call already ended; 0: recorded running; -1: stopping. */
+/* 1: the call already ended; 0: recorded running; -1: exiting. */
 static int record_start(MYSQL **db, const struct async_message *m)
 {
     char sql[1024], *p;
@@ -171,10 +175,10 @@ static int record_start(MYSQL **db, const struct async_message *m)
     MYSQL_ROW row;
     int final;
 
-    while (*db == NULL && !A.stopping)
+    while (*db == NULL && !A.abandon)
         if ((*db = db_open()) == NULL)
             nap(1000);
-    if (A.stopping)
+    if (A.abandon)
         return -1;
     p = sql + sprintf(sql, "SELECT status FROM calls WHERE id = '%s'",
                       m->call_id);
@@ -208,10 +212,10 @@ static int record_end(MYSQL **db, const struct async_message *m,
     size_t elen = error ? strlen(error) : 0;
     int rc;
 
-    if (*db == NULL && (*db = db_open()) == NULL && A.stopping)
+    if (*db == NULL && (*db = db_open()) == NULL && A.abandon)
         return -1;
     while (*db == NULL) {
-        if (A.stopping)
+        if (A.abandon)
             return -1;
         nap(1000);
         *db = db_open();
@@ -405,6 +409,7 @@ static void finish(struct job *j, enum ack_action action)
     pthread_mutex_lock(&A.mu);
     j->next = A.done;
     A.done = j;
+    A.busy--;
     pthread_mutex_unlock(&A.mu);
 }
 
@@ -546,6 +551,7 @@ static void *worker(void *arg)
         A.todo = j->next;
         if (A.todo == NULL)
             A.todo_tail = NULL;
+        A.busy++;
         pthread_mutex_unlock(&A.mu);
         work(j, &db, &link);
     }
@@ -668,7 +674,35 @@ static void *consumer(void *arg)
         pthread_cond_signal(&A.cv);
         pthread_mutex_unlock(&A.mu);
     }
+
+    /* stopping: what no worker took goes back to the queue; what they
+     * are finishing is acknowledged once recorded */
+    pthread_mutex_lock(&A.mu);
+    while ((j = A.todo) != NULL) {
+        A.todo = j->next;
+        j->action = REQUEUE;
+        j->next = A.done;
+        A.done = j;
+    }
+    A.todo_tail = NULL;
+    pthread_mutex_unlock(&A.mu);
+    for (;;) {
+        unsigned busy;
+
+        pthread_mutex_lock(&A.mu);
+        busy = A.busy;
+        pthread_mutex_unlock(&A.mu);
+        if (send_acks(&link) != 0)
+            amqp_link_close(&link);
+        if (busy == 0 || A.abandon)
+            break;
+        nap(20);
+    }
     amqp_link_close(&link);
+    pthread_mutex_lock(&A.mu);
+    A.consumer_done = 1;
+    pthread_cond_broadcast(&A.cv);
+    pthread_mutex_unlock(&A.mu);
     return NULL;
 }
 
@@ -776,5 +810,31 @@ void async_stop(void)
     pthread_mutex_lock(&A.mu);
     A.stopping = 1;
     pthread_cond_broadcast(&A.cv);
+    pthread_mutex_unlock(&A.mu);
+}
+
+void async_wait(uint64_t ms)
+{
+    struct timespec until;
+
+    if (!A.started)
+        return;
+    async_stop();
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += (time_t)(ms / 1000);
+    until.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&A.mu);
+    while (!A.consumer_done) {
+        if (pthread_cond_timedwait(&A.cv, &A.mu, &until) != 0)
+            break;
+    }
+    if (!A.consumer_done)
+        log_msg(LOG_LEVEL_WARN, "async: calls still being recorded at exit; "
+                "their messages will be delivered again", NULL);
+    A.abandon = 1;
     pthread_mutex_unlock(&A.mu);
 }

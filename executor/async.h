@@ -9,10 +9,16 @@
 
 #include "config.h"
 
+#include <stdint.h>
+
 /* Starts the consumer when amqp_url is set.  0, or -1 (logged). */
 int async_start(const struct config *cfg);
 
 /* Stops consuming: messages not acknowledged go back to the queue. */
 void async_stop(void);
+
+/* At exit: waits up to ms for the calls being recorded to be recorded and
+ * acknowledged. */
+void async_wait(uint64_t ms);
 
 #endif

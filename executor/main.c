@@ -300,6 +300,7 @@ int main(int argc, char **argv)
     }
 
     uv_run(exe.loop, UV_RUN_DEFAULT);
+    async_wait(5000);
     uv_loop_close(exe.loop);
     cgroups_fini(&exe.server.cgroups);
     free(exe.server.seccomp_bpf);
