@@ -9,6 +9,8 @@
 
 #include "ngx_http_functions_module.h"
 
+#include <mysql.h>
+
 
 static ngx_int_t ngx_http_functions_preconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_functions_postconfiguration(ngx_conf_t *cf);
@@ -273,6 +275,14 @@ ngx_http_functions_postconfiguration(ngx_conf_t *cf)
 static ngx_int_t
 ngx_http_functions_init_process(ngx_cycle_t *cycle)
 {
+    /* once, before any thread of the pool may call mysql_init() (whose
+     * implicit library set-up is not thread-safe) */
+    if (mysql_library_init(0, NULL, NULL) != 0) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                      "functions: mysql_library_init() failed");
+        return NGX_ERROR;
+    }
+
     return ngx_http_functions_generation_init(cycle);
 }
 
