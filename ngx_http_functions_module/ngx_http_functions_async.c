@@ -484,6 +484,10 @@ ngx_http_functions_publish_record(ngx_http_functions_publish_t *p,
     ngx_http_functions_amqp_conf_t  *acf = p->conf;
     char                             esc[2 * 256 + 1];
 
+    if (acf->db_name == NULL) {
+        return;     /* no functions_mysql: nothing to record in */
+    }
+
     if (db == NULL) {
         db = mysql_init(NULL);
         if (db == NULL) {

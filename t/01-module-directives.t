@@ -24,6 +24,12 @@ my @good = (
       "$db functions_route_cache zone=routes:1m;" ],
     [ 'functions_route_cache, all parameters',
       "$db functions_route_cache zone=routes:10m valid=5m not_found=1s;" ],
+    [ 'functions_amqp, URL only',
+      "$db functions_amqp url=amqp://u:p\@127.0.0.1:5672/v;" ],
+    [ 'functions_amqp, all parameters',
+      "$db functions_amqp url=amqp://u:p\@127.0.0.1:5672/v exchange=ex.1 "
+      . "queue=q_1 queue_type=classic connect_timeout=500ms "
+      . "confirm_timeout=3s thread_pool=default;" ],
 );
 
 for my $case (@good) {
@@ -32,6 +38,24 @@ for my $case (@good) {
 }
 
 my @bad = (
+    [ 'functions_amqp without a URL', 'functions_amqp queue=q;',
+      qr/needs url=amqp/ ],
+    [ 'functions_amqp, not an AMQP URL', 'functions_amqp url=http://x/;',
+      qr/invalid AMQP URL/ ],
+    [ 'functions_amqp, amqps', 'functions_amqp url=amqps://u:p\@h/v;',
+      qr/amqps:\/\/ is not supported/ ],
+    [ 'functions_amqp, a bad queue name',
+      'functions_amqp url=amqp://u:p\@h/v queue=a/b;',
+      qr/invalid parameter "queue=a\/b"/ ],
+    [ 'functions_amqp, a bad queue type',
+      'functions_amqp url=amqp://u:p\@h/v queue_type=lazy;',
+      qr/invalid parameter "queue_type=lazy"/ ],
+    [ 'functions_amqp, a bad timeout',
+      'functions_amqp url=amqp://u:p\@h/v confirm_timeout=soon;',
+      qr/invalid parameter "confirm_timeout=soon"/ ],
+    [ 'functions_amqp twice',
+      'functions_amqp url=amqp://u:p\@h/v; functions_amqp url=amqp://u:p\@h/v;',
+      qr/"functions_amqp" directive is duplicate/ ],
     [ 'functions_mysql without parameters', 'functions_mysql;',
       qr/invalid number of arguments in "functions_mysql" directive/ ],
     [ 'functions_mysql without server', 'functions_mysql database=x;',
