@@ -629,6 +629,16 @@ ngx_http_functions_publish_done(ngx_event_t *ev)
     free(p->message);
     p->message = NULL;
 
+    if (c->error) {
+        /* the request was ended meanwhile: nothing to answer */
+        ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                      "functions: async call %s %s, its client gone",
+                      p->call_id, p->ok ? "accepted" : "not accepted");
+        ngx_http_finalize_request(r, NGX_ERROR);
+        ngx_http_run_posted_requests(c);
+        return;
+    }
+
     if (!p->ok) {
         ngx_log_error(NGX_LOG_ERR, c->log, 0,
                       "functions: async call %s not accepted: %s",
