@@ -1180,42 +1180,128 @@ ngx_http_functions_api_column(const char *s, unsigned long len)
 }
 
 
-/* {"message", "<name>": [...], "next_cursor"}; last: the page's last key
- * when there is more. */
+/*
+ * The first row of the query's result, and its lengths; or NULL, and the
+ * operation answered: the database failed, or there is no row (404 with
+ * not_found).  The result stays until ngx_http_functions_query_free().
+ */
 
-json_t *
-ngx_http_functions_api_list(ngx_http_functions_api_t *api,
-    const char *message, const char *name, json_t *items, ngx_str_t *last)
+char **
+ngx_http_functions_api_row(ngx_http_functions_api_t *api,
+    const char *not_found, unsigned long **lengths)
 {
-    json_t     *out;
-    ngx_str_t   cursor;
+    MYSQL_ROW                    row;
+    ngx_http_functions_query_t  *q = &api->query;
 
-    out = json_pack("{s:s, s:o}", "message", message, name, items);
+    if (q->rc != NGX_OK || q->res == NULL) {
+        ngx_http_functions_api_db_failed(api);
+        return NULL;
+    }
+
+    row = mysql_fetch_row(q->res);
+
+    if (row == NULL) {
+        ngx_http_functions_query_free(q);
+        ngx_http_functions_api_fail(api, NGX_HTTP_NOT_FOUND, "%s",
+                                    not_found);
+        return NULL;
+    }
+
+    *lengths = mysql_fetch_lengths(q->res);
+
+    return row;
+}
+
+
+/*
+ * A page of a list query (up to per_page + 1 rows, or until a row whose
+ * first column is NULL, as a LEFT JOIN gives): {"message", "<name>":
+ * [items], "next_cursor"}, where the cursor is the first column of the
+ * last row shown, when there is more.
+ */
+
+void
+ngx_http_functions_api_rows(ngx_http_functions_api_t *api,
+    const char *message, const char *name,
+    ngx_http_functions_api_item_pt item)
+{
+    json_t                      *items, *one, *out;
+    MYSQL_ROW                    row;
+    ngx_str_t                    last, cursor;
+    ngx_uint_t                   n, more;
+    unsigned long               *lengths;
+    ngx_http_functions_query_t  *q = &api->query;
+
+    if (q->rc != NGX_OK || q->res == NULL) {
+        ngx_http_functions_api_db_failed(api);
+        return;
+    }
+
+    items = json_array();
+    ngx_str_null(&last);
+    more = 0;
+    n = 0;
+
+    while (items != NULL && (row = mysql_fetch_row(q->res)) != NULL) {
+        if (row[0] == NULL) {
+            break;
+        }
+
+        if (n++ == api->per_page) {
+            more = 1;
+            break;
+        }
+
+        lengths = mysql_fetch_lengths(q->res);
+        one = item(api, row, lengths);
+
+        last.data = ngx_pnalloc(api->pool, lengths[0]);
+
+        if (one == NULL || json_array_append_new(items, one) != 0
+            || last.data == NULL)
+        {
+            json_decref(items);
+            items = NULL;
+            break;
+        }
+
+        ngx_memcpy(last.data, row[0], lengths[0]);
+        last.len = lengths[0];
+    }
+
+    ngx_http_functions_query_free(q);
+
+    out = items ? json_pack("{s:s, s:o}", "message", message, name, items)
+                : NULL;
+
+    if (out != NULL && more) {
+        cursor.data = ngx_pnalloc(api->pool,
+                                  ngx_base64_encoded_length(last.len));
+        if (cursor.data == NULL) {
+            json_decref(out);
+            out = NULL;
+
+        } else {
+            ngx_encode_base64url(&cursor, &last);
+
+            if (json_object_set_new(out, "next_cursor",
+                                    json_stringn((char *) cursor.data,
+                                                 cursor.len))
+                != 0)
+            {
+                json_decref(out);
+                out = NULL;
+            }
+        }
+    }
+
     if (out == NULL) {
-        return NULL;
+        ngx_http_functions_api_fail(api, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                    "cannot list the %s", name);
+        return;
     }
 
-    if (last == NULL) {
-        return out;
-    }
-
-    cursor.data = ngx_pnalloc(api->pool, ngx_base64_encoded_length(last->len));
-    if (cursor.data == NULL) {
-        json_decref(out);
-        return NULL;
-    }
-
-    ngx_encode_base64url(&cursor, last);
-
-    if (json_object_set_new(out, "next_cursor",
-                            json_stringn((char *) cursor.data, cursor.len))
-        != 0)
-    {
-        json_decref(out);
-        return NULL;
-    }
-
-    return out;
+    ngx_http_functions_api_answer(api, NGX_HTTP_OK, out);
 }
 
 

@@ -43,6 +43,10 @@ typedef struct ngx_http_functions_api_s  ngx_http_functions_api_t;
 
 typedef void (*ngx_http_functions_api_step_pt)(ngx_http_functions_api_t *api);
 
+/* a row of a result (a MYSQL_ROW) as the API shows it */
+typedef json_t *(*ngx_http_functions_api_item_pt)(
+    ngx_http_functions_api_t *api, char **row, unsigned long *lengths);
+
 
 /*
  * One API request's operation.  It lives in a pool of its own, so that a
@@ -104,8 +108,11 @@ json_t *ngx_http_functions_api_wrapped(ngx_http_functions_api_t *api,
 ngx_int_t ngx_http_functions_api_known_fields(ngx_http_functions_api_t *api,
     json_t *obj, const char *what, const char *const *fields);
 json_t *ngx_http_functions_api_column(const char *s, unsigned long len);
-json_t *ngx_http_functions_api_list(ngx_http_functions_api_t *api,
-    const char *message, const char *name, json_t *items, ngx_str_t *last);
+char **ngx_http_functions_api_row(ngx_http_functions_api_t *api,
+    const char *not_found, unsigned long **lengths);
+void ngx_http_functions_api_rows(ngx_http_functions_api_t *api,
+    const char *message, const char *name,
+    ngx_http_functions_api_item_pt item);
 ngx_int_t ngx_http_functions_api_merge_map(json_t *stored, json_t *patch);
 void ngx_http_functions_api_changed(ngx_http_functions_api_t *api,
     ngx_str_t *path);

@@ -22,8 +22,8 @@ static const char *const  ngx_http_functions_app_fields[] = {
 };
 
 
-static json_t *ngx_http_functions_app_json(MYSQL_ROW row,
-    unsigned long *lengths);
+static json_t *ngx_http_functions_app_json(ngx_http_functions_api_t *api,
+    char **row, unsigned long *lengths);
 static ngx_int_t ngx_http_functions_app_select(ngx_http_functions_api_t *api,
     ngx_http_functions_api_step_pt next);
 static void ngx_http_functions_apps_listed(ngx_http_functions_api_t *api);
@@ -37,7 +37,8 @@ static void ngx_http_functions_app_deleted(ngx_http_functions_api_t *api);
 /* a row of NGX_HTTP_FUNCTIONS_APP_COLUMNS as the API shows it */
 
 static json_t *
-ngx_http_functions_app_json(MYSQL_ROW row, unsigned long *lengths)
+ngx_http_functions_app_json(ngx_http_functions_api_t *api, char **row,
+    unsigned long *lengths)
 {
     json_t  *config;
 
@@ -99,64 +100,8 @@ ngx_http_functions_api_apps_list(ngx_http_functions_api_t *api)
 static void
 ngx_http_functions_apps_listed(ngx_http_functions_api_t *api)
 {
-    json_t                      *items, *app, *out;
-    MYSQL_ROW                    row;
-    ngx_str_t                    last, *more;
-    ngx_uint_t                   n;
-    unsigned long               *lengths;
-    ngx_http_functions_query_t  *q = &api->query;
-
-    if (q->rc != NGX_OK || q->res == NULL) {
-        ngx_http_functions_api_db_failed(api);
-        return;
-    }
-
-    items = json_array();
-    more = NULL;
-    n = 0;
-
-    while (items != NULL && (row = mysql_fetch_row(q->res)) != NULL) {
-        lengths = mysql_fetch_lengths(q->res);
-
-        if (n++ == api->per_page) {
-            more = &last;
-            break;
-        }
-
-        app = ngx_http_functions_app_json(row, lengths);
-
-        if (app == NULL || json_array_append_new(items, app) != 0) {
-            json_decref(items);
-            items = NULL;
-            break;
-        }
-
-        /* the cursor is the last name shown */
-        last.data = ngx_pnalloc(api->pool, lengths[0]);
-        if (last.data == NULL) {
-            json_decref(items);
-            items = NULL;
-            break;
-        }
-
-        ngx_memcpy(last.data, row[0], lengths[0]);
-        last.len = lengths[0];
-    }
-
-    ngx_http_functions_query_free(q);
-
-    out = items ? ngx_http_functions_api_list(api,
-                      "Successfully listed applications", "apps", items,
-                      more)
-                : NULL;
-
-    if (out == NULL) {
-        ngx_http_functions_api_fail(api, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                    "cannot list the apps");
-        return;
-    }
-
-    ngx_http_functions_api_answer(api, NGX_HTTP_OK, out);
+    ngx_http_functions_api_rows(api, "Successfully listed applications",
+                                "apps", ngx_http_functions_app_json);
 }
 
 
@@ -286,23 +231,15 @@ ngx_http_functions_app_answer(ngx_http_functions_api_t *api)
     json_t                      *app;
     MYSQL_ROW                    row;
     const char                  *message;
+    unsigned long               *lengths;
     ngx_http_functions_query_t  *q = &api->query;
 
-    if (q->rc != NGX_OK || q->res == NULL) {
-        ngx_http_functions_api_db_failed(api);
-        return;
-    }
-
-    row = mysql_fetch_row(q->res);
-
+    row = ngx_http_functions_api_row(api, "App not found", &lengths);
     if (row == NULL) {
-        ngx_http_functions_query_free(q);
-        ngx_http_functions_api_fail(api, NGX_HTTP_NOT_FOUND,
-                                    "App not found");
         return;
     }
 
-    app = ngx_http_functions_app_json(row, mysql_fetch_lengths(q->res));
+    app = ngx_http_functions_app_json(api, row, lengths);
 
     ngx_http_functions_query_free(q);
 
@@ -382,21 +319,10 @@ ngx_http_functions_app_patch_read(ngx_http_functions_api_t *api)
     ngx_http_functions_query_t  *q = &api->query;
     char                         err[256];
 
-    if (q->rc != NGX_OK || q->res == NULL) {
-        ngx_http_functions_api_db_failed(api);
-        return;
-    }
-
-    row = mysql_fetch_row(q->res);
-
+    row = ngx_http_functions_api_row(api, "App not found", &lengths);
     if (row == NULL) {
-        ngx_http_functions_query_free(q);
-        ngx_http_functions_api_fail(api, NGX_HTTP_NOT_FOUND,
-                                    "App not found");
         return;
     }
-
-    lengths = mysql_fetch_lengths(q->res);
 
     stored = ngx_http_functions_api_column(row[1], lengths[1]);
 

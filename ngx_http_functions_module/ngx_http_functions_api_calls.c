@@ -26,8 +26,8 @@ static const char *const  ngx_http_functions_call_statuses[] = {
 };
 
 
-static json_t *ngx_http_functions_call_json(ngx_str_t *app, MYSQL_ROW row,
-    unsigned long *lengths);
+static json_t *ngx_http_functions_call_json(ngx_http_functions_api_t *api,
+    char **row, unsigned long *lengths);
 static void ngx_http_functions_calls_listed(ngx_http_functions_api_t *api);
 static void ngx_http_functions_call_answer(ngx_http_functions_api_t *api);
 static void ngx_http_functions_call_log_answer(ngx_http_functions_api_t *api);
@@ -129,14 +129,14 @@ ngx_http_functions_api_call_args(ngx_http_request_t *r,
 
 
 static json_t *
-ngx_http_functions_call_json(ngx_str_t *app, MYSQL_ROW row,
+ngx_http_functions_call_json(ngx_http_functions_api_t *api, char **row,
     unsigned long *lengths)
 {
     json_t  *o;
 
     o = json_pack("{s:s%, s:s%, s:s%, s:s%, s:I}",
                   "id", row[0], (size_t) lengths[0],
-                  "app_name", app->data, app->len,
+                  "app_name", api->app.data, api->app.len,
                   "path", row[1], (size_t) lengths[1],
                   "status", row[2], (size_t) lengths[2],
                   "attempt", (json_int_t) (row[5] ? atoll(row[5]) : 0));
@@ -226,62 +226,8 @@ ngx_http_functions_api_calls_list(ngx_http_functions_api_t *api)
 static void
 ngx_http_functions_calls_listed(ngx_http_functions_api_t *api)
 {
-    json_t                      *items, *call, *out;
-    MYSQL_ROW                    row;
-    ngx_str_t                    last, *more;
-    ngx_uint_t                   n;
-    unsigned long               *lengths;
-    ngx_http_functions_query_t  *q = &api->query;
-
-    if (q->rc != NGX_OK || q->res == NULL) {
-        ngx_http_functions_api_db_failed(api);
-        return;
-    }
-
-    items = json_array();
-    more = NULL;
-    n = 0;
-
-    while (items != NULL && (row = mysql_fetch_row(q->res)) != NULL) {
-        lengths = mysql_fetch_lengths(q->res);
-
-        if (n++ == api->per_page) {
-            more = &last;
-            break;
-        }
-
-        call = ngx_http_functions_call_json(&api->app, row, lengths);
-
-        if (call == NULL || json_array_append_new(items, call) != 0) {
-            json_decref(items);
-            items = NULL;
-            break;
-        }
-
-        last.data = ngx_pnalloc(api->pool, lengths[0]);
-        if (last.data == NULL) {
-            json_decref(items);
-            items = NULL;
-            break;
-        }
-
-        ngx_memcpy(last.data, row[0], lengths[0]);
-        last.len = lengths[0];
-    }
-
-    ngx_http_functions_query_free(q);
-
-    out = items ? ngx_http_functions_api_list(api,
-                      "Successfully listed calls", "calls", items, more)
-                : NULL;
-
-    if (out == NULL) {
-        ngx_http_functions_api_fail(api, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                    "cannot list the calls");
-        return;
-    }
-
-    ngx_http_functions_api_answer(api, NGX_HTTP_OK, out);
+    ngx_http_functions_api_rows(api, "Successfully listed calls", "calls",
+                                ngx_http_functions_call_json);
 }
 
 
@@ -313,24 +259,16 @@ ngx_http_functions_call_answer(ngx_http_functions_api_t *api)
 {
     json_t                      *call;
     MYSQL_ROW                    row;
+    unsigned long               *lengths;
     ngx_http_functions_query_t  *q = &api->query;
 
-    if (q->rc != NGX_OK || q->res == NULL) {
-        ngx_http_functions_api_db_failed(api);
-        return;
-    }
-
-    row = mysql_fetch_row(q->res);
-
+    row = ngx_http_functions_api_row(api, "Call not found", &lengths);
     if (row == NULL) {
-        ngx_http_functions_query_free(q);
-        ngx_http_functions_api_fail(api, NGX_HTTP_NOT_FOUND,
-                                    "Call not found");
         return;
     }
 
-    call = ngx_http_functions_call_json(&api->app, row,
-                                        mysql_fetch_lengths(q->res));
+    call = ngx_http_functions_call_json(api, row,
+                                        lengths);
 
     ngx_http_functions_query_free(q);
 
@@ -376,21 +314,10 @@ ngx_http_functions_call_log_answer(ngx_http_functions_api_t *api)
     unsigned long               *lengths;
     ngx_http_functions_query_t  *q = &api->query;
 
-    if (q->rc != NGX_OK || q->res == NULL) {
-        ngx_http_functions_api_db_failed(api);
+    row = ngx_http_functions_api_row(api, "Log not found", &lengths);
+    if (row == NULL) {
         return;
     }
-
-    row = mysql_fetch_row(q->res);
-
-    if (row == NULL || row[0] == NULL) {
-        ngx_http_functions_query_free(q);
-        ngx_http_functions_api_fail(api, NGX_HTTP_NOT_FOUND,
-                                    "Log not found");
-        return;
-    }
-
-    lengths = mysql_fetch_lengths(q->res);
 
     /* a log is the function's bytes: shown as text, invalid UTF-8
      * replaced */

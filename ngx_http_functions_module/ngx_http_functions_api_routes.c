@@ -52,6 +52,8 @@ static void ngx_http_functions_route_column(ngx_http_functions_sql_t *sql,
     ngx_uint_t create, const char *column);
 static void ngx_http_functions_route_write(ngx_http_functions_api_t *api);
 static void ngx_http_functions_routes_listed(ngx_http_functions_api_t *api);
+static json_t *ngx_http_functions_route_item(ngx_http_functions_api_t *api,
+    char **row, unsigned long *lengths);
 static void ngx_http_functions_route_written(ngx_http_functions_api_t *api);
 static void ngx_http_functions_route_answer(ngx_http_functions_api_t *api);
 static void ngx_http_functions_route_patch_read(
@@ -177,73 +179,28 @@ ngx_http_functions_api_routes_list(ngx_http_functions_api_t *api)
 static void
 ngx_http_functions_routes_listed(ngx_http_functions_api_t *api)
 {
-    json_t                      *items, *route, *out;
-    MYSQL_ROW                    row;
-    ngx_str_t                    last, *more;
-    ngx_uint_t                   n;
-    unsigned long               *lengths;
     ngx_http_functions_query_t  *q = &api->query;
 
-    if (q->rc != NGX_OK || q->res == NULL) {
-        ngx_http_functions_api_db_failed(api);
-        return;
-    }
-
-    if (mysql_num_rows(q->res) == 0) {
+    if (q->rc == NGX_OK && q->res != NULL && mysql_num_rows(q->res) == 0) {
         ngx_http_functions_query_free(q);
         ngx_http_functions_api_fail(api, NGX_HTTP_NOT_FOUND,
                                     "App not found");
         return;
     }
 
-    items = json_array();
-    more = NULL;
-    n = 0;
+    /* an app without (such) routes: one row of NULLs, an empty list */
+    ngx_http_functions_api_rows(api, "Successfully listed routes", "routes",
+                                ngx_http_functions_route_item);
+}
 
-    while (items != NULL && (row = mysql_fetch_row(q->res)) != NULL) {
-        if (row[0] == NULL) {
-            break;          /* the app has no (such) routes */
-        }
 
-        lengths = mysql_fetch_lengths(q->res);
+/* a route of a list: jwt_key masked */
 
-        if (n++ == api->per_page) {
-            more = &last;
-            break;
-        }
-
-        route = ngx_http_functions_route_json(&api->app, row, lengths, 1);
-
-        if (route == NULL || json_array_append_new(items, route) != 0) {
-            json_decref(items);
-            items = NULL;
-            break;
-        }
-
-        last.data = ngx_pnalloc(api->pool, lengths[0]);
-        if (last.data == NULL) {
-            json_decref(items);
-            items = NULL;
-            break;
-        }
-
-        ngx_memcpy(last.data, row[0], lengths[0]);
-        last.len = lengths[0];
-    }
-
-    ngx_http_functions_query_free(q);
-
-    out = items ? ngx_http_functions_api_list(api,
-                      "Successfully listed routes", "routes", items, more)
-                : NULL;
-
-    if (out == NULL) {
-        ngx_http_functions_api_fail(api, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                    "cannot list the routes");
-        return;
-    }
-
-    ngx_http_functions_api_answer(api, NGX_HTTP_OK, out);
+static json_t *
+ngx_http_functions_route_item(ngx_http_functions_api_t *api, char **row,
+    unsigned long *lengths)
+{
+    return ngx_http_functions_route_json(&api->app, row, lengths, 1);
 }
 
 
@@ -559,24 +516,16 @@ ngx_http_functions_route_answer(ngx_http_functions_api_t *api)
 {
     json_t                      *route;
     MYSQL_ROW                    row;
+    unsigned long               *lengths;
     ngx_http_functions_query_t  *q = &api->query;
 
-    if (q->rc != NGX_OK || q->res == NULL) {
-        ngx_http_functions_api_db_failed(api);
-        return;
-    }
-
-    row = mysql_fetch_row(q->res);
-
+    row = ngx_http_functions_api_row(api, "Route not found", &lengths);
     if (row == NULL) {
-        ngx_http_functions_query_free(q);
-        ngx_http_functions_api_fail(api, NGX_HTTP_NOT_FOUND,
-                                    "Route not found");
         return;
     }
 
     route = ngx_http_functions_route_json(&api->app, row,
-                                          mysql_fetch_lengths(q->res), 1);
+                                          lengths, 1);
 
     ngx_http_functions_query_free(q);
 
@@ -665,21 +614,10 @@ ngx_http_functions_route_patch_read(ngx_http_functions_api_t *api)
     const char *const           *f;
     ngx_http_functions_query_t  *q = &api->query;
 
-    if (q->rc != NGX_OK || q->res == NULL) {
-        ngx_http_functions_api_db_failed(api);
-        return;
-    }
-
-    row = mysql_fetch_row(q->res);
-
+    row = ngx_http_functions_api_row(api, "Route not found", &lengths);
     if (row == NULL) {
-        ngx_http_functions_query_free(q);
-        ngx_http_functions_api_fail(api, NGX_HTTP_NOT_FOUND,
-                                    "Route not found");
         return;
     }
-
-    lengths = mysql_fetch_lengths(q->res);
 
     o = ngx_http_functions_route_json(&api->app, row, lengths, 0);
 
