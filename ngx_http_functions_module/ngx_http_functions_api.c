@@ -810,12 +810,8 @@ static ngx_int_t
 ngx_http_functions_api_send(ngx_http_request_t *r, ngx_uint_t status,
     json_t *out)
 {
-    char             *dump;
-    size_t            len;
-    ngx_int_t         rc;
-    ngx_buf_t        *b;
-    ngx_chain_t       cl;
-    ngx_table_elt_t  *h;
+    char       *dump;
+    ngx_int_t   rc;
 
     dump = out ? json_dumps(out, JSON_COMPACT) : NULL;
     json_decref(out);
@@ -824,46 +820,12 @@ ngx_http_functions_api_send(ngx_http_request_t *r, ngx_uint_t status,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    len = ngx_strlen(dump);
-
-    b = ngx_create_temp_buf(r->pool, len + 1);
-    if (b == NULL) {
-        free(dump);
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    b->last = ngx_cpymem(b->last, dump, len);
-    *b->last++ = '\n';
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
-
+    rc = ngx_http_functions_send_json(r, status, (u_char *) dump,
+                                      ngx_strlen(dump),
+                                      status == NGX_HTTP_SERVICE_UNAVAILABLE);
     free(dump);
 
-    if (status == NGX_HTTP_SERVICE_UNAVAILABLE) {
-        h = ngx_list_push(&r->headers_out.headers);
-        if (h == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        h->hash = 1;
-        ngx_str_set(&h->key, "Retry-After");
-        ngx_str_set(&h->value, "1");
-    }
-
-    r->headers_out.status = status;
-    r->headers_out.content_length_n = b->last - b->pos;
-    ngx_str_set(&r->headers_out.content_type, "application/json");
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
-
-    rc = ngx_http_send_header(r);
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    cl.buf = b;
-    cl.next = NULL;
-
-    return ngx_http_output_filter(r, &cl);
+    return rc;
 }
 
 

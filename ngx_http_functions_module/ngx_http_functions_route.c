@@ -983,31 +983,26 @@ static ngx_int_t
 ngx_http_functions_send_error(ngx_http_request_t *r,
     ngx_http_functions_ctx_t *ctx, ngx_int_t status, const char *message)
 {
+    u_char           *body, *last;
     size_t            len;
-    ngx_int_t         rc;
-    ngx_buf_t        *b;
-    ngx_chain_t       out;
     ngx_table_elt_t  *h;
 
     if (ngx_http_discard_request_body(r) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    len = sizeof("{\"error\":{\"message\":\"\"},\"call_id\":\"\"}\n") - 1
+    len = sizeof("{\"error\":{\"message\":\"\"},\"call_id\":\"\"}") - 1
           + ngx_strlen(message) + 26;
 
-    b = ngx_create_temp_buf(r->pool, len);
-    if (b == NULL) {
+    body = ngx_pnalloc(r->pool, len);
+    if (body == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     /* messages are the module's own: nothing to escape */
-    b->last = ngx_sprintf(b->pos,
-                          "{\"error\":{\"message\":\"%s\"},"
-                          "\"call_id\":\"%*s\"}\n",
-                          message, (size_t) 26, ctx->call_id);
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
+    last = ngx_sprintf(body, "{\"error\":{\"message\":\"%s\"},"
+                             "\"call_id\":\"%*s\"}",
+                       message, (size_t) 26, ctx->call_id);
 
     if (status == NGX_HTTP_UNAUTHORIZED) {
         h = ngx_list_push(&r->headers_out.headers);
@@ -1020,33 +1015,10 @@ ngx_http_functions_send_error(ngx_http_request_t *r,
         ngx_str_set(&h->value, "Bearer error=\"invalid_token\"");
     }
 
-    if (status == NGX_HTTP_SERVICE_UNAVAILABLE
-        && ngx_strcmp(message, "async not enabled") != 0)
-    {
-        h = ngx_list_push(&r->headers_out.headers);
-        if (h == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        h->hash = 1;
-        ngx_str_set(&h->key, "Retry-After");
-        ngx_str_set(&h->value, "1");
-    }
-
-    r->headers_out.status = status;
-    r->headers_out.content_length_n = b->last - b->pos;
-    ngx_str_set(&r->headers_out.content_type, "application/json");
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
-
-    rc = ngx_http_send_header(r);
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
+    /* worth another try, but for a route nobody can call async yet */
+    return ngx_http_functions_send_json(r, status, body, last - body,
+               status == NGX_HTTP_SERVICE_UNAVAILABLE
+               && ngx_strcmp(message, "async not enabled") != 0);
 }
 
 
