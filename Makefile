@@ -38,7 +38,7 @@ MODULE_SRCS   := config $(wildcard ngx_http_functions_module/*.[ch]) \
 
 # common/: pure code the module uses too (route rules, one list of them)
 EXECUTOR_PURE := common/errf.c common/route_def.c executor/async_message.c \
-                 executor/config.c executor/logfmt.c executor/json_out.c \
+                 executor/config.c common/logfmt.c executor/json_out.c \
                  executor/request_parser.c \
                  executor/oci.c executor/layer_path.c \
                  executor/sandbox_args.c executor/call_request.c \
@@ -50,7 +50,7 @@ EXECUTOR_SRCS := $(EXECUTOR_PURE) executor/log.c executor/http_conn.c \
                  executor/call_log.c executor/file_read.c \
                  executor/image_store.c executor/image_cache.c \
                  executor/sandbox.c executor/hot.c executor/read_buf.c \
-                 executor/seccomp_filter.c executor/async.c \
+                 executor/seccomp_filter.c executor/async.c executor/metrics.c \
                  common/amqp_link.c
 EXECUTOR_LIBS := -luv -lhttp_parser -ljansson -larchive -lseccomp -lcrypto \
                  -lrabbitmq -lcurl -lmariadb -lpthread

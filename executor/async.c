@@ -21,6 +21,7 @@
  * runs again as a further attempt of the same call id.
  */
 #include "async.h"
+#include "metrics.h"
 #include "amqp_link.h"
 #include "async_message.h"
 #include "errf.h"
@@ -66,6 +67,7 @@ static struct {
     volatile int stopping;          /* take no more work */
     volatile int abandon;           /* the process exits: give up writes */
     unsigned busy;                  /* jobs taken and not finished */
+    unsigned in_flight;             /* delivered and not acknowledged */
     int consumer_done;
     int started;
 } A = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
@@ -350,6 +352,8 @@ static long run_call(const struct async_message *m, struct answer *a)
     ADD("Fn-Route: %s", m->route);
     ADD("Fn-Method: %s", m->method);
     ADD("Fn-Request-Url: %s", m->url);
+    ADD("Fn-Async: %s %lld", metrics_async_token(),
+        (long long)m->enqueued_at_ms);
     ADD("Expect:");
     if (!content_type)
         ADD("Content-Type:");
@@ -443,8 +447,12 @@ static void work(struct job *j, MYSQL **db, struct amqp_link *l)
     snprintf(dead, sizeof(dead), "%s.dead", A.amqp.queue);
     if (async_message_parse(j->body, j->len, &m, err, sizeof(err)) < 0) {
         warn("async: unreadable message, dead-lettered", NULL, err);
-        finish(j, publish(l, "", dead, j->body, j->len, NULL, err) == 0
-                  ? ACK : REJECT);
+        if (publish(l, "", dead, j->body, j->len, NULL, err) == 0) {
+            metrics_count(METRICS_ASYNC_DEAD);
+            finish(j, ACK);
+        } else {
+            finish(j, REJECT);
+        }
         return;
     }
 
@@ -498,6 +506,7 @@ static void work(struct job *j, MYSQL **db, struct amqp_link *l)
                 && publish(l, "", retry, next, strlen(next), m.call_id,
                            NULL) == 0) {
                 free(next);
+                metrics_count(METRICS_ASYNC_RETRIED);
                 if (record_end(db, &m, "queued", reason, msg,
                                logans.len ? logans.data : NULL,
                                logans.len) == -1) {
@@ -519,9 +528,10 @@ static void work(struct job *j, MYSQL **db, struct amqp_link *l)
         finish(j, REQUEUE);
         goto out;
     }
-    if (strcmp(status, "error") == 0 && code >= 500)
-        publish(l, "", dead, j->body, j->len, m.call_id,
-                "out of attempts");
+    if (strcmp(status, "error") == 0 && code >= 500
+        && publish(l, "", dead, j->body, j->len, m.call_id,
+                   "out of attempts") == 0)
+        metrics_count(METRICS_ASYNC_DEAD);
     finish(j, ACK);
 
 out:
@@ -612,6 +622,9 @@ static int send_acks(struct amqp_link *l)
          * again; the record says it finished */
         free(j->body);
         free(j);
+        pthread_mutex_lock(&A.mu);
+        A.in_flight--;
+        pthread_mutex_unlock(&A.mu);
     }
     return rc;
 }
@@ -665,7 +678,9 @@ static void *consumer(void *arg)
         j->redelivered = env.redelivered;
         j->link_gen = A.link_gen;
         amqp_destroy_envelope(&env);
+        metrics_count(METRICS_ASYNC_RECEIVED);
         pthread_mutex_lock(&A.mu);
+        A.in_flight++;
         if (A.todo_tail != NULL)
             A.todo_tail->next = j;
         else
@@ -707,6 +722,16 @@ static void *consumer(void *arg)
 }
 
 /* ------------------------------------------------------------ control */
+
+unsigned async_in_flight(void)
+{
+    unsigned n;
+
+    pthread_mutex_lock(&A.mu);
+    n = A.in_flight;
+    pthread_mutex_unlock(&A.mu);
+    return n;
+}
 
 static int split_server(const char *server)
 {

@@ -21,4 +21,7 @@ void async_stop(void);
  * acknowledged. */
 void async_wait(uint64_t ms);
 
+/* Messages delivered to this executor and not yet acknowledged. */
+unsigned async_in_flight(void);
+
 #endif

@@ -12,6 +12,7 @@
 #include "image_store.h"
 #include "json_out.h"
 #include "log.h"
+#include "metrics.h"
 #include "read_buf.h"
 #include "sandbox.h"
 #include "sandbox_args.h"
@@ -70,6 +71,16 @@ struct call {
     struct strvec hot_env, hot_cmd;
     char *hot_head;
 
+    /* for the metrics */
+    uint64_t accepted_ms;       /* uv_now() at its request */
+    int64_t accepted_wall_ms;   /* the same on the wall clock */
+    int64_t enqueued_ms;        /* async: its acceptance by nginx */
+    int async;
+    int waited;                 /* it went through the capacity wait */
+    int64_t exec_ms;            /* how long it ran, or -1 */
+    int outcome_set;
+    enum metrics_outcome outcome;
+
     char line[1024];            /* a partial stderr line */
     size_t line_len;
     size_t logged;              /* stderr bytes logged so far */
@@ -86,9 +97,39 @@ static void on_conn_closed(void *arg)
     call->conn = NULL;
 }
 
+/* What the metrics keep of a call that was answered. */
+static void account(struct call *call)
+{
+    int64_t wait = call->waited ? (int64_t)call->wait_ms : -1;
+
+    if (!call->outcome_set)
+        return;
+    if (call->async && call->waited) {
+        /* from nginx's 202 to its start here */
+        wait = call->accepted_wall_ms + (int64_t)call->wait_ms
+               - call->enqueued_ms;
+        if (wait < 0)
+            wait = 0;   /* clocks apart */
+    }
+    metrics_call(call->req.route.app, call->req.route.path,
+                 call->async ? METRICS_ASYNC : METRICS_SYNC, call->outcome,
+                 wait, call->exec_ms);
+}
+
+/* The first answer decides the call's outcome. */
+static void set_outcome(struct call *call, enum metrics_outcome o)
+{
+    if (!call->outcome_set) {
+        call->outcome = o;
+        call->outcome_set = 1;
+    }
+}
+
 static void call_free(struct call *call)
 {
     struct server *s = call->server;
+
+    account(call);
 
     if (call->prev)
         call->prev->next = call->next;
@@ -119,7 +160,10 @@ static void respond_error(struct call *call, int status, const char *msg,
     char *body = malloc(n + 1), headers[128];
     struct log_record r;
 
-    if (log_begin(&r, status >= 500 ? LOG_LEVEL_WARN : LOG_LEVEL_INFO,
+    set_outcome(call, metrics_outcome_of(status));
+    /* a line per failed call at 1,000 calls/s helps nobody: the metrics
+     * count them; only the executor's own failures are warnings */
+    if (log_begin(&r, status == 500 ? LOG_LEVEL_WARN : LOG_LEVEL_DEBUG,
                   "call failed")) {
         log_str(&r, "call_id", call->req.call_id);
         log_str(&r, "app", call->req.route.app);
@@ -170,6 +214,7 @@ static void respond_success(struct call *call)
     size_t i, len = 0;
     char *headers;
 
+    set_outcome(call, METRICS_SUCCESS);
     if (call->conn == NULL)
         return;         /* the caller is gone */
     for (i = 0; i < r->nheaders; i++) {
@@ -226,6 +271,7 @@ static void finish(struct call *call)
     char msg[256];
 
     flush_log_line(call);
+    call->exec_ms = (int64_t)elapsed;
     if (s->cfg.log_retention_ms > 0) {
         call_log_save(s->loop, call->req.call_id, call->log,
                       call->log_len);
@@ -233,6 +279,8 @@ static void finish(struct call *call)
     }
     if (log_begin(&rec, LOG_LEVEL_DEBUG, "call finished")) {
         log_str(&rec, "call_id", call->req.call_id);
+        log_str(&rec, "app", r->app);
+        log_str(&rec, "path", r->path);
         log_str(&rec, "sandbox", call->sb->id);
         log_int(&rec, "exit_status", call->exit_status);
         log_int(&rec, "signal", call->term_signal);
@@ -608,6 +656,7 @@ static void respond_hot(struct call *call)
     size_t i, len = 64;
     char *headers, *p;
 
+    set_outcome(call, res->status >= 500 ? METRICS_ERROR : METRICS_SUCCESS);
     for (i = 0; i < res->nheaders; i++)
         len += strlen(res->names[i]) + strlen(res->values[i]) + 4;
     for (i = 0; i < r->nheaders; i++)
@@ -654,8 +703,18 @@ static void on_hot_done(struct hot_job *job)
         call_log_save(s->loop, call->req.call_id, job->log, job->log_len);
         job->log = NULL;
     }
+    if (job->outcome != HOT_TOO_LARGE)
+        call->waited = 1;
+    if (job->outcome == HOT_OK || job->outcome == HOT_TIMEOUT
+        || job->outcome == HOT_OOM || job->outcome == HOT_BAD_ANSWER
+        || job->outcome == HOT_EXITED)
+        call->exec_ms = (int64_t)(uv_now(s->loop) - call->accepted_ms
+                                  - job->wait_ms);
+    call->wait_ms = job->wait_ms;
     if (log_begin(&rec, LOG_LEVEL_DEBUG, "call finished")) {
         log_str(&rec, "call_id", call->req.call_id);
+        log_str(&rec, "app", call->req.route.app);
+        log_str(&rec, "path", call->req.route.path);
         log_str(&rec, "sandbox", job->sandbox_id);
         log_str(&rec, "format", "http");
         log_int(&rec, "status", job->outcome == HOT_OK ? job->res.status : 0);
@@ -807,6 +866,7 @@ static void image_ready(uv_work_t *w, int status)
     int hot = call->req.route.format == ROUTE_FORMAT_HTTP;
 
     if (status < 0 || call->image_error != IMAGE_OK) {
+        metrics_count(METRICS_IMAGE_ERRORS);
         if (call->image_error == IMAGE_IO)
             log_msg(LOG_LEVEL_ERROR, "image store failure", call->error);
         if (!hot)
@@ -816,6 +876,8 @@ static void image_ready(uv_work_t *w, int status)
         call_free(call);
         return;
     }
+    if (status == 0 && call->image.unpacked)
+        metrics_count(METRICS_IMAGE_PULLS);
     if (status == 0)
         image_cache_put(&call->server->images, call->req.route.image,
                         uv_now(call->server->loop), &call->image);
@@ -859,6 +921,7 @@ static void on_capacity(struct capacity_waiter *w, enum capacity_result res)
     char msg[160];
 
     call->wait_ms = w->wait_ms;
+    call->waited = res != CAPACITY_TOO_LARGE;
     switch (res) {
     case CAPACITY_GRANTED:
         break;
@@ -882,6 +945,30 @@ static void on_capacity(struct capacity_waiter *w, enum capacity_result res)
     }
 }
 
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* "Fn-Async: <token> <enqueued ms>": sent by this executor's async
+ * threads alone, which know the token. */
+static int async_mark(const char *v, int64_t *enqueued_ms)
+{
+    const char *token = metrics_async_token();
+    size_t n = strlen(token);
+    char *end;
+
+    if (v == NULL || strncmp(v, token, n) != 0 || v[n] != ' ')
+        return 0;
+    *enqueued_ms = strtoll(v + n + 1, &end, 10);
+    if (*end != '\0')
+        *enqueued_ms = 0;
+    return 1;
+}
+
 void call_start(struct server *s, struct http_conn *c)
 {
     struct call *call = calloc(1, sizeof(*call)), *other;
@@ -894,6 +981,11 @@ void call_start(struct server *s, struct http_conn *c)
     }
     call->server = s;
     call->conn = c;
+    call->exec_ms = -1;
+    call->accepted_ms = uv_now(s->loop);
+    call->accepted_wall_ms = wall_ms();
+    call->async = async_mark(http_request_header(&c->rp.req, "Fn-Async"),
+                             &call->enqueued_ms);
     c->on_close = on_conn_closed;
     c->on_close_arg = call;
     status = call_request_parse(&c->rp.req, &call->req, err, sizeof(err));

@@ -2,6 +2,7 @@
  * The executor's capacity and its queue.
  */
 #include "capacity.h"
+#include "metrics.h"
 
 #include <string.h>
 
@@ -60,6 +61,7 @@ static void on_timeout(uv_timer_t *t)
 {
     struct capacity_waiter *w = t->data;
 
+    metrics_count(METRICS_QUEUE_TIMEOUT);
     answer_queued(w->owner, w, CAPACITY_TIMEOUT);
 }
 
@@ -91,6 +93,7 @@ void capacity_acquire(struct capacity *c, struct capacity_waiter *w,
         return;
     }
     if (c->queued >= c->queue_size) {
+        metrics_count(METRICS_QUEUE_FULL);
         cb(w, CAPACITY_QUEUE_FULL);
         return;
     }

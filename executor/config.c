@@ -33,6 +33,8 @@ void config_defaults(struct config *cfg)
     cfg->memory_budget = 4ULL * 1024 * 1024 * 1024;
     cfg->queue_size = 100;
     cfg->queue_timeout_ms = 10000;
+    cfg->metrics_interval_ms = 10000;
+    cfg->metrics_max_series = 200;
     cfg->sandbox_idle_timeout_ms = 30000;
     cfg->sandbox_idle_max = 64;
     strcpy(cfg->amqp_exchange, "functions");
@@ -465,6 +467,24 @@ static int apply(struct config *cfg, const char *key, const char *value,
     if (strcmp(key, "listen_tcp") == 0) {
         *expect = "host:port";
         return set_tcp(cfg->listen_tcp, sizeof(cfg->listen_tcp), value);
+    }
+    if (strcmp(key, "metrics_listen") == 0) {
+        *expect = "host:port";
+        return set_tcp(cfg->metrics_listen, sizeof(cfg->metrics_listen),
+                       value);
+    }
+    if (strcmp(key, "metrics_interval") == 0) {
+        *expect = "a duration from 1s to 1h, or 0 for no metric lines";
+        if (set_duration(&cfg->metrics_interval_ms, value) < 0
+            || cfg->metrics_interval_ms > 3600 * 1000
+            || (cfg->metrics_interval_ms > 0
+                && cfg->metrics_interval_ms < 1000))
+            return -1;
+        return 0;
+    }
+    if (strcmp(key, "metrics_max_series") == 0) {
+        *expect = "a number from 1 to 10000";
+        return set_number(&cfg->metrics_max_series, value, 1, 10000);
     }
     if (strcmp(key, "secret_file") == 0) {
         *expect = "an absolute path";

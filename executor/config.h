@@ -71,6 +71,12 @@ struct config {
     char mysql_user[64];
     char mysql_password_file[CONFIG_PATH_MAX];
     char mysql_database[65];
+
+    /* metrics (metrics.h) */
+    uint64_t metrics_interval_ms;       /* metric log lines; 0: none */
+    uint64_t metrics_max_series;        /* routes with series of their own */
+    char metrics_listen[CONFIG_PATH_MAX];   /* host:port for GET /metrics
+                                             * alone, or "" */
 };
 
 void config_defaults(struct config *cfg);

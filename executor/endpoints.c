@@ -7,10 +7,15 @@
  *     POST /call      runs a function (docs/protocol.md)
  *     GET /calls/<id>/log
  *                     what the call wrote on stderr (kept log_retention)
+ *     GET /metrics    Prometheus text format (also alone on metrics_listen)
  */
 #include "endpoints.h"
 #include "call.h"
 #include "call_log.h"
+#include "metrics.h"
+
+#include <stdio.h>
+#include <stdlib.h>
 
 #include <string.h>
 
@@ -37,6 +42,42 @@ static void respond_json(struct http_conn *c, int status, const char *body)
                       strlen(body));
 }
 
+static void serve_metrics(struct server *s, struct http_conn *c)
+{
+    struct metrics_gauges g;
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    int rc;
+
+    if (out == NULL) {
+        http_conn_respond_error(c, 500, "out of memory");
+        return;
+    }
+    server_gauges(s, &g);
+    rc = metrics_render_prometheus(out, &g);
+    if (fclose(out) != 0 || rc < 0) {
+        free(text);
+        http_conn_respond_error(c, 500, "out of memory");
+        return;
+    }
+    http_conn_respond(c, 200, "text/plain; version=0.0.4; charset=utf-8",
+                      NULL, text, len);
+    free(text);
+}
+
+void endpoints_serve_metrics(struct server *s, struct http_conn *c)
+{
+    const struct http_request *req = &c->rp.req;
+
+    if (!path_is(req->url, "/metrics"))
+        http_conn_respond_error(c, 404, "no such endpoint");
+    else if (req->method != HTTP_GET && req->method != HTTP_HEAD)
+        method_not_allowed(c, "Allow: GET, HEAD\r\n");
+    else
+        serve_metrics(s, c);
+}
+
 void endpoints_serve(struct server *s, struct http_conn *c)
 {
     const struct http_request *req = &c->rp.req;
@@ -57,6 +98,10 @@ void endpoints_serve(struct server *s, struct http_conn *c)
             method_not_allowed(c, "Allow: GET, HEAD\r\n");
         else
             respond_json(c, 200, "{\"version\":\"" EXECUTOR_VERSION "\"}");
+        return;
+    }
+    if (path_is(req->url, "/metrics")) {
+        endpoints_serve_metrics(s, c);
         return;
     }
     if (path_is(req->url, "/call")) {

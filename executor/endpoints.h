@@ -11,4 +11,7 @@
 
 void endpoints_serve(struct server *s, struct http_conn *c);
 
+/* GET /metrics alone (the metrics_listen port). */
+void endpoints_serve_metrics(struct server *s, struct http_conn *c);
+
 #endif

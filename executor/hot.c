@@ -5,6 +5,7 @@
 #include "call_log.h"
 #include "cgroup.h"
 #include "log.h"
+#include "metrics.h"
 #include "read_buf.h"
 
 #include <errno.h>
@@ -53,6 +54,7 @@ struct hot_instance {
     int writing;
     int open_handles;
     int sandbox_done;
+    int started;                        /* its process ran */
     struct http_response_parser rp;
     char line[1024];                    /* a partial stderr line */
     size_t line_len;
@@ -182,6 +184,8 @@ static void on_instance_handle_closed(uv_handle_t *h)
     if (--in->open_handles > 0 || !in->sandbox_done)
         return;
     /* everything of it is closed: free it, and serve a waiter */
+    if (in->started)
+        metrics_count(METRICS_HOT_STOPPED);
     if (in->sb != NULL)
         sandbox_release(in->sb, 0);
     if (in->memory > 0)
@@ -537,6 +541,8 @@ static void on_ready(struct sandbox *sb, int ok, void *arg)
     if (sandbox_run(sb, job->cwd, job->argv, job->env, far, on_process_done,
                     in, err, sizeof(err)) < 0)
         goto failed;
+    in->started = 1;
+    metrics_count(METRICS_HOT_STARTED);
     for (i = 0; i < 3; i++)
         close(far[i]);
     /* all three are opened (and so can be closed) whatever fails */
@@ -763,5 +769,21 @@ void hot_stop_all(struct server *s)
                 kill_instance(in, "shutting down");
         }
         pool_maybe_free(p);
+    }
+}
+
+void hot_counts(struct server *s, uint64_t *idle, uint64_t *busy)
+{
+    struct hot_pool *p;
+    struct hot_instance *in;
+
+    *idle = *busy = 0;
+    for (p = s->hot_pools; p != NULL; p = p->next) {
+        for (in = p->instances; in != NULL; in = in->next) {
+            if (in->state == INSTANCE_IDLE)
+                (*idle)++;
+            else if (in->state == INSTANCE_BUSY)
+                (*busy)++;
+        }
     }
 }

@@ -100,4 +100,7 @@ void hot_close_idle(struct server *s);
 /* The capacity pressure hook (capacity.h): stops the longest idle one. */
 void hot_on_pressure(void *server);
 
+/* Instances idle and busy now (for the metrics). */
+void hot_counts(struct server *s, uint64_t *idle, uint64_t *busy);
+
 #endif

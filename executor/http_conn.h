@@ -30,6 +30,7 @@ struct http_conn {
     int open_handles;
     struct server *server;
     int is_tcp;
+    int is_metrics;             /* from metrics_listen: /metrics only */
     enum http_conn_state state;
     struct request_parser rp;   /* rp.req: the request being served */
     int keep_alive;

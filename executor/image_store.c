@@ -422,6 +422,7 @@ enum image_error image_prepare(const char *image_dir, const char *store_dir,
         rc = unpack(layout, m, mdesc.digest, name, err, errlen);
         if (rc != IMAGE_OK)
             goto out;
+        img->unpacked = 1;
     }
     rc = IMAGE_OK;
 out:

@@ -29,6 +29,7 @@ struct image {
     char digest[OCI_DIGEST_MAX];    /* the manifest's: the image's id */
     char rootfs[1024];              /* absolute path */
     struct oci_image_config config;
+    int unpacked;                   /* by this image_prepare() */
 };
 
 /*

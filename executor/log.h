@@ -26,6 +26,16 @@ void log_str(struct log_record *r, const char *key, const char *value);
 void log_int(struct log_record *r, const char *key, long long value);
 void log_end(struct log_record *r);
 
+/*
+ * The head of a record ("time=... level=... msg=...") in buf, NUL-ended,
+ * for lines written in bulk with log_write(): 1, or 0 below the level.
+ */
+int log_prefix(char *buf, size_t size, enum log_level level,
+               const char *msg);
+
+/* Writes whole lines at once. */
+void log_write(const char *data, size_t len);
+
 /* Shorthand for a record with a message and one optional error string. */
 void log_msg(enum log_level level, const char *msg, const char *error);
 

@@ -13,6 +13,7 @@
 #include "image_store.h"
 #include "hot.h"
 #include "log.h"
+#include "metrics.h"
 #include "sandbox.h"
 #include "server.h"
 
@@ -37,6 +38,8 @@ static struct {
     uv_signal_t sigterm, sigint, sighup;
     uv_timer_t drain_timer;
     uv_timer_t log_sweep;
+    uv_timer_t metrics_timer;
+    uint64_t metrics_interval_ms;       /* the timer's, 0: stopped */
     int stopping;
 } exe;
 
@@ -100,8 +103,49 @@ static void close_handle(uv_handle_t *h, void *arg)
         uv_close(h, NULL);
 }
 
+/* The metric lines of the interval that ends now, at once. */
+static void log_metrics(void)
+{
+    struct metrics_gauges g;
+    char prefix[128], *text = NULL;
+    size_t len = 0;
+    FILE *out;
+
+    if (!log_prefix(prefix, sizeof(prefix), LOG_LEVEL_INFO, "metric"))
+        return;
+    out = open_memstream(&text, &len);
+    if (out == NULL)
+        return;
+    server_gauges(&exe.server, &g);
+    metrics_render_log(out, prefix, &g);
+    if (fclose(out) == 0)
+        log_write(text, len);
+    free(text);
+}
+
+static void on_metrics_timer(uv_timer_t *t)
+{
+    (void)t;
+    log_metrics();
+}
+
+/* (Re)starts the metric lines' timer for the configured interval. */
+static void metrics_timer_set(void)
+{
+    uint64_t ms = exe.server.cfg.metrics_interval_ms;
+
+    if (ms == exe.metrics_interval_ms)
+        return;
+    exe.metrics_interval_ms = ms;
+    uv_timer_stop(&exe.metrics_timer);
+    if (ms > 0)
+        uv_timer_start(&exe.metrics_timer, on_metrics_timer, ms, ms);
+}
+
 static void stop_loop(void)
 {
+    if (exe.metrics_interval_ms > 0)
+        log_metrics();      /* what the last interval saw */
     /* every handle closes, then uv_run() returns */
     uv_walk(exe.loop, close_handle, NULL);
 }
@@ -200,6 +244,7 @@ static void on_reload_signal(uv_signal_t *h, int signum)
         log_msg(LOG_LEVEL_WARN, "reloaded in part", err);
     else
         log_msg(LOG_LEVEL_INFO, "configuration reloaded", NULL);
+    metrics_timer_set();
 }
 
 int main(int argc, char **argv)
@@ -271,6 +316,10 @@ int main(int argc, char **argv)
         log_int(&r, "temp_dirs", n);
         log_end(&r);
     }
+    if (metrics_init(cfg.metrics_max_series) < 0) {
+        log_msg(LOG_LEVEL_ERROR, "cannot start", "metrics: out of memory");
+        return 1;
+    }
     exe.loop = uv_default_loop();
     if (server_start(&exe.server, exe.loop, &cfg, err, sizeof(err)) < 0) {
         log_msg(LOG_LEVEL_ERROR, "cannot start", err);
@@ -281,6 +330,8 @@ int main(int argc, char **argv)
         return 1;
 
     uv_timer_init(exe.loop, &exe.drain_timer);
+    uv_timer_init(exe.loop, &exe.metrics_timer);
+    metrics_timer_set();
     call_log_sweep_start(exe.loop, &exe.log_sweep,
                          &exe.server.cfg.log_retention_ms);
     uv_signal_init(exe.loop, &exe.sigterm);
@@ -296,6 +347,8 @@ int main(int argc, char **argv)
         log_str(&r, "listen", cfg.listen);
         if (cfg.listen_tcp[0] != '\0')
             log_str(&r, "listen_tcp", cfg.listen_tcp);
+        if (cfg.metrics_listen[0] != '\0')
+            log_str(&r, "metrics_listen", cfg.metrics_listen);
         log_end(&r);
     }
 
@@ -305,6 +358,7 @@ int main(int argc, char **argv)
     cgroups_fini(&exe.server.cgroups);
     free(exe.server.seccomp_bpf);
     log_msg(LOG_LEVEL_INFO, "executor stopped", NULL);
+    metrics_free();
     log_close();
     return 0;
 }

@@ -3,6 +3,7 @@
  */
 #include "sandbox.h"
 #include "log.h"
+#include "metrics.h"
 #include "read_buf.h"
 #include "sandbox_args.h"
 #include "sandbox_proto.h"
@@ -289,6 +290,7 @@ static void ended(struct sandbox *sb)
             logfmt_add(&r.buf, "stderr", sb->diag, sb->diag_len);
             log_end(&r);
         }
+        metrics_count(METRICS_SANDBOX_FAILURES);
         sb->on_ready(sb, 0, sb->arg);
     } else if (state == SANDBOX_RUNNING) {
         sb->on_done(sb, 1, 0, 0, sb->arg);
@@ -350,14 +352,15 @@ static void on_ctl(uv_poll_t *h, int status, int events)
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
         return;
     if (n == 1 && buf[0] == SANDBOX_READY && sb->state == SANDBOX_STARTING) {
+        uint64_t ms = uv_now(sb->server->loop) - sb->started_ms;
         struct log_record r;
 
         if (log_begin(&r, LOG_LEVEL_DEBUG, "sandbox started")) {
             log_str(&r, "sandbox", sb->id);
-            log_int(&r, "time_ms",
-                    (long long)(uv_now(sb->server->loop) - sb->started_ms));
+            log_int(&r, "time_ms", (long long)ms);
             log_end(&r);
         }
+        metrics_cold_start(ms);
         uv_timer_stop(&sb->timer);
         sb->state = SANDBOX_HELD;
         sb->owned = 1;

@@ -3,8 +3,10 @@
  */
 #include "server.h"
 #include "endpoints.h"
-#include "log.h"
+#include "async.h"
 #include "hot.h"
+#include "log.h"
+#include "metrics.h"
 #include "sandbox.h"
 #include "seccomp_filter.h"
 
@@ -26,7 +28,8 @@ static int fail(char *err, size_t errlen, const char *what, const char *arg,
     return -1;
 }
 
-static struct http_conn *conn_new(struct server *s, int is_tcp)
+static struct http_conn *conn_new(struct server *s, int is_tcp,
+                                  int is_metrics)
 {
     struct http_conn *c = calloc(1, sizeof(*c));
 
@@ -34,6 +37,7 @@ static struct http_conn *conn_new(struct server *s, int is_tcp)
         return NULL;
     c->server = s;
     c->is_tcp = is_tcp;
+    c->is_metrics = is_metrics;
     c->next = s->conns;
     if (s->conns)
         s->conns->prev = c;
@@ -45,7 +49,8 @@ static struct http_conn *conn_new(struct server *s, int is_tcp)
 static void on_connection(uv_stream_t *listener, int status)
 {
     struct server *s = listener->data;
-    int is_tcp = listener == (uv_stream_t *)&s->tcp_listener;
+    int is_metrics = listener == (uv_stream_t *)&s->metrics_listener;
+    int is_tcp = is_metrics || listener == (uv_stream_t *)&s->tcp_listener;
     struct http_conn *c;
     int rc;
 
@@ -53,7 +58,7 @@ static void on_connection(uv_stream_t *listener, int status)
         log_msg(LOG_LEVEL_WARN, "accept failed", uv_strerror(status));
         return;
     }
-    c = conn_new(s, is_tcp);
+    c = conn_new(s, is_tcp, is_metrics);
     if (c == NULL) {
         log_msg(LOG_LEVEL_ERROR, "out of memory accepting a connection",
                 NULL);
@@ -194,17 +199,15 @@ static int read_secret(struct server *s, char *err, size_t errlen)
     return 0;
 }
 
-static int listen_tcp(struct server *s, char *err, size_t errlen)
+static int listen_tcp(struct server *s, const char *spec, uv_tcp_t *h,
+                      int *open, char *err, size_t errlen)
 {
-    const char *spec = s->cfg.listen_tcp;
     const char *colon = strrchr(spec, ':');
     char host[256];
     struct sockaddr_storage addr;
     size_t hlen = (size_t)(colon - spec);
     int port = atoi(colon + 1), rc;
 
-    if (read_secret(s, err, errlen) < 0)
-        return -1;
     if (hlen >= sizeof(host))
         hlen = sizeof(host) - 1;
     memcpy(host, spec, hlen);
@@ -217,18 +220,18 @@ static int listen_tcp(struct server *s, char *err, size_t errlen)
     if (rc < 0)
         rc = uv_ip6_addr(host, port, (struct sockaddr_in6 *)&addr);
     if (rc < 0) {
-        snprintf(err, errlen, "listen_tcp needs a numeric address: \"%s\"",
-                 spec);
+        snprintf(err, errlen, "a TCP listener needs a numeric address: "
+                 "\"%s\"", spec);
         return -1;
     }
-    rc = uv_tcp_init(s->loop, &s->tcp_listener);
+    rc = uv_tcp_init(s->loop, h);
     if (rc < 0)
         return fail(err, errlen, "cannot listen on", spec, rc);
-    s->tcp_listener.data = s;
-    s->tcp_open = 1;
-    rc = uv_tcp_bind(&s->tcp_listener, (struct sockaddr *)&addr, 0);
+    h->data = s;
+    *open = 1;
+    rc = uv_tcp_bind(h, (struct sockaddr *)&addr, 0);
     if (rc == 0)
-        rc = uv_listen((uv_stream_t *)&s->tcp_listener, 511, on_connection);
+        rc = uv_listen((uv_stream_t *)h, 511, on_connection);
     if (rc < 0)
         return fail(err, errlen, "cannot listen on", spec, rc);
     return 0;
@@ -249,6 +252,10 @@ static void close_listeners(struct server *s)
     if (s->tcp_open) {
         uv_close((uv_handle_t *)&s->tcp_listener, NULL);
         s->tcp_open = 0;
+    }
+    if (s->metrics_open) {
+        uv_close((uv_handle_t *)&s->metrics_listener, NULL);
+        s->metrics_open = 0;
     }
 }
 
@@ -311,7 +318,13 @@ int server_start(struct server *s, uv_loop_t *loop, const struct config *cfg,
     s->capacity.queue_size = cfg->queue_size;
     s->capacity.queue_timeout_ms = cfg->queue_timeout_ms;
     if (listen_unix(s, err, errlen) < 0
-        || (cfg->listen_tcp[0] != '\0' && listen_tcp(s, err, errlen) < 0)) {
+        || (cfg->listen_tcp[0] != '\0'
+            && (read_secret(s, err, errlen) < 0
+                || listen_tcp(s, cfg->listen_tcp, &s->tcp_listener,
+                              &s->tcp_open, err, errlen) < 0))
+        || (cfg->metrics_listen[0] != '\0'
+            && listen_tcp(s, cfg->metrics_listen, &s->metrics_listener,
+                          &s->metrics_open, err, errlen) < 0)) {
         close_listeners(s);
         return -1;
     }
@@ -334,11 +347,13 @@ int server_reconfigure(struct server *s, const struct config *cfg,
         || cfg->listen_mode != s->cfg.listen_mode
         || strcmp(cfg->listen_group, s->cfg.listen_group) != 0
         || strcmp(cfg->listen_tcp, s->cfg.listen_tcp) != 0
-        || strcmp(cfg->secret_file, s->cfg.secret_file) != 0) {
+        || strcmp(cfg->secret_file, s->cfg.secret_file) != 0
+        || strcmp(cfg->metrics_listen, s->cfg.metrics_listen) != 0) {
         snprintf(err, errlen, "listener settings change only on restart");
         kept = 1;
     }
     s->cfg.log_level = cfg->log_level;
+    s->cfg.metrics_interval_ms = cfg->metrics_interval_ms;
     memcpy(s->cfg.log_file, cfg->log_file, sizeof(s->cfg.log_file));
     s->cfg.drain_timeout_ms = cfg->drain_timeout_ms;
     s->cfg.max_request_header = cfg->max_request_header;
@@ -421,6 +436,23 @@ void server_conn_closed(struct server *s, struct http_conn *c)
         s->on_drained(s);
 }
 
+void server_gauges(struct server *s, struct metrics_gauges *g)
+{
+    const struct capacity *c = &s->capacity;
+
+    memset(g, 0, sizeof(*g));
+    g->sandboxes_used = c->used_sandboxes;
+    g->sandboxes_max = c->max_sandboxes;
+    g->memory_used = c->used_memory;
+    g->memory_budget = c->memory_budget;
+    g->queue_depth = c->queued;
+    g->queue_size = c->queue_size;
+    g->sandboxes_idle = s->nidle;
+    hot_counts(s, &g->hot_idle, &g->hot_busy);
+    g->images_cached = s->images.n;
+    g->async_in_flight = async_in_flight();
+}
+
 /* Compares in time that depends only on the length of the secret. */
 static int secret_matches(const struct server *s, const char *given)
 {
@@ -437,6 +469,10 @@ static int secret_matches(const struct server *s, const char *given)
 
 void server_dispatch(struct server *s, struct http_conn *c)
 {
+    if (c->is_metrics) {
+        endpoints_serve_metrics(s, c);
+        return;
+    }
     if (c->is_tcp
         && !secret_matches(s, http_request_header(&c->rp.req,
                                                   SERVER_SECRET_HEADER))) {

@@ -33,6 +33,8 @@ struct server {
     uv_tcp_t tcp_listener;
     int unix_open;
     int tcp_open;
+    uv_tcp_t metrics_listener;  /* metrics_listen: GET /metrics only */
+    int metrics_open;
     dev_t unix_dev;             /* the socket file we made, to remove it */
     ino_t unix_ino;
     char secret[SERVER_SECRET_MAX];
@@ -81,6 +83,10 @@ void server_drain(struct server *s, void (*on_drained)(struct server *s));
 void server_close_all(struct server *s);
 
 int server_draining(const struct server *s);
+
+/* What the metrics' gauges show, read from the executor's state. */
+struct metrics_gauges;
+void server_gauges(struct server *s, struct metrics_gauges *g);
 
 /* Called by a connection with a complete request. */
 void server_dispatch(struct server *s, struct http_conn *c);

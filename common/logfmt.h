@@ -2,8 +2,8 @@
  * logfmt encoding: key=value pairs on one line, values quoted when needed.
  * Pure: writes into a caller's buffer.
  */
-#ifndef EXECUTOR_LOGFMT_H
-#define EXECUTOR_LOGFMT_H
+#ifndef FUNCTIONS_LOGFMT_H
+#define FUNCTIONS_LOGFMT_H
 
 #include <stddef.h>
 
