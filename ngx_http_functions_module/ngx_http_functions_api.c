@@ -15,6 +15,7 @@
 
 
 #include "ngx_http_functions_api.h"
+#include "ngx_http_functions_log.h"
 
 #include <mysql.h>
 #include <openssl/crypto.h>
@@ -612,6 +613,7 @@ ngx_http_functions_api_authorized(ngx_http_request_t *r)
     u_char                          *p, *end, *digest;
     ngx_uint_t                       i, match;
     ngx_table_elt_t                 *h;
+    ngx_http_functions_log_t         l;
     ngx_http_functions_main_conf_t  *fmcf;
     u_char                           given[SHA256_DIGEST_LENGTH];
 
@@ -656,8 +658,16 @@ ngx_http_functions_api_authorized(ngx_http_request_t *r)
     }
 
     if (!match) {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "functions: api: a request with a wrong token");
+        if (ngx_http_functions_log_begin(&l, r->connection->log,
+                                         NGX_LOG_INFO,
+                                         "api: a request with a wrong "
+                                         "token"))
+        {
+            ngx_http_functions_log_str(&l, "client",
+                                       &r->connection->addr_text);
+            ngx_http_functions_log_end(&l, r->connection->log);
+        }
+
         return NGX_ABORT;
     }
 
@@ -906,6 +916,7 @@ ngx_http_functions_api_no_memory(ngx_http_functions_api_t *api)
 void
 ngx_http_functions_api_db_failed(ngx_http_functions_api_t *api)
 {
+    ngx_http_functions_log_t     l;
     ngx_http_functions_query_t  *q = &api->query;
 
     ngx_http_functions_query_free(q);
@@ -921,9 +932,13 @@ ngx_http_functions_api_db_failed(ngx_http_functions_api_t *api)
         return;
     }
 
-    ngx_log_error(NGX_LOG_ERR, api->request->connection->log, 0,
-                  "functions: api: unexpected database answer (error %ui)",
-                  q->error);
+    if (ngx_http_functions_log_begin(&l, api->request->connection->log,
+                                     NGX_LOG_ERR,
+                                     "api: unexpected database answer"))
+    {
+        ngx_http_functions_log_int(&l, "mysql_error", q->error);
+        ngx_http_functions_log_end(&l, api->request->connection->log);
+    }
 
     ngx_http_functions_api_fail(api, NGX_HTTP_INTERNAL_SERVER_ERROR,
                                 "database error");

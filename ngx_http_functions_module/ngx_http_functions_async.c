@@ -18,6 +18,8 @@
 
 
 #include "ngx_http_functions_module.h"
+#include "ngx_http_functions_log.h"
+#include "ngx_http_functions_metrics.h"
 #include "amqp_link.h"
 
 #include <jansson.h>
@@ -50,6 +52,7 @@ typedef struct {
     size_t                          len;
     ngx_int_t                       ok;
     ngx_int_t                       recorded;
+    ngx_msec_t                      start;
     char                            err[256];
 } ngx_http_functions_publish_t;
 
@@ -59,6 +62,8 @@ static char *ngx_http_functions_async_message(ngx_http_request_t *r,
     ngx_http_functions_publish_t *p);
 static void ngx_http_functions_publish_thread(void *data, ngx_log_t *log);
 static void ngx_http_functions_publish_done(ngx_event_t *ev);
+static void ngx_http_functions_async_log(ngx_http_functions_publish_t *p,
+    ngx_log_t *log, ngx_uint_t level, const char *msg, const char *error);
 static ngx_int_t ngx_http_functions_async_answer(ngx_http_request_t *r,
     ngx_uint_t status, const char *body);
 
@@ -327,6 +332,7 @@ ngx_http_functions_async_body(ngx_http_request_t *r)
     task->handler = ngx_http_functions_publish_thread;
     task->event.handler = ngx_http_functions_publish_done;
     task->event.data = p;
+    p->start = ngx_current_msec;
 
     if (ngx_thread_task_post(p->conf->pool, task) != NGX_OK) {
         free(p->message);
@@ -356,6 +362,7 @@ ngx_http_functions_async_message(ngx_http_request_t *r,
     size_t            len;
     ssize_t           n;
     json_t           *o, *headers, *rt;
+    ngx_time_t       *tp;
     ngx_str_t         raw, b64;
     ngx_uint_t        i;
     ngx_chain_t      *cl;
@@ -423,6 +430,7 @@ ngx_http_functions_async_message(ngx_http_request_t *r,
 
     rt = json_loadb((char *) p->route.data, p->route.len, 0, NULL);
     headers = json_array();
+    tp = ngx_timeofday();
 
     o = json_pack("{s:s, s:s, s:s, s:o, s:s%, s:s%, s:o, s:s%, s:i, s:I}",
                   "call_id", p->call_id,
@@ -434,7 +442,7 @@ ngx_http_functions_async_message(ngx_http_request_t *r,
                   "headers", headers,
                   "body", b64.data, b64.len,
                   "attempt", 1,
-                  "enqueued_at", (json_int_t) ngx_time() * 1000);
+                  "enqueued_at", (json_int_t) tp->sec * 1000 + tp->msec);
 
     if (o == NULL) {
         return NULL;
@@ -472,6 +480,28 @@ ngx_http_functions_async_message(ngx_http_request_t *r,
 }
 
 
+/* A line about a call: its id, app and path, and the error. */
+
+static void
+ngx_http_functions_async_log(ngx_http_functions_publish_t *p, ngx_log_t *log,
+    ngx_uint_t level, const char *msg, const char *error)
+{
+    ngx_http_functions_log_t  l;
+
+    if (ngx_http_functions_log_begin(&l, log, level, msg)) {
+        ngx_http_functions_log_cstr(&l, "call_id", p->call_id);
+        ngx_http_functions_log_cstr(&l, "app", p->app);
+        ngx_http_functions_log_cstr(&l, "path", p->path);
+
+        if (error != NULL) {
+            ngx_http_functions_log_cstr(&l, "error", error);
+        }
+
+        ngx_http_functions_log_end(&l, log);
+    }
+}
+
+
 /* ------------------------------------------------------ in a thread */
 
 static void
@@ -506,9 +536,9 @@ ngx_http_functions_publish_record(ngx_http_functions_publish_t *p,
                                acf->db_socket[0] ? acf->db_socket : NULL, 0)
             == NULL)
         {
-            ngx_log_error(NGX_LOG_WARN, log, 0,
-                          "functions: async call %s not recorded as queued: "
-                          "%s", p->call_id, mysql_error(db));
+            ngx_http_functions_async_log(p, log, NGX_LOG_WARN,
+                                         "async call not recorded as queued",
+                                         mysql_error(db));
             mysql_close(db);
             return;
         }
@@ -540,9 +570,10 @@ ngx_http_functions_publish_record(ngx_http_functions_publish_t *p,
     }
 
     if (mysql_real_query(db, q, e - q) != 0) {
-        ngx_log_error(NGX_LOG_WARN, log, 0,
-                      "functions: async call %s: its record: %s",
-                      p->call_id, mysql_error(db));
+        ngx_http_functions_async_log(p, log, NGX_LOG_WARN,
+                                     queued ? "async call not recorded"
+                                            : "async call record not removed",
+                                     mysql_error(db));
         mysql_close(db);
         ngx_http_functions_amqp_db = NULL;
 
@@ -629,20 +660,27 @@ ngx_http_functions_publish_done(ngx_event_t *ev)
     free(p->message);
     p->message = NULL;
 
+    ngx_http_functions_metrics_observe(NGX_HTTP_FUNCTIONS_H_PUBLISH,
+                                       ngx_current_msec - p->start);
+    ngx_http_functions_metrics_count(p->ok
+                                     ? NGX_HTTP_FUNCTIONS_M_ASYNC_ACCEPTED
+                                     : NGX_HTTP_FUNCTIONS_M_ASYNC_FAILED);
+
     if (c->error) {
         /* the request was ended meanwhile: nothing to answer */
-        ngx_log_error(NGX_LOG_INFO, c->log, 0,
-                      "functions: async call %s %s, its client gone",
-                      p->call_id, p->ok ? "accepted" : "not accepted");
+        ngx_http_functions_async_log(p, c->log, NGX_LOG_INFO,
+                                     p->ok ? "async call accepted, its "
+                                             "client gone"
+                                           : "async call not accepted, its "
+                                             "client gone", NULL);
         ngx_http_finalize_request(r, NGX_ERROR);
         ngx_http_run_posted_requests(c);
         return;
     }
 
     if (!p->ok) {
-        ngx_log_error(NGX_LOG_ERR, c->log, 0,
-                      "functions: async call %s not accepted: %s",
-                      p->call_id, p->err);
+        ngx_http_functions_async_log(p, c->log, NGX_LOG_ERR,
+                                     "async call not accepted", p->err);
 
         ngx_http_finalize_request(r,
             ngx_http_functions_async_answer(r, NGX_HTTP_SERVICE_UNAVAILABLE,

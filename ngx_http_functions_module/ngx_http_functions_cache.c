@@ -10,6 +10,7 @@
 
 
 #include "ngx_http_functions_module.h"
+#include "ngx_http_functions_log.h"
 
 
 #define NGX_HTTP_FUNCTIONS_CACHE_VALID      60
@@ -405,6 +406,7 @@ ngx_http_functions_cache_put(ngx_shm_zone_t *zone, ngx_str_t *key,
     ngx_uint_t                        i;
     ngx_queue_t                      *q;
     ngx_rbtree_node_t                *node;
+    ngx_http_functions_log_t          l;
     ngx_http_functions_cache_t       *cache = zone->data;
     ngx_http_functions_cache_node_t  *n;
 
@@ -449,9 +451,13 @@ ngx_http_functions_cache_put(ngx_shm_zone_t *zone, ngx_str_t *key,
 
     if (node == NULL) {
         ngx_shmtx_unlock(&cache->shpool->mutex);
-        ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
-                      "functions: route cache \"%V\" cannot hold a route "
-                      "of %uz bytes", &zone->shm.name, size);
+        if (ngx_http_functions_log_begin(&l, ngx_cycle->log, NGX_LOG_WARN,
+                                         "route cache full"))
+        {
+            ngx_http_functions_log_str(&l, "zone", &zone->shm.name);
+            ngx_http_functions_log_int(&l, "route_bytes", size);
+            ngx_http_functions_log_end(&l, ngx_cycle->log);
+        }
         return;
     }
 

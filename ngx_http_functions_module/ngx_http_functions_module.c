@@ -8,6 +8,8 @@
 
 
 #include "ngx_http_functions_module.h"
+#include "ngx_http_functions_log.h"
+#include "ngx_http_functions_metrics.h"
 
 #include <mysql.h>
 
@@ -77,6 +79,27 @@ static ngx_command_t  ngx_http_functions_commands[] = {
       0,
       NULL },
 
+    { ngx_string("functions_log"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      ngx_http_functions_log,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("functions_metrics_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_ANY,
+      ngx_http_functions_metrics_zone,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("functions_metrics"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_functions_metrics,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
       ngx_null_command
 };
 
@@ -127,7 +150,11 @@ ngx_http_functions_create_main_conf(ngx_conf_t *cf)
      *
      *     fmcf->db = NULL;
      *     fmcf->cache_zone = NULL;
+     *     fmcf->log_file = NULL;
+     *     fmcf->metrics_zone = NULL;
      */
+
+    fmcf->metrics_max_apps = NGX_CONF_UNSET_UINT;
 
     if (ngx_array_init(&fmcf->guarded, cf->pool, 1, sizeof(ngx_str_t))
         != NGX_OK)
@@ -264,6 +291,10 @@ ngx_http_functions_postconfiguration(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
+    if (ngx_http_functions_metrics_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     if (fmcf->routing) {
         return ngx_http_functions_route_init(cf);
     }
@@ -278,8 +309,14 @@ ngx_http_functions_init_process(ngx_cycle_t *cycle)
     /* once, before any thread of the pool may call mysql_init() (whose
      * implicit library set-up is not thread-safe) */
     if (mysql_library_init(0, NULL, NULL) != 0) {
-        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
-                      "functions: mysql_library_init() failed");
+        ngx_http_functions_log_msg(cycle->log, NGX_LOG_EMERG,
+                                   "mysql_library_init() failed", NULL);
+        return NGX_ERROR;
+    }
+
+    ngx_http_functions_log_init_process(cycle);
+
+    if (ngx_http_functions_metrics_init_process(cycle) != NGX_OK) {
         return NGX_ERROR;
     }
 

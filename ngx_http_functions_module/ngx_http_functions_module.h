@@ -68,6 +68,13 @@ typedef struct {
     ngx_flag_t                      api;        /* functions_api used */
     ngx_array_t                    *api_tokens; /* of SHA-256 digests */
     void                           *amqp;       /* async calls (_async.c) */
+    ngx_open_file_t                *log_file;   /* functions_log */
+    ngx_uint_t                      log_level;
+    ngx_shm_zone_t                 *metrics_zone;
+    ngx_uint_t                      metrics_max_apps;
+    ngx_uint_t                      metrics_max_executors;
+    ngx_msec_t                      metrics_interval;   /* 0: no lines */
+    ngx_flag_t                      metrics_shown;  /* functions_metrics */
 } ngx_http_functions_main_conf_t;
 
 

@@ -14,6 +14,7 @@
 
 
 #include "ngx_http_functions_module.h"
+#include "ngx_http_functions_log.h"
 
 #include <mysql.h>
 
@@ -423,6 +424,7 @@ ngx_http_functions_conn_statement_error(ngx_http_functions_conn_t *fc)
 {
     ngx_uint_t                   level;
     unsigned int                 err;
+    ngx_http_functions_log_t     l;
     ngx_http_functions_query_t  *q;
 
     err = mysql_errno(fc->mysql);
@@ -443,10 +445,16 @@ ngx_http_functions_conn_statement_error(ngx_http_functions_conn_t *fc)
     if (q != NULL) {
         level = q->quiet ? NGX_LOG_INFO : NGX_LOG_ERR;
 
-        ngx_log_error(level, ngx_cycle->log, 0,
-                      "functions: mysql %V: statement refused: %ui %s",
-                      &ngx_http_functions_dbpool.conf->server,
-                      (ngx_uint_t) err, mysql_error(fc->mysql));
+        if (ngx_http_functions_log_begin(&l, ngx_cycle->log, level,
+                                         "mysql: statement refused"))
+        {
+            ngx_http_functions_log_str(&l, "server",
+                                   &ngx_http_functions_dbpool.conf->server);
+            ngx_http_functions_log_int(&l, "mysql_error", err);
+            ngx_http_functions_log_cstr(&l, "error",
+                                        mysql_error(fc->mysql));
+            ngx_http_functions_log_end(&l, ngx_cycle->log);
+        }
 
         q->error = err;
         ngx_http_functions_query_finish(q, NGX_DECLINED);
@@ -548,12 +556,19 @@ ngx_http_functions_conn_deadline_handler(ngx_event_t *ev)
 static void
 ngx_http_functions_conn_fail(ngx_http_functions_conn_t *fc, const char *what)
 {
+    ngx_http_functions_log_t       l;
     ngx_http_functions_query_t    *q;
     ngx_http_functions_db_conf_t  *dcf = ngx_http_functions_dbpool.conf;
 
-    ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
-                  "functions: mysql %V: %s: %s", &dcf->server, what,
-                  fc->mysql ? mysql_error(fc->mysql) : "");
+    if (ngx_http_functions_log_begin(&l, ngx_cycle->log, NGX_LOG_ERR,
+                                     "mysql: connection failed"))
+    {
+        ngx_http_functions_log_str(&l, "server", &dcf->server);
+        ngx_http_functions_log_cstr(&l, "during", what);
+        ngx_http_functions_log_cstr(&l, "error",
+                                    fc->mysql ? mysql_error(fc->mysql) : "");
+        ngx_http_functions_log_end(&l, ngx_cycle->log);
+    }
 
     q = fc->query;
     fc->query = NULL;

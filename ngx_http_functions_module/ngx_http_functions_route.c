@@ -19,6 +19,8 @@
 
 #include "ngx_http_functions_module.h"
 #include "ngx_http_functions_jwt.h"
+#include "ngx_http_functions_log.h"
+#include "ngx_http_functions_metrics.h"
 
 #include <jansson.h>
 #include <mysql.h>
@@ -41,6 +43,7 @@ typedef struct {
     ngx_http_functions_lookup_t    *lookup;     /* waiting for it */
     ngx_queue_t                     queue;      /* in lookup->waiters */
     ngx_uint_t                      started;    /* routing began */
+    const char                     *cache;      /* hit, miss or stale */
     void                           *op;         /* an API operation, or
                                                    an async publish */
 } ngx_http_functions_ctx_t;
@@ -60,6 +63,7 @@ struct ngx_http_functions_lookup_s {
     ngx_int_t                       status;
     const char                     *message;
     uint64_t                        epoch;      /* the cache's, at start */
+    ngx_msec_t                      start;
 };
 
 
@@ -68,6 +72,7 @@ static ngx_uint_t   ngx_http_functions_lookups_init;
 
 
 static ngx_int_t ngx_http_functions_route_handler(ngx_http_request_t *r);
+static void ngx_http_functions_request_done(void *data);
 static ngx_int_t ngx_http_functions_parse_uri(ngx_http_request_t *r,
     ngx_http_functions_loc_conf_t *lcf, ngx_http_functions_ctx_t *ctx);
 static ngx_int_t ngx_http_functions_strip_headers(ngx_http_request_t *r);
@@ -86,6 +91,8 @@ static ngx_int_t ngx_http_functions_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_http_functions_ctx_t *ngx_http_functions_get_ctx(
     ngx_http_request_t *r);
+static ngx_http_functions_ctx_t *ngx_http_functions_find_ctx(
+    ngx_http_request_t *r);
 static ngx_int_t ngx_http_functions_copy_route(ngx_pool_t *pool,
     ngx_http_functions_route_t *dst, ngx_http_functions_route_t *src);
 static ngx_int_t ngx_http_functions_check_jwt(ngx_http_request_t *r,
@@ -99,7 +106,8 @@ enum {
     NGX_HTTP_FUNCTIONS_VAR_CALL_ID,
     NGX_HTTP_FUNCTIONS_VAR_ROUTE,
     NGX_HTTP_FUNCTIONS_VAR_IMAGE,
-    NGX_HTTP_FUNCTIONS_VAR_EXECUTOR_URI
+    NGX_HTTP_FUNCTIONS_VAR_EXECUTOR_URI,
+    NGX_HTTP_FUNCTIONS_VAR_ROUTE_CACHE
 };
 
 
@@ -122,6 +130,9 @@ static ngx_http_variable_t  ngx_http_functions_vars[] = {
 
     { ngx_string("fn_executor_uri"), NULL, ngx_http_functions_variable,
       NGX_HTTP_FUNCTIONS_VAR_EXECUTOR_URI, 0, 0 },
+
+    { ngx_string("fn_route_cache"), NULL, ngx_http_functions_variable,
+      NGX_HTTP_FUNCTIONS_VAR_ROUTE_CACHE, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
       ngx_http_null_variable
 };
@@ -170,6 +181,7 @@ ngx_http_functions_route_handler(ngx_http_request_t *r)
 {
     ngx_int_t                        rc;
     ngx_table_elt_t                 *h;
+    ngx_pool_cleanup_t              *cln;
     ngx_http_functions_ctx_t        *ctx;
     ngx_http_functions_route_t       route;
     ngx_http_functions_loc_conf_t   *lcf;
@@ -189,6 +201,16 @@ ngx_http_functions_route_handler(ngx_http_request_t *r)
 
     if (!ctx->started) {
         ctx->started = 1;
+
+        /* counted when the request is freed: after error_page
+         * redirects (which drop module contexts) and logging */
+        cln = ngx_pool_cleanup_add(r->pool, 0);
+        if (cln == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        cln->handler = ngx_http_functions_request_done;
+        cln->data = ctx;
 
         /* every answer carries the call id, error pages too (they lose
          * the module's context, not the response headers) */
@@ -223,8 +245,14 @@ ngx_http_functions_route_handler(ngx_http_request_t *r)
         if (rc == 1 && route.expires > ngx_time()) {
             ctx->route = route;
             ctx->have_route = 1;
+            ctx->cache = "hit";
+            ngx_http_functions_metrics_count(NGX_HTTP_FUNCTIONS_M_CACHE_HIT);
 
         } else {
+            ctx->cache = "miss";
+            ngx_http_functions_metrics_count(
+                NGX_HTTP_FUNCTIONS_M_CACHE_MISS);
+
             rc = ngx_http_functions_start_lookup(r, ctx,
                                                  rc == 1 ? &route : NULL);
             if (rc != NGX_OK) {
@@ -341,6 +369,36 @@ ngx_http_functions_op_slot(ngx_http_request_t *r)
 }
 
 
+/*
+ * The request's context, or NULL.  An internal redirect (error_page)
+ * clears module contexts; a routed request's context is found again
+ * through its pool cleanup, so that the error page and the access log
+ * still show its call id, app and path.
+ */
+
+static ngx_http_functions_ctx_t *
+ngx_http_functions_find_ctx(ngx_http_request_t *r)
+{
+    ngx_pool_cleanup_t        *cln;
+    ngx_http_functions_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_functions_module);
+    if (ctx != NULL) {
+        return ctx;
+    }
+
+    for (cln = r->pool->cleanup; cln; cln = cln->next) {
+        if (cln->handler == ngx_http_functions_request_done) {
+            ctx = cln->data;
+            ngx_http_set_ctx(r, ctx, ngx_http_functions_module);
+            return ctx;
+        }
+    }
+
+    return NULL;
+}
+
+
 /* The request's context, made with its call id when first needed. */
 
 static ngx_http_functions_ctx_t *
@@ -348,7 +406,7 @@ ngx_http_functions_get_ctx(ngx_http_request_t *r)
 {
     ngx_http_functions_ctx_t  *ctx;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_functions_module);
+    ctx = ngx_http_functions_find_ctx(r);
     if (ctx != NULL) {
         return ctx;
     }
@@ -564,8 +622,9 @@ ngx_http_functions_call_id(u_char *id)
 
     if (left < 11) {
         if (getrandom(pool, sizeof(pool), 0) != (ssize_t) sizeof(pool)) {
-            ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, ngx_errno,
-                          "functions: getrandom() failed");
+            ngx_http_functions_log_msg(ngx_cycle->log, NGX_LOG_ALERT,
+                                       "getrandom() failed",
+                                       strerror(ngx_errno));
         }
 
         left = sizeof(pool);
@@ -653,6 +712,7 @@ ngx_http_functions_start_lookup(ngx_http_request_t *r,
 
     lk->pool = pool;
     lk->epoch = epoch;
+    lk->start = ngx_current_msec;
     ngx_queue_init(&lk->waiters);
 
     lk->key.data = ngx_pnalloc(pool, ctx->key.len);
@@ -711,6 +771,19 @@ wait:
 }
 
 
+/* A routed request is freed: the metrics count it by its final status. */
+
+static void
+ngx_http_functions_request_done(void *data)
+{
+    ngx_http_functions_ctx_t  *ctx = data;
+
+    ngx_http_functions_metrics_request(ctx->request,
+        ctx->have_route && ctx->route.found && ctx->status == 0
+        ? &ctx->app : NULL);
+}
+
+
 /* A request that ends while waiting leaves the waiters. */
 
 static void
@@ -737,6 +810,7 @@ ngx_http_functions_lookup_done(ngx_http_functions_query_t *q)
     ngx_http_functions_lookup_t     *lk = q->data;
     ngx_http_functions_main_conf_t  *fmcf;
     ngx_http_functions_cache_t      *cache;
+    ngx_http_functions_log_t         l;
 
     ngx_queue_remove(&lk->queue);
 
@@ -744,12 +818,23 @@ ngx_http_functions_lookup_done(ngx_http_functions_query_t *q)
                                                ngx_http_functions_module);
     cache = fmcf->cache_zone->data;
 
+    ngx_http_functions_metrics_observe(NGX_HTTP_FUNCTIONS_H_LOOKUP,
+                                       ngx_current_msec - lk->start);
+
     if (q->rc != NGX_OK) {
+        ngx_http_functions_metrics_count(NGX_HTTP_FUNCTIONS_M_LOOKUP_ERRORS);
+
         if (lk->have_stale) {
             /* stale-if-error: what was known is better than nothing */
-            ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
-                          "functions: serving a stale route for \"%V%V\"",
-                          &lk->app, &lk->path);
+            if (ngx_http_functions_log_begin(&l, ngx_cycle->log,
+                                             NGX_LOG_WARN,
+                                             "serving a stale route"))
+            {
+                ngx_http_functions_log_str(&l, "app", &lk->app);
+                ngx_http_functions_log_str(&l, "path", &lk->path);
+                ngx_http_functions_log_end(&l, ngx_cycle->log);
+            }
+
             lk->route = lk->stale;
 
         } else {
@@ -799,6 +884,12 @@ ngx_http_functions_lookup_done(ngx_http_functions_query_t *q)
 
         ctx->status = lk->status;
         ctx->message = lk->message;
+
+        if (q->rc != NGX_OK && lk->have_stale) {
+            ctx->cache = "stale";
+            ngx_http_functions_metrics_count(
+                NGX_HTTP_FUNCTIONS_M_CACHE_STALE);
+        }
 
         if (ngx_http_functions_copy_route(r->pool, &ctx->route, &lk->route)
             != NGX_OK)
@@ -1040,7 +1131,7 @@ ngx_http_functions_variable(ngx_http_request_t *r,
     /* a call id exists wherever it is asked for; the rest with a route */
     ctx = (data == NGX_HTTP_FUNCTIONS_VAR_CALL_ID)
           ? ngx_http_functions_get_ctx(r->main)
-          : ngx_http_get_module_ctx(r->main, ngx_http_functions_module);
+          : ngx_http_functions_find_ctx(r->main);
 
     if (ctx == NULL) {
         v->not_found = 1;
@@ -1069,6 +1160,16 @@ ngx_http_functions_variable(ngx_http_request_t *r,
             return NGX_OK;
         }
         s = &ctx->route.json;
+        break;
+
+    case NGX_HTTP_FUNCTIONS_VAR_ROUTE_CACHE:
+        if (ctx->cache == NULL) {
+            v->not_found = 1;
+            return NGX_OK;
+        }
+        id.data = (u_char *) ctx->cache;
+        id.len = ngx_strlen(ctx->cache);
+        s = &id;
         break;
 
     default: /* NGX_HTTP_FUNCTIONS_VAR_IMAGE */
