@@ -228,7 +228,8 @@ ngx_http_functions_log_lines(ngx_log_t *log, ngx_uint_t level, u_char *data,
         }
 
         if (ngx_http_functions_log_file == NULL) {
-            ngx_log_error(level, log, 0, "functions: %*s", nl - p, p);
+            ngx_log_error(level, log, 0, "functions: msg=metric %*s",
+                          nl - p, p);
             continue;
         }
 
@@ -238,6 +239,7 @@ ngx_http_functions_log_lines(ngx_log_t *log, ngx_uint_t level, u_char *data,
 
         logfmt_init(&l.buf, l.data, sizeof(l.data));
         ngx_http_functions_log_head(&l.buf, level);
+        logfmt_add_str(&l.buf, "msg", "metric");
 
         if (l.buf.len + 1 + (nl - p) + 1 > sizeof(l.data)) {
             continue;   /* no metric line is that long */

@@ -46,7 +46,7 @@ void ngx_http_functions_log_end(ngx_http_functions_log_t *l, ngx_log_t *log);
 void ngx_http_functions_log_msg(ngx_log_t *log, ngx_uint_t level,
     const char *msg, const char *error);
 
-/* Whole lines of pairs (the metric lines), each given time and level. */
+/* Metric lines: each gets time, level and "msg=metric" in front. */
 void ngx_http_functions_log_lines(ngx_log_t *log, ngx_uint_t level,
     u_char *data, size_t len);
 

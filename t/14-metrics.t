@@ -17,8 +17,10 @@ use Time::HiRes qw(time sleep);
 use Time::Local qw(timegm);
 
 my $env = stack_env() or plan skip_all => 'no stack services';
-chomp(my $promtool = `command -v promtool` // '');
-$promtool or plan skip_all => 'promtool (Debian package prometheus) missing';
+# scripts/deps installs it: its absence is a failure, not a skip
+chomp(my $promtool = `sh -c 'command -v promtool'` // '');
+$promtool or BAIL_OUT('promtool (Debian package prometheus) is missing: '
+                      . 'run scripts/deps');
 my $password = slurp($env->{FUNCTIONS_DB_PASSWORD_FILE});
 chomp $password;
 my $db = fresh_database();
@@ -45,7 +47,8 @@ sub epoch {
     return timegm($s, $mi, $h, $d, $mo - 1, $y) + ($frac // 0);
 }
 
-my $metric_line = qr/^time=\S+ level=info msg=metric metric=[A-Za-z0-9_.\-]+
+my $metric_line = qr/^time=\S+\ level=info\ msg=metric
+                     \ metric=[A-Za-z0-9_.\-]+
                      \ value=\d+(?:\.\d+)?\ type=(?:count|gauge|time)
                      \ unit=[a-z]+(?:\ count=\d+)?(?:\ max=\d+)?$/x;
 
@@ -404,7 +407,7 @@ subtest 'the scaling signal: past one executor, then two' => sub {
        'nginx /metrics counted them (busy)');
     ok($e2[0]{functions_queue_full_total} > ($e1[0]{functions_queue_full_total} // 0),
        'executor /metrics: queue full rose');
-    ok($wait1 > 0.05, sprintf('executor /metrics: mean wait %.0f ms', $wait1 * 1000));
+    ok($wait1 > 0.02, sprintf('executor /metrics: mean wait %.0f ms', $wait1 * 1000));
     my @lines = (metrics_of($ex[0]->log),
                  metrics_of(slurp("$NGINX_LOGS/functions.log")));
     my $lbusy1 = log_sum(\@lines, 'nginx.busy', int($t0), $t1 + 1.5);
@@ -412,7 +415,7 @@ subtest 'the scaling signal: past one executor, then two' => sub {
     my $lfull1 = log_sum(\@lines, 'queue.full', $t0, $t1 + 1.5);
     ok($lbusy1 > 0, "the module's log: nginx.busy $lbusy1");
     ok($lfull1 > 0, "the executor's log: queue.full $lfull1");
-    ok($lwait1 > 50, sprintf("the executor's log: run.wait_time %.0f ms",
+    ok($lwait1 > 20, sprintf("the executor's log: run.wait_time %.0f ms",
                              $lwait1));
 
     # a second executor, and nginx reloaded
