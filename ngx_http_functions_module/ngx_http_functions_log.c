@@ -216,8 +216,8 @@ void
 ngx_http_functions_log_lines(ngx_log_t *log, ngx_uint_t level, u_char *data,
     size_t len)
 {
-    u_char             *p, *nl, *end;
-    ngx_http_functions_log_t  l;
+    u_char                    *p, *nl, *end;
+    ngx_http_functions_log_t   l;
 
     end = data + len;
 

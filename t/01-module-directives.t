@@ -30,6 +30,12 @@ my @good = (
       "$db functions_amqp url=amqp://u:p\@127.0.0.1:5672/v exchange=ex.1 "
       . "queue=q_1 queue_type=classic connect_timeout=500ms "
       . "confirm_timeout=3s thread_pool=default;" ],
+    [ 'functions_log with a level',
+      "functions_log /tmp/functions-t01.log warn;" ],
+    [ 'functions_metrics_zone, all parameters',
+      "functions_metrics_zone max_apps=5 max_executors=2 log_interval=1s;" ],
+    [ 'functions_metrics_zone, lines off',
+      "functions_metrics_zone log_interval=off;" ],
 );
 
 for my $case (@good) {
@@ -38,6 +44,23 @@ for my $case (@good) {
 }
 
 my @bad = (
+    [ 'functions_log, a relative path', 'functions_log x.log;',
+      qr/"functions_log" directive needs an absolute path/ ],
+    [ 'functions_log, a bad level', 'functions_log /tmp/x.log loud;',
+      qr/invalid level "loud"/ ],
+    [ 'functions_log twice',
+      'functions_log /tmp/x.log; functions_log /tmp/y.log;',
+      qr/"functions_log" directive is duplicate/ ],
+    [ 'functions_metrics_zone, max_apps 0', 'functions_metrics_zone max_apps=0;',
+      qr/invalid parameter "max_apps=0"/ ],
+    [ 'functions_metrics_zone, a short interval',
+      'functions_metrics_zone log_interval=10ms;',
+      qr/invalid parameter "log_interval=10ms"/ ],
+    [ 'functions_metrics_zone, unknown parameter',
+      'functions_metrics_zone size=1m;', qr/invalid parameter "size=1m"/ ],
+    [ 'functions_metrics_zone twice',
+      'functions_metrics_zone; functions_metrics_zone;',
+      qr/"functions_metrics_zone" directive is duplicate/ ],
     [ 'functions_amqp without a URL', 'functions_amqp queue=q;',
       qr/needs url=amqp/ ],
     [ 'functions_amqp, not an AMQP URL', 'functions_amqp url=http://x/;',

@@ -115,7 +115,7 @@ sub call {
 # The sandbox that served a call, from the executor's debug log.
 sub sandbox_of {
     my ($ex, $r) = @_;
-    my ($sb) = $ex->log =~ /msg="call finished" call_id=$r->{id} sandbox=(\w+)/;
+    my ($sb) = $ex->log =~ /msg="call finished" call_id=$r->{id} [^\n]*?\bsandbox=(\w+)/;
     return $sb // 'none';
 }
 

@@ -152,7 +152,7 @@ subtest 'misbehaving instances are replaced' => sub {
 # The host pid of the function process that served a call.
 sub function_pid {
     my ($e, $r) = @_;
-    my ($sb) = $e->log =~ /msg="call finished" call_id=$r->{id} sandbox=(\w+)/;
+    my ($sb) = $e->log =~ /msg="call finished" call_id=$r->{id} [^\n]*?\bsandbox=(\w+)/;
     return undef unless $sb;
     my ($group) = grep { m{/$sb/?$} } $e->sandbox_groups;
     return undef unless $group;

@@ -92,7 +92,7 @@ subtest 'broker unreachable: 503, no call id handed out' => sub {
     unlike($r->{body}, qr/call_id/, '  with no call id in the body');
     is($r->{headers}{'retry-after'}, 1, '  Retry-After');
     ok(time - $t0 < 5, '  promptly');
-    like(slurp($down->prefix . '/error.log'), qr/async call \w{26} not accepted: connect/,
+    like(slurp($down->prefix . '/error.log'), qr/msg="async call not accepted" call_id=\w{26} app=app path=\/later error="connect/,
          'the reason is logged');
     $down->stop;
 };

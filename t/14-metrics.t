@@ -203,7 +203,10 @@ subtest 'every log line is logfmt, with call_id, app and path' => sub {
     is($user->{line}, 'working on it', 'and the line');
 
     # the module: the access log format and its own log file
-    my @calls = split /\n/, slurp("$NGINX_LOGS/calls.log") // '';
+    # written once the request is over, a moment after the answer
+    ok(wait_until(5, sub { (slurp("$NGINX_LOGS/calls.log") // '')
+                           =~ /call_id=$id/ }), 'the access log has it');
+    my @calls = split /\n/, slurp("$NGINX_LOGS/calls.log");
     my ($access) = map { logfmt($_) } grep { /call_id=$id/ } @calls;
     ok($access, 'the access log line parses as logfmt');
     is($access->{app}, $app, 'with the app');
@@ -267,6 +270,18 @@ subtest 'metric lines follow the grammar and cover the set' => sub {
         ok($names{$n}, "metric $n is emitted");
     }
     unlike(join("\n", @lines, @mod), qr/ name=/, 'never "name=" for a metric');
+
+    # docs/operating.md's statsd pipeline, but for tail and socat
+    my $dir = FnTest::tmpdir();
+    spew("$dir/lines", join("\n", @lines, @mod) . "\n");
+    spew("$dir/statsd.sh", <<'SH');
+sed -nEu 's/.* msg=metric metric=([^ ]+) value=([^ ]+) type=(count|gauge|time) .*/\1:\2|\3/p' |
+  sed -u -e 's/|count$/|c/' -e 's/|gauge$/|g/' -e 's/|time$/|ms/'
+SH
+    my @statsd = split /\n/, `sh $dir/statsd.sh < $dir/lines`;
+    is(scalar(@statsd), @lines + @mod, 'every line becomes a statsd line');
+    is_deeply([ grep { !/^[A-Za-z0-9_.\-]+:\d+(?:\.\d+)?\|(?:c|g|ms)$/ }
+                @statsd ], [], 'in statsd\'s format');
     my ($pulls) = grep { $_->[1] eq 'image.pulls' && $_->[2] > 0 }
                   metrics_of($ex[0]->log);
     ok($pulls, 'the image pull was counted');
@@ -291,7 +306,8 @@ subtest 'Prometheus /metrics from the executor and the module' => sub {
     my ($before, $nbefore) = (prom($e0)->{$k}, prom($n0)->{$m});
     ok($before > 0, "executor: $k");
     call("/r/$app/slow") for 1 .. 3;
-    is(prom(executor_metrics($ex[0]))->{$k}, $before + 3,
+    ok(wait_until(3, sub { prom(executor_metrics($ex[0]))->{$k}
+                           == $before + 3 }),
        'executor calls move with calls');
     ok(wait_until(3, sub { prom(nginx_metrics())->{$m} == $nbefore + 3 }),
        'module requests move with calls, summed over workers');
