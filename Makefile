@@ -83,7 +83,9 @@ $(B)/nginx/objs/Makefile: config $(NGX_SRC)/conf_flags
 
 $(B)/ngx_http_functions_module.so: $(B)/nginx/objs/Makefile $(MODULE_SRCS)
 	$(MAKE) -C $(B)/nginx -f objs/Makefile modules
-	cp $(B)/nginx/objs/ngx_http_functions_module.so $@
+	@# a new file, never rewritten in place: a running nginx maps the old one
+	cp $(B)/nginx/objs/ngx_http_functions_module.so $@.tmp
+	mv -f $@.tmp $@
 
 $(B)/executor/%.o: executor/%.c $(wildcard executor/*.h common/*.h)
 	@mkdir -p $(dir $@)

@@ -72,13 +72,18 @@ static struct {
     int started;
 } A = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
 
-static void warn(const char *msg, const char *call_id, const char *error)
+/* A warning; about a call when m is set. */
+static void warn(const char *msg, const struct async_message *m,
+                 const char *error)
 {
     struct log_record r;
 
     if (log_begin(&r, LOG_LEVEL_WARN, msg)) {
-        if (call_id != NULL)
-            log_str(&r, "call_id", call_id);
+        if (m != NULL) {
+            log_str(&r, "call_id", m->call_id);
+            log_str(&r, "app", m->app);
+            log_str(&r, "path", m->path);
+        }
         if (error != NULL)
             log_str(&r, "error", error);
         log_end(&r);
@@ -123,7 +128,8 @@ static MYSQL *db_open(void)
  * statement
  * itself (trying again would not help: the caller decides).
  */
-static int db_exec(MYSQL **db, const char *sql, size_t len, MYSQL_RES **res)
+static int db_exec(MYSQL **db, const struct async_message *m,
+                   const char *sql, size_t len, MYSQL_RES **res)
 {
     unsigned wait = 200, err;
 
@@ -139,11 +145,11 @@ static int db_exec(MYSQL **db, const char *sql, size_t len, MYSQL_RES **res)
             }
             err = mysql_errno(*db);
             if (err != 0 && err < 2000 && err != 1205 && err != 1213) {
-                warn("async: the database refused a statement", NULL,
+                warn("async: the database refused a statement", m,
                      mysql_error(*db));
                 return -2;
             }
-            warn("async: database write failed, retrying", NULL,
+            warn("async: database write failed, retrying", m,
                  mysql_error(*db));
             mysql_close(*db);
             *db = NULL;
@@ -184,7 +190,7 @@ static int record_start(MYSQL **db, const struct async_message *m)
         return -1;
     p = sql + sprintf(sql, "SELECT status FROM calls WHERE id = '%s'",
                       m->call_id);
-    if (db_exec(db, sql, p - sql, &res) < 0)
+    if (db_exec(db, m, sql, p - sql, &res) < 0)
         return -1;
     row = mysql_fetch_row(res);
     final = row != NULL && row[0] != NULL
@@ -203,7 +209,7 @@ static int record_start(MYSQL **db, const struct async_message *m)
                  "attempt = IF(started_at IS NULL, attempt, attempt + 1), "
                  "status = 'running', started_at = NOW(6), "
                  "completed_at = NULL");
-    return db_exec(db, sql, p - sql, NULL);
+    return db_exec(db, m, sql, p - sql, NULL);
 }
 
 static int record_end(MYSQL **db, const struct async_message *m,
@@ -232,7 +238,7 @@ static int record_end(MYSQL **db, const struct async_message *m,
         *p++ = ',';
         p += esc(*db, p, log, loglen);
         p += sprintf(p, ") ON DUPLICATE KEY UPDATE log = VALUES(log)");
-        rc = db_exec(db, sql, p - sql, NULL);
+        rc = db_exec(db, m, sql, p - sql, NULL);
         if (rc == -1) {
             free(sql);
             return -1;
@@ -247,7 +253,7 @@ static int record_end(MYSQL **db, const struct async_message *m,
     p += sprintf(p, ", completed_at = %s WHERE id = '%s'",
                  strcmp(status, "queued") == 0 ? "NULL" : "NOW(6)",
                  m->call_id);
-    rc = db_exec(db, sql, p - sql, NULL);
+    rc = db_exec(db, m, sql, p - sql, NULL);
     free(sql);
     return rc;
 }
@@ -419,17 +425,18 @@ static void finish(struct job *j, enum ack_action action)
 
 static int publish(struct amqp_link *l, const char *exchange,
                    const char *key, const void *body, size_t len,
-                   const char *id, const char *reason)
+                   const struct async_message *m, const char *reason)
 {
+    const char *id = m != NULL ? m->call_id : NULL;
     char err[256];
 
     if (!l->open && amqp_link_open(l, &A.amqp, 1, err, sizeof(err)) < 0) {
-        warn("async: cannot publish", id, err);
+        warn("async: cannot publish", m, err);
         return -1;
     }
     if (amqp_link_publish(l, &A.amqp, exchange, key, body, len, id, reason,
                           err, sizeof(err)) < 0) {
-        warn("async: cannot publish", id, err);
+        warn("async: cannot publish", m, err);
         return -1;
     }
     return 0;
@@ -503,7 +510,7 @@ static void work(struct job *j, MYSQL **db, struct amqp_link *l)
                      m.attempt);
             next = async_message_next(j->body, j->len, m.attempt + 1);
             if (next != NULL
-                && publish(l, "", retry, next, strlen(next), m.call_id,
+                && publish(l, "", retry, next, strlen(next), &m,
                            NULL) == 0) {
                 free(next);
                 metrics_count(METRICS_ASYNC_RETRIED);
@@ -529,7 +536,7 @@ static void work(struct job *j, MYSQL **db, struct amqp_link *l)
         goto out;
     }
     if (strcmp(status, "error") == 0 && code >= 500
-        && publish(l, "", dead, j->body, j->len, m.call_id,
+        && publish(l, "", dead, j->body, j->len, &m,
                    "out of attempts") == 0)
         metrics_count(METRICS_ASYNC_DEAD);
     finish(j, ACK);

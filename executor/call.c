@@ -843,6 +843,8 @@ static void submit_hot(struct call *call)
     job->body = call->body;
     job->body_len = call->body_len;
     job->call_id = call->req.call_id;
+    job->app = call->req.route.app;
+    job->path = call->req.route.path;
     job->done = on_hot_done;
     job->data = call;
     hot_submit(job);

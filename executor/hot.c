@@ -7,6 +7,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "read_buf.h"
+#include "route_def.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -27,6 +28,8 @@ struct hot_pool {
     struct hot_pool *next, *prev;       /* server->hot_pools */
     struct server *server;
     char *key;
+    char app[ROUTE_APP_MAX + 1];        /* for the log */
+    char path[ROUTE_PATH_MAX + 1];
     struct hot_instance *instances;
     unsigned ninstances;                /* starting ones too */
     unsigned max_concurrency;
@@ -86,8 +89,10 @@ static void finish_job(struct hot_job *job, enum hot_outcome outcome,
 
 /* --------------------------------------------------------------- pools */
 
-static struct hot_pool *pool_get(struct server *s, const char *key)
+static struct hot_pool *pool_get(struct server *s,
+                                 const struct hot_job *job)
 {
+    const char *key = job->key;
     struct hot_pool *p;
 
     for (p = s->hot_pools; p != NULL; p = p->next) {
@@ -100,6 +105,8 @@ static struct hot_pool *pool_get(struct server *s, const char *key)
         return NULL;
     }
     p->server = s;
+    snprintf(p->app, sizeof(p->app), "%s", job->app);
+    snprintf(p->path, sizeof(p->path), "%s", job->path);
     p->next = s->hot_pools;
     if (s->hot_pools)
         s->hot_pools->prev = p;
@@ -225,6 +232,8 @@ static void log_instance(struct hot_instance *in, const char *msg,
     if (log_begin(&r, LOG_LEVEL_WARN, msg)) {
         if (in->job != NULL)
             log_str(&r, "call_id", in->job->call_id);
+        log_str(&r, "app", in->pool->app);
+        log_str(&r, "path", in->pool->path);
         log_str(&r, "sandbox", in->sb != NULL ? in->sb->id : "");
         log_str(&r, "reason", why);
         log_end(&r);
@@ -379,6 +388,8 @@ static void flush_line(struct hot_instance *in)
     if (log_begin(&r, LOG_LEVEL_INFO, "function stderr")) {
         if (in->job != NULL)
             log_str(&r, "call_id", in->job->call_id);
+        log_str(&r, "app", in->pool->app);
+        log_str(&r, "path", in->pool->path);
         log_str(&r, "sandbox", in->sb->id);
         log_str(&r, "user_log", "true");
         logfmt_add(&r.buf, "line", in->line, in->line_len);
@@ -694,7 +705,7 @@ void hot_submit(struct hot_job *job)
 
     job->queued_at = uv_now(s->loop);
     job->outcome = HOT_FAILED;
-    p = pool_get(s, job->key);
+    p = pool_get(s, job);
     if (p == NULL) {
         finish_job(job, HOT_FAILED, "out of memory");
         return;

@@ -61,6 +61,7 @@ struct hot_job {
     const char *body;
     size_t body_len;
     const char *call_id;                /* for logs */
+    const char *app, *path;
     hot_done_cb done;
     void *data;
 
