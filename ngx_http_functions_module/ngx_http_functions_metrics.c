@@ -611,12 +611,13 @@ ngx_http_functions_metrics_handler(ngx_http_request_t *r)
     napps = sh->napps;
     nexec = sh->nexecutors;
 
-    /* every line is short; labels are at most 2 * NAME_MAX escaped */
+    /* a line is at most 128 bytes and its label, escaped (an app name
+     * is 30 bytes, an address NAME_MAX); the headers fit in 8k */
     size = 8192 + (NGX_HTTP_FUNCTIONS_APP_FIRST + napps)
-                  * NGX_HTTP_FUNCTIONS_OUTCOMES * (96 + 2 * 30)
-           + (1 + nexec) * 3 * (96 + 2 * NGX_HTTP_FUNCTIONS_NAME_MAX)
+                  * NGX_HTTP_FUNCTIONS_OUTCOMES * (128 + 2 * 30)
+           + (1 + nexec) * 3 * (128 + 2 * NGX_HTTP_FUNCTIONS_NAME_MAX)
            + NGX_HTTP_FUNCTIONS_H_COUNT * (NGX_HTTP_FUNCTIONS_NBOUNDS + 4)
-             * 96;
+             * 128;
 
     b = ngx_create_temp_buf(r->pool, size);
     if (b == NULL) {
