@@ -48,6 +48,9 @@ typedef struct {
     char                           *app;
     char                           *path;
     ngx_str_t                       route;          /* its JSON */
+    char                           *head;           /* the message but
+                                                       its body (jansson) */
+    ngx_chain_t                    *body;           /* the request body */
     char                           *message;        /* malloc()ed JSON */
     size_t                          len;
     ngx_int_t                       ok;
@@ -61,6 +64,8 @@ static void ngx_http_functions_async_body(ngx_http_request_t *r);
 static char *ngx_http_functions_async_message(ngx_http_request_t *r,
     ngx_http_functions_publish_t *p);
 static void ngx_http_functions_publish_thread(void *data, ngx_log_t *log);
+static ngx_int_t ngx_http_functions_publish_body(
+    ngx_http_functions_publish_t *p);
 static void ngx_http_functions_publish_done(ngx_event_t *ev);
 static void ngx_http_functions_async_log(ngx_http_functions_publish_t *p,
     ngx_log_t *log, ngx_uint_t level, const char *msg, const char *error);
@@ -319,15 +324,16 @@ ngx_http_functions_async_body(ngx_http_request_t *r)
     task = *ngx_http_functions_op_slot(r);
     p = task->ctx;
 
-    p->message = ngx_http_functions_async_message(r, p);
-    if (p->message == NULL) {
+    /* the body (perhaps in a temporary file) is read in the task */
+    p->head = ngx_http_functions_async_message(r, p);
+    if (p->head == NULL) {
         ngx_http_finalize_request(r,
             ngx_http_functions_async_answer(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
                 "{\"error\":{\"message\":\"cannot build the call\"}}"));
         return;
     }
 
-    p->len = ngx_strlen(p->message);
+    p->body = r->request_body ? r->request_body->bufs : NULL;
 
     task->handler = ngx_http_functions_publish_thread;
     task->event.handler = ngx_http_functions_publish_done;
@@ -335,8 +341,8 @@ ngx_http_functions_async_body(ngx_http_request_t *r)
     p->start = ngx_current_msec;
 
     if (ngx_thread_task_post(p->conf->pool, task) != NGX_OK) {
-        free(p->message);
-        p->message = NULL;
+        free(p->head);
+        p->head = NULL;
         ngx_http_finalize_request(r,
             ngx_http_functions_async_answer(r, NGX_HTTP_SERVICE_UNAVAILABLE,
                 "{\"error\":{\"message\":\"too many async calls at once\"}}"));
@@ -350,7 +356,8 @@ ngx_http_functions_async_body(ngx_http_request_t *r)
 
 /*
  * {"call_id","app","path","route":{...},"method","url","headers":[[name,
- * value],...],"body":"<base64>","attempt":1,"enqueued_at":<ms>}
+ * value],...],"attempt":1,"enqueued_at":<ms>}: the message but its
+ * "body", which the task adds (ngx_http_functions_publish_body()).
  */
 
 static char *
@@ -358,59 +365,14 @@ ngx_http_functions_async_message(ngx_http_request_t *r,
     ngx_http_functions_publish_t *p)
 {
     char             *dump;
-    u_char           *body, *url;
+    u_char           *url;
     size_t            len;
     ssize_t           n;
     json_t           *o, *headers, *rt;
     ngx_time_t       *tp;
-    ngx_str_t         raw, b64;
     ngx_uint_t        i;
-    ngx_chain_t      *cl;
     ngx_list_part_t  *part;
     ngx_table_elt_t  *h;
-
-    /* the body, whole: in memory or in its temporary file */
-    len = 0;
-    if (r->request_body) {
-        for (cl = r->request_body->bufs; cl; cl = cl->next) {
-            len += ngx_buf_size(cl->buf);
-        }
-    }
-
-    raw.data = ngx_pnalloc(r->pool, len + 1);
-    if (raw.data == NULL) {
-        return NULL;
-    }
-
-    body = raw.data;
-
-    if (r->request_body) {
-        for (cl = r->request_body->bufs; cl; cl = cl->next) {
-            if (cl->buf->in_file) {
-                n = ngx_read_file(cl->buf->file, body,
-                                  cl->buf->file_last - cl->buf->file_pos,
-                                  cl->buf->file_pos);
-                if (n != cl->buf->file_last - cl->buf->file_pos) {
-                    return NULL;
-                }
-
-                body += n;
-
-            } else {
-                body = ngx_cpymem(body, cl->buf->pos,
-                                  cl->buf->last - cl->buf->pos);
-            }
-        }
-    }
-
-    raw.len = body - raw.data;
-
-    b64.data = ngx_pnalloc(r->pool, ngx_base64_encoded_length(raw.len) + 1);
-    if (b64.data == NULL) {
-        return NULL;
-    }
-
-    ngx_encode_base64(&b64, &raw);
 
     /* the URL as the function sees it: scheme://host/uri */
     len = sizeof("https://") - 1 + r->headers_in.server.len
@@ -432,7 +394,7 @@ ngx_http_functions_async_message(ngx_http_request_t *r,
     headers = json_array();
     tp = ngx_timeofday();
 
-    o = json_pack("{s:s, s:s, s:s, s:o, s:s%, s:s%, s:o, s:s%, s:i, s:I}",
+    o = json_pack("{s:s, s:s, s:s, s:o, s:s%, s:s%, s:o, s:i, s:I}",
                   "call_id", p->call_id,
                   "app", p->app,
                   "path", p->path,
@@ -440,7 +402,6 @@ ngx_http_functions_async_message(ngx_http_request_t *r,
                   "method", r->method_name.data, r->method_name.len,
                   "url", url, (size_t) n,
                   "headers", headers,
-                  "body", b64.data, b64.len,
                   "attempt", 1,
                   "enqueued_at", (json_int_t) tp->sec * 1000 + tp->msec);
 
@@ -585,6 +546,86 @@ ngx_http_functions_publish_record(ngx_http_functions_publish_t *p,
 }
 
 
+/*
+ * The whole message: the head, and the body read (from memory or from
+ * its temporary file: here, off the event loop) and base64-encoded.  The
+ * request is blocked while the task runs, so its buffers stay.
+ */
+
+static ngx_int_t
+ngx_http_functions_publish_body(ngx_http_functions_publish_t *p)
+{
+    u_char       *d;
+    size_t        hlen, size;
+    ssize_t       n;
+    ngx_str_t     raw, b64;
+    ngx_chain_t  *cl;
+
+    size = 0;
+    for (cl = p->body; cl; cl = cl->next) {
+        size += ngx_buf_size(cl->buf);
+    }
+
+    raw.len = 0;
+    raw.data = malloc(size + 1);
+    b64.data = malloc(ngx_base64_encoded_length(size) + 1);
+    hlen = ngx_strlen(p->head);
+    p->message = malloc(hlen + ngx_base64_encoded_length(size)
+                        + sizeof(",\"body\":\"\"}"));
+
+    if (raw.data == NULL || b64.data == NULL || p->message == NULL) {
+        ngx_cpystrn((u_char *) p->err, (u_char *) "out of memory",
+                    sizeof(p->err));
+        goto failed;
+    }
+
+    for (cl = p->body; cl; cl = cl->next) {
+        if (cl->buf->in_file) {
+            n = ngx_read_file(cl->buf->file, raw.data + raw.len,
+                              cl->buf->file_last - cl->buf->file_pos,
+                              cl->buf->file_pos);
+            if (n != cl->buf->file_last - cl->buf->file_pos) {
+                ngx_cpystrn((u_char *) p->err,
+                            (u_char *) "cannot read the request body",
+                            sizeof(p->err));
+                goto failed;
+            }
+
+            raw.len += n;
+
+        } else {
+            ngx_memcpy(raw.data + raw.len, cl->buf->pos,
+                       cl->buf->last - cl->buf->pos);
+            raw.len += cl->buf->last - cl->buf->pos;
+        }
+    }
+
+    ngx_encode_base64(&b64, &raw);
+
+    /* the head is compact JSON: its object ends with its last byte */
+    d = ngx_cpymem(p->message, p->head, hlen - 1);
+    d = ngx_cpymem(d, ",\"body\":\"", sizeof(",\"body\":\"") - 1);
+    d = ngx_cpymem(d, b64.data, b64.len);
+    *d++ = '"';
+    *d++ = '}';
+    p->len = d - (u_char *) p->message;
+
+    free(raw.data);
+    free(b64.data);
+
+    return NGX_OK;
+
+failed:
+
+    free(raw.data);
+    free(b64.data);
+    free(p->message);
+    p->message = NULL;
+
+    return NGX_ERROR;
+}
+
+
 static void
 ngx_http_functions_publish_thread(void *data, ngx_log_t *log)
 {
@@ -595,6 +636,10 @@ ngx_http_functions_publish_thread(void *data, ngx_log_t *log)
     ngx_uint_t             try;
     struct amqp_settings  *s = &p->conf->settings;
     struct amqp_link      *l = &ngx_http_functions_amqp_link;
+
+    if (ngx_http_functions_publish_body(p) != NGX_OK) {
+        return;
+    }
 
     /* a link found broken at publish time (or failing to open) gets one
      * fresh try */
@@ -657,6 +702,8 @@ ngx_http_functions_publish_done(ngx_event_t *ev)
 
     r->main->blocked--;
 
+    free(p->head);
+    p->head = NULL;
     free(p->message);
     p->message = NULL;
 

@@ -8,6 +8,7 @@ use FnImage;
 use FnTest qw(top nginx_start executor_start fresh_database fresh_vhost
               db_query stack_env http_request wait_until slurp queue_depths
               rabbitmqctl);
+use Digest::MD5;
 use JSON::PP;
 use Test::More;
 use POSIX ();
@@ -112,7 +113,8 @@ subtest 'RabbitMQ restarted: accepted again, nginx untouched' => sub {
 my $images = FnTest::tmpdir() . '/images';
 FnImage::build("$images/echo", tag => 'v1',
     config => { Cmd => ['/bin/sh', '-c',
-        'echo "stderr of $FN_CALL_ID" >&2; echo "body=$(cat)"; '
+        'echo "stderr of $FN_CALL_ID" >&2; b=$(cat); echo "body=$b"; '
+        . 'echo "md5=$(printf %s "$b" | md5sum)" >&2; '
         . 'case "$FN_PATH" in /fail) exit 3;; /slow) sleep 2;; esac'] },
     layers => [ FnImage::busybox_layer() ]);
 
@@ -148,6 +150,23 @@ subtest 'consumed: every accepted call runs, is recorded, then acked' => sub {
          qr/stderr of $id/, 'the stderr log is stored');
     ok(wait_until(15, sub { (queue_depths($vhost)->{'functions.calls'} // -1) == 0 }),
        'the queue is empty: all acknowledged');
+    $e->stop;
+};
+
+subtest 'a body nginx kept in a temporary file arrives whole' => sub {
+    my $e = executor();
+    my $body = join('', map { chr(48 + $_ % 43) } 1 .. 200_000);
+    my $r = call($ng, $body);
+    is($r->{status}, 202, 'accepted') or diag($r->{body});
+    my $id = decode_json($r->{body})->{call_id};
+    push @accepted, $id;
+    ok(wait_until(30, sub { (statuses()->{$id} // '') eq 'success' }),
+       'and run');
+    my $md5 = Digest::MD5::md5_hex($body);
+    like(db_query($db, "SELECT log FROM call_logs WHERE call_id = '$id'")->[0][0],
+         qr/md5=$md5/, 'the function read all 200000 bytes, unchanged');
+    like(slurp($ng->prefix . '/error.log'), qr/a client request body is buffered to a temporary file/,
+         'nginx had spooled it');
     $e->stop;
 };
 
