@@ -458,3 +458,19 @@ int image_store_cleanup(void)
     closedir(dp);
     return n;
 }
+
+unsigned image_store_count(void)
+{
+    struct dirent *d;
+    DIR *dp = opendir(IMAGE_STORE_ROOTFS);
+    unsigned n = 0;
+
+    if (dp == NULL)
+        return 0;
+    while ((d = readdir(dp)) != NULL) {
+        if (d->d_name[0] != '.')
+            n++;    /* a digest; ".tmp-*" are unpacks under way */
+    }
+    closedir(dp);
+    return n;
+}

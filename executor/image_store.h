@@ -49,6 +49,9 @@ void image_free(struct image *img);
  */
 int image_store_cleanup(void);
 
+/* How many images are unpacked in the store. */
+unsigned image_store_count(void);
+
 /*
  * Applies one layer tarball (plain or gzip) on top of the tree at
  * rootfs_rel (relative to the working directory): whiteouts are applied,

@@ -316,6 +316,7 @@ int main(int argc, char **argv)
         log_int(&r, "temp_dirs", n);
         log_end(&r);
     }
+    metrics_image_store(image_store_count());
     if (metrics_init(cfg.metrics_max_series) < 0) {
         log_msg(LOG_LEVEL_ERROR, "cannot start", "metrics: out of memory");
         return 1;

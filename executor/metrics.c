@@ -47,6 +47,7 @@ static struct {
     uint64_t counters_logged[METRICS_COUNTERS];
     struct histogram wait[METRICS_KINDS], exec[METRICS_KINDS], cold;
     struct timer wait_t[METRICS_KINDS], exec_t, cold_t;
+    uint64_t images_at_start;
     char token[METRICS_TOKEN_LEN + 1];
 } M = { .mu = PTHREAD_MUTEX_INITIALIZER };
 
@@ -176,6 +177,13 @@ void metrics_count(enum metrics_counter c)
 {
     pthread_mutex_lock(&M.mu);
     M.counters[c]++;
+    pthread_mutex_unlock(&M.mu);
+}
+
+void metrics_image_store(uint64_t images)
+{
+    pthread_mutex_lock(&M.mu);
+    M.images_at_start = images;
     pthread_mutex_unlock(&M.mu);
 }
 
@@ -320,6 +328,9 @@ int metrics_render_prometheus(FILE *out, const struct metrics_gauges *g)
                  c[METRICS_ASYNC_RETRIED]);
     prom_counter(out, "functions_async_dead_lettered_total",
                  "Async call messages dead-lettered.", c[METRICS_ASYNC_DEAD]);
+    prom_gauge(out, "functions_image_store_images",
+               "Images unpacked in the image store.",
+               M.images_at_start + c[METRICS_IMAGE_PULLS]);
     pthread_mutex_unlock(&M.mu);
 
     head(out, "functions_hot_instances", "gauge",
@@ -497,6 +508,8 @@ int metrics_render_log(FILE *out, const char *prefix,
         if (!M.series[i].logged_app)
             log_app(out, prefix, i);
     }
+    line_gauge(out, prefix, "image.stored",
+               M.images_at_start + M.counters[METRICS_IMAGE_PULLS], "images");
     pthread_mutex_unlock(&M.mu);
 
     line_gauge(out, prefix, "queue.depth", g->queue_depth, "calls");

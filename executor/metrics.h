@@ -89,6 +89,9 @@ void metrics_call(const char *app, const char *path, enum metrics_kind kind,
 enum metrics_outcome metrics_outcome_of(int status);
 
 void metrics_count(enum metrics_counter c);
+
+/* Images the store held at start (each pull adds one). */
+void metrics_image_store(uint64_t images);
 void metrics_cold_start(uint64_t ms);
 
 /* Returns 0, or -1 if the stream failed. */

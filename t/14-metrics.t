@@ -264,6 +264,7 @@ subtest 'metric lines follow the grammar and cover the set' => sub {
                'sandbox.cold_starts', 'sandbox.start_time', 'hot.started',
                'hot.stopped', 'image.pulls', 'async.wait_time',
                'async.retried', 'async.dead_lettered', 'queue.depth',
+               'image.stored',
                'async.accepted', 'async.failed', 'route_cache.hit',
                'route_cache.miss', 'nginx.requests', 'nginx.busy',
                "nginx.$app.requests", 'executor.unreachable') {

@@ -56,6 +56,8 @@ int main(void)
     metrics_call("c", "/w", METRICS_SYNC, METRICS_INVALID, -1, -1);
     metrics_count(METRICS_QUEUE_FULL);
     metrics_cold_start(120);
+    metrics_image_store(4);
+    metrics_count(METRICS_IMAGE_PULLS);
 
     t = render(1, &g);
     ok(has(t, "functions_calls_total{app=\"a\",path=\"/x\",kind=\"sync\","
@@ -78,6 +80,8 @@ int main(void)
     ok(has(t, "functions_queue_full_total 1"), "queue full");
     ok(has(t, "functions_queue_depth 3"), "gauges from the caller");
     ok(has(t, "functions_hot_instances{state=\"idle\"} 1"), "hot instances");
+    ok(has(t, "functions_image_store_images 5"),
+       "images in the store: those at start and the pulls");
     free(t);
 
     t = render(0, &g);
