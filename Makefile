@@ -50,7 +50,7 @@ EXECUTOR_SRCS := $(EXECUTOR_PURE) executor/log.c executor/http_conn.c \
                  executor/call_log.c executor/file_read.c \
                  executor/image_store.c executor/image_cache.c \
                  executor/sandbox.c executor/hot.c executor/read_buf.c \
-                 executor/seccomp_filter.c executor/async.c \
+                 executor/seccomp_filter.c executor/async.c executor/user_log.c \
                  common/amqp_link.c
 EXECUTOR_LIBS := -luv -lhttp_parser -ljansson -larchive -lseccomp -lcrypto \
                  -lrabbitmq -lcurl -lmariadb -lpthread

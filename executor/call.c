@@ -16,6 +16,7 @@
 #include "read_buf.h"
 #include "sandbox.h"
 #include "sandbox_args.h"
+#include "user_log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -81,9 +82,7 @@ struct call {
     int outcome_set;
     enum metrics_outcome outcome;
 
-    char line[1024];            /* a partial stderr line */
-    size_t line_len;
-    size_t logged;              /* stderr bytes logged so far */
+    struct user_log ulog;       /* stderr, logged line by line */
     char *log;                  /* and kept, for GET /calls/<id>/log */
     size_t log_len;
     size_t log_cap;
@@ -244,23 +243,6 @@ static void respond_success(struct call *call)
     free(headers);
 }
 
-static void flush_log_line(struct call *call)
-{
-    struct log_record r;
-
-    if (call->line_len == 0)
-        return;
-    if (log_begin(&r, LOG_LEVEL_INFO, "function stderr")) {
-        log_str(&r, "call_id", call->req.call_id);
-        log_str(&r, "app", call->req.route.app);
-        log_str(&r, "path", call->req.route.path);
-        log_str(&r, "user_log", "true");
-        logfmt_add(&r.buf, "line", call->line, call->line_len);
-        log_end(&r);
-    }
-    call->line_len = 0;
-}
-
 static void finish(struct call *call)
 {
     struct server *s = call->server;
@@ -270,7 +252,7 @@ static void finish(struct call *call)
     struct log_record rec;
     char msg[256];
 
-    flush_log_line(call);
+    user_log_flush(&call->ulog);
     call->exec_ms = (int64_t)elapsed;
     if (s->cfg.log_retention_ms > 0) {
         call_log_save(s->loop, call->req.call_id, call->log,
@@ -359,27 +341,14 @@ static void on_stdout(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 static void on_stderr(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 {
     struct call *call = st->data;
-    uint64_t max = call->server->cfg.log_max_per_call;
-    size_t i, keep = 0;
+    uint64_t max = call->ulog.max;
+    size_t keep = 0;
 
     if (n > 0) {
         /* up to log_max_per_call bytes per call are logged and kept */
-        keep = (size_t)n;
-        if (keep > max - call->logged)
-            keep = (size_t)(max - call->logged);
+        keep = user_log_write(&call->ulog, buf->base, (size_t)n);
         call_log_keep(&call->log, &call->log_len, &call->log_cap, buf->base,
                       keep);
-        call->logged += keep;
-    }
-    for (i = 0; i < keep; i++) {
-        char ch = buf->base[i];
-
-        if (ch == '\n' || call->line_len == sizeof(call->line)) {
-            flush_log_line(call);
-            if (ch == '\n')
-                continue;
-        }
-        call->line[call->line_len++] = ch;
     }
     if (n > 0 && keep < (size_t)n && !call->log_capped) {
         struct log_record r;
@@ -514,6 +483,11 @@ static int run(struct call *call)
 
     /* from here on, the call ends through finish() */
     call->started_ms = uv_now(s->loop);
+    call->ulog.call_id = call->req.call_id;
+    call->ulog.app = call->req.route.app;
+    call->ulog.path = call->req.route.path;
+    call->ulog.sandbox = call->sb->id;
+    call->ulog.max = s->cfg.log_max_per_call;
     uv_timer_init(s->loop, &call->timer);
     call->timer.data = call;
     call->open_handles = 1;

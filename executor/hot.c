@@ -8,6 +8,7 @@
 #include "metrics.h"
 #include "read_buf.h"
 #include "route_def.h"
+#include "user_log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -59,9 +60,7 @@ struct hot_instance {
     int sandbox_done;
     int started;                        /* its process ran */
     struct http_response_parser rp;
-    char line[1024];                    /* a partial stderr line */
-    size_t line_len;
-    size_t logged;                      /* stderr bytes of this call */
+    struct user_log ulog;               /* its stderr */
 };
 
 static void on_wait_timer_closed(uv_handle_t *h)
@@ -329,8 +328,7 @@ static void become_idle(struct hot_instance *in)
     struct server *s = p->server;
 
     http_response_parser_reset(&in->rp);
-    in->line_len = 0;
-    in->logged = 0;
+    user_log_start(&in->ulog, NULL);
     if (p->head != NULL) {
         assign(in, pool_pop_waiter(p));
         return;
@@ -379,54 +377,21 @@ static void on_stdout(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
     }
 }
 
-static void flush_line(struct hot_instance *in)
-{
-    struct log_record r;
-
-    if (in->line_len == 0)
-        return;
-    if (log_begin(&r, LOG_LEVEL_INFO, "function stderr")) {
-        if (in->job != NULL)
-            log_str(&r, "call_id", in->job->call_id);
-        log_str(&r, "app", in->pool->app);
-        log_str(&r, "path", in->pool->path);
-        log_str(&r, "sandbox", in->sb->id);
-        log_str(&r, "user_log", "true");
-        logfmt_add(&r.buf, "line", in->line, in->line_len);
-        log_end(&r);
-    }
-    in->line_len = 0;
-}
-
 /* stderr: logged line by line, with the call's id while there is a call,
  * up to log_max_per_call bytes per call (or between calls). */
 static void on_stderr(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 {
     struct hot_instance *in = st->data;
-    uint64_t max = in->pool->server->cfg.log_max_per_call;
-    size_t i, keep = 0;
+    size_t keep;
 
     if (n > 0) {
-        keep = (size_t)n;
-        if (keep > max - in->logged)
-            keep = (size_t)(max - in->logged);
-        in->logged += keep;
+        keep = user_log_write(&in->ulog, buf->base, (size_t)n);
         if (in->job != NULL)
             call_log_keep(&in->job->log, &in->job->log_len,
                           &in->job->log_cap, buf->base, keep);
     }
-    for (i = 0; i < keep; i++) {
-        char ch = buf->base[i];
-
-        if (ch == '\n' || in->line_len == sizeof(in->line)) {
-            flush_line(in);
-            if (ch == '\n')
-                continue;
-        }
-        in->line[in->line_len++] = ch;
-    }
     if (n < 0) {
-        flush_line(in);
+        user_log_flush(&in->ulog);
         close_instance_handle(in, (uv_handle_t *)st);
     }
 }
@@ -472,7 +437,8 @@ static void assign(struct hot_instance *in, struct hot_job *job)
     in->job = job;
     in->answered = 0;
     in->timed_out = 0;
-    in->logged = 0;
+    user_log_start(&in->ulog, job->call_id);
+    in->ulog.max = s->cfg.log_max_per_call;
     job->wait_ms = uv_now(s->loop) - job->queued_at;
     snprintf(job->sandbox_id, sizeof(job->sandbox_id), "%s", in->sb->id);
     uv_timer_start(&in->timer, on_call_timeout, job->timeout_ms, 0);
@@ -545,6 +511,7 @@ static void on_ready(struct sandbox *sb, int ok, void *arg)
     far[2] = fds[2][1];
     /* an OOM kill ends the process: counting at its start is enough */
     in->oom_base = cgroup_oom_kills(&sb->cgroup);
+    in->ulog.sandbox = sb->id;
     if (job->argv == NULL) {
         errno = EINVAL;
         goto failed;
@@ -628,6 +595,9 @@ static void on_capacity(struct capacity_waiter *w, enum capacity_result res)
         return;
     }
     in->pool = p;
+    in->ulog.app = p->app;
+    in->ulog.path = p->path;
+    in->ulog.max = s->cfg.log_max_per_call;
     in->memory = job->sandbox.memory;
     in->idle_timeout_ms = job->idle_timeout_ms;
     in->state = INSTANCE_STARTING;

@@ -63,7 +63,7 @@ subtest 'happy path' => sub {
          'the call id comes back');
     is($r->{headers}{'content-type'}, 'text/plain; charset=utf-8',
        'text output is text/plain');
-    like($ex->log, qr/msg="function stderr" call_id=$r->{headers}{'fn-call-id'} app=demo path=\/hello user_log=true line="to the log"/,
+    like($ex->log, qr/msg="function stderr" call_id=$r->{headers}{'fn-call-id'} app=demo path=\/hello sandbox=\w+ user_log=true line="to the log"/,
          'stderr is logged with call_id, app, path and user_log=true');
 
     $r = call(route => { image => $echo,
