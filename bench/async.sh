@@ -16,46 +16,23 @@
 # and a summary with the ratio.
 set -euo pipefail
 
-here=$(cd "$(dirname "$0")/.." && pwd)
-build=${FUNCTIONS_BUILD:-$here/build/release}
-seconds=${BENCH_SECONDS:-10}
-conns=${BENCH_CONNS:-8}
-var=${FUNCTIONS_VAR:-$here/var}
-dir=$(mktemp -d /tmp/functions-bench.XXXXXX)
-chmod 755 "$dir"
+. "$(dirname "$0")/lib.sh" 8
+bench_services
+bench_need ngx_http_functions_module.so
+bench_cc loadgen
+cc -std=gnu11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -pthread \
+    -I"$here/common" -o "$dir/amqp_publish" "$here/bench/amqp_publish.c" \
+    "$here/common/amqp_link.c" "$here/common/errf.c" -lrabbitmq
 db=functions_bench_$$
 vhost=bench_$$
-
-[ -f "$var/stack.env" ] || { echo "start the services: scripts/stack services" >&2; exit 1; }
-. "$var/stack.env"
-sql() { mariadb --no-defaults --socket="$FUNCTIONS_DB_SOCKET" --user=root "$@"; }
 rmqctl() {
     HOME=$var/rabbitmq RABBITMQ_NODENAME=$FUNCTIONS_AMQP_NODE \
         /usr/lib/rabbitmq/bin/rabbitmqctl -q "$@"
 }
+drop_vhost() { rmqctl delete_vhost "$vhost" > /dev/null 2>&1; }
+bench_at_exit drop_vhost
 
-cleanup() {
-    [ -f "$dir/nginx.pid" ] && kill "$(cat "$dir/nginx.pid")" 2>/dev/null || true
-    sql -e "DROP DATABASE IF EXISTS $db" || true
-    rmqctl delete_vhost "$vhost" > /dev/null 2>&1 || true
-    sleep 0.5
-    rm -rf "$dir"
-}
-trap cleanup EXIT
-
-cc -std=gnu11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -pthread \
-    -o "$dir/loadgen" "$here/bench/loadgen.c"
-cc -std=gnu11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -pthread \
-    -I"$here/common" -o "$dir/amqp_publish" "$here/bench/amqp_publish.c" \
-    "$here/common/amqp_link.c" "$here/common/errf.c" -lrabbitmq
-[ -f "$build/ngx_http_functions_module.so" ] || { echo "build first: make" >&2; exit 1; }
-
-sql -e "CREATE DATABASE $db CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;
-        GRANT ALL ON $db.* TO 'functions'@'127.0.0.1'"
-FUNCTIONS_DB_PASSWORD_FILE=$FUNCTIONS_DB_PASSWORD_FILE \
-    FUNCTIONS_DB_HOST=127.0.0.1 FUNCTIONS_DB_PORT=$FUNCTIONS_DB_PORT \
-    FUNCTIONS_DB_USER=$FUNCTIONS_DB_USER FUNCTIONS_DB_SOCKET= \
-    "$here/scripts/migrate" --database "$db" > /dev/null
+bench_database "$db"
 sql "$db" -e "INSERT INTO apps (name) VALUES ('bench');
               INSERT INTO routes (app_name, path, image, type)
               VALUES ('bench', '/later', 'oci:x:v1', 'async')"
@@ -63,23 +40,9 @@ rmqctl add_vhost "$vhost" > /dev/null
 rmqctl set_permissions -p "$vhost" "$FUNCTIONS_AMQP_USER" '.*' '.*' '.*' > /dev/null
 url="amqp://$FUNCTIONS_AMQP_USER:$(cat "$FUNCTIONS_AMQP_PASSWORD_FILE")@127.0.0.1:$FUNCTIONS_AMQP_PORT/$vhost"
 
-port=$(perl -MIO::Socket::INET -e 'print IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1:0")->sockport')
-mkdir -p "$dir/tmp"
-cat > "$dir/nginx.conf" <<CONF
-load_module $build/ngx_http_functions_module.so;
-daemon on;
-pid $dir/nginx.pid;
-error_log $dir/nginx-error.log warn;
-worker_processes 2;
-thread_pool bench threads=$conns;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    client_body_temp_path $dir/tmp;
-    proxy_temp_path $dir/tmp;
-    fastcgi_temp_path $dir/tmp;
-    uwsgi_temp_path $dir/tmp;
-    scgi_temp_path $dir/tmp;
+port=$(bench_port)
+{ bench_nginx_head "thread_pool bench threads=$conns;"; cat <<CONF; } \
+    > "$dir/nginx.conf"
     functions_mysql server=127.0.0.1:$FUNCTIONS_DB_PORT database=$db
                     user=$FUNCTIONS_DB_USER
                     password=$(cat "$FUNCTIONS_DB_PASSWORD_FILE");

@@ -14,31 +14,19 @@
 # FUNCTIONS_BUILD).  Prints key=value lines and a summary with ratios.
 set -euo pipefail
 
-here=$(cd "$(dirname "$0")/.." && pwd)
-build=${FUNCTIONS_BUILD:-$here/build/release}
+. "$(dirname "$0")/lib.sh"
 n=${BENCH_N:-300}
-seconds=${BENCH_SECONDS:-10}
-conns=${BENCH_CONNS:-4}
-dir=$(mktemp -d /tmp/functions-bench.XXXXXX)
-chmod 755 "$dir"
-pids=()
-
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+stop_servers() {
+    local f
     # spawn-fcgi writes one pid per line
     for f in nginx.pid fcgi.pid; do
-        [ -f "$dir/$f" ] && kill $(cat "$dir/$f") 2>/dev/null || true
+        [ -f "$dir/$f" ] && kill $(cat "$dir/$f") 2>/dev/null
     done
-    sleep 0.5
-    rm -rf "$dir"
+    return 0
 }
-trap cleanup EXIT
-
-for tool in loadgen spawn; do
-    cc -std=gnu11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -pthread \
-        -o "$dir/$tool" "$here/bench/$tool.c"
-done
-[ -x "$build/functions-executor" ] || { echo "build first: make" >&2; exit 1; }
+bench_at_exit stop_servers
+bench_need functions-executor
+bench_cc loadgen spawn
 
 # Two images: /bin/true, and a script that prints hello.
 mkdir -p "$dir/images" "$dir/state"

@@ -16,38 +16,12 @@
 # summary with ratios.
 set -euo pipefail
 
-here=$(cd "$(dirname "$0")/.." && pwd)
-build=${FUNCTIONS_BUILD:-$here/build/release}
-seconds=${BENCH_SECONDS:-10}
-conns=${BENCH_CONNS:-4}
+. "$(dirname "$0")/lib.sh"
 rate=${BENCH_RATE:-1000}
 idle=${BENCH_IDLE:-100}
-dir=$(mktemp -d /tmp/functions-bench.XXXXXX)
-chmod 755 "$dir"
-pids=()
-
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    sleep 0.5
-    rm -rf "$dir"
-}
-trap cleanup EXIT
-
-for tool in loadgen baseline; do
-    cc -std=gnu11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -pthread \
-        -o "$dir/$tool" "$here/bench/$tool.c"
-done
-cc -static -O2 -Wall -o "$dir/hot-fn" "$here/t/fn/hot.c"
-[ -x "$build/functions-executor" ] || { echo "build first: make" >&2; exit 1; }
-
-mkdir -p "$dir/images"
-perl -I"$here/scripts/lib" -MFnImage -e '
-    my ($d) = @ARGV;
-    FnImage::build("$d/images/hot", tag => "v1",
-        config => { Cmd => ["/fn/hot"] },
-        layers => [ [ [ "fn", dir => 1 ],
-                      [ "fn/hot", file => "$d/hot-fn", mode => 0755 ] ] ]);
-' "$dir"
+bench_need functions-executor
+bench_cc loadgen baseline
+bench_hot_image
 
 start_executor() {  # name
     mkdir -p "$dir/$1"

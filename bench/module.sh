@@ -16,41 +16,16 @@
 # FUNCTIONS_BUILD).  Prints key=value lines and a summary with ratios.
 set -euo pipefail
 
-here=$(cd "$(dirname "$0")/.." && pwd)
-build=${FUNCTIONS_BUILD:-$here/build/release}
-seconds=${BENCH_SECONDS:-10}
-conns=${BENCH_CONNS:-4}
-var=${FUNCTIONS_VAR:-$here/var}
-dir=$(mktemp -d /tmp/functions-bench.XXXXXX)
-chmod 755 "$dir"
+. "$(dirname "$0")/lib.sh"
+bench_services
+bench_need functions-executor
+bench_need ngx_http_functions_module.so
+bench_cc loadgen
+bench_hot_image
 db=functions_bench_$$
-pids=()
-
-[ -f "$var/stack.env" ] || { echo "start the services: scripts/stack services" >&2; exit 1; }
-. "$var/stack.env"
-sql() { mariadb --no-defaults --socket="$FUNCTIONS_DB_SOCKET" --user=root "$@"; }
-
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    [ -f "$dir/nginx.pid" ] && kill "$(cat "$dir/nginx.pid")" 2>/dev/null || true
-    sql -e "DROP DATABASE IF EXISTS $db" || true
-    sleep 0.5
-    rm -rf "$dir"
-}
-trap cleanup EXIT
-
-cc -std=gnu11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -pthread \
-    -o "$dir/loadgen" "$here/bench/loadgen.c"
-cc -static -O2 -Wall -o "$dir/hot-fn" "$here/t/fn/hot.c"
-[ -x "$build/functions-executor" ] || { echo "build first: make" >&2; exit 1; }
 
 # The database: the schema, one hot route, many async ones.
-sql -e "CREATE DATABASE $db CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;
-        GRANT ALL ON $db.* TO 'functions'@'127.0.0.1'"
-FUNCTIONS_DB_PASSWORD_FILE=$FUNCTIONS_DB_PASSWORD_FILE \
-    FUNCTIONS_DB_HOST=127.0.0.1 FUNCTIONS_DB_PORT=$FUNCTIONS_DB_PORT \
-    FUNCTIONS_DB_USER=$FUNCTIONS_DB_USER FUNCTIONS_DB_SOCKET= \
-    "$here/scripts/migrate" --database "$db" > /dev/null
+bench_database "$db"
 keys=${BENCH_ROUTES:-50000}
 {
     echo "INSERT INTO apps (name) VALUES ('bench');"
@@ -62,14 +37,7 @@ keys=${BENCH_ROUTES:-50000}
     echo ";"
 } | sql "$db"
 
-mkdir -p "$dir/images" "$dir/state"
-perl -I"$here/scripts/lib" -MFnImage -e '
-    my ($d) = @ARGV;
-    FnImage::build("$d/images/hot", tag => "v1",
-        config => { Cmd => ["/fn/hot"] },
-        layers => [ [ [ "fn", dir => 1 ],
-                      [ "fn/hot", file => "$d/hot-fn", mode => 0755 ] ] ]);
-' "$dir"
+mkdir -p "$dir/state"
 cat > "$dir/executor.conf" <<CONF
 listen = $dir/executor.sock
 listen_mode = 0666
@@ -86,23 +54,9 @@ CONF
 pids+=($!)
 for _ in $(seq 50); do [ -S "$dir/executor.sock" ] && break; sleep 0.1; done
 
-port=$(perl -MIO::Socket::INET -e 'print IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1:0")->sockport')
+port=$(bench_port)
 route='{"app":"bench","path":"/hot","image":"oci:hot:v1","memory":128,"type":"sync","format":"http","timeout":30,"idle_timeout":30,"max_concurrency":'$conns',"headers":{},"config":{},"app_config":{}}'
-mkdir -p "$dir/tmp"
-cat > "$dir/nginx.conf" <<CONF
-load_module $build/ngx_http_functions_module.so;
-daemon on;
-pid $dir/nginx.pid;
-error_log $dir/nginx-error.log warn;
-worker_processes 2;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    client_body_temp_path $dir/tmp;
-    proxy_temp_path $dir/tmp;
-    fastcgi_temp_path $dir/tmp;
-    uwsgi_temp_path $dir/tmp;
-    scgi_temp_path $dir/tmp;
+{ bench_nginx_head; cat <<CONF; } > "$dir/nginx.conf"
     functions_mysql server=127.0.0.1:$FUNCTIONS_DB_PORT database=$db
                     user=$FUNCTIONS_DB_USER
                     password=$(cat "$FUNCTIONS_DB_PASSWORD_FILE");
