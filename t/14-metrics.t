@@ -472,4 +472,31 @@ subtest 'the scaling signal: past one executor, then two' => sub {
                                       . "fell to %.0f ms", $lwait2));
 };
 
+subtest 'no executor: the error page keeps the call in the logs' => sub {
+    my $before = prom(nginx_metrics());
+    $_->stop for @ex;
+    my $r = call("/r/$app/slow");
+    is($r->{status}, 503, 'answered 503 by the error page');
+    my $id = $r->{headers}{'fn-call-id'};
+    ok(wait_until(5, sub { (slurp("$NGINX_LOGS/calls.log") // '')
+                           =~ /call_id=$id/ }), 'its access log line');
+    my ($line) = map { logfmt($_) } grep { /call_id=$id/ }
+                 split /\n/, slurp("$NGINX_LOGS/calls.log");
+    is($line->{app}, $app, 'with the app');
+    is($line->{path}, '/slow', 'and the path');
+    is($line->{status}, 503, 'and the status');
+    my $after;
+    ok(wait_until(3, sub {
+        $after = prom(nginx_metrics());
+        ($after->{"functions_requests_total{app=\"$app\",outcome=\"busy\"}"}
+         // 0) > ($before->{"functions_requests_total{app=\"$app\","
+                           . "outcome=\"busy\"}"} // 0) }),
+       'counted as busy for its app');
+    my $unreachable = 0;
+    $unreachable += $after->{$_} - ($before->{$_} // 0)
+        for grep { /^functions_executor_errors_total\{.*error="unreachable"/ }
+            keys %$after;
+    ok($unreachable > 0, 'and the executor as unreachable');
+};
+
 done_testing();
