@@ -1083,13 +1083,18 @@ ngx_http_functions_api_destroy(ngx_http_functions_api_t *api)
 
 /* ------------------------------------------------------------ JSON bits */
 
-/* {"<name>": {...}}: the object inside, or NULL (answered). */
+/*
+ * {"<name>": {...}} with only the keys in fields (NULL-terminated): the
+ * object inside, or NULL (answered 400).
+ */
 
 json_t *
 ngx_http_functions_api_wrapped(ngx_http_functions_api_t *api,
-    const char *name)
+    const char *name, const char *const *fields)
 {
-    json_t  *inner;
+    json_t             *inner, *v;
+    const char         *key;
+    const char *const  *f;
 
     inner = json_object_get(api->body, name);
 
@@ -1102,21 +1107,7 @@ ngx_http_functions_api_wrapped(ngx_http_functions_api_t *api,
         return NULL;
     }
 
-    return inner;
-}
-
-
-/* Every key of obj is one of fields (NULL-terminated), or 400. */
-
-ngx_int_t
-ngx_http_functions_api_known_fields(ngx_http_functions_api_t *api,
-    json_t *obj, const char *what, const char *const *fields)
-{
-    json_t             *v;
-    const char         *key;
-    const char *const  *f;
-
-    json_object_foreach(obj, key, v) {
+    json_object_foreach(inner, key, v) {
         for (f = fields; *f; f++) {
             if (ngx_strcmp(key, *f) == 0) {
                 break;
@@ -1125,13 +1116,13 @@ ngx_http_functions_api_known_fields(ngx_http_functions_api_t *api,
 
         if (*f == NULL) {
             ngx_http_functions_api_fail(api, NGX_HTTP_BAD_REQUEST,
-                                        "%s field \"%*s\" is unknown", what,
+                                        "%s field \"%*s\" is unknown", name,
                                         ngx_min(ngx_strlen(key), 64), key);
-            return NGX_ERROR;
+            return NULL;
         }
     }
 
-    return NGX_OK;
+    return inner;
 }
 
 

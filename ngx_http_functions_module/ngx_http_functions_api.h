@@ -104,9 +104,7 @@ void ngx_http_functions_api_sql_require_row(ngx_http_functions_sql_t *sql);
 void ngx_http_functions_api_sql_commit(ngx_http_functions_sql_t *sql,
     ngx_str_t *app, ngx_str_t *path);
 json_t *ngx_http_functions_api_wrapped(ngx_http_functions_api_t *api,
-    const char *name);
-ngx_int_t ngx_http_functions_api_known_fields(ngx_http_functions_api_t *api,
-    json_t *obj, const char *what, const char *const *fields);
+    const char *name, const char *const *fields);
 json_t *ngx_http_functions_api_column(const char *s, unsigned long len);
 char **ngx_http_functions_api_row(ngx_http_functions_api_t *api,
     const char *not_found, unsigned long **lengths);

@@ -116,15 +116,9 @@ ngx_http_functions_api_app_create(ngx_http_functions_api_t *api)
     ngx_http_functions_sql_t   sql;
     char                       err[256];
 
-    app = ngx_http_functions_api_wrapped(api, "app");
+    app = ngx_http_functions_api_wrapped(api, "app",
+                                        ngx_http_functions_app_fields);
     if (app == NULL) {
-        return;
-    }
-
-    if (ngx_http_functions_api_known_fields(api, app, "app",
-                                            ngx_http_functions_app_fields)
-        != NGX_OK)
-    {
         return;
     }
 
@@ -263,15 +257,9 @@ ngx_http_functions_api_app_patch(ngx_http_functions_api_t *api)
 {
     json_t  *app, *name, *config;
 
-    app = ngx_http_functions_api_wrapped(api, "app");
+    app = ngx_http_functions_api_wrapped(api, "app",
+                                        ngx_http_functions_app_fields);
     if (app == NULL) {
-        return;
-    }
-
-    if (ngx_http_functions_api_known_fields(api, app, "app",
-                                            ngx_http_functions_app_fields)
-        != NGX_OK)
-    {
         return;
     }
 

@@ -211,15 +211,9 @@ ngx_http_functions_api_route_create(ngx_http_functions_api_t *api)
 {
     json_t  *route, *v;
 
-    route = ngx_http_functions_api_wrapped(api, "route");
+    route = ngx_http_functions_api_wrapped(api, "route",
+                                        ngx_http_functions_route_fields);
     if (route == NULL) {
-        return;
-    }
-
-    if (ngx_http_functions_api_known_fields(api, route, "route",
-                                            ngx_http_functions_route_fields)
-        != NGX_OK)
-    {
         return;
     }
 
@@ -550,15 +544,9 @@ ngx_http_functions_api_route_patch(ngx_http_functions_api_t *api)
     json_t             *route, *v;
     const char *const  *f;
 
-    route = ngx_http_functions_api_wrapped(api, "route");
+    route = ngx_http_functions_api_wrapped(api, "route",
+                                        ngx_http_functions_route_fields);
     if (route == NULL) {
-        return;
-    }
-
-    if (ngx_http_functions_api_known_fields(api, route, "route",
-                                            ngx_http_functions_route_fields)
-        != NGX_OK)
-    {
         return;
     }
 
