@@ -298,6 +298,12 @@ subtest 'Prometheus /metrics from the executor and the module' => sub {
     promtool_ok($sep->{body}, 'metrics_listen /metrics');
     is(http_request($metrics_port, 'POST', '/call')->{status}, 404,
        'and nothing else');
+    is(http_request($metrics_port, 'POST', '/metrics')->{status}, 405,
+       'POST /metrics: 405');
+    is(unix_request($ex[0]->socket, 'DELETE', '/metrics')->{status}, 405,
+       'on the executor socket too');
+    is(http_request($ng->port, 'POST', '/metrics', body => 'x')->{status},
+       405, 'and on nginx');
     my $n0 = nginx_metrics();
     promtool_ok($n0, 'nginx /metrics');
 
