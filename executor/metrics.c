@@ -2,6 +2,7 @@
  * The executor's metrics.
  */
 #include "metrics.h"
+#include "route_def.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -157,6 +158,10 @@ void metrics_call(const char *app, const char *path, enum metrics_kind kind,
 {
     struct series *s;
 
+    /* calls come with checked routes; a name that is not one would
+     * break the log lines' metric names: it counts as the others */
+    if (!route_app_name_valid(app) || !route_path_valid(path))
+        app = path = METRICS_OTHER;
     pthread_mutex_lock(&M.mu);
     s = series_of(app, path);
     if (s != NULL) {
