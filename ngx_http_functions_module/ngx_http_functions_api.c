@@ -1009,14 +1009,20 @@ ngx_http_functions_api_sql_commit(ngx_http_functions_sql_t *sql,
 }
 
 
-ngx_int_t
+/*
+ * Runs the statement; next goes on with its answer.  A statement that
+ * cannot even be posted (no memory) ends the operation with a 500.
+ */
+
+void
 ngx_http_functions_api_query(ngx_http_functions_api_t *api,
     ngx_http_functions_sql_t *sql, ngx_http_functions_api_step_pt next)
 {
     ngx_http_functions_query_t  *q = &api->query;
 
     if (ngx_http_functions_sql_done(sql, &q->sql) != NGX_OK) {
-        return NGX_ERROR;
+        ngx_http_functions_api_no_memory(api);
+        return;
     }
 
     q->handler = ngx_http_functions_api_query_done;
@@ -1028,10 +1034,8 @@ ngx_http_functions_api_query(ngx_http_functions_api_t *api,
 
     if (ngx_http_functions_query_post(api->fmcf->db, q) != NGX_OK) {
         api->busy = 0;
-        return NGX_ERROR;
+        ngx_http_functions_api_no_memory(api);
     }
-
-    return NGX_OK;
 }
 
 

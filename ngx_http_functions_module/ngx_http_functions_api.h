@@ -89,7 +89,7 @@ struct ngx_http_functions_api_s {
 
 /* ngx_http_functions_api.c */
 
-ngx_int_t ngx_http_functions_api_query(ngx_http_functions_api_t *api,
+void ngx_http_functions_api_query(ngx_http_functions_api_t *api,
     ngx_http_functions_sql_t *sql, ngx_http_functions_api_step_pt next);
 void ngx_http_functions_api_answer(ngx_http_functions_api_t *api,
     ngx_uint_t status, json_t *out);

@@ -24,7 +24,7 @@ static const char *const  ngx_http_functions_app_fields[] = {
 
 static json_t *ngx_http_functions_app_json(ngx_http_functions_api_t *api,
     char **row, unsigned long *lengths);
-static ngx_int_t ngx_http_functions_app_select(ngx_http_functions_api_t *api,
+static void ngx_http_functions_app_select(ngx_http_functions_api_t *api,
     ngx_http_functions_api_step_pt next);
 static void ngx_http_functions_apps_listed(ngx_http_functions_api_t *api);
 static void ngx_http_functions_app_created(ngx_http_functions_api_t *api);
@@ -55,7 +55,7 @@ ngx_http_functions_app_json(ngx_http_functions_api_t *api, char **row,
 }
 
 
-static ngx_int_t
+static void
 ngx_http_functions_app_select(ngx_http_functions_api_t *api,
     ngx_http_functions_api_step_pt next)
 {
@@ -66,7 +66,7 @@ ngx_http_functions_app_select(ngx_http_functions_api_t *api,
                                      " WHERE a.name = ");
     ngx_http_functions_sql_str(&sql, api->app.data, api->app.len);
 
-    return ngx_http_functions_api_query(api, &sql, next);
+    ngx_http_functions_api_query(api, &sql, next);
 }
 
 
@@ -88,12 +88,8 @@ ngx_http_functions_api_apps_list(ngx_http_functions_api_t *api)
     ngx_http_functions_sql_raw(&sql, " ORDER BY a.name LIMIT ");
     ngx_http_functions_sql_uint(&sql, api->per_page + 1);
 
-    if (ngx_http_functions_api_query(api, &sql,
-                                     ngx_http_functions_apps_listed)
-        != NGX_OK)
-    {
-        ngx_http_functions_api_no_memory(api);
-    }
+    ngx_http_functions_api_query(api, &sql,
+                                 ngx_http_functions_apps_listed);
 }
 
 
@@ -112,7 +108,6 @@ ngx_http_functions_api_app_create(ngx_http_functions_api_t *api)
 {
     json_t                    *app, *name, *config;
     char                      *dump;
-    ngx_int_t                  rc;
     ngx_http_functions_sql_t   sql;
     char                       err[256];
 
@@ -165,11 +160,8 @@ ngx_http_functions_api_app_create(ngx_http_functions_api_t *api)
 
     free(dump);
 
-    rc = ngx_http_functions_api_query(api, &sql,
-                                      ngx_http_functions_app_created);
-    if (rc != NGX_OK) {
-        ngx_http_functions_api_no_memory(api);
-    }
+    ngx_http_functions_api_query(api, &sql,
+                                 ngx_http_functions_app_created);
 }
 
 
@@ -195,11 +187,7 @@ ngx_http_functions_app_created(ngx_http_functions_api_t *api)
 
     api->message = "App successfully created";
 
-    if (ngx_http_functions_app_select(api, ngx_http_functions_app_answer)
-        != NGX_OK)
-    {
-        ngx_http_functions_api_no_memory(api);
-    }
+    ngx_http_functions_app_select(api, ngx_http_functions_app_answer);
 }
 
 
@@ -208,11 +196,7 @@ ngx_http_functions_app_created(ngx_http_functions_api_t *api)
 void
 ngx_http_functions_api_app_get(ngx_http_functions_api_t *api)
 {
-    if (ngx_http_functions_app_select(api, ngx_http_functions_app_answer)
-        != NGX_OK)
-    {
-        ngx_http_functions_api_no_memory(api);
-    }
+    ngx_http_functions_app_select(api, ngx_http_functions_app_answer);
 }
 
 
@@ -286,11 +270,7 @@ ngx_http_functions_api_app_patch(ngx_http_functions_api_t *api)
         return;
     }
 
-    if (ngx_http_functions_app_select(api, ngx_http_functions_app_patch_read)
-        != NGX_OK)
-    {
-        ngx_http_functions_api_no_memory(api);
-    }
+    ngx_http_functions_app_select(api, ngx_http_functions_app_patch_read);
 }
 
 
@@ -367,12 +347,8 @@ ngx_http_functions_app_patch_read(ngx_http_functions_api_t *api)
 
     free(dump);
 
-    if (ngx_http_functions_api_query(api, &sql,
-                                     ngx_http_functions_app_patched)
-        != NGX_OK)
-    {
-        ngx_http_functions_api_no_memory(api);
-    }
+    ngx_http_functions_api_query(api, &sql,
+                                 ngx_http_functions_app_patched);
 }
 
 
@@ -403,11 +379,7 @@ ngx_http_functions_app_patched(ngx_http_functions_api_t *api)
 
     api->message = "App successfully updated";
 
-    if (ngx_http_functions_app_select(api, ngx_http_functions_app_answer)
-        != NGX_OK)
-    {
-        ngx_http_functions_api_no_memory(api);
-    }
+    ngx_http_functions_app_select(api, ngx_http_functions_app_answer);
 }
 
 
@@ -423,12 +395,8 @@ ngx_http_functions_api_app_delete(ngx_http_functions_api_t *api)
     ngx_http_functions_sql_raw(&sql, "DELETE FROM apps WHERE name = ");
     ngx_http_functions_sql_str(&sql, api->app.data, api->app.len);
 
-    if (ngx_http_functions_api_query(api, &sql,
-                                     ngx_http_functions_app_deleted)
-        != NGX_OK)
-    {
-        ngx_http_functions_api_no_memory(api);
-    }
+    ngx_http_functions_api_query(api, &sql,
+                                 ngx_http_functions_app_deleted);
 }
 
 

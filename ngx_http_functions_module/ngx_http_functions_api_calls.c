@@ -214,12 +214,8 @@ ngx_http_functions_api_calls_list(ngx_http_functions_api_t *api)
     ngx_http_functions_sql_raw(&sql, " ORDER BY c.id DESC LIMIT ");
     ngx_http_functions_sql_uint(&sql, api->per_page + 1);
 
-    if (ngx_http_functions_api_query(api, &sql,
-                                     ngx_http_functions_calls_listed)
-        != NGX_OK)
-    {
-        ngx_http_functions_api_no_memory(api);
-    }
+    ngx_http_functions_api_query(api, &sql,
+                                 ngx_http_functions_calls_listed);
 }
 
 
@@ -245,12 +241,8 @@ ngx_http_functions_api_call_get(ngx_http_functions_api_t *api)
     ngx_http_functions_sql_raw(&sql, " AND c.app_name = ");
     ngx_http_functions_sql_str(&sql, api->app.data, api->app.len);
 
-    if (ngx_http_functions_api_query(api, &sql,
-                                     ngx_http_functions_call_answer)
-        != NGX_OK)
-    {
-        ngx_http_functions_api_no_memory(api);
-    }
+    ngx_http_functions_api_query(api, &sql,
+                                 ngx_http_functions_call_answer);
 }
 
 
@@ -297,12 +289,8 @@ ngx_http_functions_api_call_log(ngx_http_functions_api_t *api)
     ngx_http_functions_sql_raw(&sql, " AND app_name = ");
     ngx_http_functions_sql_str(&sql, api->app.data, api->app.len);
 
-    if (ngx_http_functions_api_query(api, &sql,
-                                     ngx_http_functions_call_log_answer)
-        != NGX_OK)
-    {
-        ngx_http_functions_api_no_memory(api);
-    }
+    ngx_http_functions_api_query(api, &sql,
+                                 ngx_http_functions_call_log_answer);
 }
 
 

@@ -44,8 +44,8 @@ static const char *const  ngx_http_functions_route_maps[] = {
 
 static json_t *ngx_http_functions_route_json(ngx_str_t *app, MYSQL_ROW row,
     unsigned long *lengths, ngx_uint_t mask);
-static ngx_int_t ngx_http_functions_route_select(
-    ngx_http_functions_api_t *api, ngx_http_functions_api_step_pt next);
+static void ngx_http_functions_route_select(ngx_http_functions_api_t *api,
+    ngx_http_functions_api_step_pt next);
 static ngx_int_t ngx_http_functions_route_same(json_t *v, ngx_str_t *s);
 static char *ngx_http_functions_route_map(json_t *o, const char *field);
 static void ngx_http_functions_route_column(ngx_http_functions_sql_t *sql,
@@ -112,7 +112,7 @@ ngx_http_functions_route_json(ngx_str_t *app, MYSQL_ROW row,
 }
 
 
-static ngx_int_t
+static void
 ngx_http_functions_route_select(ngx_http_functions_api_t *api,
     ngx_http_functions_api_step_pt next)
 {
@@ -125,7 +125,7 @@ ngx_http_functions_route_select(ngx_http_functions_api_t *api,
     ngx_http_functions_sql_raw(&sql, " AND r.path = ");
     ngx_http_functions_sql_str(&sql, api->path.data, api->path.len);
 
-    return ngx_http_functions_api_query(api, &sql, next);
+    ngx_http_functions_api_query(api, &sql, next);
 }
 
 
@@ -167,12 +167,8 @@ ngx_http_functions_api_routes_list(ngx_http_functions_api_t *api)
     ngx_http_functions_sql_raw(&sql, " ORDER BY r.path LIMIT ");
     ngx_http_functions_sql_uint(&sql, api->per_page + 1);
 
-    if (ngx_http_functions_api_query(api, &sql,
-                                     ngx_http_functions_routes_listed)
-        != NGX_OK)
-    {
-        ngx_http_functions_api_no_memory(api);
-    }
+    ngx_http_functions_api_query(api, &sql,
+                                 ngx_http_functions_routes_listed);
 }
 
 
@@ -424,12 +420,8 @@ ngx_http_functions_route_write(ngx_http_functions_api_t *api)
 
     ngx_http_functions_api_sql_commit(&sql, &api->app, &api->path);
 
-    if (ngx_http_functions_api_query(api, &sql,
-                                     ngx_http_functions_route_written)
-        != NGX_OK)
-    {
-        ngx_http_functions_api_no_memory(api);
-    }
+    ngx_http_functions_api_query(api, &sql,
+                                 ngx_http_functions_route_written);
 }
 
 
@@ -465,12 +457,8 @@ ngx_http_functions_route_written(ngx_http_functions_api_t *api)
             json_decref(api->object);
             api->object = NULL;
 
-            if (ngx_http_functions_route_select(api,
-                                    ngx_http_functions_route_patch_read)
-                != NGX_OK)
-            {
-                ngx_http_functions_api_no_memory(api);
-            }
+            ngx_http_functions_route_select(api,
+                ngx_http_functions_route_patch_read);
 
             return;
         }
@@ -484,11 +472,7 @@ ngx_http_functions_route_written(ngx_http_functions_api_t *api)
     ngx_http_functions_query_free(q);
     ngx_http_functions_api_changed(api, &api->path);
 
-    if (ngx_http_functions_route_select(api, ngx_http_functions_route_answer)
-        != NGX_OK)
-    {
-        ngx_http_functions_api_no_memory(api);
-    }
+    ngx_http_functions_route_select(api, ngx_http_functions_route_answer);
 }
 
 
@@ -497,11 +481,7 @@ ngx_http_functions_route_written(ngx_http_functions_api_t *api)
 void
 ngx_http_functions_api_route_get(ngx_http_functions_api_t *api)
 {
-    if (ngx_http_functions_route_select(api, ngx_http_functions_route_answer)
-        != NGX_OK)
-    {
-        ngx_http_functions_api_no_memory(api);
-    }
+    ngx_http_functions_route_select(api, ngx_http_functions_route_answer);
 }
 
 
@@ -582,12 +562,8 @@ ngx_http_functions_api_route_patch(ngx_http_functions_api_t *api)
 
     api->message = "Route successfully updated";
 
-    if (ngx_http_functions_route_select(api,
-                                        ngx_http_functions_route_patch_read)
-        != NGX_OK)
-    {
-        ngx_http_functions_api_no_memory(api);
-    }
+    ngx_http_functions_route_select(api,
+                                    ngx_http_functions_route_patch_read);
 }
 
 
@@ -701,12 +677,8 @@ ngx_http_functions_api_route_delete(ngx_http_functions_api_t *api)
     ngx_http_functions_api_sql_require_row(&sql);
     ngx_http_functions_api_sql_commit(&sql, &api->app, &api->path);
 
-    if (ngx_http_functions_api_query(api, &sql,
-                                     ngx_http_functions_route_deleted)
-        != NGX_OK)
-    {
-        ngx_http_functions_api_no_memory(api);
-    }
+    ngx_http_functions_api_query(api, &sql,
+                                 ngx_http_functions_route_deleted);
 }
 
 
