@@ -574,7 +574,7 @@ ngx_http_functions_metrics_handler(ngx_http_request_t *r)
     ngx_int_t                         rc;
     ngx_uint_t                        i, k, napps, nexec;
     ngx_buf_t                        *b;
-    ngx_chain_t                       out;
+    ngx_str_t                         type;
     ngx_http_functions_mrow_t        *row;
     ngx_http_functions_metrics_sh_t  *sh;
 
@@ -691,24 +691,10 @@ ngx_http_functions_metrics_handler(ngx_http_request_t *r)
             &sh->hist[NGX_HTTP_FUNCTIONS_H_REQUEST]);
 
     b->last = p;
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
 
-    r->headers_out.status = NGX_HTTP_OK;
-    r->headers_out.content_length_n = b->last - b->pos;
-    ngx_str_set(&r->headers_out.content_type,
-                "text/plain; version=0.0.4; charset=utf-8");
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    ngx_str_set(&type, "text/plain; version=0.0.4; charset=utf-8");
 
-    rc = ngx_http_send_header(r);
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
+    return ngx_http_functions_send(r, NGX_HTTP_OK, &type, b);
 }
 
 
