@@ -48,7 +48,6 @@ int route_app_name_valid(const char *s)
 
 int route_path_valid(const char *s)
 {
-    const char *seg;
     size_t n = strlen(s), i;
 
     if (n == 0 || n > ROUTE_PATH_MAX || s[0] != '/')
@@ -58,18 +57,21 @@ int route_path_valid(const char *s)
             || s[i] == '?' || s[i] == '#' || s[i] == '%' || s[i] == '\\')
             return 0;
     }
-    if (n == 1)
-        return 1;           /* "/" itself */
-    for (seg = s + 1;; ) {
-        const char *end = strchr(seg, '/');
-        size_t len = end ? (size_t)(end - seg) : strlen(seg);
+    return n == 1 || path_segments_valid(s + 1);   /* "/" itself */
+}
 
-        if (len == 0 || (len == 1 && seg[0] == '.')
-            || (len == 2 && seg[0] == '.' && seg[1] == '.'))
+int path_segments_valid(const char *s)
+{
+    for (;;) {
+        const char *end = strchr(s, '/');
+        size_t len = end ? (size_t)(end - s) : strlen(s);
+
+        if (len == 0 || (len == 1 && s[0] == '.')
+            || (len == 2 && s[0] == '.' && s[1] == '.'))
             return 0;
         if (end == NULL)
             return 1;
-        seg = end + 1;
+        s = end + 1;
     }
 }
 

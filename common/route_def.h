@@ -76,4 +76,8 @@ int route_app_name_valid(const char *s);
 /* Paths: absolute, no empty, "." or ".." segments, printable ASCII. */
 int route_path_valid(const char *s);
 
+/* "a/b/c": no empty, "." or ".." segment (a path that stays below its
+ * start). */
+int path_segments_valid(const char *s);
+
 #endif

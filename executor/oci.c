@@ -3,6 +3,7 @@
  */
 #include "oci.h"
 #include "errf.h"
+#include "route_def.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -13,7 +14,7 @@
 
 static int dir_valid(const char *s)
 {
-    const char *seg = s, *p;
+    const char *p;
 
     if (*s == '\0' || *s == '/')
         return 0;
@@ -23,17 +24,7 @@ static int dir_valid(const char *s)
             return 0;
     }
     /* no empty, "." or ".." segment: the layout stays under image_dir */
-    for (;;) {
-        const char *end = strchr(seg, '/');
-        size_t len = end ? (size_t)(end - seg) : strlen(seg);
-
-        if (len == 0 || (len == 1 && seg[0] == '.')
-            || (len == 2 && seg[0] == '.' && seg[1] == '.'))
-            return 0;
-        if (end == NULL)
-            return 1;
-        seg = end + 1;
-    }
+    return path_segments_valid(s);
 }
 
 static int tag_valid(const char *s)
