@@ -39,6 +39,10 @@ static const char *const kind_names[] = { "sync", "async" };
 static const char *const outcome_names[] = {
     "success", "error", "timeout", "busy", "invalid",
 };
+/* IronFunctions' names in the log lines */
+static const char *const log_names[] = {
+    "succeeded", "error", "timeout", "busy", "invalid",
+};
 
 static struct {
     pthread_mutex_t mu;
@@ -369,12 +373,14 @@ int metrics_render_prometheus(FILE *out, const struct metrics_gauges *g)
 
 /* ------------------------------------------------------------ log lines */
 
-static void line_count(FILE *out, const char *prefix, const char *name,
-                       const char *app, uint64_t v, const char *unit)
+/* Metric names are "<group>.<name>", or "<group>.<app>.<name>". */
+static void line_count(FILE *out, const char *prefix, const char *group,
+                       const char *app, const char *name, uint64_t v,
+                       const char *unit)
 {
-    fprintf(out, "%s metric=%s%s%s%s value=%llu type=count unit=%s\n",
-            prefix, name[0] == '.' ? "run" : "", app ? "." : "",
-            app ? app : "", name, (unsigned long long)v, unit);
+    fprintf(out, "%s metric=%s%s%s.%s value=%llu type=count unit=%s\n",
+            prefix, group, app ? "." : "", app ? app : "", name,
+            (unsigned long long)v, unit);
 }
 
 static void line_gauge(FILE *out, const char *prefix, const char *name,
@@ -404,12 +410,9 @@ static void line_calls(FILE *out, const char *prefix, const char *app,
 
     for (o = 0; o < METRICS_OUTCOMES; o++)
         total += d[o];
-    line_count(out, prefix, ".requests", app, total, "calls");
-    line_count(out, prefix, ".succeeded", app, d[METRICS_SUCCESS], "calls");
-    line_count(out, prefix, ".error", app, d[METRICS_ERROR], "calls");
-    line_count(out, prefix, ".timeout", app, d[METRICS_TIMEOUT], "calls");
-    line_count(out, prefix, ".busy", app, d[METRICS_BUSY], "calls");
-    line_count(out, prefix, ".invalid", app, d[METRICS_INVALID], "calls");
+    line_count(out, prefix, "run", app, "requests", total, "calls");
+    for (o = 0; o < METRICS_OUTCOMES; o++)
+        line_count(out, prefix, "run", app, log_names[o], d[o], "calls");
 }
 
 static void timer_merge(struct timer *to, const struct timer *t)
@@ -465,20 +468,20 @@ int metrics_render_log(FILE *out, const char *prefix,
 {
     static const struct {
         enum metrics_counter c;
-        const char *name;
+        const char *group, *name;
         const char *unit;
     } counts[] = {
-        { METRICS_QUEUE_FULL, "queue.full", "calls" },
-        { METRICS_QUEUE_TIMEOUT, "queue.timeout", "calls" },
-        { METRICS_SANDBOX_STARTS, "sandbox.cold_starts", "sandboxes" },
-        { METRICS_SANDBOX_FAILURES, "sandbox.failures", "sandboxes" },
-        { METRICS_HOT_STARTED, "hot.started", "instances" },
-        { METRICS_HOT_STOPPED, "hot.stopped", "instances" },
-        { METRICS_IMAGE_PULLS, "image.pulls", "images" },
-        { METRICS_IMAGE_ERRORS, "image.errors", "images" },
-        { METRICS_ASYNC_RECEIVED, "async.received", "calls" },
-        { METRICS_ASYNC_RETRIED, "async.retried", "calls" },
-        { METRICS_ASYNC_DEAD, "async.dead_lettered", "calls" },
+        { METRICS_QUEUE_FULL, "queue", "full", "calls" },
+        { METRICS_QUEUE_TIMEOUT, "queue", "timeout", "calls" },
+        { METRICS_SANDBOX_STARTS, "sandbox", "cold_starts", "sandboxes" },
+        { METRICS_SANDBOX_FAILURES, "sandbox", "failures", "sandboxes" },
+        { METRICS_HOT_STARTED, "hot", "started", "instances" },
+        { METRICS_HOT_STOPPED, "hot", "stopped", "instances" },
+        { METRICS_IMAGE_PULLS, "image", "pulls", "images" },
+        { METRICS_IMAGE_ERRORS, "image", "errors", "images" },
+        { METRICS_ASYNC_RECEIVED, "async", "received", "calls" },
+        { METRICS_ASYNC_RETRIED, "async", "retried", "calls" },
+        { METRICS_ASYNC_DEAD, "async", "dead_lettered", "calls" },
     };
     uint64_t d[METRICS_OUTCOMES] = { 0 };
     size_t i;
@@ -504,7 +507,7 @@ int metrics_render_log(FILE *out, const char *prefix,
     memset(&M.exec_t, 0, sizeof(M.exec_t));
     memset(&M.cold_t, 0, sizeof(M.cold_t));
     for (i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
-        line_count(out, prefix, counts[i].name, NULL,
+        line_count(out, prefix, counts[i].group, NULL, counts[i].name,
                    M.counters[counts[i].c] - M.counters_logged[counts[i].c],
                    counts[i].unit);
         M.counters_logged[counts[i].c] = M.counters[counts[i].c];
