@@ -7,6 +7,7 @@
 #include <amqp.h>
 #include <amqp_framing.h>
 #include <amqp_tcp_socket.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -193,7 +194,7 @@ int amqp_link_open(struct amqp_link *l, const struct amqp_settings *s,
     amqp_socket_t *sock;
     amqp_rpc_reply_t r;
     struct timeval tv;
-    int status;
+    int status, fd;
 
     amqp_link_close(l);
     c = amqp_new_connection();
@@ -213,6 +214,11 @@ int amqp_link_open(struct amqp_link *l, const struct amqp_settings *s,
         return errf(err, errlen, "connect to %s:%d: %s", s->host, s->port,
                     amqp_error_string2(status));
     }
+    /* librabbitmq opens it without close-on-exec: no program this
+     * process starts may inherit a logged-in broker connection */
+    fd = amqp_socket_get_sockfd(sock);
+    if (fd >= 0)
+        fcntl(fd, F_SETFD, FD_CLOEXEC);
     /* every RPC (login, declares) is bounded too */
     amqp_set_rpc_timeout(c, &tv);
     r = amqp_login(c, s->vhost, 0, 131072, 0, AMQP_SASL_METHOD_PLAIN,

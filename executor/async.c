@@ -32,6 +32,7 @@
 #include <amqp.h>
 #include <amqp_framing.h>
 #include <curl/curl.h>
+#include <fcntl.h>
 #include <mysql.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -119,6 +120,10 @@ static MYSQL *db_open(void)
         mysql_close(db);
         return NULL;
     }
+    /* Connector/C opens it without close-on-exec: a sandbox started
+     * meanwhile must not inherit a logged-in session (the spawn closes
+     * every descriptor it does not name, too) */
+    fcntl(mysql_get_socket(db), F_SETFD, FD_CLOEXEC);
     return db;
 }
 
@@ -277,6 +282,15 @@ static size_t on_data(char *ptr, size_t size, size_t n, void *arg)
     return len;
 }
 
+/* libcurl's sockets get close-on-exec too (see db_open) */
+static int curl_sockopt(void *arg, curl_socket_t fd, curlsocktype purpose)
+{
+    (void)arg;
+    (void)purpose;
+    fcntl(fd, F_SETFD, FD_CLOEXEC);
+    return CURL_SOCKOPT_OK;
+}
+
 /* An HTTP request to this executor; the status, or 0 if none came. */
 static long local_request(const char *url, struct curl_slist *headers,
                           const struct async_message *m, struct answer *a)
@@ -289,6 +303,7 @@ static long local_request(const char *url, struct curl_slist *headers,
     curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, A.cfg->listen);
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_SOCKOPTFUNCTION, curl_sockopt);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, a);
     /* the executor bounds the call itself: this only catches a hang */

@@ -228,9 +228,11 @@ int cgroup_create(const struct cgroups *cg, const char *id,
         snprintf(value, sizeof(value), "%llu", (unsigned long long)pids_max);
         if (write_file(g->dirs[0], "pids.max", value) < 0)
             goto limit_failed;
-        if (cpu_quota_pct > 0 && cg->have_cpu) {
+        errno = 0;
+        if (cpu_quota_pct > 0) {
             snprintf(value, sizeof(value), "%u 100000", cpu_quota_pct * 1000);
-            write_file(g->dirs[0], "cpu.max", value);
+            if (!cg->have_cpu || write_file(g->dirs[0], "cpu.max", value) < 0)
+                goto no_cpu;
         }
     } else {
         if (write_file(g->dirs[0], "memory.limit_in_bytes", value) < 0)
@@ -241,13 +243,24 @@ int cgroup_create(const struct cgroups *cg, const char *id,
         snprintf(value, sizeof(value), "%llu", (unsigned long long)pids_max);
         if (write_file(g->dirs[1], "pids.max", value) < 0)
             goto limit_failed;
-        if (cpu_quota_pct > 0 && g->ndirs == 3) {
-            write_file(g->dirs[2], "cpu.cfs_period_us", "100000");
+        errno = 0;
+        if (cpu_quota_pct > 0) {
             snprintf(value, sizeof(value), "%u", cpu_quota_pct * 1000);
-            write_file(g->dirs[2], "cpu.cfs_quota_us", value);
+            if (g->ndirs != 3
+                || write_file(g->dirs[2], "cpu.cfs_period_us", "100000") < 0
+                || write_file(g->dirs[2], "cpu.cfs_quota_us", value) < 0)
+                goto no_cpu;
         }
     }
     return 0;
+
+no_cpu:
+    /* a quota was asked for: no sandbox runs without it */
+    errf(err, errlen, "cannot set the CPU quota of cgroup %s (%s): set "
+         "cpu_quota = 0 to run sandboxes without one", g->dirs[0],
+         errno ? strerror(errno) : "no cpu controller");
+    cgroup_destroy(g);
+    return -1;
 
 limit_failed:
     errf(err, errlen, "cannot set the limits of cgroup %s: %s", g->dirs[0],
@@ -286,6 +299,25 @@ long cgroup_oom_kills(const struct cgroup *g)
     }
     fclose(f);
     return kills;
+}
+
+long cgroup_tasks(const struct cgroup *g)
+{
+    char path[CGROUP_PATH_MAX + 64];
+    long n = -1;
+    FILE *f;
+
+    /* v1: the pids hierarchy comes second */
+    if (g->ndirs < (g->v2 ? 1 : 2))
+        return -1;
+    snprintf(path, sizeof(path), "%s/pids.current", g->dirs[g->v2 ? 0 : 1]);
+    f = fopen(path, "re");
+    if (f == NULL)
+        return -1;
+    if (fscanf(f, "%ld", &n) != 1)
+        n = -1;
+    fclose(f);
+    return n;
 }
 
 int cgroup_kill_all(const struct cgroup *g)

@@ -50,6 +50,12 @@ size_t cgroup_procs_files(const struct cgroup *g,
 /* How many times the kernel's OOM killer struck in the group. */
 long cgroup_oom_kills(const struct cgroup *g);
 
+/*
+ * How many tasks (processes and threads) the group holds now, as the
+ * kernel counts them (pids.current); -1 if it cannot be read.
+ */
+long cgroup_tasks(const struct cgroup *g);
+
 /* Kills every process of the group; returns how many were left alive. */
 int cgroup_kill_all(const struct cgroup *g);
 

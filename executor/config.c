@@ -22,8 +22,12 @@ void config_defaults(struct config *cfg)
     strcpy(cfg->bwrap, "/usr/bin/bwrap");
     strcpy(cfg->cgroup_root, "/sys/fs/cgroup");
     strcpy(cfg->cgroup_name, "functions/executor");
-    cfg->sandbox_uid = 65534;
-    cfg->sandbox_gid = 65534;
+    /* just above systemd's range for containers' users (524288 to
+     * 1879048191): no distribution gives these to anyone */
+    cfg->sandbox_uid_first = 1879048192;
+    cfg->sandbox_uid_count = 65536;
+    /* one core each: no function takes the host's every core */
+    cfg->cpu_quota = 100;
     cfg->max_response_body = 10 * 1024 * 1024;
     cfg->tmp_size = 64 * 1024 * 1024;
     cfg->pids_max = 256;
@@ -228,6 +232,26 @@ static int set_number(uint64_t *dst, const char *value, uint64_t min,
     return 0;
 }
 
+/* "FIRST-LAST": at least one id, never 0, never 4294967295 */
+static int set_id_range(uint32_t *first, uint32_t *count, const char *value)
+{
+    unsigned long long a, b;
+    char *end;
+
+    if (*value < '0' || *value > '9')
+        return -1;
+    errno = 0;
+    a = strtoull(value, &end, 10);
+    if (errno != 0 || *end != '-' || end[1] < '0' || end[1] > '9')
+        return -1;
+    b = strtoull(end + 1, &end, 10);
+    if (errno != 0 || *end != '\0' || a == 0 || b < a || b > 4294967294ULL)
+        return -1;
+    *first = (uint32_t)a;
+    *count = (uint32_t)(b - a + 1);
+    return 0;
+}
+
 static int set_bool(int *dst, const char *value)
 {
     if (strcmp(value, "yes") == 0 || strcmp(value, "on") == 0) {
@@ -276,9 +300,6 @@ static int set_range_size(uint64_t *dst, const char *value, uint64_t min,
 static int apply_function_key(struct config *cfg, const char *key,
                               const char *value, const char **expect)
 {
-    uint64_t n;
-    int rc;
-
     if (strcmp(key, "image_dir") == 0 || strcmp(key, "state_dir") == 0
         || strcmp(key, "bwrap") == 0 || strcmp(key, "cgroup_root") == 0) {
         char *dst = key[0] == 'i' ? cfg->image_dir
@@ -296,16 +317,15 @@ static int apply_function_key(struct config *cfg, const char *key,
         return set_cgroup_name(cfg->cgroup_name, sizeof(cfg->cgroup_name),
                                value);
     }
+    if (strcmp(key, "sandbox_uids") == 0) {
+        *expect = "FIRST-LAST, host ids from 1 to 4294967294 (never root)";
+        return set_id_range(&cfg->sandbox_uid_first, &cfg->sandbox_uid_count,
+                            value);
+    }
     if (strcmp(key, "sandbox_uid") == 0 || strcmp(key, "sandbox_gid") == 0) {
-        *expect = "a number from 1 to 4294967294 (never root)";
-        rc = set_number(&n, value, 1, 4294967294ULL);
-        if (rc == 0) {
-            if (key[8] == 'u')
-                cfg->sandbox_uid = (uint32_t)n;
-            else
-                cfg->sandbox_gid = (uint32_t)n;
-        }
-        return rc;
+        *expect = "nothing: every sandbox has a uid of its own now; set "
+                  "the range \"sandbox_uids\" instead";
+        return -1;
     }
     if (strcmp(key, "allow_network") == 0) {
         *expect = "yes or no";
@@ -621,6 +641,19 @@ int config_validate(const struct config *cfg, char *err, size_t errlen)
     if (cfg->amqp_url[0] != '\0' && cfg->mysql_server[0] == '\0')
         return fail(err, errlen, "\"amqp_url\" needs \"mysql_server\": "
                     "async calls are recorded as they run");
+    if (cfg->sandbox_uid_first <= 65534
+        && 65534 - cfg->sandbox_uid_first < cfg->sandbox_uid_count)
+        return fail(err, errlen, "\"sandbox_uids\" holds 65534 (nobody): "
+                    "anything else running as nobody could read a "
+                    "function's environment");
+    /* every sandbox alive, idle or closing has a uid of its own */
+    if (cfg->sandbox_uid_count
+        < 2 * (cfg->max_sandboxes + cfg->sandbox_idle_max))
+        return fail(err, errlen, "\"sandbox_uids\" has %u ids: give it at "
+                    "least twice max_sandboxes + sandbox_idle_max (%llu)",
+                    cfg->sandbox_uid_count,
+                    (unsigned long long)(2 * (cfg->max_sandboxes
+                                              + cfg->sandbox_idle_max)));
     if (cfg->async_slots > cfg->max_sandboxes)
         return fail(err, errlen, "\"async_slots\" is more than "
                     "\"max_sandboxes\": sync calls would starve");

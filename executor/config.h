@@ -39,8 +39,8 @@ struct config {
     char sandbox_helper[CONFIG_PATH_MAX];   /* "": beside the executor */
     char cgroup_root[CONFIG_PATH_MAX];
     char cgroup_name[128];              /* our directory below the root */
-    uint32_t sandbox_uid;               /* host uid of every sandbox */
-    uint32_t sandbox_gid;
+    uint32_t sandbox_uid_first;         /* host uids (and gids) of the */
+    uint32_t sandbox_uid_count;         /* sandboxes: one each */
     int allow_network;
     uint64_t max_response_body;
     uint64_t tmp_size;

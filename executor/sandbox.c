@@ -138,6 +138,8 @@ static void free_sandbox(struct sandbox *sb)
         close(sb->ctl);
     if (sb->pidfd >= 0)
         close(sb->pidfd);
+    /* every process of it is gone: its uid may serve another sandbox */
+    uid_range_put(&s->uids, sb->uid);
     free(sb->key);
     free(sb);
 }
@@ -361,6 +363,9 @@ static void on_ctl(uv_poll_t *h, int status, int events)
             log_end(&r);
         }
         metrics_cold_start(ms);
+        /* what the kernel counts with only bubblewrap and the init: after
+         * each call the count must be back to it (see below) */
+        sb->tasks = cgroup_tasks(&sb->cgroup);
         uv_timer_stop(&sb->timer);
         sb->state = SANDBOX_HELD;
         sb->owned = 1;
@@ -369,6 +374,13 @@ static void on_ctl(uv_poll_t *h, int status, int events)
     }
     if (n > 0 && sb->state == SANDBOX_RUNNING
         && sandbox_done_decode(buf, (size_t)n, &wait_status, &clean) == 0) {
+        /*
+         * The init's word is not enough to reuse a sandbox: it is clean
+         * only if the kernel counts no task in its cgroup beyond those it
+         * had when it started (nothing of the call is still running).
+         */
+        if (sb->tasks <= 0 || cgroup_tasks(&sb->cgroup) != sb->tasks)
+            clean = 0;
         sb->state = SANDBOX_HELD;
         sb->calls++;
         sb->on_done(sb, 0, wait_status, clean, sb->arg);
@@ -447,8 +459,8 @@ static int spawn(struct sandbox *sb, const struct sandbox_params *p,
     if (sandbox_argv(&spec, &bw, err, errlen) < 0)
         goto out;
     strvec_push(&args, s->helper);
-    strvec_pushf(&args, "%u", cfg->sandbox_uid);
-    strvec_pushf(&args, "%u", cfg->sandbox_gid);
+    strvec_pushf(&args, "%u", sb->uid);
+    strvec_pushf(&args, "%u", sb->uid);
     n = cgroup_procs_files(&sb->cgroup, procs);
     for (k = 0; k < n; k++)
         strvec_push(&args, procs[k]);
@@ -489,7 +501,13 @@ static int spawn(struct sandbox *sb, const struct sandbox_params *p,
         || (e = posix_spawn_file_actions_adddup2(&fa, src[2],
                                                  SANDBOX_HELPER_FD)) != 0
         || (e = posix_spawn_file_actions_adddup2(&fa, src[3],
-                                                 SANDBOX_CTL_FD)) != 0)
+                                                 SANDBOX_CTL_FD)) != 0
+        /* and nothing else: libraries (the database, the broker,
+         * libcurl) and other threads open descriptors without
+         * close-on-exec, or while this runs */
+        || (e = posix_spawn_file_actions_addclosefrom_np(&fa,
+                                                     SANDBOX_CTL_FD + 1))
+           != 0)
         goto spawn_failed;
     /* default signal handling and an empty mask, whatever ours are */
     if ((e = posix_spawnattr_init(&attr)) != 0)
@@ -565,9 +583,17 @@ struct sandbox *sandbox_start(struct server *s,
     sb->on_ready = cb;
     sb->arg = arg;
     new_id(sb->id);
+    sb->uid = uid_range_take(&s->uids);
+    if (sb->uid == 0) {
+        snprintf(err, errlen, "every uid of sandbox_uids is in use");
+        free(sb->key);
+        free(sb);
+        return NULL;
+    }
     if (cgroup_create(&s->cgroups, sb->id, p->memory, cfg->pids_max,
                       (unsigned)cfg->cpu_quota, &sb->cgroup, err, errlen)
         < 0) {
+        uid_range_put(&s->uids, sb->uid);
         free(sb->key);
         free(sb);
         return NULL;
@@ -575,6 +601,7 @@ struct sandbox *sandbox_start(struct server *s,
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
         snprintf(err, errlen, "socketpair: %s", strerror(errno));
         cgroup_destroy(&sb->cgroup);
+        uid_range_put(&s->uids, sb->uid);
         free(sb->key);
         free(sb);
         return NULL;

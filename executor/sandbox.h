@@ -59,6 +59,7 @@ struct sandbox {
     int owned;                  /* a call holds it */
     int exited;                 /* its process tree is gone */
     int ctl;                    /* the socket to its init */
+    uint32_t uid;               /* its host uid and gid, its alone */
     pid_t pid;                  /* its first process: the helper, then
                                  * bubblewrap */
     int pidfd;
@@ -72,6 +73,7 @@ struct sandbox {
     void *arg;
     char diag[256];             /* the first line it wrote on stderr */
     size_t diag_len;
+    long tasks;                 /* pids.current with only the init up */
     uint64_t calls;             /* how many calls it served */
     uint64_t started_ms;        /* uv_now() at its start */
 };

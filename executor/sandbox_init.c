@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/ipc.h>
 #include <sys/msg.h>
+#include <sys/prctl.h>
 #include <sys/sem.h>
 #include <sys/shm.h>
 #include <sys/socket.h>
@@ -258,6 +259,18 @@ int sandbox_init(int ctl)
     char ready = SANDBOX_READY, *buf;
     int rc;
 
+    /*
+     * The function runs under our uid (an unprivileged user namespace
+     * maps one): not dumpable, this process's /proc entries (fd, mem,
+     * environ) belong to root, and ptrace access (pidfd_getfd,
+     * process_vm_readv, /proc/1/mem) needs CAP_SYS_PTRACE, which
+     * nothing in the sandbox has.  Children are dumpable again once
+     * they exec the function.
+     */
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
+        say("not dumpable");
+        return INIT_FAILED;
+    }
     /* nothing of ours reaches a function */
     if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
         say("close_range");

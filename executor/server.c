@@ -306,6 +306,14 @@ int server_start(struct server *s, uv_loop_t *loop, const struct config *cfg,
                  strerror(errno));
         return -1;
     }
+    if (uid_range_check(cfg->sandbox_uid_first, cfg->sandbox_uid_count,
+                        err, errlen) < 0)
+        return -1;
+    if (uid_range_init(&s->uids, cfg->sandbox_uid_first,
+                       cfg->sandbox_uid_count) < 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
     if (seccomp_filter_build(&s->seccomp_bpf, &s->seccomp_len) < 0) {
         snprintf(err, errlen, "cannot build the seccomp filter");
         return -1;
@@ -380,8 +388,8 @@ int server_reconfigure(struct server *s, const struct config *cfg,
         || strcmp(cfg->cgroup_root, s->cfg.cgroup_root) != 0
         || strcmp(cfg->cgroup_name, s->cfg.cgroup_name) != 0
         || strcmp(cfg->bwrap, s->cfg.bwrap) != 0
-        || cfg->sandbox_uid != s->cfg.sandbox_uid
-        || cfg->sandbox_gid != s->cfg.sandbox_gid) {
+        || cfg->sandbox_uid_first != s->cfg.sandbox_uid_first
+        || cfg->sandbox_uid_count != s->cfg.sandbox_uid_count) {
         size_t n = strlen(err);
         snprintf(err + n, errlen - n, "%sdirectories, cgroups, bwrap and "
                  "sandbox ids change only on restart", kept ? "; " : "");

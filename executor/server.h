@@ -6,6 +6,7 @@
 #ifndef EXECUTOR_SERVER_H
 #define EXECUTOR_SERVER_H
 
+#include "uid_range.h"
 #include "capacity.h"
 #include "cgroup.h"
 #include "config.h"
@@ -57,6 +58,7 @@ struct server {
     struct hot_pool *hot_pools;         /* hot function pools */
     struct hot_instance *hot_idle_head; /* idle hot instances, newest */
     struct hot_instance *hot_idle_tail; /* first */
+    struct uid_range uids;      /* the sandboxes' host ids */
     char *seccomp_bpf;          /* the sandboxes' filter, built once */
     size_t seccomp_len;
 };

@@ -1,0 +1,116 @@
+/*
+ * Host ids of sandboxes: the range's check against the host's users, and
+ * the allocation of one id per sandbox.
+ */
+#include "uid_range.h"
+#include "errf.h"
+
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int overlaps(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
+{
+    return a < b + blen && b < a + alen;
+}
+
+/* "name:start:count" lines; a file that is not there holds nothing. */
+static int check_sub_file(const char *path, uint32_t first, uint32_t count,
+                          char *err, size_t errlen)
+{
+    unsigned long long start, n;
+    char line[512], name[256];
+    FILE *f = fopen(path, "re");
+    int rc = 0;
+
+    if (f == NULL)
+        return 0;
+    while (rc == 0 && fgets(line, sizeof(line), f) != NULL) {
+        if (sscanf(line, "%255[^:]:%llu:%llu", name, &start, &n) == 3
+            && overlaps(first, count, start, n))
+            rc = errf(err, errlen, "%s gives %s the ids %llu to %llu, which "
+                      "overlap sandbox_uids", path, name, start,
+                      start + n - 1);
+    }
+    fclose(f);
+    return rc;
+}
+
+int uid_range_check(uint32_t first, uint32_t count, char *err,
+                    size_t errlen)
+{
+    struct passwd *pw;
+    struct group *gr;
+    int rc = 0;
+
+    setpwent();
+    while (rc == 0 && (pw = getpwent()) != NULL) {
+        if (overlaps(first, count, pw->pw_uid, 1)
+            || overlaps(first, count, pw->pw_gid, 1))
+            rc = errf(err, errlen, "user %s (uid %u, gid %u) has an id in "
+                      "sandbox_uids", pw->pw_name, (unsigned)pw->pw_uid,
+                      (unsigned)pw->pw_gid);
+    }
+    endpwent();
+    setgrent();
+    while (rc == 0 && (gr = getgrent()) != NULL) {
+        if (overlaps(first, count, gr->gr_gid, 1))
+            rc = errf(err, errlen, "group %s (gid %u) is in sandbox_uids",
+                      gr->gr_name, (unsigned)gr->gr_gid);
+    }
+    endgrent();
+    if (rc == 0)
+        rc = check_sub_file("/etc/subuid", first, count, err, errlen);
+    if (rc == 0)
+        rc = check_sub_file("/etc/subgid", first, count, err, errlen);
+    return rc;
+}
+
+int uid_range_init(struct uid_range *r, uint32_t first, uint32_t count)
+{
+    memset(r, 0, sizeof(*r));
+    r->bits = calloc((count + 7) / 8, 1);
+    if (r->bits == NULL)
+        return -1;
+    r->first = first;
+    r->count = count;
+    return 0;
+}
+
+void uid_range_free(struct uid_range *r)
+{
+    free(r->bits);
+    memset(r, 0, sizeof(*r));
+}
+
+uint32_t uid_range_take(struct uid_range *r)
+{
+    uint32_t i, k;
+
+    if (r->used == r->count)
+        return 0;
+    /* round robin: an id just given back is the last to be given again */
+    for (i = 0; i < r->count; i++) {
+        k = (r->next + i) % r->count;
+        if (!(r->bits[k / 8] & (1u << (k % 8)))) {
+            r->bits[k / 8] |= (unsigned char)(1u << (k % 8));
+            r->next = (k + 1) % r->count;
+            r->used++;
+            return r->first + k;
+        }
+    }
+    return 0;
+}
+
+void uid_range_put(struct uid_range *r, uint32_t id)
+{
+    uint32_t k = id - r->first;
+
+    if (id < r->first || k >= r->count
+        || !(r->bits[k / 8] & (1u << (k % 8))))
+        return;
+    r->bits[k / 8] &= (unsigned char)~(1u << (k % 8));
+    r->used--;
+}
