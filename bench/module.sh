@@ -56,6 +56,7 @@ for _ in $(seq 50); do [ -S "$dir/executor.sock" ] && break; sleep 0.1; done
 
 port=$(bench_port)
 route='{"app":"bench","path":"/hot","image":"oci:hot:v1","memory":128,"type":"sync","format":"http","timeout":30,"idle_timeout":30,"max_concurrency":'$conns',"headers":{},"config":{},"app_config":{}}'
+cp "$here/conf/functions_params" "$dir/functions_params"
 { bench_nginx_head; cat <<CONF; } > "$dir/nginx.conf"
     functions_mysql server=127.0.0.1:$FUNCTIONS_DB_PORT database=$db
                     user=$FUNCTIONS_DB_USER
@@ -71,14 +72,7 @@ route='{"app":"bench","path":"/hot","image":"oci:hot:v1","memory":128,"type":"sy
         location /r/ {
             functions_route;
             proxy_pass http://executors\$fn_executor_uri;
-            proxy_method POST;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_set_header Fn-Call-Id \$fn_call_id;
-            proxy_set_header Fn-Route \$fn_route;
-            proxy_set_header Fn-Method \$request_method;
-            proxy_set_header Fn-Request-Url \$scheme://\$host\$request_uri;
-            proxy_hide_header Fn-Call-Id;
+            include functions_params;
         }
         location /direct/ {
             proxy_pass http://executors\$fn_executor_uri;

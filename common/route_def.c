@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static const char *const format_names[] = {
     [ROUTE_FORMAT_DEFAULT] = "default",
@@ -141,21 +142,31 @@ static int get_enum(const json_t *obj, const char *field,
                 nnames > 3 ? names[3] : "");
 }
 
-/* A value that may go into an HTTP header or the environment. */
+/*
+ * A value that may go into an HTTP header or the environment: no NUL, no
+ * control byte but HTAB, no DEL (a parser of HTTP refuses them, and every
+ * call of the route would fail).
+ */
 static int value_ok(const char *s, size_t n)
+{
+    if (strlen(s) != n)
+        return 0;           /* NUL inside */
+    return route_header_value_valid(s, n);
+}
+
+int route_header_value_valid(const char *s, size_t n)
 {
     size_t i;
 
-    if (strlen(s) != n)
-        return 0;           /* NUL inside */
     for (i = 0; i < n; i++) {
-        if (s[i] == '\r' || s[i] == '\n')
+        if (((unsigned char)s[i] < 0x20 && s[i] != '\t')
+            || (unsigned char)s[i] == 0x7f)
             return 0;
     }
     return 1;
 }
 
-static int token_ok(const char *s)
+int route_header_name_valid(const char *s)
 {
     const char *p;
 
@@ -167,6 +178,58 @@ static int token_ok(const char *s)
             return 0;
     }
     return 1;
+}
+
+static int token_ok(const char *s)
+{
+    return route_header_name_valid(s);
+}
+
+int route_header_reserved(const char *name)
+{
+    static const char *const names[] = {
+        /* framing: the executor frames the answer itself */
+        "content-length", "transfer-encoding",
+        /* one hop only */
+        "connection", "keep-alive", "proxy-connection", "te", "trailer",
+        "upgrade", "proxy-authenticate", "proxy-authorization",
+    };
+    size_t i;
+
+    /* X-Accel-*: nginx acts on them (internal redirects, rate limits,
+     * buffering); Fn-*: the platform's own, such as its busy mark */
+    if (strncasecmp(name, "x-accel-", 8) == 0
+        || strncasecmp(name, "fn-", 3) == 0)
+        return 1;
+    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (strcasecmp(name, names[i]) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/*
+ * Bytes a string takes in the route the module sends in Fn-Route (JSON,
+ * non-ASCII escaped as \uXXXX), so a stored route always fits in the
+ * executor's request head.
+ */
+static size_t encoded_len(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t n = 2;
+
+    for (; *p; p++) {
+        if (*p == '"' || *p == '\\' || *p == '\t')
+            n += 2;
+        else if (*p < 0x80)
+            n += 1;
+        else if (*p >= 0xf0)
+            n += 12;            /* a surrogate pair */
+        else if (*p >= 0xc0)
+            n += 6;
+        /* continuation bytes are counted with their lead */
+    }
+    return n;
 }
 
 static int kv_add(struct route_kv **list, size_t *n, const char *key,
@@ -205,6 +268,7 @@ int route_config_check(const struct json_t *m, const char *what,
                        const char *field, char *err, size_t errlen)
 {
     const char *key;
+    size_t size = 0;
     json_t *v;
 
     if (m == NULL || json_is_null(m))
@@ -222,9 +286,14 @@ int route_config_check(const struct json_t *m, const char *what,
         if (!json_is_string(v)
             || !value_ok(json_string_value(v), json_string_length(v)))
             return errf(err, errlen, "%s field \"%s\": value of \"%.64s\" "
-                        "must be a string without line breaks", what, field,
-                        key);
+                        "must be a string without control characters", what,
+                        field, key);
+        size += encoded_len(key) + encoded_len(json_string_value(v));
     }
+    if (size > ROUTE_CONFIG_BYTES)
+        return errf(err, errlen, "%s field \"%s\" is too large: %zu bytes "
+                    "as sent to executors, at most %d", what, field, size,
+                    ROUTE_CONFIG_BYTES);
     return 0;
 }
 
@@ -250,7 +319,7 @@ static int parse_headers(const json_t *obj, struct route_def *r, char *err,
 {
     json_t *m = json_object_get(obj, "headers"), *vals, *v;
     const char *name;
-    size_t i;
+    size_t i, size = 0;
 
     if (m == NULL || json_is_null(m))
         return 0;
@@ -260,6 +329,9 @@ static int parse_headers(const json_t *obj, struct route_def *r, char *err,
         if (!token_ok(name))
             return errf(err, errlen, "route field \"headers\": invalid name "
                         "\"%.64s\"", name);
+        if (route_header_reserved(name))
+            return errf(err, errlen, "route field \"headers\": \"%.64s\" "
+                        "is set by the platform, not by routes", name);
         if (!json_is_array(vals))
             return errf(err, errlen, "route field \"headers\": \"%.64s\" must "
                         "be a list of strings", name);
@@ -269,8 +341,12 @@ static int parse_headers(const json_t *obj, struct route_def *r, char *err,
             if (!json_is_string(v)
                 || !value_ok(json_string_value(v), json_string_length(v)))
                 return errf(err, errlen, "route field \"headers\": values of "
-                            "\"%.64s\" must be strings without line breaks",
-                            name);
+                            "\"%.64s\" must be strings without control "
+                            "characters", name);
+            size += encoded_len(name) + encoded_len(json_string_value(v));
+            if (size > ROUTE_HEADERS_BYTES)
+                return errf(err, errlen, "route field \"headers\" is too "
+                            "large: more than %d bytes", ROUTE_HEADERS_BYTES);
             if (r->nheaders == ROUTE_MAP_MAX)
                 return errf(err, errlen, "route field \"headers\" has more "
                             "than %d values", ROUTE_MAP_MAX);

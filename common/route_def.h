@@ -16,6 +16,11 @@
 #define ROUTE_MEMORY_MAX 8192       /* MiB */
 #define ROUTE_TIMEOUT_MAX 3600      /* seconds */
 #define ROUTE_CONCURRENCY_MAX 1000
+/* Bytes of a config map (app's or route's) and of a route's headers, as
+ * sent to executors: both configs, the headers and the rest of the route
+ * fit in an executor's request head (64 KiB) beside the client's own. */
+#define ROUTE_CONFIG_BYTES 12288
+#define ROUTE_HEADERS_BYTES 4096
 
 enum route_format {
     ROUTE_FORMAT_DEFAULT,
@@ -70,6 +75,17 @@ const char *route_type_name(enum route_type t);
 
 /* The value of a config key, or NULL. */
 const char *route_config_get(const struct route_def *r, const char *key);
+
+/* Header names: HTTP tokens of at most 256 bytes. */
+int route_header_name_valid(const char *name);
+/* Header values: no control byte but HTAB, no DEL. */
+int route_header_value_valid(const char *value, size_t len);
+/*
+ * Response headers that neither a route nor a function may set: framing
+ * (Content-Length, Transfer-Encoding), hop-by-hop ones, nginx's X-Accel-*
+ * and the platform's Fn-*.
+ */
+int route_header_reserved(const char *name);
 
 /* App names: 1-30 of [A-Za-z0-9_-]. */
 int route_app_name_valid(const char *s);

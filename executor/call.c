@@ -14,6 +14,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "read_buf.h"
+#include "route_def.h"
 #include "sandbox.h"
 #include "sandbox_args.h"
 #include "user_log.h"
@@ -27,6 +28,13 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+/*
+ * The executor's own answer that it did not start the call: the only one
+ * nginx may pass to another executor.  A function cannot send Fn-*
+ * headers (they are dropped from its answers), so it cannot forge it.
+ */
+#define NOT_STARTED "Retry-After: 1\r\nFn-Executor-Busy: 1\r\n"
 
 struct call {
     struct call *next, *prev;   /* in server->calls */
@@ -605,20 +613,16 @@ static void get_sandbox(struct call *call)
 
 /* ------------------------------------------------------------ hot calls */
 
-/* Response headers that belong to the function's own framing. */
-static int own_header(const char *name)
+/*
+ * A function's response header that reaches nginx: a valid name and value,
+ * and none the platform owns (framing, hop-by-hop, X-Accel-*, Fn-*: the
+ * rule routes' headers follow too).  Content-Type is taken apart.
+ */
+static int passes(const char *name, const char *value)
 {
-    static const char *const names[] = {
-        "content-length", "content-type", "connection", "keep-alive",
-        "transfer-encoding", "te", "trailer", "upgrade", "fn-call-id",
-    };
-    size_t i;
-
-    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        if (strcasecmp(name, names[i]) == 0)
-            return 1;
-    }
-    return 0;
+    return route_header_name_valid(name)
+           && route_header_value_valid(value, strlen(value))
+           && !route_header_reserved(name);
 }
 
 /* The function's status and headers, the route's headers, its body. */
@@ -642,9 +646,11 @@ static void respond_hot(struct call *call)
     }
     p = headers + sprintf(headers, "Fn-Call-Id: %s\r\n", call->req.call_id);
     for (i = 0; i < res->nheaders; i++) {
+        if (!passes(res->names[i], res->values[i]))
+            continue;       /* dropped: nginx never sees it */
         if (strcasecmp(res->names[i], "Content-Type") == 0)
             content_type = res->values[i];
-        else if (!own_header(res->names[i]))
+        else
             p += sprintf(p, "%s: %s\r\n", res->names[i], res->values[i]);
     }
     for (i = 0; i < r->nheaders; i++) {
@@ -700,7 +706,7 @@ static void on_hot_done(struct hot_job *job)
         respond_hot(call);
         break;
     case HOT_BUSY:
-        respond_error(call, 503, job->message, "Retry-After: 1\r\n");
+        respond_error(call, 503, job->message, NOT_STARTED);
         break;
     case HOT_TOO_LARGE:
         snprintf(job->message, sizeof(job->message), "route memory (%u MiB) "
@@ -860,8 +866,7 @@ static void image_ready(uv_work_t *w, int status)
     if (call->server->killing) {
         if (!hot)
             capacity_release(&call->server->capacity, call->memory);
-        respond_error(call, 503, "executor is shutting down",
-                      "Retry-After: 1\r\n");
+        respond_error(call, 503, "executor is shutting down", NOT_STARTED);
         call_free(call);
         return;
     }
@@ -910,7 +915,7 @@ static void on_capacity(struct capacity_waiter *w, enum capacity_result res)
     default:
         respond_error(call, 503, res == CAPACITY_CANCELLED
                                  ? "executor is shutting down"
-                                 : "server too busy", "Retry-After: 1\r\n");
+                                 : "server too busy", NOT_STARTED);
         call_free(call);
         return;
     }

@@ -36,6 +36,9 @@ static void method_not_allowed(struct http_conn *c, const char *allow)
                       sizeof(body) - 1);
 }
 
+#define DRAINING_BODY \
+    "{\"error\":{\"message\":\"executor is shutting down\"}}\n"
+
 static void respond_json(struct http_conn *c, int status, const char *body)
 {
     http_conn_respond(c, status, "application/json", NULL, body,
@@ -108,7 +111,10 @@ void endpoints_serve(struct server *s, struct http_conn *c)
         if (req->method != HTTP_POST)
             method_not_allowed(c, "Allow: POST\r\n");
         else if (server_draining(s))
-            http_conn_respond_error(c, 503, "executor is shutting down");
+            /* not started: nginx may give it to another executor */
+            http_conn_respond(c, 503, "application/json",
+                              "Retry-After: 1\r\nFn-Executor-Busy: 1\r\n",
+                              DRAINING_BODY, sizeof(DRAINING_BODY) - 1);
         else
             call_start(s, c);
         return;

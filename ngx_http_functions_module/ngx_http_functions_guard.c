@@ -1,16 +1,24 @@
 
 /*
- * No call runs twice: the executors' upstream may fail over to the next
- * server only while the call was not sent whole (an executor starts a
- * call only once it has read all of it), or when the executor answered
- * 503 with Retry-After (it did not start the call).
+ * A call runs once, and a function's answer is never taken for the
+ * executor's:
  *
  *     functions_executors executors;
  *
- * wraps the named upstream's balancer: after a failure, a peer whose
- * request was sent is given no further tries.  nginx itself retries a
- * sent request unless its method is POST, LOCK or PATCH; a function call
- * may be a GET.
+ * wraps the named upstream's balancer and the proxy's response reader.
+ *
+ * - The upstream may fail over to the next executor only while the call
+ *   was not sent whole (an executor starts a call only once it has read
+ *   all of it), or when the executor answered that it did not start it:
+ *   503 with its own mark, Fn-Executor-Busy, which it never lets a
+ *   function send.  nginx itself retries a sent request unless its method
+ *   is POST, LOCK or PATCH; a function call may be a GET.
+ * - Any other answer is the function's, whatever its status or headers:
+ *   it goes to the client as it is (no proxy_next_upstream condition
+ *   applies to it), and nginx acts on none of its X-Accel-* headers.
+ * - An executor that answered is alive: only no answer at all (refused,
+ *   reset, timed out) counts towards max_fails.  A function's 503, or an
+ *   answer nginx cannot read, never takes an executor out of rotation.
  */
 
 
@@ -23,6 +31,7 @@ typedef struct {
     ngx_event_get_peer_pt              get;
     ngx_event_free_peer_pt             free;
     ngx_event_notify_peer_pt           notify;
+    ngx_int_t                        (*process_header)(ngx_http_request_t *r);
 #if (NGX_HTTP_SSL)
     ngx_event_set_peer_session_pt      set_session;
     ngx_event_save_peer_session_pt     save_session;
@@ -38,6 +47,8 @@ static void ngx_http_functions_guard_free(ngx_peer_connection_t *pc,
     void *data, ngx_uint_t state);
 static void ngx_http_functions_guard_notify(ngx_peer_connection_t *pc,
     void *data, ngx_uint_t type);
+static ngx_int_t ngx_http_functions_guard_process_header(
+    ngx_http_request_t *r);
 #if (NGX_HTTP_SSL)
 static ngx_int_t ngx_http_functions_guard_set_session(
     ngx_peer_connection_t *pc, void *data);
@@ -150,6 +161,7 @@ ngx_http_functions_guard_init_peer(ngx_http_request_t *r,
 
     /* every callback of the balancer gets its own data back */
     gp->request = r;
+    gp->process_header = NULL;
     gp->data = u->peer.data;
     gp->get = u->peer.get;
     gp->free = u->peer.free;
@@ -184,12 +196,19 @@ static ngx_int_t
 ngx_http_functions_guard_get(ngx_peer_connection_t *pc, void *data)
 {
     ngx_http_functions_guard_peer_t  *gp = data;
+    ngx_http_upstream_t              *u = gp->request->upstream;
+
+    /* the proxy sets its reader anew for every try */
+    if (u->process_header != ngx_http_functions_guard_process_header) {
+        gp->process_header = u->process_header;
+        u->process_header = ngx_http_functions_guard_process_header;
+    }
 
     return gp->get(pc, gp->data);
 }
 
 
-/* An answer of the executor that says it did not start the call. */
+/* The executor's answer that it did not start the call. */
 
 static ngx_uint_t
 ngx_http_functions_guard_not_started(ngx_http_upstream_t *u)
@@ -217,13 +236,57 @@ ngx_http_functions_guard_not_started(ngx_http_upstream_t *u)
             i = 0;
         }
 
-        if (h[i].key.len == sizeof("Retry-After") - 1
-            && ngx_strncasecmp(h[i].key.data, (u_char *) "Retry-After",
-                               sizeof("Retry-After") - 1) == 0)
+        if (h[i].key.len == sizeof("Fn-Executor-Busy") - 1
+            && ngx_strncasecmp(h[i].key.data, (u_char *) "Fn-Executor-Busy",
+                               sizeof("Fn-Executor-Busy") - 1) == 0)
         {
             return 1;
         }
     }
+}
+
+
+static ngx_int_t
+ngx_http_functions_guard_process_header(ngx_http_request_t *r)
+{
+    ngx_int_t                         rc;
+    ngx_http_upstream_t              *u = r->upstream;
+    ngx_http_functions_guard_peer_t  *gp = u->peer.data;
+
+    rc = gp->process_header(r);
+
+    /* the proxy moves on from its status line to its headers */
+    if (u->process_header != ngx_http_functions_guard_process_header) {
+        gp->process_header = u->process_header;
+        u->process_header = ngx_http_functions_guard_process_header;
+    }
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    /* the whole head is read: whose answer is it? */
+
+    u->headers_in.x_accel_redirect = NULL;
+    u->headers_in.x_accel_expires = NULL;
+    u->headers_in.x_accel_limit_rate = NULL;
+
+    if (!ngx_http_functions_guard_not_started(u)) {
+        /* the function's: this try is the last, so no status of its
+         * makes nginx go to the next executor */
+        u->peer.tries = 1;
+    }
+
+    return NGX_OK;
+}
+
+
+/* This executor sent bytes of an answer during this try. */
+
+static ngx_uint_t
+ngx_http_functions_guard_answered(ngx_http_upstream_t *u)
+{
+    return u->buffer.start != NULL && u->buffer.last > u->buffer.start;
 }
 
 
@@ -234,9 +297,17 @@ ngx_http_functions_guard_free(ngx_peer_connection_t *pc, void *data,
     ngx_http_functions_guard_peer_t  *gp = data;
     ngx_http_upstream_t              *u = gp->request->upstream;
 
+    if ((state & NGX_PEER_FAILED) && ngx_http_functions_guard_answered(u)) {
+        /* alive: not a failure of the executor (the connection is not
+         * kept all the same: the keepalive module keeps only answers read
+         * whole) */
+        state &= ~NGX_PEER_FAILED;
+        state |= NGX_PEER_NEXT;
+    }
+
     gp->free(pc, gp->data, state);
 
-    if ((state & NGX_PEER_FAILED) && u->request_body_sent
+    if ((state & (NGX_PEER_FAILED|NGX_PEER_NEXT)) && u->request_body_sent
         && !ngx_http_functions_guard_not_started(u))
     {
         /*

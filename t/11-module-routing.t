@@ -53,16 +53,7 @@ my $server_conf = <<'CONF';
         location /r/ {
             functions_route;
             proxy_pass http://executors$fn_executor_uri;
-            proxy_method POST;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_set_header Fn-Call-Id $fn_call_id;
-            proxy_set_header Fn-Route $fn_route;
-            proxy_set_header Fn-Method $request_method;
-            proxy_set_header Fn-Request-Url $scheme://$host$request_uri;
-            proxy_next_upstream error timeout http_503;
-            proxy_read_timeout 3700s;
-            proxy_hide_header Fn-Call-Id;
+            include functions_params;
             error_page 502 = @functions_unavailable;
             error_page 413 = @functions_too_large;
             client_max_body_size 64k;

@@ -69,14 +69,7 @@ my $server = <<'CONF' =~ s/\$fn_log_dir/tmpdir()/er;
         location /r/ {
             functions_route;
             proxy_pass http://executors$fn_executor_uri;
-            proxy_method POST;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_set_header Fn-Call-Id $fn_call_id;
-            proxy_set_header Fn-Route $fn_route;
-            proxy_set_header Fn-Method $request_method;
-            proxy_set_header Fn-Request-Url $scheme://$host$request_uri;
-            proxy_hide_header Fn-Call-Id;
+            include functions_params;
         }
 CONF
 
@@ -338,7 +331,9 @@ subtest 'bad input' => sub {
         [ 'unknown app field', 'POST', '/v1/apps', '{"app":{"name":"a","nmae":"b"}}', 400, qr/"nmae" is unknown/ ],
         [ 'config a list', 'POST', '/v1/apps', '{"app":{"name":"a","config":[]}}', 400, qr/"config" must be an object/ ],
         [ 'config value a number', 'POST', '/v1/apps', '{"app":{"name":"a","config":{"K":1}}}', 400, qr/"config": value of "K"/ ],
-        [ 'config value with a line break', 'POST', '/v1/apps', '{"app":{"name":"a","config":{"K":"x\ny"}}}', 400, qr/line breaks/ ],
+        [ 'config value with a line break', 'POST', '/v1/apps', '{"app":{"name":"a","config":{"K":"x\ny"}}}', 400, qr/control characters/ ],
+        [ 'config value with DEL', 'POST', '/v1/apps', '{"app":{"name":"a","config":{"K":"x\u007f"}}}', 400, qr/control characters/ ],
+        [ 'config of 20 KB', 'POST', '/v1/apps', '{"app":{"name":"a","config":{"K":"' . ('c' x 20000) . '"}}}', 400, qr/"config" is too large/ ],
         [ 'config key with a space', 'POST', '/v1/apps', '{"app":{"name":"a","config":{"A B":"x"}}}', 400, qr/invalid key/ ],
         [ 'app name in the URL', 'GET', '/v1/apps/a%27b', undef, 400, qr/invalid app name/ ],
         [ 'app name too long in the URL', 'GET', '/v1/apps/' . ('x' x 31), undef, 400, qr/invalid app name/ ],
@@ -371,7 +366,18 @@ subtest 'bad input' => sub {
         [ 'headers a list', '{"route":{"path":"/x","image":"x","headers":["a"]}}', qr/"headers" must be an object/ ],
         [ 'header value a string', '{"route":{"path":"/x","image":"x","headers":{"X":"y"}}}', qr/"headers"/ ],
         [ 'header name with a colon', '{"route":{"path":"/x","image":"x","headers":{"X:Y":["y"]}}}', qr/"headers": invalid name/ ],
-        [ 'header value with CRLF', '{"route":{"path":"/x","image":"x","headers":{"X":["a\r\nSet-Cookie: b"]}}}', qr/line breaks/ ],
+        [ 'header value with CRLF', '{"route":{"path":"/x","image":"x","headers":{"X":["a\r\nSet-Cookie: b"]}}}', qr/control characters/ ],
+        # framing, hop-by-hop and nginx's or the platform's headers are
+        # never a route's: a stored route must always run
+        (map { [ "header $_", qq({"route":{"path":"/x","image":"x","headers":{"$_":["1"]}}}),
+                 qr/"\Q$_\E" is set by the platform/ ] }
+             qw(Content-Length transfer-encoding Connection Upgrade Keep-Alive
+                X-Accel-Redirect x-accel-buffering Fn-Executor-Busy Fn-Call-Id)),
+        [ 'header value with DEL', '{"route":{"path":"/x","image":"x","headers":{"X":["a\u007f"]}}}', qr/control characters/ ],
+        [ 'headers too large', '{"route":{"path":"/x","image":"x","headers":{"X":["' . ('h' x 4100) . '"]}}}', qr/"headers" is too large/ ],
+        [ 'config value with DEL', '{"route":{"path":"/x","image":"x","config":{"K":"a\u007f"}}}', qr/control characters/ ],
+        [ 'config of 20 KB', '{"route":{"path":"/x","image":"x","config":{"K":"' . ('c' x 20000) . '"}}}', qr/"config" is too large/ ],
+        [ 'config of 4 KB, 12 KB escaped', '{"route":{"path":"/x","image":"x","config":{"K":"' . ("\xc3\xa9" x 2100) . '"}}}', qr/"config" is too large/ ],
         [ 'jwt_key a number', '{"route":{"path":"/x","image":"x","jwt_key":5}}', qr/"jwt_key" must be a string/ ],
         [ 'jwt_key too long', '{"route":{"path":"/x","image":"x","jwt_key":"' . ('k' x 1025) . '"}}', qr/"jwt_key"/ ],
         [ 'jwt_key the mask', '{"route":{"path":"/x","image":"x","jwt_key":"********"}}', qr/"jwt_key"/ ],
@@ -399,9 +405,11 @@ subtest 'bad input' => sub {
              . "0\r\n\r\n");
     is($chunked->{status}, 413, 'a chunked body over the limit: 413');
     like($chunked->{body}, qr/"too large"|too large/, '  JSON');
-    my $r = api('POST', '/v1/apps', '{"app":{"name":"big","config":{"K":"' . ('x' x 60000) . '"}}}');
+    # 60 KB of body (JSON whitespace around a config value of 10 KB)
+    my $r = api('POST', '/v1/apps', '{"app":{"name":"big","config":{"K":' . (' ' x 50000)
+                . '"' . ('x' x 10000) . '"}}}');
     is($r->{status}, 200, 'a body under the limit is read whole (even from a temp file)');
-    is(length($r->{json}{app}{config}{K}), 60000, '  every byte of it');
+    is(length($r->{json}{app}{config}{K}), 10000, '  every byte of it');
     like(slurp(tmpdir() . '/api.log'), qr{^POST /v1/apps 400 call_id=\w{26} app=-$}m,
          'an access log of API requests reads the module\'s variables');
 };

@@ -198,9 +198,13 @@ $server
 CONF
 }
 
+# A prefix of its own, with the project's conf/functions_params beside
+# nginx.conf (as the stack and operators install it): a routing location
+# says "include functions_params;".
 sub nginx_prefix {
     my $prefix = tmpdir() . '/nginx-' . ++(our $NGINX_COUNT);
     make_path($prefix);
+    spew("$prefix/functions_params", slurp("$TOP/conf/functions_params"));
     if ($> == 0) {
         for my $d (qw(client_body proxy fastcgi uwsgi scgi)) {
             make_path("$prefix/$d");

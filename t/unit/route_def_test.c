@@ -78,7 +78,7 @@ int main(void)
     refused("{\"app\":\"a\",\"path\":\"/\",\"image\":\"x\","
             "\"headers\":{\"Bad Name\":[\"v\"]}}", "\"headers\"");
     refused("{\"app\":\"a\",\"path\":\"/\",\"image\":\"x\","
-            "\"headers\":{\"X\":[\"a\\r\\nB: c\"]}}", "without line breaks");
+            "\"headers\":{\"X\":[\"a\\r\\nB: c\"]}}", "without control characters");
     refused("{\"app\":\"a\",\"path\":\"/\",\"image\":\"x\","
             "\"config\":{\"A\":\"x\\u0000y\"}}", "is not allowed");
     refused("{\"app\":\"a\",\"path\":\"/\",\"image\":\"x\","
@@ -109,6 +109,40 @@ int main(void)
            "config: a list is refused");
         json_decref(m);
     }
+
+    /* what no route and no function may answer (the executor drops the
+     * same names from a function's answer) */
+    {
+        static const char *const reserved[] = {
+            "Content-Length", "transfer-encoding", "Connection", "TE",
+            "Trailer", "Upgrade", "Keep-Alive", "Proxy-Connection",
+            "X-Accel-Redirect", "x-accel-limit-rate", "Fn-Executor-Busy",
+            "fn-call-id",
+        };
+        static const char *const allowed[] = {
+            "Content-Type", "X-Accel", "Set-Cookie", "Location",
+            "Retry-After", "Cache-Control", "Fnord",
+        };
+        size_t i;
+
+        for (i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++)
+            ok(route_header_reserved(reserved[i]), "reserved: %s",
+               reserved[i]);
+        for (i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++)
+            ok(!route_header_reserved(allowed[i]), "allowed: %s",
+               allowed[i]);
+        ok(!route_header_name_valid("X Y"), "a name with a space");
+        ok(!route_header_name_valid(""), "an empty name");
+        ok(route_header_value_valid("a\tb c", 5), "a tab in a value");
+        ok(!route_header_value_valid("a\x7f", 2), "DEL in a value");
+        ok(!route_header_value_valid("a\rb", 3), "CR in a value");
+        ok(route_header_value_valid("\xc3\xa9", 2), "UTF-8 in a value");
+    }
+    refused("{\"app\":\"a\",\"path\":\"/p\",\"image\":\"i\","
+            "\"headers\":{\"Content-Length\":[\"0\"]}}",
+            "is set by the platform");
+    refused("{\"app\":\"a\",\"path\":\"/p\",\"image\":\"i\","
+            "\"config\":{\"K\":\"\\u007f\"}}", "control characters");
 
     route_def_free(&r);
     return done_testing();
