@@ -602,7 +602,7 @@ static void on_capacity(struct capacity_waiter *w, enum capacity_result res)
     in->idle_timeout_ms = job->idle_timeout_ms;
     in->state = INSTANCE_STARTING;
     in->job = job;
-    http_response_parser_init(&in->rp, s->cfg.max_request_header,
+    http_response_parser_init(&in->rp, HTTP_RESPONSE_HEAD_MAX,
                               s->cfg.max_response_body);
     uv_timer_init(s->loop, &in->timer);
     in->timer.data = in;

@@ -11,6 +11,13 @@
 #include <http_parser.h>
 #include <stddef.h>
 
+/*
+ * The largest head a function may answer with: with a route's headers (at
+ * most 4 KiB) and the executor's own, what nginx reads stays within the
+ * 16 KiB proxy_buffer_size of conf/functions_params.
+ */
+#define HTTP_RESPONSE_HEAD_MAX 8192
+
 struct http_response {
     int status;
     char **names;               /* headers, in order */
