@@ -199,6 +199,21 @@ subtest 'a CPU quota gives sandboxes a cpu group, none without' => sub {
         if -d '/sys/fs/cgroup/cpu';
     $none->stop;
 
+    my $default = executor_start();
+    image_in($default);
+    is(call($default)->{status}, 200, 'a call with the default cpu_quota');
+    $name = $default->{cgroup_name};
+    my ($d1) = grep { m{/[0-7][0-9A-Z]{25}/?$} } glob("/sys/fs/cgroup/cpu/$name/*/");
+    my ($d2) = grep { m{/[0-7][0-9A-Z]{25}/?$} } glob("/sys/fs/cgroup/$name/*/");
+    if ($d1) {
+        is(FnTest::slurp("${d1}cpu.cfs_quota_us") =~ s/\s+//gr, '100000',
+           'v1: one core by default');
+    } else {
+        like(FnTest::slurp("${d2}cpu.max") // '', qr/^100000 100000/,
+             'v2: one core by default');
+    }
+    $default->stop;
+
     my $q = executor_start(cpu_quota => 50);
     image_in($q);
     is(call($q)->{status}, 200, 'a call with cpu_quota = 50');

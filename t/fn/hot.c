@@ -16,6 +16,9 @@
  *   big             an answer of 3 MiB
  *   log             writes "log line N" to stderr, then echoes
  *   sleep           sleeps X-Sleep milliseconds, then echoes
+ *   raw             writes "ran <call id>" to stderr, then answers status
+ *                   X-Status with the lines X-Raw1 and X-Raw2 as they are
+ *                   and, with X-Big: N, a header of N bytes
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -127,6 +130,30 @@ int main(void)
                    3 << 20);
             for (k = 0; k < (3u << 20); k++)
                 putchar('x');
+            fflush(stdout);
+        } else if (strcmp(m, "raw") == 0) {
+            int status = st ? atoi(st) : 200;
+            char r1[4096], r2[4096], id[64];
+            size_t pad = strtoul(header("X-Big") ?: "0", NULL, 10), k;
+
+            snprintf(r1, sizeof(r1), "%s", header("X-Raw1") ?: "");
+            snprintf(r2, sizeof(r2), "%s", header("X-Raw2") ?: "");
+            snprintf(id, sizeof(id), "%s", header("Fn-Call-Id") ?: "");
+            fprintf(stderr, "ran %s\n", id);
+            printf("HTTP/1.1 %d Whatever\r\nContent-Length: %zu\r\n",
+                   status, len);
+            if (r1[0] != '\0')
+                printf("%s\r\n", r1);
+            if (r2[0] != '\0')
+                printf("%s\r\n", r2);
+            if (pad > 0) {
+                printf("X-Big: ");
+                for (k = 0; k < pad; k++)
+                    putchar('p');
+                printf("\r\n");
+            }
+            printf("\r\n");
+            fwrite(body, 1, len, stdout);
             fflush(stdout);
         } else if (strcmp(m, "nolength") == 0) {
             printf("HTTP/1.1 200 OK\r\n\r\nno length");
