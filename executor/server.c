@@ -314,7 +314,8 @@ int server_start(struct server *s, uv_loop_t *loop, const struct config *cfg,
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    if (seccomp_filter_build(&s->seccomp_bpf, &s->seccomp_len) < 0) {
+    if (seccomp_filter_build(cfg->allow_network, &s->seccomp_bpf,
+                             &s->seccomp_len) < 0) {
         snprintf(err, errlen, "cannot build the seccomp filter");
         return -1;
     }
