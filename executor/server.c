@@ -307,7 +307,9 @@ int server_start(struct server *s, uv_loop_t *loop, const struct config *cfg,
         return -1;
     }
     if (uid_range_check(cfg->sandbox_uid_first, cfg->sandbox_uid_count,
-                        err, errlen) < 0)
+                        err, errlen) < 0
+        || uid_range_lock(cfg->sandbox_uid_first, cfg->sandbox_uid_count,
+                          err, errlen) < 0)
         return -1;
     if (uid_range_init(&s->uids, cfg->sandbox_uid_first,
                        cfg->sandbox_uid_count) < 0) {

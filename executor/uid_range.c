@@ -5,11 +5,14 @@
 #include "uid_range.h"
 #include "errf.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int overlaps(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
 {
@@ -66,6 +69,42 @@ int uid_range_check(uint32_t first, uint32_t count, char *err,
     if (rc == 0)
         rc = check_sub_file("/etc/subgid", first, count, err, errlen);
     return rc;
+}
+
+int uid_range_lock(uint32_t first, uint32_t count, char *err, size_t errlen)
+{
+    static int fd = -1;
+    struct flock fl;
+
+    if (fd >= 0)
+        close(fd);          /* a claim of ours from before (tests) */
+    fd = open(UID_RANGE_LOCK_FILE, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return errf(err, errlen, "cannot open %s: %s", UID_RANGE_LOCK_FILE,
+                    strerror(errno));
+    memset(&fl, 0, sizeof(fl));
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    fl.l_start = (off_t)first;
+    fl.l_len = (off_t)count;
+    if (fcntl(fd, F_SETLK, &fl) == 0)
+        return 0;       /* the descriptor stays open: so does the claim */
+    if (errno == EACCES || errno == EAGAIN) {
+        if (fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK)
+            errf(err, errlen, "sandbox_uids overlap those of another "
+                 "executor of this host (pid %ld, from uid %lld): give "
+                 "each executor a range of its own", (long)fl.l_pid,
+                 (long long)fl.l_start);
+        else
+            errf(err, errlen, "sandbox_uids overlap those of another "
+                 "executor of this host");
+    } else {
+        errf(err, errlen, "cannot lock %s: %s", UID_RANGE_LOCK_FILE,
+             strerror(errno));
+    }
+    close(fd);
+    fd = -1;
+    return -1;
 }
 
 int uid_range_init(struct uid_range *r, uint32_t first, uint32_t count)

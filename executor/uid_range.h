@@ -26,6 +26,15 @@ struct uid_range {
 int uid_range_check(uint32_t first, uint32_t count, char *err,
                     size_t errlen);
 
+/*
+ * Claims the range for this process among the executors of the host (a
+ * byte-range lock on one file per host, released when the process ends):
+ * two executors never hand out the same uid.  0, or -1 with err naming
+ * the executor whose range overlaps.
+ */
+#define UID_RANGE_LOCK_FILE "/run/functions-sandbox-uids.lock"
+int uid_range_lock(uint32_t first, uint32_t count, char *err, size_t errlen);
+
 int uid_range_init(struct uid_range *r, uint32_t first, uint32_t count);
 void uid_range_free(struct uid_range *r);
 

@@ -317,6 +317,21 @@ subtest 'sandboxes run under host uids of their own' => sub {
     waitpid($_, 0) for @kids;
 };
 
+subtest 'sandbox_uids are the sandboxes\' alone' => sub {
+    my $range = FnTest::executor_conf(dir => $ex[0]->dir) =~ /^sandbox_uids = (\S+)$/m ? $1 : '';
+    ok($range, "the first executor's range: $range");
+    my $e = eval { executor_start(sandbox_uids => $range) };
+    like($@, qr/overlap those of another executor of this host \(pid ${\ $ex[0]->pid}/,
+         'a second executor with an overlapping range refuses to start');
+    $e = eval { executor_start(sandbox_uids => '65000-66000') };
+    like($@, qr/65534 \(nobody\)|user nobody|group nogroup/, 'a range holding nobody is refused');
+    $e = eval { executor_start(sandbox_uids => '1-9999') };
+    like($@, qr/user root|user daemon|has an id in sandbox_uids/,
+         'a range holding a host user is refused');
+    $e = eval { executor_start(sandbox_uid => 65534) };
+    like($@, qr/sandbox_uids/, 'the old sandbox_uid key says what replaced it');
+};
+
 # ------------------------------------- answers that must not steer nginx
 
 # How many times the hot function ran a call, over both executors.

@@ -296,11 +296,22 @@ sub executor_conf {
         state_dir => "$dir/state",
         # each executor of each test file has a cgroup directory of its own
         cgroup_name => "functions/test-$$-" . (split m{/}, $dir)[-1],
+        # and host uids of its own, apart from the default range (a stack
+        # may run beside the tests)
+        sandbox_uids => sandbox_uids($dir),
     );
     delete $o{dir};
     %conf = (%conf, %o);
     return join('', map { "$_ = $conf{$_}\n" }
                     grep { defined $conf{$_} } sort keys %conf);
+}
+
+# 512 host uids for the executor in $dir, above the default range.
+sub sandbox_uids {
+    my ($dir) = @_;
+    my ($n) = $dir =~ /(\d+)$/;
+    my $first = 1879048192 + 65536 + ((($$ % 512) * 16 + ($n // 0) % 16) * 512);
+    return "$first-" . ($first + 511);
 }
 
 # Starts an executor; returns an object with socket, pid, log, stop().
