@@ -376,7 +376,24 @@ int server_reconfigure(struct server *s, const struct config *cfg,
     s->cfg.cpu_quota = cfg->cpu_quota;
     s->cfg.log_max_per_call = cfg->log_max_per_call;
     s->cfg.log_retention_ms = cfg->log_retention_ms;
-    s->cfg.allow_network = cfg->allow_network;
+    if (cfg->allow_network != s->cfg.allow_network) {
+        /* the filter decides which socket families a function may make:
+         * built anew, or the old setting stays whole */
+        char *bpf;
+        size_t len;
+
+        if (seccomp_filter_build(cfg->allow_network, &bpf, &len) == 0) {
+            free(s->seccomp_bpf);
+            s->seccomp_bpf = bpf;
+            s->seccomp_len = len;
+            s->cfg.allow_network = cfg->allow_network;
+        } else {
+            size_t n = strlen(err);
+            snprintf(err + n, errlen - n, "%scannot build the seccomp filter: "
+                     "allow_network is kept", kept ? "; " : "");
+            kept = 1;
+        }
+    }
     s->capacity.max_sandboxes = (unsigned)cfg->max_sandboxes;
     s->capacity.memory_budget = cfg->memory_budget;
     s->capacity.queue_size = cfg->queue_size;
