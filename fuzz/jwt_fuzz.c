@@ -9,9 +9,17 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const unsigned char key[] = "key";
+    static const struct functions_jwt_rules rules[] = {
+        { 1, 0 }, { 0, 0 }, { 1, 3600 },
+    };
     char err[128];
+    size_t i;
 
-    functions_jwt_verify((const char *)data, size, key, 3, 1800000000L, err,
-                         sizeof(err));
+    for (i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
+        functions_jwt_verify((const char *)data, size, key, 3, &rules[i],
+                             1800000000L, err, sizeof(err));
+    }
+    functions_jwt_verify((const char *)data, size, key, 3, NULL, 1800000000L,
+                         err, sizeof(err));
     return 0;
 }

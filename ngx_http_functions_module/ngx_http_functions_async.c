@@ -71,6 +71,7 @@ static void ngx_http_functions_async_log(ngx_http_functions_publish_t *p,
     ngx_log_t *log, ngx_uint_t level, const char *msg, const char *error);
 static ngx_int_t ngx_http_functions_async_answer(ngx_http_request_t *r,
     ngx_uint_t status, const char *body);
+static ngx_uint_t ngx_http_functions_async_credential(ngx_str_t *name);
 
 
 /* a thread's own links: the thread pool's threads live as long as the
@@ -364,15 +365,16 @@ static char *
 ngx_http_functions_async_message(ngx_http_request_t *r,
     ngx_http_functions_publish_t *p)
 {
-    char             *dump;
-    u_char           *url;
-    size_t            len;
-    ssize_t           n;
-    json_t           *o, *headers, *rt;
-    ngx_time_t       *tp;
-    ngx_uint_t        i;
-    ngx_list_part_t  *part;
-    ngx_table_elt_t  *h;
+    char                           *dump;
+    u_char                         *url;
+    size_t                          len;
+    ssize_t                         n;
+    json_t                         *o, *headers, *rt;
+    ngx_time_t                     *tp;
+    ngx_uint_t                      i;
+    ngx_list_part_t                *part;
+    ngx_table_elt_t                *h;
+    ngx_http_functions_loc_conf_t  *lcf;
 
     /* the URL as the function sees it: scheme://host/uri */
     len = sizeof("https://") - 1 + r->headers_in.server.len
@@ -409,7 +411,11 @@ ngx_http_functions_async_message(ngx_http_request_t *r,
         return NULL;
     }
 
-    /* the client's headers (its Fn-* ones are gone already) */
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_functions_module);
+
+    /* the client's headers (its Fn-* ones are gone already), credentials
+     * only if asked for: the message waits in the broker, perhaps in its
+     * dead-letter queue, where whoever reads the queues reads it */
     part = &r->headers_in.headers.part;
     h = part->elts;
 
@@ -429,6 +435,12 @@ ngx_http_functions_async_message(ngx_http_request_t *r,
             continue;
         }
 
+        if (!lcf->async_credentials
+            && ngx_http_functions_async_credential(&h[i].key))
+        {
+            continue;
+        }
+
         json_array_append_new(headers,
             json_pack("[s%, s%]", h[i].key.data, h[i].key.len,
                       h[i].value.data, h[i].value.len));
@@ -438,6 +450,32 @@ ngx_http_functions_async_message(ngx_http_request_t *r,
     json_decref(o);
 
     return dump;
+}
+
+
+/* Authorization, Proxy-Authorization, Cookie: a client's credentials. */
+
+static ngx_uint_t
+ngx_http_functions_async_credential(ngx_str_t *name)
+{
+    ngx_uint_t  i;
+
+    static ngx_str_t  credentials[] = {
+        ngx_string("Authorization"),
+        ngx_string("Proxy-Authorization"),
+        ngx_string("Cookie"),
+    };
+
+    for (i = 0; i < sizeof(credentials) / sizeof(ngx_str_t); i++) {
+        if (name->len == credentials[i].len
+            && ngx_strncasecmp(name->data, credentials[i].data, name->len)
+               == 0)
+        {
+            return 1;
+        }
+    }
+
+    return 0;
 }
 
 

@@ -2,10 +2,17 @@
 /*
  * The route cache: a shared memory zone common to all worker processes.
  *
- *     functions_route_cache zone=routes:10m valid=60s not_found=5s;
+ *     functions_route_cache zone=routes:10m valid=60s not_found=5s
+ *                           [not_found_max=N];
  *
  * The zone keeps its contents across reloads as long as its size does not
- * change.
+ * change.  Routes found and "not found" answers live on LRU lists of their
+ * own.  At most not_found_max answers of the second kind are kept (by
+ * default one per 4k of the zone, an eighth of it at most): a flood of
+ * unknown paths pushes out older "not found" answers, never a route; and a
+ * route that needs room takes it from "not found" answers first.  When an
+ * app does not exist at all, one entry for the app answers every path of
+ * it.
  */
 
 
@@ -15,6 +22,10 @@
 
 #define NGX_HTTP_FUNCTIONS_CACHE_VALID      60
 #define NGX_HTTP_FUNCTIONS_CACHE_NOT_FOUND  5
+
+/* bytes of zone per "not found" answer kept by default: the slab slot of
+ * the longest key (512 bytes) in an eighth of the zone */
+#define NGX_HTTP_FUNCTIONS_CACHE_NOT_FOUND_SHARE  4096
 
 
 static void ngx_http_functions_cache_rbtree_insert(ngx_rbtree_node_t *temp,
@@ -31,8 +42,9 @@ ngx_http_functions_route_cache(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     u_char                      *p;
     time_t                       t, valid, not_found;
     ssize_t                      size;
+    ngx_int_t                    n;
     ngx_str_t                   *value, name, s;
-    ngx_uint_t                   i;
+    ngx_uint_t                   i, not_found_max;
     ngx_shm_zone_t              *shm_zone;
     ngx_http_functions_cache_t  *cache;
 
@@ -46,6 +58,7 @@ ngx_http_functions_route_cache(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     size = 0;
     valid = NGX_HTTP_FUNCTIONS_CACHE_VALID;
     not_found = NGX_HTTP_FUNCTIONS_CACHE_NOT_FOUND;
+    not_found_max = NGX_CONF_UNSET_UINT;
 
     for (i = 1; i < cf->args->nelts; i++) {
 
@@ -111,6 +124,19 @@ ngx_http_functions_route_cache(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             continue;
         }
 
+        if (ngx_strncmp(value[i].data, "not_found_max=", 14) == 0) {
+
+            n = ngx_atoi(value[i].data + 14, value[i].len - 14);
+            if (n == NGX_ERROR) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid number in \"%V\"", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            not_found_max = n;
+            continue;
+        }
+
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid parameter \"%V\"", &value[i]);
         return NGX_CONF_ERROR;
@@ -130,6 +156,10 @@ ngx_http_functions_route_cache(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     cache->valid = valid;
     cache->not_found = not_found;
+    cache->not_found_max = (not_found_max != NGX_CONF_UNSET_UINT)
+                           ? not_found_max
+                           : (ngx_uint_t) size
+                             / NGX_HTTP_FUNCTIONS_CACHE_NOT_FOUND_SHARE;
 
     shm_zone = ngx_shared_memory_add(cf, &name, size,
                                      &ngx_http_functions_module);
@@ -187,6 +217,8 @@ ngx_http_functions_cache_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     ngx_rbtree_init(&cache->sh->rbtree, &cache->sh->sentinel,
                     ngx_http_functions_cache_rbtree_insert);
     ngx_queue_init(&cache->sh->lru);
+    ngx_queue_init(&cache->sh->not_found_lru);
+    cache->sh->not_found_count = 0;
     cache->sh->generation = 0;
     cache->sh->next_check = 0;
     cache->sh->drops = 0;
@@ -317,9 +349,93 @@ ngx_http_functions_cache_remove(ngx_http_functions_cache_t *cache,
 
     n = ngx_http_functions_cache_entry(node);
 
+    if (!n->found) {
+        cache->sh->not_found_count--;
+    }
+
     ngx_queue_remove(&n->lru);
     ngx_rbtree_delete(&cache->sh->rbtree, node);
     ngx_slab_free_locked(cache->shpool, node);
+}
+
+
+/* The least recently used entry of an LRU list goes. */
+
+static void
+ngx_http_functions_cache_evict(ngx_http_functions_cache_t *cache,
+    ngx_queue_t *lru)
+{
+    ngx_queue_t                      *q;
+    ngx_http_functions_cache_node_t  *n;
+
+    q = ngx_queue_last(lru);
+    n = ngx_queue_data(q, ngx_http_functions_cache_node_t, lru);
+
+    ngx_http_functions_cache_remove(cache,
+                    (ngx_rbtree_node_t *)
+                    ((u_char *) n - offsetof(ngx_rbtree_node_t, color)));
+}
+
+
+/* Every entry of an LRU list whose key is "app\0...", or every one. */
+
+static void
+ngx_http_functions_cache_drop_list(ngx_http_functions_cache_t *cache,
+    ngx_queue_t *lru, ngx_str_t *app)
+{
+    ngx_queue_t                      *q, *next;
+    ngx_http_functions_cache_node_t  *n;
+
+    for (q = ngx_queue_head(lru);
+         q != ngx_queue_sentinel(lru);
+         q = next)
+    {
+        next = ngx_queue_next(q);
+        n = ngx_queue_data(q, ngx_http_functions_cache_node_t, lru);
+
+        if (app == NULL
+            || (n->key_len > app->len
+                && ngx_memcmp(n->data, app->data, app->len) == 0
+                && n->data[app->len] == '\0'))
+        {
+            ngx_http_functions_cache_remove(cache,
+                    (ngx_rbtree_node_t *)
+                    ((u_char *) n - offsetof(ngx_rbtree_node_t, color)));
+        }
+    }
+}
+
+
+/*
+ * The entry of key ("app\0path"), else the "no such app" entry of its app
+ * ("app\0"), or NULL.
+ */
+
+static ngx_rbtree_node_t *
+ngx_http_functions_cache_lookup(ngx_http_functions_cache_t *cache,
+    ngx_str_t *key)
+{
+    u_char             *nul;
+    ngx_str_t           app;
+    ngx_rbtree_node_t  *node;
+
+    node = ngx_http_functions_cache_find(cache, key,
+                                         ngx_crc32_short(key->data,
+                                                         key->len));
+    if (node != NULL) {
+        return node;
+    }
+
+    nul = ngx_strlchr(key->data, key->data + key->len, '\0');
+    if (nul == NULL) {
+        return NULL;
+    }
+
+    app.data = key->data;
+    app.len = nul + 1 - key->data;
+
+    return ngx_http_functions_cache_find(cache, &app,
+                                         ngx_crc32_short(app.data, app.len));
 }
 
 
@@ -328,16 +444,13 @@ ngx_http_functions_cache_get(ngx_shm_zone_t *zone, ngx_str_t *key,
     ngx_http_functions_route_t *route, ngx_pool_t *pool)
 {
     u_char                           *p;
-    uint32_t                          hash;
     ngx_rbtree_node_t                *node;
     ngx_http_functions_cache_t       *cache = zone->data;
     ngx_http_functions_cache_node_t  *n;
 
-    hash = ngx_crc32_short(key->data, key->len);
-
     ngx_shmtx_lock(&cache->shpool->mutex);
 
-    node = ngx_http_functions_cache_find(cache, key, hash);
+    node = ngx_http_functions_cache_lookup(cache, key);
 
     if (node == NULL) {
         ngx_shmtx_unlock(&cache->shpool->mutex);
@@ -353,6 +466,7 @@ ngx_http_functions_cache_get(ngx_shm_zone_t *zone, ngx_str_t *key,
     }
 
     route->found = n->found;
+    route->no_app = (n->key_len < key->len);
     route->async = n->async;
     route->expires = n->expires;
     route->json.data = p;
@@ -367,7 +481,9 @@ ngx_http_functions_cache_get(ngx_shm_zone_t *zone, ngx_str_t *key,
                n->jwt_len);
 
     ngx_queue_remove(&n->lru);
-    ngx_queue_insert_head(&cache->sh->lru, &n->lru);
+    ngx_queue_insert_head(n->found ? &cache->sh->lru
+                                   : &cache->sh->not_found_lru,
+                          &n->lru);
 
     ngx_shmtx_unlock(&cache->shpool->mutex);
 
@@ -396,31 +512,56 @@ ngx_http_functions_cache_epoch(ngx_shm_zone_t *zone)
 }
 
 
+/*
+ * Caches what a lookup found: a route, or its absence (under "app\0" when
+ * the app itself does not exist).  Room for a route is taken from "not
+ * found" answers first, then from the least recently used routes; room
+ * for a "not found" answer only ever from other such answers, of which
+ * at most not_found_max are kept.
+ */
+
 void
 ngx_http_functions_cache_put(ngx_shm_zone_t *zone, ngx_str_t *key,
     ngx_http_functions_route_t *route, uint64_t epoch)
 {
-    u_char                           *p;
+    u_char                           *p, *nul;
     size_t                            size;
     uint32_t                          hash;
-    ngx_uint_t                        i;
-    ngx_queue_t                      *q;
+    ngx_str_t                         k;
+    ngx_uint_t                        evicted;
     ngx_rbtree_node_t                *node;
     ngx_http_functions_log_t          l;
     ngx_http_functions_cache_t       *cache = zone->data;
     ngx_http_functions_cache_node_t  *n;
 
-    if (key->len > 65535 || route->image.len > 65535
+    k = *key;
+
+    if (!route->found) {
+        if (cache->not_found_max == 0) {
+            return;
+        }
+
+        if (route->no_app) {
+            nul = ngx_strlchr(k.data, k.data + k.len, '\0');
+            if (nul == NULL) {
+                return;
+            }
+
+            k.len = nul + 1 - k.data;
+        }
+    }
+
+    if (k.len > 65535 || route->image.len > 65535
         || route->jwt_key.len > 65535)
     {
         return;
     }
 
-    hash = ngx_crc32_short(key->data, key->len);
+    hash = ngx_crc32_short(k.data, k.len);
 
     size = offsetof(ngx_rbtree_node_t, color)
            + offsetof(ngx_http_functions_cache_node_t, data)
-           + key->len + route->json.len + route->image.len
+           + k.len + route->json.len + route->image.len
            + route->jwt_key.len;
 
     ngx_shmtx_lock(&cache->shpool->mutex);
@@ -430,29 +571,51 @@ ngx_http_functions_cache_put(ngx_shm_zone_t *zone, ngx_str_t *key,
         return;
     }
 
-    node = ngx_http_functions_cache_find(cache, key, hash);
+    node = ngx_http_functions_cache_find(cache, &k, hash);
     if (node != NULL) {
         ngx_http_functions_cache_remove(cache, node);
     }
 
-    /* full: the least recently used entries make room */
-    for (i = 0; i < 64; i++) {
+    if (!route->found) {
+        while (cache->sh->not_found_count >= cache->not_found_max
+               && !ngx_queue_empty(&cache->sh->not_found_lru))
+        {
+            ngx_http_functions_cache_evict(cache,
+                                           &cache->sh->not_found_lru);
+        }
+    }
+
+    /* full: "not found" answers make room first; routes only for a route,
+     * and only so many at once */
+    evicted = 0;
+
+    for ( ;; ) {
         node = ngx_slab_alloc_locked(cache->shpool, size);
-        if (node != NULL || ngx_queue_empty(&cache->sh->lru)) {
+        if (node != NULL) {
             break;
         }
 
-        q = ngx_queue_last(&cache->sh->lru);
-        n = ngx_queue_data(q, ngx_http_functions_cache_node_t, lru);
-        ngx_http_functions_cache_remove(cache,
-                    (ngx_rbtree_node_t *)
-                    ((u_char *) n - offsetof(ngx_rbtree_node_t, color)));
+        if (!ngx_queue_empty(&cache->sh->not_found_lru)) {
+            ngx_http_functions_cache_evict(cache,
+                                           &cache->sh->not_found_lru);
+            continue;
+        }
+
+        if (route->found && !ngx_queue_empty(&cache->sh->lru)
+            && evicted++ < 64)
+        {
+            ngx_http_functions_cache_evict(cache, &cache->sh->lru);
+            continue;
+        }
+
+        break;
     }
 
     if (node == NULL) {
         ngx_shmtx_unlock(&cache->shpool->mutex);
-        if (ngx_http_functions_log_begin(&l, ngx_cycle->log, NGX_LOG_WARN,
-                                         "route cache full"))
+        if (route->found
+            && ngx_http_functions_log_begin(&l, ngx_cycle->log, NGX_LOG_WARN,
+                                            "route cache full"))
         {
             ngx_http_functions_log_str(&l, "zone", &zone->shm.name);
             ngx_http_functions_log_int(&l, "route_bytes", size);
@@ -466,14 +629,14 @@ ngx_http_functions_cache_put(ngx_shm_zone_t *zone, ngx_str_t *key,
     n = ngx_http_functions_cache_entry(node);
     n->found = (u_char) route->found;
     n->async = (u_char) route->async;
-    n->key_len = (u_short) key->len;
+    n->key_len = (u_short) k.len;
     n->image_len = (u_short) route->image.len;
     n->json_len = (uint32_t) route->json.len;
     n->jwt_len = (u_short) route->jwt_key.len;
     n->expires = route->expires;
 
     /* a "no such route" entry has neither json nor image */
-    p = ngx_cpymem(n->data, key->data, key->len);
+    p = ngx_cpymem(n->data, k.data, k.len);
     if (route->json.len) {
         p = ngx_cpymem(p, route->json.data, route->json.len);
     }
@@ -485,7 +648,14 @@ ngx_http_functions_cache_put(ngx_shm_zone_t *zone, ngx_str_t *key,
     }
 
     ngx_rbtree_insert(&cache->sh->rbtree, node);
-    ngx_queue_insert_head(&cache->sh->lru, &n->lru);
+
+    if (route->found) {
+        ngx_queue_insert_head(&cache->sh->lru, &n->lru);
+
+    } else {
+        ngx_queue_insert_head(&cache->sh->not_found_lru, &n->lru);
+        cache->sh->not_found_count++;
+    }
 
     ngx_shmtx_unlock(&cache->shpool->mutex);
 }
@@ -497,10 +667,8 @@ ngx_http_functions_cache_drop(ngx_shm_zone_t *zone, ngx_str_t *app,
 {
     u_char                           *p;
     ngx_str_t                         key;
-    ngx_queue_t                      *q, *next;
     ngx_rbtree_node_t                *node;
     ngx_http_functions_cache_t       *cache = zone->data;
-    ngx_http_functions_cache_node_t  *n;
     u_char                            buf[NGX_HTTP_FUNCTIONS_KEY_MAX];
 
     ngx_shmtx_lock(&cache->shpool->mutex);
@@ -511,9 +679,18 @@ ngx_http_functions_cache_drop(ngx_shm_zone_t *zone, ngx_str_t *app,
         if (app->len + 1 + path->len <= sizeof(buf)) {
             p = ngx_cpymem(buf, app->data, app->len);
             *p++ = '\0';
-            p = ngx_cpymem(p, path->data, path->len);
 
+            /* the app's "no such app" entry, then the route's */
             key.data = buf;
+            key.len = p - buf;
+
+            node = ngx_http_functions_cache_find(cache, &key,
+                                        ngx_crc32_short(key.data, key.len));
+            if (node != NULL) {
+                ngx_http_functions_cache_remove(cache, node);
+            }
+
+            p = ngx_cpymem(p, path->data, path->len);
             key.len = p - buf;
 
             node = ngx_http_functions_cache_find(cache, &key,
@@ -528,22 +705,8 @@ ngx_http_functions_cache_drop(ngx_shm_zone_t *zone, ngx_str_t *app,
     }
 
     /* the whole app: every key "app\0..." */
-    for (q = ngx_queue_head(&cache->sh->lru);
-         q != ngx_queue_sentinel(&cache->sh->lru);
-         q = next)
-    {
-        next = ngx_queue_next(q);
-        n = ngx_queue_data(q, ngx_http_functions_cache_node_t, lru);
-
-        if (n->key_len > app->len
-            && ngx_memcmp(n->data, app->data, app->len) == 0
-            && n->data[app->len] == '\0')
-        {
-            ngx_http_functions_cache_remove(cache,
-                    (ngx_rbtree_node_t *)
-                    ((u_char *) n - offsetof(ngx_rbtree_node_t, color)));
-        }
-    }
+    ngx_http_functions_cache_drop_list(cache, &cache->sh->lru, app);
+    ngx_http_functions_cache_drop_list(cache, &cache->sh->not_found_lru, app);
 
     ngx_shmtx_unlock(&cache->shpool->mutex);
 }
@@ -552,21 +715,15 @@ ngx_http_functions_cache_drop(ngx_shm_zone_t *zone, ngx_str_t *app,
 void
 ngx_http_functions_cache_flush(ngx_shm_zone_t *zone)
 {
-    ngx_queue_t                      *q;
-    ngx_http_functions_cache_t       *cache = zone->data;
-    ngx_http_functions_cache_node_t  *n;
+    ngx_http_functions_cache_t  *cache = zone->data;
 
     ngx_shmtx_lock(&cache->shpool->mutex);
 
     cache->sh->drops++;
 
-    while (!ngx_queue_empty(&cache->sh->lru)) {
-        q = ngx_queue_head(&cache->sh->lru);
-        n = ngx_queue_data(q, ngx_http_functions_cache_node_t, lru);
-        ngx_http_functions_cache_remove(cache,
-                    (ngx_rbtree_node_t *)
-                    ((u_char *) n - offsetof(ngx_rbtree_node_t, color)));
-    }
+    ngx_http_functions_cache_drop_list(cache, &cache->sh->lru, NULL);
+    ngx_http_functions_cache_drop_list(cache, &cache->sh->not_found_lru,
+                                       NULL);
 
     ngx_shmtx_unlock(&cache->shpool->mutex);
 }

@@ -138,12 +138,13 @@ functions_jwt_time(json_t *payload, const char *name, double *out)
 
 int
 functions_jwt_verify(const char *token, size_t len,
-    const unsigned char *key, size_t key_len, long now, char *err,
+    const unsigned char *key, size_t key_len,
+    const struct functions_jwt_rules *rules, long now, char *err,
     size_t err_len)
 {
-    int             rc;
-    long            sig_len;
-    double          t;
+    int             rc, has_exp, require_exp;
+    long            sig_len, max_lifetime;
+    double          t, exp, iat;
     json_t         *header, *payload, *alg;
     const char     *dot1, *dot2;
     unsigned int    mac_len;
@@ -198,15 +199,27 @@ functions_jwt_verify(const char *token, size_t len,
         return functions_jwt_fail(err, err_len, "malformed token claims");
     }
 
-    rc = 0;
+    require_exp = rules ? rules->require_exp : 1;
+    max_lifetime = rules ? rules->max_lifetime : 0;
 
-    switch (functions_jwt_time(payload, "exp", &t)) {
+    rc = 0;
+    has_exp = 0;
+    exp = 0;
+
+    switch (functions_jwt_time(payload, "exp", &exp)) {
     case -1:
         rc = functions_jwt_fail(err, err_len, "malformed token claims");
         break;
     case 0:
-        if ((double) now >= t + FUNCTIONS_JWT_LEEWAY) {
+        has_exp = 1;
+        if ((double) now >= exp + FUNCTIONS_JWT_LEEWAY) {
             rc = functions_jwt_fail(err, err_len, "token has expired");
+        }
+        break;
+    default:
+        /* valid forever: only if nothing asks for an end */
+        if (require_exp || max_lifetime > 0) {
+            rc = functions_jwt_fail(err, err_len, "token has no expiry");
         }
         break;
     }
@@ -222,6 +235,29 @@ functions_jwt_verify(const char *token, size_t len,
                                         "token is not valid yet");
             }
             break;
+        }
+    }
+
+    if (rc == 0 && has_exp && max_lifetime > 0) {
+        switch (functions_jwt_time(payload, "iat", &iat)) {
+        case -1:
+            rc = functions_jwt_fail(err, err_len, "malformed token claims");
+            break;
+        case 0:
+            if (exp - iat > (double) max_lifetime) {
+                rc = functions_jwt_fail(err, err_len,
+                                        "token lifetime is too long");
+            }
+            break;
+        }
+
+        /* whatever "iat" says, what is left of it counts */
+        if (rc == 0
+            && exp - (double) now
+               > (double) max_lifetime + FUNCTIONS_JWT_LEEWAY)
+        {
+            rc = functions_jwt_fail(err, err_len,
+                                    "token lifetime is too long");
         }
     }
 

@@ -7,6 +7,12 @@
  * FILE is opened like nginx's own logs (by the master, reopened on
  * USR1); lines are written whole with one write(2), so workers and the
  * thread pool never interleave.  The level defaults to info.
+ *
+ * The file is kept readable by its owner and group only (0640 or
+ * stricter), whatever the umask: when opened, and again when a write
+ * finds a descriptor it has not seen (the file was reopened, perhaps
+ * created anew).  Its lines carry ids, names and errors, never a header
+ * or body of a request.
  */
 
 
@@ -14,8 +20,19 @@
 #include "ngx_http_functions_log.h"
 
 
+/* group write and everything for others */
+#define NGX_HTTP_FUNCTIONS_LOG_MODE_DENY  (S_IWGRP|S_IRWXO)
+
+
+static void ngx_http_functions_log_restrict(ngx_fd_t fd, ngx_log_t *log);
+
+
 static ngx_open_file_t  *ngx_http_functions_log_file;
 static ngx_uint_t        ngx_http_functions_log_level;
+
+/* the descriptor whose mode was last checked (threads write too) */
+static ngx_atomic_t      ngx_http_functions_log_checked =
+                             (ngx_atomic_uint_t) -1;
 
 
 static ngx_str_t  ngx_http_functions_log_levels[] = {
@@ -78,6 +95,72 @@ ngx_http_functions_log(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     return NGX_CONF_OK;
+}
+
+
+/* In the master, once the files are open: it owns a file it created. */
+
+ngx_int_t
+ngx_http_functions_log_init_module(ngx_cycle_t *cycle)
+{
+    ngx_http_functions_main_conf_t  *fmcf;
+
+    fmcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_functions_module);
+    if (fmcf == NULL || fmcf->log_file == NULL
+        || fmcf->log_file->fd == NGX_INVALID_FILE)
+    {
+        return NGX_OK;
+    }
+
+    ngx_http_functions_log_restrict(fmcf->log_file->fd, cycle->log);
+
+    return NGX_OK;
+}
+
+
+/* Takes group write and every right of others away from an open file. */
+
+static void
+ngx_http_functions_log_restrict(ngx_fd_t fd, ngx_log_t *log)
+{
+    ngx_file_info_t  fi;
+
+    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
+        ngx_log_error(NGX_LOG_ALERT, log, ngx_errno,
+                      "functions_log: fstat() failed");
+        return;
+    }
+
+    if ((fi.st_mode & NGX_HTTP_FUNCTIONS_LOG_MODE_DENY) == 0) {
+        return;
+    }
+
+    if (fchmod(fd, fi.st_mode & 07777 & ~NGX_HTTP_FUNCTIONS_LOG_MODE_DENY)
+        == -1)
+    {
+        ngx_log_error(NGX_LOG_ALERT, log, ngx_errno,
+                      "functions_log: fchmod() failed, the file stays "
+                      "readable by others");
+    }
+}
+
+
+/* Before a write: a descriptor not seen yet (a reopened file) is checked. */
+
+static ngx_fd_t
+ngx_http_functions_log_fd(void)
+{
+    ngx_fd_t  fd;
+
+    fd = ngx_http_functions_log_file->fd;
+
+    if ((ngx_atomic_uint_t) fd != ngx_http_functions_log_checked) {
+        ngx_http_functions_log_restrict(fd, ngx_cycle->log);
+        ngx_http_functions_log_checked = (ngx_atomic_uint_t) fd;
+    }
+
+    return fd;
 }
 
 
@@ -187,7 +270,7 @@ ngx_http_functions_log_end(ngx_http_functions_log_t *l, ngx_log_t *log)
     len = logfmt_finish(&l->buf);
 
     if (ngx_http_functions_log_file != NULL) {
-        (void) ngx_write_fd(ngx_http_functions_log_file->fd, l->data, len);
+        (void) ngx_write_fd(ngx_http_functions_log_fd(), l->data, len);
         return;
     }
 
@@ -250,7 +333,7 @@ ngx_http_functions_log_lines(ngx_log_t *log, ngx_uint_t level, u_char *data,
         l.buf.len += nl - p;
         l.data[l.buf.len++] = '\n';
 
-        (void) ngx_write_fd(ngx_http_functions_log_file->fd, l.data,
+        (void) ngx_write_fd(ngx_http_functions_log_fd(), l.data,
                             l.buf.len);
     }
 }

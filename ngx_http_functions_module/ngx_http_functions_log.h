@@ -29,6 +29,7 @@ typedef struct {
 
 
 char *ngx_http_functions_log(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+ngx_int_t ngx_http_functions_log_init_module(ngx_cycle_t *cycle);
 void ngx_http_functions_log_init_process(ngx_cycle_t *cycle);
 
 /* 1 if a line of this level is written (then add pairs and end it) */

@@ -24,6 +24,9 @@ static char *ngx_http_functions_route(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_functions_executors(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_functions_jwt_max_lifetime(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static ngx_int_t ngx_http_functions_init_module(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_functions_init_process(ngx_cycle_t *cycle);
 static void ngx_http_functions_exit_process(ngx_cycle_t *cycle);
 
@@ -100,6 +103,27 @@ static ngx_command_t  ngx_http_functions_commands[] = {
       0,
       NULL },
 
+    { ngx_string("functions_jwt_require_exp"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_functions_loc_conf_t, jwt_require_exp),
+      NULL },
+
+    { ngx_string("functions_jwt_max_lifetime"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_functions_jwt_max_lifetime,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("functions_async_credentials"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_functions_loc_conf_t, async_credentials),
+      NULL },
+
       ngx_null_command
 };
 
@@ -125,7 +149,7 @@ ngx_module_t  ngx_http_functions_module = {
     ngx_http_functions_commands,           /* module directives */
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
-    NULL,                                  /* init module */
+    ngx_http_functions_init_module,        /* init module */
     ngx_http_functions_init_process,       /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
@@ -183,6 +207,9 @@ ngx_http_functions_create_loc_conf(ngx_conf_t *cf)
      */
 
     lcf->route = NGX_CONF_UNSET;
+    lcf->jwt_require_exp = NGX_CONF_UNSET;
+    lcf->jwt_max_lifetime = NGX_CONF_UNSET;
+    lcf->async_credentials = NGX_CONF_UNSET;
 
     return lcf;
 }
@@ -199,6 +226,52 @@ ngx_http_functions_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         conf->route = prev->route == NGX_CONF_UNSET ? 0 : prev->route;
         conf->prefix = prev->prefix;
     }
+
+    /* a token without "exp" would be valid forever */
+    ngx_conf_merge_value(conf->jwt_require_exp, prev->jwt_require_exp, 1);
+    ngx_conf_merge_sec_value(conf->jwt_max_lifetime, prev->jwt_max_lifetime,
+                             0);
+
+    /* queued messages sit in the broker and its dead-letter queue */
+    ngx_conf_merge_value(conf->async_credentials, prev->async_credentials,
+                         0);
+
+    return NGX_CONF_OK;
+}
+
+
+/* functions_jwt_max_lifetime TIME|off */
+
+static char *
+ngx_http_functions_jwt_max_lifetime(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_functions_loc_conf_t  *lcf = conf;
+
+    time_t      t;
+    ngx_str_t  *value;
+
+    if (lcf->jwt_max_lifetime != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (value[1].len == 3 && ngx_strncmp(value[1].data, "off", 3) == 0) {
+        lcf->jwt_max_lifetime = 0;
+        return NGX_CONF_OK;
+    }
+
+    t = ngx_parse_time(&value[1], 1);
+
+    if (t == (time_t) NGX_ERROR || t == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value \"%V\", expected a time "
+                           "(such as 1h) or \"off\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    lcf->jwt_max_lifetime = t;
 
     return NGX_CONF_OK;
 }
@@ -300,6 +373,14 @@ ngx_http_functions_postconfiguration(ngx_conf_t *cf)
     }
 
     return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_functions_init_module(ngx_cycle_t *cycle)
+{
+    /* in the master, with the files of the new cycle open */
+    return ngx_http_functions_log_init_module(cycle);
 }
 
 

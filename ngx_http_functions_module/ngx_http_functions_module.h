@@ -40,12 +40,16 @@ typedef struct {
 
 /*
  * The route cache header in shared memory.  It is created once and reused
- * across reloads while the zone keeps its size.
+ * across reloads while the zone keeps its size.  Routes and "not found"
+ * answers are on LRU lists of their own: the second is bounded, so that
+ * unknown paths never push out real routes.
  */
 typedef struct {
     ngx_rbtree_t                    rbtree;
     ngx_rbtree_node_t               sentinel;
-    ngx_queue_t                     lru;
+    ngx_queue_t                     lru;        /* routes found */
+    ngx_queue_t                     not_found_lru;
+    ngx_uint_t                      not_found_count;
     uint64_t                        generation;
     uint64_t                        drops;      /* see cache_epoch() */
     ngx_msec_t                      next_check;
@@ -57,6 +61,7 @@ typedef struct {
     ngx_slab_pool_t                *shpool;
     time_t                          valid;
     time_t                          not_found;
+    ngx_uint_t                      not_found_max;
 } ngx_http_functions_cache_t;
 
 
@@ -82,6 +87,9 @@ typedef struct {
     ngx_flag_t                      route;
     ngx_str_t                       prefix;     /* the location's name */
     ngx_flag_t                      api;        /* functions_api here */
+    ngx_flag_t                      jwt_require_exp;
+    time_t                          jwt_max_lifetime;   /* 0: none */
+    ngx_flag_t                      async_credentials;
 } ngx_http_functions_loc_conf_t;
 
 
@@ -124,6 +132,7 @@ typedef struct {
 
 typedef struct {
     ngx_uint_t                      found;
+    ngx_uint_t                      no_app;     /* not found: nor its app */
     ngx_uint_t                      async;
     ngx_str_t                       json;       /* the Fn-Route header */
     ngx_str_t                       image;

@@ -315,9 +315,11 @@ static ngx_int_t
 ngx_http_functions_check_jwt(ngx_http_request_t *r,
     ngx_http_functions_ctx_t *ctx)
 {
-    u_char           *p, *end;
-    ngx_table_elt_t  *h;
-    static char       reason[64];
+    u_char                          *p, *end;
+    ngx_table_elt_t                 *h;
+    struct functions_jwt_rules       rules;
+    ngx_http_functions_loc_conf_t   *lcf;
+    static char                      reason[64];
 
     h = r->headers_in.authorization;
 
@@ -336,9 +338,14 @@ ngx_http_functions_check_jwt(ngx_http_request_t *r,
         p++;
     }
 
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_functions_module);
+
+    rules.require_exp = lcf->jwt_require_exp ? 1 : 0;
+    rules.max_lifetime = (long) lcf->jwt_max_lifetime;
+
     if (functions_jwt_verify((char *) p, end - p, ctx->route.jwt_key.data,
-                             ctx->route.jwt_key.len, (long) ngx_time(),
-                             reason, sizeof(reason))
+                             ctx->route.jwt_key.len, &rules,
+                             (long) ngx_time(), reason, sizeof(reason))
         != 0)
     {
         ctx->message = reason;
@@ -667,8 +674,9 @@ ngx_http_functions_start_lookup(ngx_http_request_t *r,
         "SELECT r.image, r.memory, r.type, r.format, r.timeout,"
         " r.idle_timeout, r.max_concurrency, r.headers, r.config, a.config,"
         " r.jwt_key"
-        " FROM routes r JOIN apps a ON a.name = r.app_name"
-        " WHERE r.app_name = '";
+        " FROM apps a LEFT JOIN routes r"
+        " ON r.app_name = a.name AND r.path = '";
+    static const char                where[] = "' WHERE a.name = '";
 
     if (!ngx_http_functions_lookups_init) {
         ngx_queue_init(&ngx_http_functions_lookups);
@@ -716,7 +724,8 @@ ngx_http_functions_start_lookup(ngx_http_request_t *r,
     ngx_queue_init(&lk->waiters);
 
     lk->key.data = ngx_pnalloc(pool, ctx->key.len);
-    p = ngx_pnalloc(pool, sizeof(select) + 2 * ctx->key.len + 32);
+    p = ngx_pnalloc(pool, sizeof(select) + sizeof(where)
+                          + 2 * ctx->key.len + 1);
     if (lk->key.data == NULL || p == NULL) {
         ngx_destroy_pool(pool);
         return NGX_ERROR;
@@ -741,11 +750,12 @@ ngx_http_functions_start_lookup(ngx_http_request_t *r,
         lk->have_stale = 1;
     }
 
+    /* no row: no such app; a row of NULLs: the app, but no such route */
     lk->query.sql.data = p;
     p = ngx_cpymem(p, select, sizeof(select) - 1);
-    p += ngx_http_functions_query_escape(p, &lk->app);
-    p = ngx_cpymem(p, "' AND r.path = '", sizeof("' AND r.path = '") - 1);
     p += ngx_http_functions_query_escape(p, &lk->path);
+    p = ngx_cpymem(p, where, sizeof(where) - 1);
+    p += ngx_http_functions_query_escape(p, &lk->app);
     *p++ = '\'';
     lk->query.sql.len = p - lk->query.sql.data;
     lk->query.handler = ngx_http_functions_lookup_done;
@@ -805,6 +815,7 @@ ngx_http_functions_lookup_done(ngx_http_functions_query_t *q)
     MYSQL_RES                       *res;
     ngx_queue_t                     *wq;
     unsigned long                   *lengths;
+    ngx_connection_t                *c;
     ngx_http_request_t              *r;
     ngx_http_functions_ctx_t        *ctx;
     ngx_http_functions_lookup_t     *lk = q->data;
@@ -846,8 +857,11 @@ ngx_http_functions_lookup_done(ngx_http_functions_query_t *q)
         res = q->res;
         row = res ? mysql_fetch_row(res) : NULL;
 
-        if (row == NULL) {
+        if (row == NULL || row[0] == NULL) {
+            /* no such route; with no row, not even its app: then one
+             * entry answers for every path of the app */
             lk->route.found = 0;
+            lk->route.no_app = (row == NULL);
             lk->route.expires = ngx_time() + cache->not_found;
 
         } else {
@@ -900,8 +914,12 @@ ngx_http_functions_lookup_done(ngx_http_functions_query_t *q)
 
         ctx->have_route = 1;
 
+        /* the request may be freed by its phases (an answer on a closing
+         * connection): its connection stays */
+        c = r->connection;
+
         ngx_http_core_run_phases(r);
-        ngx_http_run_posted_requests(r->connection);
+        ngx_http_run_posted_requests(c);
     }
 
     ngx_destroy_pool(lk->pool);

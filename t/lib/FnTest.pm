@@ -109,6 +109,9 @@ sub sanitizer_env {
     return () unless sanitize();
     my $dir = tmpdir() . '/sanitizer';
     make_path($dir);
+    # nginx's workers run as www-data (when the tests run as root): their
+    # reports must be writable there, or they are lost
+    chmod 01777, $dir;
     my $leaks = $opt{leaks} ? 1 : 0;
     my @env = (
         ASAN_OPTIONS => "log_path=$dir/$name:detect_leaks=$leaks:"

@@ -51,10 +51,19 @@ static void make(char *tok, const char *header, const char *payload,
     b64url(mac, maclen, tok + n);
 }
 
+/* "exp" not required: most cases below are about something else */
+static const struct functions_jwt_rules relaxed = { 0, 0 };
+
+static int verify_rules(const char *tok, const struct functions_jwt_rules *r,
+                        char *err)
+{
+    return functions_jwt_verify(tok, strlen(tok), key, sizeof(key) - 1, r,
+                                NOW, err, 128);
+}
+
 static int verify(const char *tok, char *err)
 {
-    return functions_jwt_verify(tok, strlen(tok), key, sizeof(key) - 1, NOW,
-                                err, 128);
+    return verify_rules(tok, &relaxed, err);
 }
 
 int main(void)
@@ -115,5 +124,88 @@ int main(void)
     ok(verify("a.b.c.d", err) < 0, "four segments: refused");
     ok(verify("!!!.e30.xyz", err) < 0, "not base64url: refused");
     ok(verify("e30.e30.", err) < 0, "no signature: refused");
+
+    /* "exp" required: by default (NULL rules) and when asked */
+    {
+        const struct functions_jwt_rules strict = { 1, 0 };
+
+        make(tok, hs, "{\"sub\":\"x\"}", key, sizeof(key) - 1);
+        ok(verify_rules(tok, NULL, err) < 0
+           && strcmp(err, "token has no expiry") == 0,
+           "no exp, default rules: refused");
+        ok(verify_rules(tok, &strict, err) < 0
+           && strcmp(err, "token has no expiry") == 0,
+           "no exp, exp required: refused");
+        is_int(verify_rules(tok, &relaxed, err), 0,
+               "no exp, exp not required: accepted");
+        snprintf(payload, sizeof(payload), "{\"exp\":%ld}", NOW + 60);
+        make(tok, hs, payload, key, sizeof(key) - 1);
+        is_int(verify_rules(tok, NULL, err), 0,
+               "with exp, default rules: accepted");
+        snprintf(payload, sizeof(payload), "{\"exp\":%ld}", NOW - 31);
+        make(tok, hs, payload, key, sizeof(key) - 1);
+        ok(verify_rules(tok, &strict, err) < 0
+           && strcmp(err, "token has expired") == 0,
+           "expired, exp required: expired");
+        make(tok, hs, "{\"exp\":null}", key, sizeof(key) - 1);
+        ok(verify_rules(tok, &strict, err) < 0
+           && strcmp(err, "malformed token claims") == 0,
+           "exp null: malformed");
+    }
+
+    /* a maximum lifetime of an hour */
+    {
+        const struct functions_jwt_rules hour = { 0, 3600 };
+
+        snprintf(payload, sizeof(payload), "{\"iat\":%ld,\"exp\":%ld}",
+                 NOW - 60, NOW + 3540);
+        make(tok, hs, payload, key, sizeof(key) - 1);
+        is_int(verify_rules(tok, &hour, err), 0,
+               "iat to exp: exactly the maximum: accepted");
+        snprintf(payload, sizeof(payload), "{\"iat\":%ld,\"exp\":%ld}",
+                 NOW - 60, NOW + 3541);
+        make(tok, hs, payload, key, sizeof(key) - 1);
+        ok(verify_rules(tok, &hour, err) < 0
+           && strcmp(err, "token lifetime is too long") == 0,
+           "iat to exp: a second over: refused");
+        snprintf(payload, sizeof(payload), "{\"iat\":%ld,\"exp\":%ld}",
+                 NOW - 86400, NOW + 60);
+        make(tok, hs, payload, key, sizeof(key) - 1);
+        ok(verify_rules(tok, &hour, err) < 0
+           && strcmp(err, "token lifetime is too long") == 0,
+           "issued for a day, a minute left: refused all the same");
+        snprintf(payload, sizeof(payload), "{\"exp\":%ld}", NOW + 3600);
+        make(tok, hs, payload, key, sizeof(key) - 1);
+        is_int(verify_rules(tok, &hour, err), 0,
+               "no iat, an hour left: accepted");
+        snprintf(payload, sizeof(payload), "{\"exp\":%ld}",
+                 NOW + 3600 + 31);
+        make(tok, hs, payload, key, sizeof(key) - 1);
+        ok(verify_rules(tok, &hour, err) < 0
+           && strcmp(err, "token lifetime is too long") == 0,
+           "no iat, over an hour left: refused");
+        snprintf(payload, sizeof(payload), "{\"iat\":%ld,\"exp\":%ld}",
+                 NOW + 86400, NOW + 86400 + 60);
+        make(tok, hs, payload, key, sizeof(key) - 1);
+        ok(verify_rules(tok, &hour, err) < 0
+           && strcmp(err, "token lifetime is too long") == 0,
+           "iat in the future, exp a day away: refused");
+        make(tok, hs, "{\"sub\":\"x\"}", key, sizeof(key) - 1);
+        ok(verify_rules(tok, &hour, err) < 0
+           && strcmp(err, "token has no expiry") == 0,
+           "a maximum lifetime needs exp, even when exp is not required");
+        snprintf(payload, sizeof(payload),
+                 "{\"iat\":\"now\",\"exp\":%ld}", NOW + 60);
+        make(tok, hs, payload, key, sizeof(key) - 1);
+        ok(verify_rules(tok, &hour, err) < 0
+           && strcmp(err, "malformed token claims") == 0,
+           "iat not a number: malformed");
+        snprintf(payload, sizeof(payload), "{\"iat\":%ld,\"exp\":%ld}",
+                 NOW - 7200, NOW + 60);
+        make(tok, hs, payload, key, sizeof(key) - 1);
+        is_int(verify_rules(tok, &relaxed, err), 0,
+               "without a maximum, any lifetime");
+    }
+
     return done_testing();
 }
