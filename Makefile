@@ -43,13 +43,15 @@ EXECUTOR_PURE := common/errf.c common/route_def.c executor/async_message.c \
                  executor/oci.c executor/layer_path.c \
                  executor/sandbox_args.c executor/call_request.c \
                  executor/sandbox_proto.c executor/http_response.c \
-                 executor/hot_request.c executor/metrics.c
+                 executor/hot_request.c executor/metrics.c \
+                 executor/unpack_limits.c executor/image_lru.c
 EXECUTOR_SRCS := $(EXECUTOR_PURE) executor/log.c executor/http_conn.c \
                  executor/server.c executor/endpoints.c executor/main.c \
                  executor/capacity.c executor/cgroup.c executor/call.c \
                  executor/uid_range.c \
                  executor/call_log.c executor/file_read.c \
                  executor/image_store.c executor/image_cache.c \
+                 executor/image_trees.c executor/fs_tree.c \
                  executor/sandbox.c executor/hot.c executor/read_buf.c \
                  executor/seccomp_filter.c executor/async.c executor/user_log.c \
                  common/amqp_link.c

@@ -41,6 +41,11 @@ void config_defaults(struct config *cfg)
     cfg->metrics_max_series = 200;
     cfg->sandbox_idle_timeout_ms = 30000;
     cfg->sandbox_idle_max = 64;
+    cfg->layer_max_bytes = 1ULL << 30;
+    cfg->layer_max_entries = 100000;
+    cfg->image_max_bytes = 2ULL << 30;
+    cfg->image_max_entries = 200000;
+    cfg->image_store_max_bytes = 10ULL << 30;
     strcpy(cfg->amqp_exchange, "functions");
     strcpy(cfg->amqp_queue, "functions.calls");
     cfg->amqp_quorum = 1;
@@ -389,6 +394,28 @@ static int apply_function_key(struct config *cfg, const char *key,
     return -2;
 }
 
+/* The limits on images (unpack_limits.h) and the image store's size. */
+static int apply_image_key(struct config *cfg, const char *key,
+                           const char *value, const char **expect)
+{
+    if (strcmp(key, "layer_max_bytes") == 0
+        || strcmp(key, "image_max_bytes") == 0
+        || strcmp(key, "image_store_max_bytes") == 0) {
+        *expect = "a size from 64k to 1024g";
+        return set_range_size(key[0] == 'l' ? &cfg->layer_max_bytes
+                              : key[6] == 'm' ? &cfg->image_max_bytes
+                              : &cfg->image_store_max_bytes, value,
+                              64 * 1024, 1ULL << 40);
+    }
+    if (strcmp(key, "layer_max_entries") == 0
+        || strcmp(key, "image_max_entries") == 0) {
+        *expect = "a number from 1 to 100000000";
+        return set_number(key[0] == 'l' ? &cfg->layer_max_entries
+                          : &cfg->image_max_entries, value, 1, 100000000);
+    }
+    return -2;
+}
+
 static int set_name(char *dst, size_t size, const char *value)
 {
     const char *p;
@@ -552,6 +579,12 @@ static int apply(struct config *cfg, const char *key, const char *value,
     if (strncmp(key, "amqp_", 5) == 0 || strncmp(key, "async_", 6) == 0
         || strncmp(key, "mysql_", 6) == 0)
         return apply_async_key(cfg, key, value, expect);
+    if (strncmp(key, "layer_", 6) == 0 || strncmp(key, "image_", 6) == 0) {
+        int rc = apply_image_key(cfg, key, value, expect);
+
+        if (rc != -2)
+            return rc;
+    }
     return apply_function_key(cfg, key, value, expect);
 }
 
@@ -657,5 +690,9 @@ int config_validate(const struct config *cfg, char *err, size_t errlen)
     if (cfg->async_slots > cfg->max_sandboxes)
         return fail(err, errlen, "\"async_slots\" is more than "
                     "\"max_sandboxes\": sync calls would starve");
+    if (cfg->image_store_max_bytes < cfg->image_max_bytes)
+        return fail(err, errlen, "\"image_store_max_bytes\" is less than "
+                    "\"image_max_bytes\": the store could not keep an "
+                    "image it accepts");
     return 0;
 }

@@ -55,6 +55,14 @@ struct config {
     uint64_t queue_size;
     uint64_t queue_timeout_ms;
 
+    /* images: what one may unpack to, and what the unpacked ones may
+     * take together (unpack_limits.h, image_trees.h) */
+    uint64_t layer_max_bytes;           /* a layer's tar stream, and blob */
+    uint64_t layer_max_entries;
+    uint64_t image_max_bytes;           /* all its layers */
+    uint64_t image_max_entries;
+    uint64_t image_store_max_bytes;     /* unpacked trees on disk */
+
     /* sandboxes kept for the next call of the same route */
     uint64_t sandbox_idle_timeout_ms;   /* 0: none kept */
     uint64_t sandbox_idle_max;          /* idle ones at most, 0: none */

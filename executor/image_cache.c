@@ -2,6 +2,7 @@
  * The short-lived cache of resolved images.
  */
 #include "image_cache.h"
+#include "image_trees.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -49,7 +50,16 @@ int image_cache_get(struct image_cache *c, const char *name, uint64_t now,
             continue;
         memcpy(out->digest, e->img.digest, sizeof(out->digest));
         memcpy(out->rootfs, e->img.rootfs, sizeof(out->rootfs));
-        return oci_config_copy(&out->config, &e->img.config) < 0 ? -1 : 1;
+        if (oci_config_copy(&out->config, &e->img.config) < 0)
+            return -1;
+        /* its tree may have been removed since: then the store unpacks
+         * it again */
+        if (image_trees_hold(out->digest) < 0) {
+            oci_config_free(&out->config);
+            return 0;
+        }
+        out->held = 1;
+        return 1;
     }
     return 0;
 }

@@ -21,8 +21,9 @@ struct image_cache {
     unsigned n;
 };
 
-/* Copies the image named name into out if a fresh entry has it: 1; else
- * 0 (-1: out of memory).  out is freed with image_free(). */
+/* Copies the image named name into out, its tree held, if a fresh entry
+ * has it and its tree is in place: 1; else 0 (-1: out of memory).  out is
+ * freed with image_free(). */
 int image_cache_get(struct image_cache *c, const char *name, uint64_t now,
                     struct image *out);
 

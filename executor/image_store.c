@@ -4,30 +4,44 @@
 #include "image_store.h"
 #include "errf.h"
 #include "file_read.h"
+#include "fs_tree.h"
+#include "image_trees.h"
 #include "layer_path.h"
+#include "log.h"
+#include "unpack_limits.h"
 
 #include <archive.h>
 #include <archive_entry.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <openssl/evp.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define DOC_MAX (4 * 1024 * 1024)   /* index, manifest, config */
-#define TMP_PREFIX ".tmp-"          /* trees being unpacked */
+
+static void digest_text(const unsigned char *md, unsigned int mdlen,
+                        char out[OCI_DIGEST_MAX])
+{
+    unsigned int i;
+
+    strcpy(out, "sha256:");
+    for (i = 0; i < mdlen && 7 + 2 * i + 2 < OCI_DIGEST_MAX; i++)
+        snprintf(out + 7 + 2 * i, 3, "%02x", md[i]);
+}
 
 /* Hashes a file with SHA-256 into "sha256:<hex>"; also returns its size. */
 static int sha256_file(const char *path, char out[OCI_DIGEST_MAX],
                        int64_t *size)
 {
     unsigned char md[EVP_MAX_MD_SIZE], buf[65536];
-    unsigned int mdlen = 0, i;
+    unsigned int mdlen = 0;
     EVP_MD_CTX *ctx;
     ssize_t n;
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), rc = -1;
@@ -45,9 +59,7 @@ static int sha256_file(const char *path, char out[OCI_DIGEST_MAX],
     }
     if (n < 0 || EVP_DigestFinal_ex(ctx, md, &mdlen) != 1)
         goto out;
-    strcpy(out, "sha256:");
-    for (i = 0; i < mdlen; i++)
-        snprintf(out + 7 + 2 * i, 3, "%02x", md[i]);
+    digest_text(md, mdlen, out);
     rc = 0;
 out:
     EVP_MD_CTX_free(ctx);
@@ -101,34 +113,13 @@ static char *read_blob(const char *layout, const struct oci_descriptor *d,
     return doc;
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag,
-                    struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path) < 0 && errno != ENOENT ? -1 : 0;
-}
-
-/* Removes a tree without following symlinks. */
-static int remove_tree(const char *path)
-{
-    struct stat st;
-
-    if (lstat(path, &st) < 0)
-        return errno == ENOENT ? 0 : -1;
-    if (!S_ISDIR(st.st_mode))
-        return remove(path);
-    return nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 /* Empties a directory (an opaque whiteout), keeping the directory. */
 static int empty_dir(const char *path)
 {
     char *copy;
     int rc;
 
-    rc = remove_tree(path);
+    rc = fs_tree_remove(path);
     if (rc < 0)
         return -1;
     copy = strdup(path);
@@ -164,200 +155,466 @@ static size_t symlink_parent(const char *root, const char *clean)
     return 0;
 }
 
-int layer_apply(const char *blob, const char *rootfs_rel, char *err,
-                size_t errlen)
+/* ---------------------------------------------------------- unpacking */
+
+/* A layer's blob, read once: hashed as it is read, and never read past
+ * the size its descriptor gives. */
+struct blob_in {
+    int fd;
+    EVP_MD_CTX *md;
+    int64_t left;
+    int failed;                     /* a read or the hash failed */
+    unsigned char buf[65536];
+};
+
+static la_ssize_t blob_read(struct archive *a, void *arg, const void **buf)
 {
-    size_t bad;
-    struct archive *in = archive_read_new(), *out = archive_write_disk_new();
+    struct blob_in *b = arg;
+    size_t want = sizeof(b->buf);
+    ssize_t n;
+
+    if (b->left <= 0)
+        return 0;
+    if ((int64_t)want > b->left)
+        want = (size_t)b->left;
+    do
+        n = read(b->fd, b->buf, want);
+    while (n < 0 && errno == EINTR);
+    if (n < 0 || (n > 0 && EVP_DigestUpdate(b->md, b->buf, (size_t)n) != 1)) {
+        b->failed = 1;
+        archive_set_error(a, n < 0 ? errno : EIO,
+                          "cannot read the layer");
+        return -1;
+    }
+    b->left -= n;
+    *buf = b->buf;
+    return n;
+}
+
+/* The rest of the blob through the hash; 1 if it is its descriptor's
+ * digest and size, 0 if not, -1 if it cannot be read. */
+static int blob_matches(struct blob_in *b, const char *digest)
+{
+    unsigned char md[EVP_MAX_MD_SIZE], extra;
+    unsigned int mdlen = 0;
+    char got[OCI_DIGEST_MAX];
+    ssize_t n;
+
+    if (b->failed)
+        return -1;
+    while (b->left > 0) {
+        size_t want = sizeof(b->buf);
+
+        if ((int64_t)want > b->left)
+            want = (size_t)b->left;
+        n = read(b->fd, b->buf, want);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        if (n == 0)
+            return 0;   /* shorter than its size */
+        if (EVP_DigestUpdate(b->md, b->buf, (size_t)n) != 1)
+            return -1;
+        b->left -= n;
+    }
+    do
+        n = read(b->fd, &extra, 1);
+    while (n < 0 && errno == EINTR);
+    if (n != 0)
+        return n < 0 ? -1 : 0;  /* longer than its size */
+    if (EVP_DigestFinal_ex(b->md, md, &mdlen) != 1)
+        return -1;
+    digest_text(md, mdlen, got);
+    return strcmp(got, digest) == 0;
+}
+
+/* One image's unpack. */
+struct unpack {
+    const char *name;               /* the image's, for messages */
+    const char *tree;               /* the tree being made (relative) */
+    size_t layer, nlayers;
+    struct unpack_count count;
+    char *err;
+    size_t errlen;
+};
+
+__attribute__((format(printf, 3, 4)))
+static enum image_error layer_error(struct unpack *u, enum image_error rc,
+                                    const char *fmt, ...)
+{
+    char what[600];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof(what), fmt, ap);
+    va_end(ap);
+    errf(u->err, u->errlen, "image \"%s\": layer %zu of %zu: %s", u->name,
+         u->layer + 1, u->nlayers, what);
+    return rc;
+}
+
+static enum image_error over(struct unpack *u, enum unpack_limit hit)
+{
+    unpack_limit_message(u->err, u->errlen, u->name, u->layer, u->nlayers,
+                         hit, &u->count);
+    return IMAGE_TOO_LARGE;
+}
+
+/* The layer's decompressed stream, as far as it was read, counted. */
+static enum unpack_limit count_stream(struct unpack *u, struct archive *in)
+{
+    la_int64_t pos = archive_filter_bytes(in, 0);
+
+    return unpack_count_bytes(&u->count, pos > 0 ? (uint64_t)pos : 0);
+}
+
+/* A write failed: the executor's disk, or the entry itself. */
+static enum image_error write_error(struct unpack *u, struct archive *out,
+                                    const char *path)
+{
+    int e = archive_errno(out);
+
+    return layer_error(u, e == ENOSPC || e == EDQUOT ? IMAGE_IO
+                                                      : IMAGE_BROKEN,
+                       "entry \"%.200s\": %s", path,
+                       archive_error_string(out));
+}
+
+/*
+ * The rest of the current entry's data, counted as it is read: written
+ * to out, or (out NULL: an entry that is not written) dropped.  Nothing
+ * is left for libarchive to skip unseen.
+ */
+static enum image_error entry_data(struct unpack *u, struct archive *in,
+                                   struct archive *out, const char *path)
+{
+    enum unpack_limit hit;
+    const void *buf;
+    size_t size;
+    la_int64_t off;
+    int r;
+
+    while ((r = archive_read_data_block(in, &buf, &size, &off))
+           == ARCHIVE_OK) {
+        hit = count_stream(u, in);
+        if (hit != UNPACK_WITHIN)
+            return over(u, hit);
+        if (out != NULL && archive_write_data_block(out, buf, size, off)
+                           != ARCHIVE_OK)
+            return write_error(u, out, path);
+    }
+    if (r != ARCHIVE_EOF)
+        return layer_error(u, IMAGE_BROKEN, "%s", archive_error_string(in));
+    return IMAGE_OK;
+}
+
+/*
+ * Applies one layer tarball (plain or gzip) from in on top of u->tree:
+ * whiteouts are applied, paths that would leave the tree are refused,
+ * device nodes are skipped, setuid and setgid bits are dropped; entries
+ * and bytes count against the limits as they come.
+ */
+static enum image_error layer_apply(struct unpack *u, struct archive *in)
+{
+    struct archive *out = archive_write_disk_new();
     struct archive_entry *e;
     char clean[4096], target[4096], full[4400], name[4096];
+    const char *root = u->tree;
+    enum image_error rc = IMAGE_BROKEN;
+    enum unpack_limit hit;
     struct stat st;
-    int rc = -1, r;
+    size_t bad;
+    int r;
 
-    if (in == NULL || out == NULL) {
-        errf(err, errlen, "out of memory");
-        goto done;
-    }
-    archive_read_support_filter_gzip(in);
-    archive_read_support_filter_none(in);
-    archive_read_support_format_tar(in);
+    if (out == NULL)
+        return layer_error(u, IMAGE_IO, "out of memory");
     archive_write_disk_set_options(out,
         ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME
         | ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_SECURE_NODOTDOT
         | ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS | ARCHIVE_EXTRACT_UNLINK);
-    if (archive_read_open_filename(in, blob, 65536) != ARCHIVE_OK) {
-        errf(err, errlen, "layer %s: %s", blob, archive_error_string(in));
-        goto done;
-    }
     while ((r = archive_read_next_header(in, &e)) == ARCHIVE_OK) {
         const char *path = archive_entry_pathname(e);
         const char *link = archive_entry_hardlink(e);
         mode_t type = archive_entry_filetype(e);
 
-        if (path == NULL || layer_path_clean(path, clean, sizeof(clean)) < 0) {
-            if (path != NULL && (strcmp(path, "./") == 0
-                                 || strcmp(path, ".") == 0))
-                continue;   /* the root itself */
-            errf(err, errlen, "layer entry \"%.200s\" leaves the image",
-                 path ? path : "(none)");
+        hit = unpack_count_entry(&u->count);
+        if (hit == UNPACK_WITHIN)
+            hit = count_stream(u, in);
+        if (hit != UNPACK_WITHIN) {
+            rc = over(u, hit);
             goto done;
         }
-        bad = symlink_parent(rootfs_rel, clean);
+        if (path == NULL || layer_path_clean(path, clean, sizeof(clean)) < 0) {
+            if (path != NULL && (strcmp(path, "./") == 0
+                                 || strcmp(path, ".") == 0)) {
+                /* the root itself */
+                if ((rc = entry_data(u, in, NULL, path)) != IMAGE_OK)
+                    goto done;
+                continue;
+            }
+            rc = layer_error(u, IMAGE_BROKEN, "entry \"%.200s\" leaves the "
+                             "image", path ? path : "(none)");
+            goto done;
+        }
+        bad = symlink_parent(root, clean);
         if (bad > 0) {
-            errf(err, errlen, "layer entry \"%.200s\" passes through the "
-                 "symlink \"%.*s\"", clean, (int)bad, clean);
+            rc = layer_error(u, IMAGE_BROKEN, "entry \"%.200s\" passes "
+                             "through the symlink \"%.*s\"", clean, (int)bad,
+                             clean);
             goto done;
         }
         switch (layer_path_kind(clean, target, sizeof(target))) {
         case LAYER_ENTRY_WHITEOUT:
-            snprintf(full, sizeof(full), "%s/%s", rootfs_rel, target);
-            if (remove_tree(full) < 0) {
-                errf(err, errlen, "whiteout of \"%.200s\": %s", target,
-                     strerror(errno));
+            snprintf(full, sizeof(full), "%s/%s", root, target);
+            if (fs_tree_remove(full) < 0) {
+                rc = layer_error(u, IMAGE_BROKEN, "whiteout of \"%.200s\": "
+                                 "%s", target, strerror(errno));
                 goto done;
             }
+            if ((rc = entry_data(u, in, NULL, clean)) != IMAGE_OK)
+                goto done;
             continue;
         case LAYER_ENTRY_OPAQUE:
-            snprintf(full, sizeof(full), "%s%s%s", rootfs_rel,
+            snprintf(full, sizeof(full), "%s%s%s", root,
                      target[0] ? "/" : "", target);
             if (empty_dir(full) < 0) {
-                errf(err, errlen, "opaque whiteout of \"%.200s\": %s", target,
-                     strerror(errno));
+                rc = layer_error(u, IMAGE_BROKEN, "opaque whiteout of "
+                                 "\"%.200s\": %s", target, strerror(errno));
                 goto done;
             }
+            if ((rc = entry_data(u, in, NULL, clean)) != IMAGE_OK)
+                goto done;
             continue;
         case LAYER_ENTRY_NORMAL:
             break;
         }
         if (type == AE_IFCHR || type == AE_IFBLK || type == AE_IFIFO
-            || type == AE_IFSOCK)
-            continue;       /* no device nodes: /dev is the sandbox's */
-        snprintf(full, sizeof(full), "%s/%s", rootfs_rel, clean);
+            || type == AE_IFSOCK) {
+            /* no device nodes: /dev is the sandbox's */
+            if ((rc = entry_data(u, in, NULL, clean)) != IMAGE_OK)
+                goto done;
+            continue;
+        }
+        snprintf(full, sizeof(full), "%s/%s", root, clean);
         snprintf(name, sizeof(name), "%s", clean);
         path = name;    /* the entry's own string changes below */
         if (type != AE_IFDIR && lstat(full, &st) == 0 && S_ISDIR(st.st_mode)
-            && remove_tree(full) < 0) {
+            && fs_tree_remove(full) < 0) {
             /* a later layer replaces a directory with something else */
-            errf(err, errlen, "layer entry \"%.200s\": cannot replace the "
-                 "directory: %s", name, strerror(errno));
+            rc = layer_error(u, IMAGE_BROKEN, "entry \"%.200s\": cannot "
+                             "replace the directory: %s", name,
+                             strerror(errno));
             goto done;
         }
         archive_entry_set_pathname(e, full);
         if (link != NULL) {
             if (layer_path_clean(link, clean, sizeof(clean)) < 0) {
-                errf(err, errlen, "hard link \"%.200s\" leaves the image",
-                     link);
+                rc = layer_error(u, IMAGE_BROKEN, "hard link \"%.200s\" "
+                                 "leaves the image", link);
                 goto done;
             }
-            bad = symlink_parent(rootfs_rel, clean);
+            bad = symlink_parent(root, clean);
             if (bad > 0) {
-                errf(err, errlen, "hard link \"%.200s\" passes through the "
-                     "symlink \"%.*s\"", link, (int)bad, clean);
+                rc = layer_error(u, IMAGE_BROKEN, "hard link \"%.200s\" "
+                                 "passes through the symlink \"%.*s\"", link,
+                                 (int)bad, clean);
                 goto done;
             }
-            snprintf(full, sizeof(full), "%s/%s", rootfs_rel, clean);
+            snprintf(full, sizeof(full), "%s/%s", root, clean);
             archive_entry_set_hardlink(e, full);
         }
         archive_entry_set_perm(e, archive_entry_perm(e) & 01777);
         if (archive_write_header(out, e) != ARCHIVE_OK) {
-            errf(err, errlen, "layer entry \"%.200s\": %s", path,
-                 archive_error_string(out));
+            rc = write_error(u, out, path);
             goto done;
         }
-        if (archive_entry_size(e) > 0 && link == NULL) {
-            const void *buf;
-            size_t size;
-            la_int64_t off;
-
-            while ((r = archive_read_data_block(in, &buf, &size, &off))
-                   == ARCHIVE_OK) {
-                if (archive_write_data_block(out, buf, size, off)
-                    != ARCHIVE_OK) {
-                    errf(err, errlen, "layer entry \"%.200s\": %s", path,
-                         archive_error_string(out));
-                    goto done;
-                }
-            }
-            if (r != ARCHIVE_EOF) {
-                errf(err, errlen, "layer %s: %s", blob,
-                     archive_error_string(in));
-                goto done;
-            }
-        }
+        /* a hard link's data, if any, is not written */
+        rc = entry_data(u, in, link == NULL && archive_entry_size(e) > 0
+                               ? out : NULL, path);
+        if (rc != IMAGE_OK)
+            goto done;
         if (archive_write_finish_entry(out) != ARCHIVE_OK) {
-            errf(err, errlen, "layer entry \"%.200s\": %s", path,
-                 archive_error_string(out));
+            rc = write_error(u, out, path);
             goto done;
         }
     }
     if (r != ARCHIVE_EOF) {
-        errf(err, errlen, "layer %s: %s", blob, archive_error_string(in));
+        rc = layer_error(u, IMAGE_BROKEN, "%s", archive_error_string(in));
         goto done;
     }
-    rc = 0;
+    hit = count_stream(u, in);
+    rc = hit == UNPACK_WITHIN ? IMAGE_OK : over(u, hit);
 done:
-    if (in)
-        archive_read_free(in);
-    if (out)
-        archive_write_free(out);
+    archive_write_free(out);
     return rc;
 }
 
-/* Unpacks every layer into rootfs/<hex>, through a temporary directory
- * renamed into place, so a half-unpacked tree is never used. */
+/*
+ * Verifies and applies one layer in a single read of its blob: a blob
+ * that is not what its descriptor says is refused for that, whatever
+ * else went wrong with it.
+ */
+static enum image_error apply_blob(struct unpack *u, const char *layout,
+                                   const struct oci_descriptor *d)
+{
+    struct blob_in *b = NULL;
+    struct archive *in = NULL;
+    enum image_error rc;
+    enum unpack_limit hit;
+    char path[1200];
+    int match;
+
+    hit = unpack_count_blob(&u->count, d->size);
+    if (hit != UNPACK_WITHIN)
+        return over(u, hit);
+    b = calloc(1, sizeof(*b));
+    if (b != NULL)
+        b->fd = -1;
+    in = archive_read_new();
+    if (b == NULL || in == NULL || (b->md = EVP_MD_CTX_new()) == NULL
+        || EVP_DigestInit_ex(b->md, EVP_sha256(), NULL) != 1) {
+        rc = layer_error(u, IMAGE_IO, "out of memory");
+        goto out;
+    }
+    blob_path(path, sizeof(path), layout, d->digest);
+    b->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (b->fd < 0) {
+        rc = layer_error(u, IMAGE_BROKEN, "blob %s: %s", d->digest,
+                         errno == ENOENT ? "missing" : strerror(errno));
+        goto out;
+    }
+    b->left = d->size;
+    archive_read_support_filter_gzip(in);
+    archive_read_support_filter_none(in);
+    archive_read_support_format_tar(in);
+    if (archive_read_open(in, b, NULL, blob_read, NULL) != ARCHIVE_OK)
+        rc = layer_error(u, IMAGE_BROKEN, "%s", archive_error_string(in));
+    else
+        rc = layer_apply(u, in);
+    if (rc != IMAGE_TOO_LARGE && rc != IMAGE_IO) {
+        match = blob_matches(b, d->digest);
+        if (match == 0)
+            rc = layer_error(u, IMAGE_BROKEN, "blob %s does not match its "
+                             "digest or size", d->digest);
+        else if (match < 0 && rc == IMAGE_OK)
+            rc = layer_error(u, IMAGE_BROKEN, "blob %s: cannot read it",
+                             d->digest);
+    }
+out:
+    if (in != NULL)
+        archive_read_free(in);
+    if (b != NULL) {
+        if (b->fd >= 0)
+            close(b->fd);
+        EVP_MD_CTX_free(b->md);
+        free(b);
+    }
+    return rc;
+}
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/*
+ * Unpacks every layer into rootfs/<hex>, through a temporary directory
+ * renamed into place when complete, so a half-unpacked tree is never
+ * used, and one that fails is removed.  *bytes: the tree on disk.
+ */
 static enum image_error unpack(const char *layout,
                                const struct oci_manifest *m,
                                const char *digest, const char *name,
-                               char *err, size_t errlen)
+                               uint64_t *bytes, char *err, size_t errlen)
 {
     static unsigned long seq;
-    char tmp[256], final[256], blob[1200];
+    char tmp[256], final[256], dir[300];
+    struct unpack_limits lim;
+    struct unpack u = {
+        .name = name, .tree = tmp, .nlayers = m->nlayers,
+        .err = err, .errlen = errlen,
+    };
+    static const char *const mounts[] = { "proc", "dev", "tmp" };
+    enum image_error rc = IMAGE_OK;
+    uint64_t start = now_ms();
+    struct log_record r;
     size_t i;
 
-    /* two threads may unpack the same image at once: each its own tree */
+    image_trees_limits(&lim);
+    unpack_count_init(&u.count, &lim);
     snprintf(final, sizeof(final), IMAGE_STORE_ROOTFS "/%s", digest + 7);
-    snprintf(tmp, sizeof(tmp), IMAGE_STORE_ROOTFS "/" TMP_PREFIX "%s-%lu",
-             digest + 7, __atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED));
+    snprintf(tmp, sizeof(tmp), IMAGE_STORE_ROOTFS "/" IMAGE_STORE_UNPACKING
+             "%s-%lu", digest + 7,
+             __atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED));
     if (mkdir(tmp, 0755) < 0) {
-        errf(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
+        errf(err, errlen, "image \"%s\": cannot make its tree: %s", name,
+             strerror(errno));
         return IMAGE_IO;
     }
-    for (i = 0; i < m->nlayers; i++) {
-        if (verify_blob(layout, &m->layers[i], name, err, errlen)
-            != IMAGE_OK)
-            goto broken;
-        blob_path(blob, sizeof(blob), layout, m->layers[i].digest);
-        if (layer_apply(blob, tmp, err, errlen) < 0) {
-            size_t n = strlen(err);
-            snprintf(err + n, errlen - n, " (image \"%s\")", name);
-            goto broken;
-        }
+    for (i = 0; i < m->nlayers && rc == IMAGE_OK; i++) {
+        u.layer = i;
+        if (i > 0)
+            unpack_count_next_layer(&u.count);
+        rc = apply_blob(&u, layout, &m->layers[i]);
     }
+    if (rc != IMAGE_OK)
+        goto failed;
     /* the sandbox mounts these: they must exist in a read-only tree */
-    if ((mkdir(strcat(strcpy(blob, tmp), "/proc"), 0755) < 0
-         && errno != EEXIST)
-        || (mkdir(strcat(strcpy(blob, tmp), "/dev"), 0755) < 0
-            && errno != EEXIST)
-        || (mkdir(strcat(strcpy(blob, tmp), "/tmp"), 01777) < 0
-            && errno != EEXIST)) {
-        errf(err, errlen, "image \"%s\": cannot create mount points: %s",
-             name, strerror(errno));
-        goto broken;
+    for (i = 0; i < sizeof(mounts) / sizeof(mounts[0]); i++) {
+        snprintf(dir, sizeof(dir), "%s/%s", tmp, mounts[i]);
+        if (mkdir(dir, i == 2 ? 01777 : 0755) < 0 && errno != EEXIST) {
+            errf(err, errlen, "image \"%s\": cannot create mount points: "
+                 "%s", name, strerror(errno));
+            rc = IMAGE_BROKEN;
+            goto failed;
+        }
     }
     chmod(tmp, 0755);
+    if (fs_tree_usage(tmp, bytes) < 0) {
+        errf(err, errlen, "image \"%s\": cannot measure its tree: %s", name,
+             strerror(errno));
+        rc = IMAGE_IO;
+        goto failed;
+    }
     if (rename(tmp, final) < 0) {
-        if (errno == EEXIST || errno == ENOTEMPTY) {
-            remove_tree(tmp);   /* unpacked meanwhile by another call */
-            return IMAGE_OK;
+        if (errno != EEXIST && errno != ENOTEMPTY) {
+            errf(err, errlen, "image \"%s\": cannot put its tree in place: "
+                 "%s", name, strerror(errno));
+            rc = IMAGE_IO;
+            goto failed;
         }
-        errf(err, errlen, "cannot rename %s: %s", tmp, strerror(errno));
-        remove_tree(tmp);
-        return IMAGE_IO;
+        /* left by a removal that failed: the same digest, the same tree */
+        fs_tree_remove(tmp);
+        if (fs_tree_usage(final, bytes) < 0)
+            *bytes = 0;
+    }
+    if (log_begin(&r, LOG_LEVEL_INFO, "image unpacked")) {
+        log_str(&r, "image", name);
+        log_str(&r, "digest", digest);
+        log_int(&r, "layers", (long long)m->nlayers);
+        log_int(&r, "entries", (long long)(u.count.done_entries
+                                           + u.count.layer_entries));
+        log_int(&r, "unpacked_bytes", (long long)(u.count.done_bytes
+                                                  + u.count.layer_bytes));
+        log_int(&r, "bytes", (long long)*bytes);
+        log_int(&r, "time_ms", (long long)(now_ms() - start));
+        log_end(&r);
     }
     return IMAGE_OK;
-broken:
-    remove_tree(tmp);
-    return IMAGE_BROKEN;
+failed:
+    if (fs_tree_remove(tmp) < 0)
+        log_msg(LOG_LEVEL_ERROR, "cannot remove a failed unpack", tmp);
+    if (log_begin(&r, LOG_LEVEL_WARN, "image not unpacked")) {
+        log_str(&r, "image", name);
+        log_str(&r, "digest", digest);
+        log_str(&r, "error", err);
+        log_end(&r);
+    }
+    return rc;
 }
 
 enum image_error image_prepare(const char *image_dir, const char *store_dir,
@@ -369,8 +626,8 @@ enum image_error image_prepare(const char *image_dir, const char *store_dir,
     struct oci_manifest *m = NULL;
     char layout[1100], path[1200], *doc = NULL;
     size_t len;
-    struct stat st;
     enum image_error rc = IMAGE_BROKEN;
+    int mine = 0;
 
     memset(img, 0, sizeof(*img));
     if (oci_ref_parse(name, &ref, err, errlen) < 0)
@@ -417,14 +674,20 @@ enum image_error image_prepare(const char *image_dir, const char *store_dir,
     strcpy(img->digest, mdesc.digest);
     snprintf(img->rootfs, sizeof(img->rootfs), "%s/" IMAGE_STORE_ROOTFS
              "/%s", store_dir, mdesc.digest + 7);
-    snprintf(path, sizeof(path), IMAGE_STORE_ROOTFS "/%s", mdesc.digest + 7);
-    if (stat(path, &st) < 0) {
-        rc = unpack(layout, m, mdesc.digest, name, err, errlen);
+    /* the tree, held; or this call unpacks it while later ones wait */
+    rc = image_trees_claim(mdesc.digest, &mine, err, errlen);
+    if (rc != IMAGE_OK)
+        goto out;
+    if (mine) {
+        uint64_t bytes = 0;
+
+        rc = unpack(layout, m, mdesc.digest, name, &bytes, err, errlen);
+        image_trees_unpacked(mdesc.digest, rc, err, bytes);
         if (rc != IMAGE_OK)
             goto out;
         img->unpacked = 1;
     }
-    rc = IMAGE_OK;
+    img->held = 1;      /* the last step: nothing fails after it */
 out:
     free(doc);
     free(m);
@@ -435,6 +698,10 @@ out:
 
 void image_free(struct image *img)
 {
+    if (img->held) {
+        image_trees_release(img->digest);
+        img->held = 0;
+    }
     oci_config_free(&img->config);
 }
 
@@ -448,28 +715,15 @@ int image_store_cleanup(void)
     if (dp == NULL)
         return 0;
     while ((d = readdir(dp)) != NULL) {
-        if (strncmp(d->d_name, TMP_PREFIX, sizeof(TMP_PREFIX) - 1) != 0)
+        if (strncmp(d->d_name, IMAGE_STORE_UNPACKING,
+                    sizeof(IMAGE_STORE_UNPACKING) - 1) != 0
+            && strncmp(d->d_name, IMAGE_STORE_REMOVING,
+                       sizeof(IMAGE_STORE_REMOVING) - 1) != 0)
             continue;
         snprintf(path, sizeof(path), IMAGE_STORE_ROOTFS "/%.400s",
                  d->d_name);
-        if (remove_tree(path) == 0)
+        if (fs_tree_remove(path) == 0)
             n++;
-    }
-    closedir(dp);
-    return n;
-}
-
-unsigned image_store_count(void)
-{
-    struct dirent *d;
-    DIR *dp = opendir(IMAGE_STORE_ROOTFS);
-    unsigned n = 0;
-
-    if (dp == NULL)
-        return 0;
-    while ((d = readdir(dp)) != NULL) {
-        if (d->d_name[0] != '.')
-            n++;    /* a digest; ".tmp-*" are unpacks under way */
     }
     closedir(dp);
     return n;

@@ -11,6 +11,7 @@
 #include "config.h"
 #include "endpoints.h"
 #include "image_store.h"
+#include "image_trees.h"
 #include "hot.h"
 #include "log.h"
 #include "metrics.h"
@@ -240,6 +241,7 @@ static void on_reload_signal(uv_signal_t *h, int signum)
                 "keeping the running configuration", strerror(-rc));
         return;
     }
+    image_trees_configure(&cfg);
     if (server_reconfigure(&exe.server, &cfg, err, sizeof(err)) != 0)
         log_msg(LOG_LEVEL_WARN, "reloaded in part", err);
     else
@@ -253,6 +255,7 @@ int main(int argc, char **argv)
     struct log_record r;
     char err[512];
     int opt, test_only = 0, rc, n, lock_fd;
+    uint64_t image_bytes;
 
     while ((opt = getopt(argc, argv, "c:tVh")) != -1) {
         switch (opt) {
@@ -316,7 +319,14 @@ int main(int argc, char **argv)
         log_int(&r, "temp_dirs", n);
         log_end(&r);
     }
-    metrics_image_store(image_store_count());
+    image_trees_configure(&cfg);
+    n = (int)image_trees_load(&image_bytes);
+    if (log_begin(&r, LOG_LEVEL_INFO, "image store")) {
+        log_int(&r, "images", n);
+        log_int(&r, "bytes", (long long)image_bytes);
+        log_int(&r, "max_bytes", (long long)cfg.image_store_max_bytes);
+        log_end(&r);
+    }
     if (metrics_init(cfg.metrics_max_series) < 0) {
         log_msg(LOG_LEVEL_ERROR, "cannot start", "metrics: out of memory");
         return 1;
@@ -327,6 +337,7 @@ int main(int argc, char **argv)
         return 1;
     }
 
+    image_trees_start(&exe.server);
     if (async_start(&exe.server.cfg) < 0)
         return 1;
 
@@ -356,6 +367,7 @@ int main(int argc, char **argv)
     uv_run(exe.loop, UV_RUN_DEFAULT);
     async_wait(5000);
     uv_loop_close(exe.loop);
+    image_trees_free();
     cgroups_fini(&exe.server.cgroups);
     free(exe.server.seccomp_bpf);
     log_msg(LOG_LEVEL_INFO, "executor stopped", NULL);

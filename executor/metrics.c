@@ -52,7 +52,7 @@ static struct {
     uint64_t counters_logged[METRICS_COUNTERS];
     struct histogram wait[METRICS_KINDS], exec[METRICS_KINDS], cold;
     struct timer wait_t[METRICS_KINDS], exec_t, cold_t;
-    uint64_t images_at_start;
+    uint64_t images, image_bytes;       /* in the image store */
     char token[METRICS_TOKEN_LEN + 1];
 } M = { .mu = PTHREAD_MUTEX_INITIALIZER };
 
@@ -189,10 +189,11 @@ void metrics_count(enum metrics_counter c)
     pthread_mutex_unlock(&M.mu);
 }
 
-void metrics_image_store(uint64_t images)
+void metrics_image_store(uint64_t images, uint64_t bytes)
 {
     pthread_mutex_lock(&M.mu);
-    M.images_at_start = images;
+    M.images = images;
+    M.image_bytes = bytes;
     pthread_mutex_unlock(&M.mu);
 }
 
@@ -329,6 +330,9 @@ int metrics_render_prometheus(FILE *out, const struct metrics_gauges *g)
     prom_counter(out, "functions_image_errors_total",
                  "Images that could not be prepared.",
                  c[METRICS_IMAGE_ERRORS]);
+    prom_counter(out, "functions_image_removed_total",
+                 "Unpacked images removed to keep the store under its size.",
+                 c[METRICS_IMAGE_REMOVED]);
     prom_counter(out, "functions_async_received_total",
                  "Async call messages taken from the queue.",
                  c[METRICS_ASYNC_RECEIVED]);
@@ -338,8 +342,10 @@ int metrics_render_prometheus(FILE *out, const struct metrics_gauges *g)
     prom_counter(out, "functions_async_dead_lettered_total",
                  "Async call messages dead-lettered.", c[METRICS_ASYNC_DEAD]);
     prom_gauge(out, "functions_image_store_images",
-               "Images unpacked in the image store.",
-               M.images_at_start + c[METRICS_IMAGE_PULLS]);
+               "Images unpacked in the image store.", M.images);
+    prom_gauge(out, "functions_image_store_bytes",
+               "Disk space of the images unpacked in the image store.",
+               M.image_bytes);
     pthread_mutex_unlock(&M.mu);
 
     head(out, "functions_hot_instances", "gauge",
@@ -479,6 +485,7 @@ int metrics_render_log(FILE *out, const char *prefix,
         { METRICS_HOT_STOPPED, "hot", "stopped", "instances" },
         { METRICS_IMAGE_PULLS, "image", "pulls", "images" },
         { METRICS_IMAGE_ERRORS, "image", "errors", "images" },
+        { METRICS_IMAGE_REMOVED, "image", "removed", "images" },
         { METRICS_ASYNC_RECEIVED, "async", "received", "calls" },
         { METRICS_ASYNC_RETRIED, "async", "retried", "calls" },
         { METRICS_ASYNC_DEAD, "async", "dead_lettered", "calls" },
@@ -516,8 +523,8 @@ int metrics_render_log(FILE *out, const char *prefix,
         if (!M.series[i].logged_app)
             log_app(out, prefix, i);
     }
-    line_gauge(out, prefix, "image.stored",
-               M.images_at_start + M.counters[METRICS_IMAGE_PULLS], "images");
+    line_gauge(out, prefix, "image.stored", M.images, "images");
+    line_gauge(out, prefix, "image.stored_bytes", M.image_bytes, "bytes");
     pthread_mutex_unlock(&M.mu);
 
     line_gauge(out, prefix, "queue.depth", g->queue_depth, "calls");

@@ -49,6 +49,7 @@ enum metrics_counter {
     METRICS_HOT_STOPPED,
     METRICS_IMAGE_PULLS,        /* images unpacked into the store */
     METRICS_IMAGE_ERRORS,       /* images that could not be prepared */
+    METRICS_IMAGE_REMOVED,      /* unpacked images removed (store size) */
     METRICS_ASYNC_RECEIVED,     /* messages taken from the queue */
     METRICS_ASYNC_RETRIED,      /* sent to a retry queue */
     METRICS_ASYNC_DEAD,         /* dead-lettered */
@@ -90,8 +91,8 @@ enum metrics_outcome metrics_outcome_of(int status);
 
 void metrics_count(enum metrics_counter c);
 
-/* Images the store held at start (each pull adds one). */
-void metrics_image_store(uint64_t images);
+/* What the image store holds now: unpacked images and their bytes. */
+void metrics_image_store(uint64_t images, uint64_t bytes);
 void metrics_cold_start(uint64_t ms);
 
 /* Returns 0, or -1 if the stream failed. */

@@ -167,9 +167,45 @@ static void test_units(void)
     is_int(parse_size("18446744073709551615k", &v), -1, "overflow refused");
 }
 
+static void test_image_limits(void)
+{
+    struct config cfg;
+    char err[CONFIG_ERR_MAX] = "";
+
+    config_defaults(&cfg);
+    is_int(cfg.layer_max_bytes, 1ULL << 30, "default layer_max_bytes 1g");
+    is_int(cfg.layer_max_entries, 100000, "default layer_max_entries");
+    is_int(cfg.image_max_bytes, 2ULL << 30, "default image_max_bytes 2g");
+    is_int(cfg.image_max_entries, 200000, "default image_max_entries");
+    is_int(cfg.image_store_max_bytes, 10ULL << 30,
+           "default image_store_max_bytes 10g");
+    is_int(parse(&cfg, "listen = /s\nimage_dir = /i\nstate_dir = /st\n"
+                 "layer_max_bytes = 8m\nlayer_max_entries = 500\n"
+                 "image_max_bytes = 12m\nimage_max_entries = 800\n"
+                 "image_store_max_bytes = 64m\n", err), 0,
+           "the image limits parse");
+    is_int(cfg.layer_max_bytes, 8 << 20, "layer_max_bytes");
+    is_int(cfg.layer_max_entries, 500, "layer_max_entries");
+    is_int(cfg.image_max_bytes, 12 << 20, "image_max_bytes");
+    is_int(cfg.image_max_entries, 800, "image_max_entries");
+    is_int(cfg.image_store_max_bytes, 64 << 20, "image_store_max_bytes");
+    is_str(cfg.image_dir, "/i", "image_dir is still image_dir");
+    is_int(config_validate(&cfg, err, sizeof(err)), 0, "they validate");
+    is_int(parse(&cfg, "layer_max_bytes = 1k\n", err), -1,
+           "layer_max_bytes under 64k refused");
+    is_int(parse(&cfg, "image_max_entries = 0\n", err), -1,
+           "image_max_entries 0 refused: there is always a limit");
+    is_int(parse(&cfg, "listen = /s\nimage_dir = /i\nstate_dir = /st\n"
+                 "image_max_bytes = 4g\nimage_store_max_bytes = 3g\n",
+                 err), 0, "a store smaller than an image parses");
+    is_int(config_validate(&cfg, err, sizeof(err)), -1, "but is refused");
+    ok(strstr(err, "image_store_max_bytes") != NULL, "naming the key");
+}
+
 int main(void)
 {
     test_defaults_and_values();
+    test_image_limits();
     test_rejections();
     test_hostile_text();
     test_validate();

@@ -56,8 +56,9 @@ int main(void)
     metrics_call("c", "/w", METRICS_SYNC, METRICS_INVALID, -1, -1);
     metrics_count(METRICS_QUEUE_FULL);
     metrics_cold_start(120);
-    metrics_image_store(4);
+    metrics_image_store(5, 12345);
     metrics_count(METRICS_IMAGE_PULLS);
+    metrics_count(METRICS_IMAGE_REMOVED);
 
     t = render(1, &g);
     ok(has(t, "functions_calls_total{app=\"a\",path=\"/x\",kind=\"sync\","
@@ -81,7 +82,9 @@ int main(void)
     ok(has(t, "functions_queue_depth 3"), "gauges from the caller");
     ok(has(t, "functions_hot_instances{state=\"idle\"} 1"), "hot instances");
     ok(has(t, "functions_image_store_images 5"),
-       "images in the store: those at start and the pulls");
+       "images in the store, as the store says");
+    ok(has(t, "functions_image_store_bytes 12345"), "and their bytes");
+    ok(has(t, "functions_image_removed_total 1"), "images removed");
     free(t);
 
     t = render(0, &g);
