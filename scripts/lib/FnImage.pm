@@ -12,7 +12,10 @@ package FnImage;
 #   ]);
 #
 # Entry options: data, file (copied from the host), symlink, hardlink,
-# dir, chardev; mode.  Several build() calls into one directory add tags.
+# dir, chardev; mode.  A layer may also be a tar archive's bytes (a scalar
+# reference, compressed as the others), or a blob stored as it is:
+# { blob => $bytes, gzip => 1 } (a gzip-compressed tar; 0: plain).
+# Several build() calls into one directory add tags.
 
 use strict;
 use warnings;
@@ -79,16 +82,23 @@ sub build {
     make_path($dir);
     my @layers;
     for my $entries (@{ $o{layers} // [] }) {
-        my $bytes = ref $entries eq 'SCALAR' ? $$entries : layer_tar($entries);
-        if ($gz) {
-            my $z;
-            gzip(\$bytes => \$z) or die $GzipError;
-            $bytes = $z;
+        my ($bytes, $zipped);
+        if (ref $entries eq 'HASH') {
+            ($bytes, $zipped) = ($entries->{blob}, $entries->{gzip} // 1);
+        } else {
+            $bytes = ref $entries eq 'SCALAR' ? $$entries
+                                               : layer_tar($entries);
+            if ($gz) {
+                my $z;
+                gzip(\$bytes => \$z) or die $GzipError;
+                $bytes = $z;
+            }
+            $zipped = $gz;
         }
         my ($d, $size) = blob($dir, $bytes);
         push @layers, {
             mediaType => 'application/vnd.oci.image.layer.v1.tar'
-                         . ($gz ? '+gzip' : ''),
+                         . ($zipped ? '+gzip' : ''),
             digest => $d, size => $size };
     }
     my %config = (architecture => 'amd64', os => 'linux',
