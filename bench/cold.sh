@@ -42,8 +42,9 @@ perl -I"$here/scripts/lib" -MFnImage -e '
                                mode => 0755 ] ] ]);
 ' "$dir"
 
-# Two executors: "fresh" makes a sandbox per call, "reuse" keeps them.
-start_executor() {  # name, sandbox_idle_timeout
+# Two executors: "fresh" makes a sandbox per call, "reuse" keeps them;
+# each with host uids of its own.
+start_executor() {  # name, sandbox_idle_timeout, sandbox_uids
     mkdir -p "$dir/$1"
     cat > "$dir/$1/executor.conf" <<CONF
 listen = $dir/$1/executor.sock
@@ -57,13 +58,14 @@ max_sandboxes = 16
 memory_budget = 8g
 queue_size = 1000
 sandbox_idle_timeout = $2
+sandbox_uids = $3
 CONF
     "$build/functions-executor" -c "$dir/$1/executor.conf" &
     pids+=($!)
     for _ in $(seq 50); do [ -S "$dir/$1/executor.sock" ] && break; sleep 0.1; done
 }
-start_executor fresh 0
-start_executor reuse 30s
+start_executor fresh 0 1879179264-1879180287
+start_executor reuse 30s 1879180288-1879181311
 
 route() {
     printf 'Fn-Route: {"app":"bench","path":"/%s","image":"oci:%s:v1","memory":64}' "$1" "$1"

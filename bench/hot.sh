@@ -23,7 +23,7 @@ bench_need functions-executor
 bench_cc loadgen baseline
 bench_hot_image
 
-start_executor() {  # name
+start_executor() {  # name, sandbox_uids (each its own)
     mkdir -p "$dir/$1"
     cat > "$dir/$1/executor.conf" <<CONF
 listen = $dir/$1/executor.sock
@@ -36,12 +36,13 @@ log_file = $dir/$1/executor.log
 max_sandboxes = $((idle + 16))
 memory_budget = 64g
 queue_size = 1000
+sandbox_uids = $2
 CONF
     "$build/functions-executor" -c "$dir/$1/executor.conf" &
     pids+=($!)
     for _ in $(seq 50); do [ -S "$dir/$1/executor.sock" ] && break; sleep 0.1; done
 }
-start_executor hot
+start_executor hot 1879179264-1879195647
 
 route() {   # path, max_concurrency
     printf 'Fn-Route: {"app":"bench","path":"%s","image":"oci:hot:v1","format":"http","memory":64,"max_concurrency":%d,"idle_timeout":600}' "$1" "$2"
@@ -113,7 +114,7 @@ base_lat=$("$dir/loadgen" -u "$dir/baseline.sock" -m POST -p /call -b hello \
 echo "baseline  $base_lat"
 
 echo "== memory: $idle idle hot instances"
-start_executor mem
+start_executor mem 1879195648-1879212031
 ex_pid=${pids[-1]}
 rss() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
 pss() { awk '/^Pss:/ { print $2 }' "/proc/$1/smaps_rollup"; }
