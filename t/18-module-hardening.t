@@ -257,6 +257,55 @@ subtest 'a flood of unknown paths leaves every real route cached' => sub {
     $ng->stop;
 };
 
+subtest 'not_found_max bounds the "not found" answers kept' => sub {
+    my $ng = nginx_start(
+        http => http_conf(cache => 'zone=routes:1m valid=1h not_found=60s '
+                                 . 'not_found_max=10'),
+        server => routed('/r/'));
+    ok(settle($ng), "the zone's first generation check is behind") or return;
+    my @unknown = map { "/r/real/unknown$_" } 1 .. 50;
+    my @first = map { [ get_cached($ng, $_) ] } @unknown;
+    is(scalar(grep { $_->[0] == 404 && $_->[1] eq 'miss' } @first), 50,
+       'fifty unknown paths: 404, each looked up');
+    my @last = map { (get_cached($ng, $_))[1] } @unknown[40 .. 49];
+    is_deeply(\@last, [ ('hit') x 10 ], 'the last ten are remembered');
+    my @old = map { (get_cached($ng, $_))[1] } @unknown[0 .. 9];
+    is_deeply(\@old, [ ('miss') x 10 ],
+              'the first ten are not (a 1m zone would hold them all)');
+    $ng->stop;
+};
+
+subtest 'a zone full of routes: unknown paths take no room from them' => sub {
+    my $ng = nginx_start(
+        http => http_conf(cache => 'zone=routes:32k valid=1h not_found=60s'),
+        server => routed('/r/'));
+    ok(settle($ng), "the zone's first generation check is behind") or return;
+    my @full = map { "/f$_" } 1 .. 100;
+    route('full', $_) for @full;
+    # far more routes than the zone holds: the most recent ones stay
+    get_cached($ng, "/r/full$_") for @full;
+    # which: the newest first, until one is not there (it is read again,
+    # and takes the room of the least recently used: the first one asked)
+    my (@cached, $missed);
+    for my $p (reverse @full) {
+        my ($status, $cache) = get_cached($ng, "/r/full$p");
+        if ($cache ne 'hit') {
+            $missed = $p;
+            last;
+        }
+        push @cached, $p;
+    }
+    ok($missed && @cached >= 5, scalar(@cached) . ' routes fill the zone');
+    my @held = ($missed, reverse @cached[1 .. $#cached]);   # most recent first
+
+    my @paths = map { '/r/full/' . random_path(200) } 1 .. 200;
+    my $count = flood($ng->port, \@paths, 2);
+    is($count->{404}, 200, 'two hundred unknown paths: 404') or diag(explain($count));
+    my @gone = grep { (get_cached($ng, "/r/full$_"))[1] ne 'hit' } @held;
+    is_deeply(\@gone, [], 'every route the zone held is still there');
+    $ng->stop;
+};
+
 subtest 'an unknown app: one lookup answers for all its paths' => sub {
     my $ng = nginx_start(
         http => http_conf(cache => 'zone=routes:1m valid=1h not_found=60s'),
