@@ -7,6 +7,7 @@
  *                    [exchange=functions] [queue=functions.calls]
  *                    [queue_type=quorum|classic] [connect_timeout=2s]
  *                    [confirm_timeout=5s] [thread_pool=default];
+ *     functions_async_credentials off|on;     (http, server, location)
  *
  * rabbitmq-c blocks, so the event loop never calls it: the request body is
  * read, the message is built, and a task of nginx's thread pool publishes
@@ -14,6 +15,8 @@
  * the broker confirms, records the call as "queued" in MySQL so that it
  * can be looked up at once (and removes that record if the broker does not
  * confirm).  The answer is sent when the task is back in the event loop.
+ * The client's Authorization, Proxy-Authorization and Cookie headers are
+ * left out of the message unless functions_async_credentials is on.
  */
 
 
