@@ -96,6 +96,7 @@ bwrap_args=(/usr/bin/bwrap --unshare-user --uid 1000 --gid 1000
     --unshare-pid --unshare-ipc --unshare-uts --unshare-cgroup-try
     --unshare-net --hostname function --disable-userns --die-with-parent
     --new-session --cap-drop ALL --ro-bind "$rootfs" / --proc /proc
+    --ro-bind /proc/sys /proc/sys
     --dev /dev --size 67108864 --perms 1777 --tmpfs /dev/shm
     --remount-ro /dev --size 67108864 --perms 1777 --tmpfs /tmp --chdir /
     --clearenv --as-pid-1 -- /bin/true)

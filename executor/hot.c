@@ -329,6 +329,12 @@ static void become_idle(struct hot_instance *in)
 
     http_response_parser_reset(&in->rp);
     user_log_start(&in->ulog, NULL);
+    if (in->sb->generation != s->generation) {
+        /* made before a reload: its sandbox has the old settings (a
+         * waiting call gets a new instance once this one is gone) */
+        kill_instance(in, "the configuration changed");
+        return;
+    }
     if (p->head != NULL) {
         assign(in, pool_pop_waiter(p));
         return;
@@ -435,6 +441,9 @@ static void assign(struct hot_instance *in, struct hot_job *job)
     uv_timer_stop(&in->timer);
     in->state = INSTANCE_BUSY;
     in->job = job;
+    /* the answer to a HEAD has no body, whatever its length says */
+    in->rp.head_request = job->head_len >= 5
+                          && memcmp(job->head, "HEAD ", 5) == 0;
     in->answered = 0;
     in->timed_out = 0;
     user_log_start(&in->ulog, job->call_id);

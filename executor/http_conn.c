@@ -154,7 +154,8 @@ void http_conn_respond(struct http_conn *c, int status,
     struct write_req *wr;
     size_t head_max, n;
     uv_buf_t buf;
-    int close_after = !c->keep_alive || server_draining(c->server);
+    int close_after = !c->keep_alive || server_draining(c->server), no_body;
+    char length[40];
 
     if (c->state == HTTP_CONN_CLOSING)
         return;
@@ -167,17 +168,23 @@ void http_conn_respond(struct http_conn *c, int status,
         http_conn_close(c);
         return;
     }
+    /* 204 and 304 have neither a body nor a length (a proxy would wait
+     * for one, or take it for the next answer) */
+    no_body = status == 204 || status == 304;
+    length[0] = '\0';
+    if (!no_body)
+        snprintf(length, sizeof(length), "Content-Length: %zu\r\n",
+                 body_len);
     n = (size_t)snprintf(wr->data, head_max,
                          "HTTP/1.1 %d %s\r\n"
                          "Content-Type: %s\r\n"
-                         "Content-Length: %zu\r\n"
-                         "%s%s\r\n",
+                         "%s%s%s\r\n",
                          status, http_status_text(status), content_type,
-                         body_len, extra_headers,
+                         length, extra_headers,
                          close_after ? "Connection: close\r\n" : "");
     wr->conn = c;
     wr->close_after = close_after;
-    if (c->rp.req.method != HTTP_HEAD) {
+    if (c->rp.req.method != HTTP_HEAD && !no_body) {
         memcpy(wr->data + n, body, body_len);
         n += body_len;
     }

@@ -60,6 +60,11 @@ static int on_header_field(http_parser *hp, const char *at, size_t n)
     if (count(p, n) < 0)
         return -1;
     if (r->nheaders == 0 || p->in_value) {
+        /* a new line: ": " and CRLF around it when it is written on */
+        if (r->nheaders == HTTP_RESPONSE_HEADERS_MAX)
+            return fail(p, "the response has too many headers");
+        if (count(p, 4) < 0)
+            return -1;
         v = realloc(r->names, (r->nheaders + 1) * sizeof(char *));
         if (v == NULL)
             return fail(p, "out of memory");
@@ -104,6 +109,11 @@ static int on_headers_complete(http_parser *hp)
     p->res.status = (int)hp->status_code;
     if (hp->status_code < 200 || hp->status_code > 599)
         return fail(p, "the response status is not from 200 to 599");
+    /* no body follows, whatever Content-Length says (for a 304 or a HEAD
+     * it describes the resource): bytes after the head are another
+     * answer */
+    if (p->head_request || hp->status_code == 204 || hp->status_code == 304)
+        return 1;
     if (hp->flags & F_CHUNKED)
         return fail(p, "chunked responses are not accepted: use "
                     "Content-Length");

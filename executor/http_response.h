@@ -1,9 +1,12 @@
 /*
  * An HTTP/1.1 response read from a hot function's stdout, incrementally,
  * with limits.  Pure: bytes in, a response (or the reason there is none)
- * out.  A hot function must frame its answer with Content-Length (204 and
- * 304 excepted); chunked encoding, interim (1xx) answers, a body over the
- * limit and oversized headers are errors.
+ * out.  A hot function must frame its answer with Content-Length (204,
+ * 304 and answers to HEAD have no body, whatever their Content-Length);
+ * chunked encoding, interim (1xx) answers, a body over the limit, a head
+ * over the limit (counted as the executor writes it on: each line's name,
+ * value and 4 bytes) and more than HTTP_RESPONSE_HEADERS_MAX headers are
+ * errors.
  */
 #ifndef EXECUTOR_HTTP_RESPONSE_H
 #define EXECUTOR_HTTP_RESPONSE_H
@@ -17,6 +20,8 @@
  * 16 KiB proxy_buffer_size of conf/functions_params.
  */
 #define HTTP_RESPONSE_HEAD_MAX 8192
+/* and at most this many header lines */
+#define HTTP_RESPONSE_HEADERS_MAX 100
 
 struct http_response {
     int status;
@@ -35,6 +40,7 @@ struct http_response_parser {
     int in_value;               /* the last header callback was a value */
     int started;                /* a byte of this response was seen */
     int complete;
+    int head_request;           /* the answer to a HEAD: no body */
     int too_large;              /* the error is the body's size */
     char error[160];            /* non-empty: the answer is unusable */
     struct http_response res;

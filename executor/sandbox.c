@@ -256,6 +256,7 @@ void sandbox_release(struct sandbox *sb, int reuse)
         return;
     }
     if (!reuse || sb->state != SANDBOX_HELD || cfg->sandbox_idle_max == 0
+        || sb->generation != s->generation
         || cfg->sandbox_idle_timeout_ms == 0 || s->killing
         || server_draining(s)) {
         close_sandbox(sb);
@@ -583,6 +584,7 @@ struct sandbox *sandbox_start(struct server *s,
     sb->on_ready = cb;
     sb->arg = arg;
     new_id(sb->id);
+    sb->generation = s->generation;
     sb->uid = uid_range_take(&s->uids);
     if (sb->uid == 0) {
         snprintf(err, errlen, "every uid of sandbox_uids is in use");

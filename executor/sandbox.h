@@ -60,6 +60,7 @@ struct sandbox {
     int exited;                 /* its process tree is gone */
     int ctl;                    /* the socket to its init */
     uint32_t uid;               /* its host uid and gid, its alone */
+    unsigned generation;        /* the configuration it was made with */
     pid_t pid;                  /* its first process: the helper, then
                                  * bubblewrap */
     int pidfd;

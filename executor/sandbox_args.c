@@ -214,6 +214,11 @@ int sandbox_argv(const struct sandbox_spec *spec, struct strvec *argv,
     strvec_push(argv, "/");
     strvec_push(argv, "--proc");
     strvec_push(argv, "/proc");
+    /* sysctls (IPC limits of the sandbox's namespace...) would outlive a
+     * call in a reused sandbox: read-only */
+    strvec_push(argv, "--ro-bind");
+    strvec_push(argv, "/proc/sys");
+    strvec_push(argv, "/proc/sys");
     /* /dev read-only but for a private /dev/shm, sized as /tmp is */
     strvec_push(argv, "--dev");
     strvec_push(argv, "/dev");

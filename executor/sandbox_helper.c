@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -54,6 +55,7 @@ static int parse_id(const char *s, unsigned long *out)
 
 int main(int argc, char **argv)
 {
+    struct rlimit no_core = { 0, 0 };
     char **bwrap, pid[24];
     unsigned long uid, gid;
     int i, sep = -1, fd, n;
@@ -102,6 +104,10 @@ int main(int argc, char **argv)
         close(fd);
     }
 
+    /* no core files: a crashing function must not fill the host's disk
+     * (a core_pattern may pipe to a host program) */
+    if (setrlimit(RLIMIT_CORE, &no_core) < 0)
+        return die("RLIMIT_CORE");
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
         return die("no_new_privs");
     if (setgroups(0, NULL) < 0 || setgid((gid_t)gid) < 0

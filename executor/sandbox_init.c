@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/close_range.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 #include <sys/ipc.h>
 #include <sys/msg.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/sem.h>
 #include <sys/shm.h>
 #include <sys/socket.h>
@@ -197,6 +199,51 @@ static int clean_up(void)
     return clean;
 }
 
+/*
+ * What a process of the sandbox may change of the init from outside: it
+ * shares the init's uid, so it may renice it, change its scheduling
+ * policy, CPU affinity or I/O priority, and the init could not undo all
+ * of it (lowering nice needs a capability).  Every later process would
+ * inherit it: a sandbox whose init changed is not clean.
+ */
+struct sched_state {
+    int nice;
+    int policy;
+    struct sched_param param;
+    cpu_set_t cpus;
+    long ioprio;
+};
+
+static int sched_state_get(struct sched_state *st)
+{
+    memset(st, 0, sizeof(*st));
+    errno = 0;
+    st->nice = getpriority(PRIO_PROCESS, 0);
+    if (errno != 0)
+        return -1;
+    st->policy = sched_getscheduler(0);
+    st->ioprio = syscall(SYS_ioprio_get, 1 /* IOPRIO_WHO_PROCESS */, 0);
+    if (st->policy < 0 || sched_getparam(0, &st->param) < 0
+        || sched_getaffinity(0, sizeof(st->cpus), &st->cpus) < 0
+        || st->ioprio < 0)
+        return -1;
+    return 0;
+}
+
+static struct sched_state sched_at_start;
+
+static int sched_unchanged(void)
+{
+    struct sched_state now;
+
+    return sched_state_get(&now) == 0
+           && now.nice == sched_at_start.nice
+           && now.policy == sched_at_start.policy
+           && now.param.sched_priority == sched_at_start.param.sched_priority
+           && CPU_EQUAL(&now.cpus, &sched_at_start.cpus)
+           && now.ioprio == sched_at_start.ioprio;
+}
+
 /* One RUN: receive, start, wait, clean up, answer.  -1 ends the init. */
 static int serve_one(int ctl, char *buf)
 {
@@ -205,7 +252,7 @@ static int serve_one(int ctl, char *buf)
     struct msghdr msg = { 0 };
     struct sandbox_run run;
     struct cmsghdr *cm;
-    int fds[3] = { -1, -1, -1 }, nfds = 0, status, i, ok;
+    int fds[3] = { -1, -1, -1 }, nfds = 0, status, i, ok, clean;
     ssize_t n;
     pid_t pid;
 
@@ -248,7 +295,12 @@ static int serve_one(int ctl, char *buf)
         say("wait");
         return -1;
     }
-    sandbox_done_encode(done, status, clean_up());
+    clean = clean_up();
+    if (clean && !sched_unchanged()) {
+        fprintf(stderr, "sandbox init: a function changed its scheduling\n");
+        clean = 0;
+    }
+    sandbox_done_encode(done, status, clean);
     if (send(ctl, done, sizeof(done), MSG_NOSIGNAL) != sizeof(done))
         return -1;
     return 0;
@@ -274,6 +326,10 @@ int sandbox_init(int ctl)
     /* nothing of ours reaches a function */
     if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
         say("close_range");
+        return INIT_FAILED;
+    }
+    if (sched_state_get(&sched_at_start) < 0) {
+        say("reading its scheduling");
         return INIT_FAILED;
     }
     buf = malloc(SANDBOX_MSG_MAX);

@@ -398,7 +398,9 @@ int server_reconfigure(struct server *s, const struct config *cfg,
     s->capacity.memory_budget = cfg->memory_budget;
     s->capacity.queue_size = cfg->queue_size;
     s->capacity.queue_timeout_ms = cfg->queue_timeout_ms;
-    /* idle sandboxes were made with the old settings */
+    /* sandboxes made with the old settings are not kept: idle ones go
+     * now, busy ones when their call ends */
+    s->generation++;
     s->cfg.sandbox_idle_timeout_ms = cfg->sandbox_idle_timeout_ms;
     s->cfg.sandbox_idle_max = cfg->sandbox_idle_max;
     sandbox_close_idle(s);

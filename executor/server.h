@@ -59,6 +59,8 @@ struct server {
     struct hot_instance *hot_idle_head; /* idle hot instances, newest */
     struct hot_instance *hot_idle_tail; /* first */
     struct uid_range uids;      /* the sandboxes' host ids */
+    unsigned generation;        /* of the configuration: one more on each
+                                 * reload; older sandboxes are not kept */
     char *seccomp_bpf;          /* the sandboxes' filter, built once */
     size_t seccomp_len;
 };

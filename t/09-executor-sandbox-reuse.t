@@ -8,6 +8,7 @@ use lib 't/lib', 'scripts/lib';
 use FnImage;
 use FnTest qw(executor_start unix_request wait_until tmpdir);
 use JSON::PP;
+use POSIX ();
 use Test::More;
 
 my $json = JSON::PP->new->canonical;
@@ -77,6 +78,9 @@ fail)
     ;;
 hang)
     sleep 1000
+    ;;
+nap)
+    sleep 2
     ;;
 mq)
     /fn/ipc mq
@@ -182,6 +186,22 @@ subtest 'SIGHUP drops idle sandboxes (their settings may have changed)' => sub {
     ok($ex->sandbox_groups > 0, 'idle sandboxes');
     kill 'HUP', $ex->pid;
     ok(wait_until(5, sub { !$ex->sandbox_groups }), 'gone after a reload');
+    is(call($ex)->{status}, 200, 'calls go on');
+};
+
+subtest 'SIGHUP during a call: its sandbox is not kept either' => sub {
+    kill 'HUP', $ex->pid;
+    ok(wait_until(5, sub { !$ex->sandbox_groups }), 'no idle sandbox');
+    my $kid = fork() // die;
+    if ($kid == 0) {
+        call($ex, mode => 'nap');
+        POSIX::_exit(0);
+    }
+    ok(wait_until(10, sub { $ex->function_pids }), 'a call runs');
+    kill 'HUP', $ex->pid;
+    waitpid($kid, 0);
+    ok(wait_until(5, sub { !$ex->sandbox_groups }),
+       'once it ends, its sandbox (made with the old settings) is closed');
     is(call($ex)->{status}, 200, 'calls go on');
 };
 

@@ -119,7 +119,7 @@ sub call {
 }
 
 # "name=value" lines of a probe's answer
-sub report { return { $_[0]{body} =~ /^([\w.]+)=(.*)$/mg } }
+sub report { return { $_[0]{body} =~ m{^([\w./]+)=(.*)$}mg } }
 
 {
     my $r = api('POST', '/v1/apps', { app => { name => 'evil' } });
@@ -228,6 +228,7 @@ subtest 'the init (pid 1) is out of reach' => sub {
     is($p->{'pid1.procfd'}, 0, '/proc/1/fd/*: none opens');
     isnt($p->{'pid1.mem'}, 'ok', "/proc/1/mem: $p->{'pid1.mem'}");
     isnt($p->{'pid1.environ'}, 'ok', "/proc/1/environ: $p->{'pid1.environ'}");
+    isnt($p->{"pid1.$_"}, 'ok', "/proc/1/$_: " . ($p->{"pid1.$_"} // '')) for qw(root cwd maps);
     isnt($p->{'pid1.vm_readv'}, 'ok', "process_vm_readv: $p->{'pid1.vm_readv'}");
     isnt($p->{'pid1.ptrace'}, 'ok', "ptrace: $p->{'pid1.ptrace'}");
     is($p->{'self.extra_fds'}, 0, 'the function inherited nothing beyond 0-2');
@@ -251,6 +252,21 @@ subtest 'a call leaves nothing that sees a later call' => sub {
     my $logs = join('', map { $_->log } @ex);
     like($logs, qr/msg="sandbox closed".*|msg="call finished"/,
          'the executors logged the calls');
+};
+
+subtest 'what a call changes of pid 1 or the kernel does not reach a later call' => sub {
+    my $before = report(call('/probe', 'nice'));
+    ok(defined $before->{nice}, "a call's own scheduling: nice $before->{nice}, "
+       . "policy $before->{policy}, $before->{cpus} CPUs") or return;
+    my $r = report(call('/probe', 'renice'));
+    diag("pid 1 reniced: " . join(' ', map { "$_=$r->{$_}" } sort keys %$r));
+    my $after = report(call('/probe', 'nice'));
+    is_deeply($after, $before, 'the next call of the route runs as the first did');
+    $r = report(call('/probe', 'sysctl'));
+    isnt($r->{$_}, 'ok', "$_: $r->{$_}")
+        for qw(/proc/sys/kernel/shmmni /proc/sys/kernel/msgmni /proc/sys/fs/mqueue/msg_max);
+    $r = report(call('/probe', 'core'));
+    is($r->{core_hard}, 0, 'no core files, not even by raising the soft limit');
 };
 
 subtest 'a CPU hog is held to its quota' => sub {
@@ -388,6 +404,18 @@ subtest 'a function\'s answer is never taken for the executor\'s' => sub {
                  'X-Raw2' => 'Keep-Alive: timeout=1');
     is($r->{status}, 200, '  answered');
     is($r->{body}, 'payload', '  framed by the executor');
+    for (1 .. 2) {
+        $r = hostile('4000 empty headers (20 KB as written on)',
+                     'X-Many' => 4000);
+        is($r->{status}, 502, '  the function\'s error');
+        like($r->{body}, qr/headers are too large|too many headers/, '  saying why');
+    }
+    $r = hostile('a 204 with a body', 'X-Status' => 204);
+    is($r->{status}, 204, '  a 204');
+    is($r->{headers}{'content-length'}, undef, '  with no length');
+    is($r->{body}, '', '  and no body');
+    $r = call('/hot', '', method => 'HEAD', 'X-Mode' => 'headlen');
+    is($r->{status}, 200, 'HEAD, answered with a length and no body: at once');
     $r = hostile('X-Accel-Redirect to itself',
                  'X-Raw1' => 'X-Accel-Redirect: /r/evil/hot',
                  'X-Raw2' => 'X-Accel-Limit-Rate: 1');

@@ -5,8 +5,8 @@
  *
  *   steal   every process it can see (the sandbox's init is pid 1): a
  *           pidfd and every descriptor through pidfd_getfd, its
- *           /proc/<pid>/fd entries, mem (read-write), environ,
- *           process_vm_readv, ptrace; then the descriptors it holds
+ *           /proc/<pid>/fd entries, mem (read-write), environ, root, cwd,
+ *           maps, process_vm_readv, ptrace; then the descriptors it holds
  *           itself beyond 0, 1 and 2
  *   daemon  leaves a process behind that copies the environment of every
  *           process it sees (a later call's headers) to /tmp/loot and
@@ -15,6 +15,12 @@
  *   hog     four processes spin for the number of milliseconds that
  *           follows the word
  *   sleep   sleeps that many milliseconds
+ *   renice  lowers pid 1's priority, pins it to one CPU, gives it the
+ *           idle I/O class and scheduling policy (all children of pid 1
+ *           would inherit them)
+ *   nice    its own nice value, policy, CPUs and I/O priority
+ *   sysctl  writes IPC limits under /proc/sys (they would outlive the call)
+ *   core    its core file limits
  *
  * Built static, as a test builds it: cc -static -O2 -o escape escape.c
  */
@@ -26,7 +32,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/ptrace.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -95,6 +103,20 @@ static void steal_from(int pid)
     fd = open(path, O_RDONLY);
     rc = fd < 0 ? -1 : read(fd, buf, sizeof(buf));
     printf("pid%d.environ=%s\n", pid, result(rc));
+    if (fd >= 0)
+        close(fd);
+    snprintf(path, sizeof(path), "/proc/%d/root/", pid);
+    fd = open(path, O_RDONLY | O_DIRECTORY);
+    printf("pid%d.root=%s\n", pid, result(fd));
+    if (fd >= 0)
+        close(fd);
+    snprintf(path, sizeof(path), "/proc/%d/cwd", pid);
+    rc = readlink(path, buf, sizeof(buf));
+    printf("pid%d.cwd=%s\n", pid, result(rc));
+    snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+    fd = open(path, O_RDONLY);
+    rc = fd < 0 ? -1 : read(fd, buf, sizeof(buf));
+    printf("pid%d.maps=%s\n", pid, result(rc));
     if (fd >= 0)
         close(fd);
     remote.iov_base = (void *)0x400000;
@@ -221,6 +243,44 @@ static void hog(long ms)
     printf("hogged=%ld\n", ms);
 }
 
+static void renice(void)
+{
+    struct sched_param none = { 0 };
+    cpu_set_t one;
+
+    CPU_ZERO(&one);
+    CPU_SET(0, &one);
+    printf("setpriority=%s\n", result(setpriority(PRIO_PROCESS, 1, 19)));
+    printf("setaffinity=%s\n",
+           result(sched_setaffinity(1, sizeof(one), &one)));
+    printf("ioprio_set=%s\n",
+           result(syscall(SYS_ioprio_set, 1, 1, 3 << 13)));
+    printf("setscheduler=%s\n",
+           result(sched_setscheduler(1, SCHED_IDLE, &none)));
+}
+
+static void own_nice(void)
+{
+    cpu_set_t cpus;
+
+    errno = 0;
+    printf("nice=%d\n", getpriority(PRIO_PROCESS, 0));
+    printf("policy=%d\n", sched_getscheduler(0));
+    if (sched_getaffinity(0, sizeof(cpus), &cpus) == 0)
+        printf("cpus=%d\n", CPU_COUNT(&cpus));
+    printf("ioprio=%ld\n", syscall(SYS_ioprio_get, 1, 0));
+}
+
+static void sysctl_write(const char *path)
+{
+    int fd = open(path, O_WRONLY);
+    long rc = fd < 0 ? -1 : write(fd, "1\n", 2);
+
+    printf("%s=%s\n", path, result(rc));
+    if (fd >= 0)
+        close(fd);
+}
+
 int main(void)
 {
     char word[32] = "";
@@ -249,6 +309,21 @@ int main(void)
         loot();
     } else if (strcmp(word, "hog") == 0) {
         hog(arg);
+    } else if (strcmp(word, "renice") == 0) {
+        renice();
+    } else if (strcmp(word, "nice") == 0) {
+        own_nice();
+    } else if (strcmp(word, "sysctl") == 0) {
+        sysctl_write("/proc/sys/kernel/shmmni");
+        sysctl_write("/proc/sys/kernel/msgmni");
+        sysctl_write("/proc/sys/fs/mqueue/msg_max");
+    } else if (strcmp(word, "core") == 0) {
+        struct rlimit rl;
+
+        getrlimit(RLIMIT_CORE, &rl);
+        printf("core_soft=%llu\ncore_hard=%llu\n",
+               (unsigned long long)rl.rlim_cur,
+               (unsigned long long)rl.rlim_max);
     } else if (strcmp(word, "sleep") == 0) {
         sleep_ms(arg);
         printf("slept=%ld\n", arg);

@@ -16,9 +16,11 @@
  *   big             an answer of 3 MiB
  *   log             writes "log line N" to stderr, then echoes
  *   sleep           sleeps X-Sleep milliseconds, then echoes
+ *   headlen         answers Content-Length: 5 and no body (right for HEAD)
  *   raw             writes "ran <call id>" to stderr, then answers status
  *                   X-Status with the lines X-Raw1 and X-Raw2 as they are
- *                   and, with X-Big: N, a header of N bytes
+ *                   and, with X-Big: N, a header of N bytes, with X-Many: N,
+ *                   N empty headers
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -135,6 +137,7 @@ int main(void)
             int status = st ? atoi(st) : 200;
             char r1[4096], r2[4096], id[64];
             size_t pad = strtoul(header("X-Big") ?: "0", NULL, 10), k;
+            size_t many = strtoul(header("X-Many") ?: "0", NULL, 10);
 
             snprintf(r1, sizeof(r1), "%s", header("X-Raw1") ?: "");
             snprintf(r2, sizeof(r2), "%s", header("X-Raw2") ?: "");
@@ -146,6 +149,8 @@ int main(void)
                 printf("%s\r\n", r1);
             if (r2[0] != '\0')
                 printf("%s\r\n", r2);
+            for (k = 0; k < many; k++)
+                printf("a:\r\n");
             if (pad > 0) {
                 printf("X-Big: ");
                 for (k = 0; k < pad; k++)
@@ -154,6 +159,9 @@ int main(void)
             }
             printf("\r\n");
             fwrite(body, 1, len, stdout);
+            fflush(stdout);
+        } else if (strcmp(m, "headlen") == 0) {
+            printf("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n");
             fflush(stdout);
         } else if (strcmp(m, "nolength") == 0) {
             printf("HTTP/1.1 200 OK\r\n\r\nno length");

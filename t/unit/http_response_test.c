@@ -117,11 +117,58 @@ static void test_request(void)
     free(head);
 }
 
+/* Answers with no body, and heads counted as the executor writes them. */
+static void test_no_body(void)
+{
+    const char *nc = "HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n"
+                     "hello";
+    const char *hd = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n";
+    char *many;
+    size_t used, i, n;
+
+    used = feed(nc);
+    ok(p.complete && p.error[0] == '\0' && p.res.body_len == 0,
+       "a 204 has no body, whatever its Content-Length");
+    ok(used == strlen(nc) - 5, "  bytes after it are another answer");
+    used = feed("HTTP/1.1 304 Not Modified\r\nContent-Length: 9\r\n\r\n");
+    ok(p.complete && p.res.body_len == 0, "a 304 neither");
+    http_response_parser_reset(&p);
+    p.head_request = 1;
+    used = http_response_feed(&p, hd, strlen(hd));
+    ok(p.complete && p.error[0] == '\0' && used == strlen(hd),
+       "the answer to a HEAD: Content-Length and no body is whole");
+
+    /* 90 empty headers of 42-byte names: 3780 bytes of names, 4140 as
+     * written on ("name: \r\n"), over the limit of 4096 */
+    many = malloc(16 + 1200 * 4 + 64);
+    n = (size_t)sprintf(many, "HTTP/1.1 200 OK\r\n");
+    for (i = 0; i < 90; i++)
+        n += (size_t)sprintf(many + n, "x-%040zu:\r\n", i);
+    sprintf(many + n, "Content-Length: 0\r\n\r\n");
+    feed(many);
+    ok(!p.complete && strstr(p.error, "too large") != NULL,
+       "a head counts the bytes each header takes when written on");
+    /* 1200 lines "a:" */
+    n = (size_t)sprintf(many, "HTTP/1.1 200 OK\r\n");
+    for (i = 0; i < 1200; i++)
+        n += (size_t)sprintf(many + n, "a:\r\n");
+    sprintf(many + n, "Content-Length: 0\r\n\r\n");
+    http_response_parser_free(&p);
+    http_response_parser_init(&p, 1 << 20, 1024);
+    feed(many);
+    ok(!p.complete && strstr(p.error, "too many headers") != NULL,
+       "and more than HTTP_RESPONSE_HEADERS_MAX headers are refused");
+    http_response_parser_free(&p);
+    http_response_parser_init(&p, 4096, 1024);
+    free(many);
+}
+
 int main(void)
 {
     http_response_parser_init(&p, 4096, 1024);
     test_good();
     test_bad();
+    test_no_body();
     http_response_parser_free(&p);
     test_request();
     return done_testing();
