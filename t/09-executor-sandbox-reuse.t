@@ -219,35 +219,24 @@ subtest 'a CPU quota gives sandboxes a cpu group, none without' => sub {
         if -d '/sys/fs/cgroup/cpu';
     $none->stop;
 
-    my $default = executor_start();
-    image_in($default);
-    is(call($default)->{status}, 200, 'a call with the default cpu_quota');
-    $name = $default->{cgroup_name};
-    my ($d1) = grep { m{/[0-7][0-9A-Z]{25}/?$} } glob("/sys/fs/cgroup/cpu/$name/*/");
-    my ($d2) = grep { m{/[0-7][0-9A-Z]{25}/?$} } glob("/sys/fs/cgroup/$name/*/");
-    if ($d1) {
-        is(FnTest::slurp("${d1}cpu.cfs_quota_us") =~ s/\s+//gr, '100000',
-           'v1: one core by default');
-    } else {
-        like(FnTest::slurp("${d2}cpu.max") // '', qr/^100000 100000/,
-             'v2: one core by default');
+    # the quota of the sandbox a call leaves idle: microseconds per 100 ms
+    my $quota_of = sub {
+        my ($ex) = @_;
+        my $name = $ex->{cgroup_name};
+        my ($v1) = grep { m{/[0-7][0-9A-Z]{25}/?$} } glob("/sys/fs/cgroup/cpu/$name/*/");
+        my ($v2) = grep { m{/[0-7][0-9A-Z]{25}/?$} } glob("/sys/fs/cgroup/$name/*/");
+        return $v1 ? FnTest::slurp("${v1}cpu.cfs_quota_us") =~ s/\s+//gr
+                   : (FnTest::slurp("${v2}cpu.max") // '') =~ s/ .*//sr;
+    };
+    for ([undef, '100000', 'one core by default'],
+         [50, '50000', 'half a core with cpu_quota = 50']) {
+        my ($pct, $want, $name) = @$_;
+        my $e = executor_start(defined $pct ? (cpu_quota => $pct) : ());
+        image_in($e);
+        is(call($e)->{status}, 200, "a call ($name)");
+        is($quota_of->($e), $want, "  its sandbox has $name");
+        $e->stop;
     }
-    $default->stop;
-
-    my $q = executor_start(cpu_quota => 50);
-    image_in($q);
-    is(call($q)->{status}, 200, 'a call with cpu_quota = 50');
-    $name = $q->{cgroup_name};
-    my ($v1) = grep { m{/[0-7][0-9A-Z]{25}/?$} } glob("/sys/fs/cgroup/cpu/$name/*/");
-    my ($v2) = grep { m{/[0-7][0-9A-Z]{25}/?$} } glob("/sys/fs/cgroup/$name/*/");
-    if ($v1) {
-        is(FnTest::slurp("${v1}cpu.cfs_quota_us") =~ s/\s+//gr, '50000',
-           'v1: its sandbox has half a core');
-    } else {
-        like(FnTest::slurp("${v2}cpu.max") // '', qr/^50000 100000/,
-             'v2: its sandbox has half a core');
-    }
-    $q->stop;
 };
 
 subtest 'sandbox_idle_timeout and sandbox_idle_max' => sub {
