@@ -32,6 +32,12 @@ typedef struct {
     ngx_event_free_peer_pt             free;
     ngx_event_notify_peer_pt           notify;
     ngx_int_t                        (*process_header)(ngx_http_request_t *r);
+
+    /* what nginx's X-Accel-* handlers change while the head is parsed */
+    size_t                             limit_rate;
+    ngx_str_t                         *override_charset;
+    unsigned                           limit_rate_set:1;
+    unsigned                           buffering:1;
 #if (NGX_HTTP_SSL)
     ngx_event_set_peer_session_pt      set_session;
     ngx_event_save_peer_session_pt     save_session;
@@ -204,6 +210,11 @@ ngx_http_functions_guard_get(ngx_peer_connection_t *pc, void *data)
         u->process_header = ngx_http_functions_guard_process_header;
     }
 
+    gp->limit_rate = gp->request->limit_rate;
+    gp->limit_rate_set = gp->request->limit_rate_set;
+    gp->override_charset = gp->request->headers_out.override_charset;
+    gp->buffering = u->buffering;
+
     return gp->get(pc, gp->data);
 }
 
@@ -265,11 +276,22 @@ ngx_http_functions_guard_process_header(ngx_http_request_t *r)
         return rc;
     }
 
-    /* the whole head is read: whose answer is it? */
+    /*
+     * the whole head is read: nothing in it steers nginx (X-Accel-Limit-Rate,
+     * -Buffering and -Charset took effect while it was parsed: undone; the
+     * others act later: forgotten)
+     */
 
     u->headers_in.x_accel_redirect = NULL;
     u->headers_in.x_accel_expires = NULL;
     u->headers_in.x_accel_limit_rate = NULL;
+
+    r->limit_rate = gp->limit_rate;
+    r->limit_rate_set = gp->limit_rate_set;
+    r->headers_out.override_charset = gp->override_charset;
+    u->buffering = gp->buffering;
+
+    /* whose answer is it? */
 
     if (!ngx_http_functions_guard_not_started(u)) {
         /* the function's: this try is the last, so no status of its

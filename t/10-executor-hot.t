@@ -234,6 +234,25 @@ subtest 'idle instances stop after idle_timeout' => sub {
     $e->stop;
 };
 
+subtest 'a reload: an instance busy at the time is not kept' => sub {
+    my $e = executor_start();
+    images_in($e);
+    my $kid = fork() // die;
+    if ($kid == 0) {
+        call($e, path => '/reload', headers => { 'X-Mode' => 'sleep',
+                                                 'X-Sleep' => 2000 });
+        POSIX::_exit(0);
+    }
+    ok(wait_until(10, sub { $e->function_pids }), 'a call runs');
+    kill 'HUP', $e->pid;
+    waitpid($kid, 0);
+    ok(wait_until(5, sub { !$e->sandbox_groups }),
+       'once it ends, its instance (made with the old settings) is gone');
+    my $r = call($e, path => '/reload');
+    is($r->{status}, 200, 'the next call gets a new one');
+    $e->stop;
+};
+
 subtest 'idle instances make room for calls that need capacity' => sub {
     my $e = executor_start(max_sandboxes => 2, queue_timeout => '5s');
     images_in($e);

@@ -128,7 +128,6 @@ sub report { return { $_[0]{body} =~ m{^([\w./]+)=(.*)$}mg } }
 route('/probe');
 route('/hog');
 route('/sleep1');
-route('/sleep2');
 route('/later', type => 'async');
 route('/hot', image => 'oci:hot:v1', format => 'http');
 route("/ok$_", image => 'oci:hot:v1', format => 'http') for 1 .. 6;
@@ -292,11 +291,13 @@ subtest 'a CPU hog is held to its quota' => sub {
 };
 
 subtest 'sandboxes run under host uids of their own' => sub {
+    # two calls of one route at once: one executor (the upstream hashes
+    # the route), two sandboxes
     my @kids;
-    for my $path ('/sleep1', '/sleep2') {
+    for my $n (1, 2) {
         my $pid = fork() // die;
         if ($pid == 0) {
-            call($path, 'sleep 4000', 'X-Secret' => "SECRET-$path");
+            call('/sleep1', 'sleep 4000', 'X-Secret' => "SECRET-$n");
             POSIX::_exit(0);
         }
         push @kids, $pid;
@@ -307,6 +308,7 @@ subtest 'sandboxes run under host uids of their own' => sub {
         waitpid($_, 0) for @kids;
         return;
     };
+    is(scalar(grep { $_->function_pids } @ex), 1, '  on one executor');
     my @uids = map { (slurp("/proc/$_/status") // '') =~ /^Uid:\s+(\d+)/m ? $1 : -1 } @fns;
     isnt($uids[0], $uids[1], "each its own uid (@uids)");
     ok(!grep({ $_ == 65534 || $_ < 1879048192 } @uids),

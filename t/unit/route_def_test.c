@@ -144,6 +144,32 @@ int main(void)
     refused("{\"app\":\"a\",\"path\":\"/p\",\"image\":\"i\","
             "\"config\":{\"K\":\"\\u007f\"}}", "control characters");
 
+    /* sizes as sent to executors: a stored route always fits */
+    {
+        char *big = malloc(ROUTE_CONFIG_BYTES + 256);
+        size_t n;
+
+        n = (size_t)sprintf(big, "{\"app\":\"a\",\"path\":\"/p\","
+                            "\"image\":\"i\",\"config\":{\"K\":\"");
+        memset(big + n, 'c', ROUTE_CONFIG_BYTES - 10);
+        strcpy(big + n + ROUTE_CONFIG_BYTES - 10, "\"}}");
+        is_int(parse(big), 0, "config just under the limit");
+        memset(big + n, 'c', ROUTE_CONFIG_BYTES);
+        strcpy(big + n + ROUTE_CONFIG_BYTES, "\"}}");
+        refused(big, "\"config\" is too large");
+        /* 2100 two-byte characters: 4200 bytes, 12600 escaped */
+        for (size_t i = 0; i < 2100; i++)
+            memcpy(big + n + 2 * i, "\xc3\xa9", 2);
+        strcpy(big + n + 4200, "\"}}");
+        refused(big, "\"config\" is too large");
+        n = (size_t)sprintf(big, "{\"app\":\"a\",\"path\":\"/p\","
+                            "\"image\":\"i\",\"headers\":{\"X\":[\"");
+        memset(big + n, 'h', ROUTE_HEADERS_BYTES);
+        strcpy(big + n + ROUTE_HEADERS_BYTES, "\"]}}");
+        refused(big, "\"headers\" is too large");
+        free(big);
+    }
+
     route_def_free(&r);
     return done_testing();
 }
