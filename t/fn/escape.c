@@ -61,6 +61,22 @@ static void sleep_ms(long ms)
     nanosleep(&ts, NULL);
 }
 
+/* Opens /proc/<pid>/<what> (and reads it); prints pid<N>.<what>=result */
+static void try_proc(int pid, const char *what, int flags, int read_it)
+{
+    char path[64], buf[64], name[16];
+    long rc;
+    int fd;
+
+    snprintf(path, sizeof(path), "/proc/%d/%s", pid, what);
+    fd = open(path, flags);
+    rc = fd < 0 ? -1 : read_it ? read(fd, buf, sizeof(buf)) : 0;
+    snprintf(name, sizeof(name), "%.*s", (int)strcspn(what, "/"), what);
+    printf("pid%d.%s=%s\n", pid, name, result(rc));
+    if (fd >= 0)
+        close(fd);
+}
+
 static void steal_from(int pid)
 {
     char path[64], buf[64];
@@ -94,31 +110,13 @@ static void steal_from(int pid)
         }
     }
     printf("pid%d.procfd=%d\n", pid, procfd);
-    snprintf(path, sizeof(path), "/proc/%d/mem", pid);
-    fd = open(path, O_RDWR);
-    printf("pid%d.mem=%s\n", pid, result(fd));
-    if (fd >= 0)
-        close(fd);
-    snprintf(path, sizeof(path), "/proc/%d/environ", pid);
-    fd = open(path, O_RDONLY);
-    rc = fd < 0 ? -1 : read(fd, buf, sizeof(buf));
-    printf("pid%d.environ=%s\n", pid, result(rc));
-    if (fd >= 0)
-        close(fd);
-    snprintf(path, sizeof(path), "/proc/%d/root/", pid);
-    fd = open(path, O_RDONLY | O_DIRECTORY);
-    printf("pid%d.root=%s\n", pid, result(fd));
-    if (fd >= 0)
-        close(fd);
+    try_proc(pid, "mem", O_RDWR, 0);
+    try_proc(pid, "environ", O_RDONLY, 1);
+    try_proc(pid, "root/", O_RDONLY | O_DIRECTORY, 0);
+    try_proc(pid, "maps", O_RDONLY, 1);
     snprintf(path, sizeof(path), "/proc/%d/cwd", pid);
     rc = readlink(path, buf, sizeof(buf));
     printf("pid%d.cwd=%s\n", pid, result(rc));
-    snprintf(path, sizeof(path), "/proc/%d/maps", pid);
-    fd = open(path, O_RDONLY);
-    rc = fd < 0 ? -1 : read(fd, buf, sizeof(buf));
-    printf("pid%d.maps=%s\n", pid, result(rc));
-    if (fd >= 0)
-        close(fd);
     remote.iov_base = (void *)0x400000;
     remote.iov_len = sizeof(buf);
     rc = syscall(SYS_process_vm_readv, pid, &local, 1, &remote, 1, 0);
