@@ -78,7 +78,8 @@ int uid_range_lock(uint32_t first, uint32_t count, char *err, size_t errlen)
 
     if (fd >= 0)
         close(fd);          /* a claim of ours from before (tests) */
-    fd = open(UID_RANGE_LOCK_FILE, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    fd = open(UID_RANGE_LOCK_FILE, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+              0600);
     if (fd < 0)
         return errf(err, errlen, "cannot open %s: %s", UID_RANGE_LOCK_FILE,
                     strerror(errno));
