@@ -345,6 +345,14 @@ int server_start(struct server *s, uv_loop_t *loop, const struct config *cfg,
         close_listeners(s);
         return -1;
     }
+    if (cfg->cpu_quota > 0 && !s->cgroups.have_cpu) {
+        snprintf(err, errlen, "cpu_quota needs the cpu cgroup controller, "
+                 "which %s lacks: enable it, or set cpu_quota = 0 to run "
+                 "sandboxes without a CPU quota", cfg->cgroup_root);
+        cgroups_fini(&s->cgroups);
+        close_listeners(s);
+        return -1;
+    }
     return 0;
 }
 
