@@ -10,7 +10,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const unsigned char key[] = "key";
     static const struct functions_jwt_rules rules[] = {
-        { 1, 0 }, { 0, 0 }, { 1, 3600 },
+        { 1, 0, 0 }, { 0, 0, 0 }, { 1, 3600, 0 }, { 1, 0, 1 },
+        { 0, 3600, 1 },
     };
     char err[128];
     size_t i;

@@ -3,8 +3,8 @@
  * The management API (IronFunctions' /v1), served by "functions_api":
  *
  *     GET /, GET /version                        open
- *     /v1/apps[/{app}]                           Bearer token
- *     /v1/apps/{app}/routes[/{path...}]          Bearer token
+ *     /v1/apps[/{app}]                           Bearer token or JWT
+ *     /v1/apps/{app}/routes[/{path...}]          Bearer token or JWT
  *
  * This file is the HTTP side: it maps the URI to an endpoint, checks the
  * token, reads the body as JSON and answers.  Every database step goes
@@ -15,6 +15,7 @@
 
 
 #include "ngx_http_functions_api.h"
+#include "ngx_http_functions_jwt.h"
 #include "ngx_http_functions_log.h"
 
 #include <mysql.h>
@@ -68,7 +69,8 @@ static ngx_int_t ngx_http_functions_api_parse_uri(ngx_http_request_t *r,
     ngx_uint_t *endpoint, ngx_str_t *app, ngx_str_t *path);
 static ngx_int_t ngx_http_functions_api_parse_calls(ngx_http_request_t *r,
     u_char *p, u_char *end, ngx_uint_t *endpoint, ngx_str_t *id);
-static ngx_int_t ngx_http_functions_api_authorized(ngx_http_request_t *r);
+static ngx_int_t ngx_http_functions_api_authorized(ngx_http_request_t *r,
+    const char **reason);
 static ngx_int_t ngx_http_functions_api_args(ngx_http_request_t *r,
     ngx_http_functions_api_t *api, const char **error);
 static void ngx_http_functions_api_body(ngx_http_request_t *r);
@@ -245,15 +247,139 @@ ngx_http_functions_api_tokens(ngx_conf_t *cf, ngx_command_t *cmd,
 }
 
 
+/*
+ * functions_api_jwt_key <file>: the shared HS256 key of API JWTs, as
+ * IronFunctions' "jwt_auth_key" and its fn CLI's JWT_AUTH_KEY: one line
+ * (a trailing newline is not part of it), 16 to 1024 bytes, no control
+ * bytes.  Read here, once per configuration: never on the event loop.
+ */
+
+char *
+ngx_http_functions_api_jwt_key(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_functions_main_conf_t *fmcf = conf;
+
+    u_char           *buf, *p;
+    size_t            len;
+    ssize_t           n;
+    ngx_fd_t          fd;
+    ngx_str_t        *value, name;
+    ngx_file_info_t   fi;
+
+    if (fmcf->api_jwt_key.data != NULL) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    name = value[1];
+
+    if (ngx_conf_full_name(cf->cycle, &name, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    fd = ngx_open_file(name.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    if (fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_open_file_n " \"%V\" failed", &name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR
+        || !ngx_is_file(&fi)
+        || ngx_file_size(&fi) > NGX_HTTP_FUNCTIONS_API_JWT_KEY_MAX + 2)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" is not a regular file of at most %d "
+                           "bytes", &name, NGX_HTTP_FUNCTIONS_API_JWT_KEY_MAX);
+        ngx_close_file(fd);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_file_access(&fi) & 0077) {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "\"%V\" is readable by other users than its "
+                           "owner: whoever reads it can sign API tokens",
+                           &name);
+    }
+
+    len = (size_t) ngx_file_size(&fi);
+
+    buf = ngx_pnalloc(cf->pool, len + 1);
+    if (buf == NULL) {
+        ngx_close_file(fd);
+        return NGX_CONF_ERROR;
+    }
+
+    n = ngx_read_fd(fd, buf, len);
+
+    if (ngx_close_file(fd) == NGX_FILE_ERROR) {
+        ngx_conf_log_error(NGX_LOG_ALERT, cf, ngx_errno,
+                           ngx_close_file_n " \"%V\" failed", &name);
+    }
+
+    if (n != (ssize_t) len) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "cannot read \"%V\"", &name);
+        return NGX_CONF_ERROR;
+    }
+
+    /* one line: its newline is not part of the key */
+    if (len && buf[len - 1] == '\n') {
+        len--;
+
+        if (len && buf[len - 1] == '\r') {
+            len--;
+        }
+    }
+
+    for (p = buf; p < buf + len; p++) {
+        if (*p < 0x20 || *p == 0x7f) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"%V\" must hold the key on one line, "
+                               "without control bytes", &name);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" holds no key", &name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (len < NGX_HTTP_FUNCTIONS_API_JWT_KEY_MIN) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "the key in \"%V\" is %uz bytes long, "
+                           "at least %d are needed", &name, len,
+                           NGX_HTTP_FUNCTIONS_API_JWT_KEY_MIN);
+        return NGX_CONF_ERROR;
+    }
+
+    if (len > NGX_HTTP_FUNCTIONS_API_JWT_KEY_MAX) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "the key in \"%V\" is longer than %d bytes",
+                           &name, NGX_HTTP_FUNCTIONS_API_JWT_KEY_MAX);
+        return NGX_CONF_ERROR;
+    }
+
+    fmcf->api_jwt_key.data = buf;
+    fmcf->api_jwt_key.len = len;
+
+    return NGX_CONF_OK;
+}
+
+
 /* -------------------------------------------------------------- handler */
 
 static ngx_int_t
 ngx_http_functions_api_handler(ngx_http_request_t *r)
 {
+    u_char                            *p;
     ngx_int_t                          rc;
     ngx_str_t                          app, path;
     ngx_uint_t                         endpoint;
-    const char                        *error;
+    const char                        *error, *reason;
     json_t                            *out;
     ngx_table_elt_t                   *h;
     ngx_pool_t                        *pool;
@@ -317,7 +443,7 @@ ngx_http_functions_api_handler(ngx_http_request_t *r)
     if (endpoint != NGX_HTTP_FUNCTIONS_API_ROOT
         && endpoint != NGX_HTTP_FUNCTIONS_API_VERSION)
     {
-        rc = ngx_http_functions_api_authorized(r);
+        rc = ngx_http_functions_api_authorized(r, &reason);
 
         if (rc != NGX_OK) {
             h = ngx_list_push(&r->headers_out.headers);
@@ -337,6 +463,21 @@ ngx_http_functions_api_handler(ngx_http_request_t *r)
 
             ngx_str_set(&h->value,
                         "Bearer realm=\"functions\", error=\"invalid_token\"");
+
+            if (reason != NULL) {
+                /* a refused JWT: why, as for route tokens */
+                p = ngx_pnalloc(r->pool, sizeof("invalid token: ")
+                                         + ngx_strlen(reason));
+                if (p == NULL) {
+                    return NGX_HTTP_INTERNAL_SERVER_ERROR;
+                }
+
+                (void) ngx_sprintf(p, "invalid token: %s%Z", reason);
+
+                return ngx_http_functions_api_send_error(r,
+                           NGX_HTTP_UNAUTHORIZED, (char *) p);
+            }
+
             return ngx_http_functions_api_send_error(r, NGX_HTTP_UNAUTHORIZED,
                                                      "invalid token");
         }
@@ -602,20 +743,27 @@ ngx_http_functions_api_parse_calls(ngx_http_request_t *r, u_char *p,
 
 
 /*
- * NGX_OK: a token of the file; NGX_DECLINED: none given; NGX_ABORT: a
- * wrong one.  The digest of what was given is compared with every
- * configured one, each in constant time, all of them every time.
+ * NGX_OK: a token of the file, or a JWT signed with functions_api_jwt_key;
+ * NGX_DECLINED: none given; NGX_ABORT: a wrong one (*reason says why a JWT
+ * was refused, or is NULL).  The digest of what was given is compared with
+ * every configured one, each in constant time, all of them every time;
+ * then a JWT is verified as RFC 8725 asks (ngx_http_functions_jwt.c): HS256
+ * only, "exp" required, "nbf" and "iat" with a small leeway.
  */
 
 static ngx_int_t
-ngx_http_functions_api_authorized(ngx_http_request_t *r)
+ngx_http_functions_api_authorized(ngx_http_request_t *r, const char **reason)
 {
     u_char                          *p, *end, *digest;
     ngx_uint_t                       i, match;
     ngx_table_elt_t                 *h;
     ngx_http_functions_log_t         l;
+    struct functions_jwt_rules       rules;
     ngx_http_functions_main_conf_t  *fmcf;
     u_char                           given[SHA256_DIGEST_LENGTH];
+    static char                      why[64];
+
+    *reason = NULL;
 
     fmcf = ngx_http_get_module_main_conf(r, ngx_http_functions_module);
 
@@ -647,14 +795,39 @@ ngx_http_functions_api_authorized(ngx_http_request_t *r)
         return NGX_ABORT;
     }
 
-    SHA256(p, end - p, given);
-
     match = 0;
-    digest = fmcf->api_tokens->elts;
 
-    for (i = 0; i < fmcf->api_tokens->nelts; i++) {
-        match |= (CRYPTO_memcmp(given, digest + i * SHA256_DIGEST_LENGTH,
-                                SHA256_DIGEST_LENGTH) == 0);
+    if (fmcf->api_tokens != NULL) {
+        SHA256(p, end - p, given);
+
+        digest = fmcf->api_tokens->elts;
+
+        for (i = 0; i < fmcf->api_tokens->nelts; i++) {
+            match |= (CRYPTO_memcmp(given,
+                                    digest + i * SHA256_DIGEST_LENGTH,
+                                    SHA256_DIGEST_LENGTH)
+                      == 0);
+        }
+    }
+
+    /* the fn CLI's token: a JWT it signs per run with JWT_AUTH_KEY */
+    if (!match && fmcf->api_jwt_key.len) {
+        rules.require_exp = 1;
+        rules.max_lifetime = 0;
+        rules.check_iat = 1;
+
+        if (functions_jwt_verify((char *) p, end - p,
+                                 fmcf->api_jwt_key.data,
+                                 fmcf->api_jwt_key.len, &rules,
+                                 (long) ngx_time(), why, sizeof(why))
+            == 0)
+        {
+            match = 1;
+
+        } else if (ngx_strlchr(p, end, '.') != NULL) {
+            /* shaped as a JWT: why it was refused names no secret */
+            *reason = why;
+        }
     }
 
     if (!match) {
@@ -665,6 +838,11 @@ ngx_http_functions_api_authorized(ngx_http_request_t *r)
         {
             ngx_http_functions_log_str(&l, "client",
                                        &r->connection->addr_text);
+
+            if (*reason != NULL) {
+                ngx_http_functions_log_cstr(&l, "reason", *reason);
+            }
+
             ngx_http_functions_log_end(&l, r->connection->log);
         }
 

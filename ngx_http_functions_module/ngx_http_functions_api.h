@@ -23,6 +23,10 @@
 #define NGX_HTTP_FUNCTIONS_PER_PAGE_MAX  100
 #define NGX_HTTP_FUNCTIONS_JWT_KEY_MAX   1024
 
+/* functions_api_jwt_key: the bytes of the key */
+#define NGX_HTTP_FUNCTIONS_API_JWT_KEY_MIN  16
+#define NGX_HTTP_FUNCTIONS_API_JWT_KEY_MAX  1024
+
 /* what a stored jwt_key reads as; written back in a PATCH, it keeps it */
 #define NGX_HTTP_FUNCTIONS_JWT_MASK      "********"
 

@@ -142,7 +142,7 @@ functions_jwt_verify(const char *token, size_t len,
     const struct functions_jwt_rules *rules, long now, char *err,
     size_t err_len)
 {
-    int             rc, has_exp, require_exp;
+    int             rc, has_exp, require_exp, check_iat;
     long            sig_len, max_lifetime;
     double          t, exp, iat;
     json_t         *header, *payload, *alg;
@@ -201,6 +201,7 @@ functions_jwt_verify(const char *token, size_t len,
 
     require_exp = rules ? rules->require_exp : 1;
     max_lifetime = rules ? rules->max_lifetime : 0;
+    check_iat = rules ? rules->check_iat : 0;
 
     rc = 0;
     has_exp = 0;
@@ -233,6 +234,20 @@ functions_jwt_verify(const char *token, size_t len,
             if ((double) now + FUNCTIONS_JWT_LEEWAY < t) {
                 rc = functions_jwt_fail(err, err_len,
                                         "token is not valid yet");
+            }
+            break;
+        }
+    }
+
+    if (rc == 0 && check_iat) {
+        switch (functions_jwt_time(payload, "iat", &iat)) {
+        case -1:
+            rc = functions_jwt_fail(err, err_len, "malformed token claims");
+            break;
+        case 0:
+            if ((double) now + FUNCTIONS_JWT_LEEWAY < iat) {
+                rc = functions_jwt_fail(err, err_len,
+                                        "token is issued in the future");
             }
             break;
         }

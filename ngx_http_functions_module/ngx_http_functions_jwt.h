@@ -28,17 +28,20 @@
  * "exp" - "iat" exceeds it ("iat" present), or when "exp" lies further
  * than max_lifetime (and the leeway) ahead of now, so that no accepted
  * token stays valid longer than that; "exp" is then required too.
+ * check_iat: an "iat" (optional) must be a number and no later than now
+ * (and the leeway): a token issued in the future is refused.
  */
 struct functions_jwt_rules {
     int     require_exp;
     long    max_lifetime;
+    int     check_iat;
 };
 
 
 /*
  * 0 if token is valid for key at time now under rules (NULL: "exp"
- * required, no maximum lifetime); -1 with a short reason in err (safe to
- * show a client: it names no secret).
+ * required, no maximum lifetime, "iat" not checked); -1 with a short
+ * reason in err (safe to show a client: it names no secret).
  */
 int functions_jwt_verify(const char *token, size_t len,
     const unsigned char *key, size_t key_len,

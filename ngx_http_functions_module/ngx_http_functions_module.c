@@ -68,6 +68,13 @@ static ngx_command_t  ngx_http_functions_commands[] = {
       0,
       NULL },
 
+    { ngx_string("functions_api_jwt_key"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_functions_api_jwt_key,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("functions_amqp"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
       ngx_http_functions_amqp,
@@ -173,6 +180,8 @@ ngx_http_functions_create_main_conf(ngx_conf_t *cf)
      * set by ngx_pcalloc():
      *
      *     fmcf->db = NULL;
+     *     fmcf->api_tokens = NULL;
+     *     fmcf->api_jwt_key = { 0, NULL };
      *     fmcf->cache_zone = NULL;
      *     fmcf->log_file = NULL;
      *     fmcf->metrics_zone = NULL;
@@ -348,11 +357,14 @@ ngx_http_functions_postconfiguration(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
-    if (fmcf->api && (fmcf->db == NULL || fmcf->api_tokens == NULL)) {
+    if (fmcf->api
+        && (fmcf->db == NULL
+            || (fmcf->api_tokens == NULL && fmcf->api_jwt_key.len == 0)))
+    {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"functions_api\" needs \"functions_mysql\" "
-                           "and \"functions_api_tokens\" in the http "
-                           "block");
+                           "and \"functions_api_tokens\" (or "
+                           "\"functions_api_jwt_key\") in the http block");
         return NGX_ERROR;
     }
 

@@ -72,6 +72,7 @@ typedef struct {
     ngx_flag_t                      routing;    /* functions_route used */
     ngx_flag_t                      api;        /* functions_api used */
     ngx_array_t                    *api_tokens; /* of SHA-256 digests */
+    ngx_str_t                       api_jwt_key;    /* HS256, "": none */
     void                           *amqp;       /* async calls (_async.c) */
     ngx_open_file_t                *log_file;   /* functions_log */
     ngx_uint_t                      log_level;
@@ -147,6 +148,8 @@ char *ngx_http_functions_route_cache(ngx_conf_t *cf, ngx_command_t *cmd,
 char *ngx_http_functions_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 char *ngx_http_functions_amqp(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 char *ngx_http_functions_api_tokens(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_functions_api_jwt_key(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 
 ngx_int_t ngx_http_functions_query_post(ngx_http_functions_db_conf_t *dcf,

@@ -342,6 +342,7 @@ ngx_http_functions_check_jwt(ngx_http_request_t *r,
 
     rules.require_exp = lcf->jwt_require_exp ? 1 : 0;
     rules.max_lifetime = (long) lcf->jwt_max_lifetime;
+    rules.check_iat = 0;
 
     if (functions_jwt_verify((char *) p, end - p, ctx->route.jwt_key.data,
                              ctx->route.jwt_key.len, &rules,

@@ -7,7 +7,9 @@ use lib 't/lib', 'scripts/lib';
 
 use FnTest qw(top tmpdir free_port stack_env http_request unix_request
               slurp);
+use Digest::SHA qw(hmac_sha256);
 use IO::Socket::INET;
+use MIME::Base64 qw(encode_base64url);
 use Test::More;
 
 my $shared = stack_env() or BAIL_OUT('no shared services: scripts/stack services');
@@ -74,12 +76,40 @@ for my $round (1, 2) {
                          headers => { Authorization => "Bearer $token" });
     like($r->{body}, qr{"path":"/hello"}, '  and it lists the demo route');
 
+    # IronFunctions' fn CLI: the printed lines give it API_URL and
+    # JWT_AUTH_KEY; it signs a JWT with the key for every run
+    my $key_file = "$var/secrets/api-jwt.key";
+    is((stat $key_file)[2] & 0777, 0600, 'the API JWT key is 0600');
+    like(slurp($key_file), qr/^[0-9a-f]{64}\z/, '  random, one line');
+    like(slurp("$var/nginx/nginx.conf"),
+         qr/^\s*functions_api_jwt_key \Q$key_file\E;$/m,
+         '  and nginx is configured with it');
+    my @exports = $started =~ /^\s+(export (?:API_URL|JWT_AUTH_KEY)=.*)$/mg;
+    is(scalar @exports, 2, 'export API_URL=... and JWT_AUTH_KEY=... printed');
+    like($started, qr/^\s+fn apps list$/m, '  with fn apps list');
+    like($started, qr{^\s+fn routes call demo /hello$}m,
+         '  and fn routes call demo /hello');
+    my $sh = join('; ', @exports) . '; printf "%s\n%s" "$API_URL" "$JWT_AUTH_KEY"';
+    my ($url, $key) = split /\n/, `bash -c '$sh'`;
+    is($url, "http://127.0.0.1:$ports{HTTP}", '  API_URL is nginx');
+    is($key, slurp($key_file), '  JWT_AUTH_KEY is the key');
+    my $now = time;
+    my $signing = encode_base64url('{"alg":"HS256","typ":"JWT"}') . '.'
+        . encode_base64url(qq({"exp":${\ ($now + 3600)},"iat":$now,)
+                           . qq("nbf":${\ ($now - 60)}}));
+    my $jwt = "$signing." . encode_base64url(hmac_sha256($signing, $key // ''));
+    $r = http_request($ports{HTTP}, 'GET', '/v1/apps',
+                      headers => { Authorization => "Bearer $jwt" });
+    is($r->{status}, 200, '  a JWT the fn CLI would send with it: 200');
+    like($r->{body}, qr{"name":"demo"}, '  listing the demo app');
+
     my $before = pids();
     ($rc, $out) = run('start');
     is($rc, 0, 'starting again is harmless');
     is_deeply(pids(), $before, 'and starts nothing twice');
     like($out, qr/the demo function answers: Hello/, '  the demo still answers');
     is(slurp("$var/admin.token"), "$token\n", '  with the same token');
+    is(slurp("$var/secrets/api-jwt.key"), $key, '  and the same JWT key');
 
     ($rc, $out) = run('stop');
     is($rc, 0, "round $round: stack stop succeeds") or diag($out);

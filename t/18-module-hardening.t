@@ -533,8 +533,19 @@ subtest 'the stack: no token in any log file, log files 0640' => sub {
             return http_request($port, 'GET', '/', raw =>
                 "$head\r\nHost: localhost\r\nConnection: close\r\n\r\n");
         };
+        # the API's JWT key, and JWTs signed with it (an expired one too)
+        my $jwt_key = slurp("$var/secrets/api-jwt.key");
+        my $jwt = sub {
+            my ($exp) = @_;
+            my $signing = encode_base64url('{"alg":"HS256","typ":"JWT"}')
+                . '.' . encode_base64url(qq({"exp":$exp}));
+            return "$signing."
+                . encode_base64url(hmac_sha256($signing, $jwt_key));
+        };
+        my ($jwt_good, $jwt_old) = ($jwt->(time + 3600), $jwt->(time - 3600));
         my @secrets = ($admin, 'tok-route-7', 'tok-cookie-8', 'tok-long-9',
-                       'tok-invalid-10', 'fn_tok-wrong-11');
+                       'tok-invalid-10', 'fn_tok-wrong-11', $jwt_key,
+                       $jwt_good, $jwt_old);
         # nginx logs each of these at info: "client sent duplicate header
         # line", "too long header line", "invalid header line"
         is($raw->("GET /v1/apps HTTP/1.1\r\nAuthorization: Bearer $admin\r\n"
@@ -551,6 +562,10 @@ subtest 'the stack: no token in any log file, log files 0640' => sub {
            401, 'a wrong token: 401');
         is($raw->("GET /v1/apps HTTP/1.1\r\nAuthorization: Bearer $admin")->{status},
            200, 'the right one: 200');
+        is($raw->("GET /v1/apps HTTP/1.1\r\nAuthorization: Bearer $jwt_good")->{status},
+           200, 'an API JWT: 200');
+        is($raw->("GET /v1/apps HTTP/1.1\r\nAuthorization: Bearer $jwt_old")->{status},
+           401, 'an expired one: 401');
         is($raw->("POST /r/demo/hello HTTP/1.1\r\nContent-Length: 0\r\n"
                   . "Cookie: session=tok-cookie-8\r\nAuthorization: Bearer tok-route-7")->{status},
            200, 'a call with a cookie and a token: 200');

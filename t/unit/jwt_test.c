@@ -52,7 +52,7 @@ static void make(char *tok, const char *header, const char *payload,
 }
 
 /* "exp" not required: most cases below are about something else */
-static const struct functions_jwt_rules relaxed = { 0, 0 };
+static const struct functions_jwt_rules relaxed = { 0, 0, 0 };
 
 static int verify_rules(const char *tok, const struct functions_jwt_rules *r,
                         char *err)
@@ -127,7 +127,7 @@ int main(void)
 
     /* "exp" required: by default (NULL rules) and when asked */
     {
-        const struct functions_jwt_rules strict = { 1, 0 };
+        const struct functions_jwt_rules strict = { 1, 0, 0 };
 
         make(tok, hs, "{\"sub\":\"x\"}", key, sizeof(key) - 1);
         ok(verify_rules(tok, NULL, err) < 0
@@ -155,7 +155,7 @@ int main(void)
 
     /* a maximum lifetime of an hour */
     {
-        const struct functions_jwt_rules hour = { 0, 3600 };
+        const struct functions_jwt_rules hour = { 0, 3600, 0 };
 
         snprintf(payload, sizeof(payload), "{\"iat\":%ld,\"exp\":%ld}",
                  NOW - 60, NOW + 3540);
@@ -205,6 +205,47 @@ int main(void)
         make(tok, hs, payload, key, sizeof(key) - 1);
         is_int(verify_rules(tok, &relaxed, err), 0,
                "without a maximum, any lifetime");
+    }
+
+    /* "iat" checked (API JWTs, as the fn CLI signs them) */
+    {
+        const struct functions_jwt_rules api = { 1, 0, 1 };
+
+        snprintf(payload, sizeof(payload),
+                 "{\"exp\":%ld,\"iat\":%ld,\"nbf\":%ld}",
+                 NOW + 3600, NOW, NOW - 60);
+        make(tok, hs, payload, key, sizeof(key) - 1);
+        is_int(verify_rules(tok, &api, err), 0,
+               "iat checked: the fn CLI's claims: accepted");
+        snprintf(payload, sizeof(payload), "{\"exp\":%ld,\"iat\":%ld}",
+                 NOW + 3600, NOW + 30);
+        make(tok, hs, payload, key, sizeof(key) - 1);
+        is_int(verify_rules(tok, &api, err), 0,
+               "iat checked: issued within the leeway ahead: accepted");
+        snprintf(payload, sizeof(payload), "{\"exp\":%ld,\"iat\":%ld}",
+                 NOW + 3600, NOW + 31);
+        make(tok, hs, payload, key, sizeof(key) - 1);
+        ok(verify_rules(tok, &api, err) < 0
+           && strcmp(err, "token is issued in the future") == 0,
+           "iat checked: issued in the future: refused");
+        is_int(verify_rules(tok, NULL, err), 0,
+               "iat not checked (default rules): the same token accepted");
+        snprintf(payload, sizeof(payload),
+                 "{\"exp\":%ld,\"iat\":\"now\"}", NOW + 3600);
+        make(tok, hs, payload, key, sizeof(key) - 1);
+        ok(verify_rules(tok, &api, err) < 0
+           && strcmp(err, "malformed token claims") == 0,
+           "iat checked: iat not a number: malformed");
+        snprintf(payload, sizeof(payload), "{\"exp\":%ld}", NOW + 3600);
+        make(tok, hs, payload, key, sizeof(key) - 1);
+        is_int(verify_rules(tok, &api, err), 0,
+               "iat checked: no iat: accepted");
+        snprintf(payload, sizeof(payload), "{\"exp\":%ld,\"iat\":%ld}",
+                 NOW + 3600, NOW + 3000);
+        make(tok, hs, payload, key, sizeof(key) - 1);
+        ok(verify_rules(tok, &api, err) < 0
+           && strcmp(err, "token is issued in the future") == 0,
+           "iat checked: an hour ahead, still within exp: refused");
     }
 
     return done_testing();
