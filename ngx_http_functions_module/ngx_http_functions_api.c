@@ -815,7 +815,8 @@ ngx_http_functions_api_body(ngx_http_request_t *r)
 
             p += n;
 
-        } else {
+        } else if (cl->buf->last != cl->buf->pos) {
+            /* a chunked body ends with an empty buffer (pos NULL) */
             p = ngx_cpymem(p, cl->buf->pos, cl->buf->last - cl->buf->pos);
         }
     }
