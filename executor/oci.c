@@ -12,6 +12,12 @@
 
 #define OCI_REF_NAME "org.opencontainers.image.ref.name"
 
+/* the API's route_runnable() takes what this takes */
+_Static_assert(sizeof(((struct oci_ref *)0)->dir) == ROUTE_OCI_DIR_MAX + 1,
+               "oci_ref.dir and ROUTE_OCI_DIR_MAX differ");
+_Static_assert(sizeof(((struct oci_ref *)0)->tag) == ROUTE_OCI_TAG_MAX + 1,
+               "oci_ref.tag and ROUTE_OCI_TAG_MAX differ");
+
 int oci_ref_parse(const char *image, struct oci_ref *ref, char *err,
                   size_t errlen)
 {
@@ -35,7 +41,8 @@ int oci_ref_parse(const char *image, struct oci_ref *ref, char *err,
                     "relative path of [A-Za-z0-9._-] segments, without "
                     "\"..\"", image);
     if (colon != NULL) {
-        if (strlen(colon + 1) >= sizeof(ref->tag) || !route_oci_tag_valid(colon + 1))
+        if (strlen(colon + 1) >= sizeof(ref->tag)
+            || !route_oci_tag_valid(colon + 1))
             return errf(err, errlen, "image \"%.200s\": invalid tag", image);
         strcpy(ref->tag, colon + 1);
     }
