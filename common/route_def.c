@@ -471,6 +471,75 @@ void route_def_free(struct route_def *r)
     r->nheaders = r->nconfig = 0;
 }
 
+/*
+ * What executors can run today: the formats they speak and the image
+ * references they resolve.  The API refuses the rest when a route is
+ * written (an executor would answer every call of it with an error);
+ * as executors learn more, this is the one place that follows.
+ */
+int route_oci_dir_valid(const char *s)
+{
+    const char *p;
+
+    if (*s == '\0' || *s == '/')
+        return 0;
+    for (p = s; *p; p++) {
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
+              || (*p >= '0' && *p <= '9') || strchr("._-/", *p)))
+            return 0;
+    }
+    /* no empty, "." or ".." segment: the layout stays under image_dir */
+    return path_segments_valid(s);
+}
+
+int route_oci_tag_valid(const char *s)
+{
+    const char *p;
+
+    if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z')
+          || (*s >= '0' && *s <= '9') || *s == '_'))
+        return 0;
+    for (p = s; *p; p++) {
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
+              || (*p >= '0' && *p <= '9') || strchr("._-", *p)))
+            return 0;
+    }
+    return p - s <= ROUTE_OCI_TAG_MAX;
+}
+
+int route_runnable(const struct route_def *r, char *err, size_t errlen)
+{
+    char dir[ROUTE_OCI_DIR_MAX + 1];
+    const char *rest, *colon;
+    size_t dlen;
+
+    if (r->format != ROUTE_FORMAT_DEFAULT && r->format != ROUTE_FORMAT_HTTP)
+        return errf(err, errlen, "route field \"format\": \"%s\" is not "
+                    "supported by the executors yet (they run \"default\" "
+                    "and \"http\")", route_format_name(r->format));
+    if (strncmp(r->image, "oci:", 4) != 0)
+        return errf(err, errlen, "route field \"image\": \"%.200s\" is not "
+                    "supported by the executors yet (they run local OCI "
+                    "image layouts: \"oci:<dir>[:<tag>]\")", r->image);
+    rest = r->image + 4;
+    colon = strchr(rest, ':');
+    dlen = colon ? (size_t)(colon - rest) : strlen(rest);
+    if (dlen > ROUTE_OCI_DIR_MAX)
+        return errf(err, errlen, "route field \"image\": the directory of "
+                    "\"%.200s\" is longer than %d bytes", r->image,
+                    ROUTE_OCI_DIR_MAX);
+    memcpy(dir, rest, dlen);
+    dir[dlen] = '\0';
+    if (!route_oci_dir_valid(dir))
+        return errf(err, errlen, "route field \"image\": in \"%.200s\", the "
+                    "directory must be a relative path of [A-Za-z0-9._-] "
+                    "segments, without \"..\"", r->image);
+    if (colon != NULL && !route_oci_tag_valid(colon + 1))
+        return errf(err, errlen, "route field \"image\": \"%.200s\" has an "
+                    "invalid tag", r->image);
+    return 0;
+}
+
 const char *route_config_get(const struct route_def *r, const char *key)
 {
     size_t i;

@@ -21,6 +21,9 @@
  * fit in an executor's request head (64 KiB) beside the client's own. */
 #define ROUTE_CONFIG_BYTES 12288
 #define ROUTE_HEADERS_BYTES 4096
+/* "oci:<dir>[:<tag>]": the longest dir and tag an executor takes */
+#define ROUTE_OCI_DIR_MAX 511
+#define ROUTE_OCI_TAG_MAX 128
 
 enum route_format {
     ROUTE_FORMAT_DEFAULT,
@@ -69,6 +72,20 @@ int route_def_from_json(const struct json_t *root, struct route_def *r,
 int route_config_check(const struct json_t *m, const char *what,
                        const char *field, char *err, size_t errlen);
 void route_def_free(struct route_def *r);
+
+/*
+ * Whether executors can run the route today (a parsed, valid one): its
+ * format is one they speak and its image a reference form they resolve
+ * ("oci:<dir>[:<tag>]").  0, or -1 with a message naming the field.  The
+ * API applies it when a route is written; an executor that is sent an
+ * older route answers it as before (501 for a format it does not run).
+ */
+int route_runnable(const struct route_def *r, char *err, size_t errlen);
+/* The parts of "oci:<dir>[:<tag>]": dir a relative path of
+ * [A-Za-z0-9._-] segments without "." or ".."; tag [A-Za-z0-9_] then
+ * [A-Za-z0-9._-], at most ROUTE_OCI_TAG_MAX. */
+int route_oci_dir_valid(const char *dir);
+int route_oci_tag_valid(const char *tag);
 
 const char *route_format_name(enum route_format f);
 const char *route_type_name(enum route_type t);

@@ -12,35 +12,11 @@
 
 #define OCI_REF_NAME "org.opencontainers.image.ref.name"
 
-static int dir_valid(const char *s)
-{
-    const char *p;
-
-    if (*s == '\0' || *s == '/')
-        return 0;
-    for (p = s; *p; p++) {
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
-              || (*p >= '0' && *p <= '9') || strchr("._-/", *p)))
-            return 0;
-    }
-    /* no empty, "." or ".." segment: the layout stays under image_dir */
-    return path_segments_valid(s);
-}
-
-static int tag_valid(const char *s)
-{
-    const char *p;
-
-    if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z')
-          || (*s >= '0' && *s <= '9') || *s == '_'))
-        return 0;
-    for (p = s; *p; p++) {
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
-              || (*p >= '0' && *p <= '9') || strchr("._-", *p)))
-            return 0;
-    }
-    return p - s <= 128;
-}
+/* the API's route_runnable() takes what this takes */
+_Static_assert(sizeof(((struct oci_ref *)0)->dir) == ROUTE_OCI_DIR_MAX + 1,
+               "oci_ref.dir and ROUTE_OCI_DIR_MAX differ");
+_Static_assert(sizeof(((struct oci_ref *)0)->tag) == ROUTE_OCI_TAG_MAX + 1,
+               "oci_ref.tag and ROUTE_OCI_TAG_MAX differ");
 
 int oci_ref_parse(const char *image, struct oci_ref *ref, char *err,
                   size_t errlen)
@@ -60,12 +36,13 @@ int oci_ref_parse(const char *image, struct oci_ref *ref, char *err,
                     image);
     memcpy(ref->dir, rest, dlen);
     ref->dir[dlen] = '\0';
-    if (!dir_valid(ref->dir))
+    if (!route_oci_dir_valid(ref->dir))
         return errf(err, errlen, "image \"%.200s\": the directory must be a "
                     "relative path of [A-Za-z0-9._-] segments, without "
                     "\"..\"", image);
     if (colon != NULL) {
-        if (strlen(colon + 1) >= sizeof(ref->tag) || !tag_valid(colon + 1))
+        if (strlen(colon + 1) >= sizeof(ref->tag)
+            || !route_oci_tag_valid(colon + 1))
             return errf(err, errlen, "image \"%.200s\": invalid tag", image);
         strcpy(ref->tag, colon + 1);
     }

@@ -38,6 +38,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (route_def_parse((const char *)data, size, &r, err, sizeof(err)) < 0)
         return 0;
+    (void)route_runnable(&r, err, sizeof(err));
     route_config_get(&r, "A");
     if (sandbox_env(&ci, &img, &env) == 0) {
         n = sandbox_run_encode(msg, sizeof(msg), "/", cmd, env.v);

@@ -424,7 +424,9 @@ ngx_http_functions_api_handler(ngx_http_request_t *r)
 
         } else {
             out = endpoint == NGX_HTTP_FUNCTIONS_API_ROOT
-                  ? json_pack("{s:s, s:s}", "hello", "world!",
+                  ? json_pack("{s:s, s:s, s:s}",
+                              "goto", "https://github.com/iron-io/functions",
+                              "hello", "world!",
                               "version", NGX_HTTP_FUNCTIONS_VERSION)
                   : json_pack("{s:s}", "version",
                               NGX_HTTP_FUNCTIONS_VERSION);
@@ -565,6 +567,16 @@ ngx_http_functions_api_handler(ngx_http_request_t *r)
         {
             return ngx_http_functions_api_send_error(r, NGX_HTTP_BAD_REQUEST,
                                                      error);
+        }
+
+        /*
+         * Apps and routes without per_page or cursor: every item, as
+         * IronFunctions answered (its CLI reads no next_cursor), up to
+         * functions_api_list_max; calls page by default.
+         */
+        if (!api->paged && endpoint != NGX_HTTP_FUNCTIONS_API_CALLS) {
+            api->per_page = (ngx_uint_t) api->fmcf->api_list_max;
+            api->unpaged = 1;
         }
     }
 
@@ -853,17 +865,21 @@ ngx_http_functions_api_authorized(ngx_http_request_t *r, const char **reason)
 }
 
 
-/* Lists: ?per_page=1..100, ?cursor=<opaque>, and for routes ?image=. */
+/*
+ * Lists: ?per_page=1..100, ?cursor=<opaque> (either: a page, else every
+ * item for apps and routes), and for routes ?image=.
+ */
 
 static ngx_int_t
 ngx_http_functions_api_args(ngx_http_request_t *r,
     ngx_http_functions_api_t *api, const char **error)
 {
     u_char     *dst, *src;
-    ngx_int_t   n;
+    ngx_int_t   n, rc;
     ngx_str_t   value;
 
     if (ngx_http_arg(r, (u_char *) "per_page", 8, &value) == NGX_OK) {
+        api->paged = 1;
         n = ngx_atoi(value.data, value.len);
 
         if (n < 1 || n > NGX_HTTP_FUNCTIONS_PER_PAGE_MAX) {
@@ -874,9 +890,13 @@ ngx_http_functions_api_args(ngx_http_request_t *r,
         api->per_page = n;
     }
 
-    if (ngx_http_arg(r, (u_char *) "cursor", 6, &value) == NGX_OK
-        && value.len)
-    {
+    rc = ngx_http_arg(r, (u_char *) "cursor", 6, &value);
+
+    if (rc == NGX_OK) {
+        api->paged = 1;
+    }
+
+    if (rc == NGX_OK && value.len) {
         api->cursor.data = ngx_pnalloc(api->pool,
                                        ngx_base64_decoded_length(value.len));
         if (api->cursor.data == NULL) {
@@ -973,7 +993,8 @@ ngx_http_functions_api_body(ngx_http_request_t *r)
 
             p += n;
 
-        } else {
+        } else if (cl->buf->last != cl->buf->pos) {
+            /* a chunked body ends with an empty buffer (pos NULL) */
             p = ngx_cpymem(p, cl->buf->pos, cl->buf->last - cl->buf->pos);
         }
     }
@@ -1267,7 +1288,10 @@ ngx_http_functions_api_destroy(ngx_http_functions_api_t *api)
 
 /*
  * {"<name>": {...}} with only the keys in fields (NULL-terminated): the
- * object inside, or NULL (answered 400).
+ * object inside, or NULL (answered 400).  Beside it, the wrapper may hold
+ * "message" and "error", as IronFunctions' answers do (its spec declares
+ * them in the wrappers): a client that sends back what it read is not
+ * refused, and they are ignored.
  */
 
 json_t *
@@ -1280,13 +1304,23 @@ ngx_http_functions_api_wrapped(ngx_http_functions_api_t *api,
 
     inner = json_object_get(api->body, name);
 
-    if (!json_is_object(api->body) || json_object_size(api->body) != 1
-        || !json_is_object(inner))
-    {
+    if (!json_is_object(api->body) || !json_is_object(inner)) {
         ngx_http_functions_api_fail(api, NGX_HTTP_BAD_REQUEST,
                                     "the body must be {\"%s\": {...}}",
                                     name);
         return NULL;
+    }
+
+    json_object_foreach(api->body, key, v) {
+        if (ngx_strcmp(key, name) != 0 && ngx_strcmp(key, "message") != 0
+            && ngx_strcmp(key, "error") != 0)
+        {
+            ngx_http_functions_api_fail(api, NGX_HTTP_BAD_REQUEST,
+                                        "the body must be {\"%s\": {...}}"
+                                        " (beside it, only \"message\" and"
+                                        " \"error\")", name);
+            return NULL;
+        }
     }
 
     json_object_foreach(inner, key, v) {
@@ -1367,7 +1401,8 @@ ngx_http_functions_api_row(ngx_http_functions_api_t *api,
  * A page of a list query (up to per_page + 1 rows, or until a row whose
  * first column is NULL, as a LEFT JOIN gives): {"message", "<name>":
  * [items], "next_cursor"}, where the cursor is the first column of the
- * last row shown, when there is more.
+ * last row shown, when there is more.  A list asked without paging that
+ * the cap cut also says so in a header, NGX_HTTP_FUNCTIONS_TRUNCATED.
  */
 
 void
@@ -1378,6 +1413,7 @@ ngx_http_functions_api_rows(ngx_http_functions_api_t *api,
     json_t                      *items, *one, *out;
     MYSQL_ROW                    row;
     ngx_str_t                    last, cursor;
+    ngx_table_elt_t             *h;
     ngx_uint_t                   n, more;
     unsigned long               *lengths;
     ngx_http_functions_query_t  *q = &api->query;
@@ -1442,6 +1478,19 @@ ngx_http_functions_api_rows(ngx_http_functions_api_t *api,
                 json_decref(out);
                 out = NULL;
             }
+        }
+    }
+
+    if (out != NULL && more && api->unpaged) {
+        h = ngx_list_push(&api->request->headers_out.headers);
+        if (h == NULL) {
+            json_decref(out);
+            out = NULL;
+
+        } else {
+            h->hash = 1;
+            ngx_str_set(&h->key, NGX_HTTP_FUNCTIONS_TRUNCATED);
+            ngx_str_set(&h->value, "true");
         }
     }
 

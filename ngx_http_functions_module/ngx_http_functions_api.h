@@ -21,6 +21,11 @@
 
 #define NGX_HTTP_FUNCTIONS_PER_PAGE      30
 #define NGX_HTTP_FUNCTIONS_PER_PAGE_MAX  100
+
+/* a list asked without paging: at most functions_api_list_max items, and
+ * this header ("true") when there were more */
+#define NGX_HTTP_FUNCTIONS_TRUNCATED     "Fn-List-Truncated"
+
 #define NGX_HTTP_FUNCTIONS_JWT_KEY_MAX   1024
 
 /* functions_api_jwt_key: the bytes of the key */
@@ -80,6 +85,8 @@ struct ngx_http_functions_api_s {
     const char                       *message;    /* of a success */
 
     ngx_uint_t                        per_page;
+    unsigned                          paged:1;    /* per_page or cursor */
+    unsigned                          unpaged:1;  /* every item, capped */
     ngx_str_t                         cursor;     /* decoded */
     ngx_str_t                         image;      /* routes ?image= */
 

@@ -62,8 +62,9 @@ static void ngx_http_functions_route_deleted(ngx_http_functions_api_t *api);
 
 
 /*
- * A row as the API shows it (mask: jwt_key as NGX_HTTP_FUNCTIONS_JWT_MASK
- * when set), or as a PATCH merges into it (the key itself).
+ * A row as a list shows it (mask: jwt_key as NGX_HTTP_FUNCTIONS_JWT_MASK
+ * when set), or as one route's answer shows it and a PATCH merges into it
+ * (the key itself).
  */
 
 static json_t *
@@ -326,6 +327,12 @@ ngx_http_functions_route_write(ngx_http_functions_api_t *api)
 
     route_def_free(&def);       /* only its scalars are used below */
 
+    /* valid, but what no executor can run yet is not stored */
+    if (route_runnable(&def, err, sizeof(err)) != 0) {
+        ngx_http_functions_api_fail(api, NGX_HTTP_BAD_REQUEST, "%s", err);
+        return;
+    }
+
     if (create) {
         api->path.len = ngx_strlen(def.path);
         api->path.data = ngx_pnalloc(api->pool, api->path.len);
@@ -498,8 +505,9 @@ ngx_http_functions_route_answer(ngx_http_functions_api_t *api)
         return;
     }
 
-    route = ngx_http_functions_route_json(&api->app, row,
-                                          lengths, 1);
+    /* one route, to a client of the API: with its key, as IronFunctions
+     * answered (its CLI signs calls with it); lists mask it */
+    route = ngx_http_functions_route_json(&api->app, row, lengths, 0);
 
     ngx_http_functions_query_free(q);
 

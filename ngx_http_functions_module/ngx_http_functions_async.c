@@ -634,7 +634,8 @@ ngx_http_functions_publish_body(ngx_http_functions_publish_t *p)
 
             raw.len += n;
 
-        } else {
+        } else if (cl->buf->last != cl->buf->pos) {
+            /* a chunked body ends with an empty buffer (pos NULL) */
             ngx_memcpy(raw.data + raw.len, cl->buf->pos,
                        cl->buf->last - cl->buf->pos);
             raw.len += cl->buf->last - cl->buf->pos;

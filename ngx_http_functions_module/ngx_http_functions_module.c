@@ -31,6 +31,12 @@ static ngx_int_t ngx_http_functions_init_process(ngx_cycle_t *cycle);
 static void ngx_http_functions_exit_process(ngx_cycle_t *cycle);
 
 
+/* the items a list of apps or routes asked without paging may hold */
+static ngx_conf_num_bounds_t  ngx_http_functions_api_list_max_bounds = {
+    ngx_conf_check_num_bounds, 1, 100000
+};
+
+
 static ngx_command_t  ngx_http_functions_commands[] = {
 
     { ngx_string("functions_mysql"),
@@ -131,6 +137,13 @@ static ngx_command_t  ngx_http_functions_commands[] = {
       offsetof(ngx_http_functions_loc_conf_t, async_credentials),
       NULL },
 
+    { ngx_string("functions_api_list_max"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_functions_main_conf_t, api_list_max),
+      &ngx_http_functions_api_list_max_bounds },
+
       ngx_null_command
 };
 
@@ -188,6 +201,7 @@ ngx_http_functions_create_main_conf(ngx_conf_t *cf)
      */
 
     fmcf->metrics_max_apps = NGX_CONF_UNSET_UINT;
+    fmcf->api_list_max = NGX_CONF_UNSET;
 
     if (ngx_array_init(&fmcf->guarded, cf->pool, 1, sizeof(ngx_str_t))
         != NGX_OK)
@@ -348,6 +362,8 @@ ngx_http_functions_postconfiguration(ngx_conf_t *cf)
     ngx_http_functions_main_conf_t  *fmcf;
 
     fmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_functions_module);
+
+    ngx_conf_init_value(fmcf->api_list_max, NGX_HTTP_FUNCTIONS_LIST_MAX);
 
     if (fmcf->routing && (fmcf->db == NULL || fmcf->cache_zone == NULL)) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,

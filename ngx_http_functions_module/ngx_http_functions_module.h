@@ -65,6 +65,10 @@ typedef struct {
 } ngx_http_functions_cache_t;
 
 
+/* functions_api_list_max: the default */
+#define NGX_HTTP_FUNCTIONS_LIST_MAX  10000
+
+
 typedef struct {
     ngx_http_functions_db_conf_t   *db;
     ngx_shm_zone_t                 *cache_zone;
@@ -81,6 +85,7 @@ typedef struct {
     ngx_uint_t                      metrics_max_executors;
     ngx_msec_t                      metrics_interval;   /* 0: no lines */
     ngx_flag_t                      metrics_shown;  /* functions_metrics */
+    ngx_int_t                       api_list_max;   /* unpaged lists */
 } ngx_http_functions_main_conf_t;
 
 

@@ -36,6 +36,7 @@ my @good = (
       "functions_metrics_zone max_apps=5 max_executors=2 log_interval=1s;" ],
     [ 'functions_metrics_zone, lines off',
       "functions_metrics_zone log_interval=off;" ],
+    [ 'functions_api_list_max', 'functions_api_list_max 100000;' ],
 );
 
 for my $case (@good) {
@@ -58,6 +59,10 @@ my @bad = (
       qr/invalid parameter "log_interval=10ms"/ ],
     [ 'functions_metrics_zone, unknown parameter',
       'functions_metrics_zone size=1m;', qr/invalid parameter "size=1m"/ ],
+    [ 'functions_api_list_max 0', 'functions_api_list_max 0;',
+      qr/value must be between 1 and 100000/ ],
+    [ 'functions_api_list_max, not a number', 'functions_api_list_max x;',
+      qr/"functions_api_list_max" directive invalid number/ ],
     [ 'functions_metrics_zone twice',
       'functions_metrics_zone; functions_metrics_zone;',
       qr/"functions_metrics_zone" directive is duplicate/ ],

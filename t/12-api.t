@@ -203,13 +203,13 @@ subtest 'routes' => sub {
     delete @got{qw(created_at updated_at)};
     is_deeply(\%got, \%want, '  every field, with the defaults');
     is(api('GET', '/v1/apps/auto')->{status}, 200, 'the app exists now');
-    error_is(api('POST', '/v1/apps/auto/routes', { route => { path => '/hello', image => 'x' } }),
+    error_is(api('POST', '/v1/apps/auto/routes', { route => { path => '/hello', image => 'oci:echo:v2' } }),
              409, qr/^Route already exists$/, 'again: 409');
     error_is(api('DELETE', '/v1/apps/auto'), 400, qr/^Cannot remove apps with routes$/,
              'an app with routes is not deleted');
 
     $r = api('POST', '/v1/apps/auto/routes', { route => {
-        path => '/a/b/c', image => 'registry.example:5000/team/fn@sha256:' . ('ab' x 32),
+        path => '/a/b/c', image => 'oci:team/fn-' . ('ab' x 32) . ':v1.2_b-3',
         memory => 256, type => 'async', format => 'http', timeout => 600,
         idle_timeout => 5, max_concurrency => 4,
         headers => { 'X-One' => ['1', '2'] }, config => { K => 'v' },
@@ -221,7 +221,10 @@ subtest 'routes' => sub {
     is_deeply([ @{ $r->{json}{route} }{qw(memory type format timeout idle_timeout max_concurrency)} ],
               [256, 'async', 'http', 600, 5, 4], '  each field stored');
     is_deeply($r->{json}{route}{headers}, { 'X-One' => ['1', '2'] }, '  headers');
-    is($r->{json}{route}{jwt_key}, '********', '  jwt_key masked');
+    is($r->{json}{route}{jwt_key}, 's3cret',
+       '  jwt_key shown to the API client, as IronFunctions did');
+    is((grep { $_->{path} eq '/a/b/c' } @{ api('GET', '/v1/apps/auto/routes')->{json}{routes} })[0]{jwt_key},
+       '********', '  but masked in a list');
     is(db_query($db, "SELECT jwt_key FROM routes WHERE path = '/a/b/c'")->[0][0], 's3cret',
        '  but stored');
     error_is(api('GET', '/v1/apps/auto/routes/nope'), 404, qr/^Route not found$/, 'unknown: 404');
@@ -265,7 +268,7 @@ subtest 'routes' => sub {
              'again: 404');
 
     # the root route is /routes/ (IronFunctions' reading)
-    is(api('POST', '/v1/apps/auto/routes', { route => { path => '/', image => 'x' } })->{status},
+    is(api('POST', '/v1/apps/auto/routes', { route => { path => '/', image => 'oci:echo:v1' } })->{status},
        200, 'a route at "/"');
     is(api('GET', '/v1/apps/auto/routes/')->{json}{route}{path}, '/', '  read as /routes/');
     is(api('DELETE', '/v1/apps/auto/routes/')->{status}, 200, '  deleted');
@@ -286,7 +289,7 @@ subtest 'pagination' => sub {
     is_deeply([ grep { /^page/ } @seen ], \@names, 'every app once, in name order');
     is(scalar(@seen), 8, '  (and "auto")');
     is($pages, 3, '  in 3 pages: the last has no next_cursor');
-    is(scalar @{ api('GET', '/v1/apps')->{json}{apps} }, 8, 'per_page 30 by default');
+    is(scalar @{ api('GET', '/v1/apps')->{json}{apps} }, 8, 'without paging parameters: every app');
 
     error_is(api('GET', "/v1/apps?per_page=$_"), 400, qr/per_page/, "per_page=$_: 400")
         for ('0', '101', 'abc', '-1', '');
@@ -425,13 +428,19 @@ subtest 'hostile values are stored literally' => sub {
         PCT => '%s %n %x',
     );
     my $r = api('POST', '/v1/apps/hostile/routes', { route => {
-        path => q(/it's/"q"/a;b/$x), image => q(oci:img';--"x), config => \%config,
+        path => q(/it's/"q"/a;b/$x), image => 'oci:echo:v1', config => \%config,
         headers => { 'X-Evil' => [q('"\\), "\x{1F600}"] } } });
     is($r->{status}, 200, 'created') or diag($r->{body});
     $r = api('GET', q(/v1/apps/hostile/routes/it's/%22q%22/a;b/$x));
     is($r->{status}, 200, 'read back by its path') or diag($r->{body});
     is_deeply($r->{json}{route}{config}, \%config, 'config: identical');
-    is($r->{json}{route}{image}, q(oci:img';--"x), 'image: identical');
+    # an image like that is refused now (not a form executors run): the
+    # image filter of a list still takes one, literally
+    error_is(api('POST', '/v1/apps/hostile/routes', { route => { path => '/i',
+                 image => q(oci:img';--"x) } }),
+             400, qr/the directory must be/, 'a hostile image is refused');
+    is_deeply(api('GET', q(/v1/apps/hostile/routes?image=oci%3Aimg'%3B--%22x))->{json}{routes},
+              [], 'a hostile image filter is a literal');
     is_deeply($r->{json}{route}{headers}, { 'X-Evil' => [q('"\\), "\x{1F600}"] },
               'headers: identical');
     is(db_query($db, 'SELECT COUNT(*) FROM apps')->[0][0] > 0, 1, 'the tables are still there');

@@ -170,6 +170,88 @@ int main(void)
         free(big);
     }
 
+    /* what executors run today: route_runnable() */
+    {
+        static const struct {
+            const char *json;
+            const char *needle;     /* NULL: runnable */
+        } cases[] = {
+            { "{\"image\":\"oci:echo:v1\"}", NULL },
+            { "{\"image\":\"oci:echo\"}", NULL },
+            { "{\"image\":\"oci:team/fn:v1.2_b-3\",\"format\":\"http\"}",
+              NULL },
+            { "{\"image\":\"oci:x\",\"format\":\"default\"}", NULL },
+            { "{\"image\":\"iron/hello\"}",
+              "\"image\": \"iron/hello\" is not supported by the "
+              "executors yet" },
+            { "{\"image\":\"registry.example:5000/fn@sha256:ab\"}",
+              "not supported by the executors yet" },
+            { "{\"image\":\"OCI:x\"}", "not supported" },
+            { "{\"image\":\"oci:\"}", "the directory must be" },
+            { "{\"image\":\"oci:../x\"}", "the directory must be" },
+            { "{\"image\":\"oci:/abs\"}", "the directory must be" },
+            { "{\"image\":\"oci:a//b\"}", "the directory must be" },
+            { "{\"image\":\"oci:x:\"}", "invalid tag" },
+            { "{\"image\":\"oci:x:-v\"}", "invalid tag" },
+            { "{\"image\":\"oci:x:v:w\"}", "invalid tag" },
+            { "{\"image\":\"oci:x\",\"format\":\"json\"}",
+              "route field \"format\": \"json\" is not supported by the "
+              "executors yet" },
+            { "{\"image\":\"oci:x\",\"format\":\"http-stream\"}",
+              "\"http-stream\" is not supported" },
+        };
+        char json[256];
+        size_t i;
+        int rc;
+
+        for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+            /* the same object with app and path: a valid route */
+            snprintf(json, sizeof(json), "{\"app\":\"a\",\"path\":\"/p\",%s",
+                     cases[i].json + 1);
+            if (!ok(parse(json) == 0, "valid: %s", json)) {
+                printf("#   %s\n", err);
+                continue;
+            }
+            err[0] = '\0';
+            rc = route_runnable(&r, err, sizeof(err));
+            if (cases[i].needle == NULL) {
+                if (!ok(rc == 0, "runnable: %s", cases[i].json))
+                    printf("#   %s\n", err);
+            } else if (!ok(rc < 0 && strstr(err, cases[i].needle) != NULL,
+                           "not runnable: %s", cases[i].json)) {
+                printf("#   rc %d, error '%s', wanted '%s'\n", rc, err,
+                       cases[i].needle);
+            }
+        }
+
+        /* the longest directory and tag an executor takes, and one more */
+        {
+            char big[1100];
+            size_t n;
+
+            n = (size_t)sprintf(big, "{\"app\":\"a\",\"path\":\"/p\","
+                                "\"image\":\"oci:");
+            memset(big + n, 'd', ROUTE_OCI_DIR_MAX);
+            strcpy(big + n + ROUTE_OCI_DIR_MAX, "\"}");
+            is_int(parse(big) == 0 && route_runnable(&r, err, sizeof(err)) == 0,
+                   1, "a directory of ROUTE_OCI_DIR_MAX bytes");
+            memset(big + n, 'd', ROUTE_OCI_DIR_MAX + 1);
+            strcpy(big + n + ROUTE_OCI_DIR_MAX + 1, "\"}");
+            is_int(parse(big) == 0 && route_runnable(&r, err, sizeof(err)) < 0,
+                   1, "one byte more: not runnable");
+            n = (size_t)sprintf(big, "{\"app\":\"a\",\"path\":\"/p\","
+                                "\"image\":\"oci:d:");
+            memset(big + n, 't', ROUTE_OCI_TAG_MAX);
+            strcpy(big + n + ROUTE_OCI_TAG_MAX, "\"}");
+            is_int(parse(big) == 0 && route_runnable(&r, err, sizeof(err)) == 0,
+                   1, "a tag of ROUTE_OCI_TAG_MAX bytes");
+            memset(big + n, 't', ROUTE_OCI_TAG_MAX + 1);
+            strcpy(big + n + ROUTE_OCI_TAG_MAX + 1, "\"}");
+            is_int(parse(big) == 0 && route_runnable(&r, err, sizeof(err)) < 0,
+                   1, "one byte more: not runnable");
+        }
+    }
+
     route_def_free(&r);
     return done_testing();
 }
