@@ -50,8 +50,22 @@ static void fetch_done(uv_work_t *w, int status);
 struct sweep_job {
     uv_work_t work;
     uint64_t retention_ms;
-    int removed;
+    uint64_t max_bytes;         /* 0: no cap */
+    uint64_t bytes;             /* what is kept after the sweep */
+    int removed;                /* expired */
+    int evicted;                /* removed for room, oldest first */
 };
+
+/* The settings the sweep reads, and what the logs take on disk (an
+ * estimate between sweeps: every save adds to it). */
+static struct {
+    const uint64_t *retention_ms;
+    const uint64_t *max_bytes;
+    uint64_t bytes;
+    int running;
+} sweeper;
+
+static void sweep_now(uv_loop_t *loop);
 
 static int write_all(int fd, const char *buf, size_t len)
 {
@@ -100,9 +114,15 @@ static void save_done(uv_work_t *w, int status)
     struct save_job *j = w->data, **pp;
     struct fetch_job *f;
 
-    if (status < 0 || j->err != 0)
+    if (status < 0 || j->err != 0) {
         log_msg(LOG_LEVEL_ERROR, "cannot keep a call's log",
                 status < 0 ? uv_strerror(status) : strerror(j->err));
+    } else if (sweeper.max_bytes != NULL) {
+        /* over the cap: the oldest logs go now, not at the next minute */
+        sweeper.bytes += j->len;
+        if (*sweeper.max_bytes > 0 && sweeper.bytes > *sweeper.max_bytes)
+            sweep_now(j->loop);
+    }
     for (pp = &saving; *pp != NULL; pp = &(*pp)->next) {
         if (*pp == j) {
             *pp = j->next;
@@ -250,10 +270,30 @@ void call_log_serve(uv_loop_t *loop, struct http_conn *c, const char *id)
 
 /* ------------------------------------------------------------ sweeping */
 
+struct log_file {
+    time_t mtime;
+    off_t size;
+    char name[CALL_ID_LEN + 1];
+};
+
+static int older_first(const void *a, const void *b)
+{
+    const struct log_file *x = a, *y = b;
+
+    return x->mtime < y->mtime ? -1 : x->mtime > y->mtime;
+}
+
+/*
+ * Removes the expired logs, then, while the rest takes more than the cap,
+ * the oldest, down to three quarters of it (so that the next sweep is not
+ * due at the next save).
+ */
 static void sweep_work(uv_work_t *w)
 {
     struct sweep_job *j = w->data;
     char path[LOG_PATH_MAX + 256];
+    struct log_file *files = NULL, *more;
+    size_t n = 0, cap = 0, i;
     struct dirent *d;
     struct stat st;
     time_t cutoff = time(NULL) - (time_t)(j->retention_ms / 1000);
@@ -262,14 +302,43 @@ static void sweep_work(uv_work_t *w)
     if (dp == NULL)
         return;
     while ((d = readdir(dp)) != NULL) {
-        if (d->d_name[0] == '.')
+        if (d->d_name[0] == '.' || strlen(d->d_name) > CALL_ID_LEN)
             continue;
         snprintf(path, sizeof(path), CALL_LOG_DIR "/%.250s", d->d_name);
-        if (lstat(path, &st) == 0 && st.st_mtime < cutoff
-            && unlink(path) == 0)
-            j->removed++;
+        if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode))
+            continue;
+        if (st.st_mtime < cutoff) {
+            if (unlink(path) == 0)
+                j->removed++;
+            continue;
+        }
+        j->bytes += (uint64_t)st.st_size;
+        if (j->max_bytes == 0)
+            continue;
+        if (n == cap) {
+            cap = cap ? 2 * cap : 256;
+            more = realloc(files, cap * sizeof(*files));
+            if (more == NULL)
+                break;      /* the cap waits for the next sweep */
+            files = more;
+        }
+        files[n].mtime = st.st_mtime;
+        files[n].size = st.st_size;
+        strcpy(files[n].name, d->d_name);
+        n++;
     }
     closedir(dp);
+    if (j->max_bytes > 0 && j->bytes > j->max_bytes) {
+        qsort(files, n, sizeof(*files), older_first);
+        for (i = 0; i < n && j->bytes > j->max_bytes / 4 * 3; i++) {
+            snprintf(path, sizeof(path), CALL_LOG_DIR "/%s", files[i].name);
+            if (unlink(path) == 0) {
+                j->bytes -= (uint64_t)files[i].size;
+                j->evicted++;
+            }
+        }
+    }
+    free(files);
 }
 
 static void sweep_done(uv_work_t *w, int status)
@@ -277,31 +346,53 @@ static void sweep_done(uv_work_t *w, int status)
     struct sweep_job *j = w->data;
     struct log_record r;
 
+    sweeper.running = 0;
+    if (status == 0)
+        sweeper.bytes = j->bytes;
     if (status == 0 && j->removed > 0
         && log_begin(&r, LOG_LEVEL_DEBUG, "expired call logs removed")) {
         log_int(&r, "count", j->removed);
         log_end(&r);
     }
+    if (status == 0 && j->evicted > 0
+        && log_begin(&r, LOG_LEVEL_WARN, "call logs removed for room")) {
+        log_int(&r, "count", j->evicted);
+        log_int(&r, "log_store_max", (long long)j->max_bytes);
+        log_end(&r);
+    }
     free(j);
+}
+
+static void sweep_now(uv_loop_t *loop)
+{
+    struct sweep_job *j;
+
+    if (sweeper.running)
+        return;
+    j = calloc(1, sizeof(*j));
+    if (j == NULL)
+        return;
+    j->retention_ms = *sweeper.retention_ms;
+    j->max_bytes = *sweeper.max_bytes;
+    j->work.data = j;
+    if (uv_queue_work(loop, &j->work, sweep_work, sweep_done) < 0) {
+        free(j);
+        return;
+    }
+    sweeper.running = 1;
 }
 
 static void on_sweep(uv_timer_t *t)
 {
-    const uint64_t *retention_ms = t->data;
-    struct sweep_job *j = calloc(1, sizeof(*j));
-
-    if (j == NULL)
-        return;
-    j->retention_ms = *retention_ms;
-    j->work.data = j;
-    if (uv_queue_work(t->loop, &j->work, sweep_work, sweep_done) < 0)
-        free(j);
+    sweep_now(t->loop);
 }
 
 void call_log_sweep_start(uv_loop_t *loop, uv_timer_t *timer,
-                          const uint64_t *retention_ms)
+                          const uint64_t *retention_ms,
+                          const uint64_t *max_bytes)
 {
+    sweeper.retention_ms = retention_ms;
+    sweeper.max_bytes = max_bytes;
     uv_timer_init(loop, timer);
-    timer->data = (void *)retention_ms;
     uv_timer_start(timer, on_sweep, 0, 60 * 1000);
 }

@@ -32,9 +32,12 @@ void call_log_serve(uv_loop_t *loop, struct http_conn *c, const char *id);
 
 /*
  * Removes logs older than retention_ms now and every minute after, on
- * the given timer (initialised here).
+ * the given timer (initialised here); and, when the logs take more than
+ * max_bytes (0: no cap), the oldest, at once.  Both are read at each
+ * sweep (a reload changes them).
  */
 void call_log_sweep_start(uv_loop_t *loop, uv_timer_t *timer,
-                          const uint64_t *retention_ms);
+                          const uint64_t *retention_ms,
+                          const uint64_t *max_bytes);
 
 #endif

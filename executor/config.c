@@ -33,6 +33,7 @@ void config_defaults(struct config *cfg)
     cfg->pids_max = 256;
     cfg->log_max_per_call = 64 * 1024;
     cfg->log_retention_ms = 3600 * 1000;
+    cfg->log_store_max = 1ULL << 30;
     cfg->max_sandboxes = 16;
     cfg->memory_budget = 4ULL * 1024 * 1024 * 1024;
     cfg->queue_size = 100;
@@ -347,6 +348,10 @@ static int apply_function_key(struct config *cfg, const char *key,
     if (strcmp(key, "log_max_per_call") == 0) {
         *expect = "a size up to 16m";
         return set_range_size(&cfg->log_max_per_call, value, 0, 16 << 20);
+    }
+    if (strcmp(key, "log_store_max") == 0) {
+        *expect = "a size such as 1g (0: no cap)";
+        return set_range_size(&cfg->log_store_max, value, 0, 1ULL << 40);
     }
     if (strcmp(key, "log_retention") == 0) {
         *expect = "a duration such as 1h (0: call logs are not kept)";

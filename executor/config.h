@@ -48,6 +48,7 @@ struct config {
     uint64_t cpu_quota;                 /* percent of one core, 0: none */
     uint64_t log_max_per_call;          /* bytes of stderr kept per call */
     uint64_t log_retention_ms;          /* how long call logs are kept */
+    uint64_t log_store_max;             /* bytes they may take, 0: any */
 
     /* capacity */
     uint64_t max_sandboxes;

@@ -345,7 +345,8 @@ int main(int argc, char **argv)
     uv_timer_init(exe.loop, &exe.metrics_timer);
     metrics_timer_set();
     call_log_sweep_start(exe.loop, &exe.log_sweep,
-                         &exe.server.cfg.log_retention_ms);
+                         &exe.server.cfg.log_retention_ms,
+                         &exe.server.cfg.log_store_max);
     uv_signal_init(exe.loop, &exe.sigterm);
     uv_signal_init(exe.loop, &exe.sigint);
     uv_signal_init(exe.loop, &exe.sighup);

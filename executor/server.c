@@ -384,6 +384,7 @@ int server_reconfigure(struct server *s, const struct config *cfg,
     s->cfg.cpu_quota = cfg->cpu_quota;
     s->cfg.log_max_per_call = cfg->log_max_per_call;
     s->cfg.log_retention_ms = cfg->log_retention_ms;
+    s->cfg.log_store_max = cfg->log_store_max;
     if (cfg->allow_network != s->cfg.allow_network) {
         /* the filter decides which socket families a function may make:
          * built anew, or the old setting stays whole */

@@ -350,6 +350,35 @@ subtest 'sandbox_uids are the sandboxes\' alone' => sub {
     like($@, qr/sandbox_uids/, 'the old sandbox_uid key says what replaced it');
 };
 
+subtest 'a function cannot fill the host\'s disk with its logs' => sub {
+    my $e = executor_start(image_dir => $images, log_max_per_call => '16k',
+                           log_store_max => '64k');
+    my $dir = $e->dir . '/state/logs';
+    my $bytes = sub {
+        my $n = 0;
+        $n += -s $_ for glob("$dir/*");
+        return $n;
+    };
+    for my $i (1 .. 12) {
+        my $r = FnTest::unix_request($e->socket, 'POST', '/call',
+            headers => { 'Fn-Call-Id' => sprintf('01ARZ3NDEKTSV4RRFFQ69P%04d', $i),
+                         'Fn-Method' => 'POST',
+                         'Fn-Request-Url' => 'http://x/r/evil/spew',
+                         'Fn-Route' => $json->encode({ app => 'evil', path => '/spew',
+                                                       image => 'oci:escape:v1' }) },
+            body => 'spew 20000', timeout => 30);
+        is($r->{status}, 200, "call $i wrote 20 KB to stderr") or diag($r->{body});
+    }
+    ok(wait_until(10, sub { $bytes->() <= 64 * 1024 }),
+       'its logs take no more than log_store_max (' . $bytes->() . ' bytes)');
+    like($e->log, qr/msg="call logs removed for room" count=\d+/,
+         'the executor says it made room');
+    my $last = FnTest::unix_request($e->socket, 'GET',
+                                    '/calls/01ARZ3NDEKTSV4RRFFQ69P0012/log');
+    is($last->{status}, 200, 'the newest log is kept');
+    $e->stop;
+};
+
 # ------------------------------------- answers that must not steer nginx
 
 # How many times the hot function ran a call, over both executors.

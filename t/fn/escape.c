@@ -21,6 +21,7 @@
  *   nice    its own nice value, policy, CPUs and I/O priority
  *   sysctl  writes IPC limits under /proc/sys (they would outlive the call)
  *   core    its core file limits
+ *   spew    writes that many bytes to stderr
  *
  * Built static, as a test builds it: cc -static -O2 -o escape escape.c
  */
@@ -322,6 +323,10 @@ int main(void)
         printf("core_soft=%llu\ncore_hard=%llu\n",
                (unsigned long long)rl.rlim_cur,
                (unsigned long long)rl.rlim_max);
+    } else if (strcmp(word, "spew") == 0) {
+        for (; arg > 0; arg--)
+            fputc(arg % 64 == 1 ? '\n' : 'x', stderr);
+        printf("spewed\n");
     } else if (strcmp(word, "sleep") == 0) {
         sleep_ms(arg);
         printf("slept=%ld\n", arg);
