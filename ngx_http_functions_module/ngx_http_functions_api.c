@@ -113,6 +113,71 @@ ngx_http_functions_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 
 /*
+ * A small file of the configuration, read whole: at configuration time
+ * only, never on the event loop.  *name becomes its full name; *fi is its
+ * file information (its mode, for the caller's checks).
+ */
+
+static ngx_int_t
+ngx_http_functions_api_read_file(ngx_conf_t *cf, ngx_str_t *name,
+    size_t max, ngx_pool_t *pool, ngx_str_t *text, ngx_file_info_t *fi)
+{
+    u_char    *buf;
+    size_t     len;
+    ssize_t    n;
+    ngx_fd_t   fd;
+
+    if (ngx_conf_full_name(cf->cycle, name, 1) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    fd = ngx_open_file(name->data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    if (fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_open_file_n " \"%V\" failed", name);
+        return NGX_ERROR;
+    }
+
+    if (ngx_fd_info(fd, fi) == NGX_FILE_ERROR
+        || !ngx_is_file(fi)
+        || (size_t) ngx_file_size(fi) > max)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" is not a regular file of at most %uz "
+                           "bytes", name, max);
+        ngx_close_file(fd);
+        return NGX_ERROR;
+    }
+
+    len = (size_t) ngx_file_size(fi);
+
+    buf = ngx_pnalloc(pool, len + 1);
+    if (buf == NULL) {
+        ngx_close_file(fd);
+        return NGX_ERROR;
+    }
+
+    n = ngx_read_fd(fd, buf, len);
+
+    if (ngx_close_file(fd) == NGX_FILE_ERROR) {
+        ngx_conf_log_error(NGX_LOG_ALERT, cf, ngx_errno,
+                           ngx_close_file_n " \"%V\" failed", name);
+    }
+
+    if (n != (ssize_t) len) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "cannot read \"%V\"", name);
+        return NGX_ERROR;
+    }
+
+    text->data = buf;
+    text->len = len;
+
+    return NGX_OK;
+}
+
+
+/*
  * functions_api_tokens <file>: the tokens /v1 accepts, as SHA-256
  * digests, one per line: "sha256:<64 hex digits>" and, after a space, an
  * optional label.  Blank lines and lines starting with "#" are skipped.
@@ -127,9 +192,8 @@ ngx_http_functions_api_tokens(ngx_conf_t *cf, ngx_command_t *cmd,
     ngx_http_functions_main_conf_t *fmcf = conf;
 
     u_char           *buf, *p, *end, *line, *eol, *digest;
-    ssize_t           n;
-    ngx_fd_t          fd;
-    ngx_str_t        *value, name;
+    size_t            n;
+    ngx_str_t        *value, name, text;
     ngx_uint_t        lineno, i;
     ngx_file_info_t   fi;
 
@@ -140,41 +204,15 @@ ngx_http_functions_api_tokens(ngx_conf_t *cf, ngx_command_t *cmd,
     value = cf->args->elts;
     name = value[1];
 
-    if (ngx_conf_full_name(cf->cycle, &name, 1) != NGX_OK) {
-        return NGX_CONF_ERROR;
-    }
-
-    fd = ngx_open_file(name.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
-    if (fd == NGX_INVALID_FILE) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           ngx_open_file_n " \"%V\" failed", &name);
-        return NGX_CONF_ERROR;
-    }
-
-    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR
-        || ngx_file_size(&fi) > 1024 * 1024)
+    if (ngx_http_functions_api_read_file(cf, &name, 1024 * 1024,
+                                         cf->temp_pool, &text, &fi)
+        != NGX_OK)
     {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"%V\" is unreadable or larger than 1 MiB",
-                           &name);
-        ngx_close_file(fd);
         return NGX_CONF_ERROR;
     }
 
-    buf = ngx_pnalloc(cf->temp_pool, ngx_file_size(&fi) + 1);
-    if (buf == NULL) {
-        ngx_close_file(fd);
-        return NGX_CONF_ERROR;
-    }
-
-    n = ngx_read_fd(fd, buf, ngx_file_size(&fi));
-    ngx_close_file(fd);
-
-    if (n != (ssize_t) ngx_file_size(&fi)) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           "cannot read \"%V\"", &name);
-        return NGX_CONF_ERROR;
-    }
+    buf = text.data;
+    n = text.len;
 
     fmcf->api_tokens = ngx_array_create(cf->pool, 4, SHA256_DIGEST_LENGTH);
     if (fmcf->api_tokens == NULL) {
@@ -262,9 +300,7 @@ ngx_http_functions_api_jwt_key(ngx_conf_t *cf, ngx_command_t *cmd,
 
     u_char           *buf, *p;
     size_t            len;
-    ssize_t           n;
-    ngx_fd_t          fd;
-    ngx_str_t        *value, name;
+    ngx_str_t        *value, name, text;
     ngx_file_info_t   fi;
 
     if (fmcf->api_jwt_key.data != NULL) {
@@ -274,25 +310,11 @@ ngx_http_functions_api_jwt_key(ngx_conf_t *cf, ngx_command_t *cmd,
     value = cf->args->elts;
     name = value[1];
 
-    if (ngx_conf_full_name(cf->cycle, &name, 1) != NGX_OK) {
-        return NGX_CONF_ERROR;
-    }
-
-    fd = ngx_open_file(name.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
-    if (fd == NGX_INVALID_FILE) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           ngx_open_file_n " \"%V\" failed", &name);
-        return NGX_CONF_ERROR;
-    }
-
-    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR
-        || !ngx_is_file(&fi)
-        || ngx_file_size(&fi) > NGX_HTTP_FUNCTIONS_API_JWT_KEY_MAX + 2)
+    if (ngx_http_functions_api_read_file(cf, &name,
+                                         NGX_HTTP_FUNCTIONS_API_JWT_KEY_MAX
+                                         + 2, cf->pool, &text, &fi)
+        != NGX_OK)
     {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"%V\" is not a regular file of at most %d "
-                           "bytes", &name, NGX_HTTP_FUNCTIONS_API_JWT_KEY_MAX);
-        ngx_close_file(fd);
         return NGX_CONF_ERROR;
     }
 
@@ -303,26 +325,8 @@ ngx_http_functions_api_jwt_key(ngx_conf_t *cf, ngx_command_t *cmd,
                            &name);
     }
 
-    len = (size_t) ngx_file_size(&fi);
-
-    buf = ngx_pnalloc(cf->pool, len + 1);
-    if (buf == NULL) {
-        ngx_close_file(fd);
-        return NGX_CONF_ERROR;
-    }
-
-    n = ngx_read_fd(fd, buf, len);
-
-    if (ngx_close_file(fd) == NGX_FILE_ERROR) {
-        ngx_conf_log_error(NGX_LOG_ALERT, cf, ngx_errno,
-                           ngx_close_file_n " \"%V\" failed", &name);
-    }
-
-    if (n != (ssize_t) len) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           "cannot read \"%V\"", &name);
-        return NGX_CONF_ERROR;
-    }
+    buf = text.data;
+    len = text.len;
 
     /* one line: its newline is not part of the key */
     if (len && buf[len - 1] == '\n') {
