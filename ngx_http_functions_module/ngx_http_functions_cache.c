@@ -754,6 +754,20 @@ ngx_http_functions_cache_check_due(ngx_shm_zone_t *zone,
 }
 
 
+uint64_t
+ngx_http_functions_cache_generation(ngx_shm_zone_t *zone)
+{
+    uint64_t                     generation;
+    ngx_http_functions_cache_t  *cache = zone->data;
+
+    ngx_shmtx_lock(&cache->shpool->mutex);
+    generation = cache->sh->generation;
+    ngx_shmtx_unlock(&cache->shpool->mutex);
+
+    return generation;
+}
+
+
 void
 ngx_http_functions_cache_set_generation(ngx_shm_zone_t *zone,
     uint64_t generation)

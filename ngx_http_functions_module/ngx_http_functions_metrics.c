@@ -577,6 +577,7 @@ ngx_http_functions_metrics_handler(ngx_http_request_t *r)
     ngx_str_t                         type;
     ngx_http_functions_mrow_t        *row;
     ngx_http_functions_metrics_sh_t  *sh;
+    ngx_http_functions_main_conf_t   *fmcf;
 
     static const char  *counters[][3] = {
         { "functions_route_cache_hits_total", "counter",
@@ -675,6 +676,18 @@ ngx_http_functions_metrics_handler(ngx_http_request_t *r)
                                             counters[i][1], counters[i][2]);
         p = ngx_sprintf(p, "%s %ui\n", counters[i][0],
                         (ngx_uint_t) sh->counters[i]);
+    }
+
+    fmcf = ngx_http_get_module_main_conf(r, ngx_http_functions_module);
+
+    if (fmcf->cache_zone != NULL) {
+        p = ngx_http_functions_metrics_head(p,
+                "functions_route_cache_generation", "gauge",
+                "The route generation this node's cache has caught up with "
+                "(nodes that differ for long: one does not see changes).");
+        p = ngx_sprintf(p, "functions_route_cache_generation %uL\n",
+                        ngx_http_functions_cache_generation(
+                            fmcf->cache_zone));
     }
 
     p = ngx_http_functions_metrics_hist(p,

@@ -184,6 +184,7 @@ void ngx_http_functions_cache_flush(ngx_shm_zone_t *zone);
 /* the generation seen, and whether this worker is to check it now */
 ngx_int_t ngx_http_functions_cache_check_due(ngx_shm_zone_t *zone,
     uint64_t *generation);
+uint64_t ngx_http_functions_cache_generation(ngx_shm_zone_t *zone);
 void ngx_http_functions_cache_set_generation(ngx_shm_zone_t *zone,
     uint64_t generation);
 

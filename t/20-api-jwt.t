@@ -166,7 +166,7 @@ subtest 'rotation: a new key in the file and a reload' => sub {
     my $new_key = 'rotated-' . join('', map { sprintf '%02x', int rand 256 }
                                         1 .. 16);
     spew($keyfile, "$new_key\n");
-    $ng->reload;
+    ok($ng->reload, 'nginx reloaded');
     ok(wait_until(15, sub {
         get_apps($ng, jwt(cli_claims(), key => $new_key))->{status} == 200 }),
        'a JWT signed with the new key is accepted');

@@ -267,9 +267,45 @@ sub prefix { $_[0]{prefix} }
 sub pid { $_[0]{pid} }
 sub url { "http://127.0.0.1:$_[0]{port}$_[1]" }
 
+# The pids of the master's children (its workers).
+sub workers {
+    my ($self) = @_;
+    my @pids;
+    for my $stat (glob('/proc/[0-9]*/stat')) {
+        my $s = FnTest::slurp($stat) // next;
+        # pid (comm) state ppid ...: comm may hold spaces and parentheses
+        my ($pid, $ppid) = $s =~ /^(\d+) \(.*\) \S+ (\d+) /s or next;
+        push @pids, $pid if $ppid == $self->{pid};
+    }
+    return sort { $a <=> $b } @pids;
+}
+
+# Sends HUP and waits until the reload has taken effect: workers of the new
+# configuration run and the old ones are gone, with no [emerg] logged since
+# the signal.  Returns 1, or 0 (with a diagnostic) when nginx kept its old
+# configuration or its old workers; tests say ok($ng->reload, ...).
 sub reload {
     my ($self) = @_;
+    my $log = "$self->{prefix}/error.log";
+    my $offset = -s $log // 0;
+    my %old = map { $_ => 1 } $self->workers;
     kill 'HUP', $self->{pid};
+    my $since = sub {
+        my $text = FnTest::slurp($log) // '';
+        return substr($text, $offset);
+    };
+    my $ok = FnTest::wait_until(15, sub {
+        return 1 if $since->() =~ /\[emerg\]/;
+        my @now = $self->workers;
+        return @now && !grep { $old{$_} } @now;
+    });
+    my $new = $since->();
+    if ($new =~ /\[emerg\]/) {
+        Test::More::diag("nginx kept its configuration:\n$new");
+        return 0;
+    }
+    Test::More::diag("nginx's old workers did not go:\n$new") unless $ok;
+    return $ok ? 1 : 0;
 }
 
 sub stop {
