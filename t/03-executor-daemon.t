@@ -154,15 +154,64 @@ subtest 'a second executor does not steal a live socket' => sub {
        'the first keeps its socket');
 };
 
+# Everything a peer sends until it closes (or $seconds pass).
+sub read_all {
+    my ($sock, $seconds) = @_;
+    my $data = '';
+    my $rin = '';
+    vec($rin, fileno($sock), 1) = 1;
+    my $deadline = time + $seconds;
+    while (time < $deadline) {
+        select(my $rout = $rin, undef, undef, 0.2) or next;
+        sysread($sock, my $buf, 65536) or last;
+        $data .= $buf;
+    }
+    return $data;
+}
+
 subtest 'SIGTERM drains and removes the socket' => sub {
     my $busy = IO::Socket::UNIX->new(Peer => $ex->socket, Type => SOCK_STREAM);
     print $busy "GET /health HTTP/1.1\r\nHost: x\r\n";   # half a request
-    my $status = $ex->stop('TERM', 10);
-    ok(defined $status, 'the executor exits');
+    $busy->flush;
+    my $idle = IO::Socket::UNIX->new(Peer => $ex->socket, Type => SOCK_STREAM);
+    # requests on later connections are answered after the executor took
+    # (and read) these two
+    unix_request($ex->socket, 'GET', '/health') for 1 .. 2;
+    kill 'TERM', $ex->pid;
+    ok(wait_until(5, sub { $ex->log =~ /msg="stop signal, draining"/ }),
+       'draining is logged');
+    like($ex->log, qr/msg="stop signal, draining" \S+ connections=2 /,
+         '  with the two connections open');
+    ok(wait_until(5, sub { !-e $ex->socket }), 'its socket file is removed');
+    is(read_all($idle, 5), '', 'an idle connection is closed at once');
+    # the half-sent request is still read and answered
+    print $busy "\r\n";
+    $busy->flush;
+    my $answer = read_all($busy, 10);
+    like($answer, qr{^HTTP/1.1 503 }, 'the request begun before the signal '
+         . 'is answered: /health says 503 while draining');
+    like($answer, qr/^Connection: close\r$/mi, '  and the connection closes');
+    like($answer, qr/"message":"executor is shutting down"/, '  as JSON');
+    my $status = $ex->stop(0, 10);
+    ok(defined $status, 'the executor exits once it answered');
     is($status, 0, 'with status 0');
-    ok(!-e $ex->socket, 'its socket file is removed');
-    like($ex->log, qr/msg="stop signal, draining"/, 'draining is logged');
-    like($ex->log, qr/msg="executor stopped"/, 'and the stop');
+    like($ex->log, qr/msg="executor stopped"/, 'and the stop is logged');
+};
+
+subtest 'a second stop signal stops at once' => sub {
+    my $e = executor_start(drain_timeout => '60s');
+    my $busy = IO::Socket::UNIX->new(Peer => $e->socket, Type => SOCK_STREAM);
+    print $busy "GET /health HTTP/1.1\r\nHost: x\r\n";   # half a request
+    $busy->flush;
+    unix_request($e->socket, 'GET', '/health') for 1 .. 2;
+    kill 'TERM', $e->pid;
+    ok(wait_until(5, sub { $e->log =~ /msg="stop signal, draining" \S+ connections=1 / }),
+       'a first SIGTERM: draining a begun request, for up to 60 s');
+    is(read_all($busy, 1), '', '  which it waits for');
+    my $status = $e->stop('TERM', 10);
+    ok(defined $status, 'a second SIGTERM: the executor exits');
+    is($status, 0, '  with status 0');
+    like($e->log, qr/msg="second stop signal, stopping now"/, '  saying so');
 };
 
 subtest 'a stale socket file of an earlier run is replaced' => sub {

@@ -7,6 +7,7 @@ use lib 't/lib', 'scripts/lib';
 use FnImage;
 use FnTest qw(executor_start unix_request wait_until);
 use JSON::PP;
+use IO::Socket::INET;
 use POSIX ();
 use Test::More;
 use Time::HiRes qw(time);
@@ -205,7 +206,13 @@ subtest 'malformed calls' => sub {
 };
 
 subtest 'isolation' => sub {
-    my $img = image('probe', <<'SH');
+    # something listens on the host's loopback: a sandbox that shared the
+    # host's network would connect to it
+    my $host = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
+                                     Listen => 16, ReuseAddr => 1)
+        or die "listen: $!";
+    my $port = $host->sockport;
+    my $img = image('probe', <<'SH' =~ s/HOST_PORT/$port/r);
 echo "uid=$(id -u)"
 echo "gid=$(id -g)"
 echo "procs=$(ls /proc | grep -c '^[0-9]')"
@@ -215,7 +222,7 @@ touch /rootfs-write 2>/dev/null && echo "rootfs=writable" || echo "rootfs=readon
 dd if=/dev/zero of=/tmp/fill bs=1M count=100 2>/dev/null; echo "tmp=$(du -k /tmp/fill | cut -f1)"
 mkdir /tmp/m; mount -t tmpfs none /tmp/m 2>/dev/null && echo mount=yes || echo mount=no
 echo "links=$(($(wc -l < /proc/net/dev) - 2))"
-wget -q -T 2 -O /dev/null http://127.0.0.1:1/ 2>/dev/null; echo "net=$?"
+wget -q -T 2 -O /dev/null http://127.0.0.1:HOST_PORT/ 2>/dev/null; echo "net=$?"
 cat /etc/passwd | wc -l | sed 's/^/passwd=/'
 ls /proc/1/root/ >/dev/null 2>&1 && echo "root=visible" || echo "root=hidden"
 SH
@@ -233,15 +240,48 @@ SH
     is($p{mount}, 'no', 'cannot mount');
     is($p{links}, '1', 'has no network but loopback');
     isnt($p{net}, '0', 'cannot reach the host');
+    $host->blocking(0);
+    ok(!$host->accept, '  which saw no connection');
     is($p{passwd}, '1', "sees the image's files, not the host's");
 };
 
+# A value of a cgroup file of this executor's sandboxes, in the pids
+# hierarchy (cgroup v1) or the unified one (v2); the largest if several.
+sub sandbox_pids {
+    my ($file, $re) = @_;
+    my $name = $ex->{cgroup_name};
+    my $value;
+    for my $f (glob("/sys/fs/cgroup/pids/$name/*/$file"),
+               glob("/sys/fs/cgroup/$name/*/$file")) {
+        my ($v) = (FnTest::slurp($f) // '') =~ $re or next;
+        $value = $v if !defined $value || $v > $value;
+    }
+    return $value;
+}
+
 subtest 'a fork bomb meets the pids limit' => sub {
-    my $r = call(route => { image => image('bomb',
-        "bomb() { bomb | bomb & }; bomb 2>/dev/null; sleep 1; echo survived\n"),
-        timeout => 5 });
-    ok($r->{status} == 200 || $r->{status} == 504 || $r->{status} == 502,
-       "the bomb call ends ($r->{status})");
+    my $bomb = image('bomb',
+        "bomb() { bomb | bomb & }; bomb 2>/dev/null; sleep 1; echo survived\n");
+    my $pid = fork // die;
+    if ($pid == 0) {
+        my $r = call(route => { image => $bomb, timeout => 5 });
+        FnTest::spew($ex->dir . '/bomb', $r->{status});
+        POSIX::_exit(0);
+    }
+    # from the host, while it runs: forks refused at the sandbox's limit
+    my ($peak, $refused) = (0, 0);
+    wait_until(20, sub {
+        my $now = sandbox_pids('pids.current', qr/^(\d+)/) // 0;
+        $peak = $now if $now > $peak;
+        $refused = sandbox_pids('pids.events', qr/^max (\d+)/m) // 0;
+        return $refused > 0 || waitpid($pid, POSIX::WNOHANG()) == $pid;
+    });
+    ok($refused > 0, "the kernel refused forks at the limit ($refused)");
+    ok($peak <= 64, "never more than pids_max (64) processes ($peak)");
+    waitpid($pid, 0);
+    my $status = FnTest::slurp($ex->dir . '/bomb') // '';
+    ok($status == 200 || $status == 504 || $status == 502,
+       "the bomb call ends ($status)");
     ok(wait_until(10, \&no_function_left), 'and leaves nothing behind');
     is(call(route => { image => $echo }, body => 'still')->{status}, 200,
        'the executor serves the next call');

@@ -116,11 +116,18 @@ sub call {
     return $r;
 }
 
-# The sandbox that served a call, from the executor's debug log.
+# The sandbox that served a call, from the executor's debug log.  A call
+# without its line fails the test (and gets a name no other call has, so
+# that comparisons between two such calls fail too).
 sub sandbox_of {
     my ($ex, $r) = @_;
-    my ($sb) = $ex->log =~ /msg="call finished" call_id=$r->{id} [^\n]*?\bsandbox=(\w+)/;
-    return $sb // 'none';
+    my $sb;
+    wait_until(5, sub {
+        ($sb) = $ex->log =~ /msg="call finished" call_id=$r->{id} [^\n]*?\bsandbox=(\w+)/;
+        defined $sb });
+    return $sb if defined $sb;
+    Test::More::fail("no \"call finished\" line with a sandbox for $r->{id}");
+    return "unknown-$r->{id}";
 }
 
 my $ex = executor_start(pids_max => 64, sandbox_idle_timeout => '30s');
@@ -240,15 +247,28 @@ subtest 'a CPU quota gives sandboxes a cpu group, none without' => sub {
 };
 
 subtest 'sandbox_idle_timeout and sandbox_idle_max' => sub {
-    my $short = executor_start(sandbox_idle_timeout => '1s',
-                               sandbox_idle_max => 1);
+    # idle sandboxes would stay 30 s: only the maximum closes one here
+    my $max = executor_start(sandbox_idle_timeout => '30s',
+                             sandbox_idle_max => 1);
+    image_in($max);
+    my $a = call($max);
+    is($a->{status}, 200, 'a call');
+    my $b = call($max, path => '/b');
+    is($b->{status}, 200, 'a call on another route');
+    ok(wait_until(5, sub { $max->sandbox_groups == 1 }),
+       'sandbox_idle_max 1 keeps one idle sandbox')
+        or diag(scalar($max->sandbox_groups) . ' sandbox groups');
+    my $c = call($max, path => '/b');
+    is(sandbox_of($max, $c), sandbox_of($max, $b),
+       '  the one used last, which serves the next call');
+    $max->stop;
+
+    my $short = executor_start(sandbox_idle_timeout => '3s');
     image_in($short);
     is(call($short)->{status}, 200, 'a call');
-    is(call($short, path => '/b')->{status}, 200, 'a call on another route');
-    ok(wait_until(5, sub { $short->sandbox_groups == 1 }),
-       'sandbox_idle_max 1 keeps one idle sandbox');
-    ok(wait_until(5, sub { !$short->sandbox_groups }),
-       'and it goes after sandbox_idle_timeout');
+    is($short->sandbox_groups, 1, 'leaves its sandbox idle');
+    ok(wait_until(10, sub { !$short->sandbox_groups }),
+       'which goes after sandbox_idle_timeout (3 s)');
     $short->stop;
 
     my $none = executor_start(sandbox_idle_timeout => '0');

@@ -428,7 +428,7 @@ sub function_pids {
 }
 
 # Sends a signal and waits up to $seconds for the exit; returns the wait
-# status, or undef if it did not exit.
+# status, or undef if it did not exit.  Signal 0: only waits.
 sub stop {
     my ($self, $signal, $seconds) = @_;
     my $pid = $self->{pid} or return $self->{status};
