@@ -5,7 +5,7 @@ use warnings;
 use lib 't/lib', 'scripts/lib';
 
 use FnImage;
-use FnTest qw(executor_start nginx_start fresh_database db_query stack_env
+use FnTest qw(need_stack executor_start nginx_start fresh_database db_query stack_env
               http_request wait_until slurp);
 use Digest::SHA qw(hmac_sha256);
 use JSON::PP;
@@ -14,7 +14,7 @@ use POSIX ();
 use Test::More;
 use Time::HiRes qw(time sleep);
 
-my $env = stack_env() or plan skip_all => 'no stack services';
+my $env = need_stack();
 my $password = slurp($env->{FUNCTIONS_DB_PASSWORD_FILE});
 chomp $password;
 my $db = fresh_database();
@@ -316,7 +316,7 @@ subtest 'the cache survives a reload' => sub {
 subtest 'MariaDB frozen: cached routes and static locations keep answering' => sub {
     my $mysqld = slurp("$env->{FUNCTIONS_VAR}/run/mysqld.pid");
     chomp $mysqld if $mysqld;
-    plan skip_all => 'no mysqld pid file' unless $mysqld;
+    ok($mysqld, "MariaDB's pid file") or return;
     route('frozen', '/cached');
     is(get($ng, '/r/frozen/cached')->{status}, 200, 'cached before the freeze');
     kill 'STOP', $mysqld;

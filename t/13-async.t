@@ -5,7 +5,7 @@ use warnings;
 use lib 't/lib', 'scripts/lib';
 
 use FnImage;
-use FnTest qw(top nginx_start executor_start fresh_database fresh_vhost
+use FnTest qw(need_stack top nginx_start executor_start fresh_database fresh_vhost
               db_query stack_env http_request wait_until slurp queue_depths
               rabbitmqctl);
 use Digest::MD5;
@@ -14,7 +14,7 @@ use Test::More;
 use POSIX ();
 use Time::HiRes qw(time sleep);
 
-my $env = stack_env() or plan skip_all => 'no stack services';
+my $env = need_stack();
 my $password = slurp($env->{FUNCTIONS_DB_PASSWORD_FILE});
 chomp $password;
 my $amqp_password = slurp($env->{FUNCTIONS_AMQP_PASSWORD_FILE});

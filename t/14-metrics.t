@@ -8,7 +8,7 @@ use warnings;
 use lib 't/lib', 'scripts/lib';
 
 use FnImage;
-use FnTest qw(executor_start nginx_start fresh_database db_query stack_env
+use FnTest qw(need_stack executor_start nginx_start fresh_database db_query stack_env
               http_request unix_request wait_until slurp spew free_port);
 use JSON::PP;
 use POSIX ();
@@ -16,7 +16,7 @@ use Test::More;
 use Time::HiRes qw(time sleep);
 use Time::Local qw(timegm);
 
-my $env = stack_env() or plan skip_all => 'no stack services';
+my $env = need_stack();
 # scripts/deps installs it: its absence is a failure, not a skip
 chomp(my $promtool = `sh -c 'command -v promtool'` // '');
 $promtool or BAIL_OUT('promtool (Debian package prometheus) is missing: '

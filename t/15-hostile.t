@@ -7,13 +7,13 @@ use warnings;
 use lib 't/lib', 'scripts/lib';
 
 use FnImage;
-use FnTest qw(top tmpdir nginx_start executor_start fresh_database
+use FnTest qw(need_stack top tmpdir nginx_start executor_start fresh_database
               fresh_vhost stack_env http_request wait_until slurp);
 use JSON::PP;
 use POSIX ();
 use Test::More;
 
-my $env = stack_env() or plan skip_all => 'no stack services';
+my $env = need_stack();
 my $json = JSON::PP->new->canonical->utf8;
 my $tmp = tmpdir();
 

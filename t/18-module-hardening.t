@@ -7,7 +7,7 @@ use strict;
 use warnings;
 use lib 't/lib', 'scripts/lib';
 
-use FnTest qw(top tmpdir free_port nginx_check nginx_start fresh_database
+use FnTest qw(need_stack top tmpdir free_port nginx_check nginx_start fresh_database
               fresh_vhost db_query stack_env http_request wait_until slurp);
 use Digest::SHA qw(hmac_sha256);
 use File::Find ();
@@ -18,7 +18,7 @@ use POSIX ();
 use Test::More;
 use Time::HiRes qw(sleep);
 
-my $env = stack_env() or plan skip_all => 'no stack services';
+my $env = need_stack();
 my $password = slurp($env->{FUNCTIONS_DB_PASSWORD_FILE});
 chomp $password;
 

@@ -8,13 +8,13 @@ use warnings;
 use lib 't/lib', 'scripts/lib';
 
 use Digest::SHA qw(hmac_sha256 hmac_sha512);
-use FnTest qw(top nginx_start nginx_check fresh_database stack_env
+use FnTest qw(need_stack top nginx_start nginx_check fresh_database stack_env
               http_request wait_until slurp spew tmpdir);
 use JSON::PP;
 use MIME::Base64 qw(encode_base64url);
 use Test::More;
 
-my $env = stack_env() or plan skip_all => 'no stack services';
+my $env = need_stack();
 my $password = slurp($env->{FUNCTIONS_DB_PASSWORD_FILE});
 chomp $password;
 my $db = fresh_database();

@@ -10,14 +10,14 @@ use warnings;
 use lib 't/lib', 'scripts/lib';
 
 use FnImage;
-use FnTest qw(top executor_start nginx_start fresh_database db_query
+use FnTest qw(need_stack top executor_start nginx_start fresh_database db_query
               stack_env http_request slurp tmpdir);
 use Digest::SHA qw(hmac_sha256);
 use JSON::PP;
 use MIME::Base64 qw(encode_base64url);
 use Test::More;
 
-my $env = stack_env() or plan skip_all => 'no stack services';
+my $env = need_stack();
 my $password = slurp($env->{FUNCTIONS_DB_PASSWORD_FILE});
 chomp $password;
 my $db = fresh_database();

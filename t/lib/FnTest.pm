@@ -23,7 +23,7 @@ use Test::More ();
 use Time::HiRes qw(sleep time);
 
 our @EXPORT_OK = qw(
-    top build_dir tmpdir free_port stack_env
+    top build_dir tmpdir free_port stack_env need_stack
     nginx_conf nginx_check nginx_start
     executor_conf executor_start
     db_root db_query migrate fresh_database fresh_vhost rabbitmqctl
@@ -95,6 +95,26 @@ sub stack_env {
         or return undef;
     my %env = $text =~ /^(\w+)=(.*)$/mg;
     return \%env;
+}
+
+# The stack's services, for a test file that needs them: without them the
+# file fails (one failed test saying why), it is not skipped.
+sub need_stack {
+    my $env = stack_env();
+    my $why;
+    if (!$env) {
+        $why = 'no stack.env';
+    } elsif (system(db_root(), '-e', 'SELECT 1') != 0) {
+        $why = "MariaDB does not answer on $env->{FUNCTIONS_DB_SOCKET}";
+    } elsif (!IO::Socket::INET->new(
+                 PeerAddr => "127.0.0.1:$env->{FUNCTIONS_AMQP_PORT}")) {
+        $why = "RabbitMQ does not listen on $env->{FUNCTIONS_AMQP_PORT}";
+    }
+    return $env unless $why;
+    Test::More::plan(tests => 1);
+    Test::More::fail("the stack's services run (scripts/stack services): "
+                     . $why);
+    exit 1;
 }
 
 sub watch_log {
