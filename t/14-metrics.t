@@ -100,7 +100,8 @@ for my $n (1 .. 2) {
 for my $e (@ex) {
     FnImage::build($e->dir . '/images/slow', tag => 'v1',
         config => { Cmd => ['/bin/sh', '-c',
-                            'echo "working on it" >&2; sleep 0.3; '
+                            'echo "working on it" >&2; '
+                            . 'sleep "${HEADER_X_NAP:-0.3}"; '
                             . 'echo "done $FN_CALL_ID"'] },
         layers => [ FnImage::busybox_layer() ]);
 }
@@ -170,8 +171,9 @@ sub route {
 route($app, '/slow');
 
 sub call {
-    my ($path) = @_;
-    return http_request($ng->port, 'POST', $path, body => 'x', timeout => 30);
+    my ($path, %h) = @_;
+    return http_request($ng->port, 'POST', $path, body => 'x', timeout => 30,
+                        headers => \%h);
 }
 
 sub nginx_metrics { http_request($ng->port, 'GET', '/metrics')->{body} }
@@ -344,33 +346,29 @@ subtest 'label sets are bounded' => sub {
 
 # ------------------------------------------------------------ scaling
 
-# Clients in a closed loop for $secs: each calls, and after a 503 waits
-# 50 ms.  Returns the statuses seen.
-sub load {
-    my ($clients, $secs) = @_;
-    my $dir = FnTest::tmpdir();
+# A burst: $n calls of 2 s each that start together (every client waits
+# for one file), so that what the executors can take decides each status.
+# Returns the statuses.
+sub burst {
+    my ($n) = @_;
+    my $go = FnTest::tmpdir() . '/burst-' . ++(our $BURSTS);
     my @pids;
-    for my $c (1 .. $clients) {
+    for my $c (1 .. $n) {
         my $pid = fork() // die "fork: $!";
         if ($pid == 0) {
-            my $end = time + $secs;
-            my @s;
-            while (time < $end) {
-                my $r = call("/r/$app/slow");
-                push @s, $r->{status};
-                sleep 0.05 if $r->{status} == 503;
-            }
-            spew("$dir/load-$c", join("\n", @s));
+            sleep 0.01 until -e $go;
+            spew("$go-$c", call("/r/$app/slow", 'X-Nap' => 2)->{status});
             POSIX::_exit(0);
         }
         push @pids, $pid;
     }
+    spew($go, '');
     waitpid($_, 0) for @pids;
-    return map { split /\n/, slurp("$dir/load-$_") // '' } 1 .. $clients;
+    return map { slurp("$go-$_") // 0 } 1 .. $n;
 }
 
-# From Prometheus snapshots: the mean sync wait (s) of the calls between.
-sub mean_wait {
+# From Prometheus snapshots: the sync calls between, and their mean wait (s).
+sub waits {
     my ($before, $after) = @_;
     my ($s, $c) = (0, 0);
     for my $i (0 .. $#$after) {
@@ -380,7 +378,7 @@ sub mean_wait {
         $c += ($a->{'functions_call_wait_seconds_count{kind="sync"}'} // 0)
               - ($b->{'functions_call_wait_seconds_count{kind="sync"}'} // 0);
     }
-    return $c ? $s / $c : 0;
+    return ($c, $c ? $s / $c : 0);
 }
 
 # From the log lines within [t0, t1]: a count's sum, a time's mean.
@@ -403,35 +401,51 @@ sub log_mean {
     return $c ? $s / $c : 0;
 }
 
+# The metric lines of the module's log and of these executors' logs, once
+# each of them has logged an interval that ends after $t (they log every
+# second).
+sub lines_after {
+    my ($t, @executors) = @_;
+    my @texts;
+    wait_until(10, sub {
+        @texts = (slurp("$NGINX_LOGS/functions.log") // '',
+                  map { $_->log } @executors);
+        !grep { !grep { $_->[0] > $t } metrics_of($_) } @texts;
+    });
+    return map { metrics_of($_) } @texts;
+}
+
+# Each executor: 2 sandboxes and 1 queued call.  A burst of 4 calls of 2 s:
+# on one executor, 2 run, 1 waits about 2 s for a slot and 1 is refused
+# (503); on two (least_conn: 2 each), all 4 run at once.
 subtest 'the scaling signal: past one executor, then two' => sub {
     my $busy = "functions_requests_total{app=\"$app\",outcome=\"busy\"}";
-    sleep 1.5;      # the quiet intervals before
+    my $full = 'functions_queue_full_total';
     my @e1 = (prom(executor_metrics($ex[0])));
     my $n1 = prom(nginx_metrics());
     my $t0 = time;
-    my @one = load(4, 4);
+    my @one = burst(4);
     my $t1 = time;
-    sleep 1.5;      # the last interval's lines
     my @e2 = (prom(executor_metrics($ex[0])));
     my $n2 = prom(nginx_metrics());
-    my $busy1 = grep { $_ == 503 } @one;
-    my $wait1 = mean_wait(\@e1, \@e2);
-    ok($busy1 > 0, "one executor, 4 clients: $busy1 of " . scalar(@one)
-       . ' calls got 503');
-    ok(($n2->{$busy} // 0) - ($n1->{$busy} // 0) >= $busy1,
-       'nginx /metrics counted them (busy)');
-    ok($e2[0]{functions_queue_full_total} > ($e1[0]{functions_queue_full_total} // 0),
-       'executor /metrics: queue full rose');
-    ok($wait1 > 0.02, sprintf('executor /metrics: mean wait %.0f ms', $wait1 * 1000));
-    my @lines = (metrics_of($ex[0]->log),
-                 metrics_of(slurp("$NGINX_LOGS/functions.log")));
-    my $lbusy1 = log_sum(\@lines, 'nginx.busy', int($t0), $t1 + 1.5);
-    my $lwait1 = log_mean(\@lines, 'run.wait_time', $t0, $t1 + 1.5);
-    my $lfull1 = log_sum(\@lines, 'queue.full', $t0, $t1 + 1.5);
-    ok($lbusy1 > 0, "the module's log: nginx.busy $lbusy1");
-    ok($lfull1 > 0, "the executor's log: queue.full $lfull1");
-    ok($lwait1 > 20, sprintf("the executor's log: run.wait_time %.0f ms",
-                             $lwait1));
+    my ($calls1, $wait1) = waits(\@e1, \@e2);
+    is(join(' ', sort @one), '200 200 200 503',
+       'one executor: 3 calls taken, 1 refused with 503');
+    is(($n2->{$busy} // 0) - ($n1->{$busy} // 0), 1,
+       'nginx /metrics counted it (busy)');
+    is(($e2[0]{$full} // 0) - ($e1[0]{$full} // 0), 1,
+       'executor /metrics: queue full, 1');
+    is($calls1, 4, 'executor /metrics: the wait of 4 calls');
+    ok($wait1 > 0.3, sprintf('  mean wait %.0f ms (one waited for a slot)',
+                             $wait1 * 1000));
+    my @lines = lines_after($t1, $ex[0]);
+    is(log_sum(\@lines, 'nginx.busy', int($t0), $t1 + 1.5), 1,
+       "the module's log: nginx.busy 1");
+    is(log_sum(\@lines, 'queue.full', int($t0), $t1 + 1.5), 1,
+       "the executor's log: queue.full 1");
+    my $lwait1 = log_mean(\@lines, 'run.wait_time', int($t0), $t1 + 1.5);
+    ok($lwait1 > 300, sprintf("the executor's log: run.wait_time %.0f ms",
+                              $lwait1));
 
     # a second executor, and nginx reloaded
     spew($ng->prefix . '/nginx.conf',
@@ -442,28 +456,27 @@ subtest 'the scaling signal: past one executor, then two' => sub {
     my @e3 = map { prom(executor_metrics($_)) } @ex;
     my $n3 = prom(nginx_metrics());
     my $t2 = time;
-    my @two = load(4, 4);
+    my @two = burst(4);
     my $t3 = time;
-    sleep 1.5;
     my @e4 = map { prom(executor_metrics($_)) } @ex;
     my $n4 = prom(nginx_metrics());
-    my $busy2 = grep { $_ == 503 } @two;
-    my $wait2 = mean_wait(\@e3, \@e4);
-    ok(scalar(@two) > scalar(@one) * 0.5, scalar(@two) . ' calls');
-    ok($busy2 * 4 < $busy1, "two executors: $busy2 of " . scalar(@two)
-       . ' calls got 503');
-    ok(($n4->{$busy} // 0) - ($n3->{$busy} // 0) < $busy1 / 4,
-       'nginx /metrics: busy fell');
-    ok($wait2 < $wait1 / 2, sprintf('executor /metrics: mean wait fell to '
-                                    . '%.0f ms', $wait2 * 1000));
-    ok($e4[1]{"functions_calls_total{app=\"$app\",path=\"/slow\",kind=\"sync\",outcome=\"success\"}"} > 0,
-       'the second executor took calls');
-    @lines = (metrics_of($ex[0]->log), metrics_of($ex[1]->log),
-              metrics_of(slurp("$NGINX_LOGS/functions.log")));
-    my $lbusy2 = log_sum(\@lines, 'nginx.busy', int($t2) + 1, $t3 + 1.5);
-    my $lwait2 = log_mean(\@lines, 'run.wait_time', $t2 + 1, $t3 + 1.5);
-    ok($lbusy2 * 4 < $lbusy1, "the module's log: nginx.busy fell to $lbusy2");
-    ok($lwait2 < $lwait1 / 2, sprintf("the executors' logs: run.wait_time "
+    my ($calls2, $wait2) = waits(\@e3, \@e4);
+    is(join(' ', sort @two), '200 200 200 200',
+       'two executors: the same burst, all 4 taken');
+    is(($n4->{$busy} // 0) - ($n3->{$busy} // 0), 0,
+       'nginx /metrics: no busy');
+    is($calls2, 4, 'executor /metrics: the wait of 4 calls');
+    ok($wait2 < $wait1 / 4, sprintf('  mean wait fell to %.0f ms',
+                                    $wait2 * 1000));
+    my $k = "functions_calls_total{app=\"$app\",path=\"/slow\",kind=\"sync\","
+            . 'outcome="success"}';
+    is(($e4[1]{$k} // 0) - ($e3[1]{$k} // 0), 2,
+       'the second executor took 2 of them');
+    @lines = lines_after($t3, @ex);
+    is(log_sum(\@lines, 'nginx.busy', $t2, $t3 + 1.5), 0,
+       "the module's log: nginx.busy 0");
+    my $lwait2 = log_mean(\@lines, 'run.wait_time', $t2, $t3 + 1.5);
+    ok($lwait2 < $lwait1 / 4, sprintf("the executors' logs: run.wait_time "
                                       . "fell to %.0f ms", $lwait2));
 };
 
