@@ -170,6 +170,7 @@ sub read_all {
 }
 
 subtest 'SIGTERM drains and removes the socket' => sub {
+    local $SIG{PIPE} = 'IGNORE';    # a closed connection fails a test only
     my $busy = IO::Socket::UNIX->new(Peer => $ex->socket, Type => SOCK_STREAM);
     print $busy "GET /health HTTP/1.1\r\nHost: x\r\n";   # half a request
     $busy->flush;
