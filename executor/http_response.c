@@ -90,6 +90,10 @@ static int on_header_value(http_parser *hp, const char *at, size_t n)
 
     if (count(p, n) < 0)
         return -1;
+    /* http_parser lets a NUL start a value: as a C string the value would
+     * end there, or not, depending on how its bytes arrived */
+    if (memchr(at, '\0', n) != NULL)
+        return fail(p, "a response header value holds a NUL byte");
     p->in_value = 1;
     if (append(&r->values[r->nheaders - 1], at, n) < 0)
         return fail(p, "out of memory");

@@ -105,6 +105,10 @@ static int on_header_value(http_parser *hp, const char *at, size_t n)
 
     if (count_header_bytes(p, n) < 0)
         return -1;
+    /* http_parser lets a NUL start a value: as a C string the value would
+     * end there, or not, depending on how its bytes arrived */
+    if (memchr(at, '\0', n) != NULL)
+        return fail(p, 400);
     p->in_header_name = 0;
     return append(&h->value, &len, at, n) < 0 ? fail(p, 500) : 0;
 }

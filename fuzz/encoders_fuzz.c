@@ -1,19 +1,44 @@
 /*
  * libFuzzer harness: logfmt and JSON encoding of arbitrary bytes.  Checks
  * that a logfmt record is one line and JSON output has no raw control
- * bytes.
+ * bytes; that a JSON parser (jansson) reads the quoted string back, as the
+ * very bytes when they were valid UTF-8; and that utf8_text() says "text"
+ * exactly when that parser finds valid UTF-8 and no control byte but tab,
+ * line feed and carriage return.
  */
 #include "json_out.h"
 #include "logfmt.h"
 
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+static void broken(const char *what)
+{
+    fprintf(stderr, "encoders_fuzz: %s\n", what);
+    abort();
+}
+
+/* Some byte is an ASCII control character other than tab, LF and CR. */
+static int has_control(const uint8_t *data, size_t size)
+{
+    size_t i;
+
+    for (i = 0; i < size; i++) {
+        if ((data[i] < 0x20 && data[i] != '\t' && data[i] != '\n'
+             && data[i] != '\r') || data[i] == 0x7f)
+            return 1;
+    }
+    return 0;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char line[512], *json;
+    json_t *valid, *back;
     struct logfmt_buf b;
     size_t n, i;
 
@@ -26,17 +51,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         || line[n - 1] != '\n')
         __builtin_trap();
 
-    utf8_text((const char *)data, size);
+    /* jansson keeps a string only if it is valid UTF-8 */
+    valid = json_stringn((const char *)data, size);
+    if (utf8_text((const char *)data, size)
+        != (valid != NULL && !has_control(data, size)))
+        broken("utf8_text() and a UTF-8 check disagree");
     n = json_quote(NULL, 0, (const char *)data, size);
     json = malloc(n + 1);
-    if (json == NULL)
+    if (json == NULL) {
+        json_decref(valid);
         return 0;
+    }
     if (json_quote(json, n + 1, (const char *)data, size) != n)
         __builtin_trap();
     for (i = 0; i < n; i++) {
         if ((unsigned char)json[i] < 0x20)
             __builtin_trap();
     }
+    back = json_loadb(json, n, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+    if (!json_is_string(back))
+        broken("json_quote() writes what is no JSON string");
+    if (valid != NULL && !json_equal(back, valid))
+        broken("json_quote() changes valid UTF-8");
+    json_decref(back);
+    json_decref(valid);
     free(json);
     return 0;
 }

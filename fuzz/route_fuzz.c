@@ -1,14 +1,38 @@
 /*
  * libFuzzer harness: the route definition (Fn-Route), the environment
- * built from it and the RUN message that carries it into a sandbox.
+ * built from it and the RUN message that carries it into a sandbox: the
+ * message decodes to the very command, directory and environment, every
+ * entry of it.  A route the API accepts as runnable names an image an
+ * executor resolves.
  */
+#include "oci.h"
 #include "route_def.h"
 #include "sandbox_args.h"
 #include "sandbox_proto.h"
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+static void broken(const char *what)
+{
+    fprintf(stderr, "route_fuzz: %s\n", what);
+    abort();
+}
+
+/* Both NULL-terminated lists hold the same strings, n of them. */
+static int same_list(char *const *a, char *const *b, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        if (a[i] == NULL || b[i] == NULL || strcmp(a[i], b[i]) != 0)
+            return 0;
+    }
+    return a[n] == NULL && b[n] == NULL;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -32,21 +56,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct strvec env = { 0 }, argv = { 0 };
     static char msg[SANDBOX_MSG_MAX];
     struct sandbox_run run;
+    struct oci_ref ref;
     char *cmd[] = { "/bin/sh", NULL };
     char err[512];
     size_t n;
 
     if (route_def_parse((const char *)data, size, &r, err, sizeof(err)) < 0)
         return 0;
-    (void)route_runnable(&r, err, sizeof(err));
+    if (route_runnable(&r, err, sizeof(err)) == 0
+        && oci_ref_parse(r.image, &ref, err, sizeof(err)) < 0)
+        broken("a runnable route's image is refused by the executor");
     route_config_get(&r, "A");
     if (sandbox_env(&ci, &img, &env) == 0) {
         n = sandbox_run_encode(msg, sizeof(msg), "/", cmd, env.v);
         if (n > 0) {
             /* what is encoded decodes to the same */
-            if (sandbox_run_decode(msg, n, &run) < 0
-                || strcmp(run.env[env.n - 1], env.v[env.n - 1]) != 0)
-                __builtin_trap();
+            if (sandbox_run_decode(msg, n, &run) < 0)
+                broken("an encoded RUN message does not decode");
+            if (strcmp(run.cwd, "/") != 0 || !same_list(run.argv, cmd, 1))
+                broken("the RUN message changes the command");
+            if (!same_list(run.env, env.v, env.n))
+                broken("the RUN message changes the environment");
             sandbox_run_free(&run);
         }
     }

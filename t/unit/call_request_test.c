@@ -56,6 +56,26 @@ static int has_arg(struct strvec *argv, const char *a, const char *b)
     return 0;
 }
 
+/* without is with, but for one argument a, taken out once */
+static int same_but(struct strvec *with, struct strvec *without,
+                    const char *a)
+{
+    size_t i, j = 0;
+    int dropped = 0;
+
+    if (with->n != without->n + 1)
+        return 0;
+    for (i = 0; i < with->n; i++) {
+        if (!dropped && strcmp(with->v[i], a) == 0) {
+            dropped = 1;
+            continue;
+        }
+        if (j == without->n || strcmp(with->v[i], without->v[j++]) != 0)
+            return 0;
+    }
+    return dropped;
+}
+
 static void test_parse(void)
 {
     const char *good = "Fn-Call-Id: 01ARZ3NDEKTSV4RRFFQ69G5FAV\r\n"
@@ -100,7 +120,7 @@ static void test_env_and_argv(void)
     struct oci_image_config img = { 0 };
     char *image_env[] = { "FROM_IMAGE=1", "SHARED=image", "PATH=/bin", NULL };
     char *cmd[] = { "/bin/sh", "/fn/handler", NULL };
-    struct strvec env = { 0 }, argv = { 0 };
+    struct strvec env = { 0 }, argv = { 0 }, isolated = { 0 };
     struct call_info ci = {
         .call_id = cr.call_id, .method = cr.method,
         .request_url = cr.request_url, .deadline = "2026-01-01T00:00:30Z",
@@ -146,7 +166,8 @@ static void test_env_and_argv(void)
     ok(has_arg(&argv, "--as-pid-1", NULL), "the init is pid 1");
     is_str(argv.v[argv.n - 3], "/proc/self/fd/4", "the helper is the init");
     is_str(argv.v[argv.n - 1], "5", "and talks on descriptor 5");
-    strvec_free(&argv);
+    isolated = argv;            /* compared with allow_network's below */
+    memset(&argv, 0, sizeof(argv));
     is_int(sandbox_command(&img, &argv, err, sizeof(err)), 0,
            "the command is built");
     ok(argv.n == 2 && strcmp(argv.v[0], "/bin/sh") == 0
@@ -156,7 +177,8 @@ static void test_env_and_argv(void)
         char *ep[] = { "/entry", "-x", NULL };
 
         img.entrypoint = ep;
-        sandbox_command(&img, &argv, err, sizeof(err));
+        is_int(sandbox_command(&img, &argv, err, sizeof(err)), 0,
+               "the command is built from both");
         ok(argv.n == 4 && strcmp(argv.v[0], "/entry") == 0
            && strcmp(argv.v[2], "/bin/sh") == 0, "Entrypoint, then Cmd");
         strvec_free(&argv);
@@ -171,9 +193,14 @@ static void test_env_and_argv(void)
     img.working_dir = "/srv";
     is_str(sandbox_cwd(&img), "/srv", "the image's WorkingDir");
     spec.share_net = 1;
-    sandbox_argv(&spec, &argv, err, sizeof(err));
-    ok(!has_arg(&argv, "--unshare-net", NULL), "allow_network keeps it");
+    is_int(sandbox_argv(&spec, &argv, err, sizeof(err)), 0,
+           "allow_network: the bubblewrap arguments are built");
+    ok(argv.n > 0 && !has_arg(&argv, "--unshare-net", NULL),
+       "allow_network keeps it");
+    ok(same_but(&isolated, &argv, "--unshare-net"),
+       "  and every other argument, in order");
     strvec_free(&argv);
+    strvec_free(&isolated);
 
     img.user = "nobody";
     ok(sandbox_argv(&spec, &argv, err, sizeof(err)) < 0,

@@ -78,6 +78,23 @@ static void test_bad(void)
         free(big);
     }
     ok(http_response_feed(&p, "more", 4) == 0, "nothing more is taken");
+    {
+        /* a NUL would end the value as a C string, or not, depending on
+         * how the bytes arrived ("" whole, "b" byte by byte) */
+        static const char nul[] = "HTTP/1.1 200 OK\r\nX: \0b\r\n"
+                                  "Content-Length: 0\r\n\r\n";
+        size_t i;
+
+        http_response_parser_reset(&p);
+        http_response_feed(&p, nul, sizeof(nul) - 1);
+        ok(!p.complete && strstr(p.error, "NUL") != NULL,
+           "a NUL in a header value");
+        http_response_parser_reset(&p);
+        for (i = 0; i < sizeof(nul) - 1 && p.error[0] == '\0'; i++)
+            http_response_feed(&p, nul + i, 1);
+        ok(!p.complete && strstr(p.error, "NUL") != NULL,
+           "  fed byte by byte too");
+    }
 }
 
 static void test_request(void)

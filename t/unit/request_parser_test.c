@@ -144,6 +144,28 @@ static void test_malformed(void)
     }
 }
 
+static void test_nul_in_value(void)
+{
+    static const char req[] = "GET / HTTP/1.1\r\nX: \0b\r\nY: 1\r\n\r\n";
+    size_t i;
+
+    /* values are C strings: a NUL would cut one short, and what a split
+     * value kept of it would depend on how the bytes arrived ("" whole,
+     * "b" byte by byte).  http_parser refuses a NUL inside a value, not
+     * at its start. */
+    request_parser_init(&p, 1024, 1024);
+    request_parser_feed(&p, req, sizeof(req) - 1);
+    is_int(p.error_status, 400, "a NUL in a header value is 400");
+    ok(!p.complete, "  and the request not complete");
+    request_parser_free(&p);
+
+    request_parser_init(&p, 1024, 1024);
+    for (i = 0; i < sizeof(req) - 1 && !p.complete && !p.error_status; i++)
+        request_parser_feed(&p, req + i, 1);
+    is_int(p.error_status, 400, "  fed one byte at a time too");
+    request_parser_free(&p);
+}
+
 int main(void)
 {
     test_simple();
@@ -151,5 +173,6 @@ int main(void)
     test_byte_by_byte();
     test_limits();
     test_malformed();
+    test_nul_in_value();
     return done_testing();
 }
