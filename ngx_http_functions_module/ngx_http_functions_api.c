@@ -10,7 +10,10 @@
  * token, reads the body as JSON and answers.  Every database step goes
  * through the non-blocking query layer; writes are one statement each (a
  * compound statement with its own transaction), which also bumps the
- * generation counter, so that every nginx instance sees the change.
+ * generation counter, so that every nginx instance sees the change.  A
+ * PATCH reads its row locked (SELECT ... FOR UPDATE, in a transaction on
+ * a connection it holds meanwhile), merges, and its write commits that
+ * transaction: concurrent PATCHes of a row run one after the other.
  */
 
 
@@ -78,6 +81,9 @@ static ngx_int_t ngx_http_functions_api_send(ngx_http_request_t *r,
     ngx_uint_t status, json_t *out);
 static ngx_int_t ngx_http_functions_api_send_error(ngx_http_request_t *r,
     ngx_uint_t status, const char *message);
+static void ngx_http_functions_api_run(ngx_http_functions_api_t *api,
+    ngx_http_functions_api_step_pt next, ngx_uint_t hold);
+static void ngx_http_functions_api_locked(ngx_http_functions_api_t *api);
 static void ngx_http_functions_api_query_done(ngx_http_functions_query_t *q);
 static void ngx_http_functions_api_cleanup(void *data);
 static void ngx_http_functions_api_destroy(ngx_http_functions_api_t *api);
@@ -1160,19 +1166,25 @@ ngx_http_functions_api_sql_init(ngx_http_functions_api_t *api,
 
 
 /*
- * A change is one compound statement: its own transaction, rolled back
- * and re-signalled (with the server's error number) on any error, and
- * committed with the generation bump that tells every nginx instance.
+ * A change is one compound statement: its own transaction (or, after
+ * ngx_http_functions_api_lock(), the one that locked the rows read),
+ * rolled back and re-signalled (with the server's error number) on any
+ * error, and committed with the generation bump that tells every nginx
+ * instance.
  */
 
 void
-ngx_http_functions_api_sql_begin(ngx_http_functions_sql_t *sql)
+ngx_http_functions_api_sql_begin(ngx_http_functions_api_t *api,
+    ngx_http_functions_sql_t *sql)
 {
     ngx_http_functions_sql_raw(sql,
         "BEGIN NOT ATOMIC"
         " DECLARE EXIT HANDLER FOR SQLEXCEPTION"
-        " BEGIN ROLLBACK; RESIGNAL; END;"
-        " START TRANSACTION; ");
+        " BEGIN ROLLBACK; RESIGNAL; END; ");
+
+    if (api->query.conn == NULL) {
+        ngx_http_functions_sql_raw(sql, "START TRANSACTION; ");
+    }
 }
 
 
@@ -1221,16 +1233,70 @@ void
 ngx_http_functions_api_query(ngx_http_functions_api_t *api,
     ngx_http_functions_sql_t *sql, ngx_http_functions_api_step_pt next)
 {
-    ngx_http_functions_query_t  *q = &api->query;
-
-    if (ngx_http_functions_sql_done(sql, &q->sql) != NGX_OK) {
+    if (ngx_http_functions_sql_done(sql, &api->query.sql) != NGX_OK) {
         ngx_http_functions_api_no_memory(api);
         return;
     }
 
+    ngx_http_functions_api_run(api, next, 0);
+}
+
+
+/*
+ * Runs sql, a SELECT ... FOR UPDATE, in a transaction of its own: next
+ * has its answer with the rows locked.  The operation holds the
+ * connection until its next change statement commits the transaction
+ * (ngx_http_functions_api_sql_begin() starts none then), or until it
+ * ends otherwise: then the transaction is rolled back.
+ */
+
+void
+ngx_http_functions_api_lock(ngx_http_functions_api_t *api,
+    ngx_http_functions_sql_t *sql, ngx_http_functions_api_step_pt next)
+{
+    if (ngx_http_functions_sql_done(sql, &api->locked_sql) != NGX_OK) {
+        ngx_http_functions_api_no_memory(api);
+        return;
+    }
+
+    api->locked_next = next;
+
+    ngx_str_set(&api->query.sql, "START TRANSACTION");
+
+    ngx_http_functions_api_run(api, ngx_http_functions_api_locked, 1);
+}
+
+
+static void
+ngx_http_functions_api_locked(ngx_http_functions_api_t *api)
+{
+    ngx_http_functions_query_t  *q = &api->query;
+
+    if (q->rc != NGX_OK) {
+        ngx_http_functions_api_db_failed(api);
+        return;
+    }
+
+    ngx_http_functions_query_free(q);
+
+    q->sql = api->locked_sql;
+
+    ngx_http_functions_api_run(api, api->locked_next, 1);
+}
+
+
+/* Posts api->query; hold: its connection stays with the operation. */
+
+static void
+ngx_http_functions_api_run(ngx_http_functions_api_t *api,
+    ngx_http_functions_api_step_pt next, ngx_uint_t hold)
+{
+    ngx_http_functions_query_t  *q = &api->query;
+
     q->handler = ngx_http_functions_api_query_done;
     q->data = api;
     q->quiet = 1;
+    q->hold = hold;
 
     api->next = next;
     api->busy = 1;
@@ -1282,6 +1348,9 @@ ngx_http_functions_api_cleanup(void *data)
 static void
 ngx_http_functions_api_destroy(ngx_http_functions_api_t *api)
 {
+    /* a transaction it still holds is rolled back */
+    ngx_http_functions_query_release(&api->query);
+
     json_decref(api->body);
     json_decref(api->object);
     ngx_destroy_pool(api->pool);

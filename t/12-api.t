@@ -1,6 +1,7 @@
 # The /v1 management API: IronFunctions' endpoints, shapes, messages and
-# status codes; tokens; pagination; PATCH merges; bad and hostile input;
-# and end to end, a route written through the API and called at once.
+# status codes; tokens; pagination; PATCH merges, also many at once; bad
+# and hostile input; and end to end, a route written through the API and
+# called at once.
 use strict;
 use warnings;
 use lib 't/lib', 'scripts/lib';
@@ -10,6 +11,7 @@ use FnTest qw(need_stack top executor_start nginx_start nginx_check fresh_databa
               db_query stack_env http_request wait_until slurp spew tmpdir);
 use JSON::PP;
 use MIME::Base64 qw(encode_base64url);
+use POSIX ();
 use Test::More;
 use Time::HiRes qw(time sleep);
 
@@ -446,6 +448,89 @@ subtest 'hostile values are stored literally' => sub {
     is(db_query($db, 'SELECT COUNT(*) FROM apps')->[0][0] > 0, 1, 'the tables are still there');
     $r = api('PATCH', '/v1/apps/hostile', { app => { config => { "K'" => q{') OR 1=1 --} } } });
     is($r->{json}{app}{config}{"K'"}, q{') OR 1=1 --}, 'app config: identical');
+};
+
+# concurrently(N, CODE): CODE->($i) for $i = 1 .. N, each in a process of
+# its own; they start together (each waits for the end of a pipe that the
+# parent closes once all of them run).  Returns what each returned, in
+# order (a line of text; "died: ..." if it died).
+sub concurrently {
+    my ($n, $code) = @_;
+    pipe(my $go_r, my $go_w) or die "pipe: $!";
+    pipe(my $out_r, my $out_w) or die "pipe: $!";
+    my @pids;
+    for my $i (1 .. $n) {
+        my $pid = fork() // die "fork: $!";
+        if ($pid == 0) {
+            close $go_w;
+            close $out_r;
+            sysread($go_r, my $byte, 1);
+            my $v = eval { $code->($i) } // "died: $@";
+            syswrite($out_w, "$i " . ($v =~ s/\n/ /gr) . "\n");
+            # not exit: the harness's END would stop nginx
+            POSIX::_exit(0);
+        }
+        push @pids, $pid;
+    }
+    close $go_r;
+    close $out_w;
+    close $go_w;
+    my %got = map { /^(\d+) (.*)$/ ? ($1, $2) : () } <$out_r>;
+    close $out_r;
+    waitpid($_, 0) for @pids;
+    return map { $got{$_} // 'no answer' } 1 .. $n;
+}
+
+subtest 'concurrent PATCHes keep each other\'s keys' => sub {
+    my $r = api('POST', '/v1/apps/race/routes', { route => { path => '/r',
+        image => 'oci:echo:v1', config => { KEEP => 'route' } } });
+    is($r->{status}, 200, 'a route (and its app)') or diag($r->{body});
+    api('PATCH', '/v1/apps/race', { app => { config => { KEEP => 'app' } } });
+
+    # a PATCH ends after its locked read (refused, or no such row): the
+    # lock goes with it
+    my $open = sub {
+        db_query($db, 'SELECT COUNT(*) FROM information_schema.innodb_trx t'
+                      . ' JOIN information_schema.processlist p'
+                      . " ON p.id = t.trx_mysql_thread_id WHERE p.db = '$db'")->[0][0];
+    };
+    error_is(api('PATCH', '/v1/apps/race', { app => { config => { K => "a\x7f" } } }),
+             400, qr/control characters/, 'an app PATCH refused after its read: 400');
+    error_is(api('PATCH', '/v1/apps/race/routes/r', { route => { memory => 0 } }),
+             400, qr/"memory"/, 'a route PATCH refused after its read: 400');
+    error_is(api('PATCH', '/v1/apps/race/routes/nope', { route => { memory => 64 } }),
+             404, qr/^Route not found$/, 'a PATCH of no route: 404');
+    ok(wait_until(10, sub { $open->() == 0 }), '  no transaction is left open');
+    is(api('PATCH', '/v1/apps/race', { app => { config => { KEEP => 'app' } } })->{status},
+       200, '  the app is not locked');
+    is(api('PATCH', '/v1/apps/race/routes/r', { route => { memory => 128 } })->{status},
+       200, '  nor the route');
+
+    my ($clients, $rounds) = (12, 3);
+    for my $t ([ 'app', '/v1/apps/race' ], [ 'route', '/v1/apps/race/routes/r' ]) {
+        my ($kind, $url) = @$t;
+        my %want = (KEEP => $kind);
+        for my $round (1 .. $rounds) {
+            # each client adds its key and removes the one it added the
+            # round before: every other key must stay
+            my @status = concurrently($clients, sub {
+                my ($i) = @_;
+                my %config = ("K${round}_$i" => "v$i");
+                $config{'K' . ($round - 1) . "_$i"} = '' if $round > 1;
+                my $r = api('PATCH', $url, { $kind => { config => \%config } });
+                return "$r->{status} " . ($r->{json}{error}{message} // '');
+            });
+            is_deeply([ grep { !/^200 / } @status ], [],
+                      "$kind, round $round: $clients PATCHes at once, each 200");
+            delete @want{ map { 'K' . ($round - 1) . "_$_" } 1 .. $clients };
+            $want{"K${round}_$_"} = "v$_" for 1 .. $clients;
+            my $got = api('GET', $url)->{json}{$kind}{config};
+            is_deeply($got, \%want, '  every key added is there, every key removed gone')
+                or diag(explain([ grep { !exists $got->{$_} } sort keys %want ]));
+        }
+    }
+    like(http_request($ng->port, 'GET', '/r/race/r')->{body}, qr/^v1 greeting=$/m,
+         'the route still runs');
 };
 
 subtest 'end to end: written through the API, called at once' => sub {
