@@ -75,7 +75,7 @@ static ngx_int_t ngx_http_functions_api_parse_calls(ngx_http_request_t *r,
 static ngx_int_t ngx_http_functions_api_authorized(ngx_http_request_t *r,
     const char **reason);
 static ngx_int_t ngx_http_functions_api_args(ngx_http_request_t *r,
-    ngx_http_functions_api_t *api, const char **error);
+    ngx_http_functions_api_t *api, ngx_uint_t endpoint, const char **error);
 static void ngx_http_functions_api_body(ngx_http_request_t *r);
 static ngx_int_t ngx_http_functions_api_send(ngx_http_request_t *r,
     ngx_uint_t status, json_t *out);
@@ -570,7 +570,7 @@ ngx_http_functions_api_handler(ngx_http_request_t *r)
         || endpoint == NGX_HTTP_FUNCTIONS_API_ROUTES
         || endpoint == NGX_HTTP_FUNCTIONS_API_CALLS)
     {
-        if (ngx_http_functions_api_args(r, api, &error) != NGX_OK
+        if (ngx_http_functions_api_args(r, api, endpoint, &error) != NGX_OK
             || (endpoint == NGX_HTTP_FUNCTIONS_API_CALLS
                 && ngx_http_functions_api_call_args(r, api, &error)
                    != NGX_OK))
@@ -877,15 +877,18 @@ ngx_http_functions_api_authorized(ngx_http_request_t *r, const char **reason)
 
 /*
  * Lists: ?per_page=1..100, ?cursor=<opaque> (either: a page, else every
- * item for apps and routes), and for routes ?image=.
+ * item for apps and routes), and for routes ?image=.  A cursor is the
+ * last item of the page before, base64url-encoded: an app name, a route
+ * path or a call id, as the list's items are; anything else is refused
+ * before it comes near a statement.
  */
 
 static ngx_int_t
 ngx_http_functions_api_args(ngx_http_request_t *r,
-    ngx_http_functions_api_t *api, const char **error)
+    ngx_http_functions_api_t *api, ngx_uint_t endpoint, const char **error)
 {
     u_char     *dst, *src;
-    ngx_int_t   n, rc;
+    ngx_int_t   n, rc, valid;
     ngx_str_t   value;
 
     if (ngx_http_arg(r, (u_char *) "per_page", 8, &value) == NGX_OK) {
@@ -908,7 +911,8 @@ ngx_http_functions_api_args(ngx_http_request_t *r,
 
     if (rc == NGX_OK && value.len) {
         api->cursor.data = ngx_pnalloc(api->pool,
-                                       ngx_base64_decoded_length(value.len));
+                                       ngx_base64_decoded_length(value.len)
+                                       + 1);
         if (api->cursor.data == NULL) {
             *error = "out of memory";
             return NGX_ERROR;
@@ -918,6 +922,27 @@ ngx_http_functions_api_args(ngx_http_request_t *r,
             || ngx_decode_base64url(&api->cursor, &value) != NGX_OK
             || api->cursor.len == 0)
         {
+            *error = "invalid cursor";
+            return NGX_ERROR;
+        }
+
+        api->cursor.data[api->cursor.len] = '\0';
+
+        /* the checks read up to a NUL: a NUL inside is no cursor */
+        if (ngx_strlen(api->cursor.data) != api->cursor.len) {
+            valid = 0;
+
+        } else if (endpoint == NGX_HTTP_FUNCTIONS_API_APPS) {
+            valid = route_app_name_valid((char *) api->cursor.data);
+
+        } else if (endpoint == NGX_HTTP_FUNCTIONS_API_ROUTES) {
+            valid = route_path_valid((char *) api->cursor.data);
+
+        } else {
+            valid = ngx_http_functions_call_id_valid(api->cursor.data);
+        }
+
+        if (!valid) {
             *error = "invalid cursor";
             return NGX_ERROR;
         }

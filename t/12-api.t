@@ -1,7 +1,7 @@
 # The /v1 management API: IronFunctions' endpoints, shapes, messages and
-# status codes; tokens; pagination; PATCH merges, also many at once; bad
-# and hostile input; and end to end, a route written through the API and
-# called at once.
+# status codes; tokens; pagination, and hostile cursors; PATCH merges,
+# also many at once; bad and hostile input; and end to end, a route written
+# through the API and called at once.
 use strict;
 use warnings;
 use lib 't/lib', 'scripts/lib';
@@ -314,6 +314,127 @@ subtest 'pagination' => sub {
     is_deeply([ map { $_->{path} } @{ $r->{json}{routes} } ], ['/r2', '/r4'], '?image= filters');
     is_deeply(api('GET', '/v1/apps/page01/routes')->{json}{routes}, [],
               'an app without routes: []');
+};
+
+subtest 'hostile cursors: a 400, or a right page, never SQL' => sub {
+    # two apps with routes and calls, interleaved: the second's must never
+    # show in a list of the first
+    for my $app (qw(cur cur-x)) {
+        for my $path ($app eq 'cur' ? qw(/a /b /c) : qw(/a2 /b2 /x)) {
+            my $r = api('POST', "/v1/apps/$app/routes",
+                        { route => { path => $path, image => 'oci:echo:v1' } });
+            is($r->{status}, 200, "route $app$path") or diag($r->{body});
+        }
+    }
+    my $id = sub { sprintf('01J%021d%02d', 0, $_[0]) };
+    db_query($db, 'INSERT INTO calls (id, app_name, path, status) VALUES '
+                  . join(', ', map { "('" . $id->($_) . "', '"
+                                     . ($_ % 10 ? 'cur-x' : 'cur')
+                                     . "', '/a', 'success')" }
+                               10, 15, 20, 25, 30, 35, 40));
+    my $counts = sub {
+        return { map { $_ => db_query($db, "SELECT COUNT(*) FROM $_")->[0][0] }
+                 qw(apps routes calls route_changes generation) };
+    };
+    my $before = $counts->();
+    my $log = $ng->prefix . '/error.log';
+    my $offset = -s $log;
+    my @all_apps = map { $_->{name} } @{ api('GET', '/v1/apps')->{json}{apps} };
+    my %key = (apps => 'name', routes => 'path', calls => 'id');
+
+    # what a page of cur may hold
+    my %mine = (routes => { map { $_ => 1 } qw(/a /b /c) },
+                calls => { map { $id->($_) => 1 } 10, 20, 30, 40 });
+
+    # page(URL, CURSOR): the answer, and the names (paths, ids) of the page
+    my (@statuses, @strays);
+    my $page = sub {
+        my ($url, $cursor) = @_;
+        my $r = api('GET', "$url?per_page=2&cursor=" . encode_base64url($cursor));
+        push @statuses, $r->{status};
+        my ($kind) = $url =~ m{/(\w+)$};
+        my @items = map { $_->{ $key{$kind} } } @{ $r->{json}{$kind} // [] };
+        push @strays, grep { $url =~ m{/cur/} && !$mine{$kind}{$_} } @items;
+        push @strays, "more than 2 $kind" if @items > 2;
+        return ($r, \@items);
+    };
+
+    my @hostile = (
+        [ 'a quote', q(a'b) ],
+        [ 'SQL', q(' OR 1=1 -- ) ],
+        [ 'SQL that leaves the app', q(' OR a.name <> ') ],
+        [ 'a backslash before a quote', q(\') ],
+        [ 'a backslash at the end', q(/a\\) ],
+        [ 'a NUL byte', "/a\0b" ],
+        [ 'a NUL byte alone', "\0" ],
+        [ 'CR LF', "/a\r\nb" ],
+        [ 'Ctrl-Z', "/\x1a" ],
+        [ 'a space', '/a b' ],
+        [ 'a percent sign', '/%' ],
+        [ 'invalid UTF-8', "/\xff\xfe" ],
+        [ 'UTF-8 outside ASCII', "/caf\xc3\xa9" ],
+        [ 'JSON', '{"path":"/a"}' ],
+        [ '384 bytes, the longest a cursor decodes to', '/' . ('z' x 383) ],
+        [ 'a quote after 380 bytes', '/' . ('z' x 380) . q(' --) ],
+    );
+    for my $list ('/v1/apps', '/v1/apps/cur/routes', '/v1/apps/cur/calls') {
+        for my $h (@hostile) {
+            my ($r) = $page->($list, $h->[1]);
+            error_is($r, 400, qr/^invalid cursor$/, "$list, $h->[0]: 400");
+        }
+    }
+    # the same of 26 bytes, as long as a call id
+    for my $c (q(' OR 1=1 -- ) . ('0' x 14), "\xc3\xa9" x 13, "\xff" x 26,
+               "0\0" x 13, '01j' . ('0' x 23), '01U' . ('0' x 23),
+               '8' . ('0' x 25), "\\" x 26) {
+        my ($r) = $page->('/v1/apps/cur/calls', $c);
+        error_is($r, 400, qr/^invalid cursor$/,
+                 'calls, 26 bytes but no call id (' . ($c =~ s/[^ -~]/?/gr) . '): 400');
+    }
+    my ($r) = $page->('/v1/apps', 'x' x 31);
+    error_is($r, 400, qr/^invalid cursor$/, 'apps, a name too long: 400');
+    ($r) = $page->('/v1/apps/cur/routes', '/a//b');
+    error_is($r, 400, qr/^invalid cursor$/, 'routes, an empty segment: 400');
+    ($r) = $page->('/v1/apps/cur/routes', '/' . ('p' x 255));
+    error_is($r, 400, qr/^invalid cursor$/, 'routes, a path too long: 400');
+    $r = api('GET', '/v1/apps?per_page=2&cursor=' . encode_base64url('z' x 385));
+    error_is($r, 400, qr/cursor/, 'a cursor that decodes to 385 bytes: 400');
+
+    # another list's cursor: refused where it cannot be one of the list's
+    ($r) = $page->('/v1/apps/cur/routes', 'page03');
+    error_is($r, 400, qr/^invalid cursor$/, 'an app as the cursor of routes: 400');
+    ($r) = $page->('/v1/apps', '/b');
+    error_is($r, 400, qr/^invalid cursor$/, 'a path as the cursor of apps: 400');
+    ($r) = $page->('/v1/apps/cur/calls', '/b');
+    error_is($r, 400, qr/^invalid cursor$/, 'a path as the cursor of calls: 400');
+    # ... and where it can be, a right page
+    my $after = sub { my ($c) = @_; [ (grep { $_ gt $c } @all_apps)[0, 1] ] };
+    ($r, my $got) = $page->('/v1/apps', $id->(25));
+    is_deeply($got, $after->($id->(25)), 'a call id as the cursor of apps: the apps after it');
+    ($r, $got) = $page->('/v1/apps', 'page03x');
+    is_deeply($got, $after->('page03x'), 'an app that does not exist: the apps after it');
+    is_deeply($got, ['page04', 'page05'], '  (page04, page05)');
+    ($r, $got) = $page->('/v1/apps/cur/routes', '/a2');
+    is_deeply($got, ['/b', '/c'], 'a path of another app: the routes of this one after it');
+    ($r, $got) = $page->('/v1/apps/cur/routes', '/x');
+    is_deeply($got, [], '  or none');
+    is($r->{status}, 200, '  answered 200');
+    ($r, $got) = $page->('/v1/apps/cur/calls', $id->(35));
+    is_deeply($got, [$id->(30), $id->(20)], 'a call id of another app: the calls of this one before it');
+    ($r, $got) = $page->('/v1/apps/cur/calls', $id->(15));
+    is_deeply($got, [$id->(10)], '  the last one');
+    ($r) = $page->('/v1/apps/none/routes', '/a');
+    error_is($r, 404, qr/^App not found$/, 'routes of an app that does not exist: 404');
+    ($r, $got) = $page->('/v1/apps/none/calls', $id->(40));
+    is($r->{status}, 200, 'calls of an app that does not exist: 200');
+    is_deeply($got, [], '  none');
+
+    is_deeply([ grep { $_ >= 500 } @statuses ], [], 'no answer was a 5xx');
+    is_deeply(\@strays, [], 'no page held a row of another app, nor more than asked');
+    my $new = substr(slurp($log) // '', $offset);
+    unlike($new, qr/statement refused|unexpected database answer|\[(alert|crit|emerg)\]/,
+           'no refused statement nor database error in the log');
+    is_deeply($counts->(), $before, 'every table as it was (exact counts)');
 };
 
 subtest 'bad input' => sub {
