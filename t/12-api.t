@@ -1,7 +1,7 @@
 # The /v1 management API: IronFunctions' endpoints, shapes, messages and
-# status codes; tokens; pagination, and hostile cursors; PATCH merges,
-# also many at once; bad and hostile input; and end to end, a route written
-# through the API and called at once.
+# status codes; tokens, and revoking one by a reload; pagination, and
+# hostile cursors; PATCH merges, also many at once; bad and hostile input;
+# and end to end, a route written through the API and called at once.
 use strict;
 use warnings;
 use lib 't/lib', 'scripts/lib';
@@ -150,6 +150,39 @@ subtest 'tokens' => sub {
     like(slurp($ng->prefix . '/error.log'), qr/wrong token/, 'wrong tokens are logged');
     unlike(slurp($ng->prefix . '/error.log'), qr/fn_wrong|\Q$token\E/,
            'tokens are not');
+};
+
+subtest 'revoking a token: its line out of the file, and a reload' => sub {
+    is(api('GET', '/v1/apps', undef, token => $other)->{status}, 200,
+       'the "ci" token works');
+    my $file = slurp($tokens);
+    my $kept = $file =~ s/^sha256:[0-9a-f]{64} ci\n//mr;
+    isnt($kept, $file, 'its line is in the file');
+    spew($tokens, $kept, 0600);
+    is(api('GET', '/v1/apps', undef, token => $other)->{status}, 200,
+       'until a reload, the running configuration keeps it');
+    ok($ng->reload, 'nginx reloaded');
+    # new connections, on either worker
+    for my $n (1 .. 6) {
+        my $r = api('GET', '/v1/apps', undef, token => $other);
+        error_is($r, 401, qr/^invalid token$/, "revoked, request $n: 401 JSON");
+        like($r->{headers}{'www-authenticate'} // '', qr/error="invalid_token"/,
+             '  WWW-Authenticate says why');
+        is(api('GET', '/v1/apps')->{status}, 200, '  the "admin" token still works');
+    }
+    error_is(api('POST', '/v1/apps', { app => { name => 'revoked' } }, token => $other),
+             401, qr/^invalid token$/, 'a write with it: 401');
+    is(db_query($db, "SELECT COUNT(*) FROM apps WHERE name = 'revoked'")->[0][0], 0,
+       '  and nothing was written');
+
+    my $new = `${\ top()}/scripts/api-token --label ci2 $tokens`;
+    chomp $new;
+    error_is(api('GET', '/v1/apps', undef, token => $new), 401, qr/^invalid token$/,
+             'a token added to the file: refused before a reload');
+    ok($ng->reload, 'nginx reloaded');
+    is(api('GET', '/v1/apps', undef, token => $new)->{status}, 200, '  accepted after it');
+    error_is(api('GET', '/v1/apps', undef, token => $other), 401, qr/^invalid token$/,
+             '  and the revoked one stays refused');
 };
 
 subtest 'apps' => sub {
