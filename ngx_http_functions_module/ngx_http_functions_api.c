@@ -10,7 +10,10 @@
  * token, reads the body as JSON and answers.  Every database step goes
  * through the non-blocking query layer; writes are one statement each (a
  * compound statement with its own transaction), which also bumps the
- * generation counter, so that every nginx instance sees the change.
+ * generation counter, so that every nginx instance sees the change.  A
+ * PATCH reads its row locked (SELECT ... FOR UPDATE, in a transaction on
+ * a connection it holds meanwhile), merges, and its write commits that
+ * transaction: concurrent PATCHes of a row run one after the other.
  */
 
 
@@ -72,12 +75,15 @@ static ngx_int_t ngx_http_functions_api_parse_calls(ngx_http_request_t *r,
 static ngx_int_t ngx_http_functions_api_authorized(ngx_http_request_t *r,
     const char **reason);
 static ngx_int_t ngx_http_functions_api_args(ngx_http_request_t *r,
-    ngx_http_functions_api_t *api, const char **error);
+    ngx_http_functions_api_t *api, ngx_uint_t endpoint, const char **error);
 static void ngx_http_functions_api_body(ngx_http_request_t *r);
 static ngx_int_t ngx_http_functions_api_send(ngx_http_request_t *r,
     ngx_uint_t status, json_t *out);
 static ngx_int_t ngx_http_functions_api_send_error(ngx_http_request_t *r,
     ngx_uint_t status, const char *message);
+static void ngx_http_functions_api_run(ngx_http_functions_api_t *api,
+    ngx_http_functions_api_step_pt next, ngx_uint_t hold);
+static void ngx_http_functions_api_locked(ngx_http_functions_api_t *api);
 static void ngx_http_functions_api_query_done(ngx_http_functions_query_t *q);
 static void ngx_http_functions_api_cleanup(void *data);
 static void ngx_http_functions_api_destroy(ngx_http_functions_api_t *api);
@@ -564,7 +570,7 @@ ngx_http_functions_api_handler(ngx_http_request_t *r)
         || endpoint == NGX_HTTP_FUNCTIONS_API_ROUTES
         || endpoint == NGX_HTTP_FUNCTIONS_API_CALLS)
     {
-        if (ngx_http_functions_api_args(r, api, &error) != NGX_OK
+        if (ngx_http_functions_api_args(r, api, endpoint, &error) != NGX_OK
             || (endpoint == NGX_HTTP_FUNCTIONS_API_CALLS
                 && ngx_http_functions_api_call_args(r, api, &error)
                    != NGX_OK))
@@ -871,15 +877,18 @@ ngx_http_functions_api_authorized(ngx_http_request_t *r, const char **reason)
 
 /*
  * Lists: ?per_page=1..100, ?cursor=<opaque> (either: a page, else every
- * item for apps and routes), and for routes ?image=.
+ * item for apps and routes), and for routes ?image=.  A cursor is the
+ * last item of the page before, base64url-encoded: an app name, a route
+ * path or a call id, as the list's items are; anything else is refused
+ * before it comes near a statement.
  */
 
 static ngx_int_t
 ngx_http_functions_api_args(ngx_http_request_t *r,
-    ngx_http_functions_api_t *api, const char **error)
+    ngx_http_functions_api_t *api, ngx_uint_t endpoint, const char **error)
 {
     u_char     *dst, *src;
-    ngx_int_t   n, rc;
+    ngx_int_t   n, rc, valid;
     ngx_str_t   value;
 
     if (ngx_http_arg(r, (u_char *) "per_page", 8, &value) == NGX_OK) {
@@ -902,7 +911,8 @@ ngx_http_functions_api_args(ngx_http_request_t *r,
 
     if (rc == NGX_OK && value.len) {
         api->cursor.data = ngx_pnalloc(api->pool,
-                                       ngx_base64_decoded_length(value.len));
+                                       ngx_base64_decoded_length(value.len)
+                                       + 1);
         if (api->cursor.data == NULL) {
             *error = "out of memory";
             return NGX_ERROR;
@@ -912,6 +922,27 @@ ngx_http_functions_api_args(ngx_http_request_t *r,
             || ngx_decode_base64url(&api->cursor, &value) != NGX_OK
             || api->cursor.len == 0)
         {
+            *error = "invalid cursor";
+            return NGX_ERROR;
+        }
+
+        api->cursor.data[api->cursor.len] = '\0';
+
+        /* the checks read up to a NUL: a NUL inside is no cursor */
+        if (ngx_strlen(api->cursor.data) != api->cursor.len) {
+            valid = 0;
+
+        } else if (endpoint == NGX_HTTP_FUNCTIONS_API_APPS) {
+            valid = route_app_name_valid((char *) api->cursor.data);
+
+        } else if (endpoint == NGX_HTTP_FUNCTIONS_API_ROUTES) {
+            valid = route_path_valid((char *) api->cursor.data);
+
+        } else {
+            valid = ngx_http_functions_call_id_valid(api->cursor.data);
+        }
+
+        if (!valid) {
             *error = "invalid cursor";
             return NGX_ERROR;
         }
@@ -1160,19 +1191,25 @@ ngx_http_functions_api_sql_init(ngx_http_functions_api_t *api,
 
 
 /*
- * A change is one compound statement: its own transaction, rolled back
- * and re-signalled (with the server's error number) on any error, and
- * committed with the generation bump that tells every nginx instance.
+ * A change is one compound statement: its own transaction (or, after
+ * ngx_http_functions_api_lock(), the one that locked the rows read),
+ * rolled back and re-signalled (with the server's error number) on any
+ * error, and committed with the generation bump that tells every nginx
+ * instance.
  */
 
 void
-ngx_http_functions_api_sql_begin(ngx_http_functions_sql_t *sql)
+ngx_http_functions_api_sql_begin(ngx_http_functions_api_t *api,
+    ngx_http_functions_sql_t *sql)
 {
     ngx_http_functions_sql_raw(sql,
         "BEGIN NOT ATOMIC"
         " DECLARE EXIT HANDLER FOR SQLEXCEPTION"
-        " BEGIN ROLLBACK; RESIGNAL; END;"
-        " START TRANSACTION; ");
+        " BEGIN ROLLBACK; RESIGNAL; END; ");
+
+    if (api->query.conn == NULL) {
+        ngx_http_functions_sql_raw(sql, "START TRANSACTION; ");
+    }
 }
 
 
@@ -1221,16 +1258,70 @@ void
 ngx_http_functions_api_query(ngx_http_functions_api_t *api,
     ngx_http_functions_sql_t *sql, ngx_http_functions_api_step_pt next)
 {
-    ngx_http_functions_query_t  *q = &api->query;
-
-    if (ngx_http_functions_sql_done(sql, &q->sql) != NGX_OK) {
+    if (ngx_http_functions_sql_done(sql, &api->query.sql) != NGX_OK) {
         ngx_http_functions_api_no_memory(api);
         return;
     }
 
+    ngx_http_functions_api_run(api, next, 0);
+}
+
+
+/*
+ * Runs sql, a SELECT ... FOR UPDATE, in a transaction of its own: next
+ * has its answer with the rows locked.  The operation holds the
+ * connection until its next change statement commits the transaction
+ * (ngx_http_functions_api_sql_begin() starts none then), or until it
+ * ends otherwise: then the transaction is rolled back.
+ */
+
+void
+ngx_http_functions_api_lock(ngx_http_functions_api_t *api,
+    ngx_http_functions_sql_t *sql, ngx_http_functions_api_step_pt next)
+{
+    if (ngx_http_functions_sql_done(sql, &api->locked_sql) != NGX_OK) {
+        ngx_http_functions_api_no_memory(api);
+        return;
+    }
+
+    api->locked_next = next;
+
+    ngx_str_set(&api->query.sql, "START TRANSACTION");
+
+    ngx_http_functions_api_run(api, ngx_http_functions_api_locked, 1);
+}
+
+
+static void
+ngx_http_functions_api_locked(ngx_http_functions_api_t *api)
+{
+    ngx_http_functions_query_t  *q = &api->query;
+
+    if (q->rc != NGX_OK) {
+        ngx_http_functions_api_db_failed(api);
+        return;
+    }
+
+    ngx_http_functions_query_free(q);
+
+    q->sql = api->locked_sql;
+
+    ngx_http_functions_api_run(api, api->locked_next, 1);
+}
+
+
+/* Posts api->query; hold: its connection stays with the operation. */
+
+static void
+ngx_http_functions_api_run(ngx_http_functions_api_t *api,
+    ngx_http_functions_api_step_pt next, ngx_uint_t hold)
+{
+    ngx_http_functions_query_t  *q = &api->query;
+
     q->handler = ngx_http_functions_api_query_done;
     q->data = api;
     q->quiet = 1;
+    q->hold = hold;
 
     api->next = next;
     api->busy = 1;
@@ -1282,6 +1373,9 @@ ngx_http_functions_api_cleanup(void *data)
 static void
 ngx_http_functions_api_destroy(ngx_http_functions_api_t *api)
 {
+    /* a transaction it still holds is rolled back */
+    ngx_http_functions_query_release(&api->query);
+
     json_decref(api->body);
     json_decref(api->object);
     ngx_destroy_pool(api->pool);

@@ -79,10 +79,11 @@ struct ngx_http_functions_api_s {
                                                      id, or empty */
     json_t                           *body;       /* the request's JSON */
     json_t                           *object;     /* what is written */
-    ngx_str_t                         updated;    /* the row read: its
-                                                     updated_at */
-    ngx_uint_t                        tries;
     const char                       *message;    /* of a success */
+
+    /* ngx_http_functions_api_lock(): the locking read, and its step */
+    ngx_str_t                         locked_sql;
+    ngx_http_functions_api_step_pt    locked_next;
 
     ngx_uint_t                        per_page;
     unsigned                          paged:1;    /* per_page or cursor */
@@ -102,6 +103,8 @@ struct ngx_http_functions_api_s {
 
 void ngx_http_functions_api_query(ngx_http_functions_api_t *api,
     ngx_http_functions_sql_t *sql, ngx_http_functions_api_step_pt next);
+void ngx_http_functions_api_lock(ngx_http_functions_api_t *api,
+    ngx_http_functions_sql_t *sql, ngx_http_functions_api_step_pt next);
 void ngx_http_functions_api_answer(ngx_http_functions_api_t *api,
     ngx_uint_t status, json_t *out);
 void ngx_http_functions_api_fail(ngx_http_functions_api_t *api,
@@ -110,7 +113,8 @@ void ngx_http_functions_api_db_failed(ngx_http_functions_api_t *api);
 void ngx_http_functions_api_no_memory(ngx_http_functions_api_t *api);
 void ngx_http_functions_api_sql_init(ngx_http_functions_api_t *api,
     ngx_http_functions_sql_t *sql);
-void ngx_http_functions_api_sql_begin(ngx_http_functions_sql_t *sql);
+void ngx_http_functions_api_sql_begin(ngx_http_functions_api_t *api,
+    ngx_http_functions_sql_t *sql);
 void ngx_http_functions_api_sql_require_row(ngx_http_functions_sql_t *sql);
 void ngx_http_functions_api_sql_commit(ngx_http_functions_sql_t *sql,
     ngx_str_t *app, ngx_str_t *path);

@@ -13,7 +13,7 @@
 #define NGX_HTTP_FUNCTIONS_APP_COLUMNS                                        \
     "SELECT a.name, a.config, "                                               \
     NGX_HTTP_FUNCTIONS_SQL_TIME("a.created_at") ", "                          \
-    NGX_HTTP_FUNCTIONS_SQL_TIME("a.updated_at") ", a.updated_at"              \
+    NGX_HTTP_FUNCTIONS_SQL_TIME("a.updated_at")                               \
     " FROM apps a"
 
 
@@ -25,7 +25,7 @@ static const char *const  ngx_http_functions_app_fields[] = {
 static json_t *ngx_http_functions_app_json(ngx_http_functions_api_t *api,
     char **row, unsigned long *lengths);
 static void ngx_http_functions_app_select(ngx_http_functions_api_t *api,
-    ngx_http_functions_api_step_pt next);
+    ngx_http_functions_api_step_pt next, ngx_uint_t lock);
 static void ngx_http_functions_apps_listed(ngx_http_functions_api_t *api);
 static void ngx_http_functions_app_created(ngx_http_functions_api_t *api);
 static void ngx_http_functions_app_answer(ngx_http_functions_api_t *api);
@@ -55,9 +55,11 @@ ngx_http_functions_app_json(ngx_http_functions_api_t *api, char **row,
 }
 
 
+/* lock: the row stays locked for the operation's change */
+
 static void
 ngx_http_functions_app_select(ngx_http_functions_api_t *api,
-    ngx_http_functions_api_step_pt next)
+    ngx_http_functions_api_step_pt next, ngx_uint_t lock)
 {
     ngx_http_functions_sql_t  sql;
 
@@ -65,6 +67,12 @@ ngx_http_functions_app_select(ngx_http_functions_api_t *api,
     ngx_http_functions_sql_raw(&sql, NGX_HTTP_FUNCTIONS_APP_COLUMNS
                                      " WHERE a.name = ");
     ngx_http_functions_sql_str(&sql, api->app.data, api->app.len);
+
+    if (lock) {
+        ngx_http_functions_sql_raw(&sql, " FOR UPDATE");
+        ngx_http_functions_api_lock(api, &sql, next);
+        return;
+    }
 
     ngx_http_functions_api_query(api, &sql, next);
 }
@@ -187,7 +195,7 @@ ngx_http_functions_app_created(ngx_http_functions_api_t *api)
 
     api->message = "App successfully created";
 
-    ngx_http_functions_app_select(api, ngx_http_functions_app_answer);
+    ngx_http_functions_app_select(api, ngx_http_functions_app_answer, 0);
 }
 
 
@@ -196,7 +204,7 @@ ngx_http_functions_app_created(ngx_http_functions_api_t *api)
 void
 ngx_http_functions_api_app_get(ngx_http_functions_api_t *api)
 {
-    ngx_http_functions_app_select(api, ngx_http_functions_app_answer);
+    ngx_http_functions_app_select(api, ngx_http_functions_app_answer, 0);
 }
 
 
@@ -270,11 +278,11 @@ ngx_http_functions_api_app_patch(ngx_http_functions_api_t *api)
         return;
     }
 
-    ngx_http_functions_app_select(api, ngx_http_functions_app_patch_read);
+    ngx_http_functions_app_select(api, ngx_http_functions_app_patch_read, 1);
 }
 
 
-/* The app as stored: merge, check, and write it if nobody else did. */
+/* The app as stored, locked: merge, check, write, and commit. */
 
 static void
 ngx_http_functions_app_patch_read(ngx_http_functions_api_t *api)
@@ -294,16 +302,9 @@ ngx_http_functions_app_patch_read(ngx_http_functions_api_t *api)
 
     stored = ngx_http_functions_api_column(row[1], lengths[1]);
 
-    api->updated.data = ngx_pnalloc(api->pool, lengths[4] + 1);
-    if (api->updated.data != NULL && row[4] != NULL) {
-        ngx_memcpy(api->updated.data, row[4], lengths[4]);
-        api->updated.len = lengths[4];
-    }
-
     ngx_http_functions_query_free(q);
 
-    if (stored == NULL || api->updated.data == NULL) {
-        json_decref(stored);
+    if (stored == NULL) {
         ngx_http_functions_api_fail(api, NGX_HTTP_INTERNAL_SERVER_ERROR,
                                     "the stored app is unreadable");
         return;
@@ -333,16 +334,14 @@ ngx_http_functions_app_patch_read(ngx_http_functions_api_t *api)
         return;
     }
 
+    /* in the transaction that locked the row */
     ngx_http_functions_api_sql_init(api, &sql);
-    ngx_http_functions_api_sql_begin(&sql);
+    ngx_http_functions_api_sql_begin(api, &sql);
     ngx_http_functions_sql_raw(&sql, "UPDATE apps SET config = ");
     ngx_http_functions_sql_str(&sql, (u_char *) dump, ngx_strlen(dump));
     ngx_http_functions_sql_raw(&sql, ", updated_at = CURRENT_TIMESTAMP(6)"
                                      " WHERE name = ");
     ngx_http_functions_sql_str(&sql, api->app.data, api->app.len);
-    ngx_http_functions_sql_raw(&sql, " AND updated_at = ");
-    ngx_http_functions_sql_str(&sql, api->updated.data, api->updated.len);
-    ngx_http_functions_api_sql_require_row(&sql);
     ngx_http_functions_api_sql_commit(&sql, &api->app, NULL);
 
     free(dump);
@@ -357,18 +356,6 @@ ngx_http_functions_app_patched(ngx_http_functions_api_t *api)
 {
     ngx_http_functions_query_t  *q = &api->query;
 
-    if (q->rc == NGX_DECLINED && q->error == NGX_HTTP_FUNCTIONS_ER_NO_ROW) {
-        /* changed or gone since it was read: read it again */
-        if (++api->tries > 3) {
-            ngx_http_functions_api_fail(api, NGX_HTTP_CONFLICT,
-                                        "the app keeps changing, try again");
-            return;
-        }
-
-        ngx_http_functions_api_app_patch(api);
-        return;
-    }
-
     if (q->rc != NGX_OK) {
         ngx_http_functions_api_db_failed(api);
         return;
@@ -379,7 +366,7 @@ ngx_http_functions_app_patched(ngx_http_functions_api_t *api)
 
     api->message = "App successfully updated";
 
-    ngx_http_functions_app_select(api, ngx_http_functions_app_answer);
+    ngx_http_functions_app_select(api, ngx_http_functions_app_answer, 0);
 }
 
 

@@ -116,14 +116,6 @@ ngx_http_functions_api_call_args(ngx_http_request_t *r,
         }
     }
 
-    if (api->cursor.len
-        && (api->cursor.len != 26
-            || ngx_strlchr(api->cursor.data, api->cursor.data + 26, '\'')))
-    {
-        *error = "invalid cursor";
-        return NGX_ERROR;
-    }
-
     return NGX_OK;
 }
 

@@ -19,9 +19,7 @@
     "SELECT r.path, r.image, r.memory, r.type, r.format, r.timeout,"          \
     " r.idle_timeout, r.max_concurrency, r.headers, r.config, r.jwt_key, "    \
     NGX_HTTP_FUNCTIONS_SQL_TIME("r.created_at") ", "                          \
-    NGX_HTTP_FUNCTIONS_SQL_TIME("r.updated_at") ", r.updated_at"
-
-#define NGX_HTTP_FUNCTIONS_ROUTE_UPDATED  13
+    NGX_HTTP_FUNCTIONS_SQL_TIME("r.updated_at")
 
 
 static const char *const  ngx_http_functions_route_fields[] = {
@@ -45,7 +43,7 @@ static const char *const  ngx_http_functions_route_maps[] = {
 static json_t *ngx_http_functions_route_json(ngx_str_t *app, MYSQL_ROW row,
     unsigned long *lengths, ngx_uint_t mask);
 static void ngx_http_functions_route_select(ngx_http_functions_api_t *api,
-    ngx_http_functions_api_step_pt next);
+    ngx_http_functions_api_step_pt next, ngx_uint_t lock);
 static ngx_int_t ngx_http_functions_route_same(json_t *v, ngx_str_t *s);
 static char *ngx_http_functions_route_map(json_t *o, const char *field);
 static void ngx_http_functions_route_column(ngx_http_functions_sql_t *sql,
@@ -113,9 +111,11 @@ ngx_http_functions_route_json(ngx_str_t *app, MYSQL_ROW row,
 }
 
 
+/* lock: the row stays locked for the operation's change */
+
 static void
 ngx_http_functions_route_select(ngx_http_functions_api_t *api,
-    ngx_http_functions_api_step_pt next)
+    ngx_http_functions_api_step_pt next, ngx_uint_t lock)
 {
     ngx_http_functions_sql_t  sql;
 
@@ -125,6 +125,12 @@ ngx_http_functions_route_select(ngx_http_functions_api_t *api,
     ngx_http_functions_sql_str(&sql, api->app.data, api->app.len);
     ngx_http_functions_sql_raw(&sql, " AND r.path = ");
     ngx_http_functions_sql_str(&sql, api->path.data, api->path.len);
+
+    if (lock) {
+        ngx_http_functions_sql_raw(&sql, " FOR UPDATE");
+        ngx_http_functions_api_lock(api, &sql, next);
+        return;
+    }
 
     ngx_http_functions_api_query(api, &sql, next);
 }
@@ -283,7 +289,7 @@ ngx_http_functions_route_column(ngx_http_functions_sql_t *sql,
 /*
  * Checks api->object (the whole route: as given, or as merged) and writes
  * it: an insert for a create (with its app, if missing), else an update of
- * the row read, if nobody changed it since.
+ * the row read, in the transaction that locked it.
  */
 
 static void
@@ -363,7 +369,7 @@ ngx_http_functions_route_write(ngx_http_functions_api_t *api)
     }
 
     ngx_http_functions_api_sql_init(api, &sql);
-    ngx_http_functions_api_sql_begin(&sql);
+    ngx_http_functions_api_sql_begin(api, &sql);
 
     if (create) {
         ngx_http_functions_sql_raw(&sql,
@@ -419,10 +425,6 @@ ngx_http_functions_route_write(ngx_http_functions_api_t *api)
         ngx_http_functions_sql_str(&sql, api->app.data, api->app.len);
         ngx_http_functions_sql_raw(&sql, " AND path = ");
         ngx_http_functions_sql_str(&sql, api->path.data, api->path.len);
-        ngx_http_functions_sql_raw(&sql, " AND updated_at = ");
-        ngx_http_functions_sql_str(&sql, api->updated.data,
-                                   api->updated.len);
-        ngx_http_functions_api_sql_require_row(&sql);
     }
 
     ngx_http_functions_api_sql_commit(&sql, &api->app, &api->path);
@@ -451,23 +453,6 @@ ngx_http_functions_route_written(ngx_http_functions_api_t *api)
                                         "the app was deleted meanwhile, "
                                         "try again");
             return;
-
-        case NGX_HTTP_FUNCTIONS_ER_NO_ROW:
-            /* changed or gone since it was read: read it again */
-            if (++api->tries > 3) {
-                ngx_http_functions_api_fail(api, NGX_HTTP_CONFLICT,
-                                            "the route keeps changing, "
-                                            "try again");
-                return;
-            }
-
-            json_decref(api->object);
-            api->object = NULL;
-
-            ngx_http_functions_route_select(api,
-                ngx_http_functions_route_patch_read);
-
-            return;
         }
     }
 
@@ -479,7 +464,8 @@ ngx_http_functions_route_written(ngx_http_functions_api_t *api)
     ngx_http_functions_query_free(q);
     ngx_http_functions_api_changed(api, &api->path);
 
-    ngx_http_functions_route_select(api, ngx_http_functions_route_answer);
+    ngx_http_functions_route_select(api, ngx_http_functions_route_answer,
+                                    0);
 }
 
 
@@ -488,7 +474,8 @@ ngx_http_functions_route_written(ngx_http_functions_api_t *api)
 void
 ngx_http_functions_api_route_get(ngx_http_functions_api_t *api)
 {
-    ngx_http_functions_route_select(api, ngx_http_functions_route_answer);
+    ngx_http_functions_route_select(api, ngx_http_functions_route_answer,
+                                    0);
 }
 
 
@@ -571,11 +558,12 @@ ngx_http_functions_api_route_patch(ngx_http_functions_api_t *api)
     api->message = "Route successfully updated";
 
     ngx_http_functions_route_select(api,
-                                    ngx_http_functions_route_patch_read);
+                                    ngx_http_functions_route_patch_read, 1);
 }
 
 
-/* The route as stored: the patch goes over it, then it is written. */
+/* The route as stored, locked: the patch goes over it, then it is
+ * written. */
 
 static void
 ngx_http_functions_route_patch_read(ngx_http_functions_api_t *api)
@@ -593,18 +581,9 @@ ngx_http_functions_route_patch_read(ngx_http_functions_api_t *api)
 
     o = ngx_http_functions_route_json(&api->app, row, lengths, 0);
 
-    api->updated.len = lengths[NGX_HTTP_FUNCTIONS_ROUTE_UPDATED];
-    api->updated.data = ngx_pnalloc(api->pool, api->updated.len + 1);
-
-    if (api->updated.data != NULL) {
-        ngx_memcpy(api->updated.data, row[NGX_HTTP_FUNCTIONS_ROUTE_UPDATED],
-                   api->updated.len);
-    }
-
     ngx_http_functions_query_free(q);
 
-    if (o == NULL || api->updated.data == NULL) {
-        json_decref(o);
+    if (o == NULL) {
         ngx_http_functions_api_fail(api, NGX_HTTP_INTERNAL_SERVER_ERROR,
                                     "the stored route is unreadable");
         return;
@@ -677,7 +656,7 @@ ngx_http_functions_api_route_delete(ngx_http_functions_api_t *api)
     ngx_http_functions_sql_t  sql;
 
     ngx_http_functions_api_sql_init(api, &sql);
-    ngx_http_functions_api_sql_begin(&sql);
+    ngx_http_functions_api_sql_begin(api, &sql);
     ngx_http_functions_sql_raw(&sql, "DELETE FROM routes WHERE app_name = ");
     ngx_http_functions_sql_str(&sql, api->app.data, api->app.len);
     ngx_http_functions_sql_raw(&sql, " AND path = ");

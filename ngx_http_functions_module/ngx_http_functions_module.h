@@ -117,6 +117,10 @@ struct ngx_http_functions_query_s {
     uint64_t                        affected;   /* rows, without a result */
     ngx_uint_t                      error;      /* server error number */
     ngx_uint_t                      quiet;      /* refusals are expected */
+    /* keep the connection when it ends: the next query of this struct
+     * runs there, in the same transaction (..._query.c) */
+    ngx_uint_t                      hold;
+    void                           *conn;       /* the connection held */
     ngx_queue_t                     queue;
     ngx_uint_t                      queued;
     ngx_event_t                     timer;
@@ -161,6 +165,7 @@ ngx_int_t ngx_http_functions_query_post(ngx_http_functions_db_conf_t *dcf,
     ngx_http_functions_query_t *q);
 void ngx_http_functions_query_exit(void);
 void ngx_http_functions_query_free(ngx_http_functions_query_t *q);
+void ngx_http_functions_query_release(ngx_http_functions_query_t *q);
 size_t ngx_http_functions_query_escape(u_char *dst, ngx_str_t *src);
 
 void ngx_http_functions_sql_raw(ngx_http_functions_sql_t *sql,

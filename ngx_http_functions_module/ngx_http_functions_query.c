@@ -10,6 +10,13 @@
  * query; when it fires, or anything fails, the connection is closed and
  * its query fails (the next query reconnects).  Queries wait in a FIFO
  * for a free connection, bounded by the same deadline.
+ *
+ * A transaction spans queries: one posted with "hold" keeps its connection
+ * when it ends, and the next query of the same ngx_http_functions_query_t
+ * runs there, without waiting in the FIFO, until one without "hold" ends
+ * it.  ngx_http_functions_query_release() gives the connection back
+ * earlier, with a ROLLBACK.  A held connection that is lost fails the next
+ * query of its transaction: nothing of it runs outside the transaction.
  */
 
 
@@ -24,7 +31,9 @@ typedef enum {
     NGX_HTTP_FUNCTIONS_CONN_CONNECTING,
     NGX_HTTP_FUNCTIONS_CONN_IDLE,
     NGX_HTTP_FUNCTIONS_CONN_QUERYING,
-    NGX_HTTP_FUNCTIONS_CONN_STORING
+    NGX_HTTP_FUNCTIONS_CONN_STORING,
+    NGX_HTTP_FUNCTIONS_CONN_HELD        /* between two queries of a
+                                           transaction */
 } ngx_http_functions_conn_state_e;
 
 
@@ -34,6 +43,8 @@ typedef struct {
     ngx_event_t                         deadline;
     ngx_http_functions_conn_state_e     state;
     ngx_http_functions_query_t         *query;
+    ngx_http_functions_query_t         *holder;     /* in a transaction */
+    ngx_http_functions_query_t          rollback;   /* of a released one */
 } ngx_http_functions_conn_t;
 
 
@@ -65,6 +76,13 @@ static ngx_event_t                  ngx_http_functions_dispatch_event;
 static void ngx_http_functions_conn_drive(ngx_http_functions_conn_t *fc,
     int status);
 static void ngx_http_functions_conn_close(ngx_http_functions_conn_t *fc);
+static void ngx_http_functions_conn_ended(ngx_http_functions_conn_t *fc,
+    ngx_http_functions_query_t *q, ngx_int_t rc);
+static void ngx_http_functions_conn_unhold(ngx_http_functions_conn_t *fc);
+static void ngx_http_functions_conn_rollback(ngx_http_functions_conn_t *fc);
+static void ngx_http_functions_conn_rolled_back(
+    ngx_http_functions_query_t *q);
+static void ngx_http_functions_query_start(ngx_http_functions_query_t *q);
 static ngx_uint_t ngx_http_functions_conn_statement_error(
     ngx_http_functions_conn_t *fc);
 static void ngx_http_functions_conn_fail(ngx_http_functions_conn_t *fc,
@@ -96,9 +114,12 @@ ngx_http_functions_dbpool_free_conn(void)
         }
     }
 
+    /* a closed one still reserved for a transaction is not free */
     for (i = 0; i < NGX_HTTP_FUNCTIONS_CONNS; i++) {
         fc = &ngx_http_functions_dbpool.conns[i];
-        if (fc->state == NGX_HTTP_FUNCTIONS_CONN_CLOSED) {
+        if (fc->state == NGX_HTTP_FUNCTIONS_CONN_CLOSED
+            && fc->holder == NULL && fc->query == NULL)
+        {
             return fc;
         }
     }
@@ -143,6 +164,26 @@ ngx_http_functions_query_post(ngx_http_functions_db_conf_t *dcf,
         ngx_http_functions_dispatch_event.log = ngx_cycle->log;
     }
 
+    ngx_http_functions_query_start(q);
+
+    if (q->conn != NULL) {
+        /* the next statement of a transaction: on its connection */
+        ((ngx_http_functions_conn_t *) q->conn)->query = q;
+        return NGX_OK;
+    }
+
+    ngx_queue_insert_tail(&pool->waiting, &q->queue);
+    q->queued = 1;
+
+    return NGX_OK;
+}
+
+
+/* A query begins: it ends by its deadline at the latest. */
+
+static void
+ngx_http_functions_query_start(ngx_http_functions_query_t *q)
+{
     q->rc = NGX_AGAIN;
     q->res = NULL;
     q->affected = 0;
@@ -151,16 +192,115 @@ ngx_http_functions_query_post(ngx_http_functions_db_conf_t *dcf,
     q->timer.data = q;
     q->timer.log = ngx_cycle->log;
 
-    ngx_queue_insert_tail(&pool->waiting, &q->queue);
-    q->queued = 1;
-    ngx_add_timer(&q->timer, dcf->timeout);
+    ngx_add_timer(&q->timer, ngx_http_functions_dbpool.conf->timeout);
 
     if (!ngx_http_functions_dispatch_event.posted) {
         ngx_post_event(&ngx_http_functions_dispatch_event,
                        &ngx_posted_events);
     }
+}
 
-    return NGX_OK;
+
+/*
+ * The operation that holds a connection ends before its transaction did:
+ * the transaction is rolled back, and the connection is free again.
+ */
+
+void
+ngx_http_functions_query_release(ngx_http_functions_query_t *q)
+{
+    ngx_http_functions_conn_t  *fc = q->conn;
+
+    if (fc == NULL || fc->query == q) {
+        /* none, or its query still runs: it ends the hold itself */
+        return;
+    }
+
+    ngx_http_functions_conn_unhold(fc);
+
+    if (fc->state == NGX_HTTP_FUNCTIONS_CONN_HELD) {
+        ngx_http_functions_conn_rollback(fc);
+    }
+}
+
+
+static void
+ngx_http_functions_conn_unhold(ngx_http_functions_conn_t *fc)
+{
+    if (fc->holder != NULL) {
+        fc->holder->conn = NULL;
+        fc->holder = NULL;
+    }
+}
+
+
+/* A ROLLBACK that nobody waits for, on a held connection. */
+
+static void
+ngx_http_functions_conn_rollback(ngx_http_functions_conn_t *fc)
+{
+    ngx_http_functions_query_t  *q = &fc->rollback;
+
+    ngx_str_set(&q->sql, "ROLLBACK");
+    q->handler = ngx_http_functions_conn_rolled_back;
+    q->data = fc;
+    q->hold = 0;
+    q->conn = NULL;
+
+    ngx_http_functions_query_start(q);
+
+    fc->query = q;
+}
+
+
+static void
+ngx_http_functions_conn_rolled_back(ngx_http_functions_query_t *q)
+{
+    ngx_http_functions_conn_t  *fc = q->data;
+
+    ngx_http_functions_query_free(q);
+
+    if (q->rc == NGX_DECLINED) {
+        /* whatever the transaction left must not reach the next query */
+        ngx_http_functions_conn_close(fc);
+    }
+}
+
+
+/*
+ * The query of fc was answered or refused: the connection stays with its
+ * transaction ("hold"), or is free again.  The last statement of a
+ * transaction should end it (COMMIT); if it was refused, a ROLLBACK
+ * makes sure nothing of it stays open.
+ */
+
+static void
+ngx_http_functions_conn_ended(ngx_http_functions_conn_t *fc,
+    ngx_http_functions_query_t *q, ngx_int_t rc)
+{
+    ngx_uint_t  held;
+
+    fc->state = NGX_HTTP_FUNCTIONS_CONN_IDLE;
+
+    if (q == NULL || q == &fc->rollback) {
+        return;
+    }
+
+    if (q->hold) {
+        fc->state = NGX_HTTP_FUNCTIONS_CONN_HELD;
+        fc->holder = q;
+        q->conn = fc;
+        return;
+    }
+
+    held = (fc->holder != NULL);
+
+    ngx_http_functions_conn_unhold(fc);
+
+    if (held && rc != NGX_OK) {
+        fc->state = NGX_HTTP_FUNCTIONS_CONN_HELD;
+        ngx_http_functions_conn_rollback(fc);
+    }
 }
 
 
@@ -207,10 +347,33 @@ ngx_http_functions_query_free(ngx_http_functions_query_t *q)
 static void
 ngx_http_functions_dbpool_dispatch(void)
 {
+    ngx_uint_t                    i;
     ngx_queue_t                  *qn;
     ngx_http_functions_conn_t    *fc;
     ngx_http_functions_query_t   *q;
     ngx_http_functions_dbpool_t  *pool = &ngx_http_functions_dbpool;
+
+    /* the next statements of transactions, on their connections */
+    for (i = 0; i < NGX_HTTP_FUNCTIONS_CONNS; i++) {
+        fc = &pool->conns[i];
+        q = fc->query;
+
+        if (q == NULL) {
+            continue;
+        }
+
+        if (fc->state == NGX_HTTP_FUNCTIONS_CONN_HELD) {
+            fc->state = NGX_HTTP_FUNCTIONS_CONN_QUERYING;
+            ngx_add_timer(&fc->deadline, pool->conf->timeout);
+            ngx_http_functions_conn_drive(fc, 0);
+
+        } else if (fc->state == NGX_HTTP_FUNCTIONS_CONN_CLOSED) {
+            /* lost between two statements: the transaction is gone */
+            fc->query = NULL;
+            ngx_http_functions_conn_unhold(fc);
+            ngx_http_functions_query_finish(q, NGX_ERROR);
+        }
+    }
 
     while (!ngx_queue_empty(&pool->waiting)) {
 
@@ -383,10 +546,10 @@ ngx_http_functions_conn_drive(ngx_http_functions_conn_t *fc, int status)
                 ngx_del_timer(&fc->deadline);
             }
 
-            fc->state = NGX_HTTP_FUNCTIONS_CONN_IDLE;
-
             q = fc->query;
             fc->query = NULL;
+
+            ngx_http_functions_conn_ended(fc, q, NGX_OK);
 
             if (q == NULL) {
                 /* its request went away */
@@ -437,10 +600,10 @@ ngx_http_functions_conn_statement_error(ngx_http_functions_conn_t *fc)
         ngx_del_timer(&fc->deadline);
     }
 
-    fc->state = NGX_HTTP_FUNCTIONS_CONN_IDLE;
-
     q = fc->query;
     fc->query = NULL;
+
+    ngx_http_functions_conn_ended(fc, q, NGX_DECLINED);
 
     if (q != NULL) {
         level = q->quiet ? NGX_LOG_INFO : NGX_LOG_ERR;
@@ -573,6 +736,8 @@ ngx_http_functions_conn_fail(ngx_http_functions_conn_t *fc, const char *what)
     q = fc->query;
     fc->query = NULL;
 
+    /* a transaction on it is gone with it */
+    ngx_http_functions_conn_unhold(fc);
     ngx_http_functions_conn_close(fc);
 
     if (q != NULL) {

@@ -1,5 +1,6 @@
 # The /v1 management API: IronFunctions' endpoints, shapes, messages and
-# status codes; tokens; pagination; PATCH merges; bad and hostile input;
+# status codes; tokens, and revoking one by a reload; pagination, and
+# hostile cursors; PATCH merges, also many at once; bad and hostile input;
 # and end to end, a route written through the API and called at once.
 use strict;
 use warnings;
@@ -10,6 +11,7 @@ use FnTest qw(need_stack top executor_start nginx_start nginx_check fresh_databa
               db_query stack_env http_request wait_until slurp spew tmpdir);
 use JSON::PP;
 use MIME::Base64 qw(encode_base64url);
+use POSIX ();
 use Test::More;
 use Time::HiRes qw(time sleep);
 
@@ -148,6 +150,39 @@ subtest 'tokens' => sub {
     like(slurp($ng->prefix . '/error.log'), qr/wrong token/, 'wrong tokens are logged');
     unlike(slurp($ng->prefix . '/error.log'), qr/fn_wrong|\Q$token\E/,
            'tokens are not');
+};
+
+subtest 'revoking a token: its line out of the file, and a reload' => sub {
+    is(api('GET', '/v1/apps', undef, token => $other)->{status}, 200,
+       'the "ci" token works');
+    my $file = slurp($tokens);
+    my $kept = $file =~ s/^sha256:[0-9a-f]{64} ci\n//mr;
+    isnt($kept, $file, 'its line is in the file');
+    spew($tokens, $kept, 0600);
+    is(api('GET', '/v1/apps', undef, token => $other)->{status}, 200,
+       'until a reload, the running configuration keeps it');
+    ok($ng->reload, 'nginx reloaded');
+    # new connections, on either worker
+    for my $n (1 .. 6) {
+        my $r = api('GET', '/v1/apps', undef, token => $other);
+        error_is($r, 401, qr/^invalid token$/, "revoked, request $n: 401 JSON");
+        like($r->{headers}{'www-authenticate'} // '', qr/error="invalid_token"/,
+             '  WWW-Authenticate says why');
+        is(api('GET', '/v1/apps')->{status}, 200, '  the "admin" token still works');
+    }
+    error_is(api('POST', '/v1/apps', { app => { name => 'revoked' } }, token => $other),
+             401, qr/^invalid token$/, 'a write with it: 401');
+    is(db_query($db, "SELECT COUNT(*) FROM apps WHERE name = 'revoked'")->[0][0], 0,
+       '  and nothing was written');
+
+    my $new = `${\ top()}/scripts/api-token --label ci2 $tokens`;
+    chomp $new;
+    error_is(api('GET', '/v1/apps', undef, token => $new), 401, qr/^invalid token$/,
+             'a token added to the file: refused before a reload');
+    ok($ng->reload, 'nginx reloaded');
+    is(api('GET', '/v1/apps', undef, token => $new)->{status}, 200, '  accepted after it');
+    error_is(api('GET', '/v1/apps', undef, token => $other), 401, qr/^invalid token$/,
+             '  and the revoked one stays refused');
 };
 
 subtest 'apps' => sub {
@@ -314,6 +349,127 @@ subtest 'pagination' => sub {
               'an app without routes: []');
 };
 
+subtest 'hostile cursors: a 400, or a right page, never SQL' => sub {
+    # two apps with routes and calls, interleaved: the second's must never
+    # show in a list of the first
+    for my $app (qw(cur cur-x)) {
+        for my $path ($app eq 'cur' ? qw(/a /b /c) : qw(/a2 /b2 /x)) {
+            my $r = api('POST', "/v1/apps/$app/routes",
+                        { route => { path => $path, image => 'oci:echo:v1' } });
+            is($r->{status}, 200, "route $app$path") or diag($r->{body});
+        }
+    }
+    my $id = sub { sprintf('01J%021d%02d', 0, $_[0]) };
+    db_query($db, 'INSERT INTO calls (id, app_name, path, status) VALUES '
+                  . join(', ', map { "('" . $id->($_) . "', '"
+                                     . ($_ % 10 ? 'cur-x' : 'cur')
+                                     . "', '/a', 'success')" }
+                               10, 15, 20, 25, 30, 35, 40));
+    my $counts = sub {
+        return { map { $_ => db_query($db, "SELECT COUNT(*) FROM $_")->[0][0] }
+                 qw(apps routes calls route_changes generation) };
+    };
+    my $before = $counts->();
+    my $log = $ng->prefix . '/error.log';
+    my $offset = -s $log;
+    my @all_apps = map { $_->{name} } @{ api('GET', '/v1/apps')->{json}{apps} };
+    my %key = (apps => 'name', routes => 'path', calls => 'id');
+
+    # what a page of cur may hold
+    my %mine = (routes => { map { $_ => 1 } qw(/a /b /c) },
+                calls => { map { $id->($_) => 1 } 10, 20, 30, 40 });
+
+    # page(URL, CURSOR): the answer, and the names (paths, ids) of the page
+    my (@statuses, @strays);
+    my $page = sub {
+        my ($url, $cursor) = @_;
+        my $r = api('GET', "$url?per_page=2&cursor=" . encode_base64url($cursor));
+        push @statuses, $r->{status};
+        my ($kind) = $url =~ m{/(\w+)$};
+        my @items = map { $_->{ $key{$kind} } } @{ $r->{json}{$kind} // [] };
+        push @strays, grep { $url =~ m{/cur/} && !$mine{$kind}{$_} } @items;
+        push @strays, "more than 2 $kind" if @items > 2;
+        return ($r, \@items);
+    };
+
+    my @hostile = (
+        [ 'a quote', q(a'b) ],
+        [ 'SQL', q(' OR 1=1 -- ) ],
+        [ 'SQL that leaves the app', q(' OR a.name <> ') ],
+        [ 'a backslash before a quote', q(\') ],
+        [ 'a backslash at the end', q(/a\\) ],
+        [ 'a NUL byte', "/a\0b" ],
+        [ 'a NUL byte alone', "\0" ],
+        [ 'CR LF', "/a\r\nb" ],
+        [ 'Ctrl-Z', "/\x1a" ],
+        [ 'a space', '/a b' ],
+        [ 'a percent sign', '/%' ],
+        [ 'invalid UTF-8', "/\xff\xfe" ],
+        [ 'UTF-8 outside ASCII', "/caf\xc3\xa9" ],
+        [ 'JSON', '{"path":"/a"}' ],
+        [ '384 bytes, the longest a cursor decodes to', '/' . ('z' x 383) ],
+        [ 'a quote after 380 bytes', '/' . ('z' x 380) . q(' --) ],
+    );
+    for my $list ('/v1/apps', '/v1/apps/cur/routes', '/v1/apps/cur/calls') {
+        for my $h (@hostile) {
+            my ($r) = $page->($list, $h->[1]);
+            error_is($r, 400, qr/^invalid cursor$/, "$list, $h->[0]: 400");
+        }
+    }
+    # the same of 26 bytes, as long as a call id
+    for my $c (q(' OR 1=1 -- ) . ('0' x 14), "\xc3\xa9" x 13, "\xff" x 26,
+               "0\0" x 13, '01j' . ('0' x 23), '01U' . ('0' x 23),
+               '8' . ('0' x 25), "\\" x 26) {
+        my ($r) = $page->('/v1/apps/cur/calls', $c);
+        error_is($r, 400, qr/^invalid cursor$/,
+                 'calls, 26 bytes but no call id (' . ($c =~ s/[^ -~]/?/gr) . '): 400');
+    }
+    my ($r) = $page->('/v1/apps', 'x' x 31);
+    error_is($r, 400, qr/^invalid cursor$/, 'apps, a name too long: 400');
+    ($r) = $page->('/v1/apps/cur/routes', '/a//b');
+    error_is($r, 400, qr/^invalid cursor$/, 'routes, an empty segment: 400');
+    ($r) = $page->('/v1/apps/cur/routes', '/' . ('p' x 255));
+    error_is($r, 400, qr/^invalid cursor$/, 'routes, a path too long: 400');
+    $r = api('GET', '/v1/apps?per_page=2&cursor=' . encode_base64url('z' x 385));
+    error_is($r, 400, qr/cursor/, 'a cursor that decodes to 385 bytes: 400');
+
+    # another list's cursor: refused where it cannot be one of the list's
+    ($r) = $page->('/v1/apps/cur/routes', 'page03');
+    error_is($r, 400, qr/^invalid cursor$/, 'an app as the cursor of routes: 400');
+    ($r) = $page->('/v1/apps', '/b');
+    error_is($r, 400, qr/^invalid cursor$/, 'a path as the cursor of apps: 400');
+    ($r) = $page->('/v1/apps/cur/calls', '/b');
+    error_is($r, 400, qr/^invalid cursor$/, 'a path as the cursor of calls: 400');
+    # ... and where it can be, a right page
+    my $after = sub { my ($c) = @_; [ (grep { $_ gt $c } @all_apps)[0, 1] ] };
+    ($r, my $got) = $page->('/v1/apps', $id->(25));
+    is_deeply($got, $after->($id->(25)), 'a call id as the cursor of apps: the apps after it');
+    ($r, $got) = $page->('/v1/apps', 'page03x');
+    is_deeply($got, $after->('page03x'), 'an app that does not exist: the apps after it');
+    is_deeply($got, ['page04', 'page05'], '  (page04, page05)');
+    ($r, $got) = $page->('/v1/apps/cur/routes', '/a2');
+    is_deeply($got, ['/b', '/c'], 'a path of another app: the routes of this one after it');
+    ($r, $got) = $page->('/v1/apps/cur/routes', '/x');
+    is_deeply($got, [], '  or none');
+    is($r->{status}, 200, '  answered 200');
+    ($r, $got) = $page->('/v1/apps/cur/calls', $id->(35));
+    is_deeply($got, [$id->(30), $id->(20)], 'a call id of another app: the calls of this one before it');
+    ($r, $got) = $page->('/v1/apps/cur/calls', $id->(15));
+    is_deeply($got, [$id->(10)], '  the last one');
+    ($r) = $page->('/v1/apps/none/routes', '/a');
+    error_is($r, 404, qr/^App not found$/, 'routes of an app that does not exist: 404');
+    ($r, $got) = $page->('/v1/apps/none/calls', $id->(40));
+    is($r->{status}, 200, 'calls of an app that does not exist: 200');
+    is_deeply($got, [], '  none');
+
+    is_deeply([ grep { $_ >= 500 } @statuses ], [], 'no answer was a 5xx');
+    is_deeply(\@strays, [], 'no page held a row of another app, nor more than asked');
+    my $new = substr(slurp($log) // '', $offset);
+    unlike($new, qr/statement refused|unexpected database answer|\[(alert|crit|emerg)\]/,
+           'no refused statement nor database error in the log');
+    is_deeply($counts->(), $before, 'every table as it was (exact counts)');
+};
+
 subtest 'bad input' => sub {
     my @cases = (
         [ 'not JSON', 'POST', '/v1/apps', '{"app":', 400, qr/invalid JSON/ ],
@@ -446,6 +602,89 @@ subtest 'hostile values are stored literally' => sub {
     is(db_query($db, 'SELECT COUNT(*) FROM apps')->[0][0] > 0, 1, 'the tables are still there');
     $r = api('PATCH', '/v1/apps/hostile', { app => { config => { "K'" => q{') OR 1=1 --} } } });
     is($r->{json}{app}{config}{"K'"}, q{') OR 1=1 --}, 'app config: identical');
+};
+
+# concurrently(N, CODE): CODE->($i) for $i = 1 .. N, each in a process of
+# its own; they start together (each waits for the end of a pipe that the
+# parent closes once all of them run).  Returns what each returned, in
+# order (a line of text; "died: ..." if it died).
+sub concurrently {
+    my ($n, $code) = @_;
+    pipe(my $go_r, my $go_w) or die "pipe: $!";
+    pipe(my $out_r, my $out_w) or die "pipe: $!";
+    my @pids;
+    for my $i (1 .. $n) {
+        my $pid = fork() // die "fork: $!";
+        if ($pid == 0) {
+            close $go_w;
+            close $out_r;
+            sysread($go_r, my $byte, 1);
+            my $v = eval { $code->($i) } // "died: $@";
+            syswrite($out_w, "$i " . ($v =~ s/\n/ /gr) . "\n");
+            # not exit: the harness's END would stop nginx
+            POSIX::_exit(0);
+        }
+        push @pids, $pid;
+    }
+    close $go_r;
+    close $out_w;
+    close $go_w;
+    my %got = map { /^(\d+) (.*)$/ ? ($1, $2) : () } <$out_r>;
+    close $out_r;
+    waitpid($_, 0) for @pids;
+    return map { $got{$_} // 'no answer' } 1 .. $n;
+}
+
+subtest 'concurrent PATCHes keep each other\'s keys' => sub {
+    my $r = api('POST', '/v1/apps/race/routes', { route => { path => '/r',
+        image => 'oci:echo:v1', config => { KEEP => 'route' } } });
+    is($r->{status}, 200, 'a route (and its app)') or diag($r->{body});
+    api('PATCH', '/v1/apps/race', { app => { config => { KEEP => 'app' } } });
+
+    # a PATCH ends after its locked read (refused, or no such row): the
+    # lock goes with it
+    my $open = sub {
+        db_query($db, 'SELECT COUNT(*) FROM information_schema.innodb_trx t'
+                      . ' JOIN information_schema.processlist p'
+                      . " ON p.id = t.trx_mysql_thread_id WHERE p.db = '$db'")->[0][0];
+    };
+    error_is(api('PATCH', '/v1/apps/race', { app => { config => { K => "a\x7f" } } }),
+             400, qr/control characters/, 'an app PATCH refused after its read: 400');
+    error_is(api('PATCH', '/v1/apps/race/routes/r', { route => { memory => 0 } }),
+             400, qr/"memory"/, 'a route PATCH refused after its read: 400');
+    error_is(api('PATCH', '/v1/apps/race/routes/nope', { route => { memory => 64 } }),
+             404, qr/^Route not found$/, 'a PATCH of no route: 404');
+    ok(wait_until(10, sub { $open->() == 0 }), '  no transaction is left open');
+    is(api('PATCH', '/v1/apps/race', { app => { config => { KEEP => 'app' } } })->{status},
+       200, '  the app is not locked');
+    is(api('PATCH', '/v1/apps/race/routes/r', { route => { memory => 128 } })->{status},
+       200, '  nor the route');
+
+    my ($clients, $rounds) = (12, 3);
+    for my $t ([ 'app', '/v1/apps/race' ], [ 'route', '/v1/apps/race/routes/r' ]) {
+        my ($kind, $url) = @$t;
+        my %want = (KEEP => $kind);
+        for my $round (1 .. $rounds) {
+            # each client adds its key and removes the one it added the
+            # round before: every other key must stay
+            my @status = concurrently($clients, sub {
+                my ($i) = @_;
+                my %config = ("K${round}_$i" => "v$i");
+                $config{'K' . ($round - 1) . "_$i"} = '' if $round > 1;
+                my $r = api('PATCH', $url, { $kind => { config => \%config } });
+                return "$r->{status} " . ($r->{json}{error}{message} // '');
+            });
+            is_deeply([ grep { !/^200 / } @status ], [],
+                      "$kind, round $round: $clients PATCHes at once, each 200");
+            delete @want{ map { 'K' . ($round - 1) . "_$_" } 1 .. $clients };
+            $want{"K${round}_$_"} = "v$_" for 1 .. $clients;
+            my $got = api('GET', $url)->{json}{$kind}{config};
+            is_deeply($got, \%want, '  every key added is there, every key removed gone')
+                or diag(explain([ grep { !exists $got->{$_} } sort keys %want ]));
+        }
+    }
+    like(http_request($ng->port, 'GET', '/r/race/r')->{body}, qr/^v1 greeting=$/m,
+         'the route still runs');
 };
 
 subtest 'end to end: written through the API, called at once' => sub {
