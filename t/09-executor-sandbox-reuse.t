@@ -251,15 +251,15 @@ subtest 'sandbox_idle_timeout and sandbox_idle_max' => sub {
     my $max = executor_start(sandbox_idle_timeout => '30s',
                              sandbox_idle_max => 1);
     image_in($max);
-    my $a = call($max);
-    is($a->{status}, 200, 'a call');
-    my $b = call($max, path => '/b');
-    is($b->{status}, 200, 'a call on another route');
+    my $first = call($max);
+    is($first->{status}, 200, 'a call');
+    my $last = call($max, path => '/b');
+    is($last->{status}, 200, 'a call on another route');
     ok(wait_until(5, sub { $max->sandbox_groups == 1 }),
        'sandbox_idle_max 1 keeps one idle sandbox')
         or diag(scalar($max->sandbox_groups) . ' sandbox groups');
     my $c = call($max, path => '/b');
-    is(sandbox_of($max, $c), sandbox_of($max, $b),
+    is(sandbox_of($max, $c), sandbox_of($max, $last),
        '  the one used last, which serves the next call');
     $max->stop;
 

@@ -477,6 +477,7 @@ subtest 'concurrent misses for one route share a query' => sub {
     # so the eight requests below all start while the first lookup waits
     my $locker = fork // die;
     if ($locker == 0) {
+        open(STDERR, '>', '/dev/null');     # it is killed below
         exec(FnTest::db_root(), $db, '-e',
              'LOCK TABLES routes WRITE; SELECT SLEEP(60) AS locker')
             or POSIX::_exit(127);
