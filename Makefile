@@ -37,7 +37,8 @@ MODULE_SRCS   := config $(wildcard ngx_http_functions_module/*.[ch]) \
                  $(wildcard common/*.[ch])
 
 # common/: pure code the module uses too (route rules, one list of them)
-EXECUTOR_PURE := common/errf.c common/route_def.c executor/async_message.c \
+EXECUTOR_PURE := common/errf.c common/route_def.c common/ulid.c \
+                 executor/async_message.c \
                  executor/config.c common/logfmt.c executor/json_out.c \
                  executor/request_parser.c \
                  executor/oci.c executor/layer_path.c \

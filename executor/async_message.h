@@ -10,12 +10,13 @@
 #define EXECUTOR_ASYNC_MESSAGE_H
 
 #include "sandbox_args.h"
+#include "ulid.h"
 
 #include <stddef.h>
 #include <stdint.h>
 
 struct async_message {
-    char call_id[27];
+    char call_id[ULID_LEN + 1];
     char app[31];
     char path[256];
     char method[16];

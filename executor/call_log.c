@@ -32,7 +32,7 @@ struct save_job {
     uv_work_t work;
     struct save_job *next;          /* saves in flight */
     uv_loop_t *loop;
-    char call_id[CALL_ID_LEN + 1];
+    char call_id[ULID_LEN + 1];
     char path[LOG_PATH_MAX];
     char *buf;
     size_t len;
@@ -273,7 +273,7 @@ void call_log_serve(uv_loop_t *loop, struct http_conn *c, const char *id)
 struct log_file {
     time_t mtime;
     off_t size;
-    char name[CALL_ID_LEN + 1];
+    char name[ULID_LEN + 1];
 };
 
 static int older_first(const void *a, const void *b)
@@ -302,7 +302,7 @@ static void sweep_work(uv_work_t *w)
     if (dp == NULL)
         return;
     while ((d = readdir(dp)) != NULL) {
-        if (d->d_name[0] == '.' || strlen(d->d_name) > CALL_ID_LEN)
+        if (d->d_name[0] == '.' || strlen(d->d_name) > ULID_LEN)
             continue;
         snprintf(path, sizeof(path), CALL_LOG_DIR "/%.250s", d->d_name);
         if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode))

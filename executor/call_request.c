@@ -10,16 +10,7 @@
 
 int call_id_valid(const char *s)
 {
-    static const char alphabet[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
-    size_t i;
-
-    if (strlen(s) != CALL_ID_LEN || s[0] > '7')
-        return 0;
-    for (i = 0; i < CALL_ID_LEN; i++) {
-        if (strchr(alphabet, s[i]) == NULL || s[i] == '\0')
-            return 0;
-    }
-    return 1;
+    return ulid_valid(s, strlen(s));
 }
 
 static int method_valid(const char *s)
@@ -62,8 +53,8 @@ int call_request_parse(const struct http_request *req,
 
     memset(cr, 0, sizeof(*cr));
     if (id == NULL || !call_id_valid(id)) {
-        snprintf(err, errlen, "Fn-Call-Id must be a ULID (26 characters of "
-                 "Crockford base32)");
+        snprintf(err, errlen, "Fn-Call-Id must be a ULID (%d characters of "
+                 "Crockford base32)", ULID_LEN);
         return 400;
     }
     strcpy(cr->call_id, id);

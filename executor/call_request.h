@@ -8,11 +8,11 @@
 #include "request_parser.h"
 #include "route_def.h"
 #include "sandbox_args.h"
+#include "ulid.h"
 
-#define CALL_ID_LEN 26
 
 struct call_request {
-    char call_id[CALL_ID_LEN + 1];
+    char call_id[ULID_LEN + 1];
     char method[16];
     char *request_url;
     struct route_def route;
@@ -20,7 +20,7 @@ struct call_request {
     struct strvec header_values;
 };
 
-/* 26 characters of Crockford base32, as ULIDs are written. */
+/* A ULID, NUL-terminated (common/ulid.h). */
 int call_id_valid(const char *s);
 
 /*

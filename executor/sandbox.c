@@ -40,30 +40,19 @@ char *sandbox_key(const char *app, const char *path, const char *digest,
     return key;
 }
 
-/* A ULID: 48 bits of milliseconds, then 80 random bits. */
-static void new_id(char out[CALL_ID_LEN + 1])
+/* A sandbox's id: a ULID (it names its cgroup and state directory). */
+static int new_id(char out[ULID_LEN + 1])
 {
-    static const char alphabet[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
-    unsigned char rnd[16];
+    unsigned char rnd[ULID_RANDOM_BYTES];
     struct timeval tv;
-    uint64_t ms;
-    int i;
 
+    if (ulid_random(rnd, sizeof(rnd)) < 0)
+        return -1;
     gettimeofday(&tv, NULL);
-    ms = (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
-    if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
-        /* not a secret, only unique: time and pid will do */
-        memset(rnd, 0, sizeof(rnd));
-        memcpy(rnd, &tv.tv_usec, sizeof(tv.tv_usec));
-        rnd[8] = (unsigned char)getpid();
-    }
-    for (i = 9; i >= 0; i--) {
-        out[i] = alphabet[ms & 31];
-        ms >>= 5;
-    }
-    for (i = 10; i < CALL_ID_LEN; i++)
-        out[i] = alphabet[rnd[i - 10] & 31];
-    out[CALL_ID_LEN] = '\0';
+    ulid_encode(out, (uint64_t)tv.tv_sec * 1000
+                     + (uint64_t)tv.tv_usec / 1000, rnd);
+    out[ULID_LEN] = '\0';
+    return 0;
 }
 
 /* ------------------------------------------------------------ the pool */
@@ -583,7 +572,13 @@ struct sandbox *sandbox_start(struct server *s,
     sb->pidfd = -1;
     sb->on_ready = cb;
     sb->arg = arg;
-    new_id(sb->id);
+    if (new_id(sb->id) < 0) {
+        snprintf(err, errlen, "no random bytes for a sandbox id: %s",
+                 strerror(errno));
+        free(sb->key);
+        free(sb);
+        return NULL;
+    }
     sb->generation = s->generation;
     sb->uid = uid_range_take(&s->uids);
     if (sb->uid == 0) {

@@ -52,7 +52,7 @@ struct sandbox {
     struct sandbox *next, *prev;            /* every sandbox of a server */
     struct sandbox *idle_next, *idle_prev;  /* idle ones, newest first */
     struct server *server;
-    char id[CALL_ID_LEN + 1];               /* also its cgroup's name */
+    char id[ULID_LEN + 1];               /* also its cgroup's name */
     char *key;
     struct cgroup cgroup;
     enum sandbox_state state;

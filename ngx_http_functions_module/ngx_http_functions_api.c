@@ -20,6 +20,8 @@
 #include "ngx_http_functions_api.h"
 #include "ngx_http_functions_jwt.h"
 #include "ngx_http_functions_log.h"
+#include "ngx_http_functions_send.h"
+#include "ulid.h"
 
 #include <mysql.h>
 #include <openssl/crypto.h>
@@ -519,7 +521,7 @@ ngx_http_functions_api_handler(ngx_http_request_t *r)
     if (endpoint == NGX_HTTP_FUNCTIONS_API_CALL
         || endpoint == NGX_HTTP_FUNCTIONS_API_CALL_LOG)
     {
-        if (!ngx_http_functions_call_id_valid(path.data)) {
+        if (!ulid_valid((char *) path.data, path.len)) {
             return ngx_http_functions_api_send_error(r, NGX_HTTP_NOT_FOUND,
                                                      "Call not found");
         }
@@ -747,18 +749,18 @@ ngx_http_functions_api_parse_calls(ngx_http_request_t *r, u_char *p,
         return NGX_DECLINED;
     }
 
-    /* a call id: 26 of Crockford's base32 (checked by the endpoint) */
-    if (slash - p != 26) {
+    /* a call id (checked by the endpoint) */
+    if (slash - p != ULID_LEN) {
         return NGX_DECLINED;
     }
 
-    id->len = 26;
-    id->data = ngx_pnalloc(r->pool, 27);
+    id->len = ULID_LEN;
+    id->data = ngx_pnalloc(r->pool, ULID_LEN + 1);
     if (id->data == NULL) {
         return NGX_ERROR;
     }
 
-    ngx_cpystrn(id->data, p, 27);
+    ngx_cpystrn(id->data, p, ULID_LEN + 1);
 
     return NGX_OK;
 }
@@ -939,7 +941,8 @@ ngx_http_functions_api_args(ngx_http_request_t *r,
             valid = route_path_valid((char *) api->cursor.data);
 
         } else {
-            valid = ngx_http_functions_call_id_valid(api->cursor.data);
+            valid = ulid_valid((char *) api->cursor.data,
+                               ngx_strlen(api->cursor.data));
         }
 
         if (!valid) {

@@ -134,7 +134,6 @@ void ngx_http_functions_api_changed(ngx_http_functions_api_t *api,
 
 ngx_int_t ngx_http_functions_api_call_args(ngx_http_request_t *r,
     ngx_http_functions_api_t *api, const char **error);
-ngx_int_t ngx_http_functions_call_id_valid(u_char *id);
 void ngx_http_functions_api_calls_list(ngx_http_functions_api_t *api);
 void ngx_http_functions_api_call_get(ngx_http_functions_api_t *api);
 void ngx_http_functions_api_call_log(ngx_http_functions_api_t *api);

@@ -33,27 +33,6 @@ static void ngx_http_functions_call_answer(ngx_http_functions_api_t *api);
 static void ngx_http_functions_call_log_answer(ngx_http_functions_api_t *api);
 
 
-/* 26 characters of Crockford's base32, the first at most '7' */
-
-ngx_int_t
-ngx_http_functions_call_id_valid(u_char *id)
-{
-    ngx_uint_t  i;
-
-    for (i = 0; i < 26; i++) {
-        if (id[i] == '\0'
-            || ngx_strlchr((u_char *) "0123456789ABCDEFGHJKMNPQRSTVWXYZ",
-                           (u_char *) "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-                           + 32, id[i]) == NULL)
-        {
-            return 0;
-        }
-    }
-
-    return id[26] == '\0' && id[0] <= '7';
-}
-
-
 ngx_int_t
 ngx_http_functions_api_call_args(ngx_http_request_t *r,
     ngx_http_functions_api_t *api, const char **error)

@@ -24,6 +24,8 @@
 #include "ngx_http_functions_log.h"
 #include "ngx_http_functions_metrics.h"
 #include "amqp_link.h"
+#include "ngx_http_functions_send.h"
+#include "ulid.h"
 
 #include <jansson.h>
 #include <mysql.h>
@@ -47,7 +49,7 @@ typedef struct {
 typedef struct {
     ngx_http_request_t             *request;
     ngx_http_functions_amqp_conf_t *conf;
-    char                            call_id[27];
+    char                            call_id[ULID_LEN + 1];
     char                           *app;
     char                           *path;
     ngx_str_t                       route;          /* its JSON */
@@ -283,8 +285,8 @@ ngx_http_functions_async_call(ngx_http_request_t *r, u_char *call_id,
     p = task->ctx;
     p->request = r;
     p->conf = fmcf->amqp;
-    ngx_memcpy(p->call_id, call_id, 26);
-    p->call_id[26] = '\0';
+    ngx_memcpy(p->call_id, call_id, ULID_LEN);
+    p->call_id[ULID_LEN] = '\0';
 
     p->app = (char *) ngx_pnalloc(r->pool, app->len + 1);
     p->path = (char *) ngx_pnalloc(r->pool, path->len + 1);
@@ -549,7 +551,7 @@ ngx_http_functions_publish_record(ngx_http_functions_publish_t *p,
     }
 
     len = sizeof("INSERT IGNORE INTO calls (id, app_name, path, status) "
-                 "VALUES ('', '', '', 'queued')") + 26 + 2 * 30 + 2 * 255;
+                 "VALUES ('', '', '', 'queued')") + ULID_LEN + 2 * 30 + 2 * 255;
 
     q = malloc(len + sizeof(esc) * 2);
     if (q == NULL) {

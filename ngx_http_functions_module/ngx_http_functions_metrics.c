@@ -23,6 +23,7 @@
 #include "ngx_http_functions_module.h"
 #include "ngx_http_functions_log.h"
 #include "ngx_http_functions_metrics.h"
+#include "ngx_http_functions_send.h"
 
 
 #define NGX_HTTP_FUNCTIONS_NBOUNDS   14

@@ -195,10 +195,6 @@ void ngx_http_functions_cache_set_generation(ngx_shm_zone_t *zone,
 
 ngx_int_t ngx_http_functions_route_init(ngx_conf_t *cf);
 void **ngx_http_functions_op_slot(ngx_http_request_t *r);
-ngx_int_t ngx_http_functions_send_json(ngx_http_request_t *r,
-    ngx_uint_t status, u_char *body, size_t len, ngx_uint_t retry);
-ngx_int_t ngx_http_functions_send(ngx_http_request_t *r, ngx_uint_t status,
-    ngx_str_t *type, ngx_buf_t *b);
 ngx_int_t ngx_http_functions_async_init(ngx_conf_t *cf);
 ngx_int_t ngx_http_functions_async_call(ngx_http_request_t *r,
     u_char *call_id, ngx_str_t *app, ngx_str_t *path, ngx_str_t *route);

@@ -21,10 +21,12 @@
 #include "ngx_http_functions_jwt.h"
 #include "ngx_http_functions_log.h"
 #include "ngx_http_functions_metrics.h"
+#include "ngx_http_functions_send.h"
+
+#include "ulid.h"
 
 #include <jansson.h>
 #include <mysql.h>
-#include <sys/random.h>
 
 
 typedef struct ngx_http_functions_lookup_s  ngx_http_functions_lookup_t;
@@ -35,7 +37,7 @@ typedef struct {
     ngx_str_t                       app;
     ngx_str_t                       path;
     ngx_str_t                       key;        /* app "\0" path */
-    u_char                          call_id[26];
+    u_char                          call_id[ULID_LEN];
     ngx_http_functions_route_t      route;
     ngx_uint_t                      have_route;
     ngx_int_t                       status;     /* an error to answer */
@@ -76,7 +78,7 @@ static void ngx_http_functions_request_done(void *data);
 static ngx_int_t ngx_http_functions_parse_uri(ngx_http_request_t *r,
     ngx_http_functions_loc_conf_t *lcf, ngx_http_functions_ctx_t *ctx);
 static ngx_int_t ngx_http_functions_strip_headers(ngx_http_request_t *r);
-static void ngx_http_functions_call_id(u_char *id);
+static ngx_int_t ngx_http_functions_call_id(u_char *id);
 static ngx_int_t ngx_http_functions_start_lookup(ngx_http_request_t *r,
     ngx_http_functions_ctx_t *ctx, ngx_http_functions_route_t *stale);
 static void ngx_http_functions_lookup_done(ngx_http_functions_query_t *q);
@@ -222,7 +224,7 @@ ngx_http_functions_route_handler(ngx_http_request_t *r)
         h->hash = 1;
         ngx_str_set(&h->key, "Fn-Call-Id");
         h->value.data = ctx->call_id;
-        h->value.len = 26;
+        h->value.len = ULID_LEN;
 
         if (ngx_http_functions_strip_headers(r) != NGX_OK) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -425,7 +427,11 @@ ngx_http_functions_get_ctx(ngx_http_request_t *r)
     }
 
     ctx->request = r;
-    ngx_http_functions_call_id(ctx->call_id);
+
+    if (ngx_http_functions_call_id(ctx->call_id) != NGX_OK) {
+        return NULL;
+    }
+
     ngx_http_set_ctx(r, ctx, ngx_http_functions_module);
 
     return ctx;
@@ -614,47 +620,38 @@ ngx_http_functions_strip_headers(ngx_http_request_t *r)
 }
 
 
-/* A ULID: 48 bits of milliseconds, 80 bits from the kernel's CSPRNG. */
+/*
+ * A ULID (common/ulid.c): 48 bits of milliseconds, 80 bits from the
+ * kernel's CSPRNG, taken from a pool refilled 4 KiB at a time.  Without
+ * random bytes there is no id (NGX_ERROR): bytes are never used twice.
+ */
 
-static void
+static ngx_int_t
 ngx_http_functions_call_id(u_char *id)
 {
-    static u_char      pool[4096];
-    static size_t      left;
-    static const char  alphabet[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+    static u_char   pool[4096];
+    static size_t   left;
 
-    u_char      *rnd;
-    uint64_t     ms;
-    ngx_int_t    i;
-    ngx_time_t  *tp;
+    ngx_time_t     *tp;
 
-    if (left < 11) {
-        if (getrandom(pool, sizeof(pool), 0) != (ssize_t) sizeof(pool)) {
+    if (left < ULID_RANDOM_BYTES) {
+        if (ulid_random(pool, sizeof(pool)) != 0) {
             ngx_http_functions_log_msg(ngx_cycle->log, NGX_LOG_ALERT,
-                                       "getrandom() failed",
+                                       "getrandom() failed, no call id",
                                        strerror(ngx_errno));
+            return NGX_ERROR;
         }
 
         left = sizeof(pool);
     }
 
-    rnd = pool + sizeof(pool) - left;
-    left -= 11;     /* 80 bits, and a byte to shift from */
-
     tp = ngx_timeofday();
-    ms = (uint64_t) tp->sec * 1000 + tp->msec;
 
-    for (i = 9; i >= 0; i--) {
-        id[i] = alphabet[ms & 31];
-        ms >>= 5;
-    }
+    ulid_encode((char *) id, (uint64_t) tp->sec * 1000 + tp->msec,
+                pool + sizeof(pool) - left);
+    left -= ULID_RANDOM_BYTES;
 
-    /* 80 bits: 16 characters of 5 bits */
-    for (i = 0; i < 16; i++) {
-        id[10 + i] = alphabet[(rnd[(i * 5) / 8] >> ((i * 5) % 8)
-                               | rnd[(i * 5) / 8 + 1] << (8 - (i * 5) % 8))
-                              & 31];
-    }
+    return NGX_OK;
 }
 
 
@@ -1102,7 +1099,7 @@ ngx_http_functions_send_error(ngx_http_request_t *r,
     }
 
     len = sizeof("{\"error\":{\"message\":\"\"},\"call_id\":\"\"}") - 1
-          + ngx_strlen(message) + 26;
+          + ngx_strlen(message) + ULID_LEN;
 
     body = ngx_pnalloc(r->pool, len);
     if (body == NULL) {
@@ -1112,7 +1109,7 @@ ngx_http_functions_send_error(ngx_http_request_t *r,
     /* messages are the module's own: nothing to escape */
     last = ngx_sprintf(body, "{\"error\":{\"message\":\"%s\"},"
                              "\"call_id\":\"%*s\"}",
-                       message, (size_t) 26, ctx->call_id);
+                       message, (size_t) ULID_LEN, ctx->call_id);
 
     if (status == NGX_HTTP_UNAUTHORIZED) {
         h = ngx_list_push(&r->headers_out.headers);
@@ -1169,7 +1166,7 @@ ngx_http_functions_variable(ngx_http_request_t *r,
 
     case NGX_HTTP_FUNCTIONS_VAR_CALL_ID:
         id.data = ctx->call_id;
-        id.len = 26;
+        id.len = ULID_LEN;
         s = &id;
         break;
 
