@@ -18,6 +18,7 @@
 
 
 #include "ngx_http_functions_api.h"
+#include "ngx_http_functions_ctx.h"
 #include "ngx_http_functions_jwt.h"
 #include "ngx_http_functions_log.h"
 #include "ngx_http_functions_send.h"
@@ -399,7 +400,7 @@ ngx_http_functions_api_handler(ngx_http_request_t *r)
     ngx_http_functions_api_t          *api;
     ngx_http_functions_api_step_pt     step;
     ngx_http_functions_api_methods_t  *m;
-    void                             **slot;
+    ngx_http_functions_ctx_t          *ctx;
 
     if (ngx_http_functions_api_parse_uri(r, &endpoint, &app, &path)
         != NGX_OK)
@@ -592,12 +593,12 @@ ngx_http_functions_api_handler(ngx_http_request_t *r)
         }
     }
 
-    slot = ngx_http_functions_op_slot(r);
-    if (slot == NULL) {
+    ctx = ngx_http_functions_ctx_get(r);
+    if (ctx == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    *slot = api;
+    ctx->api = api;
 
     r->request_body_in_single_buf = 1;
 
@@ -984,8 +985,15 @@ ngx_http_functions_api_body(ngx_http_request_t *r)
     ngx_chain_t               *cl;
     json_error_t               err;
     ngx_http_functions_api_t  *api;
+    ngx_http_functions_ctx_t  *ctx;
 
-    api = *ngx_http_functions_op_slot(r);
+    ctx = ngx_http_functions_ctx_find(r);
+    api = (ctx != NULL) ? ctx->api : NULL;
+
+    if (api == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
 
     if (!(api->method & (NGX_HTTP_POST|NGX_HTTP_PATCH))) {
         api->next(api);
@@ -1100,11 +1108,15 @@ void
 ngx_http_functions_api_answer(ngx_http_functions_api_t *api,
     ngx_uint_t status, json_t *out)
 {
-    ngx_int_t            rc;
-    ngx_http_request_t  *r = api->request;
+    ngx_int_t                  rc;
+    ngx_http_request_t        *r = api->request;
+    ngx_http_functions_ctx_t  *ctx;
 
     api->cleanup->handler = NULL;
-    *ngx_http_functions_op_slot(r) = NULL;
+    ctx = ngx_http_functions_ctx_find(r);
+    if (ctx != NULL) {
+        ctx->api = NULL;
+    }
     ngx_http_functions_api_destroy(api);
 
     rc = ngx_http_functions_api_send(r, status, out);

@@ -20,7 +20,7 @@
  */
 
 
-#include "ngx_http_functions_module.h"
+#include "ngx_http_functions_ctx.h"
 #include "ngx_http_functions_log.h"
 #include "ngx_http_functions_metrics.h"
 #include "amqp_link.h"
@@ -268,7 +268,7 @@ ngx_int_t
 ngx_http_functions_async_call(ngx_http_request_t *r, u_char *call_id,
     ngx_str_t *app, ngx_str_t *path, ngx_str_t *route)
 {
-    void                           **slot;
+    ngx_http_functions_ctx_t        *ctx;
     ngx_int_t                        rc;
     ngx_thread_task_t               *task;
     ngx_http_functions_publish_t    *p;
@@ -299,12 +299,12 @@ ngx_http_functions_async_call(ngx_http_request_t *r, u_char *call_id,
 
     p->route = *route;
 
-    slot = ngx_http_functions_op_slot(r);
-    if (slot == NULL) {
+    ctx = ngx_http_functions_ctx_get(r);
+    if (ctx == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    *slot = task;
+    ctx->publish = task;
 
     r->request_body_in_single_buf = 1;
 
@@ -325,9 +325,17 @@ static void
 ngx_http_functions_async_body(ngx_http_request_t *r)
 {
     ngx_thread_task_t             *task;
+    ngx_http_functions_ctx_t      *ctx;
     ngx_http_functions_publish_t  *p;
 
-    task = *ngx_http_functions_op_slot(r);
+    ctx = ngx_http_functions_ctx_find(r);
+    task = (ctx != NULL) ? ctx->publish : NULL;
+
+    if (task == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
     p = task->ctx;
 
     /* the body (perhaps in a temporary file) is read in the task */

@@ -194,7 +194,6 @@ void ngx_http_functions_cache_set_generation(ngx_shm_zone_t *zone,
     uint64_t generation);
 
 ngx_int_t ngx_http_functions_route_init(ngx_conf_t *cf);
-void **ngx_http_functions_op_slot(ngx_http_request_t *r);
 ngx_int_t ngx_http_functions_async_init(ngx_conf_t *cf);
 ngx_int_t ngx_http_functions_async_call(ngx_http_request_t *r,
     u_char *call_id, ngx_str_t *app, ngx_str_t *path, ngx_str_t *route);

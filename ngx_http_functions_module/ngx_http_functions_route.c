@@ -17,7 +17,7 @@
  */
 
 
-#include "ngx_http_functions_module.h"
+#include "ngx_http_functions_ctx.h"
 #include "ngx_http_functions_jwt.h"
 #include "ngx_http_functions_log.h"
 #include "ngx_http_functions_metrics.h"
@@ -27,28 +27,6 @@
 
 #include <jansson.h>
 #include <mysql.h>
-
-
-typedef struct ngx_http_functions_lookup_s  ngx_http_functions_lookup_t;
-
-
-typedef struct {
-    ngx_http_request_t             *request;
-    ngx_str_t                       app;
-    ngx_str_t                       path;
-    ngx_str_t                       key;        /* app "\0" path */
-    u_char                          call_id[ULID_LEN];
-    ngx_http_functions_route_t      route;
-    ngx_uint_t                      have_route;
-    ngx_int_t                       status;     /* an error to answer */
-    const char                     *message;
-    ngx_http_functions_lookup_t    *lookup;     /* waiting for it */
-    ngx_queue_t                     queue;      /* in lookup->waiters */
-    ngx_uint_t                      started;    /* routing began */
-    const char                     *cache;      /* hit, miss or stale */
-    void                           *op;         /* an API operation, or
-                                                   an async publish */
-} ngx_http_functions_ctx_t;
 
 
 struct ngx_http_functions_lookup_s {
@@ -74,11 +52,10 @@ static ngx_uint_t   ngx_http_functions_lookups_init;
 
 
 static ngx_int_t ngx_http_functions_route_handler(ngx_http_request_t *r);
-static void ngx_http_functions_request_done(void *data);
+static void ngx_http_functions_request_done(ngx_http_functions_ctx_t *ctx);
 static ngx_int_t ngx_http_functions_parse_uri(ngx_http_request_t *r,
     ngx_http_functions_loc_conf_t *lcf, ngx_http_functions_ctx_t *ctx);
 static ngx_int_t ngx_http_functions_strip_headers(ngx_http_request_t *r);
-static ngx_int_t ngx_http_functions_call_id(u_char *id);
 static ngx_int_t ngx_http_functions_start_lookup(ngx_http_request_t *r,
     ngx_http_functions_ctx_t *ctx, ngx_http_functions_route_t *stale);
 static void ngx_http_functions_lookup_done(ngx_http_functions_query_t *q);
@@ -91,10 +68,6 @@ static ngx_int_t ngx_http_functions_answer(ngx_http_request_t *r,
     ngx_http_functions_ctx_t *ctx, ngx_int_t status, const char *message);
 static ngx_int_t ngx_http_functions_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
-static ngx_http_functions_ctx_t *ngx_http_functions_get_ctx(
-    ngx_http_request_t *r);
-static ngx_http_functions_ctx_t *ngx_http_functions_find_ctx(
-    ngx_http_request_t *r);
 static ngx_int_t ngx_http_functions_copy_route(ngx_pool_t *pool,
     ngx_http_functions_route_t *dst, ngx_http_functions_route_t *src);
 static ngx_int_t ngx_http_functions_check_jwt(ngx_http_request_t *r,
@@ -183,7 +156,6 @@ ngx_http_functions_route_handler(ngx_http_request_t *r)
 {
     ngx_int_t                        rc;
     ngx_table_elt_t                 *h;
-    ngx_pool_cleanup_t              *cln;
     ngx_http_functions_ctx_t        *ctx;
     ngx_http_functions_route_t       route;
     ngx_http_functions_loc_conf_t   *lcf;
@@ -196,7 +168,7 @@ ngx_http_functions_route_handler(ngx_http_request_t *r)
         return NGX_DECLINED;
     }
 
-    ctx = ngx_http_functions_get_ctx(r);
+    ctx = ngx_http_functions_ctx_get(r);
     if (ctx == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -206,13 +178,12 @@ ngx_http_functions_route_handler(ngx_http_request_t *r)
 
         /* counted when the request is freed: after error_page
          * redirects (which drop module contexts) and logging */
-        cln = ngx_pool_cleanup_add(r->pool, 0);
-        if (cln == NULL) {
+        if (ngx_http_functions_ctx_keep(r, ctx,
+                                        ngx_http_functions_request_done)
+            != NGX_OK)
+        {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
-
-        cln->handler = ngx_http_functions_request_done;
-        cln->data = ctx;
 
         /* every answer carries the call id, error pages too (they lose
          * the module's context, not the response headers) */
@@ -295,7 +266,7 @@ ngx_http_functions_route_handler(ngx_http_request_t *r)
                                              "async not enabled");
         }
 
-        if (ctx->op != NULL) {
+        if (ctx->publish != NULL) {
             return NGX_DONE;    /* published, or being published */
         }
 
@@ -356,85 +327,6 @@ ngx_http_functions_check_jwt(ngx_http_request_t *r,
     }
 
     return NGX_OK;
-}
-
-
-/*
- * Where an API request or an async call keeps its operation: in the
- * request's one context of this module, so that the $fn_* variables read
- * it right anywhere.
- */
-
-void **
-ngx_http_functions_op_slot(ngx_http_request_t *r)
-{
-    ngx_http_functions_ctx_t  *ctx;
-
-    ctx = ngx_http_functions_get_ctx(r);
-    if (ctx == NULL) {
-        return NULL;
-    }
-
-    return &ctx->op;
-}
-
-
-/*
- * The request's context, or NULL.  An internal redirect (error_page)
- * clears module contexts; a routed request's context is found again
- * through its pool cleanup, so that the error page and the access log
- * still show its call id, app and path.
- */
-
-static ngx_http_functions_ctx_t *
-ngx_http_functions_find_ctx(ngx_http_request_t *r)
-{
-    ngx_pool_cleanup_t        *cln;
-    ngx_http_functions_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_functions_module);
-    if (ctx != NULL) {
-        return ctx;
-    }
-
-    for (cln = r->pool->cleanup; cln; cln = cln->next) {
-        if (cln->handler == ngx_http_functions_request_done) {
-            ctx = cln->data;
-            ngx_http_set_ctx(r, ctx, ngx_http_functions_module);
-            return ctx;
-        }
-    }
-
-    return NULL;
-}
-
-
-/* The request's context, made with its call id when first needed. */
-
-static ngx_http_functions_ctx_t *
-ngx_http_functions_get_ctx(ngx_http_request_t *r)
-{
-    ngx_http_functions_ctx_t  *ctx;
-
-    ctx = ngx_http_functions_find_ctx(r);
-    if (ctx != NULL) {
-        return ctx;
-    }
-
-    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_functions_ctx_t));
-    if (ctx == NULL) {
-        return NULL;
-    }
-
-    ctx->request = r;
-
-    if (ngx_http_functions_call_id(ctx->call_id) != NGX_OK) {
-        return NULL;
-    }
-
-    ngx_http_set_ctx(r, ctx, ngx_http_functions_module);
-
-    return ctx;
 }
 
 
@@ -620,41 +512,6 @@ ngx_http_functions_strip_headers(ngx_http_request_t *r)
 }
 
 
-/*
- * A ULID (common/ulid.c): 48 bits of milliseconds, 80 bits from the
- * kernel's CSPRNG, taken from a pool refilled 4 KiB at a time.  Without
- * random bytes there is no id (NGX_ERROR): bytes are never used twice.
- */
-
-static ngx_int_t
-ngx_http_functions_call_id(u_char *id)
-{
-    static u_char   pool[4096];
-    static size_t   left;
-
-    ngx_time_t     *tp;
-
-    if (left < ULID_RANDOM_BYTES) {
-        if (ulid_random(pool, sizeof(pool)) != 0) {
-            ngx_http_functions_log_msg(ngx_cycle->log, NGX_LOG_ALERT,
-                                       "getrandom() failed, no call id",
-                                       strerror(ngx_errno));
-            return NGX_ERROR;
-        }
-
-        left = sizeof(pool);
-    }
-
-    tp = ngx_timeofday();
-
-    ulid_encode((char *) id, (uint64_t) tp->sec * 1000 + tp->msec,
-                pool + sizeof(pool) - left);
-    left -= ULID_RANDOM_BYTES;
-
-    return NGX_OK;
-}
-
-
 /* ------------------------------------------------------------ lookups */
 
 static ngx_int_t
@@ -782,10 +639,8 @@ wait:
 /* A routed request is freed: the metrics count it by its final status. */
 
 static void
-ngx_http_functions_request_done(void *data)
+ngx_http_functions_request_done(ngx_http_functions_ctx_t *ctx)
 {
-    ngx_http_functions_ctx_t  *ctx = data;
-
     ngx_http_functions_metrics_request(ctx->request,
         ctx->have_route && ctx->route.found && ctx->status == 0
         ? &ctx->app : NULL);
@@ -1146,8 +1001,8 @@ ngx_http_functions_variable(ngx_http_request_t *r,
 
     /* a call id exists wherever it is asked for; the rest with a route */
     ctx = (data == NGX_HTTP_FUNCTIONS_VAR_CALL_ID)
-          ? ngx_http_functions_get_ctx(r->main)
-          : ngx_http_functions_find_ctx(r->main);
+          ? ngx_http_functions_ctx_get(r->main)
+          : ngx_http_functions_ctx_find(r->main);
 
     if (ctx == NULL) {
         v->not_found = 1;
