@@ -155,4 +155,12 @@ void ngx_http_functions_api_route_patch(ngx_http_functions_api_t *api);
 void ngx_http_functions_api_route_delete(ngx_http_functions_api_t *api);
 
 
+/* The HTTP side's own answers, and its cleanup (..._api_op.c). */
+ngx_int_t ngx_http_functions_api_send(ngx_http_request_t *r,
+    ngx_uint_t status, json_t *out);
+ngx_int_t ngx_http_functions_api_send_error(ngx_http_request_t *r,
+    ngx_uint_t status, const char *message);
+void ngx_http_functions_api_cleanup(void *data);
+
+
 #endif /* _NGX_HTTP_FUNCTIONS_API_H_INCLUDED_ */
