@@ -167,7 +167,7 @@ bench: deps all
 # the sanitizers anyway (the fuzzers).  The slow system suites go there too.
 # prove --timer prints each file's time: README.md, "Tests", has the budget.
 ONCE_TESTS := t/02-schema-migrate.t t/04-stack.t t/05-fuzz-smoke.t \
-              t/06-harness.t
+              t/06-harness.t t/22-layers.t
 TESTS      := $(sort $(wildcard t/*.t))
 ifneq ($(SANITIZE),)
 TESTS      := $(filter-out $(ONCE_TESTS),$(TESTS))

@@ -11,7 +11,9 @@
  */
 #include "endpoints.h"
 #include "call.h"
+#include "async.h"
 #include "call_log.h"
+#include "hot.h"
 #include "metrics.h"
 
 #include <stdio.h>
@@ -45,6 +47,23 @@ static void respond_json(struct http_conn *c, int status, const char *body)
                       strlen(body));
 }
 
+void endpoints_gauges(struct server *s, struct metrics_gauges *g)
+{
+    const struct capacity *c = &s->capacity;
+
+    memset(g, 0, sizeof(*g));
+    g->sandboxes_used = c->used_sandboxes;
+    g->sandboxes_max = c->max_sandboxes;
+    g->memory_used = c->used_memory;
+    g->memory_budget = c->memory_budget;
+    g->queue_depth = c->queued;
+    g->queue_size = c->queue_size;
+    g->sandboxes_idle = s->nidle;
+    hot_counts(s, &g->hot_idle, &g->hot_busy);
+    g->images_cached = s->images.n;
+    g->async_in_flight = async_in_flight();
+}
+
 static void serve_metrics(struct server *s, struct http_conn *c)
 {
     struct metrics_gauges g;
@@ -57,7 +76,7 @@ static void serve_metrics(struct server *s, struct http_conn *c)
         http_conn_respond_error(c, 500, "out of memory");
         return;
     }
-    server_gauges(s, &g);
+    endpoints_gauges(s, &g);
     rc = metrics_render_prometheus(out, &g);
     if (fclose(out) != 0 || rc < 0) {
         free(text);
@@ -89,7 +108,7 @@ void endpoints_serve(struct server *s, struct http_conn *c)
     if (path_is(req->url, "/health")) {
         if (!get) {
             method_not_allowed(c, "Allow: GET, HEAD\r\n");
-        } else if (server_draining(s)) {
+        } else if (s->draining) {
             http_conn_respond_error(c, 503, "executor is shutting down");
         } else {
             respond_json(c, 200, "{\"status\":\"ok\"}");
@@ -110,7 +129,7 @@ void endpoints_serve(struct server *s, struct http_conn *c)
     if (path_is(req->url, "/call")) {
         if (req->method != HTTP_POST)
             method_not_allowed(c, "Allow: POST\r\n");
-        else if (server_draining(s))
+        else if (s->draining)
             /* not started: nginx may give it to another executor */
             http_conn_respond(c, 503, "application/json",
                               "Retry-After: 1\r\nFn-Executor-Busy: 1\r\n",

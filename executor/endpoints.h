@@ -14,4 +14,8 @@ void endpoints_serve(struct server *s, struct http_conn *c);
 /* GET /metrics alone (the metrics_listen port). */
 void endpoints_serve_metrics(struct server *s, struct http_conn *c);
 
+/* What the metrics' gauges show, read from the executor's state. */
+struct metrics_gauges;
+void endpoints_gauges(struct server *s, struct metrics_gauges *g);
+
 #endif

@@ -339,7 +339,7 @@ static void become_idle(struct hot_instance *in)
         assign(in, pool_pop_waiter(p));
         return;
     }
-    if (s->killing || server_draining(s) || in->idle_timeout_ms == 0) {
+    if (s->killing || s->draining || in->idle_timeout_ms == 0) {
         kill_instance(in, "no longer needed");
         return;
     }

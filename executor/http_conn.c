@@ -6,7 +6,6 @@
 #include "json_out.h"
 #include "log.h"
 #include "read_buf.h"
-#include "server.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,7 +51,7 @@ static void on_close(uv_handle_t *h)
         return;
     request_parser_free(&c->rp);
     free(c->pending);
-    server_conn_closed(c->server, c);
+    c->owner->closed(c);
     free(c);
 }
 
@@ -96,15 +95,15 @@ static void on_timeout(uv_timer_t *t)
 
 static void arm_timer(struct http_conn *c)
 {
-    uv_timer_start(&c->timer, on_timeout, c->server->cfg.read_timeout_ms, 0);
+    uv_timer_start(&c->timer, on_timeout, c->owner->cfg->read_timeout_ms, 0);
 }
 
 void http_conn_start(struct http_conn *c)
 {
     c->h.stream.data = c;
     c->state = HTTP_CONN_READING;
-    request_parser_init(&c->rp, c->server->cfg.max_request_header,
-                        c->server->cfg.max_request_body);
+    request_parser_init(&c->rp, c->owner->cfg->max_request_header,
+                        c->owner->cfg->max_request_body);
     arm_timer(c);
     if (uv_read_start(&c->h.stream, read_buf_alloc, on_read) < 0)
         http_conn_close(c);
@@ -120,7 +119,7 @@ static void after_write(uv_write_t *w, int status)
     c->on_close = NULL;
     if (c->state == HTTP_CONN_CLOSING)
         return;
-    if (status < 0 || close_after || server_draining(c->server)) {
+    if (status < 0 || close_after || *c->owner->draining) {
         http_conn_close(c);
         return;
     }
@@ -129,8 +128,8 @@ static void after_write(uv_write_t *w, int status)
     c->state = HTTP_CONN_READING;
     request_parser_next(&c->rp);
     /* limits may have changed with a reload */
-    c->rp.max_header = c->server->cfg.max_request_header;
-    c->rp.max_body = c->server->cfg.max_request_body;
+    c->rp.max_header = c->owner->cfg->max_request_header;
+    c->rp.max_body = c->owner->cfg->max_request_body;
     arm_timer(c);
     if (c->pending_len > 0) {
         char *data = c->pending;
@@ -154,7 +153,7 @@ void http_conn_respond(struct http_conn *c, int status,
     struct write_req *wr;
     size_t head_max, n;
     uv_buf_t buf;
-    int close_after = !c->keep_alive || server_draining(c->server), no_body;
+    int close_after = !c->keep_alive || *c->owner->draining, no_body;
     char length[40];
 
     if (c->state == HTTP_CONN_CLOSING)
@@ -230,7 +229,7 @@ static void feed(struct http_conn *c, const char *data, size_t len)
         uv_timer_stop(&c->timer);
         c->state = HTTP_CONN_BUSY;
         c->keep_alive = c->rp.req.keep_alive;
-        server_dispatch(c->server, c);
+        c->owner->dispatch(c);
         return;
     }
     if (status != 0)

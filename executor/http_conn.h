@@ -1,18 +1,30 @@
 /*
  * One HTTP/1.1 connection to the executor (Unix socket or TCP): reads
- * requests with http-parser, hands each complete request to the server,
- * writes the response, and keeps the connection alive between requests.
- * Requests on one connection are served one at a time, in order.
+ * requests with http-parser, hands each complete request to its owner
+ * (the listener that accepted it), writes the response, and keeps the
+ * connection alive between requests.  Requests on one connection are
+ * served one at a time, in order.  It knows nothing of its owner but
+ * struct http_conn_owner.
  */
 #ifndef EXECUTOR_HTTP_CONN_H
 #define EXECUTOR_HTTP_CONN_H
 
+#include "config.h"
 #include "request_parser.h"
 
 #include <stddef.h>
 #include <uv.h>
 
-struct server;
+struct http_conn;
+
+/* What a connection needs of the listener that accepted it. */
+struct http_conn_owner {
+    const struct config *cfg;   /* limits and read_timeout, as reloaded */
+    const int *draining;        /* set: every answer closes its connection */
+    void (*dispatch)(struct http_conn *c);  /* a whole request was read */
+    void (*closed)(struct http_conn *c);    /* c is freed once this returns */
+    void *data;                 /* the owner's */
+};
 
 enum http_conn_state {
     HTTP_CONN_READING,          /* between requests or inside one */
@@ -28,7 +40,7 @@ struct http_conn {
     } h;
     uv_timer_t timer;           /* read_timeout while reading */
     int open_handles;
-    struct server *server;
+    const struct http_conn_owner *owner;
     int is_tcp;
     int is_metrics;             /* from metrics_listen: /metrics only */
     enum http_conn_state state;

@@ -117,7 +117,7 @@ static void log_metrics(void)
     out = open_memstream(&text, &len);
     if (out == NULL)
         return;
-    server_gauges(&exe.server, &g);
+    endpoints_gauges(&exe.server, &g);
     metrics_render_log(out, prefix, &g);
     if (fclose(out) == 0)
         log_write(text, len);

@@ -247,7 +247,7 @@ void sandbox_release(struct sandbox *sb, int reuse)
     if (!reuse || sb->state != SANDBOX_HELD || cfg->sandbox_idle_max == 0
         || sb->generation != s->generation
         || cfg->sandbox_idle_timeout_ms == 0 || s->killing
-        || server_draining(s)) {
+        || s->draining) {
         close_sandbox(sb);
         return;
     }

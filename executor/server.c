@@ -28,6 +28,16 @@ static int fail(char *err, size_t errlen, const char *what, const char *arg,
     return -1;
 }
 
+static void conn_dispatch(struct http_conn *c)
+{
+    server_dispatch(c->owner->data, c);
+}
+
+static void conn_closed(struct http_conn *c)
+{
+    server_conn_closed(c->owner->data, c);
+}
+
 static struct http_conn *conn_new(struct server *s, int is_tcp,
                                   int is_metrics)
 {
@@ -35,7 +45,7 @@ static struct http_conn *conn_new(struct server *s, int is_tcp,
 
     if (c == NULL)
         return NULL;
-    c->server = s;
+    c->owner = &s->conn_owner;
     c->is_tcp = is_tcp;
     c->is_metrics = is_metrics;
     c->next = s->conns;
@@ -269,6 +279,11 @@ int server_start(struct server *s, uv_loop_t *loop, const struct config *cfg,
     memset(s, 0, sizeof(*s));
     s->loop = loop;
     s->cfg = *cfg;
+    s->conn_owner.cfg = &s->cfg;
+    s->conn_owner.draining = &s->draining;
+    s->conn_owner.dispatch = conn_dispatch;
+    s->conn_owner.closed = conn_closed;
+    s->conn_owner.data = s;
     if (cfg->sandbox_helper[0] != '\0') {
         snprintf(s->helper, sizeof(s->helper), "%s", cfg->sandbox_helper);
     } else {
@@ -429,11 +444,6 @@ int server_reconfigure(struct server *s, const struct config *cfg,
     return kept;
 }
 
-int server_draining(const struct server *s)
-{
-    return s->draining;
-}
-
 void server_drain(struct server *s, void (*on_drained)(struct server *s))
 {
     struct http_conn *c, *next;
@@ -473,23 +483,6 @@ void server_conn_closed(struct server *s, struct http_conn *c)
     s->nconns--;
     if (s->draining && s->nconns == 0 && s->on_drained != NULL)
         s->on_drained(s);
-}
-
-void server_gauges(struct server *s, struct metrics_gauges *g)
-{
-    const struct capacity *c = &s->capacity;
-
-    memset(g, 0, sizeof(*g));
-    g->sandboxes_used = c->used_sandboxes;
-    g->sandboxes_max = c->max_sandboxes;
-    g->memory_used = c->used_memory;
-    g->memory_budget = c->memory_budget;
-    g->queue_depth = c->queued;
-    g->queue_size = c->queue_size;
-    g->sandboxes_idle = s->nidle;
-    hot_counts(s, &g->hot_idle, &g->hot_busy);
-    g->images_cached = s->images.n;
-    g->async_in_flight = async_in_flight();
 }
 
 /* Compares in time that depends only on the length of the secret. */

@@ -42,6 +42,7 @@ struct server {
     size_t secret_len;
     struct http_conn *conns;
     size_t nconns;
+    struct http_conn_owner conn_owner;  /* what its connections see */
     int draining;
     void (*on_drained)(struct server *s);
     struct call *calls;         /* calls from request to response */
@@ -85,12 +86,6 @@ void server_drain(struct server *s, void (*on_drained)(struct server *s));
 
 /* Closes every connection at once, busy or not. */
 void server_close_all(struct server *s);
-
-int server_draining(const struct server *s);
-
-/* What the metrics' gauges show, read from the executor's state. */
-struct metrics_gauges;
-void server_gauges(struct server *s, struct metrics_gauges *g);
 
 /* Called by a connection with a complete request. */
 void server_dispatch(struct server *s, struct http_conn *c);
