@@ -33,6 +33,7 @@
 #include <amqp_framing.h>
 #include <curl/curl.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <mysql.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -417,13 +418,13 @@ static void utf8_clean(char *s, size_t len)
 /* The error message of an executor's JSON answer, or NULL. */
 static char *answer_message(const struct answer *a)
 {
-    const char *p = memmem(a->data, a->len, "\"message\":\"", 11), *e;
+    json_t *root = json_loadb(a->data, a->len, 0, NULL);
+    const char *m = json_string_value(
+        json_object_get(json_object_get(root, "error"), "message"));
+    char *copy = m != NULL ? strdup(m) : NULL;
 
-    if (p == NULL)
-        return NULL;
-    p += 11;
-    e = memchr(p, '"', a->data + a->len - p);
-    return e ? strndup(p, e - p) : NULL;
+    json_decref(root);
+    return copy;
 }
 
 /* ------------------------------------------------------------ workers */

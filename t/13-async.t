@@ -183,6 +183,18 @@ subtest 'retries, then the dead-letter queue' => sub {
               [[3, 'bad_exit']], 'after three attempts (two retries), bad_exit');
     ok(wait_until(15, sub { (queue_depths($vhost)->{'functions.calls.dead'} // 0) >= 1 }),
        'and the message is in the dead-letter queue');
+
+    # the executor's message is stored whole, quotes and all
+    # (in an app of its own: the calls API's counts below are app's)
+    db_query($db, "INSERT INTO apps (name) VALUES ('formats')");
+    db_query($db, "INSERT INTO routes (app_name, path, image, type, format) "
+                . "VALUES ('formats', '/json', 'oci:echo:v1', 'async', 'json')");
+    $r = http_request($ng->port, 'POST', '/r/formats/json', body => 'x');
+    is($r->{status}, 202, 'a route of a format this executor cannot run');
+    $id = decode_json($r->{body})->{call_id};
+    ok(wait_until(30, sub { (statuses()->{$id} // '') eq 'error' }), 'ends in error');
+    like(db_query($db, "SELECT error FROM calls WHERE id = '$id'")->[0][0] // '',
+         qr/^format "json" is not supported by this /, '  with the whole message');
     $e->stop;
 };
 
