@@ -21,6 +21,7 @@
  * runs again as a further attempt of the same call id.
  */
 #include "async.h"
+#include "json_out.h"
 #include "metrics.h"
 #include "amqp_link.h"
 #include "async_message.h"
@@ -387,32 +388,6 @@ static long run_call(const struct async_message *m, struct answer *a)
 oom:
     curl_slist_free_all(h);
     return 0;
-}
-
-/* Function output made valid UTF-8 text: bytes that are not are '?'. */
-static void utf8_clean(char *s, size_t len)
-{
-    unsigned char *p = (unsigned char *)s, *end = p + len;
-
-    while (p < end) {
-        size_t n = *p < 0x80 ? 1 : (*p & 0xe0) == 0xc0 ? 2
-                   : (*p & 0xf0) == 0xe0 ? 3 : (*p & 0xf8) == 0xf0 ? 4 : 0;
-        size_t i;
-        int ok = n > 0 && (size_t)(end - p) >= n;
-
-        for (i = 1; ok && i < n; i++)
-            ok = (p[i] & 0xc0) == 0x80;
-        if (ok && n == 2 && *p < 0xc2)
-            ok = 0;         /* overlong */
-        if (ok && *p == 0) {
-            *p = '?';       /* NUL */
-        }
-        if (!ok) {
-            *p++ = '?';
-            continue;
-        }
-        p += n;
-    }
 }
 
 /* The error message of an executor's JSON answer, or NULL. */

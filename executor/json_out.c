@@ -122,6 +122,21 @@ size_t json_error_body(char *dst, size_t size, const char *message,
     return finish(&o);
 }
 
+void utf8_clean(char *s, size_t len)
+{
+    unsigned char *p = (unsigned char *)s;
+    size_t i = 0, n;
+
+    while (i < len) {
+        n = p[i] == 0 ? 0 : utf8_len(p + i, len - i);
+        if (n == 0) {
+            p[i++] = '?';
+            continue;
+        }
+        i += n;
+    }
+}
+
 int utf8_text(const char *s, size_t len)
 {
     const unsigned char *p = (const unsigned char *)s;

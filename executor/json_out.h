@@ -18,6 +18,13 @@ size_t json_quote(char *dst, size_t size, const char *s, size_t len);
  */
 int utf8_text(const char *s, size_t len);
 
+/*
+ * Makes s valid UTF-8 without NUL, in place: a byte that starts no valid
+ * sequence (overlong forms, surrogates and code points above U+10FFFF
+ * included) and a NUL become '?'.  For text stored in utf8mb4 columns.
+ */
+void utf8_clean(char *s, size_t len);
+
 /* {"error":{"message":"..."}[,"call_id":"..."]}; call_id may be NULL. */
 size_t json_error_body(char *dst, size_t size, const char *message,
                        const char *call_id);

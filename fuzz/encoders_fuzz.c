@@ -4,7 +4,8 @@
  * bytes; that a JSON parser (jansson) reads the quoted string back, as the
  * very bytes when they were valid UTF-8; and that utf8_text() says "text"
  * exactly when that parser finds valid UTF-8 and no control byte but tab,
- * line feed and carriage return.
+ * line feed and carriage return; and that utf8_clean() leaves what that
+ * parser takes as UTF-8, without NUL, and valid input as it was.
  */
 #include "json_out.h"
 #include "logfmt.h"
@@ -37,8 +38,8 @@ static int has_control(const uint8_t *data, size_t size)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char line[512], *json;
-    json_t *valid, *back;
+    char line[512], *json, *clean;
+    json_t *valid, *back, *cleaned;
     struct logfmt_buf b;
     size_t n, i;
 
@@ -67,6 +68,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (i = 0; i < n; i++) {
         if ((unsigned char)json[i] < 0x20)
             __builtin_trap();
+    }
+    clean = malloc(size + 1);
+    if (clean != NULL) {
+        memcpy(clean, data, size);
+        utf8_clean(clean, size);
+        cleaned = json_stringn(clean, size);
+        if (cleaned == NULL || memchr(clean, '\0', size) != NULL)
+            broken("utf8_clean() leaves what is no UTF-8 text");
+        if (valid != NULL && memchr(data, '\0', size) == NULL
+            && memcmp(clean, data, size) != 0)
+            broken("utf8_clean() changes valid UTF-8");
+        json_decref(cleaned);
+        free(clean);
     }
     back = json_loadb(json, n, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
     if (!json_is_string(back))

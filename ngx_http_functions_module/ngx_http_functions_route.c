@@ -946,25 +946,29 @@ ngx_http_functions_send_error(ngx_http_request_t *r,
     ngx_http_functions_ctx_t *ctx, ngx_int_t status, const char *message)
 {
     u_char           *body, *last;
-    size_t            len;
+    size_t            len, mlen;
     ngx_table_elt_t  *h;
 
     if (ngx_http_discard_request_body(r) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    /* escaped, whatever the message holds */
+    mlen = ngx_strlen(message);
     len = sizeof("{\"error\":{\"message\":\"\"},\"call_id\":\"\"}") - 1
-          + ngx_strlen(message) + ULID_LEN;
+          + mlen + ngx_escape_json(NULL, (u_char *) message, mlen)
+          + ULID_LEN;
 
     body = ngx_pnalloc(r->pool, len);
     if (body == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    /* messages are the module's own: nothing to escape */
-    last = ngx_sprintf(body, "{\"error\":{\"message\":\"%s\"},"
-                             "\"call_id\":\"%*s\"}",
-                       message, (size_t) ULID_LEN, ctx->call_id);
+    last = ngx_cpymem(body, "{\"error\":{\"message\":\"",
+                      sizeof("{\"error\":{\"message\":\"") - 1);
+    last = (u_char *) ngx_escape_json(last, (u_char *) message, mlen);
+    last = ngx_sprintf(last, "\"},\"call_id\":\"%*s\"}",
+                       (size_t) ULID_LEN, ctx->call_id);
 
     if (status == NGX_HTTP_UNAUTHORIZED) {
         h = ngx_list_push(&r->headers_out.headers);
