@@ -2,12 +2,17 @@
 /*
  * The MySQL (MariaDB) connection settings of the module.
  *
- *     functions_mysql server=127.0.0.1:3306 user=functions password=secret
+ *     functions_mysql server=127.0.0.1:3306 user=functions
+ *                     password_file=/etc/nginx/functions-db.password
  *                     database=functions connect_timeout=3s timeout=2s;
+ *
+ * password_file keeps the password out of nginx.conf (and of "nginx -T");
+ * password= still works.
  */
 
 
 #include "ngx_http_functions_module.h"
+#include "ngx_http_functions_conf_file.h"
 
 
 #define NGX_HTTP_FUNCTIONS_DB_PORT             3306
@@ -18,6 +23,8 @@
 static char *ngx_http_functions_db_server(ngx_conf_t *cf,
     ngx_http_functions_db_conf_t *dcf, ngx_str_t *value);
 static ngx_int_t ngx_http_functions_db_valid_name(ngx_str_t *name);
+static char *ngx_http_functions_db_password_file(ngx_conf_t *cf,
+    ngx_http_functions_db_conf_t *dcf, ngx_str_t *name);
 
 
 typedef struct {
@@ -44,6 +51,7 @@ ngx_http_functions_db(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         { ngx_string("database"), 0 },
         { ngx_string("connect_timeout"), 0 },
         { ngx_string("timeout"), 0 },
+        { ngx_string("password_file"), 0 },
     };
 
     if (fmcf->db != NULL) {
@@ -114,7 +122,20 @@ ngx_http_functions_db(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             break;
 
         case 2:
+            if (params[6].seen) {
+                return "takes password= or password_file=, not both";
+            }
             dcf->password = arg;
+            break;
+
+        case 6:
+            if (params[2].seen) {
+                return "takes password= or password_file=, not both";
+            }
+            rv = ngx_http_functions_db_password_file(cf, dcf, &arg);
+            if (rv != NGX_CONF_OK) {
+                return rv;
+            }
             break;
 
         case 3:
@@ -127,7 +148,8 @@ ngx_http_functions_db(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             dcf->database = arg;
             break;
 
-        default: /* connect_timeout, timeout */
+        case 4:
+        case 5:     /* connect_timeout, timeout */
             ms = ngx_parse_time(&arg, 0);
             if (ms == (ngx_msec_t) NGX_ERROR || ms == 0) {
                 ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -155,6 +177,14 @@ ngx_http_functions_db(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     if (!params[3].seen) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"database\" parameter is required");
+        return NGX_CONF_ERROR;
+    }
+
+    /* the connection keeps it in a buffer of its own (..._query.c) */
+    if (dcf->password.len > NGX_HTTP_FUNCTIONS_DB_PASSWORD_MAX) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "the password is longer than %d bytes",
+                           NGX_HTTP_FUNCTIONS_DB_PASSWORD_MAX);
         return NGX_CONF_ERROR;
     }
 
@@ -266,4 +296,51 @@ ngx_http_functions_db_valid_name(ngx_str_t *name)
     }
 
     return NGX_OK;
+}
+
+
+/* The password: the file's first line, read at configuration time. */
+
+static char *
+ngx_http_functions_db_password_file(ngx_conf_t *cf,
+    ngx_http_functions_db_conf_t *dcf, ngx_str_t *name)
+{
+    u_char           *p, *end;
+    ngx_str_t         text;
+    ngx_file_info_t   fi;
+
+    if (ngx_http_functions_conf_read_file(cf, name, 4096, cf->pool, &text,
+                                          &fi)
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_file_access(&fi) & 0007) {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "\"%V\" is readable by every user", name);
+    }
+
+    end = ngx_strlchr(text.data, text.data + text.len, '\n');
+    if (end == NULL) {
+        end = text.data + text.len;
+    }
+
+    if (end > text.data && end[-1] == '\r') {
+        end--;
+    }
+
+    for (p = text.data; p < end; p++) {
+        if (*p < 0x20 || *p == 0x7f) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"%V\" must hold the password on its first "
+                               "line, without control bytes", name);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    dcf->password.data = text.data;
+    dcf->password.len = end - text.data;
+
+    return NGX_CONF_OK;
 }

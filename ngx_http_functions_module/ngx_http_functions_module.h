@@ -17,6 +17,9 @@
 
 #define NGX_HTTP_FUNCTIONS_VERSION  "0.1.0"
 
+/* functions_mysql: a password longer is refused */
+#define NGX_HTTP_FUNCTIONS_DB_PASSWORD_MAX  127
+
 /* app (30) + NUL + path (255) */
 #define NGX_HTTP_FUNCTIONS_KEY_MAX  287
 

@@ -61,7 +61,8 @@ typedef struct {
      * until a connection is made */
     u_char                              host[NGX_SOCKADDR_STRLEN + 1];
     u_char                              user[128];
-    u_char                              password[128];
+    u_char                              password[
+                                      NGX_HTTP_FUNCTIONS_DB_PASSWORD_MAX + 1];
     u_char                              database[128];
     u_char                              socket[256];
 } ngx_http_functions_dbpool_t;

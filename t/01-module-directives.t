@@ -4,16 +4,28 @@ use strict;
 use warnings;
 use lib 't/lib', 'scripts/lib';
 
-use FnTest qw(nginx_check nginx_start http_request);
+use FnTest qw(nginx_check nginx_start http_request tmpdir spew);
 use Test::More;
 
 my $db = 'functions_mysql server=127.0.0.1:3306 database=functions;';
+
+# password files: one line (its newline is not part of the password), and
+# one over the limit
+my $pw = tmpdir() . '/db.password';
+spew($pw, "s3cr3t\n", 0600);
+my $long = tmpdir() . '/long.password';
+spew($long, ('p' x 128) . "\n", 0600);
+my $two = tmpdir() . '/control.password';
+spew($two, "pass\x01word\n", 0600);
 
 my @good = (
     [ 'no directive of the module at all', '' ],
     [ 'functions_mysql, TCP, all parameters',
       'functions_mysql server=127.0.0.1:13306 user=functions password=s3cr3t '
       . 'database=functions connect_timeout=500ms timeout=2s;' ],
+    [ 'functions_mysql, password_file',
+      "functions_mysql server=127.0.0.1:13306 user=functions password_file=$pw "
+      . 'database=functions;' ],
     [ 'functions_mysql, Unix socket',
       'functions_mysql server=unix:/run/mysqld/mysqld.sock database=fn_1;' ],
     [ 'functions_mysql, host name resolved at load time',
@@ -45,6 +57,22 @@ for my $case (@good) {
 }
 
 my @bad = (
+    [ 'functions_mysql, password and password_file',
+      "functions_mysql server=127.0.0.1 password=x password_file=$pw "
+      . 'database=functions;',
+      qr/takes password= or password_file=, not both/ ],
+    [ 'functions_mysql, no such password_file',
+      'functions_mysql server=127.0.0.1 password_file=/nonexistent/pw '
+      . 'database=functions;',
+      qr/open\(\) "\/nonexistent\/pw" failed/ ],
+    [ 'functions_mysql, a password over 127 bytes',
+      "functions_mysql server=127.0.0.1 password_file=$long "
+      . 'database=functions;',
+      qr/the password is longer than 127 bytes/ ],
+    [ 'functions_mysql, a control byte in the password file',
+      "functions_mysql server=127.0.0.1 password_file=$two "
+      . 'database=functions;',
+      qr/must hold the password on its first line/ ],
     [ 'functions_log, a relative path', 'functions_log x.log;',
       qr/"functions_log" directive needs an absolute path/ ],
     [ 'functions_log, a bad level', 'functions_log /tmp/x.log loud;',

@@ -84,6 +84,13 @@ for my $round (1, 2) {
     like(slurp("$var/nginx/nginx.conf"),
          qr/^\s*functions_api_jwt_key \Q$key_file\E;$/m,
          '  and nginx is configured with it');
+
+    # the database password is read from its file: nginx -T does not show it
+    my $db_password = slurp("$var/secrets/mysql.password") =~ s/\s+\z//r;
+    my $dump = `nginx -T -p $var/nginx -c $var/nginx/nginx.conf 2>&1`;
+    like($dump, qr/password_file=\Q$var\E\/secrets\/mysql.password;/,
+         'nginx -T shows where the database password is');
+    unlike($dump, qr/\Q$db_password\E/, '  not the password');
     my @exports = $started =~ /^\s+(export (?:API_URL|JWT_AUTH_KEY)=.*)$/mg;
     is(scalar @exports, 2, 'export API_URL=... and JWT_AUTH_KEY=... printed');
     like($started, qr/^\s+fn apps list$/m, '  with fn apps list');

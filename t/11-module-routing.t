@@ -15,8 +15,6 @@ use Test::More;
 use Time::HiRes qw(time sleep);
 
 my $env = need_stack();
-my $password = slurp($env->{FUNCTIONS_DB_PASSWORD_FILE});
-chomp $password;
 my $db = fresh_database();
 
 my @ex = map { executor_start() } 1 .. 2;
@@ -38,7 +36,8 @@ sub http_conf {
     my $timeout = $o{timeout} // '1s';
     return <<CONF;
     functions_mysql server=127.0.0.1:$env->{FUNCTIONS_DB_PORT} database=$db
-                    user=$env->{FUNCTIONS_DB_USER} password=$password
+                    user=$env->{FUNCTIONS_DB_USER}
+                    password_file=$env->{FUNCTIONS_DB_PASSWORD_FILE}
                     connect_timeout=1s timeout=$timeout;
     functions_route_cache zone=routes:$o{zone} valid=$o{valid} not_found=2s;
     functions_metrics_zone log_interval=off;
