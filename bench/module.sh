@@ -60,7 +60,7 @@ cp "$here/conf/functions_params" "$dir/functions_params"
 { bench_nginx_head; cat <<CONF; } > "$dir/nginx.conf"
     functions_mysql server=127.0.0.1:$FUNCTIONS_DB_PORT database=$db
                     user=$FUNCTIONS_DB_USER
-                    password=$(cat "$FUNCTIONS_DB_PASSWORD_FILE");
+                    password_file=$FUNCTIONS_DB_PASSWORD_FILE;
     functions_route_cache zone=routes:64m valid=600s not_found=600s;
     upstream executors {
         server unix:$dir/executor.sock;
@@ -74,6 +74,8 @@ cp "$here/conf/functions_params" "$dir/functions_params"
             proxy_pass http://executors\$fn_executor_uri;
             include functions_params;
         }
+        # the baseline: the same proxying with a fixed route and no lookup
+        # (functions_params would ask the module for \$fn_route)
         location /direct/ {
             proxy_pass http://executors\$fn_executor_uri;
             proxy_method POST;
