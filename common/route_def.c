@@ -38,6 +38,9 @@ int route_app_name_valid(const char *s)
 
     if (n == 0 || n > ROUTE_APP_MAX)
         return 0;
+    /* the metrics' labels for no route and for the apps past their limit */
+    if (strcmp(s, "_none") == 0 || strcmp(s, "_other") == 0)
+        return 0;
     for (i = 0; i < n; i++) {
         char c = s[i];
         if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')

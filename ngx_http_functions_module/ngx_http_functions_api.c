@@ -442,7 +442,8 @@ ngx_http_functions_api_handler(ngx_http_request_t *r)
 
     if (app.len && !route_app_name_valid((char *) app.data)) {
         return ngx_http_functions_api_send_error(r, NGX_HTTP_BAD_REQUEST,
-                   "invalid app name: 1 to 30 of [A-Za-z0-9_-]");
+                   "invalid app name: 1 to 30 of [A-Za-z0-9_-], "
+                   "not _none or _other");
     }
 
     if (endpoint == NGX_HTTP_FUNCTIONS_API_CALL

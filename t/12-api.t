@@ -496,6 +496,8 @@ subtest 'bad input' => sub {
         [ 'config key with a space', 'POST', '/v1/apps', '{"app":{"name":"a","config":{"A B":"x"}}}', 400, qr/invalid key/ ],
         [ 'app name in the URL', 'GET', '/v1/apps/a%27b', undef, 400, qr/invalid app name/ ],
         [ 'app name too long in the URL', 'GET', '/v1/apps/' . ('x' x 31), undef, 400, qr/invalid app name/ ],
+        [ 'an app named as the metrics\' overflow label', 'POST', '/v1/apps', '{"app":{"name":"_other"}}', 400, qr/"name"|invalid app name/ ],
+        [ 'an app named as the metrics\' no-route label', 'GET', '/v1/apps/_none', undef, 400, qr/not _none or _other/ ],
         [ 'route path with a space', 'GET', '/v1/apps/a/routes/a%20b', undef, 400, qr/invalid route path/ ],
         [ 'route path too long', 'GET', '/v1/apps/a/routes/' . ('p' x 300), undef, 400, qr/invalid route path/ ],
         [ 'route path with %', 'GET', '/v1/apps/a/routes/x%2525', undef, 400, qr/invalid route path/ ],

@@ -253,5 +253,13 @@ int main(void)
     }
 
     route_def_free(&r);
+    /* app names: the metrics' two labels are not names */
+    ok(route_app_name_valid("app_1-x"), "an app name");
+    ok(!route_app_name_valid("_other"), "_other is the overflow label");
+    ok(!route_app_name_valid("_none"), "_none is the no-route label");
+    ok(route_app_name_valid("_others"), "_others is a name");
+    ok(!route_app_name_valid(""), "an empty name is not");
+    ok(!route_app_name_valid("a.b"), "a dot is not");
+
     return done_testing();
 }
