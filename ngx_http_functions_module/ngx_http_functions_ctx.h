@@ -34,6 +34,8 @@ struct ngx_http_functions_ctx_s {
     ngx_http_functions_lookup_t       *lookup;     /* waiting for it */
     ngx_queue_t                        queue;      /* in lookup->waiters */
     ngx_uint_t                         started;    /* routing began */
+    ngx_uint_t                         id_asked;   /* $fn_call_id, before */
+    ngx_uint_t                         id_sent;    /* Fn-Call-Id added */
     const char                        *cache;      /* hit, miss or stale */
     struct ngx_http_functions_api_s   *api;        /* an API request */
     ngx_thread_task_t                 *publish;    /* an async call */

@@ -47,11 +47,13 @@ struct ngx_http_functions_lookup_s {
 };
 
 
+static ngx_http_output_header_filter_pt  ngx_http_functions_next_header_filter;
 static ngx_queue_t  ngx_http_functions_lookups;
 static ngx_uint_t   ngx_http_functions_lookups_init;
 
 
 static ngx_int_t ngx_http_functions_route_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_functions_call_id_filter(ngx_http_request_t *r);
 static void ngx_http_functions_request_done(ngx_http_functions_ctx_t *ctx);
 static ngx_int_t ngx_http_functions_parse_uri(ngx_http_request_t *r,
     ngx_http_functions_loc_conf_t *lcf, ngx_http_functions_ctx_t *ctx);
@@ -147,7 +149,43 @@ ngx_http_functions_route_init(ngx_conf_t *cf)
 
     *h = ngx_http_functions_route_handler;
 
+    ngx_http_functions_next_header_filter = ngx_http_top_header_filter;
+    ngx_http_top_header_filter = ngx_http_functions_call_id_filter;
+
     return NGX_OK;
+}
+
+
+/*
+ * Routing adds Fn-Call-Id itself.  A request refused before it (nginx
+ * answers 413 for a Content-Length over client_max_body_size before any
+ * phase handler) gets the call id its error page asked for with
+ * $fn_call_id.
+ */
+
+static ngx_int_t
+ngx_http_functions_call_id_filter(ngx_http_request_t *r)
+{
+    ngx_table_elt_t           *h;
+    ngx_http_functions_ctx_t  *ctx;
+
+    ctx = (r == r->main)
+          ? ngx_http_get_module_ctx(r, ngx_http_functions_module) : NULL;
+
+    if (ctx != NULL && ctx->id_asked && !ctx->started && !ctx->id_sent) {
+        h = ngx_list_push(&r->headers_out.headers);
+        if (h == NULL) {
+            return NGX_ERROR;
+        }
+
+        h->hash = 1;
+        ngx_str_set(&h->key, "Fn-Call-Id");
+        h->value.data = ctx->call_id;
+        h->value.len = ULID_LEN;
+        ctx->id_sent = 1;
+    }
+
+    return ngx_http_functions_next_header_filter(r);
 }
 
 
@@ -1011,6 +1049,12 @@ ngx_http_functions_variable(ngx_http_request_t *r,
     if (ctx == NULL) {
         v->not_found = 1;
         return NGX_OK;
+    }
+
+    if (data == NGX_HTTP_FUNCTIONS_VAR_CALL_ID && !ctx->started) {
+        /* a request refused before routing (its Content-Length over the
+         * limit): the answer carries the id its error page shows */
+        ctx->id_asked = 1;
     }
 
     switch (data) {

@@ -62,13 +62,13 @@ my $server_conf = <<'CONF';
 
         location @functions_too_large {
             default_type application/json;
-            return 413 '{"error":{"message":"request body is too large"},"call_id":"$sent_http_fn_call_id"}\n';
+            return 413 '{"error":{"message":"request body is too large"},"call_id":"$fn_call_id"}\n';
         }
 
         location @functions_unavailable {
             default_type application/json;
             add_header Retry-After 1 always;
-            return 503 '{"error":{"message":"no executor is reachable"},"call_id":"$sent_http_fn_call_id"}\n';
+            return 503 '{"error":{"message":"no executor is reachable"},"call_id":"$fn_call_id"}\n';
         }
 
         location = /static {
@@ -207,9 +207,15 @@ subtest "the executor's answers pass through" => sub {
     is(scalar(@ids), 1, '  and one Fn-Call-Id');
     route('demo', '/headers', headers => { 'X-Route' => ['yes'] });
     is(get($ng, '/r/demo/headers')->{headers}{'x-route'}, 'yes', "the route's headers");
+    # nginx refuses it for its Content-Length, before any phase handler
     $r = get($ng, '/r/demo/hello', method => 'POST', body => 'x' x 70000);
     is($r->{status}, 413, 'a body over client_max_body_size: 413');
     like($r->{body}, qr/"message":"request body is too large"/, '  as JSON');
+    my ($id413) = $r->{body} =~ /"call_id":"(\w*)"/;
+    like($id413 // '', qr/^[0-7][0-9A-HJKMNP-TV-Z]{25}$/, '  with a call id');
+    is($r->{headers}{'fn-call-id'}, $id413, '  the one in Fn-Call-Id');
+    my @ids413 = ($r->{head} // '') =~ /^Fn-Call-Id:/mig;
+    is(scalar(@ids413), 1, '  once');
 };
 
 sub jwt {
