@@ -54,6 +54,8 @@ static ngx_uint_t   ngx_http_functions_lookups_init;
 
 static ngx_int_t ngx_http_functions_route_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_functions_call_id_filter(ngx_http_request_t *r);
+static ngx_int_t ngx_http_functions_call_id_header(ngx_http_request_t *r,
+    ngx_http_functions_ctx_t *ctx);
 static void ngx_http_functions_request_done(ngx_http_functions_ctx_t *ctx);
 static ngx_int_t ngx_http_functions_parse_uri(ngx_http_request_t *r,
     ngx_http_functions_loc_conf_t *lcf, ngx_http_functions_ctx_t *ctx);
@@ -166,26 +168,41 @@ ngx_http_functions_route_init(ngx_conf_t *cf)
 static ngx_int_t
 ngx_http_functions_call_id_filter(ngx_http_request_t *r)
 {
-    ngx_table_elt_t           *h;
     ngx_http_functions_ctx_t  *ctx;
 
     ctx = (r == r->main)
           ? ngx_http_get_module_ctx(r, ngx_http_functions_module) : NULL;
 
     if (ctx != NULL && ctx->id_asked && !ctx->started && !ctx->id_sent) {
-        h = ngx_list_push(&r->headers_out.headers);
-        if (h == NULL) {
+        if (ngx_http_functions_call_id_header(r, ctx) != NGX_OK) {
             return NGX_ERROR;
         }
-
-        h->hash = 1;
-        ngx_str_set(&h->key, "Fn-Call-Id");
-        h->value.data = ctx->call_id;
-        h->value.len = ULID_LEN;
-        ctx->id_sent = 1;
     }
 
     return ngx_http_functions_next_header_filter(r);
+}
+
+
+/* Fn-Call-Id: the request's call id, once. */
+
+static ngx_int_t
+ngx_http_functions_call_id_header(ngx_http_request_t *r,
+    ngx_http_functions_ctx_t *ctx)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "Fn-Call-Id");
+    h->value.data = ctx->call_id;
+    h->value.len = ULID_LEN;
+    ctx->id_sent = 1;
+
+    return NGX_OK;
 }
 
 
@@ -193,7 +210,6 @@ static ngx_int_t
 ngx_http_functions_route_handler(ngx_http_request_t *r)
 {
     ngx_int_t                        rc;
-    ngx_table_elt_t                 *h;
     ngx_http_functions_ctx_t        *ctx;
     ngx_http_functions_route_t       route;
     ngx_http_functions_loc_conf_t   *lcf;
@@ -225,15 +241,9 @@ ngx_http_functions_route_handler(ngx_http_request_t *r)
 
         /* every answer carries the call id, error pages too (they lose
          * the module's context, not the response headers) */
-        h = ngx_list_push(&r->headers_out.headers);
-        if (h == NULL) {
+        if (ngx_http_functions_call_id_header(r, ctx) != NGX_OK) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
-
-        h->hash = 1;
-        ngx_str_set(&h->key, "Fn-Call-Id");
-        h->value.data = ctx->call_id;
-        h->value.len = ULID_LEN;
 
         if (ngx_http_functions_strip_headers(r) != NGX_OK) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
