@@ -21,6 +21,13 @@
  * fit in an executor's request head (64 KiB) beside the client's own. */
 #define ROUTE_CONFIG_BYTES 12288
 #define ROUTE_HEADERS_BYTES 4096
+/* The most a call takes of an executor's request head before the client's
+ * own headers: both configs, the route's headers, Fn-Request-Url (8 KiB)
+ * and 4 KiB for the rest of Fn-Route and the other Fn-* headers.  An
+ * executor's max_request_header is at least this and 8 KiB more, so that
+ * no route the API accepts is refused (431) on every call. */
+#define ROUTE_HEAD_MAX (2 * ROUTE_CONFIG_BYTES + ROUTE_HEADERS_BYTES \
+                        + 8192 + 4096)
 /* "oci:<dir>[:<tag>]": the longest dir and tag an executor takes */
 #define ROUTE_OCI_DIR_MAX 511
 #define ROUTE_OCI_TAG_MAX 128

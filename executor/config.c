@@ -2,6 +2,7 @@
  * Executor configuration parser.  Pure: no I/O, no allocation.
  */
 #include "config.h"
+#include "route_def.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -559,9 +560,10 @@ static int apply(struct config *cfg, const char *key, const char *value,
         return set_duration(&cfg->drain_timeout_ms, value);
     }
     if (strcmp(key, "max_request_header") == 0) {
-        *expect = "a size from 1k to 1m";
+        /* room for the largest route, its URL and some client headers */
+        *expect = "a size from 48k to 1m";
         if (set_size(&cfg->max_request_header, value) < 0
-            || cfg->max_request_header < 1024
+            || cfg->max_request_header < ROUTE_HEAD_MAX + 8192
             || cfg->max_request_header > 1024 * 1024)
             return -1;
         return 0;

@@ -18,7 +18,7 @@ my $tcp_port = free_port();
 my $ex = executor_start(listen_tcp => "127.0.0.1:$tcp_port",
                         secret_file => "$dir/secret",
                         max_request_body => '1k',
-                        max_request_header => '2k',
+                        max_request_header => '48k',
                         read_timeout => '1s');
 
 subtest 'the socket answers health and version' => sub {
@@ -64,7 +64,7 @@ subtest 'malformed and oversized requests' => sub {
 
     $r = unix_request($ex->socket, undef, undef,
         raw => "GET /health HTTP/1.1\r\nHost: x\r\nX-Big: "
-               . ('b' x 4096) . "\r\n\r\n");
+               . ('b' x (49 * 1024)) . "\r\n\r\n");
     is($r->{status}, 431, 'headers over max_request_header are 431');
 
     $r = unix_request($ex->socket, 'POST', '/health', body => 'x' x 2000);

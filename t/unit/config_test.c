@@ -92,6 +92,9 @@ static void test_rejections(void)
         { "drain_timeout = 99999999999999999999s\n",
           "line 1: invalid drain_timeout \"99999999999999999999s\", "
           "expected a duration such as 30s" },
+        { "max_request_header = 47k\n",
+          "line 1: invalid max_request_header \"47k\", expected a size "
+          "from 48k to 1m" },
         { "max_request_body = 2t\n",
           "line 1: invalid max_request_body \"2t\", expected a size up to "
           "1g" },
