@@ -121,10 +121,7 @@ sub call {
 # that comparisons between two such calls fail too).
 sub sandbox_of {
     my ($ex, $r) = @_;
-    my $sb;
-    wait_until(5, sub {
-        ($sb) = $ex->log =~ /msg="call finished" call_id=$r->{id} [^\n]*?\bsandbox=(\w+)/;
-        defined $sb });
+    my $sb = $ex->sandbox_of($r->{id});
     return $sb if defined $sb;
     Test::More::fail("no \"call finished\" line with a sandbox for $r->{id}");
     return "unknown-$r->{id}";

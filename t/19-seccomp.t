@@ -8,7 +8,7 @@ use warnings;
 use lib 't/lib', 'scripts/lib';
 
 use FnImage;
-use FnTest qw(executor_start unix_request tmpdir wait_until);
+use FnTest qw(executor_start unix_request tmpdir);
 use JSON::PP;
 use Test::More;
 
@@ -501,11 +501,7 @@ subtest 'network off: AF_UNIX only, and every refused class' => sub {
 # The sandbox that served a call, from the executor's debug log.
 sub sandbox_of {
     my ($ex, $r) = @_;
-    my $sb;
-    wait_until(5, sub {
-        ($sb) = $ex->log =~ /msg="call finished" call_id=$r->{id} [^\n]*?\bsandbox=(\w+)/;
-        defined $sb });
-    return $sb // "unknown-$r->{id}";
+    return $ex->sandbox_of($r->{id}) // "unknown-$r->{id}";
 }
 
 subtest 'the sandbox and its init carry on under the filter' => sub {

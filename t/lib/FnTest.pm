@@ -422,6 +422,18 @@ sub dir { $_[0]{dir} }
 sub conf { $_[0]{conf} }
 sub log { FnTest::slurp("$_[0]{dir}/executor.log") // '' }
 
+# The sandbox that served call $id, from the executor's debug log ("call
+# finished" lines name it); undef if no such line comes within 5 s.
+sub sandbox_of {
+    my ($self, $id) = @_;
+    my $sb;
+    FnTest::wait_until(5, sub {
+        ($sb) = $self->log
+            =~ /msg="call finished" call_id=$id [^\n]*?\bsandbox=(\w+)/;
+        defined $sb });
+    return $sb;
+}
+
 # The cgroup directories of this executor's sandboxes (one hierarchy).
 sub sandbox_groups {
     my ($self) = @_;
