@@ -4,6 +4,7 @@
  * thread pool.
  */
 #include "call.h"
+#include "errf.h"
 #include "call_log.h"
 #include "call_request.h"
 #include "cgroup.h"
@@ -466,7 +467,7 @@ static int run(struct call *call)
 
     deadline(dl, sizeof(dl), call->req.route.timeout_s);
     if (sandbox_env(&ci, &call->image.config, &env) < 0) {
-        snprintf(call->error, sizeof(call->error), "out of memory");
+        errf(call->error, sizeof(call->error), "out of memory");
         goto out;
     }
     if (sandbox_command(&call->image.config, &cmd, call->error,
@@ -474,8 +475,8 @@ static int run(struct call *call)
         goto out;
     if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0
         || pipe2(err, O_CLOEXEC) < 0) {
-        snprintf(call->error, sizeof(call->error), "pipe: %s",
-                 strerror(errno));
+        errf(call->error, sizeof(call->error), "pipe: %s",
+             strerror(errno));
         goto out;
     }
     far[0] = in[0];
@@ -989,8 +990,8 @@ void call_start(struct server *s, struct http_conn *c)
     s->calls = call;
     if (call->req.route.format != ROUTE_FORMAT_DEFAULT
         && call->req.route.format != ROUTE_FORMAT_HTTP) {
-        snprintf(err, sizeof(err), "format \"%s\" is not supported by this "
-                 "executor yet", route_format_name(call->req.route.format));
+        errf(err, sizeof(err), "format \"%s\" is not supported by this "
+             "executor yet", route_format_name(call->req.route.format));
         respond_error(call, 501, err, NULL);
         call_free(call);
         return;

@@ -2,6 +2,7 @@
  * Calls as nginx sends them.
  */
 #include "call_request.h"
+#include "errf.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,22 +54,22 @@ int call_request_parse(const struct http_request *req,
 
     memset(cr, 0, sizeof(*cr));
     if (id == NULL || !call_id_valid(id)) {
-        snprintf(err, errlen, "Fn-Call-Id must be a ULID (%d characters of "
-                 "Crockford base32)", ULID_LEN);
+        errf(err, errlen, "Fn-Call-Id must be a ULID (%d characters of "
+             "Crockford base32)", ULID_LEN);
         return 400;
     }
     strcpy(cr->call_id, id);
     if (method == NULL || !method_valid(method)) {
-        snprintf(err, errlen, "Fn-Method must be an HTTP method");
+        errf(err, errlen, "Fn-Method must be an HTTP method");
         return 400;
     }
     strcpy(cr->method, method);
     if (url == NULL || url[0] == '\0' || strlen(url) > 8192) {
-        snprintf(err, errlen, "Fn-Request-Url is missing or too long");
+        errf(err, errlen, "Fn-Request-Url is missing or too long");
         return 400;
     }
     if (route == NULL) {
-        snprintf(err, errlen, "Fn-Route is missing");
+        errf(err, errlen, "Fn-Route is missing");
         return 400;
     }
     if (route_def_parse(route, strlen(route), &cr->route, err, errlen) < 0)
@@ -76,7 +77,7 @@ int call_request_parse(const struct http_request *req,
     cr->request_url = strdup(url);
     if (cr->request_url == NULL) {
         call_request_free(cr);
-        snprintf(err, errlen, "out of memory");
+        errf(err, errlen, "out of memory");
         return 500;
     }
     for (i = 0; i < req->nheaders; i++) {
@@ -89,7 +90,7 @@ int call_request_parse(const struct http_request *req,
     }
     if (cr->header_names.failed || cr->header_values.failed) {
         call_request_free(cr);
-        snprintf(err, errlen, "out of memory");
+        errf(err, errlen, "out of memory");
         return 500;
     }
     return 0;

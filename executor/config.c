@@ -2,11 +2,11 @@
  * Executor configuration parser.  Pure: no I/O, no allocation.
  */
 #include "config.h"
+#include "errf.h"
 #include "route_def.h"
 
 #include <ctype.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,19 +65,6 @@ const char *log_level_name(enum log_level level)
     case LOG_LEVEL_ERROR: return "error";
     }
     return "unknown";
-}
-
-__attribute__((format(printf, 3, 4)))
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (errlen) {
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
 }
 
 static int parse_unsigned(const char *s, uint64_t *out, const char **rest)
@@ -615,12 +602,12 @@ int config_parse(struct config *cfg, const char *text, size_t len,
         lineno++;
 
         if (n >= sizeof(line))
-            return fail(err, errlen, "line %u: longer than %zu bytes",
+            return errf(err, errlen, "line %u: longer than %zu bytes",
                         lineno, sizeof(line) - 1);
         memcpy(line, text + start, n);
         line[n] = '\0';
         if (memchr(line, '\0', n) != NULL)
-            return fail(err, errlen, "line %u: contains a NUL byte", lineno);
+            return errf(err, errlen, "line %u: contains a NUL byte", lineno);
 
         if ((p = strchr(line, '#')) != NULL)
             *p = '\0';
@@ -633,7 +620,7 @@ int config_parse(struct config *cfg, const char *text, size_t len,
 
         eq = strchr(key, '=');
         if (eq == NULL)
-            return fail(err, errlen, "line %u: expected \"key = value\"",
+            return errf(err, errlen, "line %u: expected \"key = value\"",
                         lineno);
         end = eq;
         while (end > key && isspace((unsigned char)end[-1]))
@@ -649,17 +636,17 @@ int config_parse(struct config *cfg, const char *text, size_t len,
         *end = '\0';
 
         if (*key == '\0')
-            return fail(err, errlen, "line %u: missing key", lineno);
+            return errf(err, errlen, "line %u: missing key", lineno);
         if (*value == '\0')
-            return fail(err, errlen, "line %u: \"%s\" has no value",
+            return errf(err, errlen, "line %u: \"%s\" has no value",
                         lineno, key);
 
         rc = apply(cfg, key, value, &expect);
         if (rc == -2)
-            return fail(err, errlen, "line %u: unknown key \"%.64s\"",
+            return errf(err, errlen, "line %u: unknown key \"%.64s\"",
                         lineno, key);
         if (rc < 0)
-            return fail(err, errlen,
+            return errf(err, errlen,
                         "line %u: invalid %s \"%.128s\", expected %s",
                         lineno, key, value, expect);
     }
@@ -669,36 +656,36 @@ int config_parse(struct config *cfg, const char *text, size_t len,
 int config_validate(const struct config *cfg, char *err, size_t errlen)
 {
     if (cfg->listen[0] == '\0')
-        return fail(err, errlen, "\"listen\" is required");
+        return errf(err, errlen, "\"listen\" is required");
     if (cfg->image_dir[0] == '\0')
-        return fail(err, errlen, "\"image_dir\" is required");
+        return errf(err, errlen, "\"image_dir\" is required");
     if (cfg->state_dir[0] == '\0')
-        return fail(err, errlen, "\"state_dir\" is required");
+        return errf(err, errlen, "\"state_dir\" is required");
     if (cfg->listen_tcp[0] != '\0' && cfg->secret_file[0] == '\0')
-        return fail(err, errlen,
+        return errf(err, errlen,
                     "\"listen_tcp\" needs \"secret_file\": the TCP listener "
                     "only serves callers that present the shared secret");
     if (cfg->amqp_url[0] != '\0' && cfg->mysql_server[0] == '\0')
-        return fail(err, errlen, "\"amqp_url\" needs \"mysql_server\": "
+        return errf(err, errlen, "\"amqp_url\" needs \"mysql_server\": "
                     "async calls are recorded as they run");
     if (cfg->sandbox_uid_first <= 65534
         && 65534 - cfg->sandbox_uid_first < cfg->sandbox_uid_count)
-        return fail(err, errlen, "\"sandbox_uids\" holds 65534 (nobody): "
+        return errf(err, errlen, "\"sandbox_uids\" holds 65534 (nobody): "
                     "anything else running as nobody could read a "
                     "function's environment");
     /* every sandbox alive, idle or closing has a uid of its own */
     if (cfg->sandbox_uid_count
         < 2 * (cfg->max_sandboxes + cfg->sandbox_idle_max))
-        return fail(err, errlen, "\"sandbox_uids\" has %u ids: give it at "
+        return errf(err, errlen, "\"sandbox_uids\" has %u ids: give it at "
                     "least twice max_sandboxes + sandbox_idle_max (%llu)",
                     cfg->sandbox_uid_count,
                     (unsigned long long)(2 * (cfg->max_sandboxes
                                               + cfg->sandbox_idle_max)));
     if (cfg->async_slots > cfg->max_sandboxes)
-        return fail(err, errlen, "\"async_slots\" is more than "
+        return errf(err, errlen, "\"async_slots\" is more than "
                     "\"max_sandboxes\": sync calls would starve");
     if (cfg->image_store_max_bytes < cfg->image_max_bytes)
-        return fail(err, errlen, "\"image_store_max_bytes\" is less than "
+        return errf(err, errlen, "\"image_store_max_bytes\" is less than "
                     "\"image_max_bytes\": the store could not keep an "
                     "image it accepts");
     return 0;

@@ -6,6 +6,7 @@
  * the running one if the new one is bad.
  */
 #include "async.h"
+#include "errf.h"
 #include "call.h"
 #include "call_log.h"
 #include "config.h"
@@ -64,13 +65,13 @@ static int load_config(const char *path, struct config *cfg, char *err,
 
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        errf(err, errlen, "cannot open %s: %s", path, strerror(errno));
         return -1;
     }
     text = malloc(CONFIG_FILE_MAX + 1);
     if (text == NULL) {
         close(fd);
-        snprintf(err, errlen, "out of memory");
+        errf(err, errlen, "out of memory");
         return -1;
     }
     while ((n = read(fd, text + len, CONFIG_FILE_MAX + 1 - len)) > 0) {
@@ -80,8 +81,8 @@ static int load_config(const char *path, struct config *cfg, char *err,
     }
     close(fd);
     if (n < 0 || len > CONFIG_FILE_MAX) {
-        snprintf(err, errlen, "%s: %s", path,
-                 n < 0 ? strerror(errno) : "larger than 64 KiB");
+        errf(err, errlen, "%s: %s", path,
+             n < 0 ? strerror(errno) : "larger than 64 KiB");
         free(text);
         return -1;
     }
@@ -91,7 +92,7 @@ static int load_config(const char *path, struct config *cfg, char *err,
         rc = config_validate(cfg, perr, sizeof(perr));
     free(text);
     if (rc < 0) {
-        snprintf(err, errlen, "%s: %s", path, perr);
+        errf(err, errlen, "%s: %s", path, perr);
         return -1;
     }
     return 0;
@@ -308,8 +309,8 @@ int main(int argc, char **argv)
     /* one executor per state directory, for its whole life */
     lock_fd = open("executor.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (lock_fd < 0 || flock(lock_fd, LOCK_EX | LOCK_NB) < 0) {
-        snprintf(err, sizeof(err), "state_dir %s is in use by another "
-                 "executor (%s)", cfg.state_dir, strerror(errno));
+        errf(err, sizeof(err), "state_dir %s is in use by another "
+             "executor (%s)", cfg.state_dir, strerror(errno));
         log_msg(LOG_LEVEL_ERROR, "cannot start", err);
         return 1;
     }

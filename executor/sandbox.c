@@ -2,6 +2,7 @@
  * Sandboxes: start, run, pool, close.
  */
 #include "sandbox.h"
+#include "errf.h"
 #include "log.h"
 #include "metrics.h"
 #include "read_buf.h"
@@ -458,14 +459,14 @@ static int spawn(struct sandbox *sb, const struct sandbox_params *p,
     for (k = 0; k < bw.n; k++)
         strvec_push(&args, bw.v[k]);
     if (args.failed) {
-        snprintf(err, errlen, "out of memory");
+        errf(err, errlen, "out of memory");
         goto out;
     }
     /* the seccomp filter, for bubblewrap: a copy of its own per sandbox */
     seccomp = seccomp_filter_fd(s->seccomp_bpf, s->seccomp_len);
     if (seccomp < 0 || pipe2(errpipe, O_CLOEXEC) < 0) {
-        snprintf(err, errlen, "cannot prepare the sandbox's descriptors: "
-                 "%s", strerror(errno));
+        errf(err, errlen, "cannot prepare the sandbox's descriptors: "
+             "%s", strerror(errno));
         goto out;
     }
     src[0] = high_fd(errpipe[1]);
@@ -474,7 +475,7 @@ static int spawn(struct sandbox *sb, const struct sandbox_params *p,
     src[3] = high_fd(ctl_child);
     for (i = 0; i < 4; i++) {
         if (src[i] < 0) {
-            snprintf(err, errlen, "dup: %s", strerror(errno));
+            errf(err, errlen, "dup: %s", strerror(errno));
             goto out;
         }
     }
@@ -516,13 +517,13 @@ static int spawn(struct sandbox *sb, const struct sandbox_params *p,
         goto spawn_failed;
     sb->pidfd = (int)syscall(SYS_pidfd_open, sb->pid, 0);
     if (sb->pidfd < 0) {
-        snprintf(err, errlen, "pidfd_open: %s", strerror(errno));
+        errf(err, errlen, "pidfd_open: %s", strerror(errno));
         kill(sb->pid, SIGKILL);
         waitpid(sb->pid, NULL, 0);
         goto out;
     }
     if (uv_pipe_open(&sb->err, errpipe[0]) < 0) {
-        snprintf(err, errlen, "cannot read the sandbox's stderr");
+        errf(err, errlen, "cannot read the sandbox's stderr");
         kill(sb->pid, SIGKILL);
         waitpid(sb->pid, NULL, 0);
         goto out;
@@ -532,7 +533,7 @@ static int spawn(struct sandbox *sb, const struct sandbox_params *p,
     goto out;
 
 spawn_failed:
-    snprintf(err, errlen, "cannot start the sandbox: %s", strerror(e));
+    errf(err, errlen, "cannot start the sandbox: %s", strerror(e));
 out:
     if (fa_ok)
         posix_spawn_file_actions_destroy(&fa);
@@ -564,7 +565,7 @@ struct sandbox *sandbox_start(struct server *s,
 
     if (sb == NULL || (sb->key = strdup(p->key)) == NULL) {
         free(sb);
-        snprintf(err, errlen, "out of memory");
+        errf(err, errlen, "out of memory");
         return NULL;
     }
     sb->server = s;
@@ -573,8 +574,8 @@ struct sandbox *sandbox_start(struct server *s,
     sb->on_ready = cb;
     sb->arg = arg;
     if (new_id(sb->id) < 0) {
-        snprintf(err, errlen, "no random bytes for a sandbox id: %s",
-                 strerror(errno));
+        errf(err, errlen, "no random bytes for a sandbox id: %s",
+             strerror(errno));
         free(sb->key);
         free(sb);
         return NULL;
@@ -582,7 +583,7 @@ struct sandbox *sandbox_start(struct server *s,
     sb->generation = s->generation;
     sb->uid = uid_range_take(&s->uids);
     if (sb->uid == 0) {
-        snprintf(err, errlen, "every uid of sandbox_uids is in use");
+        errf(err, errlen, "every uid of sandbox_uids is in use");
         free(sb->key);
         free(sb);
         return NULL;
@@ -596,7 +597,7 @@ struct sandbox *sandbox_start(struct server *s,
         return NULL;
     }
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
-        snprintf(err, errlen, "socketpair: %s", strerror(errno));
+        errf(err, errlen, "socketpair: %s", strerror(errno));
         cgroup_destroy(&sb->cgroup);
         uid_range_put(&s->uids, sb->uid);
         free(sb->key);
@@ -618,7 +619,7 @@ struct sandbox *sandbox_start(struct server *s,
     rc = spawn(sb, p, sv[1], err, errlen);
     close(sv[1]);
     if (rc == 0 && uv_poll_init(s->loop, &sb->exit_poll, sb->pidfd) < 0) {
-        snprintf(err, errlen, "cannot watch the sandbox's process");
+        errf(err, errlen, "cannot watch the sandbox's process");
         kill(sb->pid, SIGKILL);
         waitpid(sb->pid, NULL, 0);
         rc = -1;
@@ -657,13 +658,13 @@ int sandbox_run(struct sandbox *sb, const char *cwd, char *const *argv,
     ssize_t n;
 
     if (sb->exited || sb->state != SANDBOX_HELD) {
-        snprintf(err, errlen, "the sandbox is gone");
+        errf(err, errlen, "the sandbox is gone");
         return -1;
     }
     len = sandbox_run_encode(run_msg, sizeof(run_msg), cwd, argv, env);
     if (len == 0) {
-        snprintf(err, errlen, "the call's environment is larger than %d "
-                 "bytes", SANDBOX_MSG_MAX);
+        errf(err, errlen, "the call's environment is larger than %d "
+             "bytes", SANDBOX_MSG_MAX);
         return -1;
     }
     iov.iov_base = run_msg;
@@ -682,8 +683,8 @@ int sandbox_run(struct sandbox *sb, const char *cwd, char *const *argv,
         n = sendmsg(sb->ctl, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
     while (n < 0 && errno == EINTR);
     if (n != (ssize_t)len) {
-        snprintf(err, errlen, "cannot reach the sandbox: %s",
-                 n < 0 ? strerror(errno) : "short write");
+        errf(err, errlen, "cannot reach the sandbox: %s",
+             n < 0 ? strerror(errno) : "short write");
         return -1;
     }
     sb->on_done = cb;

@@ -2,6 +2,7 @@
  * bubblewrap command lines and function environments.
  */
 #include "sandbox_args.h"
+#include "errf.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -186,8 +187,8 @@ int sandbox_argv(const struct sandbox_spec *spec, struct strvec *argv,
     unsigned uid, gid;
 
     if (sandbox_user(spec->image, &uid, &gid) < 0) {
-        snprintf(err, errlen, "image User \"%.64s\" is not numeric; use "
-                 "\"uid\" or \"uid:gid\"", spec->image->user);
+        errf(err, errlen, "image User \"%.64s\" is not numeric; use "
+             "\"uid\" or \"uid:gid\"", spec->image->user);
         return -1;
     }
     strvec_push(argv, spec->bwrap);
@@ -236,7 +237,7 @@ int sandbox_argv(const struct sandbox_spec *spec, struct strvec *argv,
     strvec_push(argv, "init");
     strvec_pushf(argv, "%d", SANDBOX_CTL_FD);
     if (argv->failed) {
-        snprintf(err, errlen, "out of memory");
+        errf(err, errlen, "out of memory");
         return -1;
     }
     return 0;
@@ -252,11 +253,11 @@ int sandbox_command(const struct oci_image_config *img, struct strvec *argv,
     for (i = 0; img->cmd != NULL && img->cmd[i] != NULL; i++)
         strvec_push(argv, img->cmd[i]);
     if (argv->n == 0 || argv->v[0][0] == '\0') {
-        snprintf(err, errlen, "the image has neither Entrypoint nor Cmd");
+        errf(err, errlen, "the image has neither Entrypoint nor Cmd");
         return -1;
     }
     if (argv->failed) {
-        snprintf(err, errlen, "out of memory");
+        errf(err, errlen, "out of memory");
         return -1;
     }
     return 0;

@@ -2,6 +2,7 @@
  * The executor's listeners and request dispatch.
  */
 #include "server.h"
+#include "errf.h"
 #include "endpoints.h"
 #include "async.h"
 #include "hot.h"
@@ -21,11 +22,11 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+/* errf() for a libuv error code: "<what> <arg>: <libuv's message>". */
 static int fail(char *err, size_t errlen, const char *what, const char *arg,
                 int code)
 {
-    snprintf(err, errlen, "%s %s: %s", what, arg, uv_strerror(code));
-    return -1;
+    return errf(err, errlen, "%s %s: %s", what, arg, uv_strerror(code));
 }
 
 static void conn_dispatch(struct http_conn *c)
@@ -110,13 +111,13 @@ static int clear_stale_socket(const char *path, char *err, size_t errlen)
         return errno == ENOENT ? 0 : fail(err, errlen, "cannot stat", path,
                                          uv_translate_sys_error(errno));
     if (!S_ISSOCK(st.st_mode)) {
-        snprintf(err, errlen, "%s exists and is not a socket", path);
+        errf(err, errlen, "%s exists and is not a socket", path);
         return -1;
     }
     memset(&sun, 0, sizeof(sun));
     sun.sun_family = AF_UNIX;
     if (strlen(path) >= sizeof(sun.sun_path)) {
-        snprintf(err, errlen, "socket path %s is too long", path);
+        errf(err, errlen, "socket path %s is too long", path);
         return -1;
     }
     memcpy(sun.sun_path, path, strlen(path));
@@ -127,7 +128,7 @@ static int clear_stale_socket(const char *path, char *err, size_t errlen)
     rc = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
     close(fd);
     if (rc == 0) {
-        snprintf(err, errlen, "%s is in use by a running process", path);
+        errf(err, errlen, "%s is in use by a running process", path);
         return -1;
     }
     if (unlink(path) < 0 && errno != ENOENT)
@@ -166,8 +167,8 @@ static int listen_unix(struct server *s, char *err, size_t errlen)
         } else {
             gid = strtoul(s->cfg.listen_group, &end, 10);
             if (*end != '\0') {
-                snprintf(err, errlen, "no such group \"%s\"",
-                         s->cfg.listen_group);
+                errf(err, errlen, "no such group \"%s\"",
+                     s->cfg.listen_group);
                 return -1;
             }
         }
@@ -201,8 +202,8 @@ static int read_secret(struct server *s, char *err, size_t errlen)
     while (n > 0 && (s->secret[n - 1] == '\n' || s->secret[n - 1] == '\r'))
         n--;
     if (n < SERVER_SECRET_MIN || n >= (ssize_t)sizeof(s->secret)) {
-        snprintf(err, errlen, "the secret in %s must have %d to %zu bytes",
-                 path, SERVER_SECRET_MIN, sizeof(s->secret) - 1);
+        errf(err, errlen, "the secret in %s must have %d to %zu bytes",
+             path, SERVER_SECRET_MIN, sizeof(s->secret) - 1);
         return -1;
     }
     s->secret_len = (size_t)n;
@@ -230,8 +231,8 @@ static int listen_tcp(struct server *s, const char *spec, uv_tcp_t *h,
     if (rc < 0)
         rc = uv_ip6_addr(host, port, (struct sockaddr_in6 *)&addr);
     if (rc < 0) {
-        snprintf(err, errlen, "a TCP listener needs a numeric address: "
-                 "\"%s\"", spec);
+        errf(err, errlen, "a TCP listener needs a numeric address: "
+             "\"%s\"", spec);
         return -1;
     }
     rc = uv_tcp_init(s->loop, h);
@@ -290,8 +291,8 @@ int server_start(struct server *s, uv_loop_t *loop, const struct config *cfg,
         /* installed beside the executor */
         n = readlink("/proc/self/exe", self, sizeof(self) - 1);
         if (n < 0) {
-            snprintf(err, errlen, "cannot find the executor's own path: %s",
-                     strerror(errno));
+            errf(err, errlen, "cannot find the executor's own path: %s",
+                 strerror(errno));
             return -1;
         }
         self[n] = '\0';
@@ -301,8 +302,8 @@ int server_start(struct server *s, uv_loop_t *loop, const struct config *cfg,
                  "functions-sandbox-helper", self);
     }
     if (access(s->helper, X_OK) < 0) {
-        snprintf(err, errlen, "cannot run %s: %s", s->helper,
-                 strerror(errno));
+        errf(err, errlen, "cannot run %s: %s", s->helper,
+             strerror(errno));
         return -1;
     }
     /* sandboxes run it as their init, from this descriptor, as the
@@ -310,15 +311,15 @@ int server_start(struct server *s, uv_loop_t *loop, const struct config *cfg,
     s->helper_fd = open(s->helper, O_RDONLY | O_CLOEXEC);
     if (s->helper_fd < 0 || fstat(s->helper_fd, &st) < 0
         || !(st.st_mode & S_IXOTH)) {
-        snprintf(err, errlen, "%s must be readable and executable by "
-                 "everyone (mode 0755)", s->helper);
+        errf(err, errlen, "%s must be readable and executable by "
+             "everyone (mode 0755)", s->helper);
         if (s->helper_fd >= 0)
             close(s->helper_fd);
         return -1;
     }
     if (access(cfg->bwrap, X_OK) < 0) {
-        snprintf(err, errlen, "cannot run %s: %s", cfg->bwrap,
-                 strerror(errno));
+        errf(err, errlen, "cannot run %s: %s", cfg->bwrap,
+             strerror(errno));
         return -1;
     }
     if (uid_range_check(cfg->sandbox_uid_first, cfg->sandbox_uid_count,
@@ -328,12 +329,12 @@ int server_start(struct server *s, uv_loop_t *loop, const struct config *cfg,
         return -1;
     if (uid_range_init(&s->uids, cfg->sandbox_uid_first,
                        cfg->sandbox_uid_count) < 0) {
-        snprintf(err, errlen, "out of memory");
+        errf(err, errlen, "out of memory");
         return -1;
     }
     if (seccomp_filter_build(cfg->allow_network, &s->seccomp_bpf,
                              &s->seccomp_len) < 0) {
-        snprintf(err, errlen, "cannot build the seccomp filter");
+        errf(err, errlen, "cannot build the seccomp filter");
         return -1;
     }
     capacity_init(&s->capacity, loop);
@@ -361,9 +362,9 @@ int server_start(struct server *s, uv_loop_t *loop, const struct config *cfg,
         return -1;
     }
     if (cfg->cpu_quota > 0 && !s->cgroups.have_cpu) {
-        snprintf(err, errlen, "cpu_quota needs the cpu cgroup controller, "
-                 "which %s lacks: enable it, or set cpu_quota = 0 to run "
-                 "sandboxes without a CPU quota", cfg->cgroup_root);
+        errf(err, errlen, "cpu_quota needs the cpu cgroup controller, "
+             "which %s lacks: enable it, or set cpu_quota = 0 to run "
+             "sandboxes without a CPU quota", cfg->cgroup_root);
         cgroups_fini(&s->cgroups);
         close_listeners(s);
         return -1;
@@ -383,7 +384,7 @@ int server_reconfigure(struct server *s, const struct config *cfg,
         || strcmp(cfg->listen_tcp, s->cfg.listen_tcp) != 0
         || strcmp(cfg->secret_file, s->cfg.secret_file) != 0
         || strcmp(cfg->metrics_listen, s->cfg.metrics_listen) != 0) {
-        snprintf(err, errlen, "listener settings change only on restart");
+        errf(err, errlen, "listener settings change only on restart");
         kept = 1;
     }
     s->cfg.log_level = cfg->log_level;

@@ -2,6 +2,7 @@
  * The count of an image's unpacked bytes and entries against its limits.
  */
 #include "unpack_limits.h"
+#include "errf.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -77,35 +78,35 @@ void unpack_limit_message(char *err, size_t errlen, const char *image,
         return;
     switch (l) {
     case UNPACK_LAYER_BLOB:
-        snprintf(err, errlen, "image \"%s\" is too large: layer %zu of %zu "
-                 "is larger than %s (%llu bytes) before it is even unpacked",
-                 image, layer + 1, nlayers, key,
-                 (unsigned long long)m->layer_bytes);
+        errf(err, errlen, "image \"%s\" is too large: layer %zu of %zu "
+             "is larger than %s (%llu bytes) before it is even unpacked",
+             image, layer + 1, nlayers, key,
+             (unsigned long long)m->layer_bytes);
         return;
     case UNPACK_LAYER_BYTES:
-        snprintf(err, errlen, "image \"%s\" is too large: layer %zu of %zu "
-                 "unpacks to more than %s (%llu bytes)", image, layer + 1,
-                 nlayers, key, (unsigned long long)m->layer_bytes);
+        errf(err, errlen, "image \"%s\" is too large: layer %zu of %zu "
+             "unpacks to more than %s (%llu bytes)", image, layer + 1,
+             nlayers, key, (unsigned long long)m->layer_bytes);
         return;
     case UNPACK_LAYER_ENTRIES:
-        snprintf(err, errlen, "image \"%s\" is too large: layer %zu of %zu "
-                 "has more than %s (%llu entries)", image, layer + 1,
-                 nlayers, key, (unsigned long long)m->layer_entries);
+        errf(err, errlen, "image \"%s\" is too large: layer %zu of %zu "
+             "has more than %s (%llu entries)", image, layer + 1,
+             nlayers, key, (unsigned long long)m->layer_entries);
         return;
     case UNPACK_IMAGE_BYTES:
-        snprintf(err, errlen, "image \"%s\" is too large: its layers unpack "
-                 "to more than %s (%llu bytes), reached in layer %zu of %zu",
-                 image, key, (unsigned long long)m->image_bytes, layer + 1,
-                 nlayers);
+        errf(err, errlen, "image \"%s\" is too large: its layers unpack "
+             "to more than %s (%llu bytes), reached in layer %zu of %zu",
+             image, key, (unsigned long long)m->image_bytes, layer + 1,
+             nlayers);
         return;
     case UNPACK_IMAGE_ENTRIES:
-        snprintf(err, errlen, "image \"%s\" is too large: its layers have "
-                 "more than %s (%llu entries), reached in layer %zu of %zu",
-                 image, key, (unsigned long long)m->image_entries, layer + 1,
-                 nlayers);
+        errf(err, errlen, "image \"%s\" is too large: its layers have "
+             "more than %s (%llu entries), reached in layer %zu of %zu",
+             image, key, (unsigned long long)m->image_entries, layer + 1,
+             nlayers);
         return;
     case UNPACK_WITHIN:
         break;
     }
-    snprintf(err, errlen, "image \"%s\" is within its limits", image);
+    errf(err, errlen, "image \"%s\" is within its limits", image);
 }
