@@ -37,6 +37,21 @@
  */
 #define NOT_STARTED "Retry-After: 1\r\nFn-Executor-Busy: 1\r\n"
 
+/* Where a cold call is: its process ends once, whatever ended it. */
+enum call_state {
+    CALL_STARTING,              /* capacity, image, sandbox, process */
+    CALL_RUNNING,               /* its process runs in its sandbox */
+    CALL_ENDED,                 /* the process is over: answer it */
+};
+
+/* Why the executor cut it short; a later reason of higher rank wins. */
+enum call_cut {
+    CALL_CUT_NONE,
+    CALL_CUT_TOO_BIG,           /* its output went over max_response_body */
+    CALL_CUT_TIMEOUT,           /* the route's timeout */
+    CALL_CUT_STOPPED,           /* call_stop_all: the executor stops */
+};
+
 struct call {
     struct call *next, *prev;   /* in server->calls */
     struct server *server;
@@ -67,12 +82,10 @@ struct call {
 
     char *output;
     size_t output_len;
-    int too_big;
-    int timed_out;
-    int stopped;                /* by call_stop_all */
-    int done;                   /* the process is over */
-    int lost;                   /* and its sandbox died with it */
-    int clean;                  /* nothing of it is left in the sandbox */
+    enum call_state state;
+    enum call_cut cut;
+    int lost;                   /* ended: its sandbox died with it */
+    int clean;                  /* ended: nothing of it is left there */
     int64_t exit_status;
     int term_signal;
 
@@ -283,15 +296,14 @@ static void finish(struct call *call)
     /* the sandbox serves the next call only if nothing is left of this
      * one and it ended by itself */
     sandbox_release(call->sb, !call->lost && call->clean && oom <= 0
-                              && !call->timed_out && !call->too_big
-                              && !call->stopped);
+                              && call->cut == CALL_CUT_NONE);
     call->sb = NULL;
     capacity_release(&s->capacity, call->memory);
 
-    if (call->stopped) {
+    if (call->cut == CALL_CUT_STOPPED) {
         respond_error(call, 503, "the call was stopped: the executor is "
                       "shutting down", NULL);
-    } else if (call->timed_out) {
+    } else if (call->cut == CALL_CUT_TIMEOUT) {
         snprintf(msg, sizeof(msg), "function timed out after %u s",
                  r->timeout_s);
         respond_error(call, 504, msg, NULL);
@@ -299,7 +311,7 @@ static void finish(struct call *call)
         snprintf(msg, sizeof(msg), "function was killed: out of memory "
                  "(limit %u MiB)", r->memory_mb);
         respond_error(call, 502, msg, NULL);
-    } else if (call->too_big) {
+    } else if (call->cut == CALL_CUT_TOO_BIG) {
         snprintf(msg, sizeof(msg), "function response is larger than "
                  "%llu bytes", (unsigned long long)s->cfg.max_response_body);
         respond_error(call, 502, msg, NULL);
@@ -322,16 +334,24 @@ static void finish(struct call *call)
 
 /* ---------------------------------------------------------------- I/O */
 
+/* The executor ends the call: its process is killed, the reason kept. */
+static void cut(struct call *call, enum call_cut why)
+{
+    if (why > call->cut)
+        call->cut = why;
+    if (call->sb != NULL && call->state != CALL_ENDED)
+        sandbox_kill(call->sb);
+}
+
 static void on_stdout(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 {
     struct call *call = st->data;
     uint64_t max = call->server->cfg.max_response_body;
 
-    if (n > 0 && !call->too_big) {
+    if (n > 0 && call->cut == CALL_CUT_NONE) {
         if (call->output_len + (size_t)n > max) {
             /* the function is killed: it must not keep a slot writing */
-            call->too_big = 1;
-            sandbox_kill(call->sb);
+            cut(call, CALL_CUT_TOO_BIG);
         } else {
             char *p = realloc(call->output, call->output_len + (size_t)n);
             if (p != NULL) {
@@ -339,7 +359,7 @@ static void on_stdout(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
                 call->output = p;
                 call->output_len += (size_t)n;
             } else {
-                call->too_big = 1;
+                cut(call, CALL_CUT_TOO_BIG);
             }
         }
     }
@@ -400,7 +420,7 @@ static void on_done(struct sandbox *sb, int lost, int32_t wait_status,
     struct call *call = arg;
 
     (void)sb;
-    call->done = 1;
+    call->state = CALL_ENDED;
     call->lost = lost;
     call->clean = clean;
     if (!lost && WIFEXITED(wait_status))
@@ -416,8 +436,7 @@ static void on_timeout(uv_timer_t *t)
 {
     struct call *call = t->data;
 
-    call->timed_out = 1;
-    sandbox_kill(call->sb);
+    cut(call, CALL_CUT_TIMEOUT);
 }
 
 /* ------------------------------------------------------------ starting */
@@ -491,6 +510,7 @@ static int run(struct call *call)
         close(far[i]);
 
     /* from here on, the call ends through finish() */
+    call->state = CALL_RUNNING;
     call->started_ms = uv_now(s->loop);
     call->ulog.call_id = call->req.call_id;
     call->ulog.app = call->req.route.app;
@@ -552,7 +572,7 @@ static void fail(struct call *call, int status, const char *msg)
 
 static void start_run(struct call *call)
 {
-    if (call->stopped || call->server->killing) {
+    if (call->cut == CALL_CUT_STOPPED || call->server->killing) {
         fail(call, 503, "the call was stopped: the executor is shutting "
              "down");
         return;
@@ -570,7 +590,7 @@ static void on_sandbox_ready(struct sandbox *sb, int ok, void *arg)
     if (!ok) {
         /* the sandbox frees itself; its reason is in the log */
         call->sb = NULL;
-        if (call->stopped)
+        if (call->cut == CALL_CUT_STOPPED)
             fail(call, 503, "the call was stopped: the executor is "
                  "shutting down");
         else
@@ -1022,11 +1042,10 @@ size_t call_stop_all(struct server *s)
     s->killing = 1;
     for (call = s->calls; call != NULL; call = call->next) {
         n++;
-        if (call->sb == NULL || call->done)
+        if (call->sb == NULL || call->state == CALL_ENDED)
             continue;   /* waiting for capacity or its image, or ending */
         /* a sandbox starting or running: its end answers the call */
-        call->stopped = 1;
-        sandbox_kill(call->sb);
+        cut(call, CALL_CUT_STOPPED);
     }
     hot_stop_all(s);
     return n;
