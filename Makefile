@@ -49,6 +49,7 @@ EXECUTOR_PURE := common/errf.c common/route_def.c common/ulid.c \
 EXECUTOR_SRCS := $(EXECUTOR_PURE) executor/log.c executor/http_conn.c \
                  executor/server.c executor/endpoints.c executor/main.c \
                  executor/capacity.c executor/cgroup.c executor/call.c \
+                 executor/call_state.c executor/call_hot.c \
                  executor/uid_range.c \
                  executor/call_log.c executor/file_read.c \
                  executor/image_store.c executor/image_cache.c \

@@ -4,6 +4,7 @@
  * thread pool.
  */
 #include "call.h"
+#include "call_state.h"
 #include "errf.h"
 #include "call_log.h"
 #include "call_request.h"
@@ -30,183 +31,12 @@
 #include <time.h>
 #include <unistd.h>
 
-/*
- * The executor's own answer that it did not start the call: the only one
- * nginx may pass to another executor.  A function cannot send Fn-*
- * headers (they are dropped from its answers), so it cannot forge it.
- */
-#define NOT_STARTED "Retry-After: 1\r\nFn-Executor-Busy: 1\r\n"
-
-/* Where a cold call is: its process ends once, whatever ended it. */
-enum call_state {
-    CALL_STARTING,              /* capacity, image, sandbox, process */
-    CALL_RUNNING,               /* its process runs in its sandbox */
-    CALL_ENDED,                 /* the process is over: answer it */
-};
-
-/* Why the executor cut it short; a later reason of higher rank wins. */
-enum call_cut {
-    CALL_CUT_NONE,
-    CALL_CUT_TOO_BIG,           /* its output went over max_response_body */
-    CALL_CUT_TIMEOUT,           /* the route's timeout */
-    CALL_CUT_STOPPED,           /* call_stop_all: the executor stops */
-};
-
-struct call {
-    struct call *next, *prev;   /* in server->calls */
-    struct server *server;
-    struct http_conn *conn;
-    struct call_request req;
-    char *body;
-    size_t body_len;
-    uint64_t memory;
-
-    struct capacity_waiter waiter;
-    int holds_capacity;
-    uint64_t wait_ms;
-
-    uv_work_t work;
-    struct image image;
-    enum image_error image_error;
-    char error[512];
-
-    char *key;                  /* of the sandbox pool */
-    struct sandbox *sb;
-    long oom_base;              /* the sandbox's OOM kills before the call */
-    uv_pipe_t in, out, err;
-    uv_timer_t timer;
-    uv_write_t in_write;
-    uv_shutdown_t in_shutdown;
-    int open_handles;
-    uint64_t started_ms;
-
-    char *output;
-    size_t output_len;
-    enum call_state state;
-    enum call_cut cut;
-    int lost;                   /* ended: its sandbox died with it */
-    int clean;                  /* ended: nothing of it is left there */
-    int64_t exit_status;
-    int term_signal;
-
-    /* a hot call (format http) */
-    struct hot_job job;
-    struct strvec hot_env, hot_cmd;
-    char *hot_head;
-
-    /* for the metrics */
-    uint64_t accepted_ms;       /* uv_now() at its request */
-    int64_t accepted_wall_ms;   /* the same on the wall clock */
-    int64_t enqueued_ms;        /* async: its acceptance by nginx */
-    int async;
-    int waited;                 /* it went through the capacity wait */
-    int64_t exec_ms;            /* how long it ran, or -1 */
-    int outcome_set;
-    enum metrics_outcome outcome;
-
-    struct user_log ulog;       /* stderr, logged line by line */
-    char *log;                  /* and kept, for GET /calls/<id>/log */
-    size_t log_len;
-    size_t log_cap;
-    int log_capped;
-};
 
 static void on_conn_closed(void *arg)
 {
     struct call *call = arg;
 
     call->conn = NULL;
-}
-
-/* What the metrics keep of a call that was answered. */
-static void account(struct call *call)
-{
-    int64_t wait = call->waited ? (int64_t)call->wait_ms : -1;
-
-    if (!call->outcome_set)
-        return;
-    if (call->async && call->waited) {
-        /* from nginx's 202 to its start here */
-        wait = call->accepted_wall_ms + (int64_t)call->wait_ms
-               - call->enqueued_ms;
-        if (wait < 0)
-            wait = 0;   /* clocks apart */
-    }
-    metrics_call(call->req.route.app, call->req.route.path,
-                 call->async ? METRICS_ASYNC : METRICS_SYNC, call->outcome,
-                 wait, call->exec_ms);
-}
-
-/* The first answer decides the call's outcome. */
-static void set_outcome(struct call *call, enum metrics_outcome o)
-{
-    if (!call->outcome_set) {
-        call->outcome = o;
-        call->outcome_set = 1;
-    }
-}
-
-static void call_free(struct call *call)
-{
-    struct server *s = call->server;
-
-    account(call);
-
-    if (call->prev)
-        call->prev->next = call->next;
-    else if (s->calls == call)
-        s->calls = call->next;
-    if (call->next)
-        call->next->prev = call->prev;
-    if (call->conn != NULL)
-        call->conn->on_close = NULL;
-    call_request_free(&call->req);
-    image_free(&call->image);
-    free(call->key);
-    strvec_free(&call->hot_env);
-    strvec_free(&call->hot_cmd);
-    free(call->hot_head);
-    http_response_free(&call->job.res);
-    free(call->job.log);
-    free(call->body);
-    free(call->output);
-    free(call->log);
-    free(call);
-}
-
-static void respond_error(struct call *call, int status, const char *msg,
-                          const char *extra)
-{
-    size_t n = json_error_body(NULL, 0, msg, call->req.call_id);
-    char *body = malloc(n + 1), headers[128];
-    struct log_record r;
-
-    set_outcome(call, metrics_outcome_of(status));
-    /* a line per failed call at 1,000 calls/s helps nobody: the metrics
-     * count them; only the executor's own failures are warnings */
-    if (log_begin(&r, status == 500 ? LOG_LEVEL_WARN : LOG_LEVEL_DEBUG,
-                  "call failed")) {
-        log_str(&r, "call_id", call->req.call_id);
-        log_str(&r, "app", call->req.route.app);
-        log_str(&r, "path", call->req.route.path);
-        log_int(&r, "status", status);
-        log_str(&r, "error", msg);
-        log_end(&r);
-    }
-    if (call->conn == NULL) {
-        free(body);
-        return;         /* the caller is gone */
-    }
-    if (body == NULL) {
-        http_conn_close(call->conn);
-        return;
-    }
-    json_error_body(body, n + 1, msg, call->req.call_id);
-    snprintf(headers, sizeof(headers), "Fn-Call-Id: %s\r\n%s",
-             call->req.call_id, extra ? extra : "");
-    http_conn_respond(call->conn, status, "application/json", headers, body,
-                      n);
-    free(body);
 }
 
 /* ------------------------------------------------------------ finishing */
@@ -235,7 +65,7 @@ static void respond_success(struct call *call)
     size_t i, len = 0;
     char *headers;
 
-    set_outcome(call, METRICS_SUCCESS);
+    call_set_outcome(call, METRICS_SUCCESS);
     if (call->conn == NULL)
         return;         /* the caller is gone */
     for (i = 0; i < r->nheaders; i++) {
@@ -247,7 +77,7 @@ static void respond_success(struct call *call)
     }
     headers = malloc(len + 64);
     if (headers == NULL) {
-        respond_error(call, 500, "out of memory", NULL);
+        call_respond_error(call, 500, "out of memory", NULL);
         return;
     }
     len = (size_t)sprintf(headers, "Fn-Call-Id: %s\r\n", call->req.call_id);
@@ -301,31 +131,31 @@ static void finish(struct call *call)
     capacity_release(&s->capacity, call->memory);
 
     if (call->cut == CALL_CUT_STOPPED) {
-        respond_error(call, 503, "the call was stopped: the executor is "
+        call_respond_error(call, 503, "the call was stopped: the executor is "
                       "shutting down", NULL);
     } else if (call->cut == CALL_CUT_TIMEOUT) {
         snprintf(msg, sizeof(msg), "function timed out after %u s",
                  r->timeout_s);
-        respond_error(call, 504, msg, NULL);
+        call_respond_error(call, 504, msg, NULL);
     } else if (oom > 0) {
         snprintf(msg, sizeof(msg), "function was killed: out of memory "
                  "(limit %u MiB)", r->memory_mb);
-        respond_error(call, 502, msg, NULL);
+        call_respond_error(call, 502, msg, NULL);
     } else if (call->cut == CALL_CUT_TOO_BIG) {
         snprintf(msg, sizeof(msg), "function response is larger than "
                  "%llu bytes", (unsigned long long)s->cfg.max_response_body);
-        respond_error(call, 502, msg, NULL);
+        call_respond_error(call, 502, msg, NULL);
     } else if (call->lost) {
-        respond_error(call, 502, "the function's sandbox died; see the "
+        call_respond_error(call, 502, "the function's sandbox died; see the "
                       "executor's log", NULL);
     } else if (call->term_signal != 0) {
         snprintf(msg, sizeof(msg), "function was killed by signal %d",
                  call->term_signal);
-        respond_error(call, 502, msg, NULL);
+        call_respond_error(call, 502, msg, NULL);
     } else if (call->exit_status != 0) {
         snprintf(msg, sizeof(msg), "function exited with status %d",
                  (int)call->exit_status);
-        respond_error(call, 502, msg, NULL);
+        call_respond_error(call, 502, msg, NULL);
     } else {
         respond_success(call);
     }
@@ -441,18 +271,6 @@ static void on_timeout(uv_timer_t *t)
 
 /* ------------------------------------------------------------ starting */
 
-static void deadline(char *out, size_t size, unsigned seconds)
-{
-    struct timeval tv;
-    struct tm tm;
-    time_t t;
-
-    gettimeofday(&tv, NULL);
-    t = tv.tv_sec + seconds;
-    gmtime_r(&t, &tm);
-    strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 /* Opens the executor's end of a pipe; the other end goes to the sandbox. */
 static int open_pipe(struct call *call, uv_pipe_t *p, int fd)
 {
@@ -484,7 +302,7 @@ static int run(struct call *call)
     int in[2] = { -1, -1 }, out[2] = { -1, -1 }, err[2] = { -1, -1 };
     int far[3], rc = -1, i;
 
-    deadline(dl, sizeof(dl), call->req.route.timeout_s);
+    call_deadline(dl, sizeof(dl), call->req.route.timeout_s);
     if (sandbox_env(&ci, &call->image.config, &env) < 0) {
         errf(call->error, sizeof(call->error), "out of memory");
         goto out;
@@ -566,7 +384,7 @@ static void fail(struct call *call, int status, const char *msg)
         call->sb = NULL;
     }
     capacity_release(&call->server->capacity, call->memory);
-    respond_error(call, status, msg, NULL);
+    call_respond_error(call, status, msg, NULL);
     call_free(call);
 }
 
@@ -632,225 +450,6 @@ static void get_sandbox(struct call *call)
     }
 }
 
-/* ------------------------------------------------------------ hot calls */
-
-/*
- * A function's response header that reaches nginx: a valid name and value,
- * and none the platform owns (framing, hop-by-hop, X-Accel-*, Fn-*: the
- * rule routes' headers follow too).  Content-Type is taken apart.
- */
-static int passes(const char *name, const char *value)
-{
-    return route_header_name_valid(name)
-           && route_header_value_valid(value, strlen(value))
-           && !route_header_reserved(name);
-}
-
-/* The function's status and headers, the route's headers, its body. */
-static void respond_hot(struct call *call)
-{
-    const struct http_response *res = &call->job.res;
-    const struct route_def *r = &call->req.route;
-    const char *content_type = NULL;
-    size_t i, len = 64;
-    char *headers, *p;
-
-    set_outcome(call, res->status >= 500 ? METRICS_ERROR : METRICS_SUCCESS);
-    for (i = 0; i < res->nheaders; i++)
-        len += strlen(res->names[i]) + strlen(res->values[i]) + 4;
-    for (i = 0; i < r->nheaders; i++)
-        len += strlen(r->headers[i].key) + strlen(r->headers[i].value) + 4;
-    headers = malloc(len);
-    if (headers == NULL) {
-        respond_error(call, 500, "out of memory", NULL);
-        return;
-    }
-    p = headers + sprintf(headers, "Fn-Call-Id: %s\r\n", call->req.call_id);
-    for (i = 0; i < res->nheaders; i++) {
-        if (!passes(res->names[i], res->values[i]))
-            continue;       /* dropped: nginx never sees it */
-        if (strcasecmp(res->names[i], "Content-Type") == 0)
-            content_type = res->values[i];
-        else
-            p += sprintf(p, "%s: %s\r\n", res->names[i], res->values[i]);
-    }
-    for (i = 0; i < r->nheaders; i++) {
-        if (strcasecmp(r->headers[i].key, "Content-Type") == 0) {
-            if (content_type == NULL)
-                content_type = r->headers[i].value;
-        } else {
-            p += sprintf(p, "%s: %s\r\n", r->headers[i].key,
-                         r->headers[i].value);
-        }
-    }
-    if (content_type == NULL)
-        content_type = utf8_text(res->body, res->body_len)
-                           ? "text/plain; charset=utf-8"
-                           : "application/octet-stream";
-    if (call->conn != NULL)
-        http_conn_respond(call->conn, res->status, content_type, headers,
-                          res->body ? res->body : "", res->body_len);
-    free(headers);
-}
-
-static void on_hot_done(struct hot_job *job)
-{
-    struct call *call = job->data;
-    struct server *s = call->server;
-    struct log_record rec;
-
-    if (s->cfg.log_retention_ms > 0 && job->outcome != HOT_BUSY
-        && job->outcome != HOT_TOO_LARGE) {
-        call_log_save(s->loop, call->req.call_id, job->log, job->log_len);
-        job->log = NULL;
-    }
-    if (job->outcome != HOT_TOO_LARGE)
-        call->waited = 1;
-    if (job->outcome == HOT_OK || job->outcome == HOT_TIMEOUT
-        || job->outcome == HOT_OOM || job->outcome == HOT_BAD_ANSWER
-        || job->outcome == HOT_EXITED)
-        call->exec_ms = (int64_t)(uv_now(s->loop) - call->accepted_ms
-                                  - job->wait_ms);
-    call->wait_ms = job->wait_ms;
-    if (log_begin(&rec, LOG_LEVEL_DEBUG, "call finished")) {
-        log_str(&rec, "call_id", call->req.call_id);
-        log_str(&rec, "app", call->req.route.app);
-        log_str(&rec, "path", call->req.route.path);
-        log_str(&rec, "sandbox", job->sandbox_id);
-        log_str(&rec, "format", "http");
-        log_int(&rec, "status", job->outcome == HOT_OK ? job->res.status : 0);
-        log_int(&rec, "wait_ms", (long long)job->wait_ms);
-        log_end(&rec);
-    }
-    switch (job->outcome) {
-    case HOT_OK:
-        respond_hot(call);
-        break;
-    case HOT_BUSY:
-        respond_error(call, 503, job->message, NOT_STARTED);
-        break;
-    case HOT_TOO_LARGE:
-        snprintf(job->message, sizeof(job->message), "route memory (%u MiB) "
-                 "exceeds this executor's whole memory budget",
-                 call->req.route.memory_mb);
-        respond_error(call, 503, job->message, NULL);
-        break;
-    case HOT_STOPPED:
-        respond_error(call, 503, job->message, NULL);
-        break;
-    case HOT_TIMEOUT:
-        respond_error(call, 504, job->message, NULL);
-        break;
-    case HOT_FAILED:
-        respond_error(call, 500, job->message, NULL);
-        break;
-    case HOT_BAD_ANSWER: {
-        char msg[300];
-
-        snprintf(msg, sizeof(msg), "function answered badly: %s",
-                 job->message);
-        respond_error(call, 502, msg, NULL);
-        break;
-    }
-    default:
-        respond_error(call, 502, job->message, NULL);
-        break;
-    }
-    call_free(call);
-}
-
-/* The pool key of a hot instance: all that changes the instance. */
-static char *hot_key(const struct call *call)
-{
-    const struct route_def *r = &call->req.route;
-    char *key = NULL;
-    size_t size = 0, i;
-    FILE *f = open_memstream(&key, &size);
-
-    if (f == NULL)
-        return NULL;
-    fprintf(f, "%s\n%s\n%s\nhttp\n%llu\n%u", r->app, r->path,
-            call->image.digest, (unsigned long long)call->memory,
-            r->idle_timeout_s);
-    for (i = 0; i < r->nconfig; i++)
-        fprintf(f, "\n%zu:%s=%zu:%s", strlen(r->config[i].key),
-                r->config[i].key, strlen(r->config[i].value),
-                r->config[i].value);
-    if (fclose(f) != 0) {
-        free(key);
-        return NULL;
-    }
-    return key;
-}
-
-static void submit_hot(struct call *call)
-{
-    const struct route_def *r = &call->req.route;
-    struct hot_job *job = &call->job;
-    char dl[32];
-    struct call_info ci = {
-        .call_id = NULL,            /* the instance's environment */
-        .method = call->req.method,
-        .request_url = call->req.request_url,
-        .deadline = dl,
-        .route = r,
-        .header_names = call->req.header_names.v,
-        .header_values = call->req.header_values.v,
-    };
-    size_t head_len = 0;
-
-    deadline(dl, sizeof(dl), r->timeout_s);
-    call->key = hot_key(call);
-    if (call->key == NULL) {
-        respond_error(call, 500, "out of memory", NULL);
-        call_free(call);
-        return;
-    }
-    /* what a new instance needs, unless an idle one is there */
-    if (!hot_idle_available(call->server, call->key)) {
-        if (sandbox_env(&ci, &call->image.config, &call->hot_env) < 0) {
-            respond_error(call, 500, "out of memory", NULL);
-            call_free(call);
-            return;
-        }
-        if (sandbox_command(&call->image.config, &call->hot_cmd, call->error,
-                            sizeof(call->error)) < 0) {
-            respond_error(call, 502, call->error, NULL);
-            call_free(call);
-            return;
-        }
-    }
-    ci.call_id = call->req.call_id;
-    call->hot_head = hot_request_head(&ci, call->body_len, &head_len);
-    if (call->hot_head == NULL) {
-        respond_error(call, 500, "out of memory", NULL);
-        call_free(call);
-        return;
-    }
-    job->server = call->server;
-    job->key = call->key;
-    job->sandbox.key = call->key;
-    job->sandbox.rootfs = call->image.rootfs;
-    job->sandbox.image = &call->image.config;
-    job->sandbox.memory = call->memory;
-    job->cwd = sandbox_cwd(&call->image.config);
-    job->argv = call->hot_cmd.v;
-    job->env = call->hot_env.v;
-    job->max_concurrency = r->max_concurrency > 0 ? r->max_concurrency : 1;
-    job->idle_timeout_ms = (uint64_t)r->idle_timeout_s * 1000;
-    job->timeout_ms = (uint64_t)r->timeout_s * 1000;
-    job->head = call->hot_head;
-    job->head_len = head_len;
-    job->body = call->body;
-    job->body_len = call->body_len;
-    job->call_id = call->req.call_id;
-    job->app = call->req.route.app;
-    job->path = call->req.route.path;
-    job->done = on_hot_done;
-    job->data = call;
-    hot_submit(job);
-}
-
 static void prepare_image(uv_work_t *w)
 {
     struct call *call = w->data;
@@ -874,7 +473,7 @@ static void image_ready(uv_work_t *w, int status)
             log_msg(LOG_LEVEL_ERROR, "image store failure", call->error);
         if (!hot)
             capacity_release(&call->server->capacity, call->memory);
-        respond_error(call, call->image_error == IMAGE_IO ? 500 : 502,
+        call_respond_error(call, call->image_error == IMAGE_IO ? 500 : 502,
                       call->error, NULL);
         call_free(call);
         return;
@@ -887,12 +486,12 @@ static void image_ready(uv_work_t *w, int status)
     if (call->server->killing) {
         if (!hot)
             capacity_release(&call->server->capacity, call->memory);
-        respond_error(call, 503, "executor is shutting down", NOT_STARTED);
+        call_respond_error(call, 503, "executor is shutting down", NOT_STARTED);
         call_free(call);
         return;
     }
     if (hot)
-        submit_hot(call);
+        call_hot_submit(call);
     else
         get_sandbox(call);
 }
@@ -930,11 +529,11 @@ static void on_capacity(struct capacity_waiter *w, enum capacity_result res)
     case CAPACITY_TOO_LARGE:
         snprintf(msg, sizeof(msg), "route memory (%u MiB) exceeds this "
                  "executor's whole memory budget", call->req.route.memory_mb);
-        respond_error(call, 503, msg, NULL);
+        call_respond_error(call, 503, msg, NULL);
         call_free(call);
         return;
     default:
-        respond_error(call, 503, res == CAPACITY_CANCELLED
+        call_respond_error(call, 503, res == CAPACITY_CANCELLED
                                  ? "executor is shutting down"
                                  : "server too busy", NOT_STARTED);
         call_free(call);
@@ -942,7 +541,7 @@ static void on_capacity(struct capacity_waiter *w, enum capacity_result res)
     }
     if (resolve_image(call) < 0) {
         capacity_release(&call->server->capacity, call->memory);
-        respond_error(call, 500, "cannot queue work", NULL);
+        call_respond_error(call, 500, "cannot queue work", NULL);
         call_free(call);
     }
 }
@@ -998,7 +597,7 @@ void call_start(struct server *s, struct http_conn *c)
     }
     for (other = s->calls; other != NULL; other = other->next) {
         if (strcmp(other->req.call_id, call->req.call_id) == 0) {
-            respond_error(call, 409, "a call with this id is already "
+            call_respond_error(call, 409, "a call with this id is already "
                           "running on this executor", NULL);
             call_free(call);
             return;
@@ -1012,7 +611,7 @@ void call_start(struct server *s, struct http_conn *c)
         && call->req.route.format != ROUTE_FORMAT_HTTP) {
         errf(err, sizeof(err), "format \"%s\" is not supported by this "
              "executor yet", route_format_name(call->req.route.format));
-        respond_error(call, 501, err, NULL);
+        call_respond_error(call, 501, err, NULL);
         call_free(call);
         return;
     }
@@ -1025,7 +624,7 @@ void call_start(struct server *s, struct http_conn *c)
     if (call->req.route.format == ROUTE_FORMAT_HTTP) {
         /* hot instances hold capacity, not calls: image first */
         if (resolve_image(call) < 0) {
-            respond_error(call, 500, "cannot queue work", NULL);
+            call_respond_error(call, 500, "cannot queue work", NULL);
             call_free(call);
         }
         return;

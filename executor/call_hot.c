@@ -1,0 +1,234 @@
+/*
+ * The hot path of a call (format http): the request head for the instance,
+ * the call handed to its route's pool, the instance's answer passed on.
+ */
+#include "call_state.h"
+#include "call_log.h"
+#include "hot_request.h"
+#include "json_out.h"
+#include "log.h"
+#include "route_def.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* ------------------------------------------------------------ hot calls */
+
+/*
+ * A function's response header that reaches nginx: a valid name and value,
+ * and none the platform owns (framing, hop-by-hop, X-Accel-*, Fn-*: the
+ * rule routes' headers follow too).  Content-Type is taken apart.
+ */
+static int passes(const char *name, const char *value)
+{
+    return route_header_name_valid(name)
+           && route_header_value_valid(value, strlen(value))
+           && !route_header_reserved(name);
+}
+
+/* The function's status and headers, the route's headers, its body. */
+static void respond_hot(struct call *call)
+{
+    const struct http_response *res = &call->job.res;
+    const struct route_def *r = &call->req.route;
+    const char *content_type = NULL;
+    size_t i, len = 64;
+    char *headers, *p;
+
+    call_set_outcome(call, res->status >= 500 ? METRICS_ERROR : METRICS_SUCCESS);
+    for (i = 0; i < res->nheaders; i++)
+        len += strlen(res->names[i]) + strlen(res->values[i]) + 4;
+    for (i = 0; i < r->nheaders; i++)
+        len += strlen(r->headers[i].key) + strlen(r->headers[i].value) + 4;
+    headers = malloc(len);
+    if (headers == NULL) {
+        call_respond_error(call, 500, "out of memory", NULL);
+        return;
+    }
+    p = headers + sprintf(headers, "Fn-Call-Id: %s\r\n", call->req.call_id);
+    for (i = 0; i < res->nheaders; i++) {
+        if (!passes(res->names[i], res->values[i]))
+            continue;       /* dropped: nginx never sees it */
+        if (strcasecmp(res->names[i], "Content-Type") == 0)
+            content_type = res->values[i];
+        else
+            p += sprintf(p, "%s: %s\r\n", res->names[i], res->values[i]);
+    }
+    for (i = 0; i < r->nheaders; i++) {
+        if (strcasecmp(r->headers[i].key, "Content-Type") == 0) {
+            if (content_type == NULL)
+                content_type = r->headers[i].value;
+        } else {
+            p += sprintf(p, "%s: %s\r\n", r->headers[i].key,
+                         r->headers[i].value);
+        }
+    }
+    if (content_type == NULL)
+        content_type = utf8_text(res->body, res->body_len)
+                           ? "text/plain; charset=utf-8"
+                           : "application/octet-stream";
+    if (call->conn != NULL)
+        http_conn_respond(call->conn, res->status, content_type, headers,
+                          res->body ? res->body : "", res->body_len);
+    free(headers);
+}
+
+static void on_hot_done(struct hot_job *job)
+{
+    struct call *call = job->data;
+    struct server *s = call->server;
+    struct log_record rec;
+
+    if (s->cfg.log_retention_ms > 0 && job->outcome != HOT_BUSY
+        && job->outcome != HOT_TOO_LARGE) {
+        call_log_save(s->loop, call->req.call_id, job->log, job->log_len);
+        job->log = NULL;
+    }
+    if (job->outcome != HOT_TOO_LARGE)
+        call->waited = 1;
+    if (job->outcome == HOT_OK || job->outcome == HOT_TIMEOUT
+        || job->outcome == HOT_OOM || job->outcome == HOT_BAD_ANSWER
+        || job->outcome == HOT_EXITED)
+        call->exec_ms = (int64_t)(uv_now(s->loop) - call->accepted_ms
+                                  - job->wait_ms);
+    call->wait_ms = job->wait_ms;
+    if (log_begin(&rec, LOG_LEVEL_DEBUG, "call finished")) {
+        log_str(&rec, "call_id", call->req.call_id);
+        log_str(&rec, "app", call->req.route.app);
+        log_str(&rec, "path", call->req.route.path);
+        log_str(&rec, "sandbox", job->sandbox_id);
+        log_str(&rec, "format", "http");
+        log_int(&rec, "status", job->outcome == HOT_OK ? job->res.status : 0);
+        log_int(&rec, "wait_ms", (long long)job->wait_ms);
+        log_end(&rec);
+    }
+    switch (job->outcome) {
+    case HOT_OK:
+        respond_hot(call);
+        break;
+    case HOT_BUSY:
+        call_respond_error(call, 503, job->message, NOT_STARTED);
+        break;
+    case HOT_TOO_LARGE:
+        snprintf(job->message, sizeof(job->message), "route memory (%u MiB) "
+                 "exceeds this executor's whole memory budget",
+                 call->req.route.memory_mb);
+        call_respond_error(call, 503, job->message, NULL);
+        break;
+    case HOT_STOPPED:
+        call_respond_error(call, 503, job->message, NULL);
+        break;
+    case HOT_TIMEOUT:
+        call_respond_error(call, 504, job->message, NULL);
+        break;
+    case HOT_FAILED:
+        call_respond_error(call, 500, job->message, NULL);
+        break;
+    case HOT_BAD_ANSWER: {
+        char msg[300];
+
+        snprintf(msg, sizeof(msg), "function answered badly: %s",
+                 job->message);
+        call_respond_error(call, 502, msg, NULL);
+        break;
+    }
+    default:
+        call_respond_error(call, 502, job->message, NULL);
+        break;
+    }
+    call_free(call);
+}
+
+/* The pool key of a hot instance: all that changes the instance. */
+static char *hot_key(const struct call *call)
+{
+    const struct route_def *r = &call->req.route;
+    char *key = NULL;
+    size_t size = 0, i;
+    FILE *f = open_memstream(&key, &size);
+
+    if (f == NULL)
+        return NULL;
+    fprintf(f, "%s\n%s\n%s\nhttp\n%llu\n%u", r->app, r->path,
+            call->image.digest, (unsigned long long)call->memory,
+            r->idle_timeout_s);
+    for (i = 0; i < r->nconfig; i++)
+        fprintf(f, "\n%zu:%s=%zu:%s", strlen(r->config[i].key),
+                r->config[i].key, strlen(r->config[i].value),
+                r->config[i].value);
+    if (fclose(f) != 0) {
+        free(key);
+        return NULL;
+    }
+    return key;
+}
+
+void call_hot_submit(struct call *call)
+{
+    const struct route_def *r = &call->req.route;
+    struct hot_job *job = &call->job;
+    char dl[32];
+    struct call_info ci = {
+        .call_id = NULL,            /* the instance's environment */
+        .method = call->req.method,
+        .request_url = call->req.request_url,
+        .deadline = dl,
+        .route = r,
+        .header_names = call->req.header_names.v,
+        .header_values = call->req.header_values.v,
+    };
+    size_t head_len = 0;
+
+    call_deadline(dl, sizeof(dl), r->timeout_s);
+    call->key = hot_key(call);
+    if (call->key == NULL) {
+        call_respond_error(call, 500, "out of memory", NULL);
+        call_free(call);
+        return;
+    }
+    /* what a new instance needs, unless an idle one is there */
+    if (!hot_idle_available(call->server, call->key)) {
+        if (sandbox_env(&ci, &call->image.config, &call->hot_env) < 0) {
+            call_respond_error(call, 500, "out of memory", NULL);
+            call_free(call);
+            return;
+        }
+        if (sandbox_command(&call->image.config, &call->hot_cmd, call->error,
+                            sizeof(call->error)) < 0) {
+            call_respond_error(call, 502, call->error, NULL);
+            call_free(call);
+            return;
+        }
+    }
+    ci.call_id = call->req.call_id;
+    call->hot_head = hot_request_head(&ci, call->body_len, &head_len);
+    if (call->hot_head == NULL) {
+        call_respond_error(call, 500, "out of memory", NULL);
+        call_free(call);
+        return;
+    }
+    job->server = call->server;
+    job->key = call->key;
+    job->sandbox.key = call->key;
+    job->sandbox.rootfs = call->image.rootfs;
+    job->sandbox.image = &call->image.config;
+    job->sandbox.memory = call->memory;
+    job->cwd = sandbox_cwd(&call->image.config);
+    job->argv = call->hot_cmd.v;
+    job->env = call->hot_env.v;
+    job->max_concurrency = r->max_concurrency > 0 ? r->max_concurrency : 1;
+    job->idle_timeout_ms = (uint64_t)r->idle_timeout_s * 1000;
+    job->timeout_ms = (uint64_t)r->timeout_s * 1000;
+    job->head = call->hot_head;
+    job->head_len = head_len;
+    job->body = call->body;
+    job->body_len = call->body_len;
+    job->call_id = call->req.call_id;
+    job->app = call->req.route.app;
+    job->path = call->req.route.path;
+    job->done = on_hot_done;
+    job->data = call;
+    hot_submit(job);
+}

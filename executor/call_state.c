@@ -1,0 +1,117 @@
+/*
+ * What both paths of a call share: its outcome, its error answers, its
+ * end (call_state.h).
+ */
+#include "call_state.h"
+#include "image_store.h"
+#include "json_out.h"
+#include "log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+/* What the metrics keep of a call that was answered. */
+static void account(struct call *call)
+{
+    int64_t wait = call->waited ? (int64_t)call->wait_ms : -1;
+
+    if (!call->outcome_set)
+        return;
+    if (call->async && call->waited) {
+        /* from nginx's 202 to its start here */
+        wait = call->accepted_wall_ms + (int64_t)call->wait_ms
+               - call->enqueued_ms;
+        if (wait < 0)
+            wait = 0;   /* clocks apart */
+    }
+    metrics_call(call->req.route.app, call->req.route.path,
+                 call->async ? METRICS_ASYNC : METRICS_SYNC, call->outcome,
+                 wait, call->exec_ms);
+}
+
+/* The first answer decides the call's outcome. */
+void call_set_outcome(struct call *call, enum metrics_outcome o)
+{
+    if (!call->outcome_set) {
+        call->outcome = o;
+        call->outcome_set = 1;
+    }
+}
+
+void call_free(struct call *call)
+{
+    struct server *s = call->server;
+
+    account(call);
+
+    if (call->prev)
+        call->prev->next = call->next;
+    else if (s->calls == call)
+        s->calls = call->next;
+    if (call->next)
+        call->next->prev = call->prev;
+    if (call->conn != NULL)
+        call->conn->on_close = NULL;
+    call_request_free(&call->req);
+    image_free(&call->image);
+    free(call->key);
+    strvec_free(&call->hot_env);
+    strvec_free(&call->hot_cmd);
+    free(call->hot_head);
+    http_response_free(&call->job.res);
+    free(call->job.log);
+    free(call->body);
+    free(call->output);
+    free(call->log);
+    free(call);
+}
+
+void call_respond_error(struct call *call, int status, const char *msg,
+                        const char *extra)
+{
+    size_t n = json_error_body(NULL, 0, msg, call->req.call_id);
+    char *body = malloc(n + 1), headers[128];
+    struct log_record r;
+
+    call_set_outcome(call, metrics_outcome_of(status));
+    /* a line per failed call at 1,000 calls/s helps nobody: the metrics
+     * count them; only the executor's own failures are warnings */
+    if (log_begin(&r, status == 500 ? LOG_LEVEL_WARN : LOG_LEVEL_DEBUG,
+                  "call failed")) {
+        log_str(&r, "call_id", call->req.call_id);
+        log_str(&r, "app", call->req.route.app);
+        log_str(&r, "path", call->req.route.path);
+        log_int(&r, "status", status);
+        log_str(&r, "error", msg);
+        log_end(&r);
+    }
+    if (call->conn == NULL) {
+        free(body);
+        return;         /* the caller is gone */
+    }
+    if (body == NULL) {
+        http_conn_close(call->conn);
+        return;
+    }
+    json_error_body(body, n + 1, msg, call->req.call_id);
+    snprintf(headers, sizeof(headers), "Fn-Call-Id: %s\r\n%s",
+             call->req.call_id, extra ? extra : "");
+    http_conn_respond(call->conn, status, "application/json", headers, body,
+                      n);
+    free(body);
+}
+
+void call_deadline(char *out, size_t size, unsigned seconds)
+{
+    struct timeval tv;
+    struct tm tm;
+    time_t t;
+
+    gettimeofday(&tv, NULL);
+    t = tv.tv_sec + seconds;
+    gmtime_r(&t, &tm);
+    strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
