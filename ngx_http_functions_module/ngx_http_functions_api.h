@@ -15,6 +15,7 @@
 
 
 #include "ngx_http_functions_module.h"
+#include "ngx_http_functions_query.h"
 
 #include <jansson.h>
 

@@ -8,6 +8,7 @@
 
 
 #include "ngx_http_functions_api.h"
+#include "ngx_http_functions_cache.h"
 #include "ngx_http_functions_ctx.h"
 #include "ngx_http_functions_log.h"
 #include "ngx_http_functions_send.h"

@@ -17,6 +17,7 @@
 
 
 #include "ngx_http_functions_module.h"
+#include "ngx_http_functions_cache.h"
 #include "ngx_http_functions_log.h"
 
 

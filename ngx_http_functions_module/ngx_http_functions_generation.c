@@ -9,6 +9,8 @@
 
 
 #include "ngx_http_functions_module.h"
+#include "ngx_http_functions_cache.h"
+#include "ngx_http_functions_query.h"
 
 #include <mysql.h>
 

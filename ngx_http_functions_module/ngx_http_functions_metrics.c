@@ -21,6 +21,7 @@
 
 
 #include "ngx_http_functions_module.h"
+#include "ngx_http_functions_cache.h"
 #include "ngx_http_functions_log.h"
 #include "ngx_http_functions_metrics.h"
 #include "ngx_http_functions_send.h"

@@ -8,6 +8,8 @@
 
 
 #include "ngx_http_functions_module.h"
+#include "ngx_http_functions_cache.h"
+#include "ngx_http_functions_query.h"
 #include "ngx_http_functions_log.h"
 #include "ngx_http_functions_metrics.h"
 

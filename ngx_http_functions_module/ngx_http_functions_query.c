@@ -21,6 +21,7 @@
 
 
 #include "ngx_http_functions_module.h"
+#include "ngx_http_functions_query.h"
 #include "ngx_http_functions_log.h"
 
 #include <mysql.h>

@@ -18,6 +18,8 @@
 
 
 #include "ngx_http_functions_ctx.h"
+#include "ngx_http_functions_cache.h"
+#include "ngx_http_functions_query.h"
 #include "ngx_http_functions_jwt.h"
 #include "ngx_http_functions_log.h"
 #include "ngx_http_functions_metrics.h"
