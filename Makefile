@@ -164,8 +164,9 @@ bench: deps all
 
 # Every test file runs in the normal build.  With SANITIZE=1 the files of
 # ONCE_TESTS are left out: they exercise no C path the others do not (the
-# schema scripts, the harness itself, the stack script) or are built with
-# the sanitizers anyway (the fuzzers).  The slow system suites go there too.
+# schema scripts, the harness itself, the stack script, the layering
+# check) or are built with the sanitizers anyway (the fuzzers).  The slow
+# system suites go there too.
 # prove --timer prints each file's time: README.md, "Tests", has the budget.
 ONCE_TESTS := t/02-schema-migrate.t t/04-stack.t t/05-fuzz-smoke.t \
               t/06-harness.t t/22-layers.t
