@@ -53,6 +53,7 @@ static void ngx_http_functions_routes_listed(ngx_http_functions_api_t *api);
 static json_t *ngx_http_functions_route_item(ngx_http_functions_api_t *api,
     char **row, unsigned long *lengths);
 static void ngx_http_functions_route_written(ngx_http_functions_api_t *api);
+static json_t *ngx_http_functions_route_read(ngx_http_functions_api_t *api);
 static void ngx_http_functions_route_answer(ngx_http_functions_api_t *api);
 static void ngx_http_functions_route_patch_read(
     ngx_http_functions_api_t *api);
@@ -479,8 +480,14 @@ ngx_http_functions_api_route_get(ngx_http_functions_api_t *api)
 }
 
 
-static void
-ngx_http_functions_route_answer(ngx_http_functions_api_t *api)
+/*
+ * The route the query read, as JSON with its key (as IronFunctions
+ * answered one route: its CLI signs calls with it; lists mask it); NULL
+ * when the operation has ended (no such route, or unreadable).
+ */
+
+static json_t *
+ngx_http_functions_route_read(ngx_http_functions_api_t *api)
 {
     json_t                      *route;
     MYSQL_ROW                    row;
@@ -489,11 +496,9 @@ ngx_http_functions_route_answer(ngx_http_functions_api_t *api)
 
     row = ngx_http_functions_api_row(api, "Route not found", &lengths);
     if (row == NULL) {
-        return;
+        return NULL;
     }
 
-    /* one route, to a client of the API: with its key, as IronFunctions
-     * answered (its CLI signs calls with it); lists mask it */
     route = ngx_http_functions_route_json(&api->app, row, lengths, 0);
 
     ngx_http_functions_query_free(q);
@@ -501,6 +506,19 @@ ngx_http_functions_route_answer(ngx_http_functions_api_t *api)
     if (route == NULL) {
         ngx_http_functions_api_fail(api, NGX_HTTP_INTERNAL_SERVER_ERROR,
                                     "the stored route is unreadable");
+    }
+
+    return route;
+}
+
+
+static void
+ngx_http_functions_route_answer(ngx_http_functions_api_t *api)
+{
+    json_t  *route;
+
+    route = ngx_http_functions_route_read(api);
+    if (route == NULL) {
         return;
     }
 
@@ -568,24 +586,11 @@ ngx_http_functions_api_route_patch(ngx_http_functions_api_t *api)
 static void
 ngx_http_functions_route_patch_read(ngx_http_functions_api_t *api)
 {
-    json_t                      *o, *patch, *v, *map;
-    MYSQL_ROW                    row;
-    unsigned long               *lengths;
-    const char *const           *f;
-    ngx_http_functions_query_t  *q = &api->query;
+    json_t             *o, *patch, *v, *map;
+    const char *const  *f;
 
-    row = ngx_http_functions_api_row(api, "Route not found", &lengths);
-    if (row == NULL) {
-        return;
-    }
-
-    o = ngx_http_functions_route_json(&api->app, row, lengths, 0);
-
-    ngx_http_functions_query_free(q);
-
+    o = ngx_http_functions_route_read(api);
     if (o == NULL) {
-        ngx_http_functions_api_fail(api, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                    "the stored route is unreadable");
         return;
     }
 
