@@ -27,9 +27,10 @@ CFLAGS    += -std=gnu11 -D_GNU_SOURCE -g $(OPT) $(WARN) -Icommon -Iexecutor \
 LDFLAGS   += $(if $(SANITIZE),-fsanitize=address$(comma)undefined) -Wl,-z,relro -Wl,-z,now
 
 # The module is compiled by nginx's own build, with Debian's hardening flags
-# (as its nginx was built) plus ours.
+# (as its nginx was built) plus ours; the root config finds MariaDB's
+# headers itself.
 NGX_CC_OPT := -g $(OPT) -fPIC -Wformat -Werror=format-security -Wdate-time \
-              $(WARN) -I/usr/include/mariadb
+              $(WARN)
 NGX_LD_OPT := -Wl,-z,relro -Wl,-z,now -fPIC \
               $(if $(SANITIZE),-fsanitize=address$(comma)undefined)
 
