@@ -51,6 +51,7 @@ EXECUTOR_SRCS := $(EXECUTOR_PURE) executor/log.c executor/http_conn.c \
                  executor/server.c executor/endpoints.c executor/main.c \
                  executor/capacity.c executor/cgroup.c executor/call.c \
                  executor/call_state.c executor/call_hot.c \
+                 executor/call_inbox.c \
                  executor/uid_range.c \
                  executor/call_log.c executor/file_read.c \
                  executor/image_store.c executor/image_cache.c \
@@ -59,7 +60,7 @@ EXECUTOR_SRCS := $(EXECUTOR_PURE) executor/log.c executor/http_conn.c \
                  executor/seccomp_filter.c executor/async.c executor/user_log.c \
                  common/amqp_link.c
 EXECUTOR_LIBS := -luv -lhttp_parser -ljansson -larchive -lseccomp -lcrypto \
-                 -lrabbitmq -lcurl -lmariadb -lpthread
+                 -lrabbitmq -lmariadb -lpthread
 
 UNIT_TESTS    := $(patsubst t/unit/%.c,$(B)/unit/%,$(wildcard t/unit/*_test.c))
 

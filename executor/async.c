@@ -8,8 +8,9 @@
  *   2. looks the call up in MySQL: a call already finished is not run
  *      again (a redelivery after it was recorded); else it is recorded
  *      "running", one attempt more;
- *   3. runs it with POST /call on this executor's own socket, as nginx
- *      would, so capacity, sandboxes and hot instances are shared;
+ *   3. hands it to the loop thread as nginx's POST /call would come
+ *      (call_inbox.h), so capacity, sandboxes and hot instances are
+ *      shared, and waits for its end;
  *   4. records the outcome and its log ("success", "timeout", "error";
  *      a failure with attempts left goes to a retry queue and back to
  *      "queued"), retrying the database until it answers;
@@ -21,6 +22,7 @@
  * runs again as a further attempt of the same call id.
  */
 #include "async.h"
+#include "call_inbox.h"
 #include "json_out.h"
 #include "metrics.h"
 #include "amqp_link.h"
@@ -32,7 +34,6 @@
 
 #include <amqp.h>
 #include <amqp_framing.h>
-#include <curl/curl.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <mysql.h>
@@ -57,6 +58,7 @@ struct job {
 
 static struct {
     const struct config *cfg;
+    struct call_inbox *inbox;
     struct amqp_settings amqp;
     char db_host[256], db_socket[CONFIG_PATH_MAX], db_password[256];
     unsigned db_port;
@@ -267,65 +269,6 @@ static int record_end(MYSQL **db, const struct async_message *m,
 
 /* ------------------------------------------------------ the call itself */
 
-struct answer {
-    char *data;
-    size_t len, cap;
-};
-
-static size_t on_data(char *ptr, size_t size, size_t n, void *arg)
-{
-    struct answer *a = arg;
-    size_t len = size * n, keep = len;
-
-    if (a->len + keep > a->cap)
-        keep = a->cap - a->len;     /* the rest is read and dropped */
-    memcpy(a->data + a->len, ptr, keep);
-    a->len += keep;
-    return len;
-}
-
-/* libcurl's sockets get close-on-exec too (see db_open) */
-static int curl_sockopt(void *arg, curl_socket_t fd, curlsocktype purpose)
-{
-    (void)arg;
-    (void)purpose;
-    fcntl(fd, F_SETFD, FD_CLOEXEC);
-    return CURL_SOCKOPT_OK;
-}
-
-/* An HTTP request to this executor; the status, or 0 if none came. */
-static long local_request(const char *url, struct curl_slist *headers,
-                          const struct async_message *m, struct answer *a)
-{
-    CURL *c = curl_easy_init();
-    long status = 0;
-
-    if (c == NULL)
-        return 0;
-    curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, A.cfg->listen);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_SOCKOPTFUNCTION, curl_sockopt);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, a);
-    /* the executor bounds the call itself: this only catches a hang */
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS,
-                     (long)(ROUTE_TIMEOUT_MAX * 1000ULL
-                            + A.cfg->queue_timeout_ms + 60000));
-    if (headers != NULL)
-        curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
-    if (m != NULL) {
-        curl_easy_setopt(c, CURLOPT_POST, 1L);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, (char *)m->body);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
-                         (curl_off_t)m->body_len);
-    }
-    if (curl_easy_perform(c) == CURLE_OK)
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_cleanup(c);
-    return status;
-}
-
 static int skip_header(const char *name)
 {
     static const char *const skip[] = {
@@ -340,60 +283,56 @@ static int skip_header(const char *name)
     return strncasecmp(name, "fn-", 3) == 0;
 }
 
-static long run_call(const struct async_message *m, struct answer *a)
+/*
+ * Runs the call as nginx would send it, on the loop thread, sharing
+ * capacity, sandboxes and hot instances with sync calls; fills r
+ * (status 0: not run).  m's body is taken.
+ */
+static void run_call(struct async_message *m, struct call_reply *r)
 {
-    struct curl_slist *h = NULL, *n;
-    char *line;
-    size_t i;
-    long status;
-    int content_type = 0;
+    struct http_request req;
+    struct http_header *h;
+    size_t i, n = 0;
 
+    memset(r, 0, sizeof(*r));
+    h = calloc(m->header_names.n + 4, sizeof(*h));
+    if (h == NULL)
+        return;
     for (i = 0; i < m->header_names.n; i++) {
         if (skip_header(m->header_names.v[i]))
             continue;
-        content_type |= strcasecmp(m->header_names.v[i], "content-type") == 0;
-        if (asprintf(&line, "%s: %s", m->header_names.v[i],
-                     m->header_values.v[i]) < 0)
-            goto oom;
-        n = curl_slist_append(h, line);
-        free(line);
-        if (n == NULL)
-            goto oom;
-        h = n;
+        h[n].name = m->header_names.v[i];
+        h[n++].value = m->header_values.v[i];
     }
-#define ADD(...)                                                        \
-    do {                                                                \
-        if (asprintf(&line, __VA_ARGS__) < 0)                           \
-            goto oom;                                                   \
-        n = curl_slist_append(h, line);                                 \
-        free(line);                                                     \
-        if (n == NULL)                                                  \
-            goto oom;                                                   \
-        h = n;                                                          \
-    } while (0)
-    ADD("Fn-Call-Id: %s", m->call_id);
-    ADD("Fn-Route: %s", m->route);
-    ADD("Fn-Method: %s", m->method);
-    ADD("Fn-Request-Url: %s", m->url);
-    ADD("Fn-Async: %s %lld", metrics_async_token(),
-        (long long)m->enqueued_at_ms);
-    ADD("Expect:");
-    if (!content_type)
-        ADD("Content-Type:");
-#undef ADD
-    status = local_request("http://executor/call", h, m, a);
-    curl_slist_free_all(h);
-    return status;
+    h[n].name = "Fn-Call-Id";
+    h[n++].value = m->call_id;
+    h[n].name = "Fn-Route";
+    h[n++].value = m->route;
+    h[n].name = "Fn-Method";
+    h[n++].value = m->method;
+    h[n].name = "Fn-Request-Url";
+    h[n++].value = m->url;
 
-oom:
-    curl_slist_free_all(h);
-    return 0;
+    memset(&req, 0, sizeof(req));
+    req.method = HTTP_POST;
+    req.url = "/call";
+    req.url_len = 5;
+    req.headers = h;
+    req.nheaders = n;
+    req.body = (char *)m->body;
+    req.body_len = m->body_len;
+    m->body = NULL;
+    m->body_len = 0;
+    call_inbox_run(A.inbox, &req, m->enqueued_at_ms, r);
+    free(req.body);         /* when the call did not take it */
+    free(h);
 }
 
 /* The error message of an executor's JSON answer, or NULL. */
-static char *answer_message(const struct answer *a)
+static char *answer_message(const struct call_reply *r)
 {
-    json_t *root = json_loadb(a->data, a->len, 0, NULL);
+    json_t *root = r->body != NULL ? json_loadb(r->body, r->body_len, 0, NULL)
+                                   : NULL;
     const char *m = json_string_value(
         json_object_get(json_object_get(root, "error"), "message"));
     char *copy = m != NULL ? strdup(m) : NULL;
@@ -436,11 +375,10 @@ static int publish(struct amqp_link *l, const char *exchange,
 static void work(struct job *j, MYSQL **db, struct amqp_link *l)
 {
     struct async_message m;
-    struct answer a = { 0 }, logans = { 0 };
-    char err[256], dead[160], retry[160], url[128], *msg = NULL, *next;
+    struct call_reply r = { 0 };
+    char err[256], dead[160], retry[160], *msg = NULL, *next;
     const char *status, *reason = NULL;
-    long code;
-    int rc;
+    int rc, code;
 
     snprintf(dead, sizeof(dead), "%s.dead", A.amqp.queue);
     if (async_message_parse(j->body, j->len, &m, err, sizeof(err)) < 0) {
@@ -465,19 +403,9 @@ static void work(struct job *j, MYSQL **db, struct amqp_link *l)
         return;
     }
 
-    a.cap = 4096;
-    a.data = malloc(a.cap);
-    logans.cap = A.cfg->log_max_per_call + 1024;
-    logans.data = malloc(logans.cap);
-    if (a.data == NULL || logans.data == NULL) {
-        finish(j, REQUEUE);
-        goto out;
-    }
-    code = run_call(&m, &a);
-    snprintf(url, sizeof(url), "http://executor/calls/%s/log", m.call_id);
-    if (local_request(url, NULL, NULL, &logans) != 200)
-        logans.len = 0;
-    utf8_clean(logans.data, logans.len);
+    run_call(&m, &r);
+    code = r.status;
+    utf8_clean(r.log, r.log_len);
 
     if (code >= 200 && code < 300) {
         status = "success";
@@ -492,7 +420,7 @@ static void work(struct job *j, MYSQL **db, struct amqp_link *l)
         goto out;
     } else {
         status = "error";
-        msg = answer_message(&a);
+        msg = answer_message(&r);
         reason = code == 502 && msg && strstr(msg, "memory") ? "killed"
                  : code == 502 ? "bad_exit" : "failed";
         /* a call the executor refused (4xx) would fail again */
@@ -506,8 +434,7 @@ static void work(struct job *j, MYSQL **db, struct amqp_link *l)
                 free(next);
                 metrics_count(METRICS_ASYNC_RETRIED);
                 if (record_end(db, &m, "queued", reason, msg,
-                               logans.len ? logans.data : NULL,
-                               logans.len) == -1) {
+                               r.log, r.log_len) == -1) {
                     finish(j, REQUEUE);
                     goto out;
                 }
@@ -522,7 +449,7 @@ static void work(struct job *j, MYSQL **db, struct amqp_link *l)
     /* -2: the record was refused (logged): the call ran and is not run
      * again for that */
     if (record_end(db, &m, status, reason, msg,
-                   logans.len ? logans.data : NULL, logans.len) == -1) {
+                   r.log, r.log_len) == -1) {
         finish(j, REQUEUE);
         goto out;
     }
@@ -534,8 +461,8 @@ static void work(struct job *j, MYSQL **db, struct amqp_link *l)
 
 out:
     free(msg);
-    free(a.data);
-    free(logans.data);
+    free(r.body);
+    free(r.log);
     async_message_free(&m);
 }
 
@@ -756,7 +683,7 @@ static int split_server(const char *server)
     return 0;
 }
 
-int async_start(const struct config *cfg)
+int async_start(const struct config *cfg, struct call_inbox *inbox)
 {
     char err[256], *pw = NULL;
     size_t len, i;
@@ -771,6 +698,7 @@ int async_start(const struct config *cfg)
     /* the threads read their own copy: a reload changes nothing here */
     copy = *cfg;
     A.cfg = &copy;
+    A.inbox = inbox;
     cfg = &copy;
     amqp_settings_init(&A.amqp);
     if (amqp_settings_url(&A.amqp, cfg->amqp_url, err, sizeof(err)) < 0) {
@@ -807,7 +735,6 @@ int async_start(const struct config *cfg)
     if (A.slots > 65535)
         A.slots = 65535;
 
-    curl_global_init(CURL_GLOBAL_NOTHING);
     mysql_library_init(0, NULL, NULL);
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);

@@ -66,7 +66,7 @@ static void respond_success(struct call *call)
     char *headers;
 
     call_set_outcome(call, METRICS_SUCCESS);
-    if (call->conn == NULL)
+    if (!call_has_caller(call))
         return;         /* the caller is gone */
     for (i = 0; i < r->nheaders; i++) {
         if (strcasecmp(r->headers[i].key, "Content-Type") == 0)
@@ -90,8 +90,8 @@ static void respond_success(struct call *call)
         content_type = utf8_text(call->output, call->output_len)
                            ? "text/plain; charset=utf-8"
                            : "application/octet-stream";
-    http_conn_respond(call->conn, 200, content_type, headers,
-                      call->output ? call->output : "", call->output_len);
+    call_answer(call, 200, content_type, headers,
+                call->output ? call->output : "", call->output_len);
     free(headers);
 }
 
@@ -106,11 +106,8 @@ static void finish(struct call *call)
 
     user_log_flush(&call->ulog);
     call->exec_ms = (int64_t)elapsed;
-    if (s->cfg.log_retention_ms > 0) {
-        call_log_save(s->loop, call->req.call_id, call->log,
-                      call->log_len);
-        call->log = NULL;
-    }
+    call_save_log(call, call->log, call->log_len);
+    call->log = NULL;
     if (log_begin(&rec, LOG_LEVEL_DEBUG, "call finished")) {
         log_str(&rec, "call_id", call->req.call_id);
         log_str(&rec, "app", r->app);
@@ -554,44 +551,38 @@ static int64_t wall_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* "Fn-Async: <token> <enqueued ms>": sent by this executor's async
- * threads alone, which know the token. */
-static int async_mark(const char *v, int64_t *enqueued_ms)
-{
-    const char *token = metrics_async_token();
-    size_t n = strlen(token);
-    char *end;
-
-    if (v == NULL || strncmp(v, token, n) != 0 || v[n] != ' ')
-        return 0;
-    *enqueued_ms = strtoll(v + n + 1, &end, 10);
-    if (*end != '\0')
-        *enqueued_ms = 0;
-    return 1;
-}
-
-void call_start(struct server *s, struct http_conn *c)
+void call_start(struct server *s, struct http_conn *c,
+                struct http_request *req, struct call_reply *reply)
 {
     struct call *call = calloc(1, sizeof(*call)), *other;
     char err[512];
     int status;
 
     if (call == NULL) {
-        http_conn_respond_error(c, 500, "out of memory");
+        if (c != NULL) {
+            http_conn_respond_error(c, 500, "out of memory");
+        } else {
+            reply->status = 500;
+            reply->done(reply);
+        }
         return;
     }
     call->server = s;
     call->conn = c;
+    call->reply = reply;
     call->exec_ms = -1;
     call->accepted_ms = uv_now(s->loop);
     call->accepted_wall_ms = wall_ms();
-    call->async = async_mark(http_request_header(&c->rp.req, "Fn-Async"),
-                             &call->enqueued_ms);
-    c->on_close = on_conn_closed;
-    c->on_close_arg = call;
-    status = call_request_parse(&c->rp.req, &call->req, err, sizeof(err));
+    if (reply != NULL) {
+        call->async = 1;
+        call->enqueued_ms = reply->enqueued_ms;
+    } else {
+        c->on_close = on_conn_closed;
+        c->on_close_arg = call;
+    }
+    status = call_request_parse(req, &call->req, err, sizeof(err));
     if (status != 0) {
-        http_conn_respond_error(c, status, err);
+        call_refuse(call, status, err);
         call_free(call);
         return;
     }
@@ -616,10 +607,10 @@ void call_start(struct server *s, struct http_conn *c)
         return;
     }
     /* the body is the call's from here on */
-    call->body = c->rp.req.body;
-    call->body_len = c->rp.req.body_len;
-    c->rp.req.body = NULL;
-    c->rp.req.body_len = 0;
+    call->body = req->body;
+    call->body_len = req->body_len;
+    req->body = NULL;
+    req->body_len = 0;
     call->memory = (uint64_t)call->req.route.memory_mb * 1024 * 1024;
     if (call->req.route.format == ROUTE_FORMAT_HTTP) {
         /* hot instances hold capacity, not calls: image first */

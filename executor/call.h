@@ -9,8 +9,32 @@
 #include "http_conn.h"
 #include "server.h"
 
-/* Serves POST /call on c; answers when the call is over. */
-void call_start(struct server *s, struct http_conn *c);
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * The end of a call whose caller is inside this process (call_inbox.c):
+ * what an HTTP caller would have read.  Filled on the loop thread.
+ */
+#define CALL_REPLY_BODY_MAX 4096    /* of the answer, kept: enough for an
+                                     * error message */
+struct call_reply {
+    int64_t enqueued_ms;        /* the call's acceptance by nginx */
+    int status;                 /* 0 until answered */
+    char *body;                 /* malloc()ed, the first bytes */
+    size_t body_len;
+    char *log;                  /* malloc()ed: the function's stderr, */
+    size_t log_len;             /* as kept for GET /calls/<id>/log */
+    void (*done)(struct call_reply *r);     /* once, at the call's end */
+};
+
+/*
+ * Serves a call: req is POST /call as nginx sends it (its body becomes
+ * the call's).  The caller is either the connection c, answered when the
+ * call is over, or reply, told through reply->done.
+ */
+void call_start(struct server *s, struct http_conn *c,
+                struct http_request *req, struct call_reply *reply);
 
 /*
  * Stops every call of s (shutdown after the drain deadline): running

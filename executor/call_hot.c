@@ -69,9 +69,8 @@ static void respond_hot(struct call *call)
         content_type = utf8_text(res->body, res->body_len)
                            ? "text/plain; charset=utf-8"
                            : "application/octet-stream";
-    if (call->conn != NULL)
-        http_conn_respond(call->conn, res->status, content_type, headers,
-                          res->body ? res->body : "", res->body_len);
+    call_answer(call, res->status, content_type, headers,
+                res->body ? res->body : "", res->body_len);
     free(headers);
 }
 
@@ -81,9 +80,8 @@ static void on_hot_done(struct hot_job *job)
     struct server *s = call->server;
     struct log_record rec;
 
-    if (s->cfg.log_retention_ms > 0 && job->outcome != HOT_BUSY
-        && job->outcome != HOT_TOO_LARGE) {
-        call_log_save(s->loop, call->req.call_id, job->log, job->log_len);
+    if (job->outcome != HOT_BUSY && job->outcome != HOT_TOO_LARGE) {
+        call_save_log(call, job->log, job->log_len);
         job->log = NULL;
     }
     if (job->outcome != HOT_TOO_LARGE)

@@ -3,6 +3,7 @@
  * end (call_state.h).
  */
 #include "call_state.h"
+#include "call_log.h"
 #include "image_store.h"
 #include "json_out.h"
 #include "log.h"
@@ -41,9 +42,56 @@ void call_set_outcome(struct call *call, enum metrics_outcome o)
     }
 }
 
+int call_has_caller(const struct call *call)
+{
+    return call->conn != NULL || call->reply != NULL;
+}
+
+void call_answer(struct call *call, int status, const char *content_type,
+                 const char *headers, const char *body, size_t len)
+{
+    struct call_reply *r = call->reply;
+
+    if (call->conn != NULL) {
+        http_conn_respond(call->conn, status, content_type, headers, body,
+                          len);
+        return;
+    }
+    if (r == NULL || r->status != 0)
+        return;         /* the caller is gone, or has its answer */
+    r->status = status;
+    if (len > CALL_REPLY_BODY_MAX)
+        len = CALL_REPLY_BODY_MAX;
+    r->body = malloc(len + 1);
+    if (r->body != NULL) {
+        memcpy(r->body, body, len);
+        r->body[len] = '\0';
+        r->body_len = len;
+    }
+}
+
+void call_save_log(struct call *call, char *buf, size_t len)
+{
+    struct call_reply *r = call->reply;
+    struct server *s = call->server;
+
+    if (r != NULL && r->log == NULL && len > 0) {
+        r->log = malloc(len);
+        if (r->log != NULL) {
+            memcpy(r->log, buf, len);
+            r->log_len = len;
+        }
+    }
+    if (s->cfg.log_retention_ms > 0)
+        call_log_save(s->loop, call->req.call_id, buf, len);
+    else
+        free(buf);
+}
+
 void call_free(struct call *call)
 {
     struct server *s = call->server;
+    struct call_reply *reply = call->reply;
 
     account(call);
 
@@ -67,6 +115,8 @@ void call_free(struct call *call)
     free(call->output);
     free(call->log);
     free(call);
+    if (reply != NULL)
+        reply->done(reply);     /* status 0: it was never answered */
 }
 
 void call_respond_error(struct call *call, int status, const char *msg,
@@ -88,19 +138,36 @@ void call_respond_error(struct call *call, int status, const char *msg,
         log_str(&r, "error", msg);
         log_end(&r);
     }
-    if (call->conn == NULL) {
+    if (!call_has_caller(call)) {
         free(body);
         return;         /* the caller is gone */
     }
     if (body == NULL) {
-        http_conn_close(call->conn);
+        if (call->conn != NULL)
+            http_conn_close(call->conn);
+        else
+            call_answer(call, status, "application/json", "", "", 0);
         return;
     }
     json_error_body(body, n + 1, msg, call->req.call_id);
     snprintf(headers, sizeof(headers), "Fn-Call-Id: %s\r\n%s",
              call->req.call_id, extra ? extra : "");
-    http_conn_respond(call->conn, status, "application/json", headers, body,
-                      n);
+    call_answer(call, status, "application/json", headers, body, n);
+    free(body);
+}
+
+void call_refuse(struct call *call, int status, const char *msg)
+{
+    size_t n = json_error_body(NULL, 0, msg, NULL);
+    char *body = malloc(n + 1);
+
+    if (body == NULL) {
+        if (call->conn != NULL)
+            http_conn_close(call->conn);
+        return;
+    }
+    json_error_body(body, n + 1, msg, NULL);
+    call_answer(call, status, "application/json", NULL, body, n);
     free(body);
 }
 

@@ -6,6 +6,7 @@
 #ifndef EXECUTOR_CALL_STATE_H
 #define EXECUTOR_CALL_STATE_H
 
+#include "call.h"
 #include "call_request.h"
 #include "capacity.h"
 #include "hot.h"
@@ -46,7 +47,8 @@ enum call_cut {
 struct call {
     struct call *next, *prev;   /* in server->calls */
     struct server *server;
-    struct http_conn *conn;
+    struct http_conn *conn;     /* the caller: a connection, */
+    struct call_reply *reply;   /* or inside the process (async) */
     struct call_request req;
     char *body;
     size_t body_len;
@@ -89,7 +91,7 @@ struct call {
     uint64_t accepted_ms;       /* uv_now() at its request */
     int64_t accepted_wall_ms;   /* the same on the wall clock */
     int64_t enqueued_ms;        /* async: its acceptance by nginx */
-    int async;
+    int async;                  /* its caller is the async consumer */
     int waited;                 /* it went through the capacity wait */
     int64_t exec_ms;            /* how long it ran, or -1 */
     int outcome_set;
@@ -105,9 +107,26 @@ struct call {
 /* The first answer decides the call's outcome. */
 void call_set_outcome(struct call *call, enum metrics_outcome o);
 
+/* 1 while someone waits for the call's answer. */
+int call_has_caller(const struct call *call);
+
+/* Answers the caller; headers: header lines, each ending in CRLF. */
+void call_answer(struct call *call, int status, const char *content_type,
+                 const char *headers, const char *body, size_t len);
+
+/*
+ * Keeps the function's log (buf: malloc()ed, taken) for GET
+ * /calls/<id>/log when log_retention_ms allows, and for an in-process
+ * caller always.
+ */
+void call_save_log(struct call *call, char *buf, size_t len);
+
 /* Answers an error (JSON, with the call id); extra: more header lines. */
 void call_respond_error(struct call *call, int status, const char *msg,
                         const char *extra);
+
+/* Answers a request that is no call (no valid id): not counted. */
+void call_refuse(struct call *call, int status, const char *msg);
 
 /* Unlinks, counts in the metrics and frees. */
 void call_free(struct call *call);

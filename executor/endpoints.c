@@ -135,7 +135,7 @@ void endpoints_serve(struct server *s, struct http_conn *c)
                               "Retry-After: 1\r\nFn-Executor-Busy: 1\r\n",
                               DRAINING_BODY, sizeof(DRAINING_BODY) - 1);
         else
-            call_start(s, c);
+            call_start(s, c, &c->rp.req, NULL);
         return;
     }
     if (strncmp(req->url, "/calls/", 7) == 0) {

@@ -37,6 +37,8 @@ static struct {
     uv_loop_t *loop;
     const char *config_path;
     struct server server;
+    struct call_inbox inbox;    /* async calls, from the consumer */
+    int drained;                /* no connection is left */
     uv_signal_t sigterm, sigint, sighup;
     uv_timer_t drain_timer;
     uv_timer_t log_sweep;
@@ -148,15 +150,32 @@ static void stop_loop(void)
 {
     if (exe.metrics_interval_ms > 0)
         log_metrics();      /* what the last interval saw */
+    call_inbox_close(&exe.inbox);
+    exe.inbox.idle = NULL;      /* once */
     /* every handle closes, then uv_run() returns */
     uv_walk(exe.loop, close_handle, NULL);
+}
+
+/* Drained: no connection and no async call is left. */
+static void stop_if_drained(void)
+{
+    if (!exe.drained || exe.inbox.running > 0)
+        return;
+    log_msg(LOG_LEVEL_INFO, "drained, stopping", NULL);
+    stop_loop();
 }
 
 static void on_drained(struct server *s)
 {
     (void)s;
-    log_msg(LOG_LEVEL_INFO, "drained, stopping", NULL);
-    stop_loop();
+    exe.drained = 1;
+    stop_if_drained();
+}
+
+static void on_inbox_idle(struct call_inbox *in)
+{
+    (void)in;
+    stop_if_drained();
 }
 
 /* After the last chance: whatever is still open is closed. */
@@ -187,7 +206,7 @@ static void on_drain_timeout(uv_timer_t *t)
         log_int(&r, "connections", (long long)exe.server.nconns);
         log_end(&r);
     }
-    if (exe.server.nconns == 0) {
+    if (exe.server.nconns == 0 && exe.inbox.running == 0) {
         stop_loop();
         return;
     }
@@ -339,7 +358,13 @@ int main(int argc, char **argv)
     }
 
     image_trees_start(&exe.server);
-    if (async_start(&exe.server.cfg) < 0)
+    rc = call_inbox_init(&exe.inbox, &exe.server);
+    if (rc < 0) {
+        log_msg(LOG_LEVEL_ERROR, "cannot start", uv_strerror(rc));
+        return 1;
+    }
+    exe.inbox.idle = on_inbox_idle;
+    if (async_start(&exe.server.cfg, &exe.inbox) < 0)
         return 1;
 
     uv_timer_init(exe.loop, &exe.drain_timer);

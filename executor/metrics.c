@@ -7,7 +7,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 /* Histogram bounds, in milliseconds (shown in seconds). */
 static const uint64_t bounds_ms[] = {
@@ -53,18 +52,10 @@ static struct {
     struct histogram wait[METRICS_KINDS], exec[METRICS_KINDS], cold;
     struct timer wait_t[METRICS_KINDS], exec_t, cold_t;
     uint64_t images, image_bytes;       /* in the image store */
-    char token[METRICS_TOKEN_LEN + 1];
 } M = { .mu = PTHREAD_MUTEX_INITIALIZER };
 
 int metrics_init(size_t max_series)
 {
-    unsigned char raw[METRICS_TOKEN_LEN / 2];
-    size_t i;
-
-    if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
-        return -1;
-    for (i = 0; i < sizeof(raw); i++)
-        sprintf(M.token + 2 * i, "%02x", raw[i]);
     /* one more for the series of every route beyond the cap */
     M.max_series = (max_series > 0 ? max_series : 1) + 1;
     M.series = calloc(M.max_series, sizeof(*M.series));
@@ -82,11 +73,6 @@ void metrics_free(void)
     free(M.series);
     M.series = NULL;
     M.nseries = 0;
-}
-
-const char *metrics_async_token(void)
-{
-    return M.token;
 }
 
 enum metrics_outcome metrics_outcome_of(int status)

@@ -23,7 +23,6 @@
 #include <stdio.h>
 
 #define METRICS_OTHER "_other"
-#define METRICS_TOKEN_LEN 32
 
 enum metrics_kind {
     METRICS_SYNC,
@@ -67,15 +66,9 @@ struct metrics_gauges {
     uint64_t async_in_flight;
 };
 
-/* Sets the route cap (at least 1) and makes the async token. 0 or -1. */
+/* Sets the route cap (at least 1).  0, or -1 when out of memory. */
 int metrics_init(size_t max_series);
 void metrics_free(void);
-
-/*
- * A random token, fixed for the process's life: the async threads send it
- * with their calls (Fn-Async) so that only they can mark a call async.
- */
-const char *metrics_async_token(void);
 
 /*
  * A call ended.  wait_ms < 0: it never waited for capacity (refused on

@@ -312,6 +312,26 @@ subtest 'Prometheus /metrics from the executor and the module' => sub {
        'executor calls move with calls');
     ok(wait_until(3, sub { prom(nginx_metrics())->{$m} == $nbefore + 3 }),
        'module requests move with calls, summed over workers');
+    # async calls reach the call path inside the executor: no header
+    # marks a call async, whoever sends it
+    (my $ka = $k) =~ s/kind="sync"/kind="async"/;
+    my $abefore = prom(executor_metrics($ex[0]))->{$ka} // 0;
+    is(call("/r/$app/slow", 'Fn-Async' => 'x 1')->{status}, 200,
+       'a call with a forged Fn-Async header runs');
+    is(unix_request($ex[0]->socket, 'POST', '/call', body => 'x',
+                    headers => { 'Fn-Call-Id' => '01J00000000000000000000000',
+                                 'Fn-Async' => '0 1',
+                                 'Fn-Method' => 'POST',
+                                 'Fn-Request-Url' => 'http://h/slow',
+                                 'Fn-Route' => '{"app":"' . $app
+                                     . '","path":"/slow","image":'
+                                     . '"oci:slow:v1","timeout":30}' })
+       ->{status}, 200, 'and one sent to the executor itself');
+    ok(wait_until(3, sub { prom(executor_metrics($ex[0]))->{$k}
+                           == $before + 5 }),
+       'both counted as sync calls');
+    is(prom(executor_metrics($ex[0]))->{$ka} // 0, $abefore,
+       'none as async');
     my $n = prom(nginx_metrics());
     ok($n->{'functions_route_cache_hits_total'} > 0, 'cache hits counted');
     ok($n->{'functions_route_lookup_seconds_count'} > 0,
