@@ -22,7 +22,10 @@ endif
 
 B         := build/$(VARIANT)
 WARN      := -Wall -Wextra -Werror
-CFLAGS    += -std=gnu11 -D_GNU_SOURCE -g $(OPT) $(WARN) -Icommon -Iexecutor \
+# The executor's folders, by concern (docs/architecture.md), bottom up.
+EXECUTOR_DIRS := core http sandbox image hot call async server
+EXECUTOR_INC  := -Icommon $(addprefix -Iexecutor/,$(EXECUTOR_DIRS))
+CFLAGS    += -std=gnu11 -D_GNU_SOURCE -g $(OPT) $(WARN) $(EXECUTOR_INC) \
              -I/usr/include/mariadb
 LDFLAGS   += $(if $(SANITIZE),-fsanitize=address$(comma)undefined) -Wl,-z,relro -Wl,-z,now
 
@@ -37,28 +40,26 @@ NGX_LD_OPT := -Wl,-z,relro -Wl,-z,now -fPIC \
 MODULE_SRCS   := config $(wildcard ngx_http_functions_module/*.[ch]) \
                  $(wildcard common/*.[ch])
 
-# common/: pure code the module uses too (route rules, one list of them)
+# Pure code (parsers, encoders, rules; no I/O): unit-tested and fuzzed,
+# and linked alone into the tests and fuzzers, which keeps it pure.
+# common/ holds what the module uses too.
 EXECUTOR_PURE := common/errf.c common/route_def.c common/ulid.c \
-                 executor/async_message.c \
-                 executor/config.c common/logfmt.c executor/json_out.c \
-                 executor/request_parser.c \
-                 executor/oci.c executor/layer_path.c \
-                 executor/sandbox_args.c executor/call_request.c \
-                 executor/sandbox_proto.c executor/http_response.c \
-                 executor/hot_request.c executor/metrics.c \
-                 executor/unpack_limits.c executor/image_lru.c
-EXECUTOR_SRCS := $(EXECUTOR_PURE) executor/log.c executor/http_conn.c \
-                 executor/server.c executor/endpoints.c executor/main.c \
-                 executor/capacity.c executor/cgroup.c executor/call.c \
-                 executor/call_state.c executor/call_hot.c \
-                 executor/call_inbox.c \
-                 executor/uid_range.c \
-                 executor/call_log.c executor/file_read.c \
-                 executor/image_store.c executor/image_cache.c \
-                 executor/image_trees.c executor/fs_tree.c \
-                 executor/sandbox.c executor/hot.c executor/read_buf.c \
-                 executor/seccomp_filter.c executor/async.c executor/user_log.c \
-                 common/amqp_link.c
+                 common/logfmt.c \
+                 $(addprefix executor/core/,config.c json_out.c metrics.c) \
+                 executor/http/request_parser.c \
+                 executor/call/call_request.c \
+                 $(addprefix executor/hot/,hot_request.c http_response.c) \
+                 $(addprefix executor/sandbox/,sandbox_args.c \
+                     sandbox_proto.c) \
+                 $(addprefix executor/image/,oci.c layer_path.c \
+                     unpack_limits.c image_lru.c) \
+                 executor/async/async_message.c
+# The sandbox helper's own files are not the daemon's.
+HELPER_ONLY   := executor/sandbox/sandbox_helper.c \
+                 executor/sandbox/sandbox_init.c
+EXECUTOR_SRCS := $(EXECUTOR_PURE) common/amqp_link.c \
+                 $(filter-out $(EXECUTOR_PURE) $(HELPER_ONLY), \
+                     $(sort $(wildcard executor/*.c executor/*/*.c)))
 EXECUTOR_LIBS := -luv -lhttp_parser -ljansson -larchive -lseccomp -lcrypto \
                  -lrabbitmq -lmariadb -lpthread
 
@@ -94,7 +95,7 @@ $(B)/ngx_http_functions_module.so: $(B)/nginx/objs/Makefile $(MODULE_SRCS)
 	cp $(B)/nginx/objs/ngx_http_functions_module.so $@.tmp
 	mv -f $@.tmp $@
 
-$(B)/executor/%.o: executor/%.c $(wildcard executor/*.h common/*.h)
+$(B)/executor/%.o: executor/%.c $(wildcard executor/*/*.h common/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
@@ -105,10 +106,9 @@ $(B)/common/%.o: common/%.c $(wildcard common/*.h)
 # The sandbox helper starts every sandbox and is its init: static, and
 # without the sanitizer runtimes (which cannot be linked statically), in
 # both variants.
-HELPER_SRCS := executor/sandbox_helper.c executor/sandbox_init.c \
-               executor/sandbox_proto.c
-$(B)/functions-sandbox-helper: $(HELPER_SRCS) executor/sandbox_init.h \
-                               executor/sandbox_proto.h
+HELPER_SRCS := $(HELPER_ONLY) executor/sandbox/sandbox_proto.c
+$(B)/functions-sandbox-helper: $(HELPER_SRCS) executor/sandbox/sandbox_init.h \
+                               executor/sandbox/sandbox_proto.h
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -D_GNU_SOURCE -O2 -D_FORTIFY_SOURCE=2 \
 	    -fstack-protector-strong $(WARN) -static -o $@ $(HELPER_SRCS)
@@ -139,10 +139,10 @@ build/fuzz/jwt_fuzz: fuzz/jwt_fuzz.c $(JWT_SRC)
 # libFuzzer harnesses for the pure parsers and encoders (clang).
 fuzz: $(FUZZERS)
 
-build/fuzz/%: fuzz/%.c $(EXECUTOR_PURE) $(wildcard executor/*.h common/*.h)
+build/fuzz/%: fuzz/%.c $(EXECUTOR_PURE) $(wildcard executor/*/*.h common/*.h)
 	@mkdir -p $(dir $@)
 	clang -std=gnu11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
-	    -fno-sanitize-recover=all $(WARN) -Icommon -Iexecutor -o $@ $< \
+	    -fno-sanitize-recover=all $(WARN) $(EXECUTOR_INC) -o $@ $< \
 	    $(EXECUTOR_PURE) -lhttp_parser -ljansson
 
 fuzz-run: fuzz

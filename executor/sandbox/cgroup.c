@@ -2,8 +2,8 @@
  * cgroups for sandboxes.
  */
 #include "cgroup.h"
-#include "call_request.h"
 #include "errf.h"
+#include "ulid.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -116,7 +116,7 @@ static void remove_children(const char *dir, int v2)
         return;
     while ((d = readdir(dp)) != NULL) {
         /* a sandbox group is named by its call id; nothing else is ours */
-        if (d->d_type != DT_DIR || !call_id_valid(d->d_name))
+        if (d->d_type != DT_DIR || !ulid_valid(d->d_name, strlen(d->d_name)))
             continue;
         snprintf(path, sizeof(path), "%s/%s", dir, d->d_name);
         remove_group_dir(path, v2);

@@ -4,6 +4,9 @@
 #include "user_log.h"
 #include "log.h"
 
+#include <stdlib.h>
+#include <string.h>
+
 void user_log_flush(struct user_log *u)
 {
     struct log_record r;
@@ -49,4 +52,26 @@ void user_log_start(struct user_log *u, const char *call_id)
     user_log_flush(u);
     u->call_id = call_id;
     u->logged = 0;
+}
+
+void user_log_keep(char **buf, size_t *len, size_t *cap, const char *data,
+                   size_t n)
+{
+    size_t want = *cap;
+    char *p;
+
+    if (n == 0)
+        return;
+    if (*len + n > want) {
+        want = want ? want : 4096;
+        while (want < *len + n)
+            want *= 2;
+        p = realloc(*buf, want);
+        if (p == NULL)
+            return;
+        *buf = p;
+        *cap = want;
+    }
+    memcpy(*buf + *len, data, n);
+    *len += n;
 }

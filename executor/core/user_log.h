@@ -33,4 +33,12 @@ void user_log_flush(struct user_log *u);
  * logged, and the budget starts again. */
 void user_log_start(struct user_log *u, const char *call_id);
 
+/*
+ * Appends n bytes of a call's stderr to the growing buffer *buf (*len
+ * used of *cap), kept for GET /calls/<id>/log; if memory runs out, the
+ * bytes are not kept (they are still logged).
+ */
+void user_log_keep(char **buf, size_t *len, size_t *cap, const char *data,
+                   size_t n);
+
 #endif

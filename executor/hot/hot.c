@@ -2,7 +2,6 @@
  * Hot function pools and instances.
  */
 #include "hot.h"
-#include "call_log.h"
 #include "cgroup.h"
 #include "log.h"
 #include "metrics.h"
@@ -393,7 +392,7 @@ static void on_stderr(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
     if (n > 0) {
         keep = user_log_write(&in->ulog, buf->base, (size_t)n);
         if (in->job != NULL)
-            call_log_keep(&in->job->log, &in->job->log_len,
+            user_log_keep(&in->job->log, &in->job->log_len,
                           &in->job->log_cap, buf->base, keep);
     }
     if (n < 0) {

@@ -140,28 +140,6 @@ static void save_done(uv_work_t *w, int status)
     free(j);
 }
 
-void call_log_keep(char **buf, size_t *len, size_t *cap, const char *data,
-                   size_t n)
-{
-    size_t want = *cap;
-    char *p;
-
-    if (n == 0)
-        return;
-    if (*len + n > want) {
-        want = want ? want : 4096;
-        while (want < *len + n)
-            want *= 2;
-        p = realloc(*buf, want);
-        if (p == NULL)
-            return;
-        *buf = p;
-        *cap = want;
-    }
-    memcpy(*buf + *len, data, n);
-    *len += n;
-}
-
 void call_log_save(uv_loop_t *loop, const char *call_id, char *buf,
                    size_t len)
 {

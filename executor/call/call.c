@@ -203,7 +203,7 @@ static void on_stderr(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
     if (n > 0) {
         /* up to log_max_per_call bytes per call are logged and kept */
         keep = user_log_write(&call->ulog, buf->base, (size_t)n);
-        call_log_keep(&call->log, &call->log_len, &call->log_cap, buf->base,
+        user_log_keep(&call->log, &call->log_len, &call->log_cap, buf->base,
                       keep);
     }
     if (n > 0 && keep < (size_t)n && !call->log_capped) {

@@ -15,14 +15,6 @@
 
 #define CALL_LOG_DIR "logs"     /* relative to state_dir */
 
-/*
- * Appends n bytes of a call's stderr to the growing buffer *buf (*len
- * used of *cap); if memory runs out, the bytes are not kept (they are
- * still logged by the caller).
- */
-void call_log_keep(char **buf, size_t *len, size_t *cap, const char *data,
-                   size_t n);
-
 /* Stores a call's log; takes buf (malloc'd, may be NULL when len is 0). */
 void call_log_save(uv_loop_t *loop, const char *call_id, char *buf,
                    size_t len);
