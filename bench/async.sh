@@ -41,6 +41,7 @@ rmqctl set_permissions -p "$vhost" "$FUNCTIONS_AMQP_USER" '.*' '.*' '.*' > /dev/
 url="amqp://$FUNCTIONS_AMQP_USER:$(cat "$FUNCTIONS_AMQP_PASSWORD_FILE")@127.0.0.1:$FUNCTIONS_AMQP_PORT/$vhost"
 
 port=$(bench_port)
+cp "$here/conf/functions_params" "$dir/functions_params"
 { bench_nginx_head "thread_pool bench threads=$conns;"; cat <<CONF; } \
     > "$dir/nginx.conf"
     functions_mysql server=127.0.0.1:$FUNCTIONS_DB_PORT database=$db
@@ -53,6 +54,7 @@ port=$(bench_port)
         location /r/ {
             functions_route;
             proxy_pass http://127.0.0.1:1;
+            include functions_params;
         }
     }
 }

@@ -45,24 +45,8 @@ perl -I"$here/scripts/lib" -MFnImage -e '
 # Two executors: "fresh" makes a sandbox per call, "reuse" keeps them;
 # each with host uids of its own.
 start_executor() {  # name, sandbox_idle_timeout, sandbox_uids
-    mkdir -p "$dir/$1"
-    cat > "$dir/$1/executor.conf" <<CONF
-listen = $dir/$1/executor.sock
-listen_mode = 0600
-image_dir = $dir/images
-state_dir = $dir/$1/state
-cgroup_name = functions/bench-$$-$1
-log_level = warn
-log_file = $dir/$1/executor.log
-max_sandboxes = 16
-memory_budget = 8g
-queue_size = 1000
-sandbox_idle_timeout = $2
-sandbox_uids = $3
-CONF
-    "$build/functions-executor" -c "$dir/$1/executor.conf" &
-    pids+=($!)
-    for _ in $(seq 50); do [ -S "$dir/$1/executor.sock" ] && break; sleep 0.1; done
+    bench_executor "$1" "max_sandboxes = 16" "memory_budget = 8g" \
+        "sandbox_idle_timeout = $2" "sandbox_uids = $3"
 }
 start_executor fresh 0 1879179264-1879180287
 start_executor reuse 30s 1879180288-1879181311
@@ -159,10 +143,7 @@ throughput() {  # executor name
             -d "$seconds" > "$dir/thr-$i" &
     done
     wait_ok=1
-    for job in $(jobs -p); do
-        case " ${pids[*]} " in *" $job "*) continue ;; esac
-        wait "$job" || wait_ok=0
-    done
+    bench_wait_jobs || wait_ok=0
     sed "s/^/executor ($1) connection: /" "$dir"/thr-* >&2
     thr_rps=$(cat "$dir"/thr-* | field rps | awk '{ s += $1 } END { printf "%.1f", s }')
     thr_p50=$(cat "$dir"/thr-* | field p50_ms | sort -n | sed -n "$(( (conns + 1) / 2 ))p")

@@ -24,23 +24,8 @@ bench_cc loadgen baseline
 bench_hot_image
 
 start_executor() {  # name, sandbox_uids (each its own)
-    mkdir -p "$dir/$1"
-    cat > "$dir/$1/executor.conf" <<CONF
-listen = $dir/$1/executor.sock
-listen_mode = 0600
-image_dir = $dir/images
-state_dir = $dir/$1/state
-cgroup_name = functions/bench-$$-$1
-log_level = warn
-log_file = $dir/$1/executor.log
-max_sandboxes = $((idle + 16))
-memory_budget = 64g
-queue_size = 1000
-sandbox_uids = $2
-CONF
-    "$build/functions-executor" -c "$dir/$1/executor.conf" &
-    pids+=($!)
-    for _ in $(seq 50); do [ -S "$dir/$1/executor.sock" ] && break; sleep 0.1; done
+    bench_executor "$1" "max_sandboxes = $((idle + 16))" \
+        "memory_budget = 64g" "sandbox_uids = $2"
 }
 start_executor hot 1879179264-1879195647
 
@@ -63,10 +48,7 @@ executor_load() {   # output prefix, loadgen options...
             -b hello "$@" > "$dir/$out-$i" &
     done
     wait_ok=1
-    for job in $(jobs -p); do
-        case " ${pids[*]} " in *" $job "*) continue ;; esac
-        wait "$job" || wait_ok=0
-    done
+    bench_wait_jobs || wait_ok=0
     sed "s/^/  connection: /" "$dir/$out"-* >&2
     # latency percentiles: the worst connection's (a conservative merge)
     echo "rps=$(cat "$dir/$out"-* | field rps | awk '{ s += $1 } END { printf "%.1f", s }')" \

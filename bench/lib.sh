@@ -53,6 +53,45 @@ bench_hot_image() {
     ' "$dir"
 }
 
+# Waits for the background jobs that are no service of $pids; fails if
+# one of them failed.
+bench_wait_jobs() {
+    local job ok=0
+    for job in $(jobs -p); do
+        case " ${pids[*]} " in *" $job "*) continue ;; esac
+        wait "$job" || ok=1
+    done
+    return $ok
+}
+
+# An executor of the build, in $dir/NAME (its socket executor.sock there):
+# bench_executor NAME [config line...]; the lines are added to the common
+# ones.  Returns once it listens; its pid is the last of $pids.
+bench_executor() {
+    local name=$1
+    shift
+    mkdir -p "$dir/$name"
+    {
+        cat <<CONF
+listen = $dir/$name/executor.sock
+listen_mode = 0600
+image_dir = $dir/images
+state_dir = $dir/$name/state
+cgroup_name = functions/bench-$$-$name
+log_level = warn
+log_file = $dir/$name/executor.log
+queue_size = 1000
+CONF
+        printf '%s\n' "$@"
+    } > "$dir/$name/executor.conf"
+    "$build/functions-executor" -c "$dir/$name/executor.conf" &
+    pids+=($!)
+    for _ in $(seq 50); do
+        [ -S "$dir/$name/executor.sock" ] && break
+        sleep 0.1
+    done
+}
+
 # The stack's services (scripts/stack services): their settings, sql().
 bench_services() {
     [ -f "$var/stack.env" ] || {

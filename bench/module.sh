@@ -37,22 +37,9 @@ keys=${BENCH_ROUTES:-50000}
     echo ";"
 } | sql "$db"
 
-mkdir -p "$dir/state"
-cat > "$dir/executor.conf" <<CONF
-listen = $dir/executor.sock
-listen_mode = 0666
-image_dir = $dir/images
-state_dir = $dir/state
-cgroup_name = functions/bench-$$
-log_level = warn
-log_file = $dir/executor.log
-max_sandboxes = 16
-memory_budget = 8g
-queue_size = 1000
-CONF
-"$build/functions-executor" -c "$dir/executor.conf" &
-pids+=($!)
-for _ in $(seq 50); do [ -S "$dir/executor.sock" ] && break; sleep 0.1; done
+# nginx's workers run as www-data: the socket is theirs to use
+bench_executor ex "listen_mode = 0666" "max_sandboxes = 16" \
+    "memory_budget = 8g"
 
 port=$(bench_port)
 route='{"app":"bench","path":"/hot","image":"oci:hot:v1","memory":128,"type":"sync","format":"http","timeout":30,"idle_timeout":30,"max_concurrency":'$conns',"headers":{},"config":{},"app_config":{}}'
@@ -63,7 +50,7 @@ cp "$here/conf/functions_params" "$dir/functions_params"
                     password_file=$FUNCTIONS_DB_PASSWORD_FILE;
     functions_route_cache zone=routes:64m valid=600s not_found=600s;
     upstream executors {
-        server unix:$dir/executor.sock;
+        server unix:$dir/ex/executor.sock;
         keepalive 16;
     }
     functions_executors executors;

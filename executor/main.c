@@ -200,7 +200,7 @@ static void on_drain_timeout(uv_timer_t *t)
     size_t n;
 
     (void)t;
-    n = call_stop_all(&exe.server);
+    n = call_stop_all(&exe.server.calls);
     if (log_begin(&r, LOG_LEVEL_WARN, "drain timeout, stopping calls")) {
         log_int(&r, "calls", (long long)n);
         log_int(&r, "connections", (long long)exe.server.nconns);
@@ -223,7 +223,7 @@ static void on_stop_signal(uv_signal_t *h, int signum)
     if (exe.stopping) {
         log_msg(LOG_LEVEL_WARN, "second stop signal, stopping now", NULL);
         uv_timer_stop(&exe.drain_timer);
-        call_stop_all(&exe.server);
+        call_stop_all(&exe.server.calls);
         on_kill_timeout(NULL);
         return;
     }
@@ -237,8 +237,8 @@ static void on_stop_signal(uv_signal_t *h, int signum)
     }
     uv_timer_start(&exe.drain_timer, on_drain_timeout,
                    exe.server.cfg.drain_timeout_ms, 0);
-    sandbox_close_idle(&exe.server);
-    hot_close_idle(&exe.server);
+    sandbox_close_idle(&exe.server.sandboxes);
+    hot_close_idle(&exe.server.hot);
     server_drain(&exe.server, on_drained);
 }
 
@@ -357,8 +357,9 @@ int main(int argc, char **argv)
         return 1;
     }
 
-    image_trees_start(&exe.server);
-    rc = call_inbox_init(&exe.inbox, &exe.server);
+    image_trees_start(exe.loop, &exe.server.sandboxes);
+    rc = call_inbox_init(&exe.inbox, &exe.server.calls,
+                         &exe.server.draining);
     if (rc < 0) {
         log_msg(LOG_LEVEL_ERROR, "cannot start", uv_strerror(rc));
         return 1;
@@ -395,8 +396,8 @@ int main(int argc, char **argv)
     async_wait(5000);
     uv_loop_close(exe.loop);
     image_trees_free();
-    cgroups_fini(&exe.server.cgroups);
-    free(exe.server.seccomp_bpf);
+    cgroups_fini(&exe.server.sandboxes.cgroups);
+    free(exe.server.sandboxes.seccomp_bpf);
     log_msg(LOG_LEVEL_INFO, "executor stopped", NULL);
     metrics_free();
     log_close();

@@ -48,26 +48,35 @@ typedef struct {
     ngx_http_functions_api_step_pt    post;
     ngx_http_functions_api_step_pt    patch;
     ngx_http_functions_api_step_pt    delete;
+    ngx_http_functions_api_args_pt    args;     /* its own query arguments */
+    unsigned                          list:1;   /* per_page and cursor */
+    unsigned                          pages:1;  /* paged when not asked */
     const char                       *allow;
 } ngx_http_functions_api_methods_t;
 
 
+/* by ngx_http_functions_api_endpoint_e */
 static ngx_http_functions_api_methods_t  ngx_http_functions_api_methods[] = {
-    { NULL, NULL, NULL, NULL, "GET, HEAD" },
-    { NULL, NULL, NULL, NULL, "GET, HEAD" },
+    { NULL, NULL, NULL, NULL, NULL, 0, 0, "GET, HEAD" },
+    { NULL, NULL, NULL, NULL, NULL, 0, 0, "GET, HEAD" },
     { ngx_http_functions_api_apps_list, ngx_http_functions_api_app_create,
-      NULL, NULL, "GET, HEAD, POST" },
+      NULL, NULL, NULL, 1, 0, "GET, HEAD, POST" },
     { ngx_http_functions_api_app_get, NULL, ngx_http_functions_api_app_patch,
-      ngx_http_functions_api_app_delete, "GET, HEAD, PATCH, DELETE" },
+      ngx_http_functions_api_app_delete, NULL, 0, 0,
+      "GET, HEAD, PATCH, DELETE" },
     { ngx_http_functions_api_routes_list,
       ngx_http_functions_api_route_create,
-      NULL, NULL, "GET, HEAD, POST" },
+      NULL, NULL, NULL, 1, 0, "GET, HEAD, POST" },
     { ngx_http_functions_api_route_get, NULL,
       ngx_http_functions_api_route_patch,
-      ngx_http_functions_api_route_delete, "GET, HEAD, PATCH, DELETE" },
-    { ngx_http_functions_api_calls_list, NULL, NULL, NULL, "GET, HEAD" },
-    { ngx_http_functions_api_call_get, NULL, NULL, NULL, "GET, HEAD" },
-    { ngx_http_functions_api_call_log, NULL, NULL, NULL, "GET, HEAD" }
+      ngx_http_functions_api_route_delete, NULL, 0, 0,
+      "GET, HEAD, PATCH, DELETE" },
+    { ngx_http_functions_api_calls_list, NULL, NULL, NULL,
+      ngx_http_functions_api_call_args, 1, 1, "GET, HEAD" },
+    { ngx_http_functions_api_call_get, NULL, NULL, NULL, NULL, 0, 0,
+      "GET, HEAD" },
+    { ngx_http_functions_api_call_log, NULL, NULL, NULL, NULL, 0, 0,
+      "GET, HEAD" }
 };
 
 
@@ -496,14 +505,9 @@ ngx_http_functions_api_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (endpoint == NGX_HTTP_FUNCTIONS_API_APPS
-        || endpoint == NGX_HTTP_FUNCTIONS_API_ROUTES
-        || endpoint == NGX_HTTP_FUNCTIONS_API_CALLS)
-    {
+    if (m->list) {
         if (ngx_http_functions_api_args(r, api, endpoint, &error) != NGX_OK
-            || (endpoint == NGX_HTTP_FUNCTIONS_API_CALLS
-                && ngx_http_functions_api_call_args(r, api, &error)
-                   != NGX_OK))
+            || (m->args != NULL && m->args(r, api, &error) != NGX_OK))
         {
             return ngx_http_functions_api_send_error(r, NGX_HTTP_BAD_REQUEST,
                                                      error);
@@ -514,7 +518,7 @@ ngx_http_functions_api_handler(ngx_http_request_t *r)
          * IronFunctions answered (its CLI reads no next_cursor), up to
          * functions_api_list_max; calls page by default.
          */
-        if (!api->paged && endpoint != NGX_HTTP_FUNCTIONS_API_CALLS) {
+        if (!api->paged && !m->pages) {
             api->per_page = (ngx_uint_t) api->fmcf->api_list_max;
             api->unpaged = 1;
         }
@@ -817,7 +821,6 @@ static ngx_int_t
 ngx_http_functions_api_args(ngx_http_request_t *r,
     ngx_http_functions_api_t *api, ngx_uint_t endpoint, const char **error)
 {
-    u_char     *dst, *src;
     ngx_int_t   n, rc, valid;
     ngx_str_t   value;
 
@@ -879,26 +882,21 @@ ngx_http_functions_api_args(ngx_http_request_t *r,
         }
     }
 
-    if (ngx_http_arg(r, (u_char *) "image", 5, &value) == NGX_OK) {
-        if (value.len > 3 * NGX_HTTP_FUNCTIONS_JWT_KEY_MAX) {
-            *error = "the image filter is too long";
-            return NGX_ERROR;
-        }
+    rc = ngx_http_functions_api_arg(r, api, "image", &api->image);
 
-        dst = ngx_pnalloc(api->pool, value.len);
-        if (dst == NULL) {
-            *error = "out of memory";
-            return NGX_ERROR;
-        }
+    if (rc == NGX_ERROR) {
+        *error = "out of memory";
+        return NGX_ERROR;
+    }
 
-        api->image.data = dst;
-        src = value.data;
-        ngx_unescape_uri(&dst, &src, value.len, NGX_UNESCAPE_URI);
-        api->image.len = dst - api->image.data;
+    if (rc == NGX_OK && api->image.len > 3 * NGX_HTTP_FUNCTIONS_JWT_KEY_MAX) {
+        *error = "the image filter is too long";
+        return NGX_ERROR;
     }
 
     return NGX_OK;
 }
+
 
 
 /* The body is in: parse it (POST, PATCH), then run the endpoint. */

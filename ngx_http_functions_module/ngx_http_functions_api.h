@@ -16,6 +16,7 @@
 
 #include "ngx_http_functions_module.h"
 #include "ngx_http_functions_query.h"
+#include "route_def.h"
 
 #include <jansson.h>
 
@@ -52,6 +53,10 @@
 typedef struct ngx_http_functions_api_s  ngx_http_functions_api_t;
 
 typedef void (*ngx_http_functions_api_step_pt)(ngx_http_functions_api_t *api);
+
+/* an endpoint's own query arguments; NGX_ERROR with a message */
+typedef ngx_int_t (*ngx_http_functions_api_args_pt)(ngx_http_request_t *r,
+    ngx_http_functions_api_t *api, const char **error);
 
 /* a row of a result (a MYSQL_ROW) as the API shows it */
 typedef json_t *(*ngx_http_functions_api_item_pt)(
@@ -102,6 +107,18 @@ struct ngx_http_functions_api_s {
 
 /* ngx_http_functions_api.c */
 
+char *ngx_http_functions_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+char *ngx_http_functions_api_tokens(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_functions_api_jwt_key(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+/* ngx_http_functions_api_op.c: an operation's steps */
+
+/* a query argument URI-unescaped, NUL-terminated, in the operation's pool;
+ * NGX_DECLINED when absent */
+ngx_int_t ngx_http_functions_api_arg(ngx_http_request_t *r,
+    ngx_http_functions_api_t *api, char *name, ngx_str_t *value);
 void ngx_http_functions_api_query(ngx_http_functions_api_t *api,
     ngx_http_functions_sql_t *sql, ngx_http_functions_api_step_pt next);
 void ngx_http_functions_api_lock(ngx_http_functions_api_t *api,
@@ -112,6 +129,18 @@ void ngx_http_functions_api_fail(ngx_http_functions_api_t *api,
     ngx_uint_t status, const char *fmt, ...);
 void ngx_http_functions_api_db_failed(ngx_http_functions_api_t *api);
 void ngx_http_functions_api_no_memory(ngx_http_functions_api_t *api);
+/* a statement that writes, ended: NGX_OK once its result is freed, or
+ * NGX_ERROR once its failure is answered */
+ngx_int_t ngx_http_functions_api_wrote(ngx_http_functions_api_t *api);
+/* the one row of the result as item(), answered as by _api_object(); no
+ * row: 404 not_found */
+void ngx_http_functions_api_one(ngx_http_functions_api_t *api,
+    const char *not_found, ngx_http_functions_api_item_pt item,
+    const char *message, const char *name, const char *error);
+/* 200 {"message": the operation's message or message, name: o} once the
+ * result is freed; o NULL: 500 with error */
+void ngx_http_functions_api_object(ngx_http_functions_api_t *api,
+    const char *message, const char *name, json_t *o, const char *error);
 void ngx_http_functions_api_sql_init(ngx_http_functions_api_t *api,
     ngx_http_functions_sql_t *sql);
 void ngx_http_functions_api_sql_begin(ngx_http_functions_api_t *api,

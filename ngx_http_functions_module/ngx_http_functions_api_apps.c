@@ -88,11 +88,7 @@ ngx_http_functions_api_apps_list(ngx_http_functions_api_t *api)
     ngx_http_functions_api_sql_init(api, &sql);
     ngx_http_functions_sql_raw(&sql, NGX_HTTP_FUNCTIONS_APP_COLUMNS);
 
-    if (api->cursor.len) {
-        ngx_http_functions_sql_raw(&sql, " WHERE a.name > ");
-        ngx_http_functions_sql_str(&sql, api->cursor.data, api->cursor.len);
-    }
-
+    ngx_http_functions_sql_and(&sql, " WHERE a.name > ", &api->cursor);
     ngx_http_functions_sql_raw(&sql, " ORDER BY a.name LIMIT ");
     ngx_http_functions_sql_uint(&sql, api->per_page + 1);
 
@@ -186,12 +182,9 @@ ngx_http_functions_app_created(ngx_http_functions_api_t *api)
         return;
     }
 
-    if (q->rc != NGX_OK) {
-        ngx_http_functions_api_db_failed(api);
+    if (ngx_http_functions_api_wrote(api) != NGX_OK) {
         return;
     }
-
-    ngx_http_functions_query_free(q);
 
     api->message = "App successfully created";
 
@@ -214,31 +207,10 @@ ngx_http_functions_api_app_get(ngx_http_functions_api_t *api)
 static void
 ngx_http_functions_app_answer(ngx_http_functions_api_t *api)
 {
-    json_t                      *app;
-    MYSQL_ROW                    row;
-    const char                  *message;
-    unsigned long               *lengths;
-    ngx_http_functions_query_t  *q = &api->query;
-
-    row = ngx_http_functions_api_row(api, "App not found", &lengths);
-    if (row == NULL) {
-        return;
-    }
-
-    app = ngx_http_functions_app_json(api, row, lengths);
-
-    ngx_http_functions_query_free(q);
-
-    if (app == NULL) {
-        ngx_http_functions_api_fail(api, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                    "the stored app is unreadable");
-        return;
-    }
-
-    message = api->message ? api->message : "Successfully loaded app";
-
-    ngx_http_functions_api_answer(api, NGX_HTTP_OK,
-        json_pack("{s:s, s:o}", "message", message, "app", app));
+    ngx_http_functions_api_one(api, "App not found",
+                               ngx_http_functions_app_json,
+                               "Successfully loaded app", "app",
+                               "the stored app is unreadable");
 }
 
 
@@ -354,14 +326,10 @@ ngx_http_functions_app_patch_read(ngx_http_functions_api_t *api)
 static void
 ngx_http_functions_app_patched(ngx_http_functions_api_t *api)
 {
-    ngx_http_functions_query_t  *q = &api->query;
-
-    if (q->rc != NGX_OK) {
-        ngx_http_functions_api_db_failed(api);
+    if (ngx_http_functions_api_wrote(api) != NGX_OK) {
         return;
     }
 
-    ngx_http_functions_query_free(q);
     ngx_http_functions_api_changed(api, NULL);
 
     api->message = "App successfully updated";
@@ -400,12 +368,9 @@ ngx_http_functions_app_deleted(ngx_http_functions_api_t *api)
         return;
     }
 
-    if (q->rc != NGX_OK) {
-        ngx_http_functions_api_db_failed(api);
+    if (ngx_http_functions_api_wrote(api) != NGX_OK) {
         return;
     }
-
-    ngx_http_functions_query_free(q);
 
     if (q->affected == 0) {
         ngx_http_functions_api_fail(api, NGX_HTTP_NOT_FOUND,

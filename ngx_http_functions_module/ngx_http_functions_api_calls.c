@@ -29,6 +29,9 @@ static const char *const  ngx_http_functions_call_statuses[] = {
 static json_t *ngx_http_functions_call_json(ngx_http_functions_api_t *api,
     char **row, unsigned long *lengths);
 static void ngx_http_functions_calls_listed(ngx_http_functions_api_t *api);
+static void ngx_http_functions_call_read(ngx_http_functions_api_t *api,
+    const char *head, const char *and_app,
+    ngx_http_functions_api_step_pt next);
 static void ngx_http_functions_call_answer(ngx_http_functions_api_t *api);
 static void ngx_http_functions_call_log_answer(ngx_http_functions_api_t *api);
 
@@ -37,27 +40,20 @@ ngx_int_t
 ngx_http_functions_api_call_args(ngx_http_request_t *r,
     ngx_http_functions_api_t *api, const char **error)
 {
-    u_char              *dst, *src;
+    ngx_int_t            rc;
     ngx_str_t            value;
     const char *const   *s;
 
-    if (ngx_http_arg(r, (u_char *) "path", 4, &value) == NGX_OK) {
-        dst = ngx_pnalloc(api->pool, value.len + 1);
-        if (dst == NULL) {
-            *error = "out of memory";
-            return NGX_ERROR;
-        }
+    rc = ngx_http_functions_api_arg(r, api, "path", &api->filter_path);
 
-        api->filter_path.data = dst;
-        src = value.data;
-        ngx_unescape_uri(&dst, &src, value.len, NGX_UNESCAPE_URI);
-        *dst = '\0';
-        api->filter_path.len = dst - api->filter_path.data;
+    if (rc == NGX_ERROR) {
+        *error = "out of memory";
+        return NGX_ERROR;
+    }
 
-        if (!route_path_valid((char *) api->filter_path.data)) {
-            *error = "path must be a route path";
-            return NGX_ERROR;
-        }
+    if (rc == NGX_OK && !route_path_valid((char *) api->filter_path.data)) {
+        *error = "path must be a route path";
+        return NGX_ERROR;
     }
 
     if (ngx_http_arg(r, (u_char *) "status", 6, &value) == NGX_OK) {
@@ -152,16 +148,8 @@ ngx_http_functions_api_calls_list(ngx_http_functions_api_t *api)
                                      " WHERE c.app_name = ");
     ngx_http_functions_sql_str(&sql, api->app.data, api->app.len);
 
-    if (api->filter_path.len) {
-        ngx_http_functions_sql_raw(&sql, " AND c.path = ");
-        ngx_http_functions_sql_str(&sql, api->filter_path.data,
-                                   api->filter_path.len);
-    }
-
-    if (api->status.len) {
-        ngx_http_functions_sql_raw(&sql, " AND c.status = ");
-        ngx_http_functions_sql_str(&sql, api->status.data, api->status.len);
-    }
+    ngx_http_functions_sql_and(&sql, " AND c.path = ", &api->filter_path);
+    ngx_http_functions_sql_and(&sql, " AND c.status = ", &api->status);
 
     if (api->from_time) {
         ngx_http_functions_sql_raw(&sql, " AND c.created_at >= "
@@ -177,11 +165,7 @@ ngx_http_functions_api_calls_list(ngx_http_functions_api_t *api)
         ngx_http_functions_sql_raw(&sql, ")");
     }
 
-    if (api->cursor.len) {
-        ngx_http_functions_sql_raw(&sql, " AND c.id < ");
-        ngx_http_functions_sql_str(&sql, api->cursor.data, api->cursor.len);
-    }
-
+    ngx_http_functions_sql_and(&sql, " AND c.id < ", &api->cursor);
     ngx_http_functions_sql_raw(&sql, " ORDER BY c.id DESC LIMIT ");
     ngx_http_functions_sql_uint(&sql, api->per_page + 1);
 
@@ -203,46 +187,38 @@ ngx_http_functions_calls_listed(ngx_http_functions_api_t *api)
 void
 ngx_http_functions_api_call_get(ngx_http_functions_api_t *api)
 {
+    ngx_http_functions_call_read(api, NGX_HTTP_FUNCTIONS_CALL_COLUMNS
+                                      " WHERE c.id = ",
+                                 " AND c.app_name = ",
+                                 ngx_http_functions_call_answer);
+}
+
+
+/* the call of the URL in the URL's app: head, its id, and, its app */
+
+static void
+ngx_http_functions_call_read(ngx_http_functions_api_t *api,
+    const char *head, const char *and_app, ngx_http_functions_api_step_pt next)
+{
     ngx_http_functions_sql_t  sql;
 
     ngx_http_functions_api_sql_init(api, &sql);
-    ngx_http_functions_sql_raw(&sql, NGX_HTTP_FUNCTIONS_CALL_COLUMNS
-                                     " WHERE c.id = ");
+    ngx_http_functions_sql_raw(&sql, head);
     ngx_http_functions_sql_str(&sql, api->path.data, api->path.len);
-    ngx_http_functions_sql_raw(&sql, " AND c.app_name = ");
+    ngx_http_functions_sql_raw(&sql, and_app);
     ngx_http_functions_sql_str(&sql, api->app.data, api->app.len);
 
-    ngx_http_functions_api_query(api, &sql,
-                                 ngx_http_functions_call_answer);
+    ngx_http_functions_api_query(api, &sql, next);
 }
 
 
 static void
 ngx_http_functions_call_answer(ngx_http_functions_api_t *api)
 {
-    json_t                      *call;
-    MYSQL_ROW                    row;
-    unsigned long               *lengths;
-    ngx_http_functions_query_t  *q = &api->query;
-
-    row = ngx_http_functions_api_row(api, "Call not found", &lengths);
-    if (row == NULL) {
-        return;
-    }
-
-    call = ngx_http_functions_call_json(api, row,
-                                        lengths);
-
-    ngx_http_functions_query_free(q);
-
-    if (call == NULL) {
-        ngx_http_functions_api_no_memory(api);
-        return;
-    }
-
-    ngx_http_functions_api_answer(api, NGX_HTTP_OK,
-        json_pack("{s:s, s:o}", "message", "Successfully loaded call",
-                  "call", call));
+    ngx_http_functions_api_one(api, "Call not found",
+                               ngx_http_functions_call_json,
+                               "Successfully loaded call", "call",
+                               "out of memory");
 }
 
 
@@ -251,16 +227,9 @@ ngx_http_functions_call_answer(ngx_http_functions_api_t *api)
 void
 ngx_http_functions_api_call_log(ngx_http_functions_api_t *api)
 {
-    ngx_http_functions_sql_t  sql;
-
-    ngx_http_functions_api_sql_init(api, &sql);
-    ngx_http_functions_sql_raw(&sql, "SELECT log FROM call_logs"
-                                     " WHERE call_id = ");
-    ngx_http_functions_sql_str(&sql, api->path.data, api->path.len);
-    ngx_http_functions_sql_raw(&sql, " AND app_name = ");
-    ngx_http_functions_sql_str(&sql, api->app.data, api->app.len);
-
-    ngx_http_functions_api_query(api, &sql,
+    ngx_http_functions_call_read(api, "SELECT log FROM call_logs"
+                                      " WHERE call_id = ",
+                                 " AND app_name = ",
                                  ngx_http_functions_call_log_answer);
 }
 
@@ -268,10 +237,9 @@ ngx_http_functions_api_call_log(ngx_http_functions_api_t *api)
 static void
 ngx_http_functions_call_log_answer(ngx_http_functions_api_t *api)
 {
-    json_t                      *log;
-    MYSQL_ROW                    row;
-    unsigned long               *lengths;
-    ngx_http_functions_query_t  *q = &api->query;
+    json_t         *log;
+    MYSQL_ROW       row;
+    unsigned long  *lengths;
 
     row = ngx_http_functions_api_row(api, "Log not found", &lengths);
     if (row == NULL) {
@@ -289,14 +257,6 @@ ngx_http_functions_call_log_answer(ngx_http_functions_api_t *api)
                         "(the log is not valid UTF-8)");
     }
 
-    ngx_http_functions_query_free(q);
-
-    if (log == NULL) {
-        ngx_http_functions_api_no_memory(api);
-        return;
-    }
-
-    ngx_http_functions_api_answer(api, NGX_HTTP_OK,
-        json_pack("{s:s, s:o}", "message", "Successfully loaded log",
-                  "log", log));
+    ngx_http_functions_api_object(api, "Successfully loaded log", "log", log,
+                                  "out of memory");
 }

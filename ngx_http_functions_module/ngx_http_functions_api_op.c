@@ -124,6 +124,56 @@ ngx_http_functions_api_no_memory(ngx_http_functions_api_t *api)
 }
 
 
+ngx_int_t
+ngx_http_functions_api_wrote(ngx_http_functions_api_t *api)
+{
+    if (api->query.rc != NGX_OK) {
+        ngx_http_functions_api_db_failed(api);
+        return NGX_ERROR;
+    }
+
+    ngx_http_functions_query_free(&api->query);
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_functions_api_one(ngx_http_functions_api_t *api,
+    const char *not_found, ngx_http_functions_api_item_pt item,
+    const char *message, const char *name, const char *error)
+{
+    MYSQL_ROW       row;
+    unsigned long  *lengths;
+
+    row = ngx_http_functions_api_row(api, not_found, &lengths);
+    if (row == NULL) {
+        return;
+    }
+
+    ngx_http_functions_api_object(api, message, name,
+                                  item(api, row, lengths), error);
+}
+
+
+void
+ngx_http_functions_api_object(ngx_http_functions_api_t *api,
+    const char *message, const char *name, json_t *o, const char *error)
+{
+    ngx_http_functions_query_free(&api->query);
+
+    if (o == NULL) {
+        ngx_http_functions_api_fail(api, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                    "%s", error);
+        return;
+    }
+
+    ngx_http_functions_api_answer(api, NGX_HTTP_OK,
+        json_pack("{s:s, s:o}", "message",
+                  api->message ? api->message : message, name, o));
+}
+
+
 /* A query that did not give what the endpoint knows how to answer. */
 
 void
@@ -276,12 +326,9 @@ ngx_http_functions_api_locked(ngx_http_functions_api_t *api)
 {
     ngx_http_functions_query_t  *q = &api->query;
 
-    if (q->rc != NGX_OK) {
-        ngx_http_functions_api_db_failed(api);
+    if (ngx_http_functions_api_wrote(api) != NGX_OK) {
         return;
     }
-
-    ngx_http_functions_query_free(q);
 
     q->sql = api->locked_sql;
 
@@ -617,4 +664,30 @@ ngx_http_functions_api_changed(ngx_http_functions_api_t *api,
     if (api->fmcf->cache_zone != NULL) {
         ngx_http_functions_cache_drop(api->fmcf->cache_zone, &api->app, path);
     }
+}
+
+
+ngx_int_t
+ngx_http_functions_api_arg(ngx_http_request_t *r,
+    ngx_http_functions_api_t *api, char *name, ngx_str_t *value)
+{
+    u_char     *dst, *src;
+    ngx_str_t   raw;
+
+    if (ngx_http_arg(r, (u_char *) name, ngx_strlen(name), &raw) != NGX_OK) {
+        return NGX_DECLINED;
+    }
+
+    dst = ngx_pnalloc(api->pool, raw.len + 1);
+    if (dst == NULL) {
+        return NGX_ERROR;
+    }
+
+    value->data = dst;
+    src = raw.data;
+    ngx_unescape_uri(&dst, &src, raw.len, NGX_UNESCAPE_URI);
+    *dst = '\0';
+    value->len = dst - value->data;
+
+    return NGX_OK;
 }

@@ -44,7 +44,10 @@ static json_t *ngx_http_functions_route_json(ngx_str_t *app, MYSQL_ROW row,
     unsigned long *lengths, ngx_uint_t mask);
 static void ngx_http_functions_route_select(ngx_http_functions_api_t *api,
     ngx_http_functions_api_step_pt next, ngx_uint_t lock);
-static ngx_int_t ngx_http_functions_route_same(json_t *v, ngx_str_t *s);
+static ngx_int_t ngx_http_functions_route_differs(json_t *route,
+    const char *field, ngx_str_t *s);
+static json_t *ngx_http_functions_route_body(ngx_http_functions_api_t *api,
+    const char *app_error);
 static char *ngx_http_functions_route_map(json_t *o, const char *field);
 static void ngx_http_functions_route_column(ngx_http_functions_sql_t *sql,
     ngx_uint_t create, const char *column);
@@ -137,13 +140,42 @@ ngx_http_functions_route_select(ngx_http_functions_api_t *api,
 }
 
 
-/* v is a string equal to s */
+/* the route gives field, and not as s */
 
 static ngx_int_t
-ngx_http_functions_route_same(json_t *v, ngx_str_t *s)
+ngx_http_functions_route_differs(json_t *route, const char *field,
+    ngx_str_t *s)
 {
-    return json_is_string(v) && json_string_length(v) == s->len
-           && ngx_strncmp(json_string_value(v), s->data, s->len) == 0;
+    json_t  *v;
+
+    v = json_object_get(route, field);
+
+    return v != NULL
+           && !(json_is_string(v) && json_string_length(v) == s->len
+                && ngx_strncmp(json_string_value(v), s->data, s->len) == 0);
+}
+
+
+/* the request's route object, whose app_name (if given) is the URL's; NULL
+ * when the request was answered */
+
+static json_t *
+ngx_http_functions_route_body(ngx_http_functions_api_t *api,
+    const char *app_error)
+{
+    json_t  *route;
+
+    route = ngx_http_functions_api_wrapped(api, "route",
+                                        ngx_http_functions_route_fields);
+
+    if (route != NULL
+        && ngx_http_functions_route_differs(route, "app_name", &api->app))
+    {
+        ngx_http_functions_api_fail(api, NGX_HTTP_BAD_REQUEST, app_error);
+        return NULL;
+    }
+
+    return route;
 }
 
 
@@ -160,16 +192,8 @@ ngx_http_functions_api_routes_list(ngx_http_functions_api_t *api)
                                " FROM apps a LEFT JOIN routes r"
                                " ON r.app_name = a.name");
 
-    if (api->cursor.len) {
-        ngx_http_functions_sql_raw(&sql, " AND r.path > ");
-        ngx_http_functions_sql_str(&sql, api->cursor.data, api->cursor.len);
-    }
-
-    if (api->image.len) {
-        ngx_http_functions_sql_raw(&sql, " AND r.image = ");
-        ngx_http_functions_sql_str(&sql, api->image.data, api->image.len);
-    }
-
+    ngx_http_functions_sql_and(&sql, " AND r.path > ", &api->cursor);
+    ngx_http_functions_sql_and(&sql, " AND r.image = ", &api->image);
     ngx_http_functions_sql_raw(&sql, " WHERE a.name = ");
     ngx_http_functions_sql_str(&sql, api->app.data, api->app.len);
     ngx_http_functions_sql_raw(&sql, " ORDER BY r.path LIMIT ");
@@ -215,18 +239,9 @@ ngx_http_functions_api_route_create(ngx_http_functions_api_t *api)
 {
     json_t  *route, *v;
 
-    route = ngx_http_functions_api_wrapped(api, "route",
-                                        ngx_http_functions_route_fields);
+    route = ngx_http_functions_route_body(api, "route field \"app_name\" "
+                                          "is not the app of the URL");
     if (route == NULL) {
-        return;
-    }
-
-    v = json_object_get(route, "app_name");
-
-    if (v != NULL && !ngx_http_functions_route_same(v, &api->app)) {
-        ngx_http_functions_api_fail(api, NGX_HTTP_BAD_REQUEST,
-                                    "route field \"app_name\" is not the "
-                                    "app of the URL");
         return;
     }
 
@@ -457,12 +472,10 @@ ngx_http_functions_route_written(ngx_http_functions_api_t *api)
         }
     }
 
-    if (q->rc != NGX_OK) {
-        ngx_http_functions_api_db_failed(api);
+    if (ngx_http_functions_api_wrote(api) != NGX_OK) {
         return;
     }
 
-    ngx_http_functions_query_free(q);
     ngx_http_functions_api_changed(api, &api->path);
 
     ngx_http_functions_route_select(api, ngx_http_functions_route_answer,
@@ -522,10 +535,8 @@ ngx_http_functions_route_answer(ngx_http_functions_api_t *api)
         return;
     }
 
-    ngx_http_functions_api_answer(api, NGX_HTTP_OK,
-        json_pack("{s:s, s:o}", "message",
-                  api->message ? api->message : "Successfully loaded route",
-                  "route", route));
+    ngx_http_functions_api_object(api, "Successfully loaded route", "route",
+                                  route, "out of memory");
 }
 
 
@@ -537,26 +548,15 @@ ngx_http_functions_api_route_patch(ngx_http_functions_api_t *api)
     json_t             *route, *v;
     const char *const  *f;
 
-    route = ngx_http_functions_api_wrapped(api, "route",
-                                        ngx_http_functions_route_fields);
+    route = ngx_http_functions_route_body(api, "Could not update route - "
+                                          "app_name is immutable");
     if (route == NULL) {
         return;
     }
 
-    v = json_object_get(route, "path");
-
-    if (v != NULL && !ngx_http_functions_route_same(v, &api->path)) {
+    if (ngx_http_functions_route_differs(route, "path", &api->path)) {
         ngx_http_functions_api_fail(api, NGX_HTTP_BAD_REQUEST,
                                     "Could not update route - path is "
-                                    "immutable");
-        return;
-    }
-
-    v = json_object_get(route, "app_name");
-
-    if (v != NULL && !ngx_http_functions_route_same(v, &api->app)) {
-        ngx_http_functions_api_fail(api, NGX_HTTP_BAD_REQUEST,
-                                    "Could not update route - app_name is "
                                     "immutable");
         return;
     }
@@ -685,12 +685,10 @@ ngx_http_functions_route_deleted(ngx_http_functions_api_t *api)
         return;
     }
 
-    if (q->rc != NGX_OK) {
-        ngx_http_functions_api_db_failed(api);
+    if (ngx_http_functions_api_wrote(api) != NGX_OK) {
         return;
     }
 
-    ngx_http_functions_query_free(q);
     ngx_http_functions_api_changed(api, &api->path);
 
     ngx_http_functions_api_answer(api, NGX_HTTP_OK,

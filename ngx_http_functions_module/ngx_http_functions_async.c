@@ -21,10 +21,14 @@
 
 
 #include "ngx_http_functions_ctx.h"
+#include "ngx_http_functions_headers.h"
 #include "ngx_http_functions_log.h"
 #include "ngx_http_functions_metrics.h"
-#include "amqp_link.h"
 #include "ngx_http_functions_send.h"
+#include "ngx_http_functions_async.h"
+#include "ngx_http_functions_db.h"
+
+#include "amqp_link.h"
 #include "ulid.h"
 
 #include <jansson.h>
@@ -384,9 +388,8 @@ ngx_http_functions_async_message(ngx_http_request_t *r,
     ssize_t                         n;
     json_t                         *o, *headers, *rt;
     ngx_time_t                     *tp;
-    ngx_uint_t                      i;
-    ngx_list_part_t                *part;
     ngx_table_elt_t                *h;
+    ngx_http_functions_headers_t    it;
     ngx_http_functions_loc_conf_t  *lcf;
 
     /* the URL as the function sees it: scheme://host/uri */
@@ -429,34 +432,23 @@ ngx_http_functions_async_message(ngx_http_request_t *r,
     /* the client's headers (its Fn-* ones are gone already), credentials
      * only if asked for: the message waits in the broker, perhaps in its
      * dead-letter queue, where whoever reads the queues reads it */
-    part = &r->headers_in.headers.part;
-    h = part->elts;
+    ngx_http_functions_headers_start(&it, &r->headers_in.headers);
 
-    for (i = 0; /* void */; i++) {
+    while ((h = ngx_http_functions_headers_next(&it)) != NULL) {
 
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].hash == 0) {
+        if (h->hash == 0) {
             continue;
         }
 
         if (!lcf->async_credentials
-            && ngx_http_functions_async_credential(&h[i].key))
+            && ngx_http_functions_async_credential(&h->key))
         {
             continue;
         }
 
         json_array_append_new(headers,
-            json_pack("[s%, s%]", h[i].key.data, h[i].key.len,
-                      h[i].value.data, h[i].value.len));
+            json_pack("[s%, s%]", h->key.data, h->key.len,
+                      h->value.data, h->value.len));
     }
 
     dump = json_dumps(o, JSON_COMPACT);

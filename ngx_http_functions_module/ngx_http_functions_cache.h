@@ -11,6 +11,23 @@
 #include "ngx_http_functions_module.h"
 
 
+/* app (30) + NUL + path (255) */
+#define NGX_HTTP_FUNCTIONS_KEY_MAX  287
+
+
+/* What the cache keeps of a route (or of its absence). */
+
+typedef struct {
+    ngx_uint_t                      found;
+    ngx_uint_t                      no_app;     /* not found: nor its app */
+    ngx_uint_t                      async;
+    ngx_str_t                       json;       /* the Fn-Route header */
+    ngx_str_t                       image;
+    ngx_str_t                       jwt_key;    /* "": calls need no JWT */
+    time_t                          expires;
+} ngx_http_functions_route_t;
+
+
 /*
  * The route cache header in shared memory.  It is created once and reused
  * across reloads while the zone keeps its size.  Routes and "not found"
@@ -54,6 +71,9 @@ ngx_int_t ngx_http_functions_cache_check_due(ngx_shm_zone_t *zone,
 uint64_t ngx_http_functions_cache_generation(ngx_shm_zone_t *zone);
 void ngx_http_functions_cache_set_generation(ngx_shm_zone_t *zone,
     uint64_t generation);
+
+char *ngx_http_functions_route_cache(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 
 
 #endif /* _NGX_HTTP_FUNCTIONS_CACHE_H_INCLUDED_ */

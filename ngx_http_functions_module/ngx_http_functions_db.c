@@ -13,6 +13,7 @@
 
 #include "ngx_http_functions_module.h"
 #include "ngx_http_functions_conf_file.h"
+#include "ngx_http_functions_db.h"
 
 
 #define NGX_HTTP_FUNCTIONS_DB_PORT             3306

@@ -11,6 +11,7 @@
 #include "ngx_http_functions_module.h"
 #include "ngx_http_functions_cache.h"
 #include "ngx_http_functions_query.h"
+#include "ngx_http_functions_generation.h"
 
 #include <mysql.h>
 

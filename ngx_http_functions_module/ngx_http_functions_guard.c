@@ -23,6 +23,8 @@
 
 
 #include "ngx_http_functions_module.h"
+#include "ngx_http_functions_guard.h"
+#include "ngx_http_functions_headers.h"
 
 
 typedef struct {
@@ -224,36 +226,24 @@ ngx_http_functions_guard_get(ngx_peer_connection_t *pc, void *data)
 static ngx_uint_t
 ngx_http_functions_guard_not_started(ngx_http_upstream_t *u)
 {
-    ngx_uint_t        i;
-    ngx_list_part_t  *part;
-    ngx_table_elt_t  *h;
+    ngx_table_elt_t               *h;
+    ngx_http_functions_headers_t   it;
 
     if (u->headers_in.status_n != NGX_HTTP_SERVICE_UNAVAILABLE) {
         return 0;
     }
 
-    part = &u->headers_in.headers.part;
-    h = part->elts;
+    ngx_http_functions_headers_start(&it, &u->headers_in.headers);
 
-    for (i = 0; /* void */; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                return 0;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].key.len == sizeof("Fn-Executor-Busy") - 1
-            && ngx_strncasecmp(h[i].key.data, (u_char *) "Fn-Executor-Busy",
-                               sizeof("Fn-Executor-Busy") - 1) == 0)
+    while ((h = ngx_http_functions_headers_next(&it)) != NULL) {
+        if (ngx_http_functions_header_is(h, "Fn-Executor-Busy",
+                                         sizeof("Fn-Executor-Busy") - 1))
         {
             return 1;
         }
     }
+
+    return 0;
 }
 
 

@@ -12,6 +12,12 @@
 #include "ngx_http_functions_query.h"
 #include "ngx_http_functions_log.h"
 #include "ngx_http_functions_metrics.h"
+#include "ngx_http_functions_api.h"
+#include "ngx_http_functions_async.h"
+#include "ngx_http_functions_db.h"
+#include "ngx_http_functions_generation.h"
+#include "ngx_http_functions_guard.h"
+#include "ngx_http_functions_route.h"
 
 #include <mysql.h>
 

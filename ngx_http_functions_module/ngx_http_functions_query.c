@@ -23,6 +23,7 @@
 #include "ngx_http_functions_module.h"
 #include "ngx_http_functions_query.h"
 #include "ngx_http_functions_log.h"
+#include "ngx_http_functions_db.h"
 
 #include <mysql.h>
 
@@ -959,6 +960,17 @@ ngx_http_functions_sql_str(ngx_http_functions_sql_t *sql, u_char *data,
     *p++ = '\'';
 
     sql->len = p - sql->data;
+}
+
+
+void
+ngx_http_functions_sql_and(ngx_http_functions_sql_t *sql, const char *cond,
+    ngx_str_t *value)
+{
+    if (value->len) {
+        ngx_http_functions_sql_raw(sql, cond);
+        ngx_http_functions_sql_str(sql, value->data, value->len);
+    }
 }
 
 

@@ -10,6 +10,7 @@
 
 
 #include "ngx_http_functions_module.h"
+#include "ngx_http_functions_db.h"
 
 
 /* A query, posted to the worker's connections (..._query.c). */
@@ -62,6 +63,9 @@ void ngx_http_functions_sql_raw(ngx_http_functions_sql_t *sql,
     const char *s);
 void ngx_http_functions_sql_str(ngx_http_functions_sql_t *sql, u_char *data,
     size_t len);
+/* cond and value quoted, when value is not empty: an optional filter */
+void ngx_http_functions_sql_and(ngx_http_functions_sql_t *sql, const char *cond,
+    ngx_str_t *value);
 void ngx_http_functions_sql_uint(ngx_http_functions_sql_t *sql, uint64_t n);
 ngx_int_t ngx_http_functions_sql_done(ngx_http_functions_sql_t *sql,
     ngx_str_t *out);

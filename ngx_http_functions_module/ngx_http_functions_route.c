@@ -19,11 +19,14 @@
 
 #include "ngx_http_functions_ctx.h"
 #include "ngx_http_functions_cache.h"
+#include "ngx_http_functions_headers.h"
 #include "ngx_http_functions_query.h"
 #include "ngx_http_functions_jwt.h"
 #include "ngx_http_functions_log.h"
 #include "ngx_http_functions_metrics.h"
 #include "ngx_http_functions_send.h"
+#include "ngx_http_functions_async.h"
+#include "ngx_http_functions_route.h"
 
 #include "ulid.h"
 
@@ -62,6 +65,7 @@ static void ngx_http_functions_request_done(ngx_http_functions_ctx_t *ctx);
 static ngx_int_t ngx_http_functions_parse_uri(ngx_http_request_t *r,
     ngx_http_functions_loc_conf_t *lcf, ngx_http_functions_ctx_t *ctx);
 static ngx_int_t ngx_http_functions_strip_headers(ngx_http_request_t *r);
+static ngx_uint_t ngx_http_functions_fn_header(ngx_table_elt_t *h);
 static ngx_int_t ngx_http_functions_start_lookup(ngx_http_request_t *r,
     ngx_http_functions_ctx_t *ctx, ngx_http_functions_route_t *stale);
 static void ngx_http_functions_lookup_done(ngx_http_functions_query_t *q);
@@ -488,36 +492,17 @@ ngx_http_functions_parse_uri(ngx_http_request_t *r,
 static ngx_int_t
 ngx_http_functions_strip_headers(ngx_http_request_t *r)
 {
-    ngx_uint_t        i, found;
-    ngx_list_t        headers;
-    ngx_list_part_t  *part;
-    ngx_table_elt_t  *h, *nh;
+    ngx_list_t                     headers;
+    ngx_table_elt_t               *h, *nh;
+    ngx_http_functions_headers_t   it;
 
-    found = 0;
-    part = &r->headers_in.headers.part;
-    h = part->elts;
+    ngx_http_functions_headers_start(&it, &r->headers_in.headers);
 
-    for (i = 0; /* void */; i++) {
+    do {
+        h = ngx_http_functions_headers_next(&it);
+    } while (h != NULL && !ngx_http_functions_fn_header(h));
 
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].key.len >= 3
-            && ngx_strncasecmp(h[i].key.data, (u_char *) "fn-", 3) == 0)
-        {
-            found = 1;
-            break;
-        }
-    }
-
-    if (!found) {
+    if (h == NULL) {
         return NGX_OK;
     }
 
@@ -527,24 +512,11 @@ ngx_http_functions_strip_headers(ngx_http_request_t *r)
         return NGX_ERROR;
     }
 
-    part = &r->headers_in.headers.part;
-    h = part->elts;
+    ngx_http_functions_headers_start(&it, &r->headers_in.headers);
 
-    for (i = 0; /* void */; i++) {
+    while ((h = ngx_http_functions_headers_next(&it)) != NULL) {
 
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].key.len >= 3
-            && ngx_strncasecmp(h[i].key.data, (u_char *) "fn-", 3) == 0)
-        {
+        if (ngx_http_functions_fn_header(h)) {
             continue;
         }
 
@@ -553,12 +525,20 @@ ngx_http_functions_strip_headers(ngx_http_request_t *r)
             return NGX_ERROR;
         }
 
-        *nh = h[i];
+        *nh = *h;
     }
 
     r->headers_in.headers = headers;
 
     return NGX_OK;
+}
+
+
+static ngx_uint_t
+ngx_http_functions_fn_header(ngx_table_elt_t *h)
+{
+    return h->key.len >= 3
+           && ngx_strncasecmp(h->key.data, (u_char *) "fn-", 3) == 0;
 }
 
 

@@ -8,7 +8,8 @@ use lib 't/lib', 'scripts/lib';
 
 use FnImage;
 use FnTest qw(need_stack top executor_start nginx_start nginx_check fresh_database
-              db_query stack_env http_request wait_until slurp spew tmpdir);
+              db_query stack_env http_request wait_until slurp spew tmpdir
+              functions_mysql api_token);
 use JSON::PP;
 use MIME::Base64 qw(encode_base64url);
 use POSIX ();
@@ -16,17 +17,13 @@ use Test::More;
 use Time::HiRes qw(time sleep);
 
 my $env = need_stack();
-my $password = slurp($env->{FUNCTIONS_DB_PASSWORD_FILE});
-chomp $password;
 my $db = fresh_database();
 my $json = JSON::PP->new->canonical->utf8;
 
 # two tokens from the project's own tool; the file holds digests only
 my $tokens = tmpdir() . '/api.tokens';
-my $token = `${\ top()}/scripts/api-token --label admin $tokens`;
-chomp $token;
-my $other = `${\ top()}/scripts/api-token --label ci $tokens`;
-chomp $other;
+my $token = api_token($tokens, 'admin');
+my $other = api_token($tokens, 'ci');
 like($token, qr/^fn_[A-Za-z0-9_-]{43}$/, 'api-token prints a token');
 unlike(slurp($tokens), qr/\Q$token\E/, 'the token file holds no token');
 like(slurp($tokens), qr/^sha256:[0-9a-f]{64} admin\nsha256:[0-9a-f]{64} ci\n\z/,
@@ -39,9 +36,7 @@ FnImage::build($ex->dir . '/images/echo', tag => $_,
     layers => [ FnImage::busybox_layer() ]) for qw(v1 v2);
 
 my $http = <<CONF;
-    functions_mysql server=127.0.0.1:$env->{FUNCTIONS_DB_PORT} database=$db
-                    user=$env->{FUNCTIONS_DB_USER} password=$password
-                    connect_timeout=1s timeout=2s;
+    ${\ functions_mysql($db, timeout => '2s') }
     functions_route_cache zone=routes:1m valid=60s not_found=60s;
     functions_api_tokens $tokens;
 
@@ -175,8 +170,7 @@ subtest 'revoking a token: its line out of the file, and a reload' => sub {
     is(db_query($db, "SELECT COUNT(*) FROM apps WHERE name = 'revoked'")->[0][0], 0,
        '  and nothing was written');
 
-    my $new = `${\ top()}/scripts/api-token --label ci2 $tokens`;
-    chomp $new;
+    my $new = api_token($tokens, 'ci2');
     error_is(api('GET', '/v1/apps', undef, token => $new), 401, qr/^invalid token$/,
              'a token added to the file: refused before a reload');
     ok($ng->reload, 'nginx reloaded');

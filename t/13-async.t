@@ -7,7 +7,8 @@ use lib 't/lib', 'scripts/lib';
 use FnImage;
 use FnTest qw(need_stack top nginx_start executor_start fresh_database fresh_vhost
               db_query stack_env http_request wait_until slurp queue_depths
-              rabbitmqctl);
+              rabbitmqctl
+              amqp_url functions_mysql api_token);
 use Digest::MD5;
 use JSON::PP;
 use Test::More;
@@ -15,26 +16,18 @@ use POSIX ();
 use Time::HiRes qw(time sleep);
 
 my $env = need_stack();
-my $password = slurp($env->{FUNCTIONS_DB_PASSWORD_FILE});
-chomp $password;
-my $amqp_password = slurp($env->{FUNCTIONS_AMQP_PASSWORD_FILE});
-chomp $amqp_password;
 my $db = fresh_database();
 my $vhost = fresh_vhost();
-my $url = "amqp://$env->{FUNCTIONS_AMQP_USER}:$amqp_password\@127.0.0.1:"
-        . "$env->{FUNCTIONS_AMQP_PORT}/$vhost";
+my $url = amqp_url($vhost);
 
 my $tokens = FnTest::tmpdir() . '/api.tokens';
-my $token = `${\ top()}/scripts/api-token $tokens`;
-chomp $token;
+my $token = api_token($tokens);
 
 sub http_conf {
     my ($amqp) = @_;
     return <<CONF;
     functions_api_tokens $tokens;
-    functions_mysql server=127.0.0.1:$env->{FUNCTIONS_DB_PORT} database=$db
-                    user=$env->{FUNCTIONS_DB_USER} password=$password
-                    connect_timeout=1s timeout=2s;
+    ${\ functions_mysql($db, timeout => '2s') }
     functions_route_cache zone=routes:1m valid=60s not_found=1s;
     functions_amqp $amqp;
 CONF
@@ -49,6 +42,7 @@ my $server = <<'CONF';
             functions_route;
             client_max_body_size 1m;
             proxy_pass http://127.0.0.1:1;   # never reached: async
+            include functions_params;
         }
 CONF
 

@@ -9,7 +9,8 @@ use lib 't/lib', 'scripts/lib';
 
 use FnImage;
 use FnTest qw(need_stack executor_start nginx_start fresh_database db_query stack_env
-              http_request unix_request wait_until slurp spew free_port);
+              http_request unix_request wait_until slurp spew free_port
+              functions_mysql stack_secret);
 use JSON::PP;
 use POSIX ();
 use Test::More;
@@ -21,8 +22,7 @@ my $env = need_stack();
 chomp(my $promtool = `sh -c 'command -v promtool'` // '');
 $promtool or BAIL_OUT('promtool (Debian package prometheus) is missing: '
                       . 'run scripts/deps');
-my $password = slurp($env->{FUNCTIONS_DB_PASSWORD_FILE});
-chomp $password;
+my $password = stack_secret('FUNCTIONS_DB_PASSWORD_FILE');
 my $db = fresh_database();
 
 # ------------------------------------------------------------ helpers
@@ -112,9 +112,7 @@ sub http_conf {
                                  . " max_fails=0;\n" } @executors);
     my $prefix = our $NGINX_LOGS;
     return <<CONF;
-    functions_mysql server=127.0.0.1:$env->{FUNCTIONS_DB_PORT} database=$db
-                    user=$env->{FUNCTIONS_DB_USER} password=$password
-                    connect_timeout=1s timeout=1s;
+    ${\ functions_mysql($db, timeout => '1s') }
     functions_route_cache zone=routes:1m valid=60s not_found=2s;
     functions_log $prefix/functions.log info;
     functions_metrics_zone max_apps=3 max_executors=4 log_interval=1s;

@@ -8,7 +8,8 @@ use lib 't/lib', 'scripts/lib';
 
 use FnImage;
 use FnTest qw(need_stack top tmpdir nginx_start executor_start fresh_database
-              fresh_vhost stack_env http_request wait_until slurp);
+              fresh_vhost stack_env http_request wait_until slurp
+              amqp_url functions_mysql api_token);
 use JSON::PP;
 use POSIX ();
 use Test::More;
@@ -17,14 +18,9 @@ my $env = need_stack();
 my $json = JSON::PP->new->canonical->utf8;
 my $tmp = tmpdir();
 
-my $db_password = slurp($env->{FUNCTIONS_DB_PASSWORD_FILE});
-chomp $db_password;
-my $amqp_password = slurp($env->{FUNCTIONS_AMQP_PASSWORD_FILE});
-chomp $amqp_password;
 my $db = fresh_database();
 my $vhost = fresh_vhost();
-my $amqp = "amqp://$env->{FUNCTIONS_AMQP_USER}:$amqp_password\@127.0.0.1:"
-         . "$env->{FUNCTIONS_AMQP_PORT}/$vhost";
+my $amqp = amqp_url($vhost);
 
 # ------------------------------------------------------------- functions
 
@@ -57,17 +53,14 @@ my @ex = map {
 # ----------------------------------------------------------------- nginx
 
 my $tokens = "$tmp/api.tokens";
-my $token = `${\ top()}/scripts/api-token $tokens`;
-chomp $token;
+my $token = api_token($tokens);
 
 my $servers = join('', map {
     "        server unix:" . $_->socket . " max_fails=1 fail_timeout=30s;\n"
 } @ex);
 my $ng = nginx_start(http => <<CONF, server => <<'CONF');
     functions_api_tokens $tokens;
-    functions_mysql server=127.0.0.1:$env->{FUNCTIONS_DB_PORT} database=$db
-                    user=$env->{FUNCTIONS_DB_USER} password=$db_password
-                    connect_timeout=1s timeout=2s;
+    ${\ functions_mysql($db, timeout => '2s') }
     functions_route_cache zone=routes:1m valid=60s not_found=1s;
     functions_amqp url=$amqp confirm_timeout=3s;
 

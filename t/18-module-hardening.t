@@ -8,7 +8,8 @@ use warnings;
 use lib 't/lib', 'scripts/lib';
 
 use FnTest qw(need_stack top tmpdir free_port nginx_check nginx_start fresh_database
-              fresh_vhost db_query stack_env http_request wait_until slurp);
+              fresh_vhost db_query stack_env http_request wait_until slurp
+              amqp_url functions_mysql stack_secret api_token);
 use Digest::SHA qw(hmac_sha256);
 use File::Find ();
 use IO::Socket::INET;
@@ -19,8 +20,6 @@ use Test::More;
 use Time::HiRes qw(sleep);
 
 my $env = need_stack();
-my $password = slurp($env->{FUNCTIONS_DB_PASSWORD_FILE});
-chomp $password;
 
 # the defences below must hold whatever the umask of whoever starts nginx
 umask 022;
@@ -34,9 +33,7 @@ sub http_conf {
     my (%o) = @_;
     my $cache = $o{cache} // 'zone=routes:1m valid=60s not_found=5s';
     return <<CONF;
-    functions_mysql server=127.0.0.1:$env->{FUNCTIONS_DB_PORT} database=$db
-                    user=$env->{FUNCTIONS_DB_USER} password=$password
-                    connect_timeout=1s timeout=1s;
+    ${\ functions_mysql($db, timeout => '1s') }
     functions_route_cache $cache;
     log_format routes 'uri=\$request_uri status=\$status cache=\$fn_route_cache';
 @{[ $o{extra} // '' ]}
@@ -57,6 +54,7 @@ sub routed {
             functions_route;
             access_log routes.log routes;
             proxy_pass http://127.0.0.1:$echo_port;
+            include functions_params;
 $extra
         }
 CONF
@@ -411,14 +409,12 @@ subtest 'route JWTs: exp required by default, a maximum lifetime' => sub {
 # --------------------------------------------------------- async calls
 
 subtest 'async calls: credentials stay out of queued messages unless asked' => sub {
-    my $amqp_password = slurp($env->{FUNCTIONS_AMQP_PASSWORD_FILE});
-    chomp $amqp_password;
+    my $amqp_password = stack_secret('FUNCTIONS_AMQP_PASSWORD_FILE');
     # another test file may stop the shared broker for a while: wait
     my $vhost;
     wait_until(90, sub { $vhost = eval { fresh_vhost() } })
         or BAIL_OUT('cannot make a RabbitMQ vhost');
-    my $url = "amqp://$env->{FUNCTIONS_AMQP_USER}:$amqp_password\@127.0.0.1:"
-            . "$env->{FUNCTIONS_AMQP_PORT}/$vhost";
+    my $url = amqp_url($vhost);
     my $get = tmpdir() . '/amqp_get';
     system('cc', '-std=gnu11', '-O2', '-o', $get, top() . '/t/fn/amqp_get.c',
            '-lrabbitmq') == 0 or BAIL_OUT('cannot build amqp_get');
@@ -469,8 +465,7 @@ subtest 'async calls: credentials stay out of queued messages unless asked' => s
 subtest "the module's log file: 0640, also when reopened, and no token" => sub {
     my $log = tmpdir() . '/functions.log';
     my $tokens = tmpdir() . '/api.tokens';
-    my $admin = `${\ top()}/scripts/api-token $tokens`;
-    chomp $admin;
+    my $admin = api_token($tokens);
     route('sec', '/x', jwt_key => 'k3y');
     my $ng = nginx_start(
         http => http_conf(extra => "    functions_log $log debug;\n"

@@ -9,19 +9,17 @@ use lib 't/lib', 'scripts/lib';
 
 use Digest::SHA qw(hmac_sha256 hmac_sha512);
 use FnTest qw(need_stack top nginx_start nginx_check fresh_database stack_env
-              http_request wait_until slurp spew tmpdir);
+              http_request wait_until slurp spew tmpdir
+              functions_mysql api_token);
 use JSON::PP;
 use MIME::Base64 qw(encode_base64url);
 use Test::More;
 
 my $env = need_stack();
-my $password = slurp($env->{FUNCTIONS_DB_PASSWORD_FILE});
-chomp $password;
 my $db = fresh_database();
 
 my $tokens = tmpdir() . '/api.tokens';
-my $token = `${\ top()}/scripts/api-token --label admin $tokens`;
-chomp $token;
+my $token = api_token($tokens, 'admin');
 like($token, qr/^fn_/, 'a hashed token from scripts/api-token');
 
 # the key, as the stack makes it: one line, 0600
@@ -31,9 +29,7 @@ spew($keyfile, "$key\n");
 chmod 0600, $keyfile;
 
 my $mysql = <<CONF;
-    functions_mysql server=127.0.0.1:$env->{FUNCTIONS_DB_PORT} database=$db
-                    user=$env->{FUNCTIONS_DB_USER} password=$password
-                    connect_timeout=1s timeout=2s;
+    ${\ functions_mysql($db, timeout => '2s') }
 CONF
 my $server = "        location / { functions_api; }\n";
 

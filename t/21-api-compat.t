@@ -11,21 +11,19 @@ use lib 't/lib', 'scripts/lib';
 
 use FnImage;
 use FnTest qw(need_stack top executor_start nginx_start fresh_database db_query
-              stack_env http_request slurp tmpdir);
+              stack_env http_request slurp tmpdir
+              functions_mysql api_token);
 use Digest::SHA qw(hmac_sha256);
 use JSON::PP;
 use MIME::Base64 qw(encode_base64url);
 use Test::More;
 
 my $env = need_stack();
-my $password = slurp($env->{FUNCTIONS_DB_PASSWORD_FILE});
-chomp $password;
 my $db = fresh_database();
 my $json = JSON::PP->new->canonical->utf8;
 
 my $tokens = tmpdir() . '/api.tokens';
-my $token = `${\ top()}/scripts/api-token --label cli $tokens`;
-chomp $token;
+my $token = api_token($tokens, 'cli');
 
 my $ex = executor_start();
 FnImage::build($ex->dir . '/images/demo', tag => 'v1',
@@ -36,9 +34,7 @@ FnImage::build($ex->dir . '/images/demo', tag => 'v1',
 sub http_conf {
     my ($list_max) = @_;
     return <<CONF . ($list_max ? "    functions_api_list_max $list_max;\n" : '');
-    functions_mysql server=127.0.0.1:$env->{FUNCTIONS_DB_PORT} database=$db
-                    user=$env->{FUNCTIONS_DB_USER} password=$password
-                    connect_timeout=1s timeout=2s;
+    ${\ functions_mysql($db, timeout => '2s') }
     functions_route_cache zone=routes:1m valid=60s not_found=60s;
     functions_api_tokens $tokens;
 

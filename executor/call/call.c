@@ -97,10 +97,10 @@ static void respond_success(struct call *call)
 
 static void finish(struct call *call)
 {
-    struct server *s = call->server;
+    struct calls *calls = call->calls;
     const struct route_def *r = &call->req.route;
     long oom = cgroup_oom_kills(&call->sb->cgroup) - call->oom_base;
-    uint64_t elapsed = uv_now(s->loop) - call->started_ms;
+    uint64_t elapsed = uv_now(calls->loop) - call->started_ms;
     struct log_record rec;
     char msg[256];
 
@@ -125,33 +125,33 @@ static void finish(struct call *call)
     sandbox_release(call->sb, !call->lost && call->clean && oom <= 0
                               && call->cut == CALL_CUT_NONE);
     call->sb = NULL;
-    capacity_release(&s->capacity, call->memory);
+    capacity_release(calls->capacity, call->memory);
 
     if (call->cut == CALL_CUT_STOPPED) {
         call_respond_error(call, 503, "the call was stopped: the executor is "
                       "shutting down", NULL);
     } else if (call->cut == CALL_CUT_TIMEOUT) {
-        snprintf(msg, sizeof(msg), "function timed out after %u s",
-                 r->timeout_s);
+        errf(msg, sizeof(msg), "function timed out after %u s",
+             r->timeout_s);
         call_respond_error(call, 504, msg, NULL);
     } else if (oom > 0) {
-        snprintf(msg, sizeof(msg), "function was killed: out of memory "
-                 "(limit %u MiB)", r->memory_mb);
+        errf(msg, sizeof(msg), "function was killed: out of memory "
+             "(limit %u MiB)", r->memory_mb);
         call_respond_error(call, 502, msg, NULL);
     } else if (call->cut == CALL_CUT_TOO_BIG) {
-        snprintf(msg, sizeof(msg), "function response is larger than "
-                 "%llu bytes", (unsigned long long)s->cfg.max_response_body);
+        errf(msg, sizeof(msg), "function response is larger than %llu bytes",
+             (unsigned long long)calls->cfg->max_response_body);
         call_respond_error(call, 502, msg, NULL);
     } else if (call->lost) {
         call_respond_error(call, 502, "the function's sandbox died; see the "
                       "executor's log", NULL);
     } else if (call->term_signal != 0) {
-        snprintf(msg, sizeof(msg), "function was killed by signal %d",
-                 call->term_signal);
+        errf(msg, sizeof(msg), "function was killed by signal %d",
+             call->term_signal);
         call_respond_error(call, 502, msg, NULL);
     } else if (call->exit_status != 0) {
-        snprintf(msg, sizeof(msg), "function exited with status %d",
-                 (int)call->exit_status);
+        errf(msg, sizeof(msg), "function exited with status %d",
+             (int)call->exit_status);
         call_respond_error(call, 502, msg, NULL);
     } else {
         respond_success(call);
@@ -173,7 +173,7 @@ static void cut(struct call *call, enum call_cut why)
 static void on_stdout(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 {
     struct call *call = st->data;
-    uint64_t max = call->server->cfg.max_response_body;
+    uint64_t max = call->calls->cfg->max_response_body;
 
     if (n > 0 && call->cut == CALL_CUT_NONE) {
         if (call->output_len + (size_t)n > max) {
@@ -271,7 +271,7 @@ static void on_timeout(uv_timer_t *t)
 /* Opens the executor's end of a pipe; the other end goes to the sandbox. */
 static int open_pipe(struct call *call, uv_pipe_t *p, int fd)
 {
-    uv_pipe_init(call->server->loop, p, 0);
+    uv_pipe_init(call->calls->loop, p, 0);
     p->data = call;
     call->open_handles++;
     if (uv_pipe_open(p, fd) < 0) {
@@ -284,7 +284,7 @@ static int open_pipe(struct call *call, uv_pipe_t *p, int fd)
 /* Runs the function in call->sb, which the call holds. */
 static int run(struct call *call)
 {
-    struct server *s = call->server;
+    struct calls *calls = call->calls;
     struct strvec env = { 0 }, cmd = { 0 };
     char dl[32];
     struct call_info ci = {
@@ -326,13 +326,13 @@ static int run(struct call *call)
 
     /* from here on, the call ends through finish() */
     call->state = CALL_RUNNING;
-    call->started_ms = uv_now(s->loop);
+    call->started_ms = uv_now(calls->loop);
     call->ulog.call_id = call->req.call_id;
     call->ulog.app = call->req.route.app;
     call->ulog.path = call->req.route.path;
     call->ulog.sandbox = call->sb->id;
-    call->ulog.max = s->cfg.log_max_per_call;
-    uv_timer_init(s->loop, &call->timer);
+    call->ulog.max = calls->cfg->log_max_per_call;
+    uv_timer_init(calls->loop, &call->timer);
     call->timer.data = call;
     call->open_handles = 1;
     uv_timer_start(&call->timer, on_timeout,
@@ -380,14 +380,14 @@ static void fail(struct call *call, int status, const char *msg)
         sandbox_release(call->sb, 0);
         call->sb = NULL;
     }
-    capacity_release(&call->server->capacity, call->memory);
+    capacity_release(call->calls->capacity, call->memory);
     call_respond_error(call, status, msg, NULL);
     call_free(call);
 }
 
 static void start_run(struct call *call)
 {
-    if (call->cut == CALL_CUT_STOPPED || call->server->killing) {
+    if (call->cut == CALL_CUT_STOPPED || call->calls->killing) {
         fail(call, 503, "the call was stopped: the executor is shutting "
              "down");
         return;
@@ -420,7 +420,7 @@ static void on_sandbox_ready(struct sandbox *sb, int ok, void *arg)
 /* An idle sandbox of the same key, or a new one. */
 static void get_sandbox(struct call *call)
 {
-    struct server *s = call->server;
+    struct calls *calls = call->calls;
     const struct route_def *r = &call->req.route;
     struct sandbox_params p;
 
@@ -430,7 +430,7 @@ static void get_sandbox(struct call *call)
         fail(call, 500, "out of memory");
         return;
     }
-    call->sb = sandbox_take(s, call->key);
+    call->sb = sandbox_take(calls->sandboxes, call->key);
     if (call->sb != NULL) {
         start_run(call);
         return;
@@ -439,8 +439,8 @@ static void get_sandbox(struct call *call)
     p.rootfs = call->image.rootfs;
     p.image = &call->image.config;
     p.memory = call->memory;
-    call->sb = sandbox_start(s, &p, on_sandbox_ready, call, call->error,
-                             sizeof(call->error));
+    call->sb = sandbox_start(calls->sandboxes, &p, on_sandbox_ready, call,
+                             call->error, sizeof(call->error));
     if (call->sb == NULL) {
         log_msg(LOG_LEVEL_ERROR, "cannot start a sandbox", call->error);
         fail(call, 500, call->error);
@@ -450,7 +450,7 @@ static void get_sandbox(struct call *call)
 static void prepare_image(uv_work_t *w)
 {
     struct call *call = w->data;
-    const struct config *cfg = &call->server->cfg;
+    const struct config *cfg = call->calls->cfg;
 
     call->image_error = image_prepare(cfg->image_dir, cfg->state_dir,
                                       call->req.route.image, &call->image,
@@ -469,7 +469,7 @@ static void image_ready(uv_work_t *w, int status)
         if (call->image_error == IMAGE_IO)
             log_msg(LOG_LEVEL_ERROR, "image store failure", call->error);
         if (!hot)
-            capacity_release(&call->server->capacity, call->memory);
+            capacity_release(call->calls->capacity, call->memory);
         call_respond_error(call, call->image_error == IMAGE_IO ? 500 : 502,
                       call->error, NULL);
         call_free(call);
@@ -478,11 +478,11 @@ static void image_ready(uv_work_t *w, int status)
     if (status == 0 && call->image.unpacked)
         metrics_count(METRICS_IMAGE_PULLS);
     if (status == 0)
-        image_cache_put(&call->server->images, call->req.route.image,
-                        uv_now(call->server->loop), &call->image);
-    if (call->server->killing) {
+        image_cache_put(call->calls->images, call->req.route.image,
+                        uv_now(call->calls->loop), &call->image);
+    if (call->calls->killing) {
         if (!hot)
-            capacity_release(&call->server->capacity, call->memory);
+            capacity_release(call->calls->capacity, call->memory);
         call_respond_error(call, 503, "executor is shutting down", NOT_STARTED);
         call_free(call);
         return;
@@ -497,12 +497,12 @@ static void image_ready(uv_work_t *w, int status)
  * store on the thread pool; image_ready() goes on. */
 static int resolve_image(struct call *call)
 {
-    struct server *s = call->server;
+    struct calls *calls = call->calls;
     int rc;
 
     call->work.data = call;
-    rc = image_cache_get(&s->images, call->req.route.image, uv_now(s->loop),
-                         &call->image);
+    rc = image_cache_get(calls->images, call->req.route.image,
+                         uv_now(calls->loop), &call->image);
     if (rc == 1) {
         call->image_error = IMAGE_OK;
         image_ready(&call->work, 1);
@@ -510,7 +510,7 @@ static int resolve_image(struct call *call)
     }
     if (rc < 0)
         return -1;
-    return uv_queue_work(s->loop, &call->work, prepare_image, image_ready);
+    return uv_queue_work(calls->loop, &call->work, prepare_image, image_ready);
 }
 
 static void on_capacity(struct capacity_waiter *w, enum capacity_result res)
@@ -524,8 +524,8 @@ static void on_capacity(struct capacity_waiter *w, enum capacity_result res)
     case CAPACITY_GRANTED:
         break;
     case CAPACITY_TOO_LARGE:
-        snprintf(msg, sizeof(msg), "route memory (%u MiB) exceeds this "
-                 "executor's whole memory budget", call->req.route.memory_mb);
+        errf(msg, sizeof(msg), "route memory (%u MiB) exceeds this "
+             "executor's whole memory budget", call->req.route.memory_mb);
         call_respond_error(call, 503, msg, NULL);
         call_free(call);
         return;
@@ -537,7 +537,7 @@ static void on_capacity(struct capacity_waiter *w, enum capacity_result res)
         return;
     }
     if (resolve_image(call) < 0) {
-        capacity_release(&call->server->capacity, call->memory);
+        capacity_release(call->calls->capacity, call->memory);
         call_respond_error(call, 500, "cannot queue work", NULL);
         call_free(call);
     }
@@ -551,7 +551,7 @@ static int64_t wall_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-void call_start(struct server *s, struct http_conn *c,
+void call_start(struct calls *calls, struct http_conn *c,
                 struct http_request *req, struct call_reply *reply)
 {
     struct call *call = calloc(1, sizeof(*call)), *other;
@@ -567,11 +567,11 @@ void call_start(struct server *s, struct http_conn *c,
         }
         return;
     }
-    call->server = s;
+    call->calls = calls;
     call->conn = c;
     call->reply = reply;
     call->exec_ms = -1;
-    call->accepted_ms = uv_now(s->loop);
+    call->accepted_ms = uv_now(calls->loop);
     call->accepted_wall_ms = wall_ms();
     if (reply != NULL) {
         call->async = 1;
@@ -586,7 +586,7 @@ void call_start(struct server *s, struct http_conn *c,
         call_free(call);
         return;
     }
-    for (other = s->calls; other != NULL; other = other->next) {
+    for (other = calls->all; other != NULL; other = other->next) {
         if (strcmp(other->req.call_id, call->req.call_id) == 0) {
             call_respond_error(call, 409, "a call with this id is already "
                           "running on this executor", NULL);
@@ -594,10 +594,10 @@ void call_start(struct server *s, struct http_conn *c,
             return;
         }
     }
-    call->next = s->calls;
-    if (s->calls)
-        s->calls->prev = call;
-    s->calls = call;
+    call->next = calls->all;
+    if (calls->all)
+        calls->all->prev = call;
+    calls->all = call;
     if (call->req.route.format != ROUTE_FORMAT_DEFAULT
         && call->req.route.format != ROUTE_FORMAT_HTTP) {
         errf(err, sizeof(err), "format \"%s\" is not supported by this "
@@ -620,23 +620,23 @@ void call_start(struct server *s, struct http_conn *c,
         }
         return;
     }
-    capacity_acquire(&s->capacity, &call->waiter, call->memory, on_capacity,
+    capacity_acquire(calls->capacity, &call->waiter, call->memory, on_capacity,
                      call);
 }
 
-size_t call_stop_all(struct server *s)
+size_t call_stop_all(struct calls *calls)
 {
     struct call *call;
     size_t n = 0;
 
-    s->killing = 1;
-    for (call = s->calls; call != NULL; call = call->next) {
+    calls->killing = 1;
+    for (call = calls->all; call != NULL; call = call->next) {
         n++;
         if (call->sb == NULL || call->state == CALL_ENDED)
             continue;   /* waiting for capacity or its image, or ending */
         /* a sandbox starting or running: its end answers the call */
         cut(call, CALL_CUT_STOPPED);
     }
-    hot_stop_all(s);
+    hot_stop_all(calls->hot);
     return n;
 }

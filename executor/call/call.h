@@ -6,8 +6,13 @@
 #ifndef EXECUTOR_CALL_H
 #define EXECUTOR_CALL_H
 
+#include "capacity.h"
+#include "config.h"
+#include "hot.h"
 #include "http_conn.h"
-#include "server.h"
+#include "image_cache.h"
+#include "request_parser.h"
+#include "sandbox.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -28,20 +33,34 @@ struct call_reply {
     void (*done)(struct call_reply *r);     /* once, at the call's end */
 };
 
+struct call;
+
+/* The executor's calls, and what they draw on. */
+struct calls {
+    uv_loop_t *loop;
+    const struct config *cfg;           /* the running one */
+    struct capacity *capacity;
+    struct image_cache *images;
+    struct sandbox_pool *sandboxes;     /* cold calls */
+    struct hot_pools *hot;              /* hot calls */
+    struct call *all;                   /* from request to answer */
+    int killing;                        /* call_stop_all: being stopped */
+};
+
 /*
  * Serves a call: req is POST /call as nginx sends it (its body becomes
  * the call's).  The caller is either the connection c, answered when the
  * call is over, or reply, told through reply->done.
  */
-void call_start(struct server *s, struct http_conn *c,
+void call_start(struct calls *s, struct http_conn *c,
                 struct http_request *req, struct call_reply *reply);
 
 /*
- * Stops every call of s (shutdown after the drain deadline): running
+ * Stops every call (shutdown after the drain deadline): running
  * sandboxes are killed, calls not started yet are not started.  Each call
  * still answers (503) and cleans up through its normal path.  Returns how
  * many calls there were.
  */
-size_t call_stop_all(struct server *s);
+size_t call_stop_all(struct calls *s);
 
 #endif

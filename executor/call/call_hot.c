@@ -8,6 +8,7 @@
 #include "json_out.h"
 #include "log.h"
 #include "route_def.h"
+#include "errf.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,7 +78,7 @@ static void respond_hot(struct call *call)
 static void on_hot_done(struct hot_job *job)
 {
     struct call *call = job->data;
-    struct server *s = call->server;
+    struct calls *calls = call->calls;
     struct log_record rec;
 
     if (job->outcome != HOT_BUSY && job->outcome != HOT_TOO_LARGE) {
@@ -89,7 +90,7 @@ static void on_hot_done(struct hot_job *job)
     if (job->outcome == HOT_OK || job->outcome == HOT_TIMEOUT
         || job->outcome == HOT_OOM || job->outcome == HOT_BAD_ANSWER
         || job->outcome == HOT_EXITED)
-        call->exec_ms = (int64_t)(uv_now(s->loop) - call->accepted_ms
+        call->exec_ms = (int64_t)(uv_now(calls->loop) - call->accepted_ms
                                   - job->wait_ms);
     call->wait_ms = job->wait_ms;
     if (log_begin(&rec, LOG_LEVEL_DEBUG, "call finished")) {
@@ -127,8 +128,8 @@ static void on_hot_done(struct hot_job *job)
     case HOT_BAD_ANSWER: {
         char msg[300];
 
-        snprintf(msg, sizeof(msg), "function answered badly: %s",
-                 job->message);
+        errf(msg, sizeof(msg), "function answered badly: %s",
+             job->message);
         call_respond_error(call, 502, msg, NULL);
         break;
     }
@@ -187,7 +188,7 @@ void call_hot_submit(struct call *call)
         return;
     }
     /* what a new instance needs, unless an idle one is there */
-    if (!hot_idle_available(call->server, call->key)) {
+    if (!hot_idle_available(call->calls->hot, call->key)) {
         if (sandbox_env(&ci, &call->image.config, &call->hot_env) < 0) {
             call_respond_error(call, 500, "out of memory", NULL);
             call_free(call);
@@ -207,7 +208,7 @@ void call_hot_submit(struct call *call)
         call_free(call);
         return;
     }
-    job->server = call->server;
+    job->hot = call->calls->hot;
     job->key = call->key;
     job->sandbox.key = call->key;
     job->sandbox.rootfs = call->image.rootfs;

@@ -53,19 +53,19 @@ static void answer(struct call_inbox_item *it, int status, const char *msg)
 
 static void start(struct call_inbox *in, struct call_inbox_item *it)
 {
-    struct server *s = in->server;
+    struct calls *calls = in->calls;
 
-    if (s->draining) {
+    if (*in->draining) {
         /* not started: the consumer puts it back in the queue */
         answer(it, 503, "executor is shutting down");
         return;
     }
-    if (it->req->body_len > s->cfg.max_request_body) {
+    if (it->req->body_len > calls->cfg->max_request_body) {
         answer(it, 413, "request body too large");
         return;
     }
     in->running++;
-    call_start(s, NULL, it->req, &it->reply);
+    call_start(calls, NULL, it->req, &it->reply);
 }
 
 static void on_wake(uv_async_t *h)
@@ -83,13 +83,15 @@ static void on_wake(uv_async_t *h)
     }
 }
 
-int call_inbox_init(struct call_inbox *in, struct server *s)
+int call_inbox_init(struct call_inbox *in, struct calls *calls,
+                    const int *draining)
 {
     int rc;
 
     memset(in, 0, sizeof(*in));
-    in->server = s;
-    rc = uv_async_init(s->loop, &in->wake, on_wake);
+    in->calls = calls;
+    in->draining = draining;
+    rc = uv_async_init(calls->loop, &in->wake, on_wake);
     if (rc < 0)
         return rc;
     in->wake.data = in;

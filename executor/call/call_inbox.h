@@ -8,7 +8,6 @@
 
 #include "call.h"
 #include "request_parser.h"
-#include "server.h"
 
 #include <pthread.h>
 #include <stddef.h>
@@ -18,7 +17,8 @@ struct call_inbox_item;
 
 struct call_inbox {
     uv_async_t wake;
-    struct server *server;
+    struct calls *calls;
+    const int *draining;        /* set: calls are answered 503 */
     pthread_mutex_t mu;
     struct call_inbox_item *todo, *todo_tail;   /* under mu */
     int open;                                   /* under mu */
@@ -26,8 +26,12 @@ struct call_inbox {
     void (*idle)(struct call_inbox *in);        /* running fell to 0 */
 };
 
-/* On the loop thread, before any caller.  0, or a libuv error. */
-int call_inbox_init(struct call_inbox *in, struct server *s);
+/*
+ * On the loop thread, before any caller: calls go to s, until *draining
+ * is set.  0, or a libuv error.
+ */
+int call_inbox_init(struct call_inbox *in, struct calls *s,
+                    const int *draining);
 
 /*
  * On the loop thread, before its handles close: calls not started are

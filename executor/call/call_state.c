@@ -73,7 +73,7 @@ void call_answer(struct call *call, int status, const char *content_type,
 void call_save_log(struct call *call, char *buf, size_t len)
 {
     struct call_reply *r = call->reply;
-    struct server *s = call->server;
+    struct calls *calls = call->calls;
 
     if (r != NULL && r->log == NULL && len > 0) {
         r->log = malloc(len);
@@ -82,23 +82,23 @@ void call_save_log(struct call *call, char *buf, size_t len)
             r->log_len = len;
         }
     }
-    if (s->cfg.log_retention_ms > 0)
-        call_log_save(s->loop, call->req.call_id, buf, len);
+    if (calls->cfg->log_retention_ms > 0)
+        call_log_save(calls->loop, call->req.call_id, buf, len);
     else
         free(buf);
 }
 
 void call_free(struct call *call)
 {
-    struct server *s = call->server;
+    struct calls *calls = call->calls;
     struct call_reply *reply = call->reply;
 
     account(call);
 
     if (call->prev)
         call->prev->next = call->next;
-    else if (s->calls == call)
-        s->calls = call->next;
+    else if (calls->all == call)
+        calls->all = call->next;
     if (call->next)
         call->next->prev = call->prev;
     if (call->conn != NULL)

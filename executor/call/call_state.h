@@ -15,7 +15,6 @@
 #include "metrics.h"
 #include "sandbox.h"
 #include "sandbox_args.h"
-#include "server.h"
 #include "user_log.h"
 
 #include <stddef.h>
@@ -45,8 +44,8 @@ enum call_cut {
 };
 
 struct call {
-    struct call *next, *prev;   /* in server->calls */
-    struct server *server;
+    struct call *next, *prev;   /* in calls->all */
+    struct calls *calls;
     struct http_conn *conn;     /* the caller: a connection, */
     struct call_reply *reply;   /* or inside the process (async) */
     struct call_request req;

@@ -8,6 +8,7 @@
 #include "read_buf.h"
 #include "route_def.h"
 #include "user_log.h"
+#include "errf.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -25,8 +26,8 @@ enum instance_state {
 };
 
 struct hot_pool {
-    struct hot_pool *next, *prev;       /* server->hot_pools */
-    struct server *server;
+    struct hot_pool *next, *prev;       /* owner->pools */
+    struct hot_pools *owner;
     char *key;
     char app[ROUTE_APP_MAX + 1];        /* for the log */
     char path[ROUTE_PATH_MAX + 1];
@@ -39,7 +40,7 @@ struct hot_pool {
 
 struct hot_instance {
     struct hot_instance *next, *prev;   /* pool->instances */
-    struct hot_instance *idle_next, *idle_prev; /* server-wide, newest
+    struct hot_instance *idle_next, *idle_prev; /* of every pool, newest
                                                  * first */
     struct hot_pool *pool;
     struct sandbox *sb;
@@ -87,13 +88,13 @@ static void finish_job(struct hot_job *job, enum hot_outcome outcome,
 
 /* --------------------------------------------------------------- pools */
 
-static struct hot_pool *pool_get(struct server *s,
+static struct hot_pool *pool_get(struct hot_pools *hp,
                                  const struct hot_job *job)
 {
     const char *key = job->key;
     struct hot_pool *p;
 
-    for (p = s->hot_pools; p != NULL; p = p->next) {
+    for (p = hp->pools; p != NULL; p = p->next) {
         if (strcmp(p->key, key) == 0)
             return p;
     }
@@ -102,26 +103,26 @@ static struct hot_pool *pool_get(struct server *s,
         free(p);
         return NULL;
     }
-    p->server = s;
+    p->owner = hp;
     snprintf(p->app, sizeof(p->app), "%s", job->app);
     snprintf(p->path, sizeof(p->path), "%s", job->path);
-    p->next = s->hot_pools;
-    if (s->hot_pools)
-        s->hot_pools->prev = p;
-    s->hot_pools = p;
+    p->next = hp->pools;
+    if (hp->pools)
+        hp->pools->prev = p;
+    hp->pools = p;
     return p;
 }
 
 static void pool_maybe_free(struct hot_pool *p)
 {
-    struct server *s = p->server;
+    struct hot_pools *hp = p->owner;
 
     if (p->ninstances > 0 || p->head != NULL)
         return;
     if (p->prev)
         p->prev->next = p->next;
     else
-        s->hot_pools = p->next;
+        hp->pools = p->next;
     if (p->next)
         p->next->prev = p->prev;
     free(p->key);
@@ -130,32 +131,32 @@ static void pool_maybe_free(struct hot_pool *p)
 
 static void idle_remove(struct hot_instance *in)
 {
-    struct server *s = in->pool->server;
+    struct hot_pools *hp = in->pool->owner;
 
     if (in->idle_prev)
         in->idle_prev->idle_next = in->idle_next;
-    else if (s->hot_idle_head == in)
-        s->hot_idle_head = in->idle_next;
+    else if (hp->idle_head == in)
+        hp->idle_head = in->idle_next;
     else
         return;             /* not in the list */
     if (in->idle_next)
         in->idle_next->idle_prev = in->idle_prev;
     else
-        s->hot_idle_tail = in->idle_prev;
+        hp->idle_tail = in->idle_prev;
     in->idle_next = in->idle_prev = NULL;
 }
 
 static void idle_push(struct hot_instance *in)
 {
-    struct server *s = in->pool->server;
+    struct hot_pools *hp = in->pool->owner;
 
     in->idle_prev = NULL;
-    in->idle_next = s->hot_idle_head;
-    if (s->hot_idle_head)
-        s->hot_idle_head->idle_prev = in;
+    in->idle_next = hp->idle_head;
+    if (hp->idle_head)
+        hp->idle_head->idle_prev = in;
     else
-        s->hot_idle_tail = in;
-    s->hot_idle_head = in;
+        hp->idle_tail = in;
+    hp->idle_head = in;
 }
 
 static struct hot_job *pool_pop_waiter(struct hot_pool *p)
@@ -183,7 +184,7 @@ static void on_instance_handle_closed(uv_handle_t *h)
 {
     struct hot_instance *in = h->data;
     struct hot_pool *p = in->pool;
-    struct server *s = p->server;
+    struct hot_pools *hp = p->owner;
     struct hot_job *job;
 
     if (--in->open_handles > 0 || !in->sandbox_done)
@@ -194,7 +195,7 @@ static void on_instance_handle_closed(uv_handle_t *h)
     if (in->sb != NULL)
         sandbox_release(in->sb, 0);
     if (in->memory > 0)
-        capacity_release(&s->capacity, in->memory);
+        capacity_release(hp->capacity, in->memory);
     http_response_parser_free(&in->rp);
     free(in->wbuf);
     if (in->prev)
@@ -206,7 +207,7 @@ static void on_instance_handle_closed(uv_handle_t *h)
     p->ninstances--;
     free(in);
     if (p->head != NULL && p->ninstances < p->max_concurrency
-        && !s->killing) {
+        && !*hp->killing) {
         job = pool_pop_waiter(p);
         p->ninstances++;
         start_instance(p, job);
@@ -285,21 +286,21 @@ static void on_process_done(struct sandbox *sb, int lost, int32_t status,
         idle_remove(in);
     if (in->job != NULL) {
         if (in->timed_out) {
-            snprintf(msg, sizeof(msg), "function timed out after %llu s",
-                     (unsigned long long)in->job->timeout_ms / 1000);
+            errf(msg, sizeof(msg), "function timed out after %llu s",
+                 (unsigned long long)in->job->timeout_ms / 1000);
             answer(in, HOT_TIMEOUT, msg);
         } else if (oom > 0) {
-            snprintf(msg, sizeof(msg), "function was killed: out of memory "
-                     "(limit %llu MiB)",
-                     (unsigned long long)in->memory >> 20);
+            errf(msg, sizeof(msg), "function was killed: out of memory "
+                 "(limit %llu MiB)",
+                 (unsigned long long)in->memory >> 20);
             answer(in, HOT_OOM, msg);
         } else if (!lost && WIFEXITED(status)) {
-            snprintf(msg, sizeof(msg), "function exited with status %d "
-                     "during the call", WEXITSTATUS(status));
+            errf(msg, sizeof(msg), "function exited with status %d "
+                 "during the call", WEXITSTATUS(status));
             answer(in, HOT_EXITED, msg);
         } else if (!lost && WIFSIGNALED(status)) {
-            snprintf(msg, sizeof(msg), "function was killed by signal %d "
-                     "during the call", WTERMSIG(status));
+            errf(msg, sizeof(msg), "function was killed by signal %d "
+                 "during the call", WTERMSIG(status));
             answer(in, HOT_EXITED, msg);
         } else {
             answer(in, HOT_EXITED, "the function's sandbox died during "
@@ -324,11 +325,11 @@ static void on_idle_timeout(uv_timer_t *t);
 static void become_idle(struct hot_instance *in)
 {
     struct hot_pool *p = in->pool;
-    struct server *s = p->server;
+    struct hot_pools *hp = p->owner;
 
     http_response_parser_reset(&in->rp);
     user_log_start(&in->ulog, NULL);
-    if (in->sb->generation != s->generation) {
+    if (in->sb->generation != hp->sandboxes->generation) {
         /* made before a reload: its sandbox has the old settings (a
          * waiting call gets a new instance once this one is gone) */
         kill_instance(in, "the configuration changed");
@@ -338,7 +339,7 @@ static void become_idle(struct hot_instance *in)
         assign(in, pool_pop_waiter(p));
         return;
     }
-    if (s->killing || s->draining || in->idle_timeout_ms == 0) {
+    if (*hp->killing || *hp->draining || in->idle_timeout_ms == 0) {
         kill_instance(in, "no longer needed");
         return;
     }
@@ -432,7 +433,7 @@ static void on_idle_timeout(uv_timer_t *t)
 /* Hands job to the instance: the wait is over, the timeout starts. */
 static void assign(struct hot_instance *in, struct hot_job *job)
 {
-    struct server *s = in->pool->server;
+    struct hot_pools *hp = in->pool->owner;
     uv_buf_t buf;
 
     if (in->state == INSTANCE_IDLE)
@@ -446,8 +447,8 @@ static void assign(struct hot_instance *in, struct hot_job *job)
     in->answered = 0;
     in->timed_out = 0;
     user_log_start(&in->ulog, job->call_id);
-    in->ulog.max = s->cfg.log_max_per_call;
-    job->wait_ms = uv_now(s->loop) - job->queued_at;
+    in->ulog.max = hp->cfg->log_max_per_call;
+    job->wait_ms = uv_now(hp->loop) - job->queued_at;
     snprintf(job->sandbox_id, sizeof(job->sandbox_id), "%s", in->sb->id);
     uv_timer_start(&in->timer, on_call_timeout, job->timeout_ms, 0);
     /* a copy of its own: the write may outlive the job */
@@ -476,7 +477,7 @@ static void assign(struct hot_instance *in, struct hot_job *job)
 
 static int open_pipe(struct hot_instance *in, uv_pipe_t *p, int fd)
 {
-    uv_pipe_init(in->pool->server->loop, p, 0);
+    uv_pipe_init(in->pool->owner->loop, p, 0);
     p->data = in;
     in->open_handles++;
     if (uv_pipe_open(p, fd) < 0) {
@@ -491,7 +492,7 @@ static void on_ready(struct sandbox *sb, int ok, void *arg)
     struct hot_instance *in = arg;
     struct hot_job *job = in->job;
     struct hot_pool *p = in->pool;
-    struct server *s = p->server;
+    struct hot_pools *hp = p->owner;
     int fds[3][2] = { { -1, -1 }, { -1, -1 }, { -1, -1 } }, far[3], i;
     char err[256];
 
@@ -499,13 +500,13 @@ static void on_ready(struct sandbox *sb, int ok, void *arg)
     if (!ok) {
         in->sb = NULL;
         in->sandbox_done = 1;
-        capacity_release(&s->capacity, in->memory);
+        capacity_release(hp->capacity, in->memory);
         in->memory = 0;
         in->open_handles = 1;
         in->state = INSTANCE_DEAD;
         close_instance_handle(in, (uv_handle_t *)&in->timer);
-        finish_job(job, s->killing ? HOT_STOPPED : HOT_FAILED,
-                   s->killing ? "the call was stopped: the executor is "
+        finish_job(job, *hp->killing ? HOT_STOPPED : HOT_FAILED,
+                   *hp->killing ? "the call was stopped: the executor is "
                    "shutting down" : "the sandbox could not be created; "
                    "see the executor's log");
         return;
@@ -546,7 +547,7 @@ static void on_ready(struct sandbox *sb, int ok, void *arg)
         kill_instance(in, "cannot read its pipes");
         return;
     }
-    if (s->killing) {
+    if (*hp->killing) {
         in->job = job;
         in->state = INSTANCE_BUSY;
         answer(in, HOT_STOPPED, "the call was stopped: the executor is "
@@ -578,7 +579,7 @@ static void on_capacity(struct capacity_waiter *w, enum capacity_result res)
 {
     struct hot_job *job = w->data;
     struct hot_pool *p = job->pool;
-    struct server *s = p->server;
+    struct hot_pools *hp = p->owner;
     struct hot_instance *in;
     char err[256];
 
@@ -596,7 +597,7 @@ static void on_capacity(struct capacity_waiter *w, enum capacity_result res)
     }
     in = calloc(1, sizeof(*in));
     if (in == NULL) {
-        capacity_release(&s->capacity, job->sandbox.memory);
+        capacity_release(hp->capacity, job->sandbox.memory);
         p->ninstances--;
         pool_maybe_free(p);
         finish_job(job, HOT_FAILED, "out of memory");
@@ -605,21 +606,22 @@ static void on_capacity(struct capacity_waiter *w, enum capacity_result res)
     in->pool = p;
     in->ulog.app = p->app;
     in->ulog.path = p->path;
-    in->ulog.max = s->cfg.log_max_per_call;
+    in->ulog.max = hp->cfg->log_max_per_call;
     in->memory = job->sandbox.memory;
     in->idle_timeout_ms = job->idle_timeout_ms;
     in->state = INSTANCE_STARTING;
     in->job = job;
     http_response_parser_init(&in->rp, HTTP_RESPONSE_HEAD_MAX,
-                              s->cfg.max_response_body);
-    uv_timer_init(s->loop, &in->timer);
+                              hp->cfg->max_response_body);
+    uv_timer_init(hp->loop, &in->timer);
     in->timer.data = in;
     in->open_handles = 1;
     in->next = p->instances;
     if (p->instances)
         p->instances->prev = in;
     p->instances = in;
-    in->sb = sandbox_start(s, &job->sandbox, on_ready, in, err, sizeof(err));
+    in->sb = sandbox_start(hp->sandboxes, &job->sandbox, on_ready, in, err,
+                           sizeof(err));
     if (in->sb == NULL) {
         log_msg(LOG_LEVEL_ERROR, "cannot start a hot instance", err);
         in->job = NULL;
@@ -633,7 +635,7 @@ static void on_capacity(struct capacity_waiter *w, enum capacity_result res)
 /* A new instance for job (counted in p->ninstances already). */
 static void start_instance(struct hot_pool *p, struct hot_job *job)
 {
-    capacity_acquire(&p->server->capacity, &job->cw, job->sandbox.memory,
+    capacity_acquire(p->owner->capacity, &job->cw, job->sandbox.memory,
                      on_capacity, job);
 }
 
@@ -655,16 +657,16 @@ static void on_wait_timeout(uv_timer_t *t)
         p->tail = *pp;
     p->nwaiting--;
     job->waiting = 0;
-    job->wait_ms = uv_now(p->server->loop) - job->queued_at;
+    job->wait_ms = uv_now(p->owner->loop) - job->queued_at;
     finish_job(job, HOT_BUSY, "server too busy");
 }
 
-int hot_idle_available(struct server *s, const char *key)
+int hot_idle_available(struct hot_pools *hp, const char *key)
 {
     struct hot_instance *in;
     struct hot_pool *p;
 
-    for (p = s->hot_pools; p != NULL; p = p->next) {
+    for (p = hp->pools; p != NULL; p = p->next) {
         if (strcmp(p->key, key) != 0)
             continue;
         for (in = p->instances; in != NULL; in = in->next) {
@@ -677,13 +679,13 @@ int hot_idle_available(struct server *s, const char *key)
 
 void hot_submit(struct hot_job *job)
 {
-    struct server *s = job->server;
+    struct hot_pools *hp = job->hot;
     struct hot_instance *in;
     struct hot_pool *p;
 
-    job->queued_at = uv_now(s->loop);
+    job->queued_at = uv_now(hp->loop);
     job->outcome = HOT_FAILED;
-    p = pool_get(s, job);
+    p = pool_get(hp, job);
     if (p == NULL) {
         finish_job(job, HOT_FAILED, "out of memory");
         return;
@@ -701,16 +703,16 @@ void hot_submit(struct hot_job *job)
         start_instance(p, job);
         return;
     }
-    if (p->nwaiting >= s->cfg.queue_size) {
+    if (p->nwaiting >= hp->cfg->queue_size) {
         finish_job(job, HOT_BUSY, "server too busy");
         return;
     }
     /* every instance busy: wait for one, as long as for capacity */
-    uv_timer_init(s->loop, &job->wait_timer);
+    uv_timer_init(hp->loop, &job->wait_timer);
     job->has_timer = 1;
     job->wait_timer.data = job;
     uv_timer_start(&job->wait_timer, on_wait_timeout,
-                   s->cfg.queue_timeout_ms, 0);
+                   hp->cfg->queue_timeout_ms, 0);
     job->waiting = 1;
     job->next = NULL;
     if (p->tail)
@@ -723,27 +725,27 @@ void hot_submit(struct hot_job *job)
 
 /* ------------------------------------------------------------ stopping */
 
-void hot_close_idle(struct server *s)
+void hot_close_idle(struct hot_pools *hp)
 {
-    while (s->hot_idle_head != NULL)
-        kill_instance(s->hot_idle_head, "closing idle instances");
+    while (hp->idle_head != NULL)
+        kill_instance(hp->idle_head, "closing idle instances");
 }
 
 void hot_on_pressure(void *arg)
 {
-    struct server *s = arg;
+    struct hot_pools *hp = arg;
 
-    if (s->hot_idle_tail != NULL)
-        kill_instance(s->hot_idle_tail, "capacity needed elsewhere");
+    if (hp->idle_tail != NULL)
+        kill_instance(hp->idle_tail, "capacity needed elsewhere");
 }
 
-void hot_stop_all(struct server *s)
+void hot_stop_all(struct hot_pools *hp)
 {
     struct hot_instance *in, *next;
     struct hot_pool *p, *pn;
     struct hot_job *job;
 
-    for (p = s->hot_pools; p != NULL; p = pn) {
+    for (p = hp->pools; p != NULL; p = pn) {
         pn = p->next;
         while ((job = pool_pop_waiter(p)) != NULL)
             finish_job(job, HOT_STOPPED, "executor is shutting down");
@@ -761,13 +763,13 @@ void hot_stop_all(struct server *s)
     }
 }
 
-void hot_counts(struct server *s, uint64_t *idle, uint64_t *busy)
+void hot_counts(struct hot_pools *hp, uint64_t *idle, uint64_t *busy)
 {
     struct hot_pool *p;
     struct hot_instance *in;
 
     *idle = *busy = 0;
-    for (p = s->hot_pools; p != NULL; p = p->next) {
+    for (p = hp->pools; p != NULL; p = p->next) {
         for (in = p->instances; in != NULL; in = in->next) {
             if (in->state == INSTANCE_IDLE)
                 (*idle)++;

@@ -20,8 +20,8 @@
 
 #include "capacity.h"
 #include "http_response.h"
+#include "config.h"
 #include "sandbox.h"
-#include "server.h"
 
 #include <stdint.h>
 #include <uv.h>
@@ -44,9 +44,22 @@ typedef void (*hot_done_cb)(struct hot_job *job);
 struct hot_pool;
 struct hot_instance;
 
+/* The executor's hot pools, and what they draw on. */
+struct hot_pools {
+    uv_loop_t *loop;
+    const struct config *cfg;           /* the running one */
+    struct capacity *capacity;          /* instances hold a share */
+    struct sandbox_pool *sandboxes;     /* instances are sandboxes */
+    const int *draining;                /* set: no instance goes idle */
+    const int *killing;                 /* set: calls are being stopped */
+    struct hot_pool *pools;
+    struct hot_instance *idle_head;     /* idle instances, newest */
+    struct hot_instance *idle_tail;     /* first */
+};
+
 struct hot_job {
     /* set by the caller, alive until done runs */
-    struct server *server;
+    struct hot_pools *hot;
     const char *key;
     struct sandbox_params sandbox;      /* for a new instance */
     const char *cwd;                    /* its process (argv NULL: an idle
@@ -87,21 +100,22 @@ struct hot_job {
 
 /* Whether a job for key would find an idle instance now (then its
  * sandbox, cwd, argv and env are not needed). */
-int hot_idle_available(struct server *s, const char *key);
+int hot_idle_available(struct hot_pools *s, const char *key);
 
 /* Serves job; job->done runs once, possibly before this returns. */
 void hot_submit(struct hot_job *job);
 
 /* Shutdown: waiting jobs and running calls end HOT_STOPPED. */
-void hot_stop_all(struct server *s);
+void hot_stop_all(struct hot_pools *s);
 
 /* Stops every idle instance (reload, drain). */
-void hot_close_idle(struct server *s);
+void hot_close_idle(struct hot_pools *s);
 
-/* The capacity pressure hook (capacity.h): stops the longest idle one. */
-void hot_on_pressure(void *server);
+/* The capacity pressure hook (capacity.h; arg: the hot_pools): stops the
+ * longest idle instance. */
+void hot_on_pressure(void *arg);
 
 /* Instances idle and busy now (for the metrics). */
-void hot_counts(struct server *s, uint64_t *idle, uint64_t *busy);
+void hot_counts(struct hot_pools *s, uint64_t *idle, uint64_t *busy);
 
 #endif

@@ -2,6 +2,7 @@
  * HTTP/1.1 responses from hot functions.
  */
 #include "http_response.h"
+#include "errf.h"
 
 #include <limits.h>
 #include <stdint.h>
@@ -190,8 +191,8 @@ size_t http_response_feed(struct http_response_parser *p, const char *data,
     if (HTTP_PARSER_ERRNO(&p->parser) != HPE_OK) {
         char msg[128];
 
-        snprintf(msg, sizeof(msg), "malformed response: %s",
-                 http_errno_description(HTTP_PARSER_ERRNO(&p->parser)));
+        errf(msg, sizeof(msg), "malformed response: %s",
+             http_errno_description(HTTP_PARSER_ERRNO(&p->parser)));
         fail(p, msg);
     }
     return used;

@@ -646,8 +646,7 @@ enum image_error image_prepare(const char *image_dir, const char *store_dir,
         return IMAGE_BROKEN;
     }
     if (oci_index_select(doc, len, ref.tag, &mdesc, err, errlen) < 0) {
-        size_t n = strlen(err);
-        snprintf(err + n, errlen - n, " (image \"%s\")", name);
+        errf_append(err, errlen, " (image \"%s\")", name);
         rc = strncmp(err, "no manifest tagged", 18) == 0 ? IMAGE_NOT_FOUND
                                                          : IMAGE_BROKEN;
         goto out;

@@ -9,7 +9,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "sandbox.h"
-#include "server.h"
+#include "sandbox.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -30,7 +30,8 @@ static struct {
     struct image_lru lru;
     struct unpack_limits limits;
     uint64_t max_bytes;             /* image_store_max_bytes */
-    struct server *server;          /* once started */
+    uv_loop_t *loop;                /* once started */
+    const struct sandbox_pool *sandboxes;
     uv_timer_t timer;
     unsigned long seq;              /* names of trees being removed */
 } T = {
@@ -185,10 +186,10 @@ static void removed(uv_work_t *w, int status)
 /* in_use() of image_lru_victim(): a sandbox of the image exists */
 static int sandbox_of(void *arg, const char *digest)
 {
-    struct server *s = arg;
+    const struct sandbox_pool *pool = arg;
     const struct sandbox *sb;
 
-    for (sb = s->sandboxes; sb != NULL; sb = sb->next) {
+    for (sb = pool->all; sb != NULL; sb = sb->next) {
         if (image_lru_key_names(sb->key, digest))
             return 1;
     }
@@ -209,7 +210,7 @@ static void shrink(void)
     char from[256];
 
     while ((t = image_lru_victim(&T.lru, T.max_bytes, sandbox_of,
-                                 T.server)) != NULL) {
+                                 (void *)T.sandboxes)) != NULL) {
         r = calloc(1, sizeof(*r));
         if (r == NULL)
             return;
@@ -238,7 +239,7 @@ static void shrink(void)
             log_end(&rec);
         }
         r->work.data = r;
-        if (uv_queue_work(T.server->loop, &r->work, remove_work, removed)
+        if (uv_queue_work(T.loop, &r->work, remove_work, removed)
             < 0) {
             /* left for the next start's clean-up */
             log_msg(LOG_LEVEL_ERROR, "cannot remove an image",
@@ -258,10 +259,11 @@ static void on_check(uv_timer_t *timer)
     pthread_mutex_unlock(&T.mu);
 }
 
-void image_trees_start(struct server *s)
+void image_trees_start(uv_loop_t *loop, const struct sandbox_pool *pool)
 {
-    T.server = s;
-    uv_timer_init(s->loop, &T.timer);
+    T.loop = loop;
+    T.sandboxes = pool;
+    uv_timer_init(loop, &T.timer);
     uv_timer_start(&T.timer, on_check, CHECK_MS, CHECK_MS);
     uv_unref((uv_handle_t *)&T.timer);
     on_check(&T.timer);
@@ -271,7 +273,8 @@ void image_trees_free(void)
 {
     pthread_mutex_lock(&T.mu);
     image_lru_clear(&T.lru);
-    T.server = NULL;
+    T.loop = NULL;
+    T.sandboxes = NULL;
     pthread_mutex_unlock(&T.mu);
 }
 
@@ -369,7 +372,7 @@ void image_trees_release(const char *digest)
         t->refs--;
         image_lru_touch(&T.lru, t);
     }
-    if (T.server != NULL && T.lru.bytes > T.max_bytes)
+    if (T.loop != NULL && T.lru.bytes > T.max_bytes)
         shrink();
     pthread_mutex_unlock(&T.mu);
 }

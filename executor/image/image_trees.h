@@ -23,8 +23,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <uv.h>
 
-struct server;
+struct sandbox_pool;
 
 /* Takes the limits and the store's size from cfg (at start, on reload). */
 void image_trees_configure(const struct config *cfg);
@@ -39,8 +40,11 @@ void image_trees_limits(struct unpack_limits *out);
  */
 unsigned image_trees_load(uint64_t *bytes);
 
-/* On the event loop, once the server runs: removals may start. */
-void image_trees_start(struct server *s);
+/*
+ * On the event loop, once the server runs: removals may start; a tree
+ * that a sandbox of pool was made from is kept.
+ */
+void image_trees_start(uv_loop_t *loop, const struct sandbox_pool *pool);
 
 /* Forgets the table (after the loop ended). */
 void image_trees_free(void);

@@ -60,18 +60,18 @@ static int new_id(char out[ULID_LEN + 1])
 
 static void idle_remove(struct sandbox *sb)
 {
-    struct server *s = sb->server;
+    struct sandbox_pool *pool = sb->pool;
 
     if (sb->idle_prev)
         sb->idle_prev->idle_next = sb->idle_next;
     else
-        s->idle_head = sb->idle_next;
+        pool->idle_head = sb->idle_next;
     if (sb->idle_next)
         sb->idle_next->idle_prev = sb->idle_prev;
     else
-        s->idle_tail = sb->idle_prev;
+        pool->idle_tail = sb->idle_prev;
     sb->idle_next = sb->idle_prev = NULL;
-    s->nidle--;
+    pool->nidle--;
 }
 
 static void close_sandbox(struct sandbox *sb);
@@ -84,11 +84,11 @@ static void on_idle_timeout(uv_timer_t *t)
     close_sandbox(sb);
 }
 
-struct sandbox *sandbox_take(struct server *s, const char *key)
+struct sandbox *sandbox_take(struct sandbox_pool *pool, const char *key)
 {
     struct sandbox *sb;
 
-    for (sb = s->idle_head; sb != NULL; sb = sb->idle_next) {
+    for (sb = pool->idle_head; sb != NULL; sb = sb->idle_next) {
         if (strcmp(sb->key, key) == 0) {
             idle_remove(sb);
             uv_timer_stop(&sb->timer);
@@ -100,17 +100,17 @@ struct sandbox *sandbox_take(struct server *s, const char *key)
     return NULL;
 }
 
-void sandbox_close_idle(struct server *s)
+void sandbox_close_idle(struct sandbox_pool *pool)
 {
-    while (s->idle_head != NULL)
-        close_sandbox(s->idle_head);
+    while (pool->idle_head != NULL)
+        close_sandbox(pool->idle_head);
 }
 
 /* ------------------------------------------------------------- closing */
 
 static void free_sandbox(struct sandbox *sb)
 {
-    struct server *s = sb->server;
+    struct sandbox_pool *pool = sb->pool;
     struct log_record r;
 
     if (log_begin(&r, LOG_LEVEL_DEBUG, "sandbox closed")) {
@@ -121,7 +121,7 @@ static void free_sandbox(struct sandbox *sb)
     if (sb->prev)
         sb->prev->next = sb->next;
     else
-        s->sandboxes = sb->next;
+        pool->all = sb->next;
     if (sb->next)
         sb->next->prev = sb->prev;
     if (sb->ctl >= 0)
@@ -129,7 +129,7 @@ static void free_sandbox(struct sandbox *sb)
     if (sb->pidfd >= 0)
         close(sb->pidfd);
     /* every process of it is gone: its uid may serve another sandbox */
-    uid_range_put(&s->uids, sb->uid);
+    uid_range_put(&pool->uids, sb->uid);
     free(sb->key);
     free(sb);
 }
@@ -168,7 +168,7 @@ static void maybe_free(struct sandbox *sb)
     if (r != NULL) {
         r->cgroup = sb->cgroup;
         r->work.data = r;
-        if (uv_queue_work(sb->server->loop, &r->work, remove_cgroup,
+        if (uv_queue_work(sb->pool->loop, &r->work, remove_cgroup,
                           cgroup_removed) == 0)
             r = NULL;
     }
@@ -236,8 +236,8 @@ static void on_close_timeout(uv_timer_t *t)
 
 void sandbox_release(struct sandbox *sb, int reuse)
 {
-    struct server *s = sb->server;
-    const struct config *cfg = &s->cfg;
+    struct sandbox_pool *pool = sb->pool;
+    const struct config *cfg = pool->cfg;
 
     sb->owned = 0;
     if (sb->exited) {
@@ -246,26 +246,26 @@ void sandbox_release(struct sandbox *sb, int reuse)
         return;
     }
     if (!reuse || sb->state != SANDBOX_HELD || cfg->sandbox_idle_max == 0
-        || sb->generation != s->generation
-        || cfg->sandbox_idle_timeout_ms == 0 || s->killing
-        || s->draining) {
+        || sb->generation != pool->generation
+        || cfg->sandbox_idle_timeout_ms == 0 || *pool->killing
+        || *pool->draining) {
         close_sandbox(sb);
         return;
     }
     sb->state = SANDBOX_IDLE;
     sb->idle_prev = NULL;
-    sb->idle_next = s->idle_head;
-    if (s->idle_head)
-        s->idle_head->idle_prev = sb;
+    sb->idle_next = pool->idle_head;
+    if (pool->idle_head)
+        pool->idle_head->idle_prev = sb;
     else
-        s->idle_tail = sb;
-    s->idle_head = sb;
-    s->nidle++;
+        pool->idle_tail = sb;
+    pool->idle_head = sb;
+    pool->nidle++;
     uv_timer_start(&sb->timer, on_idle_timeout, cfg->sandbox_idle_timeout_ms,
                    0);
     /* the pool is bounded: the longest idle goes */
-    while (s->nidle > cfg->sandbox_idle_max)
-        close_sandbox(s->idle_tail);
+    while (pool->nidle > cfg->sandbox_idle_max)
+        close_sandbox(pool->idle_tail);
 }
 
 /* ---------------------------------------------------------- its events */
@@ -345,7 +345,7 @@ static void on_ctl(uv_poll_t *h, int status, int events)
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
         return;
     if (n == 1 && buf[0] == SANDBOX_READY && sb->state == SANDBOX_STARTING) {
-        uint64_t ms = uv_now(sb->server->loop) - sb->started_ms;
+        uint64_t ms = uv_now(sb->pool->loop) - sb->started_ms;
         struct log_record r;
 
         if (log_begin(&r, LOG_LEVEL_DEBUG, "sandbox started")) {
@@ -427,8 +427,8 @@ static int high_fd(int fd)
 static int spawn(struct sandbox *sb, const struct sandbox_params *p,
                  int ctl_child, char *err, size_t errlen)
 {
-    struct server *s = sb->server;
-    const struct config *cfg = &s->cfg;
+    struct sandbox_pool *pool = sb->pool;
+    const struct config *cfg = pool->cfg;
     char procs[CGROUP_MAX_DIRS][CGROUP_PATH_MAX];
     char *envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
     struct strvec bw = { 0 }, args = { 0 };
@@ -449,7 +449,7 @@ static int spawn(struct sandbox *sb, const struct sandbox_params *p,
 
     if (sandbox_argv(&spec, &bw, err, errlen) < 0)
         goto out;
-    strvec_push(&args, s->helper);
+    strvec_push(&args, pool->helper);
     strvec_pushf(&args, "%u", sb->uid);
     strvec_pushf(&args, "%u", sb->uid);
     n = cgroup_procs_files(&sb->cgroup, procs);
@@ -463,7 +463,7 @@ static int spawn(struct sandbox *sb, const struct sandbox_params *p,
         goto out;
     }
     /* the seccomp filter, for bubblewrap: a copy of its own per sandbox */
-    seccomp = seccomp_filter_fd(s->seccomp_bpf, s->seccomp_len);
+    seccomp = seccomp_filter_fd(pool->seccomp_bpf, pool->seccomp_len);
     if (seccomp < 0 || pipe2(errpipe, O_CLOEXEC) < 0) {
         errf(err, errlen, "cannot prepare the sandbox's descriptors: "
              "%s", strerror(errno));
@@ -471,7 +471,7 @@ static int spawn(struct sandbox *sb, const struct sandbox_params *p,
     }
     src[0] = high_fd(errpipe[1]);
     src[1] = high_fd(seccomp);
-    src[2] = high_fd(s->helper_fd);
+    src[2] = high_fd(pool->helper_fd);
     src[3] = high_fd(ctl_child);
     for (i = 0; i < 4; i++) {
         if (src[i] < 0) {
@@ -512,7 +512,7 @@ static int spawn(struct sandbox *sb, const struct sandbox_params *p,
                                                 | POSIX_SPAWN_SETSIGMASK))
            != 0)
         goto spawn_failed;
-    if ((e = posix_spawn(&sb->pid, s->helper, &fa, &attr, args.v, envp))
+    if ((e = posix_spawn(&sb->pid, pool->helper, &fa, &attr, args.v, envp))
         != 0)
         goto spawn_failed;
     sb->pidfd = (int)syscall(SYS_pidfd_open, sb->pid, 0);
@@ -554,12 +554,12 @@ out:
     return rc;
 }
 
-struct sandbox *sandbox_start(struct server *s,
+struct sandbox *sandbox_start(struct sandbox_pool *pool,
                               const struct sandbox_params *p,
                               sandbox_ready_cb cb, void *arg, char *err,
                               size_t errlen)
 {
-    const struct config *cfg = &s->cfg;
+    const struct config *cfg = pool->cfg;
     struct sandbox *sb = calloc(1, sizeof(*sb));
     int sv[2] = { -1, -1 }, rc;
 
@@ -568,7 +568,7 @@ struct sandbox *sandbox_start(struct server *s,
         errf(err, errlen, "out of memory");
         return NULL;
     }
-    sb->server = s;
+    sb->pool = pool;
     sb->ctl = -1;
     sb->pidfd = -1;
     sb->on_ready = cb;
@@ -580,18 +580,18 @@ struct sandbox *sandbox_start(struct server *s,
         free(sb);
         return NULL;
     }
-    sb->generation = s->generation;
-    sb->uid = uid_range_take(&s->uids);
+    sb->generation = pool->generation;
+    sb->uid = uid_range_take(&pool->uids);
     if (sb->uid == 0) {
         errf(err, errlen, "every uid of sandbox_uids is in use");
         free(sb->key);
         free(sb);
         return NULL;
     }
-    if (cgroup_create(&s->cgroups, sb->id, p->memory, cfg->pids_max,
+    if (cgroup_create(&pool->cgroups, sb->id, p->memory, cfg->pids_max,
                       (unsigned)cfg->cpu_quota, &sb->cgroup, err, errlen)
         < 0) {
-        uid_range_put(&s->uids, sb->uid);
+        uid_range_put(&pool->uids, sb->uid);
         free(sb->key);
         free(sb);
         return NULL;
@@ -599,26 +599,26 @@ struct sandbox *sandbox_start(struct server *s,
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
         errf(err, errlen, "socketpair: %s", strerror(errno));
         cgroup_destroy(&sb->cgroup);
-        uid_range_put(&s->uids, sb->uid);
+        uid_range_put(&pool->uids, sb->uid);
         free(sb->key);
         free(sb);
         return NULL;
     }
     sb->ctl = sv[0];
-    sb->next = s->sandboxes;
-    if (s->sandboxes)
-        s->sandboxes->prev = sb;
-    s->sandboxes = sb;
-    uv_pipe_init(s->loop, &sb->err, 0);
-    uv_timer_init(s->loop, &sb->timer);
-    uv_poll_init(s->loop, &sb->poll, sb->ctl);
+    sb->next = pool->all;
+    if (pool->all)
+        pool->all->prev = sb;
+    pool->all = sb;
+    uv_pipe_init(pool->loop, &sb->err, 0);
+    uv_timer_init(pool->loop, &sb->timer);
+    uv_poll_init(pool->loop, &sb->poll, sb->ctl);
     sb->err.data = sb->timer.data = sb->poll.data = sb;
     sb->state = SANDBOX_STARTING;
-    sb->started_ms = uv_now(s->loop);
+    sb->started_ms = uv_now(pool->loop);
 
     rc = spawn(sb, p, sv[1], err, errlen);
     close(sv[1]);
-    if (rc == 0 && uv_poll_init(s->loop, &sb->exit_poll, sb->pidfd) < 0) {
+    if (rc == 0 && uv_poll_init(pool->loop, &sb->exit_poll, sb->pidfd) < 0) {
         errf(err, errlen, "cannot watch the sandbox's process");
         kill(sb->pid, SIGKILL);
         waitpid(sb->pid, NULL, 0);

@@ -18,16 +18,37 @@
 #ifndef EXECUTOR_SANDBOX_H
 #define EXECUTOR_SANDBOX_H
 
-#include "call_request.h"
 #include "cgroup.h"
+#include "config.h"
 #include "oci.h"
-#include "server.h"
+#include "uid_range.h"
+#include "ulid.h"
 
 #include <stdint.h>
 #include <sys/types.h>
 #include <uv.h>
 
 struct sandbox;
+
+/* The executor's sandboxes, the idle pool, and what starting one takes. */
+struct sandbox_pool {
+    uv_loop_t *loop;
+    const struct config *cfg;   /* the running one */
+    const int *draining;        /* set: no sandbox goes idle */
+    const int *killing;         /* set: calls are being stopped */
+    char helper[1024];          /* functions-sandbox-helper */
+    int helper_fd;              /* open, for sandboxes to run as init */
+    struct cgroups cgroups;
+    struct uid_range uids;      /* the sandboxes' host ids */
+    char *seccomp_bpf;          /* the sandboxes' filter, built once */
+    size_t seccomp_len;
+    unsigned generation;        /* of the configuration: one more on each
+                                 * reload; older sandboxes are not kept */
+    struct sandbox *all;        /* every sandbox */
+    struct sandbox *idle_head;  /* idle ones, newest first */
+    struct sandbox *idle_tail;
+    size_t nidle;
+};
 
 /* ok: the sandbox is up (0: it could not start; the reason is logged) */
 typedef void (*sandbox_ready_cb)(struct sandbox *sb, int ok, void *arg);
@@ -49,9 +70,9 @@ enum sandbox_state {
 };
 
 struct sandbox {
-    struct sandbox *next, *prev;            /* every sandbox of a server */
+    struct sandbox *next, *prev;            /* every sandbox of its pool */
     struct sandbox *idle_next, *idle_prev;  /* idle ones, newest first */
-    struct server *server;
+    struct sandbox_pool *pool;
     char id[ULID_LEN + 1];               /* also its cgroup's name */
     char *key;
     struct cgroup cgroup;
@@ -90,7 +111,7 @@ struct sandbox_params {
  * Starts a sandbox; cb runs once it is up or could not start.  NULL with
  * err if nothing could be started.
  */
-struct sandbox *sandbox_start(struct server *s,
+struct sandbox *sandbox_start(struct sandbox_pool *s,
                               const struct sandbox_params *p,
                               sandbox_ready_cb cb, void *arg, char *err,
                               size_t errlen);
@@ -115,10 +136,10 @@ void sandbox_kill(struct sandbox *sb);
 void sandbox_release(struct sandbox *sb, int reuse);
 
 /* An idle sandbox for key, now held; NULL if there is none. */
-struct sandbox *sandbox_take(struct server *s, const char *key);
+struct sandbox *sandbox_take(struct sandbox_pool *s, const char *key);
 
 /* Closes every idle sandbox (reload, shutdown). */
-void sandbox_close_idle(struct server *s);
+void sandbox_close_idle(struct sandbox_pool *s);
 
 /* The pool key of a call: app, path, image digest, memory. */
 char *sandbox_key(const char *app, const char *path, const char *digest,

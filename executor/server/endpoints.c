@@ -58,8 +58,8 @@ void endpoints_gauges(struct server *s, struct metrics_gauges *g)
     g->memory_budget = c->memory_budget;
     g->queue_depth = c->queued;
     g->queue_size = c->queue_size;
-    g->sandboxes_idle = s->nidle;
-    hot_counts(s, &g->hot_idle, &g->hot_busy);
+    g->sandboxes_idle = s->sandboxes.nidle;
+    hot_counts(&s->hot, &g->hot_idle, &g->hot_busy);
     g->images_cached = s->images.n;
     g->async_in_flight = async_in_flight();
 }
@@ -135,7 +135,7 @@ void endpoints_serve(struct server *s, struct http_conn *c)
                               "Retry-After: 1\r\nFn-Executor-Busy: 1\r\n",
                               DRAINING_BODY, sizeof(DRAINING_BODY) - 1);
         else
-            call_start(s, c, &c->rp.req, NULL);
+            call_start(&s->calls, c, &c->rp.req, NULL);
         return;
     }
     if (strncmp(req->url, "/calls/", 7) == 0) {

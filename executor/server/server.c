@@ -285,8 +285,25 @@ int server_start(struct server *s, uv_loop_t *loop, const struct config *cfg,
     s->conn_owner.dispatch = conn_dispatch;
     s->conn_owner.closed = conn_closed;
     s->conn_owner.data = s;
+    s->sandboxes.loop = loop;
+    s->sandboxes.cfg = &s->cfg;
+    s->sandboxes.draining = &s->draining;
+    s->sandboxes.killing = &s->calls.killing;
+    s->hot.loop = loop;
+    s->hot.cfg = &s->cfg;
+    s->hot.capacity = &s->capacity;
+    s->hot.sandboxes = &s->sandboxes;
+    s->hot.draining = &s->draining;
+    s->hot.killing = &s->calls.killing;
+    s->calls.loop = loop;
+    s->calls.cfg = &s->cfg;
+    s->calls.capacity = &s->capacity;
+    s->calls.images = &s->images;
+    s->calls.sandboxes = &s->sandboxes;
+    s->calls.hot = &s->hot;
     if (cfg->sandbox_helper[0] != '\0') {
-        snprintf(s->helper, sizeof(s->helper), "%s", cfg->sandbox_helper);
+        snprintf(s->sandboxes.helper, sizeof(s->sandboxes.helper), "%s",
+                 cfg->sandbox_helper);
     } else {
         /* installed beside the executor */
         n = readlink("/proc/self/exe", self, sizeof(self) - 1);
@@ -298,23 +315,24 @@ int server_start(struct server *s, uv_loop_t *loop, const struct config *cfg,
         self[n] = '\0';
         slash = strrchr(self, '/');
         *slash = '\0';
-        snprintf(s->helper, sizeof(s->helper), "%.900s/"
+        snprintf(s->sandboxes.helper, sizeof(s->sandboxes.helper), "%.900s/"
                  "functions-sandbox-helper", self);
     }
-    if (access(s->helper, X_OK) < 0) {
-        errf(err, errlen, "cannot run %s: %s", s->helper,
+    if (access(s->sandboxes.helper, X_OK) < 0) {
+        errf(err, errlen, "cannot run %s: %s", s->sandboxes.helper,
              strerror(errno));
         return -1;
     }
     /* sandboxes run it as their init, from this descriptor, as the
      * sandbox user: it must be executable by everyone */
-    s->helper_fd = open(s->helper, O_RDONLY | O_CLOEXEC);
-    if (s->helper_fd < 0 || fstat(s->helper_fd, &st) < 0
+    s->sandboxes.helper_fd = open(s->sandboxes.helper,
+                                  O_RDONLY | O_CLOEXEC);
+    if (s->sandboxes.helper_fd < 0 || fstat(s->sandboxes.helper_fd, &st) < 0
         || !(st.st_mode & S_IXOTH)) {
         errf(err, errlen, "%s must be readable and executable by "
-             "everyone (mode 0755)", s->helper);
-        if (s->helper_fd >= 0)
-            close(s->helper_fd);
+             "everyone (mode 0755)", s->sandboxes.helper);
+        if (s->sandboxes.helper_fd >= 0)
+            close(s->sandboxes.helper_fd);
         return -1;
     }
     if (access(cfg->bwrap, X_OK) < 0) {
@@ -327,19 +345,19 @@ int server_start(struct server *s, uv_loop_t *loop, const struct config *cfg,
         || uid_range_lock(cfg->sandbox_uid_first, cfg->sandbox_uid_count,
                           err, errlen) < 0)
         return -1;
-    if (uid_range_init(&s->uids, cfg->sandbox_uid_first,
+    if (uid_range_init(&s->sandboxes.uids, cfg->sandbox_uid_first,
                        cfg->sandbox_uid_count) < 0) {
         errf(err, errlen, "out of memory");
         return -1;
     }
-    if (seccomp_filter_build(cfg->allow_network, &s->seccomp_bpf,
-                             &s->seccomp_len) < 0) {
+    if (seccomp_filter_build(cfg->allow_network, &s->sandboxes.seccomp_bpf,
+                             &s->sandboxes.seccomp_len) < 0) {
         errf(err, errlen, "cannot build the seccomp filter");
         return -1;
     }
     capacity_init(&s->capacity, loop);
     s->capacity.on_pressure = hot_on_pressure;
-    s->capacity.pressure_arg = s;
+    s->capacity.pressure_arg = &s->hot;
     s->capacity.max_sandboxes = (unsigned)cfg->max_sandboxes;
     s->capacity.memory_budget = cfg->memory_budget;
     s->capacity.queue_size = cfg->queue_size;
@@ -356,16 +374,16 @@ int server_start(struct server *s, uv_loop_t *loop, const struct config *cfg,
         return -1;
     }
     /* only once the socket is ours: a second executor changes nothing */
-    if (cgroups_init(&s->cgroups, cfg->cgroup_root, cfg->cgroup_name, err,
-                     errlen) < 0) {
+    if (cgroups_init(&s->sandboxes.cgroups, cfg->cgroup_root,
+                     cfg->cgroup_name, err, errlen) < 0) {
         close_listeners(s);
         return -1;
     }
-    if (cfg->cpu_quota > 0 && !s->cgroups.have_cpu) {
+    if (cfg->cpu_quota > 0 && !s->sandboxes.cgroups.have_cpu) {
         errf(err, errlen, "cpu_quota needs the cpu cgroup controller, "
              "which %s lacks: enable it, or set cpu_quota = 0 to run "
              "sandboxes without a CPU quota", cfg->cgroup_root);
-        cgroups_fini(&s->cgroups);
+        cgroups_fini(&s->sandboxes.cgroups);
         close_listeners(s);
         return -1;
     }
@@ -408,14 +426,13 @@ int server_reconfigure(struct server *s, const struct config *cfg,
         size_t len;
 
         if (seccomp_filter_build(cfg->allow_network, &bpf, &len) == 0) {
-            free(s->seccomp_bpf);
-            s->seccomp_bpf = bpf;
-            s->seccomp_len = len;
+            free(s->sandboxes.seccomp_bpf);
+            s->sandboxes.seccomp_bpf = bpf;
+            s->sandboxes.seccomp_len = len;
             s->cfg.allow_network = cfg->allow_network;
         } else {
-            size_t n = strlen(err);
-            snprintf(err + n, errlen - n, "%scannot build the seccomp filter: "
-                     "allow_network is kept", kept ? "; " : "");
+            errf_append(err, errlen, "%scannot build the seccomp filter: "
+                        "allow_network is kept", kept ? "; " : "");
             kept = 1;
         }
     }
@@ -425,11 +442,11 @@ int server_reconfigure(struct server *s, const struct config *cfg,
     s->capacity.queue_timeout_ms = cfg->queue_timeout_ms;
     /* sandboxes made with the old settings are not kept: idle ones go
      * now, busy ones when their call ends */
-    s->generation++;
+    s->sandboxes.generation++;
     s->cfg.sandbox_idle_timeout_ms = cfg->sandbox_idle_timeout_ms;
     s->cfg.sandbox_idle_max = cfg->sandbox_idle_max;
-    sandbox_close_idle(s);
-    hot_close_idle(s);
+    sandbox_close_idle(&s->sandboxes);
+    hot_close_idle(&s->hot);
     if (strcmp(cfg->image_dir, s->cfg.image_dir) != 0
         || strcmp(cfg->state_dir, s->cfg.state_dir) != 0
         || strcmp(cfg->cgroup_root, s->cfg.cgroup_root) != 0
@@ -437,9 +454,8 @@ int server_reconfigure(struct server *s, const struct config *cfg,
         || strcmp(cfg->bwrap, s->cfg.bwrap) != 0
         || cfg->sandbox_uid_first != s->cfg.sandbox_uid_first
         || cfg->sandbox_uid_count != s->cfg.sandbox_uid_count) {
-        size_t n = strlen(err);
-        snprintf(err + n, errlen - n, "%sdirectories, cgroups, bwrap and "
-                 "sandbox ids change only on restart", kept ? "; " : "");
+        errf_append(err, errlen, "%sdirectories, cgroups, bwrap and "
+                    "sandbox ids change only on restart", kept ? "; " : "");
         kept = 1;
     }
     return kept;

@@ -1,17 +1,21 @@
 /*
  * The executor's listeners: a Unix socket for nginx on the same host and,
  * optionally, TCP for nginx on other hosts (callers there must present the
- * shared secret).
+ * shared secret).  The server also holds the parts its requests reach,
+ * each with state of its own (calls, hot pools, sandboxes, the capacity
+ * they share, images resolved lately), and wires them together: a lower
+ * part sees only what it is handed.
  */
 #ifndef EXECUTOR_SERVER_H
 #define EXECUTOR_SERVER_H
 
-#include "uid_range.h"
+#include "call.h"
 #include "capacity.h"
-#include "cgroup.h"
 #include "config.h"
+#include "hot.h"
 #include "http_conn.h"
 #include "image_cache.h"
+#include "sandbox.h"
 
 #include <sys/types.h>
 #include <uv.h>
@@ -21,11 +25,6 @@
 
 /* The header that carries the shared secret on TCP. */
 #define SERVER_SECRET_HEADER "Fn-Executor-Secret"
-
-struct call;
-struct sandbox;
-struct hot_pool;
-struct hot_instance;
 
 struct server {
     uv_loop_t *loop;
@@ -45,25 +44,11 @@ struct server {
     struct http_conn_owner conn_owner;  /* what its connections see */
     int draining;
     void (*on_drained)(struct server *s);
-    struct call *calls;         /* calls from request to response */
-    int killing;                /* shutting down: calls are being stopped */
-    struct capacity capacity;
-    struct cgroups cgroups;
-    char helper[1024];          /* functions-sandbox-helper */
-    int helper_fd;              /* open, for sandboxes to run as init */
-    struct sandbox *sandboxes;  /* every sandbox */
-    struct sandbox *idle_head;  /* idle ones, newest first */
-    struct sandbox *idle_tail;
-    size_t nidle;
-    struct image_cache images;          /* images resolved lately */
-    struct hot_pool *hot_pools;         /* hot function pools */
-    struct hot_instance *hot_idle_head; /* idle hot instances, newest */
-    struct hot_instance *hot_idle_tail; /* first */
-    struct uid_range uids;      /* the sandboxes' host ids */
-    unsigned generation;        /* of the configuration: one more on each
-                                 * reload; older sandboxes are not kept */
-    char *seccomp_bpf;          /* the sandboxes' filter, built once */
-    size_t seccomp_len;
+    struct capacity capacity;   /* shared by calls and hot instances */
+    struct image_cache images;  /* images resolved lately */
+    struct sandbox_pool sandboxes;
+    struct hot_pools hot;
+    struct calls calls;
 };
 
 /* Binds the listeners of cfg and starts accepting.  0, or -1 with err. */

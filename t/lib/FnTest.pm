@@ -27,6 +27,7 @@ our @EXPORT_OK = qw(
     nginx_conf nginx_check nginx_start
     executor_conf executor_start
     db_root db_query migrate fresh_database fresh_vhost rabbitmqctl
+    functions_mysql amqp_url stack_secret api_token
     queue_depths
     http_request unix_request wait_until slurp spew
     sanitizer_findings
@@ -532,6 +533,47 @@ sub db_query {
 
 # A new RabbitMQ vhost for this test, with the stack's user allowed in;
 # deleted at the end.  Returns its name.
+# A new API token from scripts/api-token, its digest added to $file.
+sub api_token {
+    my ($file, $label) = @_;
+    my @label = defined $label ? ('--label', $label) : ();
+    my $token = `$TOP/scripts/api-token @label $file`;
+    $? == 0 or die "scripts/api-token failed";
+    chomp $token;
+    return $token;
+}
+
+# A secret of the stack's (a password file named by stack.env), as text.
+sub stack_secret {
+    my ($key) = @_;
+    my $env = stack_env() or die "no stack services";
+    my $s = slurp($env->{$key});
+    chomp $s;
+    return $s;
+}
+
+# nginx's "functions_mysql" for the stack's database $db (the password
+# from its file); timeout: the query timeout (2s).
+sub functions_mysql {
+    my ($db, %o) = @_;
+    my $env = stack_env() or die "no stack services";
+    my $timeout = $o{timeout} // '2s';
+    return "functions_mysql server=127.0.0.1:$env->{FUNCTIONS_DB_PORT} "
+         . "database=$db\n"
+         . "                    user=$env->{FUNCTIONS_DB_USER}\n"
+         . "                    password_file=$env->{FUNCTIONS_DB_PASSWORD_FILE}\n"
+         . "                    connect_timeout=1s timeout=$timeout;";
+}
+
+# The stack's RabbitMQ as an amqp:// URL, for the virtual host $vhost.
+sub amqp_url {
+    my ($vhost) = @_;
+    my $env = stack_env() or die "no stack services";
+    return "amqp://$env->{FUNCTIONS_AMQP_USER}:"
+         . stack_secret('FUNCTIONS_AMQP_PASSWORD_FILE')
+         . "\@127.0.0.1:$env->{FUNCTIONS_AMQP_PORT}/$vhost";
+}
+
 sub fresh_vhost {
     my $env = stack_env() or die "no stack services";
     my $name = sprintf('fntest_%d_%d', $$, ++(our $VHOST_COUNT));
