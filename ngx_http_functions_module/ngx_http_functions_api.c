@@ -83,6 +83,9 @@ static ngx_http_functions_api_methods_t  ngx_http_functions_api_methods[] = {
 static ngx_int_t ngx_http_functions_api_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_functions_api_parse_uri(ngx_http_request_t *r,
     ngx_uint_t *endpoint, ngx_str_t *app, ngx_str_t *path);
+static ngx_uint_t ngx_http_functions_api_ends(u_char *p, u_char *end);
+static ngx_int_t ngx_http_functions_api_copy(ngx_http_request_t *r,
+    u_char *p, u_char *end, ngx_str_t *out);
 static ngx_int_t ngx_http_functions_api_parse_calls(ngx_http_request_t *r,
     u_char *p, u_char *end, ngx_uint_t *endpoint, ngx_str_t *id);
 static ngx_int_t ngx_http_functions_api_authorized(ngx_http_request_t *r,
@@ -583,7 +586,7 @@ ngx_http_functions_api_parse_uri(ngx_http_request_t *r, ngx_uint_t *endpoint,
 
     p += sizeof("/v1/apps") - 1;
 
-    if (p == end || (p + 1 == end && *p == '/')) {
+    if (ngx_http_functions_api_ends(p, end)) {
         *endpoint = NGX_HTTP_FUNCTIONS_API_APPS;
         return NGX_OK;
     }
@@ -597,17 +600,13 @@ ngx_http_functions_api_parse_uri(ngx_http_request_t *r, ngx_uint_t *endpoint,
         slash = end;
     }
 
-    app->len = slash - p;
-    app->data = ngx_pnalloc(r->pool, app->len + 1);
-    if (app->data == NULL) {
+    if (ngx_http_functions_api_copy(r, p, slash, app) != NGX_OK) {
         return NGX_ERROR;
     }
 
-    ngx_cpystrn(app->data, p, app->len + 1);
-
     p = slash;
 
-    if (p == end || (p + 1 == end && *p == '/')) {
+    if (ngx_http_functions_api_ends(p, end)) {
         *endpoint = NGX_HTTP_FUNCTIONS_API_APP;
         return NGX_OK;
     }
@@ -637,13 +636,9 @@ ngx_http_functions_api_parse_uri(ngx_http_request_t *r, ngx_uint_t *endpoint,
     }
 
     /* the rest, from its slash, is the route's path */
-    path->len = end - p;
-    path->data = ngx_pnalloc(r->pool, path->len + 1);
-    if (path->data == NULL) {
+    if (ngx_http_functions_api_copy(r, p, end, path) != NGX_OK) {
         return NGX_ERROR;
     }
-
-    ngx_cpystrn(path->data, p, path->len + 1);
 
     *endpoint = NGX_HTTP_FUNCTIONS_API_ROUTE;
 
@@ -659,7 +654,7 @@ ngx_http_functions_api_parse_calls(ngx_http_request_t *r, u_char *p,
 {
     u_char  *slash;
 
-    if (p == end || (p + 1 == end && *p == '/')) {
+    if (ngx_http_functions_api_ends(p, end)) {
         *endpoint = NGX_HTTP_FUNCTIONS_API_CALLS;
         return NGX_OK;
     }
@@ -686,13 +681,32 @@ ngx_http_functions_api_parse_calls(ngx_http_request_t *r, u_char *p,
         return NGX_DECLINED;
     }
 
-    id->len = ULID_LEN;
-    id->data = ngx_pnalloc(r->pool, ULID_LEN + 1);
-    if (id->data == NULL) {
+    return ngx_http_functions_api_copy(r, p, slash, id);
+}
+
+
+/* p is at the end of the URI, or at its last byte, a slash */
+
+static ngx_uint_t
+ngx_http_functions_api_ends(u_char *p, u_char *end)
+{
+    return p == end || (p + 1 == end && *p == '/');
+}
+
+
+/* out: the bytes from p to end, NUL-terminated, in the request's pool */
+
+static ngx_int_t
+ngx_http_functions_api_copy(ngx_http_request_t *r, u_char *p, u_char *end,
+    ngx_str_t *out)
+{
+    out->len = end - p;
+    out->data = ngx_pnalloc(r->pool, out->len + 1);
+    if (out->data == NULL) {
         return NGX_ERROR;
     }
 
-    ngx_cpystrn(id->data, p, ULID_LEN + 1);
+    ngx_cpystrn(out->data, p, out->len + 1);
 
     return NGX_OK;
 }

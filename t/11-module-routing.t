@@ -6,10 +6,8 @@ use lib 't/lib', 'scripts/lib';
 
 use FnImage;
 use FnTest qw(need_stack executor_start nginx_start fresh_database db_query stack_env
-              http_request wait_until slurp);
-use Digest::SHA qw(hmac_sha256);
+              http_request wait_until slurp jwt_hs256 executors_upstream functions_mysql);
 use JSON::PP;
-use MIME::Base64 qw(encode_base64url);
 use POSIX ();
 use Test::More;
 use Time::HiRes qw(time sleep);
@@ -30,23 +28,14 @@ for my $e (@ex) {
 
 sub http_conf {
     my (%o) = @_;
-    my $servers = join('', map { "        server unix:" . $_->socket
-                                 . " max_fails=0;\n" } @{ $o{executors} });
-    my $balance = $o{balance} // '';
     my $timeout = $o{timeout} // '1s';
     return <<CONF;
-    functions_mysql server=127.0.0.1:$env->{FUNCTIONS_DB_PORT} database=$db
-                    user=$env->{FUNCTIONS_DB_USER}
-                    password_file=$env->{FUNCTIONS_DB_PASSWORD_FILE}
-                    connect_timeout=1s timeout=$timeout;
+    ${\ functions_mysql($db, timeout => $timeout) }
     functions_route_cache zone=routes:$o{zone} valid=$o{valid} not_found=2s;
     functions_metrics_zone log_interval=off;
 
-    upstream executors {
-$balance
-$servers        keepalive 8;
-    }
-    functions_executors executors;
+${\ executors_upstream($o{executors}, balance => $o{balance},
+                         server => 'max_fails=0') }
 CONF
 }
 
@@ -218,12 +207,7 @@ subtest "the executor's answers pass through" => sub {
     is(scalar(@ids413), 1, '  once');
 };
 
-sub jwt {
-    my ($key, $claims, %o) = @_;
-    my $head = encode_base64url(encode_json($o{header} // { alg => 'HS256', typ => 'JWT' }));
-    my $body = encode_base64url(encode_json($claims));
-    return "$head.$body." . encode_base64url(hmac_sha256("$head.$body", $key));
-}
+sub jwt { jwt_hs256(@_) }
 
 subtest 'a route with a jwt_key needs a signed token' => sub {
     # a function that prints everything it is given: its environment
@@ -439,7 +423,7 @@ subtest 'two nginx instances on one database see a change within ~1.5 s' => sub 
 
 subtest 'two executors: hash consistent keeps a route on one, failover' => sub {
     my $lb = start(executors => \@ex,
-                   balance => '        hash $fn_app$fn_path consistent;');
+                   balance => 'hash $fn_app$fn_path consistent;');
     route('lb', "/p$_") for 1 .. 12;
     my %owner;
     for my $i (1 .. 12) {

@@ -9,7 +9,7 @@ use lib 't/lib', 'scripts/lib';
 use FnImage;
 use FnTest qw(need_stack top executor_start nginx_start nginx_check fresh_database
               db_query stack_env http_request wait_until slurp spew tmpdir
-              functions_mysql api_token);
+              functions_mysql api_token executors_upstream);
 use JSON::PP;
 use MIME::Base64 qw(encode_base64url);
 use POSIX ();
@@ -40,11 +40,7 @@ my $http = <<CONF;
     functions_route_cache zone=routes:1m valid=60s not_found=60s;
     functions_api_tokens $tokens;
 
-    upstream executors {
-        server unix:${\ $ex->socket};
-        keepalive 4;
-    }
-    functions_executors executors;
+${\ executors_upstream([$ex], keepalive => 4) }
     log_format api '\$request_method \$uri \$status call_id=\$fn_call_id app=\$fn_app';
 CONF
 
@@ -81,10 +77,8 @@ sub api {
     my %h = %{ $o{headers} // {} };
     $h{Authorization} //= "Bearer $tok" if defined $tok;
     $body = $json->encode($body) if ref $body;
-    my $r = http_request($ng->port, $method, $path, headers => \%h,
-                         body => $body, timeout => 30);
-    $r->{json} = eval { decode_json($r->{body}) } if ($r->{body} // '') =~ /^[\[{]/;
-    return $r;
+    return http_request($ng->port, $method, $path, headers => \%h,
+                        body => $body, timeout => 30);
 }
 
 sub error_is {

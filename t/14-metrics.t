@@ -10,7 +10,7 @@ use lib 't/lib', 'scripts/lib';
 use FnImage;
 use FnTest qw(need_stack executor_start nginx_start fresh_database db_query stack_env
               http_request unix_request wait_until slurp spew free_port
-              functions_mysql stack_secret);
+              functions_mysql stack_secret executors_upstream);
 use JSON::PP;
 use POSIX ();
 use Test::More;
@@ -108,8 +108,6 @@ for my $e (@ex) {
 
 sub http_conf {
     my (@executors) = @_;
-    my $servers = join('', map { "        server unix:" . $_->socket
-                                 . " max_fails=0;\n" } @executors);
     my $prefix = our $NGINX_LOGS;
     return <<CONF;
     ${\ functions_mysql($db, timeout => '1s') }
@@ -117,12 +115,8 @@ sub http_conf {
     functions_log $prefix/functions.log info;
     functions_metrics_zone max_apps=3 max_executors=4 log_interval=1s;
 
-    upstream executors {
-        least_conn;
-        zone executors 64k;
-$servers        keepalive 8;
-    }
-    functions_executors executors;
+${\ executors_upstream(\@executors, server => 'max_fails=0',
+                         balance => "least_conn;\n        zone executors 64k;") }
 
     log_format functions 'time=\$time_iso8601 status=\$status '
                          'call_id=\$fn_call_id app=\$fn_app '

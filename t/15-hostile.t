@@ -9,7 +9,7 @@ use lib 't/lib', 'scripts/lib';
 use FnImage;
 use FnTest qw(need_stack top tmpdir nginx_start executor_start fresh_database
               fresh_vhost stack_env http_request wait_until slurp
-              amqp_url functions_mysql api_token);
+              amqp_url functions_mysql api_token executors_upstream);
 use JSON::PP;
 use POSIX ();
 use Test::More;
@@ -55,20 +55,14 @@ my @ex = map {
 my $tokens = "$tmp/api.tokens";
 my $token = api_token($tokens);
 
-my $servers = join('', map {
-    "        server unix:" . $_->socket . " max_fails=1 fail_timeout=30s;\n"
-} @ex);
 my $ng = nginx_start(http => <<CONF, server => <<'CONF');
     functions_api_tokens $tokens;
     ${\ functions_mysql($db, timeout => '2s') }
     functions_route_cache zone=routes:1m valid=60s not_found=1s;
     functions_amqp url=$amqp confirm_timeout=3s;
 
-    upstream executors {
-        hash \$fn_app\$fn_path consistent;
-$servers        keepalive 8;
-    }
-    functions_executors executors;
+${\ executors_upstream(\@ex, server => 'max_fails=1 fail_timeout=30s',
+                         balance => 'hash $fn_app$fn_path consistent;') }
 CONF
         location /v1/ {
             functions_api;
@@ -89,11 +83,9 @@ CONF
 
 sub api {
     my ($method, $path, $body) = @_;
-    my $r = http_request($ng->port, $method, $path,
+    return http_request($ng->port, $method, $path,
         headers => { Authorization => "Bearer $token" },
         body => defined $body ? $json->encode($body) : undef, timeout => 30);
-    $r->{json} = eval { decode_json($r->{body}) };
-    return $r;
 }
 
 sub route {

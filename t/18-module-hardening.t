@@ -9,12 +9,10 @@ use lib 't/lib', 'scripts/lib';
 
 use FnTest qw(need_stack top tmpdir free_port nginx_check nginx_start fresh_database
               fresh_vhost db_query stack_env http_request wait_until slurp
-              amqp_url functions_mysql stack_secret api_token);
-use Digest::SHA qw(hmac_sha256);
+              amqp_url functions_mysql stack_secret api_token jwt_hs256);
 use File::Find ();
 use IO::Socket::INET;
 use JSON::PP;
-use MIME::Base64 qw(encode_base64url);
 use POSIX ();
 use Test::More;
 use Time::HiRes qw(sleep);
@@ -359,12 +357,7 @@ subtest 'after a flood, stale-if-error still serves every real route' => sub {
 
 # ----------------------------------------------------------- route JWTs
 
-sub jwt {
-    my ($key, $claims) = @_;
-    my $head = encode_base64url(encode_json({ alg => 'HS256', typ => 'JWT' }));
-    my $body = encode_base64url(encode_json($claims));
-    return "$head.$body." . encode_base64url(hmac_sha256("$head.$body", $key));
-}
+sub jwt { jwt_hs256(@_) }
 
 subtest 'route JWTs: exp required by default, a maximum lifetime' => sub {
     route('sec', '/x', jwt_key => 'k3y');
@@ -530,13 +523,7 @@ subtest 'the stack: no token in any log file, log files 0640' => sub {
         };
         # the API's JWT key, and JWTs signed with it (an expired one too)
         my $jwt_key = slurp("$var/secrets/api-jwt.key");
-        my $jwt = sub {
-            my ($exp) = @_;
-            my $signing = encode_base64url('{"alg":"HS256","typ":"JWT"}')
-                . '.' . encode_base64url(qq({"exp":$exp}));
-            return "$signing."
-                . encode_base64url(hmac_sha256($signing, $jwt_key));
-        };
+        my $jwt = sub { jwt_hs256($jwt_key, { exp => $_[0] }) };
         my ($jwt_good, $jwt_old) = ($jwt->(time + 3600), $jwt->(time - 3600));
         my @secrets = ($admin, 'tok-route-7', 'tok-cookie-8', 'tok-long-9',
                        'tok-invalid-10', 'fn_tok-wrong-11', $jwt_key,

@@ -7,12 +7,11 @@ use strict;
 use warnings;
 use lib 't/lib', 'scripts/lib';
 
-use Digest::SHA qw(hmac_sha256 hmac_sha512);
+use Digest::SHA qw(hmac_sha512);
 use FnTest qw(need_stack top nginx_start nginx_check fresh_database stack_env
               http_request wait_until slurp spew tmpdir
-              functions_mysql api_token);
+              functions_mysql api_token jwt_hs256);
 use JSON::PP;
-use MIME::Base64 qw(encode_base64url);
 use Test::More;
 
 my $env = need_stack();
@@ -39,11 +38,7 @@ my $server = "        location / { functions_api; }\n";
 my $json = JSON::PP->new->canonical;
 sub jwt {
     my ($claims, %o) = @_;
-    my $header = $o{header} // { alg => 'HS256', typ => 'JWT' };
-    my $signing = encode_base64url($json->encode($header)) . '.'
-                . encode_base64url($json->encode($claims));
-    my $sign = $o{sign} // \&hmac_sha256;
-    return "$signing." . encode_base64url($sign->($signing, $o{key} // $key));
+    return jwt_hs256($o{key} // $key, $claims, %o);
 }
 
 # the claims of the fn CLI (v0.2.72): exp in an hour, iat now, nbf a
@@ -55,11 +50,9 @@ sub cli_claims {
 
 sub get_apps {
     my ($ng, $bearer) = @_;
-    my $r = http_request($ng->port, 'GET', '/v1/apps',
-                         headers => { Authorization => "Bearer $bearer" },
-                         timeout => 30);
-    $r->{json} = eval { decode_json($r->{body}) };
-    return $r;
+    return http_request($ng->port, 'GET', '/v1/apps',
+                        headers => { Authorization => "Bearer $bearer" },
+                        timeout => 30);
 }
 
 sub refused {

@@ -12,10 +12,8 @@ use lib 't/lib', 'scripts/lib';
 use FnImage;
 use FnTest qw(need_stack top executor_start nginx_start fresh_database db_query
               stack_env http_request slurp tmpdir
-              functions_mysql api_token);
-use Digest::SHA qw(hmac_sha256);
+              functions_mysql api_token jwt_hs256 executors_upstream);
 use JSON::PP;
-use MIME::Base64 qw(encode_base64url);
 use Test::More;
 
 my $env = need_stack();
@@ -38,11 +36,7 @@ sub http_conf {
     functions_route_cache zone=routes:1m valid=60s not_found=60s;
     functions_api_tokens $tokens;
 
-    upstream executors {
-        server unix:${\ $ex->socket};
-        keepalive 4;
-    }
-    functions_executors executors;
+${\ executors_upstream([$ex], keepalive => 4) }
 CONF
 }
 
@@ -92,7 +86,6 @@ sub cli {
     }
     $r //= http_request($o{port} // $ng->port, $method, $path,
                         headers => \%h, body => $body // '', timeout => 30);
-    $r->{json} = eval { decode_json($r->{body}) } if ($r->{body} // '') =~ /^[\[{]/;
     return $r;
 }
 
@@ -201,9 +194,7 @@ subtest 'fn routes inspect, update, config set, call (signed with the key read)'
     # fn routes call cli1 /hello: signed with the key the GET gave
     my $key = cli('GET', '/v1/apps/cli1/routes/hello')->{json}{route}{jwt_key};
     my $now = time;
-    my $signing = encode_base64url('{"alg":"HS256","typ":"JWT"}') . '.'
-                . encode_base64url($json->encode({ exp => $now + 3600, iat => $now }));
-    my $jwt = "$signing." . encode_base64url(hmac_sha256($signing, $key));
+    my $jwt = jwt_hs256($key, { exp => $now + 3600, iat => $now });
     $r = http_request($ng->port, 'GET', '/r/cli1/hello',
                       headers => { %cli, Authorization => "Bearer $jwt" }, timeout => 30);
     is($r->{status}, 200, 'fn routes call with the key it read: 200')

@@ -11,12 +11,15 @@ use strict;
 use warnings;
 
 use Cwd qw(abs_path);
+use Digest::SHA qw(hmac_sha256);
 use Exporter qw(import);
 use File::Basename qw(dirname);
 use File::Path qw(make_path remove_tree);
 use File::Temp qw(tempdir);
 use IO::Socket::INET;
 use IO::Socket::UNIX;
+use JSON::PP ();
+use MIME::Base64 qw(encode_base64url);
 use POSIX qw(:sys_wait_h);
 use Socket qw(SOCK_STREAM);
 use Test::More ();
@@ -27,7 +30,8 @@ our @EXPORT_OK = qw(
     nginx_conf nginx_check nginx_start
     executor_conf executor_start
     db_root db_query migrate fresh_database fresh_vhost rabbitmqctl
-    functions_mysql amqp_url stack_secret api_token
+    functions_mysql executors_upstream amqp_url stack_secret api_token
+    jwt_hs256
     queue_depths
     http_request unix_request wait_until slurp spew
     sanitizer_findings
@@ -533,6 +537,18 @@ sub db_query {
 
 # A new RabbitMQ vhost for this test, with the stack's user allowed in;
 # deleted at the end.  Returns its name.
+# A JWT of $claims signed with $key: HS256 unless header (the JOSE header)
+# and sign (a function of the signing input and the key) say otherwise.
+sub jwt_hs256 {
+    my ($key, $claims, %o) = @_;
+    my $json = JSON::PP->new->canonical;
+    my $signing = encode_base64url($json->encode(
+                      $o{header} // { alg => 'HS256', typ => 'JWT' }))
+                . '.' . encode_base64url($json->encode($claims));
+    my $sign = $o{sign} // \&hmac_sha256;
+    return "$signing." . encode_base64url($sign->($signing, $key));
+}
+
 # A new API token from scripts/api-token, its digest added to $file.
 sub api_token {
     my ($file, $label) = @_;
@@ -563,6 +579,21 @@ sub functions_mysql {
          . "                    user=$env->{FUNCTIONS_DB_USER}\n"
          . "                    password_file=$env->{FUNCTIONS_DB_PASSWORD_FILE}\n"
          . "                    connect_timeout=1s timeout=$timeout;";
+}
+
+# nginx's upstream "executors" over the executors' sockets, and the
+# functions_executors that guards it.  Options: balance (a line such as
+# "least_conn;"), server (parameters of each server), keepalive (8).
+sub executors_upstream {
+    my ($executors, %o) = @_;
+    my $params = defined $o{server} ? " $o{server}" : '';
+    return "    upstream executors {\n"
+         . join('', map { "        $_\n" } grep { defined } $o{balance})
+         . join('', map { "        server unix:" . $_->socket . "$params;\n" }
+                    @$executors)
+         . "        keepalive " . ($o{keepalive} // 8) . ";\n"
+         . "    }\n"
+         . "    functions_executors executors;";
 }
 
 # The stack's RabbitMQ as an amqp:// URL, for the virtual host $vhost.
@@ -633,7 +664,8 @@ sub raw_exchange {
 }
 
 # Parses one or more HTTP responses; returns a list of
-# { status, headers => {lc name => value}, body }.
+# { status, headers => {lc name => value}, body, json }, json the body
+# decoded when it is JSON.
 sub parse_responses {
     my ($raw) = @_;
     my @out;
@@ -642,8 +674,11 @@ sub parse_responses {
         my %h = map { /^([^:]+):\s*(.*)$/ ? (lc $1, $2) : () }
                 split /\r\n/, $head;
         my $len = $h{'content-length'} // length $raw;
+        my $body = substr($raw, 0, $len, '');
         push @out, { status => $status, headers => \%h, head => $head,
-                     body => substr($raw, 0, $len, '') };
+                     body => $body,
+                     json => $body =~ /\A\s*[\[{]/
+                             ? eval { JSON::PP::decode_json($body) } : undef };
     }
     return @out;
 }
