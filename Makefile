@@ -44,7 +44,7 @@ MODULE_SRCS   := config $(wildcard ngx_http_functions_module/*.[ch]) \
 # and linked alone into the tests and fuzzers, which keeps it pure.
 # common/ holds what the module uses too.
 EXECUTOR_PURE := common/errf.c common/route_def.c common/ulid.c \
-                 common/logfmt.c \
+                 common/logfmt.c common/image_ref.c \
                  $(addprefix executor/core/,config.c json_out.c metrics.c) \
                  executor/http/request_parser.c \
                  executor/call/call_request.c \
@@ -61,7 +61,7 @@ EXECUTOR_SRCS := $(EXECUTOR_PURE) common/amqp_link.c \
                  $(filter-out $(EXECUTOR_PURE) $(HELPER_ONLY), \
                      $(sort $(wildcard executor/*.c executor/*/*.c)))
 EXECUTOR_LIBS := -luv -lhttp_parser -ljansson -larchive -lseccomp -lcrypto \
-                 -lrabbitmq -lmariadb -lpthread
+                 -lrabbitmq -lmariadb -lcurl -lpthread
 
 UNIT_TESTS    := $(patsubst t/unit/%.c,$(B)/unit/%,$(wildcard t/unit/*_test.c))
 

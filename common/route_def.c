@@ -2,6 +2,7 @@
  * Route definitions: parsing and checks.
  */
 #include "route_def.h"
+#include "image_ref.h"
 #include "errf.h"
 
 #include <jansson.h>
@@ -520,10 +521,16 @@ int route_runnable(const struct route_def *r, char *err, size_t errlen)
         return errf(err, errlen, "route field \"format\": \"%s\" is not "
                     "supported by the executors yet (they run \"default\" "
                     "and \"http\")", route_format_name(r->format));
-    if (strncmp(r->image, "oci:", 4) != 0)
-        return errf(err, errlen, "route field \"image\": \"%.200s\" is not "
-                    "supported by the executors yet (they run local OCI "
-                    "image layouts: \"oci:<dir>[:<tag>]\")", r->image);
+    if (image_ref_is_registry(r->image)) {
+        struct image_ref ref;
+        char why[400];
+
+        /* the grammar only: each executor knows its registries */
+        if (image_ref_parse(r->image, "registry.invalid", "", &ref, why,
+                            sizeof(why)) < 0)
+            return errf(err, errlen, "route field \"image\": %s", why);
+        return 0;
+    }
     rest = r->image + 4;
     colon = strchr(rest, ':');
     dlen = colon ? (size_t)(colon - rest) : strlen(rest);

@@ -13,6 +13,7 @@
 #include "endpoints.h"
 #include "image_store.h"
 #include "image_trees.h"
+#include "registry.h"
 #include "hot.h"
 #include "log.h"
 #include "metrics.h"
@@ -262,6 +263,7 @@ static void on_reload_signal(uv_signal_t *h, int signum)
         return;
     }
     image_trees_configure(&cfg);
+    registry_configure(&cfg);
     if (server_reconfigure(&exe.server, &cfg, err, sizeof(err)) != 0)
         log_msg(LOG_LEVEL_WARN, "reloaded in part", err);
     else
@@ -340,6 +342,7 @@ int main(int argc, char **argv)
         log_end(&r);
     }
     image_trees_configure(&cfg);
+    registry_configure(&cfg);
     n = (int)image_trees_load(&image_bytes);
     if (log_begin(&r, LOG_LEVEL_INFO, "image store")) {
         log_int(&r, "images", n);

@@ -1,6 +1,6 @@
 /*
- * libFuzzer harness: OCI image references, index, manifest and config
- * documents, and layer entry paths.  The first byte picks the parser.
+ * libFuzzer harness: OCI image references, index (a layout's and a
+ * registry's), manifest and config documents, and layer entry paths.  The first byte picks the parser.
  * What names a place on disk must stay under the directory it is taken
  * from: the directory of a reference, a cleaned layer path and the path
  * a whiteout deletes are relative, without an empty, "." or ".."
@@ -72,6 +72,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case 1:
         oci_index_select(s, size - 1, "v1", &d, err, sizeof(err));
         oci_index_select(s, size - 1, "", &d, err, sizeof(err));
+        /* a registry's index or manifest list: a platform's manifest */
+        if (oci_index_platform(s, size - 1, "linux", "amd64", &d, err,
+                               sizeof(err)) == 0
+            && !oci_is_manifest(d.media_type))
+            broken("the platform's pick is no manifest", d.media_type);
+        oci_document_media_type(s, size - 1, out, sizeof(out));
         break;
     case 2:
         m = malloc(sizeof(*m));

@@ -5,6 +5,7 @@
  * entry of it.  A route the API accepts as runnable names an image an
  * executor resolves.
  */
+#include "image_ref.h"
 #include "oci.h"
 #include "route_def.h"
 #include "sandbox_args.h"
@@ -57,6 +58,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static char msg[SANDBOX_MSG_MAX];
     struct sandbox_run run;
     struct oci_ref ref;
+    struct image_ref iref;
     char *cmd[] = { "/bin/sh", NULL };
     char err[512];
     size_t n;
@@ -64,7 +66,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (route_def_parse((const char *)data, size, &r, err, sizeof(err)) < 0)
         return 0;
     if (route_runnable(&r, err, sizeof(err)) == 0
-        && oci_ref_parse(r.image, &ref, err, sizeof(err)) < 0)
+        && (image_ref_is_registry(r.image)
+            ? image_ref_parse(r.image, "registry.example:5000", "library",
+                              &iref, err, sizeof(err)) < 0
+            : oci_ref_parse(r.image, &ref, err, sizeof(err)) < 0))
         broken("a runnable route's image is refused by the executor");
     route_config_get(&r, "A");
     if (sandbox_env(&ci, &img, &env) == 0) {

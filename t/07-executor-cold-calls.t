@@ -164,8 +164,10 @@ subtest 'outcomes' => sub {
     is($r->{status}, 502, 'an image path that leaves image_dir is refused');
     like(error_of($r), qr/without ".."/, 'saying why');
 
-    $r = call(route => { image => 'busybox:latest' });
-    like(error_of($r), qr/only local OCI layouts/, 'registry names are not yet');
+    $r = call(route => { image => 'registry.example.com/busybox:latest' });
+    is($r->{status}, 502, 'a registry that is not allowed: 502');
+    like(error_of($r), qr/registry\.example\.com is not in this executor's allowed_registries/,
+         '  naming it, before any connection');
 
     my $big = image('logger', "seq 1 5000 >&2; echo done\n");
     $r = call(route => { image => $big });

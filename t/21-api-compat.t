@@ -132,11 +132,18 @@ subtest 'fn apps create / inspect / config set (GET, then PATCH it back)' => sub
 };
 
 subtest 'fn routes create: the CLI\'s default image and formats' => sub {
-    # fn routes create cli1 /hello (no image given: iron/hello)
+    # fn routes create cli1 /iron (no image given: iron/hello, a
+    # registry's; pulled by the executors that run it)
     my $r = cli('POST', '/v1/apps/cli1/routes',
-                qq({"route":{"format":"default","image":"iron/hello","memory":128,"path":"/hello","type":"sync"}}\n));
-    answer_is($r, 400, qr/^route field "image": "iron\/hello" is not supported by the executors yet \(they run local OCI image layouts: "oci:<dir>\[:<tag>\]"\)$/,
-              'image iron/hello: 400, saying why');
+                qq({"route":{"format":"default","image":"iron/hello","memory":128,"path":"/iron","type":"sync"}}\n));
+    answer_is($r, 200, 'Route successfully created', 'image iron/hello: created');
+    is($r->{json}{route}{image}, 'iron/hello', '  as sent');
+    answer_is(cli('DELETE', '/v1/apps/cli1/routes/iron'), 200, 'Route deleted',
+              '  fn routes delete');
+    $r = cli('POST', '/v1/apps/cli1/routes',
+             qq({"route":{"image":"Iron/Hello","path":"/iron"}}\n));
+    answer_is($r, 400, qr/^route field "image": in the image reference "Iron\/Hello", "Iron" is no repository name/,
+              'an image reference out of the grammar: 400, saying why');
     $r = cli('POST', '/v1/apps/cli1/routes',
              qq({"route":{"format":"json","image":"oci:demo:v1","memory":128,"path":"/hello","type":"sync"}}\n));
     answer_is($r, 400, qr/^route field "format": "json" is not supported by the executors yet \(they run "default" and "http"\)$/,

@@ -2,6 +2,7 @@
  * Executor configuration parser.  Pure: no I/O, no allocation.
  */
 #include "config.h"
+#include "image_ref.h"
 #include "errf.h"
 #include "route_def.h"
 
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 void config_defaults(struct config *cfg)
 {
@@ -54,6 +56,11 @@ void config_defaults(struct config *cfg)
     cfg->async_retries = 3;
     cfg->async_retry_delay_ms = 1000;
     strcpy(cfg->mysql_database, "functions");
+    strcpy(cfg->default_registry, "registry-1.docker.io");
+    strcpy(cfg->default_namespace, "library");
+    cfg->registry_timeout_ms = 300 * 1000;
+    cfg->registry_tag_ttl_ms = 60 * 1000;
+    cfg->registry_manifest_max = 4 * 1024 * 1024;
 }
 
 const char *log_level_name(enum log_level level)
@@ -409,6 +416,100 @@ static int apply_image_key(struct config *cfg, const char *key,
     return -2;
 }
 
+/* host[:port],host[:port],... (no spaces) */
+static int set_registry_list(char *dst, size_t size, const char *value)
+{
+    const char *p = value, *comma;
+
+    if (strlen(value) >= size)
+        return -1;
+    while (*p != '\0') {
+        comma = strchr(p, ',');
+        if (comma == NULL)
+            comma = p + strlen(p);
+        if (!image_ref_registry_valid(p, (size_t)(comma - p)))
+            return -1;
+        p = *comma == ',' ? comma + 1 : comma;
+        if (*comma == ',' && *p == '\0')
+            return -1;
+    }
+    return set_string(dst, size, value);
+}
+
+int config_registry_listed(const char *list, const char *registry)
+{
+    size_t n = strlen(registry);
+    const char *p = list, *comma;
+
+    while (*p != '\0') {
+        comma = strchr(p, ',');
+        if (comma == NULL)
+            comma = p + strlen(p);
+        if ((size_t)(comma - p) == n && strncasecmp(p, registry, n) == 0)
+            return 1;
+        p = *comma == ',' ? comma + 1 : comma;
+    }
+    return 0;
+}
+
+/* Where images come from (registry.h). */
+static int apply_registry_key(struct config *cfg, const char *key,
+                              const char *value, const char **expect)
+{
+    if (strcmp(key, "default_registry") == 0) {
+        *expect = "host[:port]";
+        if (!image_ref_registry_valid(value, strlen(value)))
+            return -1;
+        return set_string(cfg->default_registry,
+                          sizeof(cfg->default_registry), value);
+    }
+    if (strcmp(key, "default_namespace") == 0) {
+        struct image_ref ref;
+        char err[64];
+
+        *expect = "a repository path (lowercase letters, digits, . _ -)";
+        if (strlen(value) >= sizeof(cfg->default_namespace)
+            || image_ref_parse(value, "x.example", "", &ref, err,
+                               sizeof(err)) < 0
+            || strcmp(ref.repository, value) != 0)
+            return -1;
+        return set_string(cfg->default_namespace,
+                          sizeof(cfg->default_namespace), value);
+    }
+    if (strcmp(key, "allowed_registries") == 0
+        || strcmp(key, "insecure_registries") == 0) {
+        *expect = "host[:port] names, comma-separated";
+        return set_registry_list(key[0] == 'a' ? cfg->allowed_registries
+                                 : cfg->insecure_registries,
+                                 sizeof(cfg->allowed_registries), value);
+    }
+    if (strcmp(key, "registry_ca_file") == 0) {
+        *expect = "an absolute path";
+        return set_abs_path(cfg->registry_ca_file, CONFIG_PATH_MAX, value);
+    }
+    if (strcmp(key, "registry_timeout") == 0) {
+        *expect = "a duration from 1s to 1h";
+        if (set_duration(&cfg->registry_timeout_ms, value) < 0
+            || cfg->registry_timeout_ms < 1000
+            || cfg->registry_timeout_ms > 3600 * 1000)
+            return -1;
+        return 0;
+    }
+    if (strcmp(key, "registry_tag_ttl") == 0) {
+        *expect = "a duration up to 1d";
+        if (set_duration(&cfg->registry_tag_ttl_ms, value) < 0
+            || cfg->registry_tag_ttl_ms > 86400 * 1000)
+            return -1;
+        return 0;
+    }
+    if (strcmp(key, "registry_manifest_max") == 0) {
+        *expect = "a size from 4k to 64m";
+        return set_range_size(&cfg->registry_manifest_max, value, 4096,
+                              64 * 1024 * 1024);
+    }
+    return -2;
+}
+
 static int set_name(char *dst, size_t size, const char *value)
 {
     const char *p;
@@ -575,6 +676,13 @@ static int apply(struct config *cfg, const char *key, const char *value,
         return apply_async_key(cfg, key, value, expect);
     if (strncmp(key, "layer_", 6) == 0 || strncmp(key, "image_", 6) == 0) {
         int rc = apply_image_key(cfg, key, value, expect);
+
+        if (rc != -2)
+            return rc;
+    }
+    if (strstr(key, "registr") != NULL
+        || strcmp(key, "default_namespace") == 0) {
+        int rc = apply_registry_key(cfg, key, value, expect);
 
         if (rc != -2)
             return rc;

@@ -64,6 +64,16 @@ struct config {
     uint64_t image_max_entries;
     uint64_t image_store_max_bytes;     /* unpacked trees on disk */
 
+    /* registries (registry.h): where images not in image_dir come from */
+    char default_registry[256];         /* host[:port] of "name[:tag]" */
+    char default_namespace[128];        /* "hello" -> "<ns>/hello", "": no */
+    char allowed_registries[1024];      /* host[:port],...; "": the default */
+    char insecure_registries[1024];     /* host:port,... over plain HTTP */
+    char registry_ca_file[CONFIG_PATH_MAX];     /* "": the system's */
+    uint64_t registry_timeout_ms;       /* one request, a blob included */
+    uint64_t registry_tag_ttl_ms;       /* a tag's digest, cached */
+    uint64_t registry_manifest_max;     /* bytes of a manifest or index */
+
     /* sandboxes kept for the next call of the same route */
     uint64_t sandbox_idle_timeout_ms;   /* 0: none kept */
     uint64_t sandbox_idle_max;          /* idle ones at most, 0: none */
@@ -99,6 +109,10 @@ int config_parse(struct config *cfg, const char *text, size_t len,
 
 /* Checks what no single line can: required keys and combinations. */
 int config_validate(const struct config *cfg, char *err, size_t errlen);
+
+/* Whether host[:port] is in a comma-separated list of them (as written
+ * in allowed_registries and insecure_registries). */
+int config_registry_listed(const char *list, const char *registry);
 
 /* "30s", "500ms", "2m", "1h" -> milliseconds; -1 if malformed. */
 int parse_duration_ms(const char *s, uint64_t *out);

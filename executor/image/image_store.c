@@ -2,6 +2,8 @@
  * The image store.
  */
 #include "image_store.h"
+#include "image_ref.h"
+#include "registry.h"
 #include "errf.h"
 #include "file_read.h"
 #include "fs_tree.h"
@@ -630,28 +632,36 @@ enum image_error image_prepare(const char *image_dir, const char *store_dir,
     int mine = 0;
 
     memset(img, 0, sizeof(*img));
-    if (oci_ref_parse(name, &ref, err, errlen) < 0)
-        return IMAGE_BAD_NAME;
-    snprintf(layout, sizeof(layout), "%s/%s", image_dir, ref.dir);
-    snprintf(path, sizeof(path), "%s/index.json", layout);
-    doc = file_read(path, DOC_MAX, &len);
-    if (doc == NULL) {
-        /* the message goes to callers: no host paths in it */
-        if (errno == ENOENT) {
-            errf(err, errlen, "image \"%s\" not found", name);
-            return IMAGE_NOT_FOUND;
+    if (image_ref_is_registry(name)) {
+        /* pulled into the executor's own blob store */
+        rc = registry_resolve(name, &mdesc, err, errlen);
+        if (rc != IMAGE_OK)
+            return rc;
+        snprintf(layout, sizeof(layout), REGISTRY_LAYOUT);
+    } else {
+        if (oci_ref_parse(name, &ref, err, errlen) < 0)
+            return IMAGE_BAD_NAME;
+        snprintf(layout, sizeof(layout), "%s/%s", image_dir, ref.dir);
+        snprintf(path, sizeof(path), "%s/index.json", layout);
+        doc = file_read(path, DOC_MAX, &len);
+        if (doc == NULL) {
+            /* the message goes to callers: no host paths in it */
+            if (errno == ENOENT) {
+                errf(err, errlen, "image \"%s\" not found", name);
+                return IMAGE_NOT_FOUND;
+            }
+            errf(err, errlen, "image \"%s\": cannot read its index.json: "
+                 "%s", name, strerror(errno));
+            return IMAGE_BROKEN;
         }
-        errf(err, errlen, "image \"%s\": cannot read its index.json: %s",
-             name, strerror(errno));
-        return IMAGE_BROKEN;
+        if (oci_index_select(doc, len, ref.tag, &mdesc, err, errlen) < 0) {
+            errf_append(err, errlen, " (image \"%s\")", name);
+            rc = strncmp(err, "no manifest tagged", 18) == 0
+                 ? IMAGE_NOT_FOUND : IMAGE_BROKEN;
+            goto out;
+        }
+        free(doc);
     }
-    if (oci_index_select(doc, len, ref.tag, &mdesc, err, errlen) < 0) {
-        errf_append(err, errlen, " (image \"%s\")", name);
-        rc = strncmp(err, "no manifest tagged", 18) == 0 ? IMAGE_NOT_FOUND
-                                                         : IMAGE_BROKEN;
-        goto out;
-    }
-    free(doc);
     doc = read_blob(layout, &mdesc, name, &len, err, errlen);
     if (doc == NULL)
         goto out;

@@ -142,7 +142,7 @@ int oci_index_select(const char *json, size_t len, const char *tag,
                                    "name a tag", tag);
         goto done;
     }
-    if (strcmp(out->media_type, OCI_MEDIA_MANIFEST) != 0) {
+    if (!oci_is_manifest(out->media_type)) {
         errf(err, errlen, "unsupported manifest media type \"%s\"",
              out->media_type);
         goto done;
@@ -151,6 +151,68 @@ int oci_index_select(const char *json, size_t len, const char *tag,
 done:
     json_decref(root);
     return rc;
+}
+
+int oci_is_manifest(const char *mt)
+{
+    return strcmp(mt, OCI_MEDIA_MANIFEST) == 0
+           || strcmp(mt, OCI_MEDIA_DOCKER_MANIFEST) == 0;
+}
+
+int oci_is_index(const char *mt)
+{
+    return strcmp(mt, OCI_MEDIA_INDEX) == 0
+           || strcmp(mt, OCI_MEDIA_DOCKER_LIST) == 0;
+}
+
+int oci_index_platform(const char *json, size_t len, const char *os,
+                       const char *arch, struct oci_descriptor *out,
+                       char *err, size_t errlen)
+{
+    json_t *root = load(json, len, "image index", err, errlen), *ms, *m;
+    size_t i;
+    int rc = -1;
+
+    if (root == NULL)
+        return -1;
+    ms = json_object_get(root, "manifests");
+    if (!json_is_array(ms)) {
+        errf(err, errlen, "the image index has no manifests list");
+        goto done;
+    }
+    json_array_foreach(ms, i, m) {
+        json_t *pf = json_object_get(m, "platform");
+        const char *o = json_string_value(json_object_get(pf, "os"));
+        const char *a = json_string_value(json_object_get(pf,
+                                                          "architecture"));
+
+        if (o == NULL || a == NULL || strcmp(o, os) != 0
+            || strcmp(a, arch) != 0)
+            continue;
+        if (descriptor(m, out, "image index", err, errlen) < 0)
+            goto done;
+        if (!oci_is_manifest(out->media_type)) {
+            errf(err, errlen, "the image index lists a manifest of media "
+                 "type \"%s\" for %s/%s", out->media_type, os, arch);
+            goto done;
+        }
+        rc = 0;
+        goto done;
+    }
+    errf(err, errlen, "the image index has no manifest for %s/%s", os, arch);
+done:
+    json_decref(root);
+    return rc;
+}
+
+void oci_document_media_type(const char *json, size_t len, char *out,
+                             size_t size)
+{
+    json_t *root = json_loadb(json, len, 0, NULL);
+    const char *mt = json_string_value(json_object_get(root, "mediaType"));
+
+    snprintf(out, size, "%s", mt != NULL && strlen(mt) < size ? mt : "");
+    json_decref(root);
 }
 
 int oci_layer_compression(const char *mt)
@@ -177,7 +239,8 @@ int oci_manifest_parse(const char *json, size_t len, struct oci_manifest *m,
     if (descriptor(json_object_get(root, "config"), &m->config,
                    "manifest config", err, errlen) < 0)
         goto done;
-    if (strcmp(m->config.media_type, OCI_MEDIA_CONFIG) != 0) {
+    if (strcmp(m->config.media_type, OCI_MEDIA_CONFIG) != 0
+        && strcmp(m->config.media_type, OCI_MEDIA_DOCKER_CONFIG) != 0) {
         errf(err, errlen, "unsupported config media type \"%s\"",
              m->config.media_type);
         goto done;

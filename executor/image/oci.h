@@ -15,7 +15,14 @@
 #define OCI_MAX_ENV 256
 
 #define OCI_MEDIA_MANIFEST "application/vnd.oci.image.manifest.v1+json"
+#define OCI_MEDIA_INDEX "application/vnd.oci.image.index.v1+json"
 #define OCI_MEDIA_CONFIG "application/vnd.oci.image.config.v1+json"
+/* Docker's image manifest v2, schema 2, and its list: the same shapes */
+#define OCI_MEDIA_DOCKER_MANIFEST \
+    "application/vnd.docker.distribution.manifest.v2+json"
+#define OCI_MEDIA_DOCKER_LIST \
+    "application/vnd.docker.distribution.manifest.list.v2+json"
+#define OCI_MEDIA_DOCKER_CONFIG "application/vnd.docker.container.image.v1+json"
 
 /* An image name: "oci:<dir>[:<tag>]" (a local OCI image layout). */
 struct oci_ref {
@@ -56,6 +63,24 @@ int oci_index_select(const char *json, size_t len, const char *tag,
 
 int oci_manifest_parse(const char *json, size_t len, struct oci_manifest *m,
                        char *err, size_t errlen);
+
+/* An image manifest's media type (OCI's or Docker's v2s2): 1, else 0. */
+int oci_is_manifest(const char *media_type);
+/* An image index's (OCI's, or Docker's manifest list): 1, else 0. */
+int oci_is_index(const char *media_type);
+
+/*
+ * The manifest of an image index (or Docker manifest list) for the
+ * platform os/architecture (GOOS/GOARCH names: "linux", "amd64").  0, or
+ * -1 with a message (no such platform, or a malformed index).
+ */
+int oci_index_platform(const char *json, size_t len, const char *os,
+                       const char *arch, struct oci_descriptor *out,
+                       char *err, size_t errlen);
+
+/* The media type a manifest document says it is ("" when it does not). */
+void oci_document_media_type(const char *json, size_t len, char *out,
+                             size_t size);
 
 int oci_config_parse(const char *json, size_t len, struct oci_image_config *c,
                      char *err, size_t errlen);

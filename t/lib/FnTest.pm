@@ -31,7 +31,7 @@ our @EXPORT_OK = qw(
     executor_conf executor_start
     db_root db_query migrate fresh_database fresh_vhost rabbitmqctl
     functions_mysql executors_upstream amqp_url stack_secret api_token
-    jwt_hs256
+    jwt_hs256 registry_start
     queue_depths
     http_request unix_request wait_until slurp spew
     sanitizer_findings
@@ -363,6 +363,9 @@ sub executor_conf {
         # and host uids of its own, apart from the default range (a stack
         # may run beside the tests)
         sandbox_uids => sandbox_uids($dir),
+        # a reference without a registry must not reach the internet:
+        # this default is refused at connect time (loopback, not listed)
+        default_registry => '127.0.0.1:1',
     );
     delete $o{dir};
     %conf = (%conf, %o);
@@ -417,6 +420,96 @@ sub executor_start {
         return 0;
     }) or die "executor did not start on $self->{socket}";
     return $self;
+}
+
+# A registry of its own (Debian's docker-registry, the distribution
+# project's), on 127.0.0.1 and a free port, its storage in a temporary
+# directory; stopped at exit.  ->port, ->host ("127.0.0.1:<port>"),
+# ->stop, ->start (again, same port and storage), ->log (its access log
+# so far), ->push(oci_dir, tag, repository:tag, format => 'v2s2'|'oci',
+# all => 1).
+sub registry_start {
+    my $bin = '/usr/bin/docker-registry';
+    -x $bin or Test::More::plan(skip_all => 'no docker-registry (make deps)');
+    my $n = ++(our $REGISTRY_COUNT);
+    my $dir = tmpdir() . "/registry-$n";
+    make_path("$dir/data");
+    my $self = bless { dir => $dir, port => free_port() }, 'FnTest::Registry';
+    $self->{host} = "127.0.0.1:$self->{port}";
+    spew("$dir/config.yml", <<YML);
+version: 0.1
+log:
+  level: info
+  formatter: text
+storage:
+  filesystem:
+    rootdirectory: $dir/data
+  delete:
+    enabled: true
+http:
+  addr: 127.0.0.1:$self->{port}
+YML
+    push @cleanups, sub { $self->stop };
+    $self->start;
+    return $self;
+}
+
+package FnTest::Registry;
+
+use POSIX qw(:sys_wait_h);
+
+sub port { $_[0]{port} }
+sub host { $_[0]{host} }
+sub dir { $_[0]{dir} }
+
+sub start {
+    my ($self) = @_;
+    my $pid = fork() // die "fork: $!";
+    if ($pid == 0) {
+        open(STDOUT, '>>', "$self->{dir}/registry.log");
+        open(STDERR, '>&', \*STDOUT);
+        exec('/usr/bin/docker-registry', 'serve', "$self->{dir}/config.yml")
+            or POSIX::_exit(127);
+    }
+    $self->{pid} = $pid;
+    FnTest::wait_until(10, sub {
+        return IO::Socket::INET->new(PeerAddr => $self->{host});
+    }) or die "docker-registry does not listen on $self->{host}";
+    return $self;
+}
+
+sub stop {
+    my ($self) = @_;
+    return if !$self->{pid};
+    kill 'TERM', $self->{pid};
+    FnTest::wait_until(10, sub { waitpid($self->{pid}, WNOHANG) != 0 })
+        or kill 'KILL', $self->{pid};
+    waitpid($self->{pid}, 0);
+    $self->{pid} = undef;
+}
+
+sub log { FnTest::slurp("$_[0]{dir}/registry.log") }
+
+# Pushes the OCI layout $src (its tag $tag) as $dest ("repo:tag").
+sub push {
+    my ($self, $src, $tag, $dest, %o) = @_;
+    my @args = ('skopeo', '--insecure-policy', 'copy', '--quiet',
+                '--dest-tls-verify=false');
+    push @args, '--format', $o{format} if $o{format};
+    push @args, '--all' if $o{all};
+    my $out = `@args oci:$src:$tag docker://$self->{host}/$dest 2>&1`;
+    $? == 0 or die "skopeo copy to $dest failed: $out";
+    return 1;
+}
+
+# The digest of the manifest the registry serves for repo:tag (HEAD).
+sub digest {
+    my ($self, $repo, $tag, $accept) = @_;
+    my $r = FnTest::http_request($self->{port}, 'HEAD',
+        "/v2/$repo/manifests/$tag",
+        headers => { Accept => $accept
+                     // 'application/vnd.oci.image.manifest.v1+json' });
+    return $r->{headers}{'docker-content-digest'};
 }
 
 package FnTest::Executor;

@@ -1,0 +1,785 @@
+/*
+ * Images from registries (registry.h).
+ */
+#include "registry.h"
+#include "errf.h"
+#include "image_ref.h"
+#include "log.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#define ACCEPT_MANIFESTS                                                  \
+    "Accept: " OCI_MEDIA_MANIFEST ", " OCI_MEDIA_INDEX ", "               \
+    OCI_MEDIA_DOCKER_MANIFEST ", " OCI_MEDIA_DOCKER_LIST
+#define REDIRECTS_MAX 5
+#define TAGS_MAX 1024           /* tags whose digest is kept */
+
+/* The settings, as the last configuration gave them. */
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int inited;
+    char default_registry[256];
+    char default_namespace[128];
+    char allowed[1024];
+    char insecure[1024];
+    char ca_file[CONFIG_PATH_MAX];
+    uint64_t timeout_ms;
+    uint64_t tag_ttl_ms;
+    uint64_t manifest_max;
+    uint64_t blob_max;
+    /* repositories being pulled now: "registry/repository" */
+    char *busy[64];
+    size_t nbusy;
+    /* tag -> manifest, while fresh */
+    struct tag_entry {
+        char *key;              /* registry/repository:tag */
+        struct oci_descriptor manifest;
+        uint64_t at_ms;
+    } tags[TAGS_MAX];
+    size_t ntags;
+} R = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
+
+/* What one pull works with: a snapshot of the settings and its target. */
+struct pull {
+    struct image_ref ref;
+    const char *name;           /* as the route says, for messages */
+    char base[600];             /* http[s]://registry/v2/repository */
+    int explicit;               /* the registry is in allowed_registries */
+    char ca_file[CONFIG_PATH_MAX];
+    long timeout_ms;
+    size_t manifest_max;
+    uint64_t blob_max;
+};
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+void registry_configure(const struct config *cfg)
+{
+    pthread_mutex_lock(&R.mu);
+    if (!R.inited) {
+        curl_global_init(CURL_GLOBAL_DEFAULT);
+        R.inited = 1;
+    }
+    memcpy(R.default_registry, cfg->default_registry,
+           sizeof(R.default_registry));
+    memcpy(R.default_namespace, cfg->default_namespace,
+           sizeof(R.default_namespace));
+    memcpy(R.allowed, cfg->allowed_registries, sizeof(R.allowed));
+    memcpy(R.insecure, cfg->insecure_registries, sizeof(R.insecure));
+    memcpy(R.ca_file, cfg->registry_ca_file, sizeof(R.ca_file));
+    R.timeout_ms = cfg->registry_timeout_ms;
+    R.tag_ttl_ms = cfg->registry_tag_ttl_ms;
+    R.manifest_max = cfg->registry_manifest_max;
+    R.blob_max = cfg->layer_max_bytes;
+    pthread_mutex_unlock(&R.mu);
+}
+
+/* ----------------------------------------------------------- addresses */
+
+int registry_address_private(const struct sockaddr *sa)
+{
+    if (sa->sa_family == AF_INET) {
+        const unsigned char *a = (const unsigned char *)
+            &((const struct sockaddr_in *)sa)->sin_addr;
+
+        return a[0] == 0 || a[0] == 10 || a[0] == 127
+               || (a[0] == 100 && (a[1] & 0xc0) == 64)
+               || (a[0] == 169 && a[1] == 254)
+               || (a[0] == 172 && (a[1] & 0xf0) == 16)
+               || (a[0] == 192 && a[1] == 168)
+               || (a[0] == 192 && a[1] == 0 && a[2] == 0)
+               || (a[0] == 198 && (a[1] & 0xfe) == 18)
+               || a[0] >= 224;
+    }
+    if (sa->sa_family == AF_INET6) {
+        const struct in6_addr *a6 = &((const struct sockaddr_in6 *)sa)
+                                         ->sin6_addr;
+        const unsigned char *a = a6->s6_addr;
+        struct sockaddr_in v4;
+
+        if (IN6_IS_ADDR_V4MAPPED(a6) || IN6_IS_ADDR_V4COMPAT(a6)) {
+            memset(&v4, 0, sizeof(v4));
+            v4.sin_family = AF_INET;
+            memcpy(&v4.sin_addr, a + 12, 4);
+            return registry_address_private((struct sockaddr *)&v4);
+        }
+        return IN6_IS_ADDR_UNSPECIFIED(a6) || IN6_IS_ADDR_LOOPBACK(a6)
+               || IN6_IS_ADDR_LINKLOCAL(a6) || IN6_IS_ADDR_SITELOCAL(a6)
+               || IN6_IS_ADDR_MULTICAST(a6) || (a[0] & 0xfe) == 0xfc;
+    }
+    return 1;   /* no other family reaches a registry */
+}
+
+/* ------------------------------------------------------------ requests */
+
+struct request {
+    const struct pull *p;
+    int explicit;               /* this URL's host may be private */
+    /* the answer */
+    long status;
+    char location[2048];
+    char content_type[OCI_MEDIA_TYPE_MAX];
+    char refused[160];          /* why a connection was refused */
+    /* into memory, or into a file while hashing */
+    char *buf;
+    size_t len, max;
+    int fd;
+    EVP_MD_CTX *md;
+    uint64_t written, limit;
+    int over;                   /* more than max or limit */
+};
+
+static curl_socket_t open_socket(void *arg, curlsocktype purpose,
+                                 struct curl_sockaddr *a)
+{
+    struct request *q = arg;
+    curl_socket_t fd;
+
+    (void)purpose;
+    if (!q->explicit && registry_address_private(&a->addr)) {
+        snprintf(q->refused, sizeof(q->refused), "it connects to a "
+                 "loopback, private or link-local address, and is not "
+                 "listed in allowed_registries");
+        return CURL_SOCKET_BAD;
+    }
+    /* close-on-exec: a sandbox started meanwhile must not inherit it */
+    fd = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+    return fd < 0 ? CURL_SOCKET_BAD : fd;
+}
+
+static size_t on_header(char *line, size_t size, size_t n, void *arg)
+{
+    struct request *q = arg;
+    size_t len = size * n, vlen;
+    const char *v;
+    char *dst;
+    size_t cap;
+
+    if (len > 9 && strncasecmp(line, "Location:", 9) == 0) {
+        dst = q->location;
+        cap = sizeof(q->location);
+        v = line + 9;
+    } else if (len > 13 && strncasecmp(line, "Content-Type:", 13) == 0) {
+        dst = q->content_type;
+        cap = sizeof(q->content_type);
+        v = line + 13;
+    } else {
+        return len;
+    }
+    while (v < line + len && (*v == ' ' || *v == '\t'))
+        v++;
+    vlen = (size_t)(line + len - v);
+    while (vlen > 0 && (v[vlen - 1] == '\r' || v[vlen - 1] == '\n'
+                        || v[vlen - 1] == ' '))
+        vlen--;
+    if (dst == q->content_type) {
+        const char *semi = memchr(v, ';', vlen);
+
+        if (semi != NULL)
+            vlen = (size_t)(semi - v);
+    }
+    if (vlen >= cap)
+        vlen = 0;       /* too long to be one we follow or accept */
+    memcpy(dst, v, vlen);
+    dst[vlen] = '\0';
+    return len;
+}
+
+static size_t on_body(char *data, size_t size, size_t n, void *arg)
+{
+    struct request *q = arg;
+    size_t len = size * n;
+
+    if (q->status == 0 || q->status >= 300)
+        return len;             /* an error page or a redirect: dropped */
+    if (q->fd >= 0) {
+        if (q->written + len > q->limit) {
+            q->over = 1;
+            return 0;           /* stops the transfer */
+        }
+        if (EVP_DigestUpdate(q->md, data, len) != 1
+            || write(q->fd, data, len) != (ssize_t)len)
+            return 0;
+        q->written += len;
+        return len;
+    }
+    if (q->len + len > q->max) {
+        q->over = 1;
+        return 0;
+    }
+    if (q->buf == NULL) {
+        q->buf = malloc(q->max + 1);
+        if (q->buf == NULL)
+            return 0;
+    }
+    memcpy(q->buf + q->len, data, len);
+    q->len += len;
+    return len;
+}
+
+static size_t on_status_seen(char *line, size_t size, size_t n, void *arg)
+{
+    struct request *q = arg;
+
+    /* the status of the answer being read: after a 100, the next one */
+    if (size * n > 9 && strncmp(line, "HTTP/", 5) == 0) {
+        const char *sp = memchr(line, ' ', size * n);
+
+        q->status = sp != NULL ? strtol(sp + 1, NULL, 10) : 0;
+        q->location[0] = q->content_type[0] = '\0';
+        return size * n;
+    }
+    return on_header(line, size, n, arg);
+}
+
+/* The length of url's "scheme://host[:port]". */
+static size_t origin_len(const char *url)
+{
+    const char *host = strstr(url, "://");
+
+    host = host != NULL ? host + 3 : url;
+    return (size_t)(host - url) + strcspn(host, "/");
+}
+
+/* Whether url is on the registry itself (scheme, host and port). */
+static int same_origin(const struct pull *p, const char *url)
+{
+    size_t n = origin_len(p->base);
+
+    return strncmp(url, p->base, n) == 0 && (url[n] == '/' || url[n] == '\0');
+}
+
+/*
+ * GET url (following redirects, each checked), the answer into q.
+ * Returns 0 with q->status set, or -1 with err (no answer).
+ */
+static int get(struct request *q, const char *first_url,
+               const char *accept, char *err, size_t errlen)
+{
+    const struct pull *p = q->p;
+    char url[2048];
+    struct curl_slist *h = NULL;
+    CURL *c;
+    CURLcode rc;
+    int hops;
+
+    snprintf(url, sizeof(url), "%s", first_url);
+    for (hops = 0; hops <= REDIRECTS_MAX; hops++) {
+        c = curl_easy_init();
+        if (c == NULL)
+            return errf(err, errlen, "out of memory");
+        h = NULL;
+        if (accept != NULL)
+            h = curl_slist_append(NULL, accept);
+        q->explicit = same_origin(p, url) ? p->explicit : 0;
+        q->status = 0;
+        q->location[0] = q->refused[0] = '\0';
+        curl_easy_setopt(c, CURLOPT_URL, url);
+        curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+        curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+        curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, p->timeout_ms);
+        curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+        curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, q);
+        curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_status_seen);
+        curl_easy_setopt(c, CURLOPT_HEADERDATA, q);
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, q);
+        curl_easy_setopt(c, CURLOPT_USERAGENT, "functions-executor");
+        if (p->ca_file[0] != '\0')
+            curl_easy_setopt(c, CURLOPT_CAINFO, p->ca_file);
+        if (h != NULL)
+            curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+        rc = curl_easy_perform(c);
+        curl_easy_cleanup(c);
+        curl_slist_free_all(h);
+        if (q->over)
+            return errf(err, errlen, "the registry sent more than the "
+                        "document or blob may hold");
+        if (q->refused[0] != '\0')
+            return errf(err, errlen, "%s", q->refused);
+        if (rc != CURLE_OK)
+            return errf(err, errlen, "%s", curl_easy_strerror(rc));
+        if (q->status < 300 || q->status >= 400 || q->status == 304)
+            return 0;
+        /* a redirect: to http(s) only, and never back to plain HTTP from
+         * HTTPS; credentials never follow it (none are sent today) */
+        if (q->location[0] == '\0')
+            return errf(err, errlen, "a redirect without a location");
+        if (q->location[0] == '/' && q->location[1] != '/') {
+            size_t n = origin_len(url);
+
+            if (n + strlen(q->location) >= sizeof(url))
+                return errf(err, errlen, "a redirect too long");
+            memmove(url + n, q->location, strlen(q->location) + 1);
+        } else if (strncmp(q->location, "https://", 8) == 0
+                   || (strncmp(q->location, "http://", 7) == 0
+                       && strncmp(url, "http://", 7) == 0)) {
+            snprintf(url, sizeof(url), "%s", q->location);
+        } else {
+            return errf(err, errlen, "a redirect to a scheme or place the "
+                        "executor does not follow");
+        }
+    }
+    return errf(err, errlen, "more than %d redirects", REDIRECTS_MAX);
+}
+
+/* ------------------------------------------------------------- the pull */
+
+static void sha256_hex(const void *data, size_t len, char *out)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0, i;
+
+    EVP_Digest(data, len, md, &n, EVP_sha256(), NULL);
+    strcpy(out, "sha256:");
+    for (i = 0; i < n; i++)
+        sprintf(out + 7 + 2 * i, "%02x", md[i]);
+}
+
+static void blob_file(char *out, size_t size, const char *digest)
+{
+    snprintf(out, size, REGISTRY_LAYOUT "/blobs/sha256/%.64s", digest + 7);
+}
+
+static int have_blob(const struct oci_descriptor *d)
+{
+    char path[256];
+    struct stat st;
+
+    blob_file(path, sizeof(path), d->digest);
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode)
+           && st.st_size == d->size;
+}
+
+/* Stores bytes under their digest (a manifest, as fetched). */
+static int store_document(const char *digest, const char *data, size_t len)
+{
+    char path[256], tmp[300];
+    int fd;
+
+    blob_file(path, sizeof(path), digest);
+    snprintf(tmp, sizeof(tmp), "%s.tmp-%lu", path,
+             (unsigned long)pthread_self());
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return -1;
+    if (write(fd, data, len) != (ssize_t)len || fsync(fd) < 0) {
+        close(fd);
+        unlink(tmp);
+        return -1;
+    }
+    close(fd);
+    if (rename(tmp, path) < 0) {
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+/* Fetches a blob into the store, checked against d as it streams in. */
+static enum image_error fetch_blob(const struct pull *p,
+                                   const struct oci_descriptor *d,
+                                   char *err, size_t errlen)
+{
+    struct request q;
+    char url[900], path[256], tmp[300], got[OCI_DIGEST_MAX], why[256];
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0, i;
+    enum image_error rc = IMAGE_BROKEN;
+
+    if (d->size < 0 || (uint64_t)d->size > p->blob_max) {
+        errf(err, errlen, "image \"%s\": blob %s is larger than "
+             "layer_max_bytes (%llu bytes)", p->name, d->digest,
+             (unsigned long long)p->blob_max);
+        return IMAGE_TOO_LARGE;
+    }
+    blob_file(path, sizeof(path), d->digest);
+    snprintf(tmp, sizeof(tmp), "%s.tmp-%lu", path,
+             (unsigned long)pthread_self());
+    memset(&q, 0, sizeof(q));
+    q.p = p;
+    q.limit = (uint64_t)d->size;
+    q.md = EVP_MD_CTX_new();
+    q.fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (q.md == NULL || q.fd < 0
+        || EVP_DigestInit_ex(q.md, EVP_sha256(), NULL) != 1) {
+        errf(err, errlen, "image \"%s\": cannot store blob %s: %s", p->name,
+             d->digest, strerror(errno));
+        rc = IMAGE_IO;
+        goto out;
+    }
+    snprintf(url, sizeof(url), "%s/blobs/%s", p->base, d->digest);
+    if (get(&q, url, NULL, why, sizeof(why)) < 0) {
+        errf(err, errlen, "image \"%s\": blob %s: %s", p->name, d->digest,
+             why);
+        goto out;
+    }
+    if (q.status != 200) {
+        errf(err, errlen, "image \"%s\": blob %s: the registry answered %ld",
+             p->name, d->digest, q.status);
+        rc = q.status == 404 ? IMAGE_NOT_FOUND : IMAGE_BROKEN;
+        goto out;
+    }
+    EVP_DigestFinal_ex(q.md, md, &n);
+    strcpy(got, "sha256:");
+    for (i = 0; i < n; i++)
+        sprintf(got + 7 + 2 * i, "%02x", md[i]);
+    if (q.written != (uint64_t)d->size || strcmp(got, d->digest) != 0) {
+        errf(err, errlen, "image \"%s\": blob %s from the registry does not "
+             "match its digest or size", p->name, d->digest);
+        goto out;
+    }
+    if (fsync(q.fd) < 0 || close(q.fd) < 0 || rename(tmp, path) < 0) {
+        q.fd = -1;
+        errf(err, errlen, "image \"%s\": cannot store blob %s: %s", p->name,
+             d->digest, strerror(errno));
+        rc = IMAGE_IO;
+        goto out;
+    }
+    q.fd = -1;
+    rc = IMAGE_OK;
+out:
+    if (q.fd >= 0)
+        close(q.fd);
+    if (rc != IMAGE_OK)
+        unlink(tmp);
+    EVP_MD_CTX_free(q.md);
+    return rc;
+}
+
+/*
+ * Fetches the manifest named by what (a tag or a digest) into memory:
+ * *doc (malloc()ed), its digest and media type in *d.
+ */
+static enum image_error fetch_manifest(const struct pull *p, const char *what,
+                                       char **doc, size_t *len,
+                                       struct oci_descriptor *d,
+                                       char *err, size_t errlen)
+{
+    struct request q;
+    char url[900], why[256];
+
+    memset(&q, 0, sizeof(q));
+    q.p = p;
+    q.fd = -1;
+    q.max = p->manifest_max;
+    snprintf(url, sizeof(url), "%s/manifests/%s", p->base, what);
+    if (get(&q, url, ACCEPT_MANIFESTS, why, sizeof(why)) < 0) {
+        free(q.buf);
+        errf(err, errlen, "image \"%s\": the registry %s: %s", p->name,
+             p->ref.registry, why);
+        return IMAGE_BROKEN;
+    }
+    if (q.status != 200 || q.buf == NULL) {
+        free(q.buf);
+        errf(err, errlen, "image \"%s\": the registry %s answered %ld for "
+             "its manifest", p->name, p->ref.registry, q.status);
+        return q.status == 404 ? IMAGE_NOT_FOUND : IMAGE_BROKEN;
+    }
+    memset(d, 0, sizeof(*d));
+    sha256_hex(q.buf, q.len, d->digest);
+    d->size = (int64_t)q.len;
+    snprintf(d->media_type, sizeof(d->media_type), "%s", q.content_type);
+    if (!oci_is_manifest(d->media_type) && !oci_is_index(d->media_type))
+        oci_document_media_type(q.buf, q.len, d->media_type,
+                                sizeof(d->media_type));
+    if (strncmp(what, "sha256:", 7) == 0 && strcmp(what, d->digest) != 0) {
+        free(q.buf);
+        errf(err, errlen, "image \"%s\": the manifest the registry sent does "
+             "not match its digest", p->name);
+        return IMAGE_BROKEN;
+    }
+    q.buf[q.len] = '\0';
+    *doc = q.buf;
+    *len = q.len;
+    return IMAGE_OK;
+}
+
+/* This host's platform, as image indexes name it. */
+static const char *host_arch(void)
+{
+    struct utsname u;
+
+    if (uname(&u) < 0)
+        return "amd64";
+    if (strcmp(u.machine, "x86_64") == 0)
+        return "amd64";
+    if (strcmp(u.machine, "aarch64") == 0)
+        return "arm64";
+    if (strncmp(u.machine, "arm", 3) == 0)
+        return "arm";
+    if (strcmp(u.machine, "i686") == 0 || strcmp(u.machine, "i386") == 0)
+        return "386";
+    if (strcmp(u.machine, "ppc64le") == 0 || strcmp(u.machine, "s390x") == 0
+        || strcmp(u.machine, "riscv64") == 0)
+        return u.machine[0] == 'p' ? "ppc64le"
+               : u.machine[0] == 's' ? "s390x" : "riscv64";
+    return "unknown";
+}
+
+/* The manifest (by tag or digest), its index resolved, and its blobs. */
+static enum image_error pull(const struct pull *p,
+                             struct oci_descriptor *out, char *err,
+                             size_t errlen)
+{
+    struct oci_manifest *m = NULL;
+    struct oci_descriptor d;
+    enum image_error rc;
+    char *doc = NULL;
+    size_t len, i;
+
+    rc = fetch_manifest(p, p->ref.digest[0] ? p->ref.digest : p->ref.tag,
+                        &doc, &len, &d, err, errlen);
+    if (rc != IMAGE_OK)
+        return rc;
+    if (oci_is_index(d.media_type)) {
+        struct oci_descriptor pick;
+
+        if (oci_index_platform(doc, len, "linux", host_arch(), &pick, err,
+                               errlen) < 0) {
+            errf_append(err, errlen, " (image \"%s\")", p->name);
+            free(doc);
+            return IMAGE_NOT_FOUND;
+        }
+        free(doc);
+        doc = NULL;
+        rc = fetch_manifest(p, pick.digest, &doc, &len, &d, err, errlen);
+        if (rc != IMAGE_OK)
+            return rc;
+    }
+    if (!oci_is_manifest(d.media_type)) {
+        errf(err, errlen, "image \"%s\": the registry sent a manifest of "
+             "unsupported media type \"%s\"", p->name, d.media_type);
+        rc = IMAGE_BROKEN;
+        goto out;
+    }
+    m = malloc(sizeof(*m));
+    if (m == NULL) {
+        errf(err, errlen, "out of memory");
+        rc = IMAGE_IO;
+        goto out;
+    }
+    if (oci_manifest_parse(doc, len, m, err, errlen) < 0) {
+        errf_append(err, errlen, " (image \"%s\")", p->name);
+        rc = IMAGE_BROKEN;
+        goto out;
+    }
+    if (!have_blob(&m->config)) {
+        rc = fetch_blob(p, &m->config, err, errlen);
+        if (rc != IMAGE_OK)
+            goto out;
+    }
+    for (i = 0; i < m->nlayers; i++) {
+        if (have_blob(&m->layers[i]))
+            continue;
+        rc = fetch_blob(p, &m->layers[i], err, errlen);
+        if (rc != IMAGE_OK)
+            goto out;
+    }
+    /* the manifest last: a manifest in the store has all its blobs */
+    if (store_document(d.digest, doc, len) < 0) {
+        errf(err, errlen, "image \"%s\": cannot store its manifest: %s",
+             p->name, strerror(errno));
+        rc = IMAGE_IO;
+        goto out;
+    }
+    *out = d;
+    rc = IMAGE_OK;
+out:
+    free(m);
+    free(doc);
+    return rc;
+}
+
+/*
+ * A manifest already in the store (stored last, after all its blobs):
+ * read, checked against its digest, described in *d.  0, or -1.
+ */
+static int stored_manifest(const char *digest, struct oci_descriptor *d)
+{
+    char path[256], got[OCI_DIGEST_MAX], *doc;
+    size_t len;
+    FILE *f;
+
+    blob_file(path, sizeof(path), digest);
+    f = fopen(path, "re");
+    if (f == NULL)
+        return -1;
+    doc = malloc(R.manifest_max + 1);
+    len = doc != NULL ? fread(doc, 1, R.manifest_max + 1, f) : 0;
+    fclose(f);
+    if (doc == NULL || len == 0 || len > R.manifest_max) {
+        free(doc);
+        return -1;
+    }
+    sha256_hex(doc, len, got);
+    memset(d, 0, sizeof(*d));
+    oci_document_media_type(doc, len, d->media_type, sizeof(d->media_type));
+    free(doc);
+    if (strcmp(got, digest) != 0 || !oci_is_manifest(d->media_type))
+        return -1;
+    strcpy(d->digest, digest);
+    d->size = (int64_t)len;
+    return 0;
+}
+
+/* ---------------------------------------------------- one pull at a time */
+
+static struct tag_entry *tag_find(const char *key)
+{
+    size_t i;
+
+    for (i = 0; i < R.ntags; i++) {
+        if (strcmp(R.tags[i].key, key) == 0)
+            return &R.tags[i];
+    }
+    return NULL;
+}
+
+static void tag_keep(const char *key, const struct oci_descriptor *d)
+{
+    struct tag_entry *t = tag_find(key);
+    size_t i, oldest = 0;
+
+    if (t == NULL) {
+        if (R.ntags == TAGS_MAX) {
+            for (i = 1; i < R.ntags; i++) {
+                if (R.tags[i].at_ms < R.tags[oldest].at_ms)
+                    oldest = i;
+            }
+            free(R.tags[oldest].key);
+            R.tags[oldest] = R.tags[--R.ntags];
+        }
+        t = &R.tags[R.ntags];
+        t->key = strdup(key);
+        if (t->key == NULL)
+            return;
+        R.ntags++;
+    }
+    t->manifest = *d;
+    t->at_ms = now_ms();
+}
+
+static int busy_index(const char *repo)
+{
+    size_t i;
+
+    for (i = 0; i < R.nbusy; i++) {
+        if (strcmp(R.busy[i], repo) == 0)
+            return (int)i;
+    }
+    return -1;
+}
+
+enum image_error registry_resolve(const char *name,
+                                  struct oci_descriptor *manifest,
+                                  char *err, size_t errlen)
+{
+    struct pull p;
+    struct tag_entry *t;
+    char repo[600], key[800];
+    enum image_error rc;
+    int secure, i;
+
+    memset(&p, 0, sizeof(p));
+    p.name = name;
+    pthread_mutex_lock(&R.mu);
+    if (image_ref_parse(name, R.default_registry, R.default_namespace,
+                        &p.ref, err, errlen) < 0) {
+        pthread_mutex_unlock(&R.mu);
+        return IMAGE_BAD_NAME;
+    }
+    p.explicit = config_registry_listed(R.allowed, p.ref.registry);
+    if (!p.explicit && strcasecmp(p.ref.registry, R.default_registry) != 0) {
+        pthread_mutex_unlock(&R.mu);
+        errf(err, errlen, "image \"%s\": the registry %s is not in this "
+             "executor's allowed_registries", name, p.ref.registry);
+        return IMAGE_BAD_NAME;
+    }
+    secure = !config_registry_listed(R.insecure, p.ref.registry);
+    snprintf(p.base, sizeof(p.base), "%s://%s/v2/%s",
+             secure ? "https" : "http", p.ref.registry, p.ref.repository);
+    memcpy(p.ca_file, R.ca_file, sizeof(p.ca_file));
+    p.timeout_ms = (long)R.timeout_ms;
+    p.manifest_max = (size_t)R.manifest_max;
+    p.blob_max = R.blob_max;
+    snprintf(repo, sizeof(repo), "%s/%s", p.ref.registry, p.ref.repository);
+    snprintf(key, sizeof(key), "%s:%s", repo, p.ref.tag);
+
+    /* one pull per repository: later calls wait, then find its blobs */
+    for (;;) {
+        if (p.ref.digest[0] != '\0'
+            && stored_manifest(p.ref.digest, manifest) == 0) {
+            pthread_mutex_unlock(&R.mu);
+            return IMAGE_OK;
+        }
+        if (p.ref.digest[0] == '\0') {
+            t = tag_find(key);
+            if (t != NULL && now_ms() - t->at_ms < R.tag_ttl_ms
+                && have_blob(&t->manifest)) {
+                *manifest = t->manifest;
+                pthread_mutex_unlock(&R.mu);
+                return IMAGE_OK;
+            }
+        }
+        if (busy_index(repo) < 0
+            && R.nbusy < sizeof(R.busy) / sizeof(R.busy[0]))
+            break;
+        pthread_cond_wait(&R.cv, &R.mu);
+    }
+    R.busy[R.nbusy] = strdup(repo);
+    if (R.busy[R.nbusy] == NULL) {
+        pthread_mutex_unlock(&R.mu);
+        errf(err, errlen, "out of memory");
+        return IMAGE_IO;
+    }
+    R.nbusy++;
+    pthread_mutex_unlock(&R.mu);
+
+    if (mkdir(REGISTRY_LAYOUT, 0755) < 0 && errno != EEXIST)
+        rc = IMAGE_IO;
+    else if (mkdir(REGISTRY_LAYOUT "/blobs", 0755) < 0 && errno != EEXIST)
+        rc = IMAGE_IO;
+    else if (mkdir(REGISTRY_LAYOUT "/blobs/sha256", 0755) < 0
+             && errno != EEXIST)
+        rc = IMAGE_IO;
+    else
+        rc = IMAGE_OK;
+    if (rc != IMAGE_OK)
+        errf(err, errlen, "image \"%s\": cannot make the blob store: %s",
+             name, strerror(errno));
+    else
+        rc = pull(&p, manifest, err, errlen);
+
+    pthread_mutex_lock(&R.mu);
+    if (rc == IMAGE_OK && p.ref.digest[0] == '\0')
+        tag_keep(key, manifest);
+    i = busy_index(repo);
+    free(R.busy[i]);
+    R.busy[i] = R.busy[--R.nbusy];
+    pthread_cond_broadcast(&R.cv);
+    pthread_mutex_unlock(&R.mu);
+    return rc;
+}

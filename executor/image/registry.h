@@ -1,0 +1,50 @@
+/*
+ * Images from OCI distribution registries (Docker's registry API v2),
+ * pulled with libcurl into the executor's own blob store, an OCI layout
+ * under the state directory (REGISTRY_LAYOUT) that image_store.c reads
+ * as it reads image_dir's layouts.
+ *
+ * Hostile registries are expected: pulls go only to allowed registries
+ * (allowed_registries, and the default one); a registry host, or a
+ * redirect's, that connects to a loopback, private or link-local address
+ * is refused unless the registry is listed in allowed_registries; plain
+ * HTTP only for insecure_registries; documents are size-capped and every
+ * blob is checked against its digest and size while it streams in.  One
+ * pull per repository at a time: calls that want the same image wait for
+ * the pull under way and share its outcome.  A tag's digest is kept for
+ * registry_tag_ttl.
+ *
+ * Everything here blocks: callers run it on libuv's thread pool.
+ */
+#ifndef EXECUTOR_REGISTRY_H
+#define EXECUTOR_REGISTRY_H
+
+#include "config.h"
+#include "image_store.h"
+#include "oci.h"
+
+#include <stddef.h>
+
+#define REGISTRY_LAYOUT "registry"      /* relative to state_dir */
+
+/* Takes the registry settings of cfg (at start, on reload). */
+void registry_configure(const struct config *cfg);
+
+/*
+ * Resolves the registry reference name to its manifest for this host,
+ * pulling what the blob store lacks (manifest, config, layers).  On
+ * IMAGE_OK, *manifest describes the manifest, whose blobs are all in
+ * REGISTRY_LAYOUT.  Else err says why, naming the image (never a host
+ * path).
+ */
+enum image_error registry_resolve(const char *name,
+                                  struct oci_descriptor *manifest,
+                                  char *err, size_t errlen);
+
+/* Whether a connection to this address needs an explicit allowance: a
+ * loopback, private, link-local, multicast or unspecified address.
+ * Pure. */
+struct sockaddr;
+int registry_address_private(const struct sockaddr *sa);
+
+#endif

@@ -1,0 +1,201 @@
+# Function images pulled from a registry (Debian's docker-registry on
+# 127.0.0.1, images pushed with skopeo): by tag and by digest, OCI and
+# Docker v2s2 manifests, a multi-arch index; one pull however many calls
+# wait; blobs checked; registries not allowed, or on a private address
+# without being listed, refused; a registry that goes away.
+use strict;
+use warnings;
+use lib 't/lib', 'scripts/lib';
+
+use FnImage;
+use FnTest qw(executor_start unix_request wait_until tmpdir spew slurp
+              registry_start);
+use File::Path qw(make_path);
+use JSON::PP;
+use POSIX ();
+use Test::More;
+
+my $reg = registry_start();
+my $host = $reg->host;
+my $json = JSON::PP->new->canonical;
+my $work = tmpdir() . '/images';
+
+# An OCI layout whose function prints $word.
+sub image {
+    my ($name, $word) = @_;
+    FnImage::build("$work/$name", tag => 'v1',
+        config => { Cmd => ['/bin/sh', '-c', "echo $word"] },
+        layers => [ FnImage::busybox_layer(),
+                    [ [ 'fn', dir => 1 ],
+                      [ "fn/$name", data => "$word\n", mode => 0644 ] ] ]);
+    return "$work/$name";
+}
+
+my $ex = executor_start(allowed_registries => $host,
+                        insecure_registries => $host,
+                        registry_timeout => '10s',
+                        registry_tag_ttl => '2s');
+
+my $n = 0;
+sub call {
+    my ($e, $image) = @_;
+    my $r = unix_request($e->socket, 'POST', '/call',
+        headers => { 'Fn-Call-Id' => sprintf('01ARZ3NDEKTSV4RRFFQ69G%04d', $n++),
+                     'Fn-Method' => 'GET',
+                     'Fn-Request-Url' => 'http://example.com/r/demo/hello',
+                     'Fn-Route' => $json->encode({ app => 'demo',
+                                                   path => '/hello',
+                                                   image => $image }) },
+        timeout => 60);
+    $r->{error} = $r->{json}{error}{message} // '';
+    return $r;
+}
+
+subtest 'by tag: OCI and Docker v2s2 manifests' => sub {
+    my $src = image('hello', 'hello-from-the-registry');
+    $reg->push($src, 'v1', 'team/hello:v1');
+    $reg->push($src, 'v1', 'team/hello-v2s2:v1', format => 'v2s2');
+    my $r = call($ex, "$host/team/hello:v1");
+    is($r->{status}, 200, 'an OCI manifest: 200') or diag($r->{body});
+    is($r->{body}, "hello-from-the-registry\n", '  the function answers');
+    $r = call($ex, "$host/team/hello-v2s2:v1");
+    is($r->{status}, 200, 'a Docker v2s2 manifest: 200') or diag($r->{body});
+    is($r->{body}, "hello-from-the-registry\n", '  the same function');
+};
+
+subtest 'by digest' => sub {
+    my $d = $reg->digest('team/hello', 'v1');
+    like($d, qr/^sha256:[0-9a-f]{64}$/, 'the registry names the digest');
+    my $r = call($ex, "$host/team/hello\@$d");
+    is($r->{status}, 200, 'a call by digest: 200') or diag($r->{body});
+    my $wrong = 'sha256:' . ('0' x 64);
+    $r = call($ex, "$host/team/hello\@$wrong");
+    is($r->{status}, 502, 'an unknown digest: 502');
+    like($r->{error}, qr/team\/hello\@sha256:0+".*answered 404/,
+         '  naming the image and what the registry said');
+};
+
+subtest 'a multi-arch index: this host\'s platform' => sub {
+    my ($amd, $arm) = (image('multi-amd64', 'amd64'),
+                       image('multi-arm64', 'arm64'));
+    my $dir = "$work/multi";
+    make_path("$dir/blobs/sha256");
+    my @manifests;
+    for my $p ([ $amd, 'amd64' ], [ $arm, 'arm64' ]) {
+        my ($src, $arch) = @$p;
+        system("cp $src/blobs/sha256/* $dir/blobs/sha256/") == 0 or die;
+        my $m = $json->decode(slurp("$src/index.json"))->{manifests}[0];
+        delete $m->{annotations};
+        $m->{platform} = { os => 'linux', architecture => $arch };
+        push @manifests, $m;
+    }
+    my $index = $json->encode({ schemaVersion => 2,
+        mediaType => 'application/vnd.oci.image.index.v1+json',
+        manifests => \@manifests });
+    require Digest::SHA;
+    my $hex = Digest::SHA::sha256_hex($index);
+    spew("$dir/blobs/sha256/$hex", $index);
+    spew("$dir/oci-layout", '{"imageLayoutVersion":"1.0.0"}');
+    spew("$dir/index.json", $json->encode({ schemaVersion => 2,
+        manifests => [ { mediaType => 'application/vnd.oci.image.index.v1+json',
+                         digest => "sha256:$hex", size => length $index,
+                         annotations => {
+                             'org.opencontainers.image.ref.name' => 'v1' } } ] }));
+    $reg->push($dir, 'v1', 'team/multi:v1', all => 1);
+    my $r = call($ex, "$host/team/multi:v1");
+    is($r->{status}, 200, 'an index: 200') or diag($r->{body});
+    my $arch = `uname -m` =~ /aarch64/ ? 'arm64' : 'amd64';
+    is($r->{body}, "$arch\n", "  the manifest for linux/$arch ran");
+};
+
+subtest 'concurrent first calls share one pull' => sub {
+    $reg->push(image('shared', 'shared'), 'v1', 'team/shared:v1');
+    my $before = () = $reg->log =~ m{GET /v2/team/shared/blobs/}g;
+    is($before, 0, 'nothing fetched yet');
+    my @kids;
+    for (1 .. 4) {
+        $n++;       # each child its own call id
+        my $pid = fork() // die;
+        if ($pid == 0) {
+            my $r = call($ex, "$host/team/shared:v1");
+            POSIX::_exit($r->{status} == 200 ? 0 : 1);
+        }
+        push @kids, $pid;
+    }
+    my $ok = 0;
+    for (@kids) { waitpid($_, 0); $ok++ if $? == 0 }
+    is($ok, 4, 'four calls at once: all 200');
+    my ($log, %fetches) = ($reg->log);
+    $fetches{$1}++ while $log =~ m{"GET /v2/team/shared/blobs/(sha256:[0-9a-f]+)}g;
+    ok(keys %fetches >= 2, 'the config and the layers were fetched')
+        or diag($log);
+    is_deeply([ grep { $fetches{$_} != 1 } sort keys %fetches ], [],
+              '  each blob once');
+};
+
+subtest 'a blob that is not what its digest says is refused' => sub {
+    my $src = image('tampered', 'tampered');
+    $reg->push($src, 'v1', 'team/tampered:v1');
+    # the layer that differs from other images': the function's own
+    my $m = $json->decode(slurp("$src/blobs/sha256/"
+        . substr($json->decode(slurp("$src/index.json"))->{manifests}[0]{digest}, 7)));
+    my $layer = $m->{layers}[-1]{digest};
+    my ($hex) = $layer =~ /^sha256:(.*)$/;
+    my $file = $reg->dir . "/data/docker/registry/v2/blobs/sha256/"
+             . substr($hex, 0, 2) . "/$hex/data";
+    ok(-f $file, 'the registry holds the layer');
+    my $bytes = slurp($file);
+    substr($bytes, 100, 1) = chr(ord(substr($bytes, 100, 1)) ^ 1);
+    spew($file, $bytes);
+    my $r = call($ex, "$host/team/tampered:v1");
+    is($r->{status}, 502, 'a changed byte: 502');
+    like($r->{error}, qr/does not match its digest/, '  saying why');
+    ok(!-e $ex->dir . "/state/registry/blobs/sha256/$hex",
+       '  and nothing of it is kept');
+};
+
+subtest 'registries that are not allowed' => sub {
+    my $r = call($ex, "127.0.0.2:$reg->{port}/team/hello:v1");
+    is($r->{status}, 502, 'a registry not in allowed_registries: 502');
+    like($r->{error}, qr/127\.0\.0\.2:\d+ is not in this executor's allowed_registries/,
+         '  naming it');
+    my $db = FnTest::stack_env() ? FnTest::stack_env()->{FUNCTIONS_DB_PORT}
+                                 : 3306;
+    $r = call($ex, "127.0.0.1:$db/functions/x:1");
+    is($r->{status}, 502, 'the database port: refused the same way');
+    like($r->{error}, qr/not in this executor's allowed_registries/,
+         '  before any connection');
+    # the default registry is allowed by default: on a loopback address
+    # it still needs to be listed
+    my $e2 = executor_start(default_registry => "localhost:$reg->{port}",
+                            insecure_registries => "localhost:$reg->{port}");
+    $r = call($e2, 'team/hello:v1');
+    is($r->{status}, 502, 'a default registry on loopback, not listed: 502');
+    like($r->{error}, qr/loopback, private or link-local address/,
+         '  naming why') or diag($r->{error});
+    $e2->stop;
+};
+
+subtest 'a registry that goes away, and comes back' => sub {
+    $reg->push(image('later', 'later'), 'v1', 'team/later:v1');
+    $reg->stop;
+    my $r = call($ex, "$host/team/later:v1");
+    is($r->{status}, 502, 'registry down: 502');
+    like($r->{error}, qr/team\/later:v1.*(Couldn't connect|connect)/i,
+         '  with the reason') or diag($r->{error});
+    $reg->start;
+    $r = call($ex, "$host/team/later:v1");
+    is($r->{status}, 200, 'back: the next call pulls it') or diag($r->{body});
+};
+
+subtest 'a moved tag is seen after registry_tag_ttl' => sub {
+    $reg->push(image('moving-a', 'first'), 'v1', 'team/moving:v1');
+    is(call($ex, "$host/team/moving:v1")->{body}, "first\n", 'the first image');
+    $reg->push(image('moving-b', 'second'), 'v1', 'team/moving:v1');
+    is(call($ex, "$host/team/moving:v1")->{body}, "first\n",
+       'within the TTL: the digest it had');
+    ok(wait_until(10, sub { call($ex, "$host/team/moving:v1")->{body} eq "second\n" }),
+       'after it: the moved tag');
+};
+
+done_testing();
