@@ -336,7 +336,7 @@ int main(int argc, char **argv)
         return 1;
     }
     /* what an earlier run left half done */
-    n = image_store_cleanup();
+    n = image_store_cleanup() + registry_cleanup();
     if (n > 0 && log_begin(&r, LOG_LEVEL_INFO, "removed leftovers")) {
         log_int(&r, "temp_dirs", n);
         log_end(&r);

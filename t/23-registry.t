@@ -176,6 +176,33 @@ subtest 'registries that are not allowed' => sub {
     $e2->stop;
 };
 
+subtest 'proxies from the environment are not used' => sub {
+    # were libcurl to take them, the pull would go to this dead proxy, and
+    # the address check would see the proxy's address, not the registry's
+    local $ENV{http_proxy} = 'http://127.0.0.1:1';
+    local $ENV{HTTPS_PROXY} = 'http://127.0.0.1:1';
+    local $ENV{ALL_PROXY} = 'http://127.0.0.1:1';
+    my $e = executor_start(allowed_registries => $host,
+                           insecure_registries => $host);
+    my $r = call($e, "$host/team/hello:v1");
+    is($r->{status}, 200, 'pulled straight from the registry') or diag($r->{body});
+    $e->stop;
+};
+
+subtest 'an image whose blobs exceed image_max_bytes is not fetched' => sub {
+    $reg->push(image('big', 'big'), 'v1', 'team/big:v1');
+    my $e = executor_start(allowed_registries => $host,
+                           insecure_registries => $host,
+                           image_max_bytes => '64k', layer_max_bytes => '64k',
+                           image_store_max_bytes => '64k');
+    my $r = call($e, "$host/team/big:v1");
+    is($r->{status}, 502, 'over image_max_bytes: 502');
+    like($r->{error}, qr/blobs take \d+ bytes, more than image_max_bytes/,
+         '  saying so');
+    unlike($reg->log, qr{GET /v2/team/big/blobs/}, '  and no blob was fetched');
+    $e->stop;
+};
+
 subtest 'a registry that goes away, and comes back' => sub {
     $reg->push(image('later', 'later'), 'v1', 'team/later:v1');
     $reg->stop;

@@ -7,6 +7,7 @@
 #include "log.h"
 
 #include <curl/curl.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -41,6 +42,7 @@ static struct {
     uint64_t tag_ttl_ms;
     uint64_t manifest_max;
     uint64_t blob_max;
+    uint64_t image_max;
     /* repositories being pulled now: "registry/repository" */
     char *busy[64];
     size_t nbusy;
@@ -60,9 +62,10 @@ struct pull {
     char base[600];             /* http[s]://registry/v2/repository */
     int explicit;               /* the registry is in allowed_registries */
     char ca_file[CONFIG_PATH_MAX];
-    long timeout_ms;
+    uint64_t deadline_ms;       /* of the whole pull (monotonic) */
     size_t manifest_max;
     uint64_t blob_max;
+    uint64_t image_max;         /* what all its blobs may take */
 };
 
 static uint64_t now_ms(void)
@@ -91,7 +94,29 @@ void registry_configure(const struct config *cfg)
     R.tag_ttl_ms = cfg->registry_tag_ttl_ms;
     R.manifest_max = cfg->registry_manifest_max;
     R.blob_max = cfg->layer_max_bytes;
+    R.image_max = cfg->image_max_bytes;
     pthread_mutex_unlock(&R.mu);
+}
+
+int registry_cleanup(void)
+{
+    DIR *dp = opendir(REGISTRY_LAYOUT "/blobs/sha256");
+    struct dirent *d;
+    char path[400];
+    int n = 0;
+
+    if (dp == NULL)
+        return 0;
+    while ((d = readdir(dp)) != NULL) {
+        if (strstr(d->d_name, ".tmp-") == NULL)
+            continue;
+        snprintf(path, sizeof(path), REGISTRY_LAYOUT "/blobs/sha256/%.300s",
+                 d->d_name);
+        if (unlink(path) == 0)
+            n++;
+    }
+    closedir(dp);
+    return n;
 }
 
 /* ----------------------------------------------------------- addresses */
@@ -123,6 +148,17 @@ int registry_address_private(const struct sockaddr *sa)
             memcpy(&v4.sin_addr, a + 12, 4);
             return registry_address_private((struct sockaddr *)&v4);
         }
+        /* forms that carry an IPv4 address another way (NAT64 64:ff9b::/96
+         * and 64:ff9b:1::/48, 6to4 2002::/16, Teredo 2001::/32, SIIT
+         * ::ffff:0:0:0/96) and the discard prefix 100::/64: refused
+         * rather than decoded */
+        if ((a[0] == 0x00 && a[1] == 0x64 && a[2] == 0xff && a[3] == 0x9b)
+            || (a[0] == 0x20 && a[1] == 0x02)
+            || (a[0] == 0x20 && a[1] == 0x01 && a[2] == 0 && a[3] == 0)
+            || (a[0] == 0x01 && a[1] == 0x00 && a[2] == 0 && a[3] == 0
+                && a[4] == 0 && a[5] == 0 && a[6] == 0 && a[7] == 0)
+            || (memcmp(a, "\0\0\0\0\0\0\0\0\xff\xff\0\0", 12) == 0))
+            return 1;
         return IN6_IS_ADDR_UNSPECIFIED(a6) || IN6_IS_ADDR_LOOPBACK(a6)
                || IN6_IS_ADDR_LINKLOCAL(a6) || IN6_IS_ADDR_SITELOCAL(a6)
                || IN6_IS_ADDR_MULTICAST(a6) || (a[0] & 0xfe) == 0xfc;
@@ -281,10 +317,17 @@ static int get(struct request *q, const char *first_url,
     struct curl_slist *h = NULL;
     CURL *c;
     CURLcode rc;
+    uint64_t now;
+    long left;
     int hops;
 
     snprintf(url, sizeof(url), "%s", first_url);
     for (hops = 0; hops <= REDIRECTS_MAX; hops++) {
+        /* one deadline for the whole pull, redirects included */
+        now = now_ms();
+        if (now >= p->deadline_ms)
+            return errf(err, errlen, "registry_timeout reached");
+        left = (long)(p->deadline_ms - now);
         c = curl_easy_init();
         if (c == NULL)
             return errf(err, errlen, "out of memory");
@@ -298,8 +341,15 @@ static int get(struct request *q, const char *first_url,
         curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
         curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
         curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
-        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, p->timeout_ms);
+        /* no proxy from the environment: the address check below must
+         * see the registry's own address */
+        curl_easy_setopt(c, CURLOPT_PROXY, "");
+        curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
+                         left < 10000 ? left : 10000L);
+        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, left);
+        /* a registry that trickles is as good as gone */
+        curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1024L);
+        curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 30L);
         curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, open_socket);
         curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, q);
         curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_status_seen);
@@ -382,7 +432,7 @@ static int store_document(const char *digest, const char *data, size_t len)
     blob_file(path, sizeof(path), digest);
     snprintf(tmp, sizeof(tmp), "%s.tmp-%lu", path,
              (unsigned long)pthread_self());
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (fd < 0)
         return -1;
     if (write(fd, data, len) != (ssize_t)len || fsync(fd) < 0) {
@@ -422,7 +472,7 @@ static enum image_error fetch_blob(const struct pull *p,
     q.p = p;
     q.limit = (uint64_t)d->size;
     q.md = EVP_MD_CTX_new();
-    q.fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    q.fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (q.md == NULL || q.fd < 0
         || EVP_DigestInit_ex(q.md, EVP_sha256(), NULL) != 1) {
         errf(err, errlen, "image \"%s\": cannot store blob %s: %s", p->name,
@@ -549,6 +599,7 @@ static enum image_error pull(const struct pull *p,
     enum image_error rc;
     char *doc = NULL;
     size_t len, i;
+    uint64_t total;
 
     rc = fetch_manifest(p, p->ref.digest[0] ? p->ref.digest : p->ref.tag,
                         &doc, &len, &d, err, errlen);
@@ -584,6 +635,16 @@ static enum image_error pull(const struct pull *p,
     if (oci_manifest_parse(doc, len, m, err, errlen) < 0) {
         errf_append(err, errlen, " (image \"%s\")", p->name);
         rc = IMAGE_BROKEN;
+        goto out;
+    }
+    total = (uint64_t)(m->config.size > 0 ? m->config.size : 0);
+    for (i = 0; i < m->nlayers; i++)
+        total += (uint64_t)(m->layers[i].size > 0 ? m->layers[i].size : 0);
+    if (total > p->image_max) {
+        errf(err, errlen, "image \"%s\": its blobs take %llu bytes, more than "
+             "image_max_bytes (%llu)", p->name, (unsigned long long)total,
+             (unsigned long long)p->image_max);
+        rc = IMAGE_TOO_LARGE;
         goto out;
     }
     if (!have_blob(&m->config)) {
@@ -722,9 +783,10 @@ enum image_error registry_resolve(const char *name,
     snprintf(p.base, sizeof(p.base), "%s://%s/v2/%s",
              secure ? "https" : "http", p.ref.registry, p.ref.repository);
     memcpy(p.ca_file, R.ca_file, sizeof(p.ca_file));
-    p.timeout_ms = (long)R.timeout_ms;
+    p.deadline_ms = now_ms() + R.timeout_ms;
     p.manifest_max = (size_t)R.manifest_max;
     p.blob_max = R.blob_max;
+    p.image_max = R.image_max;
     snprintf(repo, sizeof(repo), "%s/%s", p.ref.registry, p.ref.repository);
     snprintf(key, sizeof(key), "%s:%s", repo, p.ref.tag);
 

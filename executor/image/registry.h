@@ -27,6 +27,10 @@
 
 #define REGISTRY_LAYOUT "registry"      /* relative to state_dir */
 
+/* At start, before any pull: removes downloads an earlier run left half
+ * done.  Returns how many. */
+int registry_cleanup(void);
+
 /* Takes the registry settings of cfg (at start, on reload). */
 void registry_configure(const struct config *cfg);
 
