@@ -13,6 +13,7 @@ use FnTest qw(executor_start unix_request wait_until tmpdir spew slurp
 use File::Path qw(make_path);
 use JSON::PP;
 use POSIX ();
+use Time::HiRes qw(sleep);
 use Test::More;
 
 my $reg = registry_start();
@@ -213,6 +214,32 @@ subtest 'a registry that goes away, and comes back' => sub {
     $reg->start;
     $r = call($ex, "$host/team/later:v1");
     is($r->{status}, 200, 'back: the next call pulls it') or diag($r->{body});
+};
+
+subtest 'pre-pull: POST /images, then calls run while the registry is away' => sub {
+    $reg->push(image('pre', 'pre-pulled'), 'v1', 'team/pre:v1');
+    my $r = unix_request($ex->socket, 'POST', '/images',
+                         body => $json->encode({ image => "$host/team/pre:v1" }),
+                         timeout => 60);
+    is($r->{status}, 200, 'POST /images: 200') or diag($r->{body});
+    like($r->{json}{digest} // '', qr/^sha256:[0-9a-f]{64}$/, '  with the digest');
+    is($r->{json}{unpacked}, JSON::PP::true, '  unpacked by it');
+    $r = unix_request($ex->socket, 'POST', '/images',
+                      body => $json->encode({ image => "$host/team/pre:v1" }));
+    is($r->{json}{unpacked}, JSON::PP::false, 'again: already there');
+    is(unix_request($ex->socket, 'POST', '/images', body => '{"img":"x"}')->{status},
+       400, 'a body without "image": 400');
+    is(unix_request($ex->socket, 'GET', '/images')->{status}, 405, 'GET: 405');
+    $r = unix_request($ex->socket, 'POST', '/images',
+                      body => $json->encode({ image => 'registry.example.com/x:1' }));
+    is($r->{status}, 400, 'a registry not allowed: 400');
+    $reg->stop;
+    sleep 2.5;      # past registry_tag_ttl
+    $r = call($ex, "$host/team/pre:v1");
+    is($r->{status}, 200, 'registry away, tag past its TTL: the last digest serves')
+        or diag($r->{body});
+    is($r->{body}, "pre-pulled\n", '  the pre-pulled image');
+    $reg->start;
 };
 
 subtest 'a moved tag is seen after registry_tag_ttl' => sub {

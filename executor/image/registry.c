@@ -838,6 +838,15 @@ enum image_error registry_resolve(const char *name,
     pthread_mutex_lock(&R.mu);
     if (rc == IMAGE_OK && p.ref.digest[0] == '\0')
         tag_keep(key, manifest);
+    /* the registry failed us: the digest the tag had last, if its image
+     * is here, serves (a registry outage stops no route that ran) */
+    if (rc == IMAGE_BROKEN && p.ref.digest[0] == '\0'
+        && (t = tag_find(key)) != NULL && have_blob(&t->manifest)) {
+        log_msg(LOG_LEVEL_WARN, "registry failed, the tag's last digest "
+                "serves", err);
+        *manifest = t->manifest;
+        rc = IMAGE_OK;
+    }
     i = busy_index(repo);
     free(R.busy[i]);
     R.busy[i] = R.busy[--R.nbusy];

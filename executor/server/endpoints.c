@@ -10,6 +10,7 @@
  *     GET /metrics    Prometheus text format (also alone on metrics_listen)
  */
 #include "endpoints.h"
+#include "prepull.h"
 #include "call.h"
 #include "async.h"
 #include "call_log.h"
@@ -136,6 +137,13 @@ void endpoints_serve(struct server *s, struct http_conn *c)
                               DRAINING_BODY, sizeof(DRAINING_BODY) - 1);
         else
             call_start(&s->calls, c, &c->rp.req, NULL);
+        return;
+    }
+    if (path_is(req->url, "/images")) {
+        if (req->method != HTTP_POST)
+            method_not_allowed(c, "Allow: POST\r\n");
+        else
+            prepull_start(s->loop, &s->cfg, c);
         return;
     }
     if (strncmp(req->url, "/calls/", 7) == 0) {
