@@ -163,6 +163,7 @@ bench: deps all
 	scripts/stack services
 	FUNCTIONS_BUILD=$(CURDIR)/$(B) bench/module.sh
 	FUNCTIONS_BUILD=$(CURDIR)/$(B) bench/async.sh
+	FUNCTIONS_BUILD=$(CURDIR)/$(B) bench/registry.sh
 
 # Every test file runs in the normal build.  With SANITIZE=1 the files of
 # ONCE_TESTS are left out: they exercise no C path the others do not (the

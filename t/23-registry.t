@@ -155,6 +155,26 @@ subtest 'a blob that is not what its digest says is refused' => sub {
        '  and nothing of it is kept');
 };
 
+subtest 'a stored blob a crash damaged is fetched again' => sub {
+    my $src = image('damaged', 'damaged');
+    $reg->push($src, 'v1', 'team/damaged:v1');
+    is(call($ex, "$host/team/damaged:v1")->{status}, 200, 'pulled and run');
+    my $m = $json->decode(slurp("$src/blobs/sha256/"
+        . substr($json->decode(slurp("$src/index.json"))->{manifests}[0]{digest}, 7)));
+    my ($hex) = $m->{config}{digest} =~ /^sha256:(.*)$/;
+    my $file = $ex->dir . "/state/registry/blobs/sha256/$hex";
+    my $bytes = slurp($file);
+    substr($bytes, 0, 1) = substr($bytes, 0, 1) eq '{' ? '[' : '{';
+    spew($file, $bytes);
+    sleep 1.2;      # past the executor's cache of resolved images
+    my $r = call($ex, "$host/team/damaged:v1");
+    is($r->{status}, 502, 'its config changed on disk: 502');
+    like($r->{error}, qr/does not match its digest/, '  saying why');
+    ok(!-e $file, '  and the damaged blob is gone');
+    $r = call($ex, "$host/team/damaged:v1");
+    is($r->{status}, 200, 'the next call fetches it again') or diag($r->{body});
+};
+
 subtest 'registries that are not allowed' => sub {
     my $r = call($ex, "127.0.0.2:$reg->{port}/team/hello:v1");
     is($r->{status}, 502, 'a registry not in allowed_registries: 502');

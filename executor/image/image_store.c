@@ -75,6 +75,21 @@ static void blob_path(char *out, size_t size, const char *layout,
     snprintf(out, size, "%s/blobs/sha256/%s", layout, digest + 7);
 }
 
+/*
+ * A blob of the registry store that is not what its digest says (written
+ * without fsync: a crash may leave one) goes, so that the next pull
+ * fetches it again; a layout's blobs are the operator's and stay.
+ */
+static void drop_bad_blob(const char *layout, const char *digest)
+{
+    char path[1200];
+
+    if (strcmp(layout, REGISTRY_LAYOUT) != 0)
+        return;
+    blob_path(path, sizeof(path), layout, digest);
+    unlink(path);
+}
+
 /* Checks a blob's digest and size against its descriptor. */
 static enum image_error verify_blob(const char *layout,
                                     const struct oci_descriptor *d,
@@ -93,6 +108,7 @@ static enum image_error verify_blob(const char *layout,
     if (strcmp(got, d->digest) != 0 || size != d->size) {
         errf(err, errlen, "image \"%s\": blob %s does not match its digest "
              "or size", name, d->digest);
+        drop_bad_blob(layout, d->digest);
         return IMAGE_BROKEN;
     }
     return IMAGE_OK;
@@ -496,9 +512,11 @@ static enum image_error apply_blob(struct unpack *u, const char *layout,
         rc = layer_apply(u, in);
     if (rc != IMAGE_TOO_LARGE && rc != IMAGE_IO) {
         match = blob_matches(b, d->digest);
-        if (match == 0)
+        if (match == 0) {
             rc = layer_error(u, IMAGE_BROKEN, "blob %s does not match its "
                              "digest or size", d->digest);
+            drop_bad_blob(layout, d->digest);
+        }
         else if (match < 0 && rc == IMAGE_OK)
             rc = layer_error(u, IMAGE_BROKEN, "blob %s: cannot read it",
                              d->digest);
@@ -637,6 +655,7 @@ enum image_error image_prepare(const char *image_dir, const char *store_dir,
         rc = registry_resolve(name, &mdesc, err, errlen);
         if (rc != IMAGE_OK)
             return rc;
+        rc = IMAGE_BROKEN;      /* what a failure below is */
         snprintf(layout, sizeof(layout), REGISTRY_LAYOUT);
     } else {
         if (oci_ref_parse(name, &ref, err, errlen) < 0)

@@ -435,7 +435,7 @@ static int store_document(const char *digest, const char *data, size_t len)
     fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (fd < 0)
         return -1;
-    if (write(fd, data, len) != (ssize_t)len || fsync(fd) < 0) {
+    if (write(fd, data, len) != (ssize_t)len) {
         close(fd);
         unlink(tmp);
         return -1;
@@ -501,7 +501,9 @@ static enum image_error fetch_blob(const struct pull *p,
              "match its digest or size", p->name, d->digest);
         goto out;
     }
-    if (fsync(q.fd) < 0 || close(q.fd) < 0 || rename(tmp, path) < 0) {
+    /* no fsync: a blob a crash damaged is refused by its digest when it
+     * is unpacked, and removed then (image_store.c) */
+    if (close(q.fd) < 0 || rename(tmp, path) < 0) {
         q.fd = -1;
         errf(err, errlen, "image \"%s\": cannot store blob %s: %s", p->name,
              d->digest, strerror(errno));
@@ -675,6 +677,39 @@ out:
 }
 
 /*
+ * Whether the stored manifest d has all its blobs here (a blob found
+ * damaged is removed when it is read: image_store.c).  Under R.mu.
+ */
+static int manifest_complete(const struct oci_descriptor *d)
+{
+    struct oci_manifest *m;
+    char path[256], err[128], *doc;
+    size_t len, i;
+    int ok = 0;
+    FILE *f;
+
+    if (!have_blob(d))
+        return 0;
+    blob_file(path, sizeof(path), d->digest);
+    f = fopen(path, "re");
+    if (f == NULL)
+        return 0;
+    doc = malloc((size_t)d->size + 1);
+    len = doc != NULL ? fread(doc, 1, (size_t)d->size, f) : 0;
+    fclose(f);
+    m = malloc(sizeof(*m));
+    if (doc != NULL && m != NULL && len == (size_t)d->size
+        && oci_manifest_parse(doc, len, m, err, sizeof(err)) == 0) {
+        ok = have_blob(&m->config);
+        for (i = 0; ok && i < m->nlayers; i++)
+            ok = have_blob(&m->layers[i]);
+    }
+    free(m);
+    free(doc);
+    return ok;
+}
+
+/*
  * A manifest already in the store (stored last, after all its blobs):
  * read, checked against its digest, described in *d.  0, or -1.
  */
@@ -793,14 +828,15 @@ enum image_error registry_resolve(const char *name,
     /* one pull per repository: later calls wait, then find its blobs */
     for (;;) {
         if (p.ref.digest[0] != '\0'
-            && stored_manifest(p.ref.digest, manifest) == 0) {
+            && stored_manifest(p.ref.digest, manifest) == 0
+            && manifest_complete(manifest)) {
             pthread_mutex_unlock(&R.mu);
             return IMAGE_OK;
         }
         if (p.ref.digest[0] == '\0') {
             t = tag_find(key);
             if (t != NULL && now_ms() - t->at_ms < R.tag_ttl_ms
-                && have_blob(&t->manifest)) {
+                && manifest_complete(&t->manifest)) {
                 *manifest = t->manifest;
                 pthread_mutex_unlock(&R.mu);
                 return IMAGE_OK;
@@ -841,7 +877,7 @@ enum image_error registry_resolve(const char *name,
     /* the registry failed us: the digest the tag had last, if its image
      * is here, serves (a registry outage stops no route that ran) */
     if (rc == IMAGE_BROKEN && p.ref.digest[0] == '\0'
-        && (t = tag_find(key)) != NULL && have_blob(&t->manifest)) {
+        && (t = tag_find(key)) != NULL && manifest_complete(&t->manifest)) {
         log_msg(LOG_LEVEL_WARN, "registry failed, the tag's last digest "
                 "serves", err);
         *manifest = t->manifest;
