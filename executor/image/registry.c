@@ -569,6 +569,74 @@ static enum image_error fetch_manifest(const struct pull *p, const char *what,
     return IMAGE_OK;
 }
 
+/* The blobs of a manifest that are not here, FETCHERS at a time. */
+#define FETCHERS 4
+
+struct fetcher {
+    const struct pull *p;
+    const struct oci_descriptor *todo[OCI_MAX_LAYERS + 1];
+    size_t n;
+    enum image_error rc;
+    char err[512];
+};
+
+static void *fetcher_run(void *arg)
+{
+    struct fetcher *f = arg;
+    size_t i;
+
+    f->rc = IMAGE_OK;
+    for (i = 0; i < f->n && f->rc == IMAGE_OK; i++)
+        f->rc = fetch_blob(f->p, f->todo[i], f->err, sizeof(f->err));
+    return NULL;
+}
+
+static enum image_error fetch_blobs(const struct pull *p,
+                                    const struct oci_manifest *m,
+                                    char *err, size_t errlen)
+{
+    struct fetcher *f;
+    pthread_t t[FETCHERS];
+    int started[FETCHERS] = { 0 };
+    size_t i, k = 0, nf;
+    enum image_error rc = IMAGE_OK;
+
+    f = calloc(FETCHERS, sizeof(*f));
+    if (f == NULL) {
+        errf(err, errlen, "out of memory");
+        return IMAGE_IO;
+    }
+    /* dealt round, the config first */
+    for (i = 0; i <= m->nlayers; i++) {
+        const struct oci_descriptor *d = i == 0 ? &m->config
+                                                : &m->layers[i - 1];
+
+        if (have_blob(d))
+            continue;
+        f[k % FETCHERS].todo[f[k % FETCHERS].n++] = d;
+        k++;
+    }
+    nf = k < FETCHERS ? k : FETCHERS;
+    for (i = 0; i < nf; i++) {
+        f[i].p = p;
+        if (i + 1 < nf)
+            started[i] = pthread_create(&t[i], NULL, fetcher_run,
+                                        &f[i]) == 0;
+        if (!started[i])
+            fetcher_run(&f[i]);     /* this thread's share, or no thread */
+    }
+    for (i = 0; i < nf; i++) {
+        if (started[i])
+            pthread_join(t[i], NULL);
+        if (f[i].rc != IMAGE_OK && rc == IMAGE_OK) {
+            rc = f[i].rc;
+            errf(err, errlen, "%s", f[i].err);
+        }
+    }
+    free(f);
+    return rc;
+}
+
 /* This host's platform, as image indexes name it. */
 static const char *host_arch(void)
 {
@@ -649,18 +717,9 @@ static enum image_error pull(const struct pull *p,
         rc = IMAGE_TOO_LARGE;
         goto out;
     }
-    if (!have_blob(&m->config)) {
-        rc = fetch_blob(p, &m->config, err, errlen);
-        if (rc != IMAGE_OK)
-            goto out;
-    }
-    for (i = 0; i < m->nlayers; i++) {
-        if (have_blob(&m->layers[i]))
-            continue;
-        rc = fetch_blob(p, &m->layers[i], err, errlen);
-        if (rc != IMAGE_OK)
-            goto out;
-    }
+    rc = fetch_blobs(p, m, err, errlen);
+    if (rc != IMAGE_OK)
+        goto out;
     /* the manifest last: a manifest in the store has all its blobs */
     if (store_document(d.digest, doc, len) < 0) {
         errf(err, errlen, "image \"%s\": cannot store its manifest: %s",
