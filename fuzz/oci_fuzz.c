@@ -1,6 +1,7 @@
 /*
  * libFuzzer harness: OCI image references, index (a layout's and a
- * registry's), manifest and config documents, and layer entry paths.  The first byte picks the parser.
+ * registry's), manifest and config documents, and layer entry paths.
+ * The first byte picks the parser.
  * What names a place on disk must stay under the directory it is taken
  * from: the directory of a reference, a cleaned layer path and the path
  * a whiteout deletes are relative, without an empty, "." or ".."

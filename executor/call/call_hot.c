@@ -38,7 +38,8 @@ static void respond_hot(struct call *call)
     size_t i, len = 64;
     char *headers, *p;
 
-    call_set_outcome(call, res->status >= 500 ? METRICS_ERROR : METRICS_SUCCESS);
+    call_set_outcome(call, res->status >= 500 ? METRICS_ERROR
+                                              : METRICS_SUCCESS);
     for (i = 0; i < res->nheaders; i++)
         len += strlen(res->names[i]) + strlen(res->values[i]) + 4;
     for (i = 0; i < r->nheaders; i++)

@@ -432,7 +432,8 @@ static int store_document(const char *digest, const char *data, size_t len)
     blob_file(path, sizeof(path), digest);
     snprintf(tmp, sizeof(tmp), "%s.tmp-%lu", path,
              (unsigned long)pthread_self());
-    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+              0644);
     if (fd < 0)
         return -1;
     if (write(fd, data, len) != (ssize_t)len) {
@@ -472,7 +473,8 @@ static enum image_error fetch_blob(const struct pull *p,
     q.p = p;
     q.limit = (uint64_t)d->size;
     q.md = EVP_MD_CTX_new();
-    q.fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    q.fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                0644);
     if (q.md == NULL || q.fd < 0
         || EVP_DigestInit_ex(q.md, EVP_sha256(), NULL) != 1) {
         errf(err, errlen, "image \"%s\": cannot store blob %s: %s", p->name,
