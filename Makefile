@@ -52,7 +52,7 @@ EXECUTOR_PURE := common/errf.c common/route_def.c common/ulid.c \
                  $(addprefix executor/sandbox/,sandbox_args.c \
                      sandbox_proto.c) \
                  $(addprefix executor/image/,oci.c layer_path.c \
-                     unpack_limits.c image_lru.c) \
+                     unpack_limits.c image_lru.c registry_auth.c) \
                  executor/async/async_message.c
 # The sandbox helper's own files are not the daemon's.
 HELPER_ONLY   := executor/sandbox/sandbox_helper.c \

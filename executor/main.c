@@ -263,7 +263,9 @@ static void on_reload_signal(uv_signal_t *h, int signum)
         return;
     }
     image_trees_configure(&cfg);
-    registry_configure(&cfg);
+    if (registry_configure(&cfg) < 0)
+        log_msg(LOG_LEVEL_WARN, "reload: registry credentials kept as they "
+                "were", NULL);
     if (server_reconfigure(&exe.server, &cfg, err, sizeof(err)) != 0)
         log_msg(LOG_LEVEL_WARN, "reloaded in part", err);
     else
@@ -342,7 +344,10 @@ int main(int argc, char **argv)
         log_end(&r);
     }
     image_trees_configure(&cfg);
-    registry_configure(&cfg);
+    if (registry_configure(&cfg) < 0) {
+        log_msg(LOG_LEVEL_ERROR, "cannot start", "registry_credentials_file");
+        return 1;
+    }
     n = (int)image_trees_load(&image_bytes);
     if (log_begin(&r, LOG_LEVEL_INFO, "image store")) {
         log_int(&r, "images", n);

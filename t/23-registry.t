@@ -2,7 +2,8 @@
 # 127.0.0.1, images pushed with skopeo): by tag and by digest, OCI and
 # Docker v2s2 manifests, a multi-arch index; one pull however many calls
 # wait; blobs checked; registries not allowed, or on a private address
-# without being listed, refused; a registry that goes away.
+# without being listed, refused; a registry that goes away; basic
+# credentials and bearer tokens (a front the test serves).
 use strict;
 use warnings;
 use lib 't/lib', 'scripts/lib';
@@ -11,6 +12,7 @@ use FnImage;
 use FnTest qw(executor_start unix_request wait_until tmpdir spew slurp
               registry_start);
 use File::Path qw(make_path);
+use IO::Socket::INET;
 use JSON::PP;
 use POSIX ();
 use Time::HiRes qw(sleep);
@@ -260,6 +262,139 @@ subtest 'pre-pull: POST /images, then calls run while the registry is away' => s
         or diag($r->{body});
     is($r->{body}, "pre-pulled\n", '  the pre-pulled image');
     $reg->start;
+};
+
+subtest 'a registry that wants credentials (basic)' => sub {
+    my $priv = registry_start(htpasswd => { ci => 'pull s3cret' });
+    my $ph = $priv->host;
+    $priv->push(image('private', 'private'), 'v1', 'team/private:v1');
+    my $anon = executor_start(allowed_registries => $ph,
+                              insecure_registries => $ph);
+    my $r = call($anon, "$ph/team/private:v1");
+    is($r->{status}, 502, 'no credentials for it: 502');
+    like($r->{error}, qr/asks for credentials, and registry_credentials_file has none for \Q$ph\E/,
+         '  saying so');
+    $anon->stop;
+
+    my $file = tmpdir() . '/registry.creds';
+    spew($file, "# test\n$ph ci pull s3cret\n");
+    chmod 0644, $file;
+    ok(!eval { executor_start(registry_credentials_file => $file); 1 },
+       'a credentials file others can read: the executor does not start');
+    like($@, qr/not be readable by others/, '  saying why');
+    chmod 0600, $file;
+    my $e = executor_start(allowed_registries => $ph,
+                           insecure_registries => $ph,
+                           registry_credentials_file => $file);
+    $r = call($e, "$ph/team/private:v1");
+    is($r->{status}, 200, 'with them: 200') or diag($r->{body});
+    is($r->{body}, "private\n", '  the private image ran');
+    unlike(slurp($e->dir . '/executor.log'), qr/s3cret|Y2k6cHVsbCBzM2NyZXQ/,
+           '  and the password is in no log line');
+    $e->stop;
+
+    spew($file, "$ph ci wrong\n");
+    chmod 0600, $file;
+    $e = executor_start(allowed_registries => $ph, insecure_registries => $ph,
+                        registry_credentials_file => $file);
+    $r = call($e, "$ph/team/private:v1");
+    is($r->{status}, 502, 'a wrong password: 502');
+    like($r->{error}, qr/answered 401/, '  the registry\'s answer named');
+    $e->stop;
+    $priv->stop;
+};
+
+# A registry front that wants Bearer tokens, on a port of its own, in
+# front of $reg: GET /token (here, or on $o{realm_port}) hands out a
+# token; with $o{creds} ("user:password") the token wants those in Basic.
+# Every request's Authorization is written to $log.
+sub token_front {
+    my (%o) = @_;
+    my $srv = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
+                                    Listen => 16, ReuseAddr => 1) or die $!;
+    my $port = $srv->sockport;
+    my $log = tmpdir() . "/front-$port.log";
+    spew($log, '');
+    my $realm = "http://127.0.0.1:" . ($o{realm_port} // $port) . "/token";
+    my $pid = fork() // die;
+    if ($pid == 0) {
+        require MIME::Base64;
+        while (my $c = $srv->accept) {
+            my $kid = fork();
+            if (!defined $kid || $kid) { close $c; next }
+            my $head = '';
+            while (defined(my $l = <$c>)) { $head .= $l; last if $l eq "\r\n" }
+            my ($path) = $head =~ m{^GET (\S+)};
+            my ($auth) = $head =~ /^Authorization: (.*?)\r$/mi;
+            open(my $lf, '>>', $log); print $lf "$path ", ($auth // '-'), "\n"; close $lf;
+            my $ok_creds = !$o{creds} || ($auth // '') eq 'Basic '
+                . MIME::Base64::encode_base64($o{creds}, '');
+            if ($path =~ m{^/token} && $ok_creds) {
+                my $b = '{"token":"tok-123"}';
+                print $c "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                       . "Content-Length: " . length($b) . "\r\nConnection: close\r\n\r\n$b";
+            } elsif ($path =~ m{^/token}) {
+                print $c "HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+            } elsif (($auth // '') ne 'Bearer tok-123') {
+                print $c "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer "
+                       . "realm=\"$realm\",service=\"front\",scope=\"repository:x:pull\"\r\n"
+                       . "Content-Length: 0\r\nConnection: close\r\n\r\n";
+            } else {
+                (my $fwd = $head) =~ s/^Authorization:.*\r\n//mi;
+                $fwd =~ s/^Connection:.*\r\n//mi;
+                $fwd =~ s/\r\n\r\n$/\r\nConnection: close\r\n\r\n/;
+                my $up = IO::Socket::INET->new(PeerAddr => $reg->host) or POSIX::_exit(1);
+                print $up $fwd;
+                while (sysread($up, my $buf, 65536)) { print $c $buf }
+            }
+            close $c;
+            POSIX::_exit(0);
+        }
+        POSIX::_exit(0);
+    }
+    close $srv;
+    return { port => $port, pid => $pid, log => $log };
+}
+
+subtest 'a registry that wants a bearer token' => sub {
+    $reg->push(image('tokened', 'tokened'), 'v1', 'team/tokened:v1');
+    my $file = tmpdir() . '/bearer.creds';
+    # the token realm on the registry itself: the credentials go with it
+    my $f = token_front(creds => 'ci:tok s3cret');
+    my $fh = "127.0.0.1:$f->{port}";
+    spew($file, "$fh ci tok s3cret\n");
+    chmod 0600, $file;
+    my $e = executor_start(allowed_registries => $fh, insecure_registries => $fh,
+                           registry_credentials_file => $file);
+    my $r = call($e, "$fh/team/tokened:v1");
+    is($r->{status}, 200, 'a token earned with the credentials: 200')
+        or diag($r->{body});
+    my $log = slurp($f->{log});
+    like($log, qr{^/token\?service=front&scope=repository%3Ax%3Apull Basic }m,
+         '  the realm, on the registry, was asked with them') or diag($log);
+    like($log, qr{^/v2/team/tokened/blobs/\S+ Bearer tok-123$}m,
+         '  and the blobs with the token');
+    $e->stop;
+    kill 'TERM', $f->{pid};
+
+    # the realm on another host (another port): it gets no credentials
+    my $srv = token_front();                    # its /token: the realm
+    my $t = token_front(realm_port => $srv->{port});
+    my $realm_front = "127.0.0.1:$srv->{port}";
+    my $th = "127.0.0.1:$t->{port}";
+    spew($file, "$th ci tok s3cret\n");
+    chmod 0600, $file;
+    $e = executor_start(allowed_registries => "$th,$realm_front",
+                        insecure_registries => $th,
+                        registry_credentials_file => $file);
+    $r = call($e, "$th/team/tokened:v1");
+    is($r->{status}, 200, 'a token from a realm on another port: 200')
+        or diag($r->{body});
+    like(slurp($srv->{log}), qr{^/token\S* -$}m,
+         '  the realm got no credentials') or diag(slurp($srv->{log}));
+    unlike(slurp($srv->{log}), qr{Basic}, '  none at all');
+    $e->stop;
+    kill 'TERM', $t->{pid}, $srv->{pid};
 };
 
 subtest 'a moved tag is seen after registry_tag_ttl' => sub {

@@ -483,9 +483,13 @@ static int apply_registry_key(struct config *cfg, const char *key,
                                  : cfg->insecure_registries,
                                  sizeof(cfg->allowed_registries), value);
     }
-    if (strcmp(key, "registry_ca_file") == 0) {
+    if (strcmp(key, "registry_ca_file") == 0
+        || strcmp(key, "registry_credentials_file") == 0) {
         *expect = "an absolute path";
-        return set_abs_path(cfg->registry_ca_file, CONFIG_PATH_MAX, value);
+        return set_abs_path(key[9] == 'c' && key[10] == 'a'
+                            ? cfg->registry_ca_file
+                            : cfg->registry_credentials_file,
+                            CONFIG_PATH_MAX, value);
     }
     if (strcmp(key, "registry_timeout") == 0) {
         *expect = "a duration from 1s to 1h";

@@ -70,6 +70,7 @@ struct config {
     char allowed_registries[1024];      /* host[:port],...; "": the default */
     char insecure_registries[1024];     /* host:port,... over plain HTTP */
     char registry_ca_file[CONFIG_PATH_MAX];     /* "": the system's */
+    char registry_credentials_file[CONFIG_PATH_MAX];    /* "": none */
     uint64_t registry_timeout_ms;       /* one request, a blob included */
     uint64_t registry_tag_ttl_ms;       /* a tag's digest, cached */
     uint64_t registry_manifest_max;     /* bytes of a manifest or index */

@@ -2,6 +2,8 @@
  * Images from registries (registry.h).
  */
 #include "registry.h"
+#include "registry_auth.h"
+#include "file_read.h"
 #include "errf.h"
 #include "image_ref.h"
 #include "log.h"
@@ -11,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <jansson.h>
 #include <openssl/evp.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -43,6 +46,8 @@ static struct {
     uint64_t manifest_max;
     uint64_t blob_max;
     uint64_t image_max;
+    struct registry_cred creds[REGISTRY_CREDS_MAX];
+    size_t ncreds;
     /* repositories being pulled now: "registry/repository" */
     char *busy[64];
     size_t nbusy;
@@ -66,6 +71,11 @@ struct pull {
     size_t manifest_max;
     uint64_t blob_max;
     uint64_t image_max;         /* what all its blobs may take */
+    char allowed[1024];         /* allowed_registries */
+    struct registry_cred cred;  /* for this registry, if any */
+    int have_cred;
+    int auth_tried;
+    char auth[8192];            /* "Authorization: ..." once earned */
 };
 
 static uint64_t now_ms(void)
@@ -76,8 +86,46 @@ static uint64_t now_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-void registry_configure(const struct config *cfg)
+/* The credentials file: not readable by others, parsed whole. */
+static int load_creds(const char *path, struct registry_cred *out, size_t *n)
 {
+    struct stat st;
+    char *text, err[256];
+    size_t len;
+    int rc;
+
+    *n = 0;
+    if (path[0] == '\0')
+        return 0;
+    if (stat(path, &st) < 0 || (st.st_mode & 0004)) {
+        log_msg(LOG_LEVEL_ERROR, "registry_credentials_file must exist and "
+                "not be readable by others (chmod 600)", path);
+        return -1;
+    }
+    text = file_read(path, 64 * 1024, &len);
+    if (text == NULL) {
+        log_msg(LOG_LEVEL_ERROR, "cannot read registry_credentials_file",
+                strerror(errno));
+        return -1;
+    }
+    rc = registry_creds_parse(text, len, out, REGISTRY_CREDS_MAX, n, err,
+                              sizeof(err));
+    OPENSSL_cleanse(text, len);
+    free(text);
+    if (rc < 0) {
+        log_msg(LOG_LEVEL_ERROR, "registry_credentials_file", err);
+        return -1;
+    }
+    return 0;
+}
+
+int registry_configure(const struct config *cfg)
+{
+    static struct registry_cred creds[REGISTRY_CREDS_MAX];
+    size_t ncreds;
+    int rc;
+
+    rc = load_creds(cfg->registry_credentials_file, creds, &ncreds);
     pthread_mutex_lock(&R.mu);
     if (!R.inited) {
         curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -95,7 +143,14 @@ void registry_configure(const struct config *cfg)
     R.manifest_max = cfg->registry_manifest_max;
     R.blob_max = cfg->layer_max_bytes;
     R.image_max = cfg->image_max_bytes;
+    if (rc == 0) {      /* else the credentials read before stay */
+        OPENSSL_cleanse(R.creds, sizeof(R.creds));
+        memcpy(R.creds, creds, sizeof(R.creds));
+        R.ncreds = ncreds;
+    }
+    OPENSSL_cleanse(creds, sizeof(creds));
     pthread_mutex_unlock(&R.mu);
+    return rc;
 }
 
 int registry_cleanup(void)
@@ -170,11 +225,13 @@ int registry_address_private(const struct sockaddr *sa)
 
 struct request {
     const struct pull *p;
+    const char *auth;           /* an Authorization line of its own */
     int explicit;               /* this URL's host may be private */
     /* the answer */
     long status;
     char location[2048];
     char content_type[OCI_MEDIA_TYPE_MAX];
+    char challenge[2048];       /* WWW-Authenticate of a 401 */
     char refused[160];          /* why a connection was refused */
     /* into memory, or into a file while hashing */
     char *buf;
@@ -219,6 +276,13 @@ static size_t on_header(char *line, size_t size, size_t n, void *arg)
         dst = q->content_type;
         cap = sizeof(q->content_type);
         v = line + 13;
+    } else if (len > 17
+               && strncasecmp(line, "WWW-Authenticate:", 17) == 0) {
+        if (q->challenge[0] != '\0')
+            return len;     /* the first challenge header */
+        dst = q->challenge;
+        cap = sizeof(q->challenge);
+        v = line + 17;
     } else {
         return len;
     }
@@ -282,7 +346,7 @@ static size_t on_status_seen(char *line, size_t size, size_t n, void *arg)
         const char *sp = memchr(line, ' ', size * n);
 
         q->status = sp != NULL ? strtol(sp + 1, NULL, 10) : 0;
-        q->location[0] = q->content_type[0] = '\0';
+        q->location[0] = q->content_type[0] = q->challenge[0] = '\0';
         return size * n;
     }
     return on_header(line, size, n, arg);
@@ -303,6 +367,22 @@ static int same_origin(const struct pull *p, const char *url)
     size_t n = origin_len(p->base);
 
     return strncmp(url, p->base, n) == 0 && (url[n] == '/' || url[n] == '\0');
+}
+
+/* Whether url's host[:port] is in allowed_registries (may be private). */
+static int origin_listed(const struct pull *p, const char *url)
+{
+    const char *host = strstr(url, "://");
+    char hp[256];
+    size_t n;
+
+    host = host != NULL ? host + 3 : url;
+    n = strcspn(host, "/?#");
+    if (n == 0 || n >= sizeof(hp) || memchr(host, '@', n) != NULL)
+        return 0;
+    memcpy(hp, host, n);
+    hp[n] = '\0';
+    return config_registry_listed(p->allowed, hp);
 }
 
 /*
@@ -333,8 +413,13 @@ static int get(struct request *q, const char *first_url,
             return errf(err, errlen, "out of memory");
         h = NULL;
         if (accept != NULL)
-            h = curl_slist_append(NULL, accept);
-        q->explicit = same_origin(p, url) ? p->explicit : 0;
+            h = curl_slist_append(h, accept);
+        /* credentials go to the registry itself, never to a redirect's
+         * host; q->auth: a token request's own */
+        if (same_origin(p, url) && (q->auth != NULL || p->auth[0] != '\0'))
+            h = curl_slist_append(h, q->auth != NULL ? q->auth : p->auth);
+        q->explicit = same_origin(p, url) ? p->explicit
+                      : origin_listed(p, url);
         q->status = 0;
         q->location[0] = q->refused[0] = '\0';
         curl_easy_setopt(c, CURLOPT_URL, url);
@@ -393,6 +478,145 @@ static int get(struct request *q, const char *first_url,
         }
     }
     return errf(err, errlen, "more than %d redirects", REDIRECTS_MAX);
+}
+
+/* ------------------------------------------------------- credentials */
+
+/* "Authorization: Basic <user:password in base64>" into line. */
+static int basic_line(const struct pull *p, char *line, size_t size)
+{
+    char plain[sizeof(p->cred.user) + sizeof(p->cred.password) + 2];
+    int n = snprintf(plain, sizeof(plain), "%s:%s", p->cred.user,
+                     p->cred.password);
+    size_t need = 21 + 4 * (((size_t)n + 2) / 3) + 1;
+
+    if (n < 0 || need > size) {
+        OPENSSL_cleanse(plain, sizeof(plain));
+        return -1;
+    }
+    memcpy(line, "Authorization: Basic ", 21);
+    EVP_EncodeBlock((unsigned char *)line + 21, (unsigned char *)plain, n);
+    OPENSSL_cleanse(plain, sizeof(plain));
+    return 0;
+}
+
+/*
+ * Earns p->auth from a 401's challenge: Basic with this registry's
+ * credentials, or a Bearer token from the challenge's realm (asked with
+ * the credentials only when the realm is the registry itself).  0, or -1
+ * with err.
+ */
+static int authenticate(struct pull *p, const char *challenge, char *err,
+                        size_t errlen)
+{
+    struct www_auth wa;
+    struct request tq;
+    char *url = NULL, *service = NULL, *scope = NULL, basic[2048] = "";
+    char why[256];
+    const char *token;
+    json_t *root = NULL;
+    CURL *c;
+    int rc = -1;
+    size_t i, n;
+
+    memset(&tq, 0, sizeof(tq));
+    if (www_auth_parse(challenge, strlen(challenge), &wa) < 0)
+        return errf(err, errlen, "the registry asks for credentials in a "
+                    "way this executor does not speak");
+    if (wa.scheme == WWW_AUTH_BASIC) {
+        if (!p->have_cred)
+            return errf(err, errlen, "the registry asks for credentials, "
+                        "and registry_credentials_file has none for %s",
+                        p->ref.registry);
+        if (basic_line(p, p->auth, sizeof(p->auth)) < 0)
+            return errf(err, errlen, "the credentials are too long");
+        return 0;
+    }
+    /* Bearer: the realm over HTTPS, or plain HTTP if the registry is */
+    if (strncmp(wa.realm, "https://", 8) != 0
+        && !(strncmp(wa.realm, "http://", 7) == 0
+             && strncmp(p->base, "http://", 7) == 0))
+        return errf(err, errlen, "the registry's token realm is not an "
+                    "https:// URL");
+    c = curl_easy_init();
+    if (c == NULL)
+        return errf(err, errlen, "out of memory");
+    if (wa.scope[0] == '\0')
+        snprintf(wa.scope, sizeof(wa.scope), "repository:%s:pull",
+                 p->ref.repository);
+    service = curl_easy_escape(c, wa.service, 0);
+    scope = curl_easy_escape(c, wa.scope, 0);
+    n = strlen(wa.realm) + (service ? strlen(service) : 0)
+        + (scope ? strlen(scope) : 0) + 32;
+    url = service && scope ? malloc(n) : NULL;
+    if (url == NULL) {
+        errf(err, errlen, "out of memory");
+        goto out;
+    }
+    snprintf(url, n, "%s%cservice=%s&scope=%s", wa.realm,
+             strchr(wa.realm, '?') ? '&' : '?', service, scope);
+    tq.p = p;
+    tq.fd = -1;
+    tq.max = 64 * 1024;
+    if (p->have_cred && same_origin(p, url)) {
+        if (basic_line(p, basic, sizeof(basic)) < 0) {
+            errf(err, errlen, "the credentials are too long");
+            goto out;
+        }
+        tq.auth = basic;
+    }
+    if (get(&tq, url, "Accept: application/json", why, sizeof(why)) < 0) {
+        errf(err, errlen, "the token service: %s", why);
+        goto out;
+    }
+    if (tq.status != 200 || tq.buf == NULL) {
+        errf(err, errlen, "the token service answered %ld", tq.status);
+        goto out;
+    }
+    root = json_loadb(tq.buf, tq.len, 0, NULL);
+    token = json_string_value(json_object_get(root, "token"));
+    if (token == NULL)
+        token = json_string_value(json_object_get(root, "access_token"));
+    n = token != NULL ? strlen(token) : 0;
+    for (i = 0; i < n; i++) {
+        if (token[i] <= ' ' || token[i] >= 0x7f)
+            break;
+    }
+    if (n == 0 || i < n || n + 23 >= sizeof(p->auth)) {
+        errf(err, errlen, "the token service sent no usable token");
+        goto out;
+    }
+    snprintf(p->auth, sizeof(p->auth), "Authorization: Bearer %s", token);
+    rc = 0;
+out:
+    if (tq.buf != NULL) {
+        OPENSSL_cleanse(tq.buf, tq.len);
+        free(tq.buf);
+    }
+    OPENSSL_cleanse(basic, sizeof(basic));
+    json_decref(root);
+    curl_free(service);
+    curl_free(scope);
+    free(url);
+    curl_easy_cleanup(c);
+    return rc;
+}
+
+/* GET of the registry, earning credentials once if it answers 401. */
+static int get_authorized(struct pull *p, struct request *q,
+                          const char *url, const char *accept, char *err,
+                          size_t errlen)
+{
+    if (get(q, url, accept, err, errlen) < 0)
+        return -1;
+    if (q->status != 401 || p->auth_tried)
+        return 0;
+    p->auth_tried = 1;
+    if (authenticate(p, q->challenge, err, errlen) < 0)
+        return -1;
+    q->len = 0;
+    q->over = 0;
+    return get(q, url, accept, err, errlen);
 }
 
 /* ------------------------------------------------------------- the pull */
@@ -527,7 +751,7 @@ out:
  * Fetches the manifest named by what (a tag or a digest) into memory:
  * *doc (malloc()ed), its digest and media type in *d.
  */
-static enum image_error fetch_manifest(const struct pull *p, const char *what,
+static enum image_error fetch_manifest(struct pull *p, const char *what,
                                        char **doc, size_t *len,
                                        struct oci_descriptor *d,
                                        char *err, size_t errlen)
@@ -540,7 +764,7 @@ static enum image_error fetch_manifest(const struct pull *p, const char *what,
     q.fd = -1;
     q.max = p->manifest_max;
     snprintf(url, sizeof(url), "%s/manifests/%s", p->base, what);
-    if (get(&q, url, ACCEPT_MANIFESTS, why, sizeof(why)) < 0) {
+    if (get_authorized(p, &q, url, ACCEPT_MANIFESTS, why, sizeof(why)) < 0) {
         free(q.buf);
         errf(err, errlen, "image \"%s\": the registry %s: %s", p->name,
              p->ref.registry, why);
@@ -662,7 +886,7 @@ static const char *host_arch(void)
 }
 
 /* The manifest (by tag or digest), its index resolved, and its blobs. */
-static enum image_error pull(const struct pull *p,
+static enum image_error pull(struct pull *p,
                              struct oci_descriptor *out, char *err,
                              size_t errlen)
 {
@@ -869,6 +1093,13 @@ enum image_error registry_resolve(const char *name,
         return IMAGE_BAD_NAME;
     }
     p.explicit = config_registry_listed(R.allowed, p.ref.registry);
+    memcpy(p.allowed, R.allowed, sizeof(p.allowed));
+    for (i = 0; i < (int)R.ncreds; i++) {
+        if (strcasecmp(R.creds[i].registry, p.ref.registry) == 0) {
+            p.cred = R.creds[i];
+            p.have_cred = 1;
+        }
+    }
     if (!p.explicit && strcasecmp(p.ref.registry, R.default_registry) != 0) {
         pthread_mutex_unlock(&R.mu);
         errf(err, errlen, "image \"%s\": the registry %s is not in this "
@@ -949,5 +1180,7 @@ enum image_error registry_resolve(const char *name,
     R.busy[i] = R.busy[--R.nbusy];
     pthread_cond_broadcast(&R.cv);
     pthread_mutex_unlock(&R.mu);
+    OPENSSL_cleanse(&p.cred, sizeof(p.cred));
+    OPENSSL_cleanse(p.auth, sizeof(p.auth));
     return rc;
 }

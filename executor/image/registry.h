@@ -31,8 +31,12 @@
  * done.  Returns how many. */
 int registry_cleanup(void);
 
-/* Takes the registry settings of cfg (at start, on reload). */
-void registry_configure(const struct config *cfg);
+/*
+ * Takes the registry settings of cfg (at start, on reload), and reads
+ * registry_credentials_file.  0, or -1 (logged) when that file cannot be
+ * used: the credentials read before stay.
+ */
+int registry_configure(const struct config *cfg);
 
 /*
  * Resolves the registry reference name to its manifest for this host,

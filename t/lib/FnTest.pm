@@ -424,11 +424,13 @@ sub executor_start {
 
 # A registry of its own (Debian's docker-registry, the distribution
 # project's), on 127.0.0.1 and a free port, its storage in a temporary
-# directory; stopped at exit.  ->port, ->host ("127.0.0.1:<port>"),
+# directory; stopped at exit (htpasswd => { user => password }: basic
+# authentication).  ->port, ->host ("127.0.0.1:<port>"),
 # ->stop, ->start (again, same port and storage), ->log (its access log
 # so far), ->push(oci_dir, tag, repository:tag, format => 'v2s2'|'oci',
 # all => 1).
 sub registry_start {
+    my (%o) = @_;
     my $bin = '/usr/bin/docker-registry';
     -x $bin or Test::More::plan(skip_all => 'no docker-registry (make deps)');
     my $n = ++(our $REGISTRY_COUNT);
@@ -436,7 +438,19 @@ sub registry_start {
     make_path("$dir/data");
     my $self = bless { dir => $dir, port => free_port() }, 'FnTest::Registry';
     $self->{host} = "127.0.0.1:$self->{port}";
-    spew("$dir/config.yml", <<YML);
+    my $auth = '';
+    if (my $users = $o{htpasswd}) {
+        # bcrypt, as the registry wants it (glibc's crypt makes it)
+        spew("$dir/htpasswd", join('', map {
+            my @salt = ('.', '/', 'a' .. 'z', 'A' .. 'Z', 0 .. 9);
+            my $salt = join('', map { $salt[rand @salt] } 1 .. 22);
+            "$_:" . crypt($users->{$_}, "\$2y\$05\$$salt") . "\n"
+        } sort keys %$users));
+        $auth = "auth:\n  htpasswd:\n    realm: functions-test\n"
+              . "    path: $dir/htpasswd\n";
+        $self->{creds} = join(':', %$users);
+    }
+    spew("$dir/config.yml", <<YML . $auth);
 version: 0.1
 log:
   level: info
@@ -496,8 +510,16 @@ sub push {
     my @args = ('skopeo', '--insecure-policy', 'copy', '--quiet',
                 '--dest-tls-verify=false');
     push @args, '--format', $o{format} if $o{format};
+    push @args, '--dest-creds', $self->{creds} if $self->{creds};
     push @args, '--all' if $o{all};
-    my $out = `@args oci:$src:$tag docker://$self->{host}/$dest 2>&1`;
+    push @args, "oci:$src:$tag", "docker://$self->{host}/$dest";
+    my $pid = open(my $fh, '-|') // die "fork: $!";
+    if ($pid == 0) {
+        open(STDERR, '>&', \*STDOUT);
+        exec(@args) or POSIX::_exit(127);
+    }
+    my $out = do { local $/; <$fh> };
+    close $fh;
     $? == 0 or die "skopeo copy to $dest failed: $out";
     return 1;
 }
