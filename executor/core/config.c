@@ -215,6 +215,18 @@ static int set_duration(uint64_t *dst, const char *value)
     return parse_duration_ms(value, dst);
 }
 
+/* A duration from min to max milliseconds. */
+static int set_range_duration(uint64_t *dst, const char *value, uint64_t min,
+                              uint64_t max)
+{
+    uint64_t v;
+
+    if (parse_duration_ms(value, &v) < 0 || v < min || v > max)
+        return -1;
+    *dst = v;
+    return 0;
+}
+
 static int set_size(uint64_t *dst, const char *value)
 {
     return parse_size(value, dst);
@@ -375,17 +387,13 @@ static int apply_function_key(struct config *cfg, const char *key,
     }
     if (strcmp(key, "queue_timeout") == 0) {
         *expect = "a duration up to 1h";
-        if (set_duration(&cfg->queue_timeout_ms, value) < 0
-            || cfg->queue_timeout_ms > 3600 * 1000)
-            return -1;
-        return 0;
+        return set_range_duration(&cfg->queue_timeout_ms, value,
+                                  0, 3600 * 1000);
     }
     if (strcmp(key, "sandbox_idle_timeout") == 0) {
         *expect = "a duration up to 1h (0: a sandbox serves one call)";
-        if (set_duration(&cfg->sandbox_idle_timeout_ms, value) < 0
-            || cfg->sandbox_idle_timeout_ms > 3600 * 1000)
-            return -1;
-        return 0;
+        return set_range_duration(&cfg->sandbox_idle_timeout_ms, value,
+                                  0, 3600 * 1000);
     }
     if (strcmp(key, "sandbox_idle_max") == 0) {
         *expect = "a number from 0 (a sandbox serves one call) to 100000";
@@ -493,18 +501,13 @@ static int apply_registry_key(struct config *cfg, const char *key,
     }
     if (strcmp(key, "registry_timeout") == 0) {
         *expect = "a duration from 1s to 1h";
-        if (set_duration(&cfg->registry_timeout_ms, value) < 0
-            || cfg->registry_timeout_ms < 1000
-            || cfg->registry_timeout_ms > 3600 * 1000)
-            return -1;
-        return 0;
+        return set_range_duration(&cfg->registry_timeout_ms, value,
+                                  1000, 3600 * 1000);
     }
     if (strcmp(key, "registry_tag_ttl") == 0) {
         *expect = "a duration up to 1d";
-        if (set_duration(&cfg->registry_tag_ttl_ms, value) < 0
-            || cfg->registry_tag_ttl_ms > 86400 * 1000)
-            return -1;
-        return 0;
+        return set_range_duration(&cfg->registry_tag_ttl_ms, value,
+                                  0, 86400 * 1000);
     }
     if (strcmp(key, "registry_manifest_max") == 0) {
         *expect = "a size from 4k to 64m";
@@ -560,11 +563,8 @@ static int apply_async_key(struct config *cfg, const char *key,
     }
     if (strcmp(key, "async_retry_delay") == 0) {
         *expect = "a duration from 100ms to 1h";
-        if (set_duration(&cfg->async_retry_delay_ms, value) < 0
-            || cfg->async_retry_delay_ms < 100
-            || cfg->async_retry_delay_ms > 3600 * 1000)
-            return -1;
-        return 0;
+        return set_range_duration(&cfg->async_retry_delay_ms, value,
+                                  100, 3600 * 1000);
     }
     if (strcmp(key, "mysql_server") == 0) {
         *expect = "host:port or unix:/path";
@@ -669,11 +669,8 @@ static int apply(struct config *cfg, const char *key, const char *value,
     }
     if (strcmp(key, "read_timeout") == 0) {
         *expect = "a duration from 1s to 1h";
-        if (set_duration(&cfg->read_timeout_ms, value) < 0
-            || cfg->read_timeout_ms < 1000
-            || cfg->read_timeout_ms > 3600 * 1000)
-            return -1;
-        return 0;
+        return set_range_duration(&cfg->read_timeout_ms, value,
+                                  1000, 3600 * 1000);
     }
     if (strncmp(key, "amqp_", 5) == 0 || strncmp(key, "async_", 6) == 0
         || strncmp(key, "mysql_", 6) == 0)

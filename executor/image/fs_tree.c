@@ -3,9 +3,11 @@
  */
 #include "fs_tree.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/stat.h>
 
 static int rm_entry(const char *path, const struct stat *st, int flag,
@@ -55,4 +57,29 @@ int fs_tree_usage(const char *path, uint64_t *bytes)
     rc = nftw(path, add_entry, 16, FTW_PHYS);
     *bytes = usage;
     return rc == 0 ? 0 : -1;
+}
+
+int fs_tree_sweep(const char *dir, const char *const *marks)
+{
+    const char *const *m;
+    struct dirent *d;
+    char path[1024];
+    DIR *dp = opendir(dir);
+    int n = 0;
+
+    if (dp == NULL)
+        return 0;
+    while ((d = readdir(dp)) != NULL) {
+        for (m = marks; *m != NULL; m++) {
+            if (strstr(d->d_name, *m) != NULL)
+                break;
+        }
+        if (*m == NULL)
+            continue;
+        snprintf(path, sizeof(path), "%.500s/%.400s", dir, d->d_name);
+        if (fs_tree_remove(path) == 0)
+            n++;
+    }
+    closedir(dp);
+    return n;
 }

@@ -14,7 +14,6 @@
 
 #include <archive.h>
 #include <archive_entry.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
@@ -684,14 +683,11 @@ enum image_error image_prepare(const char *image_dir, const char *store_dir,
     doc = read_blob(layout, &mdesc, name, &len, err, errlen);
     if (doc == NULL)
         goto out;
-    m = malloc(sizeof(*m));
+    m = oci_manifest_new(doc, len, err, errlen);
     if (m == NULL) {
-        errf(err, errlen, "out of memory");
-        rc = IMAGE_IO;
+        rc = errno == ENOMEM ? IMAGE_IO : IMAGE_BROKEN;
         goto out;
     }
-    if (oci_manifest_parse(doc, len, m, err, errlen) < 0)
-        goto out;
     free(doc);
     doc = read_blob(layout, &m->config, name, &len, err, errlen);
     if (doc == NULL)
@@ -735,24 +731,10 @@ void image_free(struct image *img)
 
 int image_store_cleanup(void)
 {
-    char path[512];
-    struct dirent *d;
-    DIR *dp = opendir(IMAGE_STORE_ROOTFS);
-    int n = 0;
+    static const char *const marks[] = {
+        IMAGE_STORE_UNPACKING, IMAGE_STORE_REMOVING, NULL
+    };
 
-    if (dp == NULL)
-        return 0;
-    while ((d = readdir(dp)) != NULL) {
-        if (strncmp(d->d_name, IMAGE_STORE_UNPACKING,
-                    sizeof(IMAGE_STORE_UNPACKING) - 1) != 0
-            && strncmp(d->d_name, IMAGE_STORE_REMOVING,
-                       sizeof(IMAGE_STORE_REMOVING) - 1) != 0)
-            continue;
-        snprintf(path, sizeof(path), IMAGE_STORE_ROOTFS "/%.400s",
-                 d->d_name);
-        if (fs_tree_remove(path) == 0)
-            n++;
-    }
-    closedir(dp);
-    return n;
+    /* names made only by this store start with these marks */
+    return fs_tree_sweep(IMAGE_STORE_ROOTFS, marks);
 }

@@ -5,6 +5,7 @@
 #include "errf.h"
 #include "route_def.h"
 
+#include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -104,20 +105,35 @@ static json_t *load(const char *json, size_t len, const char *what,
     return root;
 }
 
+/* An index's document and its "manifests" array (NULL: err says why). */
+static json_t *index_manifests(const char *json, size_t len, const char *what,
+                               json_t **root, char *err, size_t errlen)
+{
+    json_t *ms;
+
+    *root = load(json, len, what, err, errlen);
+    if (*root == NULL)
+        return NULL;
+    ms = json_object_get(*root, "manifests");
+    if (!json_is_array(ms)) {
+        errf(err, errlen, "%s has no manifests list", what);
+        json_decref(*root);
+        *root = NULL;
+        return NULL;
+    }
+    return ms;
+}
+
 int oci_index_select(const char *json, size_t len, const char *tag,
                      struct oci_descriptor *out, char *err, size_t errlen)
 {
-    json_t *root = load(json, len, "index.json", err, errlen), *ms, *m;
+    json_t *root, *ms, *m;
     size_t i, found = 0;
     int rc = -1;
 
-    if (root == NULL)
+    ms = index_manifests(json, len, "index.json", &root, err, errlen);
+    if (ms == NULL)
         return -1;
-    ms = json_object_get(root, "manifests");
-    if (!json_is_array(ms)) {
-        errf(err, errlen, "index.json has no manifests list");
-        goto done;
-    }
     json_array_foreach(ms, i, m) {
         json_t *ann = json_object_get(m, "annotations");
         json_t *name = json_object_get(ann, OCI_REF_NAME);
@@ -153,6 +169,24 @@ done:
     return rc;
 }
 
+struct oci_manifest *oci_manifest_new(const char *json, size_t len,
+                                      char *err, size_t errlen)
+{
+    struct oci_manifest *m = malloc(sizeof(*m));
+
+    if (m == NULL) {
+        errf(err, errlen, "out of memory");
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (oci_manifest_parse(json, len, m, err, errlen) < 0) {
+        free(m);
+        errno = EINVAL;
+        return NULL;
+    }
+    return m;
+}
+
 int oci_is_manifest(const char *mt)
 {
     return strcmp(mt, OCI_MEDIA_MANIFEST) == 0
@@ -169,17 +203,13 @@ int oci_index_platform(const char *json, size_t len, const char *os,
                        const char *arch, struct oci_descriptor *out,
                        char *err, size_t errlen)
 {
-    json_t *root = load(json, len, "image index", err, errlen), *ms, *m;
+    json_t *root, *ms, *m;
     size_t i;
     int rc = -1;
 
-    if (root == NULL)
+    ms = index_manifests(json, len, "the image index", &root, err, errlen);
+    if (ms == NULL)
         return -1;
-    ms = json_object_get(root, "manifests");
-    if (!json_is_array(ms)) {
-        errf(err, errlen, "the image index has no manifests list");
-        goto done;
-    }
     json_array_foreach(ms, i, m) {
         json_t *pf = json_object_get(m, "platform");
         const char *o = json_string_value(json_object_get(pf, "os"));

@@ -64,6 +64,11 @@ int oci_index_select(const char *json, size_t len, const char *tag,
 int oci_manifest_parse(const char *json, size_t len, struct oci_manifest *m,
                        char *err, size_t errlen);
 
+/* The same, parsed into a malloc()ed manifest; NULL with err and errno
+ * (ENOMEM, or EINVAL for a document refused). */
+struct oci_manifest *oci_manifest_new(const char *json, size_t len,
+                                      char *err, size_t errlen);
+
 /* An image manifest's media type (OCI's or Docker's v2s2): 1, else 0. */
 int oci_is_manifest(const char *media_type);
 /* An image index's (OCI's, or Docker's manifest list): 1, else 0. */

@@ -4,12 +4,12 @@
 #include "registry.h"
 #include "registry_auth.h"
 #include "file_read.h"
+#include "fs_tree.h"
 #include "errf.h"
 #include "image_ref.h"
 #include "log.h"
 
 #include <curl/curl.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -155,23 +155,9 @@ int registry_configure(const struct config *cfg)
 
 int registry_cleanup(void)
 {
-    DIR *dp = opendir(REGISTRY_LAYOUT "/blobs/sha256");
-    struct dirent *d;
-    char path[400];
-    int n = 0;
+    static const char *const marks[] = { ".tmp-", NULL };
 
-    if (dp == NULL)
-        return 0;
-    while ((d = readdir(dp)) != NULL) {
-        if (strstr(d->d_name, ".tmp-") == NULL)
-            continue;
-        snprintf(path, sizeof(path), REGISTRY_LAYOUT "/blobs/sha256/%.300s",
-                 d->d_name);
-        if (unlink(path) == 0)
-            n++;
-    }
-    closedir(dp);
-    return n;
+    return fs_tree_sweep(REGISTRY_LAYOUT "/blobs/sha256", marks);
 }
 
 /* ----------------------------------------------------------- addresses */
@@ -922,15 +908,10 @@ static enum image_error pull(struct pull *p,
         rc = IMAGE_BROKEN;
         goto out;
     }
-    m = malloc(sizeof(*m));
+    m = oci_manifest_new(doc, len, err, errlen);
     if (m == NULL) {
-        errf(err, errlen, "out of memory");
-        rc = IMAGE_IO;
-        goto out;
-    }
-    if (oci_manifest_parse(doc, len, m, err, errlen) < 0) {
+        rc = errno == ENOMEM ? IMAGE_IO : IMAGE_BROKEN;
         errf_append(err, errlen, " (image \"%s\")", p->name);
-        rc = IMAGE_BROKEN;
         goto out;
     }
     total = (uint64_t)(m->config.size > 0 ? m->config.size : 0);
@@ -982,9 +963,9 @@ static int manifest_complete(const struct oci_descriptor *d)
     doc = malloc((size_t)d->size + 1);
     len = doc != NULL ? fread(doc, 1, (size_t)d->size, f) : 0;
     fclose(f);
-    m = malloc(sizeof(*m));
-    if (doc != NULL && m != NULL && len == (size_t)d->size
-        && oci_manifest_parse(doc, len, m, err, sizeof(err)) == 0) {
+    m = doc != NULL && len == (size_t)d->size
+        ? oci_manifest_new(doc, len, err, sizeof(err)) : NULL;
+    if (m != NULL) {
         ok = have_blob(&m->config);
         for (i = 0; ok && i < m->nlayers; i++)
             ok = have_blob(&m->layers[i]);
