@@ -152,22 +152,36 @@ static void test_validate(void)
 
 static void test_units(void)
 {
+    static const struct {
+        int size;               /* parse_size, else parse_duration_ms */
+        const char *text;
+        int rc;
+        uint64_t value;         /* when rc is 0 */
+        const char *name;
+    } cases[] = {
+        { 0, "250ms", 0, 250, "250ms" },
+        { 0, "3", 0, 3000, "a bare number means seconds" },
+        { 0, "1h", 0, 3600000, "1h" },
+        { 0, "-1s", -1, 0, "negative refused" },
+        { 0, "s", -1, 0, "no digits refused" },
+        { 1, "64k", 0, 65536, "64k" },
+        { 1, "1G", 0, 1073741824, "1G" },
+        { 1, "1kb", -1, 0, "kb refused" },
+        { 1, "18446744073709551615k", -1, 0, "overflow refused" },
+    };
     uint64_t v;
+    size_t i;
+    int rc;
 
-    is_int(parse_duration_ms("250ms", &v), 0, "250ms");
-    is_int(v, 250, "is 250");
-    is_int(parse_duration_ms("3", &v), 0, "a bare number");
-    is_int(v, 3000, "means seconds");
-    is_int(parse_duration_ms("1h", &v), 0, "1h");
-    is_int(v, 3600000, "is 3600000");
-    is_int(parse_duration_ms("-1s", &v), -1, "negative refused");
-    is_int(parse_duration_ms("s", &v), -1, "no digits refused");
-    is_int(parse_size("64k", &v), 0, "64k");
-    is_int(v, 65536, "is 65536");
-    is_int(parse_size("1G", &v), 0, "1G");
-    is_int(v, 1073741824, "is 1073741824");
-    is_int(parse_size("1kb", &v), -1, "kb refused");
-    is_int(parse_size("18446744073709551615k", &v), -1, "overflow refused");
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        v = 0;
+        rc = cases[i].size ? parse_size(cases[i].text, &v)
+                           : parse_duration_ms(cases[i].text, &v);
+        is_int(rc, cases[i].rc, "%s", cases[i].name);
+        if (rc == 0)
+            is_int(v, cases[i].value, "  is %llu",
+                   (unsigned long long)cases[i].value);
+    }
 }
 
 static void test_image_limits(void)
