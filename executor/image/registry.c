@@ -445,7 +445,8 @@ static int get(struct request *q, const char *first_url,
         if (q->status < 300 || q->status >= 400 || q->status == 304)
             return 0;
         /* a redirect: to http(s) only, and never back to plain HTTP from
-         * HTTPS; credentials never follow it (none are sent today) */
+         * HTTPS; credentials follow it only within the registry's own
+         * origin (above) */
         if (q->location[0] == '\0')
             return errf(err, errlen, "a redirect without a location");
         if (q->location[0] == '/' && q->location[1] != '/') {
@@ -1075,12 +1076,6 @@ enum image_error registry_resolve(const char *name,
     }
     p.explicit = config_registry_listed(R.allowed, p.ref.registry);
     memcpy(p.allowed, R.allowed, sizeof(p.allowed));
-    for (i = 0; i < (int)R.ncreds; i++) {
-        if (strcasecmp(R.creds[i].registry, p.ref.registry) == 0) {
-            p.cred = R.creds[i];
-            p.have_cred = 1;
-        }
-    }
     if (!p.explicit && strcasecmp(p.ref.registry, R.default_registry) != 0) {
         pthread_mutex_unlock(&R.mu);
         errf(err, errlen, "image \"%s\": the registry %s is not in this "
@@ -1091,7 +1086,6 @@ enum image_error registry_resolve(const char *name,
     snprintf(p.base, sizeof(p.base), "%s://%s/v2/%s",
              secure ? "https" : "http", p.ref.registry, p.ref.repository);
     memcpy(p.ca_file, R.ca_file, sizeof(p.ca_file));
-    p.deadline_ms = now_ms() + R.timeout_ms;
     p.manifest_max = (size_t)R.manifest_max;
     p.blob_max = R.blob_max;
     p.image_max = R.image_max;
@@ -1127,6 +1121,15 @@ enum image_error registry_resolve(const char *name,
         return IMAGE_IO;
     }
     R.nbusy++;
+    /* what the pull needs from here: its deadline, this registry's
+     * credentials (wiped when it ends) */
+    p.deadline_ms = now_ms() + R.timeout_ms;
+    for (i = 0; i < (int)R.ncreds; i++) {
+        if (strcasecmp(R.creds[i].registry, p.ref.registry) == 0) {
+            p.cred = R.creds[i];
+            p.have_cred = 1;
+        }
+    }
     pthread_mutex_unlock(&R.mu);
 
     if (mkdir(REGISTRY_LAYOUT, 0755) < 0 && errno != EEXIST)

@@ -276,6 +276,7 @@ int server_start(struct server *s, uv_loop_t *loop, const struct config *cfg,
     char self[1024], *slash;
     struct stat st;
     ssize_t n;
+    int fd;
 
     memset(s, 0, sizeof(*s));
     s->loop = loop;
@@ -325,8 +326,8 @@ int server_start(struct server *s, uv_loop_t *loop, const struct config *cfg,
     }
     /* sandboxes run it as their init, from this descriptor, as the
      * sandbox user: it must be executable by everyone */
-    s->sandboxes.helper_fd = open(s->sandboxes.helper,
-                                  O_RDONLY | O_CLOEXEC);
+    fd = open(s->sandboxes.helper, O_RDONLY | O_CLOEXEC);
+    s->sandboxes.helper_fd = fd;
     if (s->sandboxes.helper_fd < 0 || fstat(s->sandboxes.helper_fd, &st) < 0
         || !(st.st_mode & S_IXOTH)) {
         errf(err, errlen, "%s must be readable and executable by "
