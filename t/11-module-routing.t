@@ -234,7 +234,8 @@ subtest 'a route with a jwt_key needs a signed token' => sub {
         or diag($r->{body});
     like($r->{body}, qr/^HEADER_X_PROBE=probe-value$/m, '  with the headers');
     like($r->{body}, qr/the body$/, '  and its body');
-    unlike($r->{body}, qr/k3y/, 'the key reaches no function');
+    # the whole key: its first bytes may stand in a token's base64 by chance
+    unlike($r->{body}, qr/k3y-of-the-route/, 'the key reaches no function');
     for my $bad (
         [ 'another key', jwt('wrong', {}) ],
         [ 'alg none', jwt('k3y-of-the-route', {}, header => { alg => 'none' }) =~ s/\.[^.]*$/./r ],
