@@ -278,7 +278,7 @@ int main(int argc, char **argv)
     struct config cfg;
     struct log_record r;
     char err[512];
-    int opt, test_only = 0, rc, n, lock_fd;
+    int opt, test_only = 0, rc, n, k, lock_fd;
     uint64_t image_bytes;
 
     while ((opt = getopt(argc, argv, "c:tVh")) != -1) {
@@ -337,10 +337,17 @@ int main(int argc, char **argv)
         log_msg(LOG_LEVEL_ERROR, "cannot start", err);
         return 1;
     }
-    /* what an earlier run left half done */
-    n = image_store_cleanup() + registry_cleanup();
-    if (n > 0 && log_begin(&r, LOG_LEVEL_INFO, "removed leftovers")) {
-        log_int(&r, "temp_dirs", n);
+    /* what an earlier run left half done, or named by nothing */
+    n = image_store_cleanup();
+    k = registry_store_init();
+    if (k < 0) {
+        log_msg(LOG_LEVEL_ERROR, "cannot make the store of pulled images",
+                strerror(errno));
+        return 1;
+    }
+    if (n + k > 0 && log_begin(&r, LOG_LEVEL_INFO, "removed leftovers")) {
+        log_int(&r, "unpacks", n);
+        log_int(&r, "pulled_files", k);
         log_end(&r);
     }
     image_trees_configure(&cfg);

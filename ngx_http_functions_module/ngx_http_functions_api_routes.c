@@ -10,6 +10,7 @@
 
 
 #include "ngx_http_functions_api.h"
+#include "image_ref.h"
 
 #include <mysql.h>
 
@@ -58,6 +59,8 @@ static json_t *ngx_http_functions_route_item(ngx_http_functions_api_t *api,
 static void ngx_http_functions_route_written(ngx_http_functions_api_t *api);
 static json_t *ngx_http_functions_route_read(ngx_http_functions_api_t *api);
 static void ngx_http_functions_route_answer(ngx_http_functions_api_t *api);
+static ngx_int_t ngx_http_functions_route_registry(
+    ngx_http_functions_api_t *api, const char *image);
 static void ngx_http_functions_route_patch_read(
     ngx_http_functions_api_t *api);
 static void ngx_http_functions_route_deleted(ngx_http_functions_api_t *api);
@@ -352,6 +355,10 @@ ngx_http_functions_route_write(ngx_http_functions_api_t *api)
     /* valid, but what no executor can run yet is not stored */
     if (route_runnable(&def, err, sizeof(err)) != 0) {
         ngx_http_functions_api_fail(api, NGX_HTTP_BAD_REQUEST, "%s", err);
+        return;
+    }
+
+    if (ngx_http_functions_route_registry(api, def.image) != NGX_OK) {
         return;
     }
 
@@ -693,4 +700,52 @@ ngx_http_functions_route_deleted(ngx_http_functions_api_t *api)
 
     ngx_http_functions_api_answer(api, NGX_HTTP_OK,
         json_pack("{s:s}", "message", "Route deleted"));
+}
+
+
+/*
+ * With functions_image_registries, an image that names its registry must
+ * name one of those (an image without one is in each executor's default
+ * registry, always allowed there).  NGX_OK, or NGX_ERROR answered 400.
+ */
+
+static ngx_int_t
+ngx_http_functions_route_registry(ngx_http_functions_api_t *api,
+    const char *image)
+{
+    size_t            len;
+    ngx_str_t        *reg;
+    ngx_uint_t        i;
+    struct image_ref  ref;
+    char              why[256];
+
+    static const char  none[] = "registry.invalid";
+
+    if (api->fmcf->image_registries == NULL
+        || !image_ref_is_registry(image)
+        || image_ref_parse(image, none, "", &ref, why, sizeof(why)) != 0
+        || ngx_strcmp(ref.registry, none) == 0)
+    {
+        return NGX_OK;
+    }
+
+    len = ngx_strlen(ref.registry);
+    reg = api->fmcf->image_registries->elts;
+
+    for (i = 0; i < api->fmcf->image_registries->nelts; i++) {
+        if (reg[i].len == len
+            && ngx_strncasecmp(reg[i].data, (u_char *) ref.registry, len)
+               == 0)
+        {
+            return NGX_OK;
+        }
+    }
+
+    ngx_http_functions_api_fail(api, NGX_HTTP_BAD_REQUEST,
+                                "route field \"image\": the registry %s "
+                                "is not one this platform pulls from "
+                                "(functions_image_registries)",
+                                ref.registry);
+
+    return NGX_ERROR;
 }

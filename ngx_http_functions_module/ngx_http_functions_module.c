@@ -18,6 +18,7 @@
 #include "ngx_http_functions_generation.h"
 #include "ngx_http_functions_guard.h"
 #include "ngx_http_functions_route.h"
+#include "image_ref.h"
 
 #include <mysql.h>
 
@@ -30,6 +31,8 @@ static char *ngx_http_functions_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static char *ngx_http_functions_route(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_functions_image_registries(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 static char *ngx_http_functions_executors(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_functions_jwt_max_lifetime(ngx_conf_t *cf,
@@ -145,6 +148,13 @@ static ngx_command_t  ngx_http_functions_commands[] = {
       offsetof(ngx_http_functions_loc_conf_t, async_credentials),
       NULL },
 
+    { ngx_string("functions_image_registries"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_functions_image_registries,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("functions_api_list_max"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_num_slot,
@@ -206,6 +216,7 @@ ngx_http_functions_create_main_conf(ngx_conf_t *cf)
      *     fmcf->cache_zone = NULL;
      *     fmcf->log_file = NULL;
      *     fmcf->metrics_zone = NULL;
+     *     fmcf->image_registries = NULL;
      */
 
     fmcf->metrics_max_apps = NGX_CONF_UNSET_UINT;
@@ -303,6 +314,50 @@ ngx_http_functions_jwt_max_lifetime(ngx_conf_t *cf, ngx_command_t *cmd,
     }
 
     lcf->jwt_max_lifetime = t;
+
+    return NGX_CONF_OK;
+}
+
+
+/* functions_image_registries host[:port] ... */
+
+static char *
+ngx_http_functions_image_registries(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_functions_main_conf_t  *fmcf = conf;
+
+    ngx_str_t   *value, *reg;
+    ngx_uint_t   i;
+
+    if (fmcf->image_registries != NULL) {
+        return "is duplicate";
+    }
+
+    fmcf->image_registries = ngx_array_create(cf->pool, cf->args->nelts - 1,
+                                              sizeof(ngx_str_t));
+    if (fmcf->image_registries == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (!image_ref_registry_valid((char *) value[i].data, value[i].len)) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid registry \"%V\", expected "
+                               "host[:port]", &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        reg = ngx_array_push(fmcf->image_registries);
+        if (reg == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *reg = value[i];
+    }
 
     return NGX_CONF_OK;
 }

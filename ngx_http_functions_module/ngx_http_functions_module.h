@@ -42,6 +42,8 @@ typedef struct {
     ngx_msec_t                      metrics_interval;   /* 0: no lines */
     ngx_flag_t                      metrics_shown;  /* functions_metrics */
     ngx_int_t                       api_list_max;   /* unpaged lists */
+    ngx_array_t                    *image_registries;   /* of ngx_str_t;
+                                                     * NULL: not known */
 } ngx_http_functions_main_conf_t;
 
 

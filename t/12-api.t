@@ -73,11 +73,12 @@ my $ng = nginx_start(http => $http, server => $server);
 # {json} decoded when it is JSON.
 sub api {
     my ($method, $path, $body, %o) = @_;
+    my $port = $o{port} // $ng->port;
     my $tok = exists $o{token} ? $o{token} : $token;
     my %h = %{ $o{headers} // {} };
     $h{Authorization} //= "Bearer $tok" if defined $tok;
     $body = $json->encode($body) if ref $body;
-    return http_request($ng->port, $method, $path, headers => \%h,
+    return http_request($port, $method, $path, headers => \%h,
                         body => $body, timeout => 30);
 }
 
@@ -719,6 +720,38 @@ subtest 'another nginx instance sees API writes within about a second' => sub {
     ok(wait_until(3, sub { http_request($ng2->port, 'GET', '/r/two/x')->{body} =~ /greeting=b$/m }),
        'the change reaches it through the generation');
     $ng2->stop;
+};
+
+subtest 'functions_image_registries: routes name only those registries' => sub {
+    my $ng3 = nginx_start(http => $http . "    functions_image_registries "
+                          . "registry.example.com:5000 127.0.0.1:5000;\n",
+                          server => $server);
+    my %p = (port => $ng3->port);
+    my $r = api('POST', '/v1/apps/regs/routes',
+                { route => { path => '/a', image => 'evil.example.com/x/y:1' } }, %p);
+    error_is($r, 400, qr/^route field "image": the registry evil\.example\.com is not one this platform pulls from \(functions_image_registries\)$/,
+             'a registry not listed: 400');
+    $r = api('POST', '/v1/apps/regs/routes',
+             { route => { path => '/a', image => '127.0.0.1:3306/x:1' } }, %p);
+    error_is($r, 400, qr/the registry 127\.0\.0\.1:3306 is not one/,
+             'a listed host on another port: 400');
+    for my $img ('Registry.Example.com:5000/team/fn:1', '127.0.0.1:5000/fn@sha256:'
+                 . ('a' x 64), 'iron/hello', 'oci:echo:v1') {
+        $r = api('POST', '/v1/apps/regs/routes',
+                 { route => { path => '/ok', image => $img } }, %p);
+        is($r->{status}, 200, "$img: accepted") or diag($r->{body});
+        api('DELETE', '/v1/apps/regs/routes/ok', undef, %p);
+    }
+    api('POST', '/v1/apps/regs/routes',
+        { route => { path => '/b', image => 'iron/hello' } }, %p);
+    $r = api('PATCH', '/v1/apps/regs/routes/b',
+             { route => { image => 'evil.example.com/x:1' } }, %p);
+    error_is($r, 400, qr/the registry evil\.example\.com is not one/,
+             'nor through a PATCH');
+    $ng3->stop;
+    my ($rc, $out) = nginx_check(http => "functions_image_registries a.example.com bad/host;");
+    isnt($rc, 0, 'an invalid registry in the directive is refused');
+    like($out, qr/invalid registry "bad\/host", expected host\[:port\]/, '  naming it');
 };
 
 subtest 'MariaDB frozen: the API answers 503, never hangs' => sub {

@@ -248,7 +248,8 @@ subtest 'metric lines follow the grammar and cover the set' => sub {
                "run.$app.requests", "run.$app.succeeded", "run.$app.error",
                "run.$app.timeout", "run.$app.time", "run.$app.wait_time",
                'sandbox.cold_starts', 'sandbox.start_time', 'hot.started',
-               'hot.stopped', 'image.pulls', 'async.wait_time',
+               'hot.stopped', 'image.unpacks', 'image.pulls',
+               'image.pull_time', 'image.pull_bytes', 'async.wait_time',
                'async.retried', 'async.dead_lettered', 'queue.depth',
                'image.stored',
                'async.accepted', 'async.failed', 'route_cache.hit',
@@ -269,9 +270,9 @@ SH
     is(scalar(@statsd), @lines + @mod, 'every line becomes a statsd line');
     is_deeply([ grep { !/^[A-Za-z0-9_.\-]+:\d+(?:\.\d+)?\|(?:c|g|ms)$/ }
                 @statsd ], [], 'in statsd\'s format');
-    my ($pulls) = grep { $_->[1] eq 'image.pulls' && $_->[2] > 0 }
-                  metrics_of($ex[0]->log);
-    ok($pulls, 'the image pull was counted');
+    my ($unpacks) = grep { $_->[1] eq 'image.unpacks' && $_->[2] > 0 }
+                    metrics_of($ex[0]->log);
+    ok($unpacks, 'the image unpack was counted');
 };
 
 # ------------------------------------------------------------ Prometheus

@@ -261,7 +261,7 @@ subtest 'first calls of one image at once unpack it once' => sub {
     is(count_lines($ex, qr/msg="image unpacked" image=oci:popular:v1 /), 1,
        'the image was unpacked once');
     my $m = unix_request($ex->socket, 'GET', '/metrics');
-    like($m->{body}, qr/^functions_image_pulls_total 1$/m,
+    like($m->{body}, qr/^functions_image_unpacks_total 1$/m,
          'and counted once');
     is_deeply([ store_entries($ex) ], [ substr($digest, 7) ],
               'one tree in the store, no leftovers');

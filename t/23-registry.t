@@ -128,9 +128,16 @@ subtest 'concurrent first calls share one pull' => sub {
     my $ok = 0;
     for (@kids) { waitpid($_, 0); $ok++ if $? == 0 }
     is($ok, 4, 'four calls at once: all 200');
-    my ($log, %fetches) = ($reg->log);
-    $fetches{$1}++ while $log =~ m{"GET /v2/team/shared/blobs/(sha256:[0-9a-f]+)}g;
-    ok(keys %fetches >= 2, 'the config and the layers were fetched')
+    # the registry logs a request once it is answered: soon after
+    my ($log, %fetches);
+    wait_until(5, sub {
+        ($log, %fetches) = ($reg->log);
+        $fetches{$1}++
+            while $log =~ m{"GET /v2/team/shared/blobs/(sha256:[0-9a-f]+)}g;
+        return keys %fetches >= 2;
+    });
+    # (the busybox layer: pulled before, with an image that has it too)
+    ok(keys %fetches >= 2, 'the config and the function\'s layer were fetched')
         or diag($log);
     is_deeply([ grep { $fetches{$_} != 1 } sort keys %fetches ], [],
               '  each blob once');
@@ -234,8 +241,175 @@ subtest 'a registry that goes away, and comes back' => sub {
     like($r->{error}, qr/team\/later:v1.*(Couldn't connect|connect)/i,
          '  with the reason') or diag($r->{error});
     $reg->start;
-    $r = call($ex, "$host/team/later:v1");
-    is($r->{status}, 200, 'back: the next call pulls it') or diag($r->{body});
+    ok(wait_until(20, sub { call($ex, "$host/team/later:v1")->{status} == 200 }),
+       'back: a call after the pause pulls it');
+};
+
+# The metrics of the executor's /metrics, by name (with labels).
+sub prom {
+    my ($e) = @_;
+    my %v;
+    for (split /\n/, unix_request($e->socket, 'GET', '/metrics')->{body}) {
+        next if /^#/;
+        $v{$1} = $2 if /^(\S+) (\S+)$/;
+    }
+    return \%v;
+}
+
+# Runs $code in $n children at once; returns their results (JSON).
+sub at_once {
+    my ($count, $code) = @_;
+    my $dir = tmpdir();
+    my @kids;
+    for my $i (1 .. $count) {
+        $n++;       # each child its own call id
+        my $pid = fork() // die;
+        if ($pid == 0) {
+            spew("$dir/kid-$i", $json->encode($code->()));
+            POSIX::_exit(0);
+        }
+        push @kids, $pid;
+    }
+    waitpid($_, 0) for @kids;
+    return map { $json->decode(slurp("$dir/kid-$_")) } 1 .. @kids;
+}
+
+subtest 'a registry that fails: one pull for the calls waiting, then a pause' => sub {
+    my $f = front(sub { sleep 0.3; answer('503 Service Unavailable') });
+    my $fh = $f->{host};
+    my $e = executor_start(allowed_registries => $fh, insecure_registries => $fh);
+    my @r = at_once(3, sub {
+        my $r = call($e, "$fh/team/down:v1");
+        return { status => $r->{status}, error => $r->{error} };
+    });
+    is_deeply([ map { $_->{status} } @r ], [ 502, 502, 502 ],
+              'three calls at once: 502 each');
+    is(scalar(grep { $_->{error} =~ /team\/down:v1.*answered 503/ } @r), 3,
+       '  naming the image and what the registry said')
+        or diag(explain(\@r));
+    my $asked = () = slurp($f->{log}) =~ m{^/v2/team/down/manifests/v1 }mg;
+    is($asked, 3, '  one pull for them all: its three tries');
+    my $r = call($e, "$fh/team/down:v1");
+    is($r->{status}, 502, 'a call right after: 502');
+    like($r->{error}, qr/answered 503.*the last pull failed \d+ ms ago; the next is tried in \d+ ms/,
+         '  saying when the next pull is') or diag($r->{error});
+    $asked = () = slurp($f->{log}) =~ m{^/v2/team/down/manifests/v1 }mg;
+    is($asked, 3, '  and the registry was not asked');
+    my $m = prom($e);
+    is($m->{functions_image_pull_failures_total}, 1, 'one failed pull counted');
+    is($m->{functions_image_pulls_total}, 0, '  and no pull');
+    $e->stop;
+    kill 'TERM', $f->{pid};
+};
+
+subtest 'a request that fails for a moment is tried again' => sub {
+    $reg->push(image('flaky', 'flaky'), 'v1', 'team/flaky:v1');
+    # the manifest's first request, and the first blob's: 503
+    my $f = front(sub { $_[2] == 1 || $_[2] == 3
+                        ? answer('503 Service Unavailable') : undef });
+    my $fh = $f->{host};
+    my $e = executor_start(allowed_registries => $fh, insecure_registries => $fh);
+    my $r = call($e, "$fh/team/flaky:v1");
+    is($r->{status}, 200, 'the pull went through') or diag($r->{body});
+    is($r->{body}, "flaky\n", '  and the function ran');
+    my $asked = () = slurp($f->{log}) =~ m{^/v2/team/flaky/manifests/v1 }mg;
+    is($asked, 2, '  the manifest asked twice');
+    my $m = prom($e);
+    is($m->{functions_image_pulls_total}, 1, 'one pull counted');
+    is($m->{functions_image_pull_failures_total}, 0, '  no failure');
+    cmp_ok($m->{functions_image_pull_bytes_total}, '>', 100_000,
+           '  the bytes it fetched');
+    is($m->{functions_image_pull_seconds_count}, 1, '  and its time');
+    $e->stop;
+    kill 'TERM', $f->{pid};
+};
+
+subtest 'the wait for a pull counts in wait_time' => sub {
+    $reg->push(image('slow', 'slow'), 'v1', 'team/slow:v1');
+    my $f = front(sub { sleep 1.5 if $_[0] =~ m{/manifests/}; undef });
+    my $fh = $f->{host};
+    my $e = executor_start(allowed_registries => $fh, insecure_registries => $fh);
+    is(call($e, "$fh/team/slow:v1")->{status}, 200, 'a pull of 1.5 s or more');
+    my $m = prom($e);
+    cmp_ok($m->{'functions_call_wait_seconds_sum{kind="sync"}'}, '>=', 1.5,
+           '  the call waited as long');
+    $e->stop;
+    kill 'TERM', $f->{pid};
+};
+
+# The hex digests of an OCI layout's manifest, config and layers.
+sub digests_of {
+    my ($src) = @_;
+    my $mhex = substr($json->decode(slurp("$src/index.json"))->{manifests}[0]{digest}, 7);
+    my $m = $json->decode(slurp("$src/blobs/sha256/$mhex"));
+    return ($mhex, map { substr($_->{digest}, 7) } $m->{config}, @{ $m->{layers} });
+}
+
+subtest 'two executors pull on their own' => sub {
+    my (undef, @blobs) = digests_of("$work/shared");
+    my $fetched = sub {
+        my $log = $reg->log;
+        return join ' ', map { scalar(() = $log =~ m{"GET /v2/team/shared/blobs/sha256:$_ }g) } @blobs;
+    };
+    my $before = $fetched->();
+    my $e2 = executor_start(allowed_registries => $host,
+                            insecure_registries => $host);
+    is(call($e2, "$host/team/shared:v1")->{status}, 200,
+       'another executor runs an image the first pulled');
+    # the registry logs a request once it is answered: soon after
+    my $want = join ' ', map { $_ + 1 } split / /, $before;
+    ok(wait_until(5, sub { $fetched->() eq $want }),
+       '  having fetched its config and layers itself, once each')
+        or diag("before: $before, after: " . $fetched->());
+    $e2->stop;
+};
+
+subtest 'under image_store_max_bytes, an evicted image takes its blobs along' => sub {
+    my %src = map { $_ => image("evict-$_", "evict-$_") } qw(a b);
+    $reg->push($src{$_}, 'v1', "team/evict-$_:v1") for qw(a b);
+    my %d = map { $_ => [ digests_of($src{$_}) ] } qw(a b);
+    my $e = executor_start(allowed_registries => $host,
+                           insecure_registries => $host,
+                           sandbox_idle_timeout => '0',
+                           image_store_max_bytes => '5m',
+                           image_max_bytes => '4m', layer_max_bytes => '4m');
+    my $blobs = $e->dir . '/state/registry/blobs/sha256';
+    my $have = sub { join ' ', map { -e "$blobs/$_" ? 1 : 0 } @_ };
+    is(call($e, "$host/team/evict-a:v1")->{body}, "evict-a\n", 'image a ran');
+    is($have->(@{ $d{a} }), '1 1 1 1', '  its manifest, config and layers kept');
+    my $m = prom($e);
+    cmp_ok($m->{functions_image_store_bytes}, '>',
+           $m->{functions_image_pull_bytes_total},
+           '  the store counts its tree and its blobs');
+    is(call($e, "$host/team/evict-b:v1")->{body}, "evict-b\n", 'image b ran');
+    ok(wait_until(10, sub { !-e "$blobs/$d{a}[0]" }),
+       'the store over its size: a\'s manifest is removed');
+    my ($am, $ac, $busybox, $al) = @{ $d{a} };
+    is($have->($ac, $al), '0 0', '  its config and own layer too');
+    is($have->(@{ $d{b} }), '1 1 1 1',
+       '  b\'s blobs stay, with the layer both use');
+    is($d{b}[2], $busybox, '  (the busybox layer both use)');
+    ok(!-e $e->dir . "/state/registry/kept/$am", '  a is no longer kept');
+    ok(-e $e->dir . "/state/registry/kept/$d{b}[0]", '  b is');
+    my $before = () = $reg->log =~ m{GET /v2/team/evict-a/blobs/sha256:$al}g;
+    is($before, 1, 'a\'s layer was fetched once');
+    is(call($e, "$host/team/evict-a:v1")->{body}, "evict-a\n", 'a runs again');
+    my $fetched = sub { scalar(() = $reg->log =~ m{GET /v2/team/evict-a/blobs/sha256:$al}g) };
+    ok(wait_until(5, sub { $fetched->() == $before + 1 }),
+       '  its layer pulled again');
+    my $after = $fetched->();
+    $e->stop;
+    # a restart, on the same state: what is kept stays
+    $e = executor_start(allowed_registries => $host,
+                        insecure_registries => $host,
+                        sandbox_idle_timeout => '0',
+                        image_store_max_bytes => '5m',
+                        image_max_bytes => '4m', layer_max_bytes => '4m',
+                        state_dir => $e->dir . '/state');
+    is(call($e, "$host/team/evict-a:v1")->{body}, "evict-a\n",
+       'after a restart: a runs');
+    is($fetched->(), $after, '  from the blobs it kept');
+    $e->stop;
 };
 
 subtest 'pre-pull: POST /images, then calls run while the registry is away' => sub {
@@ -304,21 +478,20 @@ subtest 'a registry that wants credentials (basic)' => sub {
     $priv->stop;
 };
 
-# A registry front that wants Bearer tokens, on a port of its own, in
-# front of $reg: GET /token (here, or on $o{realm_port}) hands out a
-# token; with $o{creds} ("user:password") the token wants those in Basic.
-# Every request's Authorization is written to $log.
-sub token_front {
-    my (%o) = @_;
+# A server on a port of its own in front of $reg.  Every request's path
+# and Authorization go to its log, one line each; $answer->($path, $auth,
+# $nth, $port) (the request's number, from 1; the front's port) returns
+# the answer to send, or undef to pass the request on to $reg.
+sub front {
+    my ($answer) = @_;
     my $srv = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
                                     Listen => 16, ReuseAddr => 1) or die $!;
     my $port = $srv->sockport;
     my $log = tmpdir() . "/front-$port.log";
     spew($log, '');
-    my $realm = "http://127.0.0.1:" . ($o{realm_port} // $port) . "/token";
     my $pid = fork() // die;
     if ($pid == 0) {
-        require MIME::Base64;
+        require Fcntl;
         while (my $c = $srv->accept) {
             my $kid = fork();
             if (!defined $kid || $kid) { close $c; next }
@@ -326,24 +499,21 @@ sub token_front {
             while (defined(my $l = <$c>)) { $head .= $l; last if $l eq "\r\n" }
             my ($path) = $head =~ m{^GET (\S+)};
             my ($auth) = $head =~ /^Authorization: (.*?)\r$/mi;
-            open(my $lf, '>>', $log); print $lf "$path ", ($auth // '-'), "\n"; close $lf;
-            my $ok_creds = !$o{creds} || ($auth // '') eq 'Basic '
-                . MIME::Base64::encode_base64($o{creds}, '');
-            if ($path =~ m{^/token} && $ok_creds) {
-                my $b = '{"token":"tok-123"}';
-                print $c "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                       . "Content-Length: " . length($b) . "\r\nConnection: close\r\n\r\n$b";
-            } elsif ($path =~ m{^/token}) {
-                print $c "HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
-            } elsif (($auth // '') ne 'Bearer tok-123') {
-                print $c "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer "
-                       . "realm=\"$realm\",service=\"front\",scope=\"repository:x:pull\"\r\n"
-                       . "Content-Length: 0\r\nConnection: close\r\n\r\n";
+            open(my $lf, '+>>', $log) or POSIX::_exit(1);
+            flock($lf, Fcntl::LOCK_EX());
+            print $lf ($path // '-'), ' ', ($auth // '-'), "\n";
+            seek($lf, 0, 0);
+            my $nth = () = <$lf>;
+            close $lf;
+            my $a = $answer->($path // '', $auth // '', $nth, $port);
+            if (defined $a) {
+                print $c $a;
             } else {
                 (my $fwd = $head) =~ s/^Authorization:.*\r\n//mi;
                 $fwd =~ s/^Connection:.*\r\n//mi;
                 $fwd =~ s/\r\n\r\n$/\r\nConnection: close\r\n\r\n/;
-                my $up = IO::Socket::INET->new(PeerAddr => $reg->host) or POSIX::_exit(1);
+                my $up = IO::Socket::INET->new(PeerAddr => $reg->host)
+                    or POSIX::_exit(1);
                 print $up $fwd;
                 while (sysread($up, my $buf, 65536)) { print $c $buf }
             }
@@ -353,7 +523,39 @@ sub token_front {
         POSIX::_exit(0);
     }
     close $srv;
-    return { port => $port, pid => $pid, log => $log };
+    return { port => $port, pid => $pid, log => $log,
+             host => "127.0.0.1:$port" };
+}
+
+sub answer {
+    my ($status, $head, $body) = @_;
+    $body //= '';
+    return "HTTP/1.1 $status\r\n" . ($head // '')
+         . "Content-Length: " . length($body) . "\r\nConnection: close\r\n\r\n$body";
+}
+
+# A front that wants Bearer tokens: GET /token (here, or on
+# $o{realm_port}) hands out a token; with $o{creds} ("user:password") the
+# token wants those in Basic.
+sub token_front {
+    my (%o) = @_;
+    my $realm_port = $o{realm_port};
+    my $want = $o{creds} ? 'Basic ' . do { require MIME::Base64;
+                                           MIME::Base64::encode_base64($o{creds}, '') }
+                         : undef;
+    return front(sub {
+        my ($path, $auth, undef, $port) = @_;
+        if ($path =~ m{^/token}) {
+            return answer('401 Unauthorized')
+                if defined $want && $auth ne $want;
+            return answer('200 OK', "Content-Type: application/json\r\n",
+                          '{"token":"tok-123"}');
+        }
+        return undef if $auth eq 'Bearer tok-123';
+        my $realm = "http://127.0.0.1:" . ($realm_port // $port) . "/token";
+        return answer('401 Unauthorized', "WWW-Authenticate: Bearer "
+            . "realm=\"$realm\",service=\"front\",scope=\"repository:x:pull\"\r\n");
+    });
 }
 
 subtest 'a registry that wants a bearer token' => sub {

@@ -464,6 +464,11 @@ static void image_ready(uv_work_t *w, int status)
     struct call *call = w->data;
     int hot = call->req.route.format == ROUTE_FORMAT_HTTP;
 
+    /* the wait for the image (a pull, an unpack) counts as waiting */
+    call->image_ms = uv_now(call->calls->loop) - call->image_at_ms;
+    call->wait_ms += call->image_ms;
+    if (hot)
+        call->waited = 1;   /* hot calls wait for the image first */
     if (status < 0 || call->image_error != IMAGE_OK) {
         metrics_count(METRICS_IMAGE_ERRORS);
         if (call->image_error == IMAGE_IO)
@@ -476,7 +481,7 @@ static void image_ready(uv_work_t *w, int status)
         return;
     }
     if (status == 0 && call->image.unpacked)
-        metrics_count(METRICS_IMAGE_PULLS);
+        metrics_count(METRICS_IMAGE_UNPACKS);
     if (status == 0)
         image_cache_put(call->calls->images, call->req.route.image,
                         uv_now(call->calls->loop), &call->image);
@@ -501,6 +506,7 @@ static int resolve_image(struct call *call)
     int rc;
 
     call->work.data = call;
+    call->image_at_ms = uv_now(calls->loop);
     rc = image_cache_get(calls->images, call->req.route.image,
                          uv_now(calls->loop), &call->image);
     if (rc == 1) {

@@ -92,8 +92,8 @@ static void on_hot_done(struct hot_job *job)
         || job->outcome == HOT_OOM || job->outcome == HOT_BAD_ANSWER
         || job->outcome == HOT_EXITED)
         call->exec_ms = (int64_t)(uv_now(calls->loop) - call->accepted_ms
-                                  - job->wait_ms);
-    call->wait_ms = job->wait_ms;
+                                  - call->image_ms - job->wait_ms);
+    call->wait_ms = call->image_ms + job->wait_ms;
     if (log_begin(&rec, LOG_LEVEL_DEBUG, "call finished")) {
         log_str(&rec, "call_id", call->req.call_id);
         log_str(&rec, "app", call->req.route.app);

@@ -92,6 +92,8 @@ struct call {
     int64_t enqueued_ms;        /* async: its acceptance by nginx */
     int async;                  /* its caller is the async consumer */
     int waited;                 /* it went through the capacity wait */
+    uint64_t image_at_ms;       /* uv_now() when its image was asked for */
+    uint64_t image_ms;          /* the wait for it (a pull, an unpack) */
     int64_t exec_ms;            /* how long it ran, or -1 */
     int outcome_set;
     enum metrics_outcome outcome;

@@ -49,8 +49,8 @@ static struct {
     size_t nseries, max_series;
     uint64_t counters[METRICS_COUNTERS];
     uint64_t counters_logged[METRICS_COUNTERS];
-    struct histogram wait[METRICS_KINDS], exec[METRICS_KINDS], cold;
-    struct timer wait_t[METRICS_KINDS], exec_t, cold_t;
+    struct histogram wait[METRICS_KINDS], exec[METRICS_KINDS], cold, pull;
+    struct timer wait_t[METRICS_KINDS], exec_t, cold_t, pull_t;
     uint64_t images, image_bytes;       /* in the image store */
 } M = { .mu = PTHREAD_MUTEX_INITIALIZER };
 
@@ -191,6 +191,15 @@ void metrics_cold_start(uint64_t ms)
     pthread_mutex_unlock(&M.mu);
 }
 
+void metrics_image_pull(uint64_t ms, uint64_t bytes, int ok)
+{
+    pthread_mutex_lock(&M.mu);
+    observe(&M.pull, &M.pull_t, ms);
+    M.counters[ok ? METRICS_IMAGE_PULLS : METRICS_IMAGE_PULL_FAILURES]++;
+    M.counters[METRICS_IMAGE_PULL_BYTES] += bytes;
+    pthread_mutex_unlock(&M.mu);
+}
+
 /* ----------------------------------------------------------- Prometheus */
 
 /* A label value: backslash, quote and newline escaped. */
@@ -292,6 +301,9 @@ int metrics_render_prometheus(FILE *out, const struct metrics_gauges *g)
     head(out, "functions_cold_start_seconds", "histogram",
          "Time to start a new sandbox.");
     prom_histogram(out, "functions_cold_start_seconds", "", &M.cold);
+    head(out, "functions_image_pull_seconds", "histogram",
+         "Time a pull from a registry took (manifest and blobs).");
+    prom_histogram(out, "functions_image_pull_seconds", "", &M.pull);
 
     prom_counter(out, "functions_queue_full_total",
                  "Calls refused because the wait queue was full.",
@@ -311,8 +323,17 @@ int metrics_render_prometheus(FILE *out, const struct metrics_gauges *g)
                  "Hot instances stopped (idle, killed or exited).",
                  c[METRICS_HOT_STOPPED]);
     prom_counter(out, "functions_image_pulls_total",
-                 "Images unpacked into the image store.",
+                 "Pulls of images from registries that succeeded.",
                  c[METRICS_IMAGE_PULLS]);
+    prom_counter(out, "functions_image_pull_failures_total",
+                 "Pulls of images from registries that failed.",
+                 c[METRICS_IMAGE_PULL_FAILURES]);
+    prom_counter(out, "functions_image_pull_bytes_total",
+                 "Bytes fetched from registries (manifests and blobs).",
+                 c[METRICS_IMAGE_PULL_BYTES]);
+    prom_counter(out, "functions_image_unpacks_total",
+                 "Images unpacked into the image store.",
+                 c[METRICS_IMAGE_UNPACKS]);
     prom_counter(out, "functions_image_errors_total",
                  "Images that could not be prepared.",
                  c[METRICS_IMAGE_ERRORS]);
@@ -470,6 +491,9 @@ int metrics_render_log(FILE *out, const char *prefix,
         { METRICS_HOT_STARTED, "hot", "started", "instances" },
         { METRICS_HOT_STOPPED, "hot", "stopped", "instances" },
         { METRICS_IMAGE_PULLS, "image", "pulls", "images" },
+        { METRICS_IMAGE_PULL_FAILURES, "image", "pull_failures", "images" },
+        { METRICS_IMAGE_PULL_BYTES, "image", "pull_bytes", "bytes" },
+        { METRICS_IMAGE_UNPACKS, "image", "unpacks", "images" },
         { METRICS_IMAGE_ERRORS, "image", "errors", "images" },
         { METRICS_IMAGE_REMOVED, "image", "removed", "images" },
         { METRICS_ASYNC_RECEIVED, "async", "received", "calls" },
@@ -495,10 +519,12 @@ int metrics_render_log(FILE *out, const char *prefix,
               &M.wait_t[METRICS_ASYNC]);
     line_time(out, prefix, "run", NULL, "exec_time", &M.exec_t);
     line_time(out, prefix, "sandbox", NULL, "start_time", &M.cold_t);
+    line_time(out, prefix, "image", NULL, "pull_time", &M.pull_t);
     for (k = 0; k < METRICS_KINDS; k++)
         memset(&M.wait_t[k], 0, sizeof(M.wait_t[k]));
     memset(&M.exec_t, 0, sizeof(M.exec_t));
     memset(&M.cold_t, 0, sizeof(M.cold_t));
+    memset(&M.pull_t, 0, sizeof(M.pull_t));
     for (i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
         line_count(out, prefix, counts[i].group, NULL, counts[i].name,
                    M.counters[counts[i].c] - M.counters_logged[counts[i].c],

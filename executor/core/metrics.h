@@ -46,7 +46,10 @@ enum metrics_counter {
     METRICS_SANDBOX_FAILURES,   /* sandboxes that could not start */
     METRICS_HOT_STARTED,
     METRICS_HOT_STOPPED,
-    METRICS_IMAGE_PULLS,        /* images unpacked into the store */
+    METRICS_IMAGE_PULLS,        /* pulls from a registry that succeeded */
+    METRICS_IMAGE_PULL_FAILURES,    /* and that failed */
+    METRICS_IMAGE_PULL_BYTES,   /* bytes they fetched */
+    METRICS_IMAGE_UNPACKS,      /* images unpacked into the store */
     METRICS_IMAGE_ERRORS,       /* images that could not be prepared */
     METRICS_IMAGE_REMOVED,      /* unpacked images removed (store size) */
     METRICS_ASYNC_RECEIVED,     /* messages taken from the queue */
@@ -87,6 +90,9 @@ void metrics_count(enum metrics_counter c);
 /* What the image store holds now: unpacked images and their bytes. */
 void metrics_image_store(uint64_t images, uint64_t bytes);
 void metrics_cold_start(uint64_t ms);
+
+/* A pull from a registry ended, having taken ms and fetched bytes. */
+void metrics_image_pull(uint64_t ms, uint64_t bytes, int ok);
 
 /* Returns 0, or -1 if the stream failed. */
 int metrics_render_prometheus(FILE *out, const struct metrics_gauges *g);

@@ -644,16 +644,17 @@ enum image_error image_prepare(const char *image_dir, const char *store_dir,
     struct oci_descriptor mdesc;
     struct oci_manifest *m = NULL;
     char layout[1100], path[1200], *doc = NULL;
-    size_t len;
+    size_t len, i;
     enum image_error rc = IMAGE_BROKEN;
-    int mine = 0;
+    int mine = 0, pulled = 0;
 
     memset(img, 0, sizeof(*img));
     if (image_ref_is_registry(name)) {
-        /* pulled into the executor's own blob store */
+        /* pulled into the executor's own blob store, pinned there */
         rc = registry_resolve(name, &mdesc, err, errlen);
         if (rc != IMAGE_OK)
             return rc;
+        pulled = 1;
         rc = IMAGE_BROKEN;      /* what a failure below is */
         snprintf(layout, sizeof(layout), REGISTRY_LAYOUT);
     } else {
@@ -706,6 +707,12 @@ enum image_error image_prepare(const char *image_dir, const char *store_dir,
         uint64_t bytes = 0;
 
         rc = unpack(layout, m, mdesc.digest, name, &bytes, err, errlen);
+        /* a pulled image's blobs count with its tree, and go with it */
+        if (pulled) {
+            bytes += (uint64_t)mdesc.size + (uint64_t)m->config.size;
+            for (i = 0; i < m->nlayers; i++)
+                bytes += (uint64_t)m->layers[i].size;
+        }
         image_trees_unpacked(mdesc.digest, rc, err, bytes);
         if (rc != IMAGE_OK)
             goto out;
@@ -713,6 +720,12 @@ enum image_error image_prepare(const char *image_dir, const char *store_dir,
     }
     img->held = 1;      /* the last step: nothing fails after it */
 out:
+    if (pulled) {
+        registry_store_release(mdesc.digest);
+        /* blobs that do not unpack are of no use kept */
+        if (mine && rc != IMAGE_OK)
+            registry_store_forget(mdesc.digest);
+    }
     free(doc);
     free(m);
     if (rc != IMAGE_OK)

@@ -8,7 +8,7 @@
 #include "image_lru.h"
 #include "log.h"
 #include "metrics.h"
-#include "sandbox.h"
+#include "registry_store.h"
 #include "sandbox.h"
 
 #include <dirent.h>
@@ -126,6 +126,8 @@ unsigned image_trees_load(uint64_t *bytes)
         if (fs_tree_usage(path, &f[n].bytes) < 0)
             log_msg(LOG_LEVEL_WARN, "cannot measure an unpacked image",
                     f[n].digest);
+        /* a pulled image's blobs count with its tree */
+        f[n].bytes += registry_store_bytes(f[n].digest);
         n++;
     }
     closedir(dp);
@@ -165,6 +167,9 @@ static void remove_work(uv_work_t *w)
 
     r->rc = fs_tree_remove(r->path);
     r->error = errno;
+    /* a pulled image's blobs go with its tree (unless a call wants the
+     * image again meanwhile) */
+    registry_store_forget(r->digest);
 }
 
 static void removed(uv_work_t *w, int status)

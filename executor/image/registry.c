@@ -3,11 +3,13 @@
  */
 #include "registry.h"
 #include "registry_auth.h"
+#include "registry_store.h"
 #include "file_read.h"
 #include "fs_tree.h"
 #include "errf.h"
 #include "image_ref.h"
 #include "log.h"
+#include "metrics.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -30,6 +32,11 @@
     OCI_MEDIA_DOCKER_MANIFEST ", " OCI_MEDIA_DOCKER_LIST
 #define REDIRECTS_MAX 5
 #define TAGS_MAX 1024           /* tags whose digest is kept */
+#define FAILURES_MAX 256        /* failed pulls remembered */
+#define ATTEMPTS 3              /* tries of one request */
+#define RETRY_FIRST_MS 250      /* the pause after the first, doubling */
+#define BACKOFF_FIRST_MS 1000   /* pulls of a failed image: after this, */
+#define BACKOFF_MAX_MS 30000    /* doubling up to this */
 
 /* The settings, as the last configuration gave them. */
 static struct {
@@ -53,11 +60,20 @@ static struct {
     size_t nbusy;
     /* tag -> manifest, while fresh */
     struct tag_entry {
-        char *key;              /* registry/repository:tag */
+        char *key;              /* registry/repository:tag, or @digest */
         struct oci_descriptor manifest;
         uint64_t at_ms;
     } tags[TAGS_MAX];
     size_t ntags;
+    /* key -> the last pull's failure, and the pause before the next */
+    struct failure {
+        char *key;
+        enum image_error rc;
+        char message[512];
+        uint64_t at_ms, backoff_ms;
+    } failures[FAILURES_MAX];
+    size_t nfailures;
+    uint64_t generation;        /* pulls ended */
 } R = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
 
 /* What one pull works with: a snapshot of the settings and its target. */
@@ -76,6 +92,7 @@ struct pull {
     int have_cred;
     int auth_tried;
     char auth[8192];            /* "Authorization: ..." once earned */
+    uint64_t *fetched;          /* bytes fetched (the fetchers share it) */
 };
 
 static uint64_t now_ms(void)
@@ -153,13 +170,6 @@ int registry_configure(const struct config *cfg)
     return rc;
 }
 
-int registry_cleanup(void)
-{
-    static const char *const marks[] = { ".tmp-", NULL };
-
-    return fs_tree_sweep(REGISTRY_LAYOUT "/blobs/sha256", marks);
-}
-
 /* ----------------------------------------------------------- addresses */
 
 int registry_address_private(const struct sockaddr *sa)
@@ -219,6 +229,7 @@ struct request {
     char content_type[OCI_MEDIA_TYPE_MAX];
     char challenge[2048];       /* WWW-Authenticate of a 401 */
     char refused[160];          /* why a connection was refused */
+    int transient;              /* get() failed, but a retry may not */
     /* into memory, or into a file while hashing */
     char *buf;
     size_t len, max;
@@ -407,6 +418,7 @@ static int get(struct request *q, const char *first_url,
         q->explicit = same_origin(p, url) ? p->explicit
                       : origin_listed(p, url);
         q->status = 0;
+        q->transient = 0;
         q->location[0] = q->refused[0] = '\0';
         curl_easy_setopt(c, CURLOPT_URL, url);
         curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -440,8 +452,14 @@ static int get(struct request *q, const char *first_url,
                         "document or blob may hold");
         if (q->refused[0] != '\0')
             return errf(err, errlen, "%s", q->refused);
-        if (rc != CURLE_OK)
+        if (rc != CURLE_OK) {
+            q->transient = rc == CURLE_COULDNT_CONNECT
+                           || rc == CURLE_SEND_ERROR
+                           || rc == CURLE_RECV_ERROR
+                           || rc == CURLE_GOT_NOTHING
+                           || rc == CURLE_PARTIAL_FILE;
             return errf(err, errlen, "%s", curl_easy_strerror(rc));
+        }
         if (q->status < 300 || q->status >= 400 || q->status == 304)
             return 0;
         /* a redirect: to http(s) only, and never back to plain HTTP from
@@ -608,56 +626,27 @@ static int get_authorized(struct pull *p, struct request *q,
 
 /* ------------------------------------------------------------- the pull */
 
-static void sha256_hex(const void *data, size_t len, char *out)
+/*
+ * After a failed attempt (get() failed, or answered q->status): whether
+ * to try again, having waited.  A registry that could not be reached for
+ * a moment, or said it was overloaded, gets ATTEMPTS tries with a pause
+ * that doubles, within the pull's deadline.
+ */
+static int retry_after(const struct pull *p, int attempt, int failed,
+                       const struct request *q)
 {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int n = 0, i;
+    uint64_t pause = (uint64_t)RETRY_FIRST_MS << attempt;
 
-    EVP_Digest(data, len, md, &n, EVP_sha256(), NULL);
-    strcpy(out, "sha256:");
-    for (i = 0; i < n; i++)
-        sprintf(out + 7 + 2 * i, "%02x", md[i]);
-}
-
-static void blob_file(char *out, size_t size, const char *digest)
-{
-    snprintf(out, size, REGISTRY_LAYOUT "/blobs/sha256/%.64s", digest + 7);
-}
-
-static int have_blob(const struct oci_descriptor *d)
-{
-    char path[256];
-    struct stat st;
-
-    blob_file(path, sizeof(path), d->digest);
-    return stat(path, &st) == 0 && S_ISREG(st.st_mode)
-           && st.st_size == d->size;
-}
-
-/* Stores bytes under their digest (a manifest, as fetched). */
-static int store_document(const char *digest, const char *data, size_t len)
-{
-    char path[256], tmp[300];
-    int fd;
-
-    blob_file(path, sizeof(path), digest);
-    snprintf(tmp, sizeof(tmp), "%s.tmp-%lu", path,
-             (unsigned long)pthread_self());
-    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-              0644);
-    if (fd < 0)
-        return -1;
-    if (write(fd, data, len) != (ssize_t)len) {
-        close(fd);
-        unlink(tmp);
-        return -1;
-    }
-    close(fd);
-    if (rename(tmp, path) < 0) {
-        unlink(tmp);
-        return -1;
-    }
-    return 0;
+    if (attempt + 1 >= ATTEMPTS)
+        return 0;
+    if (failed ? !q->transient
+               : !(q->status >= 500 && q->status != 501)
+                 && q->status != 429)
+        return 0;
+    if (now_ms() + pause >= p->deadline_ms)
+        return 0;
+    usleep((useconds_t)(pause * 1000));
+    return 1;
 }
 
 /* Fetches a blob into the store, checked against d as it streams in. */
@@ -670,6 +659,7 @@ static enum image_error fetch_blob(const struct pull *p,
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int n = 0, i;
     enum image_error rc = IMAGE_BROKEN;
+    int attempt, failed;
 
     if (d->size < 0 || (uint64_t)d->size > p->blob_max) {
         errf(err, errlen, "image \"%s\": blob %s is larger than "
@@ -677,8 +667,8 @@ static enum image_error fetch_blob(const struct pull *p,
              (unsigned long long)p->blob_max);
         return IMAGE_TOO_LARGE;
     }
-    blob_file(path, sizeof(path), d->digest);
-    snprintf(tmp, sizeof(tmp), "%s.tmp-%lu", path,
+    registry_store_blob_path(path, sizeof(path), d->digest);
+    snprintf(tmp, sizeof(tmp), "%s" REGISTRY_TEMP "%lu", path,
              (unsigned long)pthread_self());
     memset(&q, 0, sizeof(q));
     q.p = p;
@@ -686,15 +676,30 @@ static enum image_error fetch_blob(const struct pull *p,
     q.md = EVP_MD_CTX_new();
     q.fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                 0644);
-    if (q.md == NULL || q.fd < 0
-        || EVP_DigestInit_ex(q.md, EVP_sha256(), NULL) != 1) {
+    if (q.md == NULL || q.fd < 0) {
         errf(err, errlen, "image \"%s\": cannot store blob %s: %s", p->name,
              d->digest, strerror(errno));
         rc = IMAGE_IO;
         goto out;
     }
     snprintf(url, sizeof(url), "%s/blobs/%s", p->base, d->digest);
-    if (get(&q, url, NULL, why, sizeof(why)) < 0) {
+    for (attempt = 0;; attempt++) {
+        /* each attempt from the first byte */
+        q.written = 0;
+        if (EVP_DigestInit_ex(q.md, EVP_sha256(), NULL) != 1
+            || lseek(q.fd, 0, SEEK_SET) < 0 || ftruncate(q.fd, 0) < 0) {
+            errf(err, errlen, "image \"%s\": cannot store blob %s: %s",
+                 p->name, d->digest, strerror(errno));
+            rc = IMAGE_IO;
+            goto out;
+        }
+        failed = get(&q, url, NULL, why, sizeof(why)) < 0;
+        if (!failed && q.status == 200)
+            break;
+        if (!retry_after(p, attempt, failed, &q))
+            break;
+    }
+    if (failed) {
         errf(err, errlen, "image \"%s\": blob %s: %s", p->name, d->digest,
              why);
         goto out;
@@ -724,6 +729,7 @@ static enum image_error fetch_blob(const struct pull *p,
         goto out;
     }
     q.fd = -1;
+    __atomic_add_fetch(p->fetched, q.written, __ATOMIC_RELAXED);
     rc = IMAGE_OK;
 out:
     if (q.fd >= 0)
@@ -745,13 +751,23 @@ static enum image_error fetch_manifest(struct pull *p, const char *what,
 {
     struct request q;
     char url[900], why[256];
+    int attempt, failed;
 
     memset(&q, 0, sizeof(q));
     q.p = p;
     q.fd = -1;
     q.max = p->manifest_max;
     snprintf(url, sizeof(url), "%s/manifests/%s", p->base, what);
-    if (get_authorized(p, &q, url, ACCEPT_MANIFESTS, why, sizeof(why)) < 0) {
+    for (attempt = 0;; attempt++) {
+        q.len = 0;
+        q.over = 0;
+        failed = get_authorized(p, &q, url, ACCEPT_MANIFESTS, why,
+                                sizeof(why)) < 0;
+        if ((!failed && q.status == 200)
+            || !retry_after(p, attempt, failed, &q))
+            break;
+    }
+    if (failed) {
         free(q.buf);
         errf(err, errlen, "image \"%s\": the registry %s: %s", p->name,
              p->ref.registry, why);
@@ -764,7 +780,7 @@ static enum image_error fetch_manifest(struct pull *p, const char *what,
         return q.status == 404 ? IMAGE_NOT_FOUND : IMAGE_BROKEN;
     }
     memset(d, 0, sizeof(*d));
-    sha256_hex(q.buf, q.len, d->digest);
+    registry_store_sha256(q.buf, q.len, d->digest);
     d->size = (int64_t)q.len;
     snprintf(d->media_type, sizeof(d->media_type), "%s", q.content_type);
     if (!oci_is_manifest(d->media_type) && !oci_is_index(d->media_type))
@@ -777,6 +793,7 @@ static enum image_error fetch_manifest(struct pull *p, const char *what,
         return IMAGE_BROKEN;
     }
     q.buf[q.len] = '\0';
+    __atomic_add_fetch(p->fetched, (uint64_t)q.len, __ATOMIC_RELAXED);
     *doc = q.buf;
     *len = q.len;
     return IMAGE_OK;
@@ -824,7 +841,7 @@ static enum image_error fetch_blobs(const struct pull *p,
         const struct oci_descriptor *d = i == 0 ? &m->config
                                                 : &m->layers[i - 1];
 
-        if (have_blob(d))
+        if (registry_store_has(d))
             continue;
         f[k % FETCHERS].todo[f[k % FETCHERS].n++] = d;
         k++;
@@ -928,8 +945,10 @@ static enum image_error pull(struct pull *p,
     rc = fetch_blobs(p, m, err, errlen);
     if (rc != IMAGE_OK)
         goto out;
-    /* the manifest last: a manifest in the store has all its blobs */
-    if (store_document(d.digest, doc, len) < 0) {
+    /* the manifest last, then the image kept (and pinned for the
+     * caller): a kept manifest has all its blobs */
+    if (registry_store_put(d.digest, doc, len) < 0
+        || registry_store_keep(&d) < 0) {
         errf(err, errlen, "image \"%s\": cannot store its manifest: %s",
              p->name, strerror(errno));
         rc = IMAGE_IO;
@@ -941,71 +960,6 @@ out:
     free(m);
     free(doc);
     return rc;
-}
-
-/*
- * Whether the stored manifest d has all its blobs here (a blob found
- * damaged is removed when it is read: image_store.c).  Under R.mu.
- */
-static int manifest_complete(const struct oci_descriptor *d)
-{
-    struct oci_manifest *m;
-    char path[256], err[128], *doc;
-    size_t len, i;
-    int ok = 0;
-    FILE *f;
-
-    if (!have_blob(d))
-        return 0;
-    blob_file(path, sizeof(path), d->digest);
-    f = fopen(path, "re");
-    if (f == NULL)
-        return 0;
-    doc = malloc((size_t)d->size + 1);
-    len = doc != NULL ? fread(doc, 1, (size_t)d->size, f) : 0;
-    fclose(f);
-    m = doc != NULL && len == (size_t)d->size
-        ? oci_manifest_new(doc, len, err, sizeof(err)) : NULL;
-    if (m != NULL) {
-        ok = have_blob(&m->config);
-        for (i = 0; ok && i < m->nlayers; i++)
-            ok = have_blob(&m->layers[i]);
-    }
-    free(m);
-    free(doc);
-    return ok;
-}
-
-/*
- * A manifest already in the store (stored last, after all its blobs):
- * read, checked against its digest, described in *d.  0, or -1.
- */
-static int stored_manifest(const char *digest, struct oci_descriptor *d)
-{
-    char path[256], got[OCI_DIGEST_MAX], *doc;
-    size_t len;
-    FILE *f;
-
-    blob_file(path, sizeof(path), digest);
-    f = fopen(path, "re");
-    if (f == NULL)
-        return -1;
-    doc = malloc(R.manifest_max + 1);
-    len = doc != NULL ? fread(doc, 1, R.manifest_max + 1, f) : 0;
-    fclose(f);
-    if (doc == NULL || len == 0 || len > R.manifest_max) {
-        free(doc);
-        return -1;
-    }
-    sha256_hex(doc, len, got);
-    memset(d, 0, sizeof(*d));
-    oci_document_media_type(doc, len, d->media_type, sizeof(d->media_type));
-    free(doc);
-    if (strcmp(got, digest) != 0 || !oci_is_manifest(d->media_type))
-        return -1;
-    strcpy(d->digest, digest);
-    d->size = (int64_t)len;
-    return 0;
 }
 
 /* ---------------------------------------------------- one pull at a time */
@@ -1045,6 +999,58 @@ static void tag_keep(const char *key, const struct oci_descriptor *d)
     t->at_ms = now_ms();
 }
 
+static struct failure *failure_find(const char *key)
+{
+    size_t i;
+
+    for (i = 0; i < R.nfailures; i++) {
+        if (strcmp(R.failures[i].key, key) == 0)
+            return &R.failures[i];
+    }
+    return NULL;
+}
+
+/* The pull of key failed: the next waits a pause twice the last one. */
+static void failure_keep(const char *key, enum image_error rc,
+                         const char *err)
+{
+    struct failure *f = failure_find(key);
+    size_t i, oldest = 0;
+
+    if (f == NULL) {
+        if (R.nfailures == FAILURES_MAX) {
+            for (i = 1; i < R.nfailures; i++) {
+                if (R.failures[i].at_ms < R.failures[oldest].at_ms)
+                    oldest = i;
+            }
+            free(R.failures[oldest].key);
+            R.failures[oldest] = R.failures[--R.nfailures];
+        }
+        f = &R.failures[R.nfailures];
+        f->key = strdup(key);
+        if (f->key == NULL)
+            return;
+        f->backoff_ms = 0;
+        R.nfailures++;
+    }
+    f->backoff_ms = f->backoff_ms == 0 ? BACKOFF_FIRST_MS
+                    : f->backoff_ms * 2 < BACKOFF_MAX_MS ? f->backoff_ms * 2
+                    : BACKOFF_MAX_MS;
+    f->rc = rc;
+    f->at_ms = now_ms();
+    snprintf(f->message, sizeof(f->message), "%s", err);
+}
+
+static void failure_clear(const char *key)
+{
+    struct failure *f = failure_find(key);
+
+    if (f != NULL) {
+        free(f->key);
+        *f = R.failures[--R.nfailures];
+    }
+}
+
 static int busy_index(const char *repo)
 {
     size_t i;
@@ -1056,18 +1062,39 @@ static int busy_index(const char *repo)
     return -1;
 }
 
+/*
+ * The pull failed (rc, err): the digest the tag had last, if the registry
+ * failed us (not "no such image") and that image is here, serves: a
+ * registry outage stops no route that ran.
+ */
+static enum image_error fall_back(enum image_error rc, const char *stale,
+                                  size_t max, struct oci_descriptor *manifest,
+                                  const char *err)
+{
+    if (rc != IMAGE_BROKEN || stale[0] == '\0'
+        || registry_store_acquire(stale, max, manifest) < 0)
+        return rc;
+    log_msg(LOG_LEVEL_WARN, "registry failed, the tag's last digest serves",
+            err);
+    return IMAGE_OK;
+}
+
 enum image_error registry_resolve(const char *name,
                                   struct oci_descriptor *manifest,
                                   char *err, size_t errlen)
 {
     struct pull p;
     struct tag_entry *t;
-    char repo[600], key[800];
+    struct failure *f;
+    char repo[600], key[800], want[OCI_DIGEST_MAX], stale[OCI_DIGEST_MAX];
+    uint64_t arrived = now_ms(), fetched = 0, started, gen, now;
     enum image_error rc;
     int secure, i;
 
     memset(&p, 0, sizeof(p));
     p.name = name;
+    p.fetched = &fetched;
+    stale[0] = '\0';
     pthread_mutex_lock(&R.mu);
     if (image_ref_parse(name, R.default_registry, R.default_namespace,
                         &p.ref, err, errlen) < 0) {
@@ -1090,24 +1117,49 @@ enum image_error registry_resolve(const char *name,
     p.blob_max = R.blob_max;
     p.image_max = R.image_max;
     snprintf(repo, sizeof(repo), "%s/%s", p.ref.registry, p.ref.repository);
-    snprintf(key, sizeof(key), "%s:%s", repo, p.ref.tag);
+    /* a digest names the same image for ever (an index's: the manifest
+     * picked from it); a tag, for registry_tag_ttl */
+    if (p.ref.digest[0] != '\0')
+        snprintf(key, sizeof(key), "%s@%s", repo, p.ref.digest);
+    else
+        snprintf(key, sizeof(key), "%s:%s", repo, p.ref.tag);
 
-    /* one pull per repository: later calls wait, then find its blobs */
+    /* one pull per repository: later calls wait, then find its image */
     for (;;) {
-        if (p.ref.digest[0] != '\0'
-            && stored_manifest(p.ref.digest, manifest) == 0
-            && manifest_complete(manifest)) {
-            pthread_mutex_unlock(&R.mu);
+        t = tag_find(key);
+        want[0] = '\0';
+        if (t != NULL && (p.ref.digest[0] != '\0'
+                          || now_ms() - t->at_ms < R.tag_ttl_ms))
+            strcpy(want, t->manifest.digest);
+        else if (p.ref.digest[0] != '\0')
+            strcpy(want, p.ref.digest);
+        if (t != NULL)
+            strcpy(stale, t->manifest.digest);
+        gen = R.generation;
+        /* the files are read with no lock held */
+        pthread_mutex_unlock(&R.mu);
+        if (want[0] != '\0'
+            && registry_store_acquire(want, p.manifest_max, manifest) == 0)
             return IMAGE_OK;
-        }
-        if (p.ref.digest[0] == '\0') {
-            t = tag_find(key);
-            if (t != NULL && now_ms() - t->at_ms < R.tag_ttl_ms
-                && manifest_complete(&t->manifest)) {
-                *manifest = t->manifest;
-                pthread_mutex_unlock(&R.mu);
-                return IMAGE_OK;
-            }
+        pthread_mutex_lock(&R.mu);
+        if (R.generation != gen)
+            continue;       /* a pull ended meanwhile: look again */
+        /* a pull that failed while this call waited, or not long ago:
+         * its answer, until the pause after it is over */
+        f = failure_find(key);
+        now = now_ms();
+        if (f != NULL && (f->at_ms >= arrived
+                          || now < f->at_ms + f->backoff_ms)) {
+            rc = f->rc;
+            if (f->at_ms >= arrived)
+                errf(err, errlen, "%s", f->message);
+            else
+                errf(err, errlen, "%s (the last pull failed %llu ms ago; "
+                     "the next is tried in %llu ms)", f->message,
+                     (unsigned long long)(now - f->at_ms),
+                     (unsigned long long)(f->at_ms + f->backoff_ms - now));
+            pthread_mutex_unlock(&R.mu);
+            return fall_back(rc, stale, p.manifest_max, manifest, err);
         }
         if (busy_index(repo) < 0
             && R.nbusy < sizeof(R.busy) / sizeof(R.busy[0]))
@@ -1132,39 +1184,28 @@ enum image_error registry_resolve(const char *name,
     }
     pthread_mutex_unlock(&R.mu);
 
-    if (mkdir(REGISTRY_LAYOUT, 0755) < 0 && errno != EEXIST)
-        rc = IMAGE_IO;
-    else if (mkdir(REGISTRY_LAYOUT "/blobs", 0755) < 0 && errno != EEXIST)
-        rc = IMAGE_IO;
-    else if (mkdir(REGISTRY_LAYOUT "/blobs/sha256", 0755) < 0
-             && errno != EEXIST)
-        rc = IMAGE_IO;
-    else
-        rc = IMAGE_OK;
-    if (rc != IMAGE_OK)
-        errf(err, errlen, "image \"%s\": cannot make the blob store: %s",
-             name, strerror(errno));
-    else
-        rc = pull(&p, manifest, err, errlen);
+    started = now_ms();
+    registry_store_pull_begin();
+    rc = pull(&p, manifest, err, errlen);   /* its image pinned */
+    registry_store_pull_end();
+    metrics_image_pull(now_ms() - started, fetched, rc == IMAGE_OK);
+    OPENSSL_cleanse(&p.cred, sizeof(p.cred));
+    OPENSSL_cleanse(p.auth, sizeof(p.auth));
 
     pthread_mutex_lock(&R.mu);
-    if (rc == IMAGE_OK && p.ref.digest[0] == '\0')
+    if (rc == IMAGE_OK) {
         tag_keep(key, manifest);
-    /* the registry failed us: the digest the tag had last, if its image
-     * is here, serves (a registry outage stops no route that ran) */
-    if (rc == IMAGE_BROKEN && p.ref.digest[0] == '\0'
-        && (t = tag_find(key)) != NULL && manifest_complete(&t->manifest)) {
-        log_msg(LOG_LEVEL_WARN, "registry failed, the tag's last digest "
-                "serves", err);
-        *manifest = t->manifest;
-        rc = IMAGE_OK;
+        failure_clear(key);
+    } else if (rc != IMAGE_IO) {
+        failure_keep(key, rc, err);     /* the executor's own disk: not */
     }
     i = busy_index(repo);
     free(R.busy[i]);
     R.busy[i] = R.busy[--R.nbusy];
+    R.generation++;
     pthread_cond_broadcast(&R.cv);
     pthread_mutex_unlock(&R.mu);
-    OPENSSL_cleanse(&p.cred, sizeof(p.cred));
-    OPENSSL_cleanse(p.auth, sizeof(p.auth));
+    if (rc != IMAGE_OK)
+        rc = fall_back(rc, stale, p.manifest_max, manifest, err);
     return rc;
 }

@@ -1,8 +1,8 @@
 /*
  * Images from OCI distribution registries (Docker's registry API v2),
- * pulled with libcurl into the executor's own blob store, an OCI layout
- * under the state directory (REGISTRY_LAYOUT) that image_store.c reads
- * as it reads image_dir's layouts.
+ * pulled with libcurl into the executor's store of pulled images
+ * (registry_store.h), an OCI layout that image_store.c reads as it reads
+ * image_dir's layouts.
  *
  * Hostile registries are expected: pulls go only to allowed registries
  * (allowed_registries, and the default one); a registry host, or a
@@ -11,8 +11,12 @@
  * HTTP only for insecure_registries; documents are size-capped and every
  * blob is checked against its digest and size while it streams in.  One
  * pull per repository at a time: calls that want the same image wait for
- * the pull under way and share its outcome.  A tag's digest is kept for
- * registry_tag_ttl.
+ * the pull under way and share its outcome.  Requests that fail for a
+ * moment (no connection, 5xx, 429) are tried again within the pull; a
+ * pull that failed answers the calls for its image with its error for a
+ * pause (1 s, doubling to 30 s), then the next call pulls again; a tag
+ * whose pull failed for want of the registry runs the digest it had last,
+ * if that image is here.  A tag's digest is kept for registry_tag_ttl.
  *
  * Everything here blocks: callers run it on libuv's thread pool.
  */
@@ -22,14 +26,9 @@
 #include "config.h"
 #include "image_store.h"
 #include "oci.h"
+#include "registry_store.h"
 
 #include <stddef.h>
-
-#define REGISTRY_LAYOUT "registry"      /* relative to state_dir */
-
-/* At start, before any pull: removes downloads an earlier run left half
- * done.  Returns how many. */
-int registry_cleanup(void);
 
 /*
  * Takes the registry settings of cfg (at start, on reload), and reads
@@ -42,8 +41,9 @@ int registry_configure(const struct config *cfg);
  * Resolves the registry reference name to its manifest for this host,
  * pulling what the blob store lacks (manifest, config, layers).  On
  * IMAGE_OK, *manifest describes the manifest, whose blobs are all in
- * REGISTRY_LAYOUT.  Else err says why, naming the image (never a host
- * path).
+ * REGISTRY_LAYOUT, pinned there: the caller releases it
+ * (registry_store_release()) once the image's tree is unpacked or held.
+ * Else err says why, naming the image (never a host path).
  */
 enum image_error registry_resolve(const char *name,
                                   struct oci_descriptor *manifest,
