@@ -310,12 +310,13 @@ static int sweep(void)
         free(k.hex);
         return removed;
     }
-    qsort(k.hex, k.n, sizeof(*k.hex), hex_cmp);
+    if (k.n > 1)
+        qsort(k.hex, k.n, sizeof(*k.hex), hex_cmp);
     dir = opendir(REGISTRY_LAYOUT "/blobs/sha256");
     while (dir != NULL && (e = readdir(dir)) != NULL) {
         if (!name_digest(e->d_name, digest)
-            || bsearch(e->d_name, k.hex, k.n, sizeof(*k.hex), hex_cmp)
-               != NULL)
+            || (k.n > 0 && bsearch(e->d_name, k.hex, k.n, sizeof(*k.hex),
+                                   hex_cmp) != NULL))
             continue;
         registry_store_blob_path(path, sizeof(path), digest);
         if (lstat(path, &st) == 0 && unlink(path) == 0) {
