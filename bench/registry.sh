@@ -13,7 +13,8 @@
 # data).  Each round pushes it under a new repository, so neither side
 # finds anything of it cached.  Usage: bench/registry.sh (as root; env:
 # BENCH_N rounds, default 5; FUNCTIONS_BUILD).  Prints the times and the
-# ratio of the medians (goal <= 1.0).
+# ratio of the medians (goal <= 1.0), and that of the executor's pull
+# alone (its functions_image_pull_seconds) to skopeo's.
 set -euo pipefail
 
 . "$(dirname "$0")/lib.sh"
@@ -64,7 +65,7 @@ echo "image: $(du -sk "$dir/image/blobs" | cut -f1) KiB of blobs"
 median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 now_ms() { date +%s%3N; }
 
-exec_times=() skopeo_times=()
+exec_times=() pull_times=() skopeo_times=()
 for i in $(seq "$n"); do
     skopeo --insecure-policy copy --quiet --dest-tls-verify=false \
         "oci:$dir/image:v1" "docker://$registry/bench/r$i:v1"
@@ -85,6 +86,10 @@ for i in $(seq "$n"); do
     t1=$(now_ms)
     [ "$code" = 200 ] || { echo "executor: $code $(cat "$dir/answer")" >&2; exit 1; }
     exec_times+=($((t1 - t0)))
+    # the pull's own share, as the executor's metrics time it
+    pull_times+=($(curl -s --unix-socket "$dir/ex$i/executor.sock" \
+        http://executor/metrics \
+        | awk '/^functions_image_pull_seconds_sum / { printf "%d", $2 * 1000 }'))
     kill "${pids[-1]}"
     wait "${pids[-1]}" 2>/dev/null || true
     unset 'pids[-1]'
@@ -94,10 +99,12 @@ for i in $(seq "$n"); do
         "docker://$registry/bench/s$i:v1" "oci:$dir/copy$i:v1"
     t1=$(now_ms)
     skopeo_times+=($((t1 - t0)))
-    echo "round $i: executor first call ${exec_times[-1]} ms, skopeo copy ${skopeo_times[-1]} ms"
+    echo "round $i: executor first call ${exec_times[-1]} ms (its pull ${pull_times[-1]} ms), skopeo copy ${skopeo_times[-1]} ms"
 done
 
 e=$(printf '%s\n' "${exec_times[@]}" | median)
 s=$(printf '%s\n' "${skopeo_times[@]}" | median)
+p=$(printf '%s\n' "${pull_times[@]}" | median)
 echo "== summary"
 echo "first call of an image from a registry: executor (pull + unpack + run) ${e} ms, skopeo copy (pull) ${s} ms (ratio $(echo "scale=2; $e / $s" | bc); goal <= 1.0)"
+echo "the executor's pull alone: ${p} ms against skopeo copy ${s} ms (ratio $(echo "scale=2; $p / $s" | bc))"
