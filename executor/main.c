@@ -273,6 +273,8 @@ static void on_reload_signal(uv_signal_t *h, int signum)
     metrics_timer_set();
 }
 
+#define THREADPOOL_SIZE "64"
+
 int main(int argc, char **argv)
 {
     struct config cfg;
@@ -321,6 +323,10 @@ int main(int argc, char **argv)
 
     signal(SIGPIPE, SIG_IGN);
     umask(022);
+    /* libuv's thread pool prepares images: a call waiting for a slow
+     * registry holds a thread, and the default 4 would let four of them
+     * stop every other image's first call (the environment may say more) */
+    setenv("UV_THREADPOOL_SIZE", THREADPOOL_SIZE, 0);
     /* the image store works relative to the state directory */
     if ((mkdir(cfg.state_dir, 0711) < 0 && errno != EEXIST)
         || chdir(cfg.state_dir) < 0

@@ -117,12 +117,12 @@ subtest 'concurrent first calls share one pull' => sub {
     is($before, 0, 'nothing fetched yet');
     my @kids;
     for (1 .. 4) {
-        $n++;       # each child its own call id
         my $pid = fork() // die;
         if ($pid == 0) {
             my $r = call($ex, "$host/team/shared:v1");
             POSIX::_exit($r->{status} == 200 ? 0 : 1);
         }
+        $n++;       # each child its own call id
         push @kids, $pid;
     }
     my $ok = 0;
@@ -262,12 +262,12 @@ sub at_once {
     my $dir = tmpdir();
     my @kids;
     for my $i (1 .. $count) {
-        $n++;       # each child its own call id
         my $pid = fork() // die;
         if ($pid == 0) {
             spew("$dir/kid-$i", $json->encode($code->()));
             POSIX::_exit(0);
         }
+        $n++;       # each child its own call id
         push @kids, $pid;
     }
     waitpid($_, 0) for @kids;
@@ -333,6 +333,46 @@ subtest 'the wait for a pull counts in wait_time' => sub {
     my $m = prom($e);
     cmp_ok($m->{'functions_call_wait_seconds_sum{kind="sync"}'}, '>=', 1.5,
            '  the call waited as long');
+    $e->stop;
+    kill 'TERM', $f->{pid};
+};
+
+subtest 'calls waiting for a slow registry do not hold up other images' => sub {
+    my $go = tmpdir() . '/go';
+    # manifests wait for the test's word
+    my $f = front(sub { sleep 0.05 until -e $go; undef });
+    my $fh = $f->{host};
+    my $e = executor_start(allowed_registries => $fh, insecure_registries => $fh,
+                           max_sandboxes => 16);
+    FnImage::build($e->dir . '/images/local', tag => 'v1',
+        config => { Cmd => ['/bin/sh', '-c', 'echo local'] },
+        layers => [ FnImage::busybox_layer() ]);
+    my $src = image('held', 'held');
+    $reg->push($src, 'v1', "team/held$_:v1") for 1 .. 6;
+    my $dir = tmpdir();
+    my @kids;
+    for my $i (1 .. 6) {
+        my $pid = fork() // die;
+        if ($pid == 0) {
+            my $r = call($e, "$fh/team/held$i:v1");
+            spew("$dir/held-$i", $r->{status});
+            spew("$dir/held-$i.err", $r->{error});
+            POSIX::_exit(0);
+        }
+        $n++;       # each child its own call id
+        push @kids, $pid;
+    }
+    ok(wait_until(20, sub { (() = slurp($f->{log}) =~ m{/manifests/}g) >= 6 }),
+       'six pulls wait on the registry');
+    my $r = call($e, 'oci:local:v1');
+    is($r->{status}, 200, 'meanwhile, a new image of another kind runs')
+        or diag($r->{body});
+    ok(!-e $go, '  (the pulls still waiting)');
+    spew($go, '');
+    waitpid($_, 0) for @kids;
+    is(join(' ', map { slurp("$dir/held-$_") } 1 .. 6), '200 200 200 200 200 200',
+       'then the six run')
+        or diag(join("\n", map { slurp("$dir/held-$_.err") } 1 .. 6));
     $e->stop;
     kill 'TERM', $f->{pid};
 };

@@ -373,11 +373,12 @@ sub executor_conf {
                     grep { defined $conf{$_} } sort keys %conf);
 }
 
-# 512 host uids for the executor in $dir, above the default range.
+# 512 host uids for the executor in $dir, above the default range: apart
+# for 64 executors of one test file, and for test files apart by pid.
 sub sandbox_uids {
     my ($dir) = @_;
     my ($n) = $dir =~ /(\d+)$/;
-    my $first = 1879048192 + 65536 + ((($$ % 512) * 16 + ($n // 0) % 16) * 512);
+    my $first = 1879048192 + 65536 + ((($$ % 256) * 64 + ($n // 0) % 64) * 512);
     return "$first-" . ($first + 511);
 }
 
