@@ -177,7 +177,8 @@ subtest 'a restart removes what a killed run left, and only that' => sub {
     ok(-e "$state/keep-me", 'what it did not create stays');
     ok(-d "$own/not-a-call", 'a cgroup not named by a call id stays');
     rmdir("$own/not-a-call");
-    like($again->log, qr/msg="removed leftovers" temp_dirs=1/, 'and says so');
+    like($again->log, qr/msg="removed leftovers" unpacks=1 pulled_files=0/,
+         'and says so');
     my $echo = image($ex, 'echo', "echo ok\n");
     $r = call($again, '01BX5ZZKBKACTAV9WEVGEMMVS4', $echo);
     is($r->{status}, 200, 'and calls run') or diag($r->{body});

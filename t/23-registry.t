@@ -233,6 +233,31 @@ subtest 'an image whose blobs exceed image_max_bytes is not fetched' => sub {
     $e->stop;
 };
 
+subtest 'an image that pulls but does not unpack: not pulled again at once' => sub {
+    my $src = "$work/zeros";
+    FnImage::build($src, tag => 'v1', config => { Cmd => ['/bin/true'] },
+        layers => [ [ [ 'zeros', data => "\0" x (4 << 20), mode => 0644 ] ] ]);
+    $reg->push($src, 'v1', 'team/zeros:v1');
+    my $e = executor_start(allowed_registries => $host,
+                           insecure_registries => $host,
+                           image_max_bytes => '1m', layer_max_bytes => '1m',
+                           image_store_max_bytes => '1m');
+    my $r = call($e, "$host/team/zeros:v1");
+    is($r->{status}, 502, 'small blobs, 4 MiB unpacked: 502');
+    like($r->{error}, qr/unpacks to more than layer_max_bytes/, '  saying why')
+        or diag($r->{error});
+    $r = call($e, "$host/team/zeros:v1");
+    is($r->{status}, 502, 'the next call: 502 too');
+    like($r->{error}, qr/more than layer_max_bytes.*\(this failed \d+ ms ago; tried again in \d+ ms\)/,
+         '  the same error, with the pause') or diag($r->{error});
+    my $fetched = sub { scalar(() = $reg->log =~ m{GET /v2/team/zeros/blobs/}g) };
+    wait_until(5, sub { $fetched->() >= 2 });
+    is($fetched->(), 2, '  its config and layer were fetched once');
+    opendir(my $d, $e->dir . '/state/registry/blobs/sha256') or die;
+    is_deeply([ grep { !/^\./ } readdir $d ], [], 'no blob of it is kept');
+    $e->stop;
+};
+
 subtest 'a registry that goes away, and comes back' => sub {
     $reg->push(image('later', 'later'), 'v1', 'team/later:v1');
     $reg->stop;
@@ -291,7 +316,7 @@ subtest 'a registry that fails: one pull for the calls waiting, then a pause' =>
     is($asked, 3, '  one pull for them all: its three tries');
     my $r = call($e, "$fh/team/down:v1");
     is($r->{status}, 502, 'a call right after: 502');
-    like($r->{error}, qr/answered 503.*the last pull failed \d+ ms ago; the next is tried in \d+ ms/,
+    like($r->{error}, qr/answered 503.*\(this failed \d+ ms ago; tried again in \d+ ms\)/,
          '  saying when the next pull is') or diag($r->{error});
     $asked = () = slurp($f->{log}) =~ m{^/v2/team/down/manifests/v1 }mg;
     is($asked, 3, '  and the registry was not asked');

@@ -459,11 +459,25 @@ static void prepare_image(uv_work_t *w)
 
 /* status: 0 from the store (kept in the cache then), 1 from the cache,
  * < 0 if the work could not run */
+static void image_asked(struct call *call);
+
 static void image_ready(uv_work_t *w, int status)
 {
-    struct call *call = w->data;
+    struct call *call = w->data, **pp, *parked = NULL, *next;
     int hot = call->req.route.format == ROUTE_FORMAT_HTTP;
 
+    if (status != 1) {
+        /* from the pool: the calls parked for this image go on after */
+        for (pp = &call->calls->preparing; *pp != NULL;
+             pp = &(*pp)->prep_next) {
+            if (*pp == call) {
+                *pp = call->prep_next;
+                break;
+            }
+        }
+        parked = call->parked;
+        call->parked = NULL;
+    }
     /* the wait for the image (a pull, an unpack) counts as waiting */
     call->image_ms = uv_now(call->calls->loop) - call->image_at_ms;
     call->wait_ms += call->image_ms;
@@ -478,35 +492,49 @@ static void image_ready(uv_work_t *w, int status)
         call_respond_error(call, call->image_error == IMAGE_IO ? 500 : 502,
                       call->error, NULL);
         call_free(call);
-        return;
+    } else {
+        if (status == 0 && call->image.unpacked)
+            metrics_count(METRICS_IMAGE_UNPACKS);
+        if (status == 0)
+            image_cache_put(call->calls->images, call->req.route.image,
+                            uv_now(call->calls->loop), &call->image);
+        if (call->calls->killing) {
+            if (!hot)
+                capacity_release(call->calls->capacity, call->memory);
+            call_respond_error(call, 503, "executor is shutting down",
+                               NOT_STARTED);
+            call_free(call);
+        } else if (hot) {
+            call_hot_submit(call);
+        } else {
+            get_sandbox(call);
+        }
     }
-    if (status == 0 && call->image.unpacked)
-        metrics_count(METRICS_IMAGE_UNPACKS);
-    if (status == 0)
-        image_cache_put(call->calls->images, call->req.route.image,
-                        uv_now(call->calls->loop), &call->image);
-    if (call->calls->killing) {
-        if (!hot)
-            capacity_release(call->calls->capacity, call->memory);
-        call_respond_error(call, 503, "executor is shutting down", NOT_STARTED);
-        call_free(call);
-        return;
+    /* found in the cache now, or the failure recorded answers them (a
+     * registry's pause), or one of them prepares the image again */
+    for (; parked != NULL; parked = next) {
+        next = parked->parked_next;
+        parked->parked_next = NULL;
+        image_asked(parked);
     }
-    if (hot)
-        call_hot_submit(call);
-    else
-        get_sandbox(call);
 }
 
 /* The image: from the cache if it was resolved lately, else from the
- * store on the thread pool; image_ready() goes on. */
+ * store on the thread pool, one call per image name at a time (the
+ * others park here, not on the pool: a slow registry holds one thread
+ * per image); image_ready() goes on.  0, or -1 if no work could be
+ * queued. */
 static int resolve_image(struct call *call)
 {
     struct calls *calls = call->calls;
+    struct call *p;
     int rc;
 
     call->work.data = call;
-    call->image_at_ms = uv_now(calls->loop);
+    if (!call->image_asked) {
+        call->image_asked = 1;
+        call->image_at_ms = uv_now(calls->loop);
+    }
     rc = image_cache_get(calls->images, call->req.route.image,
                          uv_now(calls->loop), &call->image);
     if (rc == 1) {
@@ -516,7 +544,30 @@ static int resolve_image(struct call *call)
     }
     if (rc < 0)
         return -1;
-    return uv_queue_work(calls->loop, &call->work, prepare_image, image_ready);
+    for (p = calls->preparing; p != NULL; p = p->prep_next) {
+        if (strcmp(p->req.route.image, call->req.route.image) == 0) {
+            call->parked_next = p->parked;
+            p->parked = call;
+            return 0;
+        }
+    }
+    rc = uv_queue_work(calls->loop, &call->work, prepare_image, image_ready);
+    if (rc == 0) {
+        call->prep_next = calls->preparing;
+        calls->preparing = call;
+    }
+    return rc;
+}
+
+/* resolve_image(), or the call fails for want of it. */
+static void image_asked(struct call *call)
+{
+    if (resolve_image(call) == 0)
+        return;
+    if (call->req.route.format != ROUTE_FORMAT_HTTP)
+        capacity_release(call->calls->capacity, call->memory);
+    call_respond_error(call, 500, "cannot queue work", NULL);
+    call_free(call);
 }
 
 static void on_capacity(struct capacity_waiter *w, enum capacity_result res)
@@ -542,11 +593,7 @@ static void on_capacity(struct capacity_waiter *w, enum capacity_result res)
         call_free(call);
         return;
     }
-    if (resolve_image(call) < 0) {
-        capacity_release(call->calls->capacity, call->memory);
-        call_respond_error(call, 500, "cannot queue work", NULL);
-        call_free(call);
-    }
+    image_asked(call);
 }
 
 static int64_t wall_ms(void)
@@ -620,10 +667,7 @@ void call_start(struct calls *calls, struct http_conn *c,
     call->memory = (uint64_t)call->req.route.memory_mb * 1024 * 1024;
     if (call->req.route.format == ROUTE_FORMAT_HTTP) {
         /* hot instances hold capacity, not calls: image first */
-        if (resolve_image(call) < 0) {
-            call_respond_error(call, 500, "cannot queue work", NULL);
-            call_free(call);
-        }
+        image_asked(call);
         return;
     }
     capacity_acquire(calls->capacity, &call->waiter, call->memory, on_capacity,

@@ -44,6 +44,7 @@ struct calls {
     struct sandbox_pool *sandboxes;     /* cold calls */
     struct hot_pools *hot;              /* hot calls */
     struct call *all;                   /* from request to answer */
+    struct call *preparing;             /* their images on the pool */
     int killing;                        /* call_stop_all: being stopped */
 };
 

@@ -93,6 +93,10 @@ struct call {
     int async;                  /* its caller is the async consumer */
     int waited;                 /* it went through the capacity wait */
     uint64_t image_at_ms;       /* uv_now() when its image was asked for */
+    int image_asked;
+    /* while its image is prepared on the thread pool: in calls->preparing,
+     * with the calls of the same image parked until it is done */
+    struct call *prep_next, *parked, *parked_next;
     uint64_t image_ms;          /* the wait for it (a pull, an unpack) */
     int64_t exec_ms;            /* how long it ran, or -1 */
     int outcome_set;

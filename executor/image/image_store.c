@@ -722,9 +722,13 @@ enum image_error image_prepare(const char *image_dir, const char *store_dir,
 out:
     if (pulled) {
         registry_store_release(mdesc.digest);
-        /* blobs that do not unpack are of no use kept */
-        if (mine && rc != IMAGE_OK)
+        /* blobs that do not unpack are of no use kept; the next calls
+         * get this error for a while rather than pulling them again */
+        if (mine && rc != IMAGE_OK) {
             registry_store_forget(mdesc.digest);
+            if (rc != IMAGE_IO)
+                registry_failed(name, rc, err);
+        }
     }
     free(doc);
     free(m);

@@ -164,12 +164,17 @@ struct removal {
 static void remove_work(uv_work_t *w)
 {
     struct removal *r = w->data;
+    int again;
 
     r->rc = fs_tree_remove(r->path);
     r->error = errno;
-    /* a pulled image's blobs go with its tree (unless a call wants the
-     * image again meanwhile) */
-    registry_store_forget(r->digest);
+    /* a pulled image's blobs go with its tree, unless a call wants the
+     * image again (pinned) or made its tree again meanwhile */
+    pthread_mutex_lock(&T.mu);
+    again = image_lru_find(&T.lru, r->digest) != NULL;
+    pthread_mutex_unlock(&T.mu);
+    if (!again)
+        registry_store_forget(r->digest);
 }
 
 static void removed(uv_work_t *w, int status)

@@ -1079,6 +1079,36 @@ static enum image_error fall_back(enum image_error rc, const char *stale,
     return IMAGE_OK;
 }
 
+/*
+ * The repository of ref ("registry/repository": one pull at a time) and
+ * its key in the tag and failure tables: a digest names the same image
+ * for ever (an index's: the manifest picked from it), a tag for
+ * registry_tag_ttl.
+ */
+static void ref_key(const struct image_ref *ref, char *repo, size_t rlen,
+                    char *key, size_t klen)
+{
+    snprintf(repo, rlen, "%s/%s", ref->registry, ref->repository);
+    if (ref->digest[0] != '\0')
+        snprintf(key, klen, "%s@%s", repo, ref->digest);
+    else
+        snprintf(key, klen, "%s:%s", repo, ref->tag);
+}
+
+void registry_failed(const char *name, enum image_error rc, const char *err)
+{
+    struct image_ref ref;
+    char repo[600], key[800], why[256];
+
+    pthread_mutex_lock(&R.mu);
+    if (image_ref_parse(name, R.default_registry, R.default_namespace, &ref,
+                        why, sizeof(why)) == 0) {
+        ref_key(&ref, repo, sizeof(repo), key, sizeof(key));
+        failure_keep(key, rc, err);
+    }
+    pthread_mutex_unlock(&R.mu);
+}
+
 enum image_error registry_resolve(const char *name,
                                   struct oci_descriptor *manifest,
                                   char *err, size_t errlen)
@@ -1116,13 +1146,7 @@ enum image_error registry_resolve(const char *name,
     p.manifest_max = (size_t)R.manifest_max;
     p.blob_max = R.blob_max;
     p.image_max = R.image_max;
-    snprintf(repo, sizeof(repo), "%s/%s", p.ref.registry, p.ref.repository);
-    /* a digest names the same image for ever (an index's: the manifest
-     * picked from it); a tag, for registry_tag_ttl */
-    if (p.ref.digest[0] != '\0')
-        snprintf(key, sizeof(key), "%s@%s", repo, p.ref.digest);
-    else
-        snprintf(key, sizeof(key), "%s:%s", repo, p.ref.tag);
+    ref_key(&p.ref, repo, sizeof(repo), key, sizeof(key));
 
     /* one pull per repository: later calls wait, then find its image */
     for (;;) {
@@ -1154,8 +1178,8 @@ enum image_error registry_resolve(const char *name,
             if (f->at_ms >= arrived)
                 errf(err, errlen, "%s", f->message);
             else
-                errf(err, errlen, "%s (the last pull failed %llu ms ago; "
-                     "the next is tried in %llu ms)", f->message,
+                errf(err, errlen, "%s (this failed %llu ms ago; tried "
+                     "again in %llu ms)", f->message,
                      (unsigned long long)(now - f->at_ms),
                      (unsigned long long)(f->at_ms + f->backoff_ms - now));
             pthread_mutex_unlock(&R.mu);
@@ -1187,7 +1211,7 @@ enum image_error registry_resolve(const char *name,
     started = now_ms();
     registry_store_pull_begin();
     rc = pull(&p, manifest, err, errlen);   /* its image pinned */
-    registry_store_pull_end();
+    registry_store_pull_end(rc != IMAGE_OK);
     metrics_image_pull(now_ms() - started, fetched, rc == IMAGE_OK);
     OPENSSL_cleanse(&p.cred, sizeof(p.cred));
     OPENSSL_cleanse(p.auth, sizeof(p.auth));

@@ -49,6 +49,13 @@ enum image_error registry_resolve(const char *name,
                                   struct oci_descriptor *manifest,
                                   char *err, size_t errlen);
 
+/*
+ * The image name, pulled, could not be used (err: why): the calls that
+ * want it get that error for a pause, as after a failed pull, rather than
+ * each pulling it again.
+ */
+void registry_failed(const char *name, enum image_error rc, const char *err);
+
 /* Whether a connection to this address needs an explicit allowance: a
  * loopback, private, link-local, multicast or unspecified address.
  * Pure. */

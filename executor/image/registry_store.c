@@ -97,8 +97,9 @@ int registry_store_put(const char *digest, const char *data, size_t len)
 
 /*
  * The stored manifest of digest: read (at most max bytes), checked
- * against its digest, parsed; its media type in media_type.  NULL if it
- * is not here or not what it should be.
+ * against its digest, parsed; its media type in media_type.  NULL with
+ * errno ENOENT if it is not here, EBADMSG if it is not what it should be
+ * (EFBIG: larger than max), or another (the host's trouble).
  */
 static struct oci_manifest *stored_manifest(const char *digest, size_t max,
                                             char *media_type, size_t mtlen,
@@ -107,16 +108,23 @@ static struct oci_manifest *stored_manifest(const char *digest, size_t max,
     struct oci_manifest *m;
     char path[256], got[OCI_DIGEST_MAX], err[128], *doc;
 
-    if (!oci_digest_valid(digest))
+    if (!oci_digest_valid(digest)) {
+        errno = EBADMSG;
         return NULL;
+    }
     registry_store_blob_path(path, sizeof(path), digest);
     doc = file_read(path, max, len);
     if (doc == NULL)
         return NULL;
     registry_store_sha256(doc, *len, got);
     oci_document_media_type(doc, *len, media_type, mtlen);
-    m = strcmp(got, digest) == 0 && oci_is_manifest(media_type)
-        ? oci_manifest_new(doc, *len, err, sizeof(err)) : NULL;
+    m = NULL;
+    errno = EBADMSG;
+    if (strcmp(got, digest) == 0 && oci_is_manifest(media_type)) {
+        m = oci_manifest_new(doc, *len, err, sizeof(err));
+        if (m == NULL && errno != ENOMEM)
+            errno = EBADMSG;
+    }
     free(doc);
     return m;
 }
@@ -207,7 +215,12 @@ int registry_store_keep(const struct oci_descriptor *d)
 
     kept_path(path, sizeof(path), d->digest);
     pthread_mutex_lock(&S.mu);
-    rc = put_file(path, "", 0) == 0 && pin(d->digest) == 0 ? 0 : -1;
+    rc = put_file(path, "", 0);
+    if (rc == 0 && pin(d->digest) < 0) {
+        unlink(path);
+        errno = ENOMEM;
+        rc = -1;
+    }
     pthread_mutex_unlock(&S.mu);
     return rc;
 }
@@ -234,8 +247,9 @@ static int mark(struct marks *k, const char *digest)
     return 0;
 }
 
-/* The manifest of digest and its blobs, marked.  0; -1 if it is not a
- * manifest here; -2 out of memory. */
+/* The manifest of digest and its blobs, marked.  0; -1 if that manifest
+ * is not here or not one; -2 if it cannot be told (out of memory or
+ * descriptors, a read error): nothing may be removed then. */
 static int mark_image(struct marks *k, const char *digest)
 {
     struct oci_manifest *m;
@@ -243,10 +257,10 @@ static int mark_image(struct marks *k, const char *digest)
     size_t len, i;
     int rc = 0;
 
-    errno = 0;
     m = stored_manifest(digest, DOC_MAX, mt, sizeof(mt), &len);
     if (m == NULL)
-        return errno == ENOMEM ? -2 : -1;
+        return errno == ENOENT || errno == EBADMSG || errno == EFBIG
+               ? -1 : -2;
     if (mark(k, digest) < 0 || mark(k, m->config.digest) < 0)
         rc = -2;
     for (i = 0; rc == 0 && i < m->nlayers; i++) {
@@ -305,7 +319,7 @@ static int sweep(void)
     for (i = 0; rc != -2 && i < S.npins; i++)
         rc = mark_image(&k, S.pins[i].digest) == -2 ? -2 : 0;
     if (rc == -2) {
-        /* not knowing what is named, nothing goes */
+        /* not knowing what is named, nothing goes: tried again later */
         S.sweep_due = 1;
         free(k.hex);
         return removed;
@@ -343,9 +357,11 @@ void registry_store_pull_begin(void)
     pthread_mutex_unlock(&S.mu);
 }
 
-void registry_store_pull_end(void)
+void registry_store_pull_end(int failed)
 {
     pthread_mutex_lock(&S.mu);
+    if (failed)
+        S.sweep_due = 1;
     if (--S.pulls == 0 && S.sweep_due)
         sweep();
     pthread_mutex_unlock(&S.mu);

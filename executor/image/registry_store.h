@@ -49,9 +49,10 @@ int registry_store_has(const struct oci_descriptor *d);
 /* Stores data as the blob of digest (the caller checked it).  0, or -1. */
 int registry_store_put(const char *digest, const char *data, size_t len);
 
-/* A pull writes blobs between these: the removals wait for its end. */
+/* A pull writes blobs between these: the removals wait for its end.  A
+ * pull that failed may have left blobs no manifest names: they go. */
 void registry_store_pull_begin(void);
-void registry_store_pull_end(void);
+void registry_store_pull_end(int failed);
 
 /*
  * The kept image of manifest digest, if its manifest (at most max bytes,
