@@ -182,13 +182,13 @@ subtest 'retries, then the dead-letter queue' => sub {
     # (in an app of its own: the calls API's counts below are app's)
     db_query($db, "INSERT INTO apps (name) VALUES ('formats')");
     db_query($db, "INSERT INTO routes (app_name, path, image, type, format) "
-                . "VALUES ('formats', '/json', 'oci:echo:v1', 'async', 'json')");
-    $r = http_request($ng->port, 'POST', '/r/formats/json', body => 'x');
+                . "VALUES ('formats', '/stream', 'oci:echo:v1', 'async', 'http-stream')");
+    $r = http_request($ng->port, 'POST', '/r/formats/stream', body => 'x');
     is($r->{status}, 202, 'a route of a format this executor cannot run');
     $id = decode_json($r->{body})->{call_id};
     ok(wait_until(30, sub { (statuses()->{$id} // '') eq 'error' }), 'ends in error');
     like(db_query($db, "SELECT error FROM calls WHERE id = '$id'")->[0][0] // '',
-         qr/^format "json" is not supported by this /, '  with the whole message');
+         qr/^format "http-stream" is not supported by this /, '  with the whole message');
     $e->stop;
 };
 

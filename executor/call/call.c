@@ -461,10 +461,39 @@ static void prepare_image(uv_work_t *w)
  * < 0 if the work could not run */
 static void image_asked(struct call *call);
 
+/* Whether the call's route runs hot: instances serve call after call. */
+static int hot_format(const struct call *call)
+{
+    return call->req.route.format == ROUTE_FORMAT_HTTP
+           || call->req.route.format == ROUTE_FORMAT_JSON;
+}
+
+/* The wait for its image (a pull, an unpack) is over: it counts as
+ * waiting. */
+static void image_waited(struct call *call)
+{
+    call->image_ms = uv_now(call->calls->loop) - call->image_at_ms;
+    call->wait_ms += call->image_ms;
+    if (hot_format(call))
+        call->waited = 1;   /* hot calls wait for the image first */
+}
+
+/* The call's image could not be prepared (call->error says why). */
+static void image_failed(struct call *call)
+{
+    metrics_count(METRICS_IMAGE_ERRORS);
+    if (call->image_error == IMAGE_IO)
+        log_msg(LOG_LEVEL_ERROR, "image store failure", call->error);
+    if (!hot_format(call))
+        capacity_release(call->calls->capacity, call->memory);
+    call_respond_error(call, call->image_error == IMAGE_IO ? 500 : 502,
+                       call->error, NULL);
+    call_free(call);
+}
+
 static void image_ready(uv_work_t *w, int status)
 {
     struct call *call = w->data, **pp, *parked = NULL, *next;
-    int hot = call->req.route.format == ROUTE_FORMAT_HTTP;
 
     if (status != 1) {
         /* from the pool: the calls parked for this image go on after */
@@ -478,40 +507,37 @@ static void image_ready(uv_work_t *w, int status)
         parked = call->parked;
         call->parked = NULL;
     }
-    /* the wait for the image (a pull, an unpack) counts as waiting */
-    call->image_ms = uv_now(call->calls->loop) - call->image_at_ms;
-    call->wait_ms += call->image_ms;
-    if (hot)
-        call->waited = 1;   /* hot calls wait for the image first */
+    image_waited(call);
     if (status < 0 || call->image_error != IMAGE_OK) {
-        metrics_count(METRICS_IMAGE_ERRORS);
-        if (call->image_error == IMAGE_IO)
-            log_msg(LOG_LEVEL_ERROR, "image store failure", call->error);
-        if (!hot)
-            capacity_release(call->calls->capacity, call->memory);
-        call_respond_error(call, call->image_error == IMAGE_IO ? 500 : 502,
-                      call->error, NULL);
-        call_free(call);
-    } else {
-        if (status == 0 && call->image.unpacked)
-            metrics_count(METRICS_IMAGE_UNPACKS);
-        if (status == 0)
-            image_cache_put(call->calls->images, call->req.route.image,
-                            uv_now(call->calls->loop), &call->image);
-        if (call->calls->killing) {
-            if (!hot)
-                capacity_release(call->calls->capacity, call->memory);
-            call_respond_error(call, 503, "executor is shutting down",
-                               NOT_STARTED);
-            call_free(call);
-        } else if (hot) {
-            call_hot_submit(call);
-        } else {
-            get_sandbox(call);
+        /* the calls that waited for this preparation share its outcome */
+        for (; parked != NULL; parked = next) {
+            next = parked->parked_next;
+            parked->parked_next = NULL;
+            parked->image_error = call->image_error;
+            memcpy(parked->error, call->error, sizeof(parked->error));
+            image_waited(parked);
+            image_failed(parked);
         }
+        image_failed(call);
+        return;
     }
-    /* found in the cache now, or the failure recorded answers them (a
-     * registry's pause), or one of them prepares the image again */
+    if (status == 0 && call->image.unpacked)
+        metrics_count(METRICS_IMAGE_UNPACKS);
+    if (status == 0)
+        image_cache_put(call->calls->images, call->req.route.image,
+                        uv_now(call->calls->loop), &call->image);
+    if (call->calls->killing) {
+        if (!hot_format(call))
+            capacity_release(call->calls->capacity, call->memory);
+        call_respond_error(call, 503, "executor is shutting down",
+                           NOT_STARTED);
+        call_free(call);
+    } else if (hot_format(call)) {
+        call_hot_submit(call);
+    } else {
+        get_sandbox(call);
+    }
+    /* they find it in the cache now (or prepare it again if it left) */
     for (; parked != NULL; parked = next) {
         next = parked->parked_next;
         parked->parked_next = NULL;
@@ -564,7 +590,7 @@ static void image_asked(struct call *call)
 {
     if (resolve_image(call) == 0)
         return;
-    if (call->req.route.format != ROUTE_FORMAT_HTTP)
+    if (!hot_format(call))
         capacity_release(call->calls->capacity, call->memory);
     call_respond_error(call, 500, "cannot queue work", NULL);
     call_free(call);
@@ -652,7 +678,7 @@ void call_start(struct calls *calls, struct http_conn *c,
         calls->all->prev = call;
     calls->all = call;
     if (call->req.route.format != ROUTE_FORMAT_DEFAULT
-        && call->req.route.format != ROUTE_FORMAT_HTTP) {
+        && !hot_format(call)) {
         errf(err, sizeof(err), "format \"%s\" is not supported by this "
              "executor yet", route_format_name(call->req.route.format));
         call_respond_error(call, 501, err, NULL);
@@ -665,7 +691,7 @@ void call_start(struct calls *calls, struct http_conn *c,
     req->body = NULL;
     req->body_len = 0;
     call->memory = (uint64_t)call->req.route.memory_mb * 1024 * 1024;
-    if (call->req.route.format == ROUTE_FORMAT_HTTP) {
+    if (hot_format(call)) {
         /* hot instances hold capacity, not calls: image first */
         image_asked(call);
         return;

@@ -1,15 +1,18 @@
 /*
- * The hot path of a call (format http): the request head for the instance,
- * the call handed to its route's pool, the instance's answer passed on.
+ * The hot path of a call (formats http and json): the request for the
+ * instance, the call handed to its route's pool, the instance's answer
+ * passed on.
  */
 #include "call_state.h"
 #include "call_log.h"
 #include "hot_request.h"
+#include "json_format.h"
 #include "json_out.h"
 #include "log.h"
 #include "route_def.h"
 #include "errf.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,7 +102,7 @@ static void on_hot_done(struct hot_job *job)
         log_str(&rec, "app", call->req.route.app);
         log_str(&rec, "path", call->req.route.path);
         log_str(&rec, "sandbox", job->sandbox_id);
-        log_str(&rec, "format", "http");
+        log_str(&rec, "format", route_format_name(call->req.route.format));
         log_int(&rec, "status", job->outcome == HOT_OK ? job->res.status : 0);
         log_int(&rec, "wait_ms", (long long)job->wait_ms);
         log_end(&rec);
@@ -180,6 +183,7 @@ void call_hot_submit(struct call *call)
         .header_values = call->req.header_values.v,
     };
     size_t head_len = 0;
+    int json;
 
     call_deadline(dl, sizeof(dl), r->timeout_s);
     call->key = hot_key(call);
@@ -203,9 +207,18 @@ void call_hot_submit(struct call *call)
         }
     }
     ci.call_id = call->req.call_id;
-    call->hot_head = hot_request_head(&ci, call->body_len, &head_len);
+    json = r->format == ROUTE_FORMAT_JSON;
+    /* json: the body travels inside the call's object */
+    call->hot_head = json ? json_format_request(&ci, call->body,
+                                                call->body_len, &head_len)
+                          : hot_request_head(&ci, call->body_len, &head_len);
     if (call->hot_head == NULL) {
-        call_respond_error(call, 500, "out of memory", NULL);
+        if (json && errno == EILSEQ)
+            call_respond_error(call, 400, "this route's format (json) "
+                               "carries text: the request body is not "
+                               "UTF-8", NULL);
+        else
+            call_respond_error(call, 500, "out of memory", NULL);
         call_free(call);
         return;
     }
@@ -223,8 +236,9 @@ void call_hot_submit(struct call *call)
     job->timeout_ms = (uint64_t)r->timeout_s * 1000;
     job->head = call->hot_head;
     job->head_len = head_len;
-    job->body = call->body;
-    job->body_len = call->body_len;
+    job->json = json;
+    job->body = json ? NULL : call->body;
+    job->body_len = json ? 0 : call->body_len;
     job->call_id = call->req.call_id;
     job->app = call->req.route.app;
     job->path = call->req.route.path;

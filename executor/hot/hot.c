@@ -2,6 +2,7 @@
  * Hot function pools and instances.
  */
 #include "hot.h"
+#include "json_format.h"
 #include "cgroup.h"
 #include "log.h"
 #include "metrics.h"
@@ -59,7 +60,9 @@ struct hot_instance {
     int open_handles;
     int sandbox_done;
     int started;                        /* its process ran */
-    struct http_response_parser rp;
+    int json;                           /* its format: json, not http */
+    struct http_response_parser rp;     /* its answer (http) */
+    struct json_answer_parser jp;       /* its answer (json) */
     struct user_log ulog;               /* its stderr */
 };
 
@@ -197,6 +200,7 @@ static void on_instance_handle_closed(uv_handle_t *h)
     if (in->memory > 0)
         capacity_release(hp->capacity, in->memory);
     http_response_parser_free(&in->rp);
+    json_answer_free(&in->jp);
     free(in->wbuf);
     if (in->prev)
         in->prev->next = in->next;
@@ -266,8 +270,13 @@ static void answer(struct hot_instance *in, enum hot_outcome outcome,
     in->job = NULL;
     uv_timer_stop(&in->timer);
     if (outcome == HOT_OK) {
-        job->res = in->rp.res;
-        memset(&in->rp.res, 0, sizeof(in->rp.res));
+        if (in->json) {
+            job->res = in->jp.res;
+            memset(&in->jp.res, 0, sizeof(in->jp.res));
+        } else {
+            job->res = in->rp.res;
+            memset(&in->rp.res, 0, sizeof(in->rp.res));
+        }
     }
     finish_job(job, outcome, msg);
 }
@@ -328,6 +337,7 @@ static void become_idle(struct hot_instance *in)
     struct hot_pools *hp = p->owner;
 
     http_response_parser_reset(&in->rp);
+    json_answer_reset(&in->jp);
     user_log_start(&in->ulog, NULL);
     if (in->sb->generation != hp->sandboxes->generation) {
         /* made before a reload: its sandbox has the old settings (a
@@ -351,7 +361,9 @@ static void become_idle(struct hot_instance *in)
 static void on_stdout(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 {
     struct hot_instance *in = st->data;
+    const char *error;
     size_t used;
+    int complete;
 
     if (n < 0) {
         /* closed: the process is ending (its end answers the call), or it
@@ -365,13 +377,21 @@ static void on_stdout(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
         kill_instance(in, "wrote to stdout with no call");
         return;
     }
-    used = http_response_feed(&in->rp, buf->base, (size_t)n);
-    if (in->rp.error[0] != '\0') {
-        answer(in, HOT_BAD_ANSWER, in->rp.error);
+    if (in->json) {
+        used = json_answer_feed(&in->jp, buf->base, (size_t)n);
+        error = in->jp.error;
+        complete = in->jp.complete;
+    } else {
+        used = http_response_feed(&in->rp, buf->base, (size_t)n);
+        error = in->rp.error;
+        complete = in->rp.complete;
+    }
+    if (error[0] != '\0') {
+        answer(in, HOT_BAD_ANSWER, error);
         kill_instance(in, "bad answer");
         return;
     }
-    if (in->rp.complete) {
+    if (complete) {
         answer(in, HOT_OK, NULL);
         if (used < (size_t)n)
             kill_instance(in, "answered more than once");
@@ -611,8 +631,13 @@ static void on_capacity(struct capacity_waiter *w, enum capacity_result res)
     in->idle_timeout_ms = job->idle_timeout_ms;
     in->state = INSTANCE_STARTING;
     in->job = job;
+    in->json = job->json;
     http_response_parser_init(&in->rp, HTTP_RESPONSE_HEAD_MAX,
                               hp->cfg->max_response_body);
+    /* a json answer: its body escaped (at most 6 bytes a byte) and head */
+    json_answer_init(&in->jp, HTTP_RESPONSE_HEAD_MAX
+                              + 6 * hp->cfg->max_response_body + 1024,
+                     hp->cfg->max_response_body);
     uv_timer_init(hp->loop, &in->timer);
     in->timer.data = in;
     in->open_handles = 1;

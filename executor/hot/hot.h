@@ -1,7 +1,8 @@
 /*
- * Hot functions (format http): instances that stay alive and serve call
- * after call, one at a time, each call an HTTP/1.1 request on the
- * instance's stdin and its answer an HTTP/1.1 response on its stdout.
+ * Hot functions (formats http and json): instances that stay alive and
+ * serve call after call, one at a time, each call an HTTP/1.1 request
+ * (http) or a JSON object (json, json_format.h) on the instance's stdin
+ * and its answer the same on its stdout.
  *
  * An instance is a sandbox (sandbox.c) running one long-lived process.
  * Instances are pooled by key (app, path, image digest, format, memory,
@@ -69,6 +70,7 @@ struct hot_job {
     unsigned max_concurrency;
     uint64_t idle_timeout_ms;
     uint64_t timeout_ms;
+    int json;                           /* Fn's json format, not http */
     const char *head;                   /* the request: head, then body */
     size_t head_len;
     const char *body;

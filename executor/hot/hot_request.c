@@ -31,6 +31,12 @@ static int clean(const char *s)
     return strpbrk(s, "\r\n") == NULL;
 }
 
+int hot_request_header_passes(const char *name, const char *value)
+{
+    return !hop(name) && strncasecmp(name, "Fn-", 3) != 0 && clean(name)
+           && clean(value);
+}
+
 /* Splits http://host[:port]/path?query into host and the rest. */
 static void split_url(const char *url, char *host, size_t hostlen,
                       const char **target)
@@ -74,8 +80,7 @@ char *hot_request_head(const struct call_info *ci, size_t body_len,
          i++) {
         const char *n = ci->header_names[i], *v = ci->header_values[i];
 
-        if (!hop(n) && strncasecmp(n, "Fn-", 3) != 0 && clean(n)
-            && clean(v))
+        if (hot_request_header_passes(n, v))
             fprintf(f, "%s: %s\r\n", n, v);
     }
     fprintf(f, "Fn-Call-Id: %s\r\n", ci->call_id);

@@ -1,6 +1,6 @@
 /*
  * The HTTP/1.1 request a hot (http format) function reads on its stdin
- * for each call.  Pure.
+ * for each call, and the client's headers it (or a json one) sees.  Pure.
  */
 #ifndef EXECUTOR_HOT_REQUEST_H
 #define EXECUTOR_HOT_REQUEST_H
@@ -18,5 +18,9 @@
  */
 char *hot_request_head(const struct call_info *ci, size_t body_len,
                        size_t *len);
+
+/* Whether a client's header goes on to the function: not one of a
+ * connection's own, not the platform's (Fn-*), one line. */
+int hot_request_header_passes(const char *name, const char *value);
 
 #endif
