@@ -92,6 +92,16 @@ subtest 'a json function that answers badly, or dies, is replaced' => sub {
     is($r->{status}, 504, 'no answer within the timeout: 504');
 };
 
+subtest 'instances of a route are kept apart by format' => sub {
+    my $inst = call(path => '/switch')->{headers}{'x-instance'};
+    ok($inst, 'a json instance');
+    my $r = call(path => '/switch', route => { format => 'http' });
+    is($r->{status}, 502, 'the route as format http: an instance of its own, '
+       . 'which cannot read HTTP');
+    is(call(path => '/switch')->{headers}{'x-instance'}, $inst,
+       'json again: the first instance, left alone');
+};
+
 subtest 'a json function\'s stderr is its log' => sub {
     my $r = call(path => '/log', headers => { 'X-Mode' => 'log' });
     is($r->{status}, 200, 'a call that logs');

@@ -154,9 +154,9 @@ static char *hot_key(const struct call *call)
 
     if (f == NULL)
         return NULL;
-    fprintf(f, "%s\n%s\n%s\nhttp\n%llu\n%u", r->app, r->path,
-            call->image.digest, (unsigned long long)call->memory,
-            r->idle_timeout_s);
+    fprintf(f, "%s\n%s\n%s\n%s\n%llu\n%u", r->app, r->path,
+            call->image.digest, route_format_name(r->format),
+            (unsigned long long)call->memory, r->idle_timeout_s);
     for (i = 0; i < r->nconfig; i++)
         fprintf(f, "\n%zu:%s=%zu:%s", strlen(r->config[i].key),
                 r->config[i].key, strlen(r->config[i].value),
