@@ -5,7 +5,8 @@
 #               executor's socket to hot instances of a small C function
 #               (t/fn/hot.c, echoing the body), vs bench/baseline.c on a
 #               Unix socket answering the very bytes the executor answered
-#               (the socket hop and nothing else);
+#               (the socket hop and nothing else); and the same calls in
+#               Fn's json format (t/fn/json.c);
 #   latency:    the same two at BENCH_RATE requests/s (default 1000);
 #   memory:     the executor's RSS with BENCH_IDLE (default 100) idle hot
 #               instances, and what each instance costs beyond the
@@ -29,8 +30,13 @@ start_executor() {  # name, sandbox_uids (each its own)
 }
 start_executor hot 1879179264-1879195647
 
+# The format of the calls executor_load makes: http (t/fn/hot.c) or json
+# (t/fn/json.c).
+format=http
 route() {   # path, max_concurrency
-    printf 'Fn-Route: {"app":"bench","path":"%s","image":"oci:hot:v1","format":"http","memory":64,"max_concurrency":%d,"idle_timeout":600}' "$1" "$2"
+    local image=hot
+    [ "$format" = json ] && image=json
+    printf 'Fn-Route: {"app":"bench","path":"%s","image":"oci:%s:v1","format":"%s","memory":64,"max_concurrency":%d,"idle_timeout":600}' "$1" "$image" "$format" "$2"
 }
 field() { sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p"; }
 
@@ -88,6 +94,13 @@ base_thr=$("$dir/loadgen" -u "$dir/baseline.sock" -m POST -p /call -b hello \
     -c "$conns" -d "$seconds")
 echo "baseline  $base_thr"
 
+echo "== throughput, format json (Fn's): $conns connections for $seconds s"
+format=json
+executor_load jwarm -n 200 > /dev/null 2>&1
+json_thr=$(executor_load jthr -d "$seconds")
+format=http
+echo "executor  $json_thr"
+
 echo "== latency at $rate requests/s for $seconds s"
 exec_lat=$(executor_load lat -d "$seconds" -r "$(echo "$rate / $conns" | bc -l)")
 echo "executor  $exec_lat"
@@ -137,6 +150,7 @@ awk -v et="$(echo "$exec_thr" | field rps)" -v bt="$(echo "$base_thr" | field rp
     -v rate="$rate" -v n="$instances" -v r0="$rss0" -v r1="$rss1" \
     -v sp="$((sandbox_pss / instances))" -v fp="$((function_pss / instances))" 'BEGIN {
     printf "hot throughput: executor %.1f calls/s, baseline %.1f req/s (ratio %.2f; goal >= 0.60)\n", et, bt, et / bt
+    printf "format json: executor %.1f calls/s (ratio to format http %.2f)\n", jt, jt / et
     printf "at %d req/s: p50 executor %.3f ms, baseline %.3f ms; p99 executor %.3f ms, baseline %.3f ms (difference %.3f ms; goal <= 1)\n", rate, e50, b50, e99, b99, e99 - b99
     printf "memory: executor RSS %.1f MiB with %d idle instances (%.1f MiB before); per instance %.0f KiB in the executor, %.0f KiB PSS of bubblewrap and init, beside the function'"'"'s own %.0f KiB PSS\n", r1 / 1024, n, r0 / 1024, (r1 - r0) / n, sp, fp
 }'

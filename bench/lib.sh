@@ -39,17 +39,20 @@ bench_need() {
     [ -e "$build/$1" ] || { echo "build first: make" >&2; exit 1; }
 }
 
-# The hot test function (t/fn/hot.c, static) as image oci:hot:v1 in
-# $dir/images.
+# The hot test functions (t/fn/hot.c and t/fn/json.c, static) as images
+# oci:hot:v1 and oci:json:v1 in $dir/images.
 bench_hot_image() {
     cc -static -O2 -Wall -o "$dir/hot-fn" "$here/t/fn/hot.c"
+    cc -static -O2 -Wall -o "$dir/json-fn" "$here/t/fn/json.c" -ljansson
     mkdir -p "$dir/images"
     perl -I"$here/scripts/lib" -MFnImage -e '
         my ($d) = @ARGV;
-        FnImage::build("$d/images/hot", tag => "v1",
-            config => { Cmd => ["/fn/hot"] },
-            layers => [ [ [ "fn", dir => 1 ],
-                          [ "fn/hot", file => "$d/hot-fn", mode => 0755 ] ] ]);
+        for my $f ("hot", "json") {
+            FnImage::build("$d/images/$f", tag => "v1",
+                config => { Cmd => ["/fn/$f"] },
+                layers => [ [ [ "fn", dir => 1 ],
+                              [ "fn/$f", file => "$d/$f-fn", mode => 0755 ] ] ]);
+        }
     ' "$dir"
 }
 

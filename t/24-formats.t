@@ -61,6 +61,10 @@ subtest 'a json function: its answer, status, headers and content type' => sub {
     is($b->{status}, 200, 'the next call: 200 by default');
     is($b->{headers}{'x-instance'}, $a->{headers}{'x-instance'}, '  the same instance');
     is($b->{headers}{'x-seen'}, $a->{headers}{'x-seen'} + 1, '  its next call');
+    my $bare = call(body => 'bare', headers => { 'X-Mode' => 'bare' });
+    is($bare->{body}, 'bare', 'an answer without the newline after it');
+    is(call(body => 'after')->{headers}{'x-instance'}, $a->{headers}{'x-instance'},
+       '  and with it (the others): the same instance serves on');
     my $c = call(body => "\xff\xfe binary");
     is($c->{status}, 400, 'a body that is not UTF-8: 400');
     like($c->{error}, qr/json\) carries text/, '  saying why');

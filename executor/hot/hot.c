@@ -358,6 +358,18 @@ static void become_idle(struct hot_instance *in)
     uv_timer_start(&in->timer, on_idle_timeout, in->idle_timeout_ms, 0);
 }
 
+/* Whether s is only whitespace, as JSON reads it. */
+static int blank(const char *s, size_t len)
+{
+    size_t i;
+
+    for (i = 0; i < len; i++) {
+        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r' && s[i] != '\n')
+            return 0;
+    }
+    return 1;
+}
+
 static void on_stdout(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 {
     struct hot_instance *in = st->data;
@@ -374,6 +386,8 @@ static void on_stdout(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
     if (n == 0 || in->state == INSTANCE_DEAD)
         return;
     if (in->state != INSTANCE_BUSY || in->answered) {
+        if (in->json && blank(buf->base, (size_t)n))
+            return;     /* the newline after a json answer */
         kill_instance(in, "wrote to stdout with no call");
         return;
     }
@@ -393,7 +407,8 @@ static void on_stdout(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
     }
     if (complete) {
         answer(in, HOT_OK, NULL);
-        if (used < (size_t)n)
+        if (used < (size_t)n
+            && !(in->json && blank(buf->base + used, (size_t)n - used)))
             kill_instance(in, "answered more than once");
         else if (in->writing)
             /* the rest of this call's input would start the next one */

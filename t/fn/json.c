@@ -1,7 +1,8 @@
 /*
  * A hot test function in Fn's json format: reads one call object per line
- * on stdin, answers each with one object on stdout.  What it does is
- * chosen per call by its X-Mode header:
+ * on stdin, answers each with one object and a newline on stdout (as most
+ * languages' print would).  What it does is chosen per call by its X-Mode
+ * header:
  *
  *   echo (default)  status X-Status (200), the body back, content type
  *                   X-Type (text/plain), and the headers X-Instance (a
@@ -15,6 +16,7 @@
  *   exit            exits with status 3 without answering
  *   hang            no answer
  *   log             writes "json log line" to stderr, then echoes
+ *   bare            echoes, without the newline after the answer
  */
 #include <jansson.h>
 #include <stdio.h>
@@ -37,11 +39,15 @@ static const char *header(json_t *call, const char *name)
     return NULL;
 }
 
+static int newline = 1;
+
 static void say(json_t *answer)
 {
     char *s = json_dumps(answer, JSON_COMPACT);
 
     fputs(s, stdout);
+    if (newline)
+        fputc('\n', stdout);
     fflush(stdout);
     free(s);
 }
@@ -70,6 +76,7 @@ int main(void)
         calls++;
         mode = header(call, "X-Mode");
         mode = mode != NULL ? mode : "echo";
+        newline = strcmp(mode, "bare") != 0;
         if (strcmp(mode, "garbage") == 0) {
             fputs("this is not json\n", stdout);
             fflush(stdout);
