@@ -145,6 +145,7 @@ echo "per_instance_kib executor=$(( (rss1 - rss0) / idle )) sandbox_pss=$((sandb
 
 echo "== summary"
 awk -v et="$(echo "$exec_thr" | field rps)" -v bt="$(echo "$base_thr" | field rps)" \
+    -v jt="$(echo "$json_thr" | field rps)" \
     -v e50="$(echo "$exec_lat" | field p50_ms)" -v b50="$(echo "$base_lat" | field p50_ms)" \
     -v e99="$(echo "$exec_lat" | field p99_ms)" -v b99="$(echo "$base_lat" | field p99_ms)" \
     -v rate="$rate" -v n="$instances" -v r0="$rss0" -v r1="$rss1" \
