@@ -219,8 +219,14 @@ subtest 'proxies from the environment are not used' => sub {
     $e->stop;
 };
 
-subtest 'an image whose blobs exceed image_max_bytes is not fetched' => sub {
-    $reg->push(image('big', 'big'), 'v1', 'team/big:v1');
+subtest 'an image over layer_max_bytes or image_max_bytes is not fetched' => sub {
+    # two layers of 40 KiB of noise: each within 64k, both over it
+    my $src = "$work/big";
+    FnImage::build($src, tag => 'v1', config => { Cmd => ['/bin/true'] },
+        layers => [ map { my $i = $_;
+                          [ [ "noise$i", data => join('', map { chr(int(rand(256))) } 1 .. 40960) ] ] }
+                    1 .. 2 ]);
+    $reg->push($src, 'v1', 'team/big:v1');
     my $e = executor_start(allowed_registries => $host,
                            insecure_registries => $host,
                            image_max_bytes => '64k', layer_max_bytes => '64k',
@@ -229,7 +235,19 @@ subtest 'an image whose blobs exceed image_max_bytes is not fetched' => sub {
     is($r->{status}, 502, 'over image_max_bytes: 502');
     like($r->{error}, qr/blobs take \d+ bytes, more than image_max_bytes/,
          '  saying so');
-    unlike($reg->log, qr{GET /v2/team/big/blobs/}, '  and no blob was fetched');
+    $e->stop;
+    # and one of 100 KiB
+    FnImage::build("$work/huge", tag => 'v1', config => { Cmd => ['/bin/true'] },
+        layers => [ [ [ 'noise', data => join('', map { chr(int(rand(256))) } 1 .. 102400) ] ] ]);
+    $reg->push("$work/huge", 'v1', 'team/huge:v1');
+    $e = executor_start(allowed_registries => $host,
+                        insecure_registries => $host,
+                        layer_max_bytes => '64k');
+    $r = call($e, "$host/team/huge:v1");
+    is($r->{status}, 502, 'a layer over layer_max_bytes: 502');
+    like($r->{error}, qr/layer 1 of 1 takes \d+ bytes, more than layer_max_bytes/,
+         '  saying so');
+    unlike($reg->log, qr{GET /v2/team/(big|huge)/blobs/}, 'no blob was fetched');
     $e->stop;
 };
 
@@ -367,8 +385,9 @@ subtest 'calls waiting for a slow registry do not hold up other images' => sub {
     # manifests wait for the test's word
     my $f = front(sub { sleep 0.05 until -e $go; undef });
     my $fh = $f->{host};
+    # six pulls: more than libuv's default pool of 4, and than the slots
     my $e = executor_start(allowed_registries => $fh, insecure_registries => $fh,
-                           max_sandboxes => 16);
+                           max_sandboxes => 2, queue_timeout => '20s');
     FnImage::build($e->dir . '/images/local', tag => 'v1',
         config => { Cmd => ['/bin/sh', '-c', 'echo local'] },
         layers => [ FnImage::busybox_layer() ]);
@@ -390,8 +409,8 @@ subtest 'calls waiting for a slow registry do not hold up other images' => sub {
     ok(wait_until(20, sub { (() = slurp($f->{log}) =~ m{/manifests/}g) >= 6 }),
        'six pulls wait on the registry');
     my $r = call($e, 'oci:local:v1');
-    is($r->{status}, 200, 'meanwhile, a new image of another kind runs')
-        or diag($r->{body});
+    is($r->{status}, 200, 'meanwhile, a new image runs: the waiting calls '
+       . 'hold no thread and no slot') or diag($r->{body});
     ok(!-e $go, '  (the pulls still waiting)');
     spew($go, '');
     waitpid($_, 0) for @kids;

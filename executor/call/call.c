@@ -460,6 +460,7 @@ static void prepare_image(uv_work_t *w)
 /* status: 0 from the store (kept in the cache then), 1 from the cache,
  * < 0 if the work could not run */
 static void image_asked(struct call *call);
+static void on_capacity(struct capacity_waiter *w, enum capacity_result res);
 
 /* Whether the call's route runs hot: instances serve call after call. */
 static int hot_format(const struct call *call)
@@ -473,9 +474,8 @@ static int hot_format(const struct call *call)
 static void image_waited(struct call *call)
 {
     call->image_ms = uv_now(call->calls->loop) - call->image_at_ms;
-    call->wait_ms += call->image_ms;
-    if (hot_format(call))
-        call->waited = 1;   /* hot calls wait for the image first */
+    call->wait_ms = call->image_ms;
+    call->waited = 1;
 }
 
 /* The call's image could not be prepared (call->error says why). */
@@ -484,8 +484,6 @@ static void image_failed(struct call *call)
     metrics_count(METRICS_IMAGE_ERRORS);
     if (call->image_error == IMAGE_IO)
         log_msg(LOG_LEVEL_ERROR, "image store failure", call->error);
-    if (!hot_format(call))
-        capacity_release(call->calls->capacity, call->memory);
     call_respond_error(call, call->image_error == IMAGE_IO ? 500 : 502,
                        call->error, NULL);
     call_free(call);
@@ -527,15 +525,16 @@ static void image_ready(uv_work_t *w, int status)
         image_cache_put(call->calls->images, call->req.route.image,
                         uv_now(call->calls->loop), &call->image);
     if (call->calls->killing) {
-        if (!hot_format(call))
-            capacity_release(call->calls->capacity, call->memory);
         call_respond_error(call, 503, "executor is shutting down",
                            NOT_STARTED);
         call_free(call);
     } else if (hot_format(call)) {
         call_hot_submit(call);
     } else {
-        get_sandbox(call);
+        /* a cold call holds a slot and its memory from here on only: a
+         * slow pull holds none */
+        capacity_acquire(call->calls->capacity, &call->waiter, call->memory,
+                         on_capacity, call);
     }
     /* they find it in the cache now (or prepare it again if it left) */
     for (; parked != NULL; parked = next) {
@@ -590,8 +589,6 @@ static void image_asked(struct call *call)
 {
     if (resolve_image(call) == 0)
         return;
-    if (!hot_format(call))
-        capacity_release(call->calls->capacity, call->memory);
     call_respond_error(call, 500, "cannot queue work", NULL);
     call_free(call);
 }
@@ -601,7 +598,7 @@ static void on_capacity(struct capacity_waiter *w, enum capacity_result res)
     struct call *call = w->data;
     char msg[160];
 
-    call->wait_ms = w->wait_ms;
+    call->wait_ms += w->wait_ms;    /* after the wait for its image */
     call->waited = res != CAPACITY_TOO_LARGE;
     switch (res) {
     case CAPACITY_GRANTED:
@@ -619,7 +616,7 @@ static void on_capacity(struct capacity_waiter *w, enum capacity_result res)
         call_free(call);
         return;
     }
-    image_asked(call);
+    get_sandbox(call);
 }
 
 static int64_t wall_ms(void)
@@ -691,13 +688,9 @@ void call_start(struct calls *calls, struct http_conn *c,
     req->body = NULL;
     req->body_len = 0;
     call->memory = (uint64_t)call->req.route.memory_mb * 1024 * 1024;
-    if (hot_format(call)) {
-        /* hot instances hold capacity, not calls: image first */
-        image_asked(call);
-        return;
-    }
-    capacity_acquire(calls->capacity, &call->waiter, call->memory, on_capacity,
-                     call);
+    /* the image first: a cold call then waits for capacity (hot
+     * instances hold capacity, not calls) */
+    image_asked(call);
 }
 
 size_t call_stop_all(struct calls *calls)

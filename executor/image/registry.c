@@ -932,9 +932,19 @@ static enum image_error pull(struct pull *p,
         errf_append(err, errlen, " (image \"%s\")", p->name);
         goto out;
     }
+    /* the limits, before anything is fetched */
     total = (uint64_t)(m->config.size > 0 ? m->config.size : 0);
-    for (i = 0; i < m->nlayers; i++)
-        total += (uint64_t)(m->layers[i].size > 0 ? m->layers[i].size : 0);
+    for (i = 0; i < m->nlayers; i++) {
+        if ((uint64_t)m->layers[i].size > p->blob_max) {
+            errf(err, errlen, "image \"%s\": layer %zu of %zu takes %lld "
+                 "bytes, more than layer_max_bytes (%llu)", p->name, i + 1,
+                 m->nlayers, (long long)m->layers[i].size,
+                 (unsigned long long)p->blob_max);
+            rc = IMAGE_TOO_LARGE;
+            goto out;
+        }
+        total += (uint64_t)m->layers[i].size;
+    }
     if (total > p->image_max) {
         errf(err, errlen, "image \"%s\": its blobs take %llu bytes, more than "
              "image_max_bytes (%llu)", p->name, (unsigned long long)total,

@@ -1,8 +1,8 @@
 /*
  * Images from OCI distribution registries (Docker's registry API v2),
  * pulled with libcurl into the executor's store of pulled images
- * (registry_store.h), an OCI layout that image_store.c reads as it reads
- * image_dir's layouts.
+ * (registry_store.h), whose blobs image_store.c reads as it reads those
+ * of image_dir's layouts.
  *
  * Hostile registries are expected: pulls go only to allowed registries
  * (allowed_registries, and the default one); a registry host, or a

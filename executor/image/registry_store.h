@@ -1,8 +1,9 @@
 /*
- * The store of pulled images: an OCI layout under the state directory
- * (REGISTRY_LAYOUT) whose blobs/sha256 holds the manifests, configs and
- * layers fetched from registries, and the list of images it keeps
- * (REGISTRY_KEPT/<hex of the manifest digest>, empty files).
+ * The store of pulled images, under the state directory (REGISTRY_LAYOUT):
+ * blobs/sha256, as in an OCI layout, holds the manifests, configs and
+ * layers fetched from registries, and REGISTRY_KEPT/<hex of the manifest
+ * digest> (empty files) lists the images it keeps.  (No index.json: not a
+ * layout other tools read.)
  *
  * A blob stays while a kept manifest, or a pinned one, names it.  A call
  * that resolved an image pins its manifest until its tree is unpacked or

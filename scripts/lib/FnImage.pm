@@ -90,7 +90,8 @@ sub build {
                                                : layer_tar($entries);
             if ($gz) {
                 my $z;
-                gzip(\$bytes => \$z) or die $GzipError;
+                # no time in the header: the same files, the same layer
+                gzip(\$bytes => \$z, Time => 0) or die $GzipError;
                 $bytes = $z;
             }
             $zipped = $gz;
