@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static int lower_alnum(char c)
 {
@@ -132,7 +133,7 @@ int image_ref_parse(const char *s, const char *default_registry,
 {
     size_t len = strlen(s), name_len, first_len, repo_len, i;
     const char *at, *slash, *colon, *name_end, *repo, *c;
-    int has_registry;
+    int has_registry, hub;
 
     memset(ref, 0, sizeof(*ref));
     if (len == 0)
@@ -187,7 +188,16 @@ int image_ref_parse(const char *s, const char *default_registry,
                    && (memchr(s, '.', first_len) != NULL
                        || memchr(s, ':', first_len) != NULL
                        || (first_len == 9 && memcmp(s, "localhost", 9) == 0));
-    if (has_registry) {
+    /* Docker Hub's names for itself: its endpoint's, as Docker reads them
+     * (a one-component name there is under library/, below) */
+    hub = has_registry
+          && ((first_len == 9 && strncasecmp(s, "docker.io", 9) == 0)
+              || (first_len == 15
+                  && strncasecmp(s, "index.docker.io", 15) == 0));
+    if (hub) {
+        strcpy(ref->registry, IMAGE_REF_DOCKER_HUB);
+        repo = slash + 1;
+    } else if (has_registry) {
         if (!image_ref_registry_valid(s, first_len))
             return errf(err, errlen, "in the image reference \"%.200s\", the "
                         "registry \"%.*s\" is not host[:port]", s,
@@ -219,8 +229,11 @@ int image_ref_parse(const char *s, const char *default_registry,
             break;
     }
 
-    /* Docker's rule: "hello" on the default registry is "library/hello" */
-    if (!has_registry && memchr(repo, '/', repo_len) == NULL
+    /* Docker's rule: "hello" on the default registry is "library/hello";
+     * "docker.io/hello" is Docker Hub's "library/hello" */
+    if (hub)
+        default_namespace = "library";
+    if ((!has_registry || hub) && memchr(repo, '/', repo_len) == NULL
         && default_namespace != NULL && default_namespace[0] != '\0') {
         if (strlen(default_namespace) + 1 + repo_len > IMAGE_REF_REPO_MAX)
             return errf(err, errlen, "the image reference \"%.200s\" is too "

@@ -19,6 +19,9 @@
 
 #define IMAGE_REF_MAX 512           /* a whole reference, bytes */
 #define IMAGE_REF_REGISTRY_MAX 255  /* host[:port] */
+/* Docker Hub's endpoint: what "docker.io/..." and "index.docker.io/..."
+ * name, as Docker reads them */
+#define IMAGE_REF_DOCKER_HUB "registry-1.docker.io"
 #define IMAGE_REF_REPO_MAX 255      /* the repository's path */
 #define IMAGE_REF_TAG_MAX 128
 #define IMAGE_REF_DIGEST_MAX 71     /* "sha256:" and 64 hex digits */

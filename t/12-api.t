@@ -732,6 +732,10 @@ subtest 'functions_image_registries: routes name only those registries' => sub {
     error_is($r, 400, qr/^route field "image": the registry evil\.example\.com is not one this platform pulls from \(functions_image_registries\)$/,
              'a registry not listed: 400');
     $r = api('POST', '/v1/apps/regs/routes',
+             { route => { path => '/a', image => 'docker.io/alpine' } }, %p);
+    error_is($r, 400, qr/the registry registry-1\.docker\.io is not one/,
+             'docker.io: Docker Hub\'s endpoint, as Docker reads it, not listed: 400');
+    $r = api('POST', '/v1/apps/regs/routes',
              { route => { path => '/a', image => '127.0.0.1:3306/x:1' } }, %p);
     error_is($r, 400, qr/the registry 127\.0\.0\.1:3306 is not one/,
              'a listed host on another port: 400');

@@ -49,6 +49,17 @@ int main(void)
     parses("127.0.0.1:5000/a/b/c", "127.0.0.1:5000", "a/b/c", "latest", "");
     parses("a.b/x__y-z", "a.b", "x__y-z", "latest", "");
     parses("a-b--c.d_e", HUB, "library/a-b--c.d_e", "latest", "");
+    /* Docker Hub's own names for itself, as Docker reads them */
+    parses("docker.io/alpine", HUB, "library/alpine", "latest", "");
+    parses("docker.io/iron/hello:1", HUB, "iron/hello", "1", "");
+    parses("index.docker.io/alpine:3", HUB, "library/alpine", "3", "");
+    parses("Docker.IO/alpine", HUB, "library/alpine", "latest", "");
+    parses("docker.io:443/alpine", "docker.io:443", "alpine", "latest", "");
+    ok(image_ref_parse("docker.io/x", "reg.example.com", "", &r, err,
+                       sizeof(err)) == 0
+       && strcmp(r.registry, HUB) == 0
+       && strcmp(r.repository, "library/x") == 0,
+       "docker.io/x: Docker Hub's library/x whatever the default");
     snprintf(at, sizeof(at), "iron/hello@%s", d);
     parses(at, HUB, "iron/hello", "", d);
     snprintf(at, sizeof(at), "iron/hello:1@%s", d);
