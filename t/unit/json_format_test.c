@@ -140,6 +140,35 @@ static void test_bad(void)
             printf("#   error: %s\n", p.error);
     }
 
+    {
+        /* 101 headers; then one of 9000 bytes */
+        char big[12000];
+        size_t n = 0;
+        int k;
+
+        n += (size_t)sprintf(big + n, "{\"protocol\":{\"headers\":{");
+        for (k = 0; k < 101; k++)
+            n += (size_t)sprintf(big + n, "%s\"H%d\":\"v\"", k ? "," : "",
+                                 k);
+        sprintf(big + n, "}}}");
+        feed(big);
+        ok(!p.complete && strstr(p.error, "too many or too large") != NULL,
+           "more than 100 headers");
+        n = (size_t)sprintf(big, "{\"protocol\":{\"headers\":{\"H\":\"");
+        memset(big + n, 'x', 9000);
+        sprintf(big + n + 9000, "\"}}}");
+        feed(big);
+        ok(!p.complete && strstr(p.error, "too many or too large") != NULL,
+           "a head over 8 KiB");
+        n = (size_t)sprintf(big, "{\"protocol\":{\"headers\":{\"H\":[");
+        for (k = 0; k < 50; k++)
+            n += (size_t)sprintf(big + n, "%s\"v\"", k ? "," : "");
+        sprintf(big + n, "]}}}");
+        feed(big);
+        ok(p.complete && p.res.nheaders == 50, "50 values of one header: 50 "
+           "header lines");
+    }
+
     json_answer_free(&p);
     json_answer_init(&p, 64, 8);
     feed("{\"body\":\"0123456789\"}");
