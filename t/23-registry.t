@@ -681,6 +681,31 @@ subtest 'a registry that wants a bearer token' => sub {
     unlike(slurp($srv->{log}), qr{Basic}, '  none at all');
     $e->stop;
     kill 'TERM', $t->{pid}, $srv->{pid};
+
+    # a token service on a host of its own (Docker Hub's auth.docker.io)
+    # with credentials of its own in the file: those, to it only
+    $srv = token_front(creds => 'ru:realm pass');
+    $t = token_front(realm_port => $srv->{port});
+    $realm_front = "127.0.0.1:$srv->{port}";
+    $th = "127.0.0.1:$t->{port}";
+    spew($file, "$th ci tok s3cret\n$realm_front ru realm pass\n");
+    chmod 0600, $file;
+    $e = executor_start(allowed_registries => "$th,$realm_front",
+                        insecure_registries => $th,
+                        registry_credentials_file => $file);
+    $r = call($e, "$th/team/tokened:v1");
+    is($r->{status}, 200, 'a realm with credentials of its own: 200')
+        or diag($r->{body});
+    require MIME::Base64;
+    my $b64 = MIME::Base64::encode_base64('ru:realm pass', '');
+    like(slurp($srv->{log}), qr{^/token\S* Basic \Q$b64\E$}m,
+         '  the realm got its own') or diag(slurp($srv->{log}));
+    unlike(slurp($srv->{log}) . slurp($t->{log}),
+           qr{\Q@{[ MIME::Base64::encode_base64('ci:tok s3cret', '') ]}\E},
+           '  and the registry\'s went nowhere');
+    unlike(slurp($t->{log}), qr{\Q$b64\E}, '  nor the realm\'s to the registry');
+    $e->stop;
+    kill 'TERM', $t->{pid}, $srv->{pid};
 };
 
 subtest 'a moved tag is seen after registry_tag_ttl' => sub {

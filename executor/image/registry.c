@@ -222,6 +222,8 @@ int registry_address_private(const struct sockaddr *sa)
 struct request {
     const struct pull *p;
     const char *auth;           /* an Authorization line of its own */
+    const char *auth_origin;    /* the URL whose origin it is for (NULL:
+                                 * the registry's) */
     int explicit;               /* this URL's host may be private */
     /* the answer */
     long status;
@@ -412,9 +414,16 @@ static int get(struct request *q, const char *first_url,
         if (accept != NULL)
             h = curl_slist_append(h, accept);
         /* credentials go to the registry itself, never to a redirect's
-         * host; q->auth: a token request's own */
-        if (same_origin(p, url) && (q->auth != NULL || p->auth[0] != '\0'))
+         * host; q->auth: a token request's own, for q->auth_origin if
+         * set (a realm's own credentials, to it only) */
+        if (q->auth_origin != NULL) {
+            if (origin_len(url) == origin_len(q->auth_origin)
+                && strncmp(url, q->auth_origin, origin_len(url)) == 0)
+                h = curl_slist_append(h, q->auth);
+        } else if (same_origin(p, url)
+                   && (q->auth != NULL || p->auth[0] != '\0')) {
             h = curl_slist_append(h, q->auth != NULL ? q->auth : p->auth);
+        }
         q->explicit = same_origin(p, url) ? p->explicit
                       : origin_listed(p, url);
         q->status = 0;
@@ -488,11 +497,12 @@ static int get(struct request *q, const char *first_url,
 /* ------------------------------------------------------- credentials */
 
 /* "Authorization: Basic <user:password in base64>" into line. */
-static int basic_line(const struct pull *p, char *line, size_t size)
+static int basic_line(const struct registry_cred *cred, char *line,
+                      size_t size)
 {
-    char plain[sizeof(p->cred.user) + sizeof(p->cred.password) + 2];
-    int n = snprintf(plain, sizeof(plain), "%s:%s", p->cred.user,
-                     p->cred.password);
+    char plain[sizeof(cred->user) + sizeof(cred->password) + 2];
+    int n = snprintf(plain, sizeof(plain), "%s:%s", cred->user,
+                     cred->password);
     size_t need = 21 + 4 * (((size_t)n + 2) / 3) + 1;
 
     if (n < 0 || need > size) {
@@ -511,11 +521,38 @@ static int basic_line(const struct pull *p, char *line, size_t size)
  * the credentials only when the realm is the registry itself).  0, or -1
  * with err.
  */
+/*
+ * The credentials registry_credentials_file gives for url's own host[:port]
+ * (a token realm's): 1 with a copy in *out, or 0.
+ */
+static int realm_cred(const char *url, struct registry_cred *out)
+{
+    const char *host = strstr(url, "://");
+    size_t n, i;
+    int found = 0;
+
+    host = host != NULL ? host + 3 : url;
+    n = strcspn(host, "/?#");
+    if (n == 0 || memchr(host, '@', n) != NULL)
+        return 0;
+    pthread_mutex_lock(&R.mu);
+    for (i = 0; i < R.ncreds && !found; i++) {
+        if (strlen(R.creds[i].registry) == n
+            && strncasecmp(R.creds[i].registry, host, n) == 0) {
+            *out = R.creds[i];
+            found = 1;
+        }
+    }
+    pthread_mutex_unlock(&R.mu);
+    return found;
+}
+
 static int authenticate(struct pull *p, const char *challenge, char *err,
                         size_t errlen)
 {
     struct www_auth wa;
     struct request tq;
+    struct registry_cred realm;
     char *url = NULL, *service = NULL, *scope = NULL, basic[2048] = "";
     char why[256];
     const char *token;
@@ -533,7 +570,7 @@ static int authenticate(struct pull *p, const char *challenge, char *err,
             return errf(err, errlen, "the registry asks for credentials, "
                         "and registry_credentials_file has none for %s",
                         p->ref.registry);
-        if (basic_line(p, p->auth, sizeof(p->auth)) < 0)
+        if (basic_line(&p->cred, p->auth, sizeof(p->auth)) < 0)
             return errf(err, errlen, "the credentials are too long");
         return 0;
     }
@@ -563,12 +600,25 @@ static int authenticate(struct pull *p, const char *challenge, char *err,
     tq.p = p;
     tq.fd = -1;
     tq.max = 64 * 1024;
+    /* credentials go with the token request to the host they are given
+     * for: the registry's own, or the realm's own (a token service of
+     * its own host, as Docker Hub's auth.docker.io) */
     if (p->have_cred && same_origin(p, url)) {
-        if (basic_line(p, basic, sizeof(basic)) < 0) {
+        if (basic_line(&p->cred, basic, sizeof(basic)) < 0) {
             errf(err, errlen, "the credentials are too long");
             goto out;
         }
         tq.auth = basic;
+    } else if (realm_cred(url, &realm)) {
+        rc = basic_line(&realm, basic, sizeof(basic));
+        OPENSSL_cleanse(&realm, sizeof(realm));
+        if (rc < 0) {
+            errf(err, errlen, "the credentials are too long");
+            goto out;
+        }
+        rc = -1;
+        tq.auth = basic;
+        tq.auth_origin = url;
     }
     if (get(&tq, url, "Accept: application/json", why, sizeof(why)) < 0) {
         errf(err, errlen, "the token service: %s", why);
