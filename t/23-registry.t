@@ -429,6 +429,30 @@ sub digests_of {
     return ($mhex, map { substr($_->{digest}, 7) } $m->{config}, @{ $m->{layers} });
 }
 
+subtest 'a pull fetches its blobs over kept connections' => sub {
+    my $src = "$work/many";
+    FnImage::build($src, tag => 'v1', config => { Cmd => ['/bin/true'] },
+        layers => [ map { my $i = $_; [ [ "f$i", data => "layer $i\n" ] ] } 1 .. 8 ]);
+    $reg->push($src, 'v1', 'team/many:v1');
+    my $e = executor_start(allowed_registries => $host,
+                           insecure_registries => $host);
+    call($e, "$host/team/many:v1");
+    my (%ports, $n);
+    ok(wait_until(5, sub {
+        ($n, %ports) = (0);
+        for (split /\n/, $reg->log) {
+            next unless m{http\.request\.method=GET http\.request\.remoteaddr="127\.0\.0\.1:(\d+)" http\.request\.uri="?/v2/team/many/blobs/.*useragent=functions-executor};
+            $n++;
+            $ports{$1}++;
+        }
+        return $n == 9;
+    }), 'the config and eight layers fetched') or diag("$n requests");
+    cmp_ok(scalar(keys %ports), '<=', 4,
+           '  over at most one connection per fetcher (4), not one each')
+        or diag(join(' ', sort keys %ports));
+    $e->stop;
+};
+
 subtest 'two executors pull on their own' => sub {
     my (undef, @blobs) = digests_of("$work/shared");
     my $fetched = sub {

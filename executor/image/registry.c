@@ -224,6 +224,7 @@ struct request {
     const char *auth;           /* an Authorization line of its own */
     const char *auth_origin;    /* the URL whose origin it is for (NULL:
                                  * the registry's) */
+    CURL *curl;                 /* a handle to reuse, or NULL: one each */
     int explicit;               /* this URL's host may be private */
     /* the answer */
     long status;
@@ -407,7 +408,11 @@ static int get(struct request *q, const char *first_url,
         if (now >= p->deadline_ms)
             return errf(err, errlen, "registry_timeout reached");
         left = (long)(p->deadline_ms - now);
-        c = curl_easy_init();
+        /* a fetcher's own handle keeps its connections for the next
+         * blob (a TLS handshake each saved); its options start afresh */
+        if (q->curl != NULL)
+            curl_easy_reset(q->curl);
+        c = q->curl != NULL ? q->curl : curl_easy_init();
         if (c == NULL)
             return errf(err, errlen, "out of memory");
         h = NULL;
@@ -454,7 +459,8 @@ static int get(struct request *q, const char *first_url,
         if (h != NULL)
             curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
         rc = curl_easy_perform(c);
-        curl_easy_cleanup(c);
+        if (q->curl == NULL)
+            curl_easy_cleanup(c);
         curl_slist_free_all(h);
         if (q->over)
             return errf(err, errlen, "the registry sent more than the "
@@ -700,7 +706,7 @@ static int retry_after(const struct pull *p, int attempt, int failed,
 }
 
 /* Fetches a blob into the store, checked against d as it streams in. */
-static enum image_error fetch_blob(const struct pull *p,
+static enum image_error fetch_blob(const struct pull *p, CURL *curl,
                                    const struct oci_descriptor *d,
                                    char *err, size_t errlen)
 {
@@ -722,6 +728,7 @@ static enum image_error fetch_blob(const struct pull *p,
              (unsigned long)pthread_self());
     memset(&q, 0, sizeof(q));
     q.p = p;
+    q.curl = curl;
     q.limit = (uint64_t)d->size;
     q.md = EVP_MD_CTX_new();
     q.fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
@@ -863,11 +870,14 @@ struct fetcher {
 static void *fetcher_run(void *arg)
 {
     struct fetcher *f = arg;
+    CURL *curl = curl_easy_init();      /* its connections, blob to blob */
     size_t i;
 
     f->rc = IMAGE_OK;
     for (i = 0; i < f->n && f->rc == IMAGE_OK; i++)
-        f->rc = fetch_blob(f->p, f->todo[i], f->err, sizeof(f->err));
+        f->rc = fetch_blob(f->p, curl, f->todo[i], f->err, sizeof(f->err));
+    if (curl != NULL)
+        curl_easy_cleanup(curl);
     return NULL;
 }
 
