@@ -179,9 +179,11 @@ static void answer_parse(struct json_answer_parser *p)
     status = json_object_get(proto, "status_code");
     hdrs = json_object_get(proto, "headers");
     if (status != NULL && !json_is_null(status)) {
-        if (!json_is_integer(status) || json_integer_value(status) < 100
+        /* a final answer's: no 1xx (a 101 would switch protocols),
+         * as for format http */
+        if (!json_is_integer(status) || json_integer_value(status) < 200
             || json_integer_value(status) > 599) {
-            fail(p, 0, "the answer's %s must be a number from 100 to 599",
+            fail(p, 0, "the answer's %s must be a number from 200 to 599",
                  "\"protocol\".\"status_code\"");
             goto out;
         }
