@@ -517,10 +517,6 @@ int route_runnable(const struct route_def *r, char *err, size_t errlen)
     const char *rest, *colon;
     size_t dlen;
 
-    if (r->format == ROUTE_FORMAT_HTTP_STREAM)
-        return errf(err, errlen, "route field \"format\": \"%s\" is not "
-                    "supported by the executors yet (they run \"default\", "
-                    "\"http\" and \"json\")", route_format_name(r->format));
     if (image_ref_is_registry(r->image)) {
         struct image_ref ref;
         char why[400];

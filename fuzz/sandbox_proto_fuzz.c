@@ -21,7 +21,9 @@ static void broken(const char *what)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static char again[SANDBOX_MSG_MAX];
-    char done[SANDBOX_DONE_LEN];
+    char done[SANDBOX_DONE_LEN], con[SANDBOX_CONNECT_MAX];
+    const char *path;
+    int err;
     struct sandbox_run run;
     int32_t status;
     char *copy;
@@ -32,6 +34,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         sandbox_done_encode(done, status, clean);
         if (memcmp(done, data, sizeof(done)) != 0)
             broken("a DONE message does not encode back to its bytes");
+    }
+    if (sandbox_connect_decode((const char *)data, size, &path) == 0) {
+        if (sandbox_connect_encode(con, path) != size
+            || memcmp(con, data, size) != 0)
+            broken("a CONNECT message does not encode back to its bytes");
+    }
+    if (sandbox_connected_decode((const char *)data, size, &err) == 0) {
+        sandbox_connected_encode(con, err);
+        if (memcmp(con, data, SANDBOX_CONNECTED_LEN) != 0)
+            broken("a CONNECTED message does not encode back to its bytes");
     }
     if (size > SANDBOX_MSG_MAX)
         return 0;

@@ -466,7 +466,8 @@ static void on_capacity(struct capacity_waiter *w, enum capacity_result res);
 static int hot_format(const struct call *call)
 {
     return call->req.route.format == ROUTE_FORMAT_HTTP
-           || call->req.route.format == ROUTE_FORMAT_JSON;
+           || call->req.route.format == ROUTE_FORMAT_JSON
+           || call->req.route.format == ROUTE_FORMAT_HTTP_STREAM;
 }
 
 /* The wait for its image (a pull, an unpack) is over: it counts as

@@ -1,13 +1,14 @@
 /*
- * The hot path of a call (formats http and json): the request for the
- * instance, the call handed to its route's pool, the instance's answer
- * passed on.
+ * The hot path of a call (formats http, json and http-stream): the
+ * request for the instance, the call handed to its route's pool, the
+ * instance's answer passed on.
  */
 #include "call_state.h"
 #include "call_log.h"
 #include "hot_request.h"
 #include "json_format.h"
 #include "json_out.h"
+#include "stream_format.h"
 #include "log.h"
 #include "route_def.h"
 #include "errf.h"
@@ -183,7 +184,7 @@ void call_hot_submit(struct call *call)
         .header_values = call->req.header_values.v,
     };
     size_t head_len = 0;
-    int json;
+    enum hot_format format;
 
     call_deadline(dl, sizeof(dl), r->timeout_s);
     call->key = hot_key(call);
@@ -207,13 +208,20 @@ void call_hot_submit(struct call *call)
         }
     }
     ci.call_id = call->req.call_id;
-    json = r->format == ROUTE_FORMAT_JSON;
+    format = r->format == ROUTE_FORMAT_JSON ? HOT_FORMAT_JSON
+             : r->format == ROUTE_FORMAT_HTTP_STREAM ? HOT_FORMAT_STREAM
+             : HOT_FORMAT_HTTP;
     /* json: the body travels inside the call's object */
-    call->hot_head = json ? json_format_request(&ci, call->body,
-                                                call->body_len, &head_len)
-                          : hot_request_head(&ci, call->body_len, &head_len);
+    if (format == HOT_FORMAT_JSON)
+        call->hot_head = json_format_request(&ci, call->body,
+                                             call->body_len, &head_len);
+    else if (format == HOT_FORMAT_STREAM)
+        call->hot_head = stream_format_request(&ci, call->body_len,
+                                               &head_len);
+    else
+        call->hot_head = hot_request_head(&ci, call->body_len, &head_len);
     if (call->hot_head == NULL) {
-        if (json && errno == EILSEQ)
+        if (format == HOT_FORMAT_JSON && errno == EILSEQ)
             call_respond_error(call, 400, "this route's format (json) "
                                "carries text: the request body is not "
                                "UTF-8", NULL);
@@ -236,9 +244,11 @@ void call_hot_submit(struct call *call)
     job->timeout_ms = (uint64_t)r->timeout_s * 1000;
     job->head = call->hot_head;
     job->head_len = head_len;
-    job->json = json;
-    job->body = json ? NULL : call->body;
-    job->body_len = json ? 0 : call->body_len;
+    job->format = format;
+    job->sandbox.socket_dir = format == HOT_FORMAT_STREAM ? SANDBOX_FN_SOCKET_DIR
+                                                          : NULL;
+    job->body = format == HOT_FORMAT_JSON ? NULL : call->body;
+    job->body_len = format == HOT_FORMAT_JSON ? 0 : call->body_len;
     job->call_id = call->req.call_id;
     job->app = call->req.route.app;
     job->path = call->req.route.path;

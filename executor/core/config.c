@@ -44,6 +44,7 @@ void config_defaults(struct config *cfg)
     cfg->metrics_interval_ms = 10000;
     cfg->metrics_max_series = 200;
     cfg->sandbox_idle_timeout_ms = 30000;
+    cfg->listen_timeout_ms = 10000;
     cfg->sandbox_idle_max = 64;
     cfg->layer_max_bytes = 1ULL << 30;
     cfg->layer_max_entries = 100000;
@@ -394,6 +395,11 @@ static int apply_function_key(struct config *cfg, const char *key,
         *expect = "a duration up to 1h (0: a sandbox serves one call)";
         return set_range_duration(&cfg->sandbox_idle_timeout_ms, value,
                                   0, 3600 * 1000);
+    }
+    if (strcmp(key, "listen_timeout") == 0) {
+        *expect = "a duration from 100ms to 10m";
+        return set_range_duration(&cfg->listen_timeout_ms, value,
+                                  100, 600 * 1000);
     }
     if (strcmp(key, "sandbox_idle_max") == 0) {
         *expect = "a number from 0 (a sandbox serves one call) to 100000";

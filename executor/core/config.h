@@ -77,6 +77,8 @@ struct config {
 
     /* sandboxes kept for the next call of the same route */
     uint64_t sandbox_idle_timeout_ms;   /* 0: none kept */
+    uint64_t listen_timeout_ms;         /* for an http-stream instance to
+                                         * listen on FN_LISTENER */
     uint64_t sandbox_idle_max;          /* idle ones at most, 0: none */
 
     /* async calls: consumed from RabbitMQ, recorded in MySQL */

@@ -3,6 +3,7 @@
  */
 #include "hot.h"
 #include "json_format.h"
+#include "stream_format.h"
 #include "cgroup.h"
 #include "log.h"
 #include "metrics.h"
@@ -18,6 +19,15 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+/* How long an http-stream instance waits before asking again whether its
+ * function listens: from the first to the last, doubling. */
+#define CONNECT_RETRY_FIRST_MS 5
+#define CONNECT_RETRY_MAX_MS 100
+/* A connection lost during a call is often the process's end (an exit, an
+ * OOM kill): this long for that end to tell why, before the call is
+ * answered with the lost connection. */
+#define CONN_LOST_GRACE_MS 200
 
 enum instance_state {
     INSTANCE_STARTING,
@@ -56,12 +66,21 @@ struct hot_instance {
     uv_timer_t timer;                   /* the call's timeout, or idle */
     uv_write_t write_req;
     char *wbuf;                         /* what is being written */
+    size_t wlen;
     int writing;
     int open_handles;
     int sandbox_done;
     int started;                        /* its process ran */
-    int json;                           /* its format: json, not http */
-    struct http_response_parser rp;     /* its answer (http) */
+    enum hot_format format;
+    uv_pipe_t conn;                     /* http-stream: its connection */
+    int conn_open;                      /* conn carries calls */
+    int conn_lost;                      /* it closed during the call */
+    int connecting;                     /* a CONNECT is out, or its retry
+                                         * timer runs */
+    uv_timer_t retry;                   /* the next CONNECT */
+    uint64_t listen_deadline;           /* it must listen by then */
+    uint64_t retry_ms;
+    struct http_response_parser rp;     /* its answer (http, stream) */
     struct json_answer_parser jp;       /* its answer (json) */
     struct user_log ulog;               /* its stderr */
 };
@@ -227,6 +246,15 @@ static void close_instance_handle(struct hot_instance *in, uv_handle_t *h)
         uv_close(h, on_instance_handle_closed);
 }
 
+/* The handles every instance has from its start: its timer, and its
+ * connection and the timer of its CONNECTs (used by http-stream). */
+static void close_own_handles(struct hot_instance *in)
+{
+    close_instance_handle(in, (uv_handle_t *)&in->timer);
+    close_instance_handle(in, (uv_handle_t *)&in->conn);
+    close_instance_handle(in, (uv_handle_t *)&in->retry);
+}
+
 static void log_instance(struct hot_instance *in, const char *msg,
                          const char *why)
 {
@@ -254,6 +282,7 @@ static void kill_instance(struct hot_instance *in, const char *why)
     in->state = INSTANCE_DEAD;
     log_instance(in, "hot instance stopped", why);
     uv_timer_stop(&in->timer);
+    uv_timer_stop(&in->retry);
     if (in->sb != NULL)
         sandbox_kill(in->sb);
 }
@@ -270,7 +299,7 @@ static void answer(struct hot_instance *in, enum hot_outcome outcome,
     in->job = NULL;
     uv_timer_stop(&in->timer);
     if (outcome == HOT_OK) {
-        if (in->json) {
+        if (in->format == HOT_FORMAT_JSON) {
             job->res = in->jp.res;
             memset(&in->jp.res, 0, sizeof(in->jp.res));
         } else {
@@ -321,7 +350,7 @@ static void on_process_done(struct sandbox *sb, int lost, int32_t status,
     in->state = INSTANCE_DEAD;
     /* whatever is left of it goes */
     sandbox_kill(sb);
-    close_instance_handle(in, (uv_handle_t *)&in->timer);
+    close_own_handles(in);
     close_instance_handle(in, (uv_handle_t *)&in->in);
     close_instance_handle(in, (uv_handle_t *)&in->out);
     close_instance_handle(in, (uv_handle_t *)&in->err);
@@ -330,12 +359,15 @@ static void on_process_done(struct sandbox *sb, int lost, int32_t status,
 /* ---------------------------------------------------------------- I/O */
 
 static void on_idle_timeout(uv_timer_t *t);
+static void close_conn(struct hot_instance *in);
 
 static void become_idle(struct hot_instance *in)
 {
     struct hot_pool *p = in->pool;
     struct hot_pools *hp = p->owner;
 
+    if (in->format == HOT_FORMAT_STREAM && !in->rp.keep_alive)
+        close_conn(in);     /* it said so: the next call connects again */
     http_response_parser_reset(&in->rp);
     json_answer_reset(&in->jp);
     user_log_start(&in->ulog, NULL);
@@ -370,33 +402,28 @@ static int blank(const char *s, size_t len)
     return 1;
 }
 
-static void on_stdout(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
+/* Bytes of the answer to the call on in (its stdout, or its connection). */
+static void take_answer(struct hot_instance *in, const char *data, size_t n)
 {
-    struct hot_instance *in = st->data;
+    int json = in->format == HOT_FORMAT_JSON, complete;
     const char *error;
+    char msg[160];
     size_t used;
-    int complete;
 
-    if (n < 0) {
-        /* closed: the process is ending (its end answers the call), or it
-         * will not answer and meets the call's timeout */
-        close_instance_handle(in, (uv_handle_t *)st);
-        return;
-    }
-    if (n == 0 || in->state == INSTANCE_DEAD)
+    if (in->state == INSTANCE_DEAD)
         return;
     if (in->state != INSTANCE_BUSY || in->answered) {
-        if (in->json && blank(buf->base, (size_t)n))
+        if (json && blank(data, n))
             return;     /* the newline after a json answer */
         kill_instance(in, "wrote to stdout with no call");
         return;
     }
-    if (in->json) {
-        used = json_answer_feed(&in->jp, buf->base, (size_t)n);
+    if (json) {
+        used = json_answer_feed(&in->jp, data, n);
         error = in->jp.error;
         complete = in->jp.complete;
     } else {
-        used = http_response_feed(&in->rp, buf->base, (size_t)n);
+        used = http_response_feed(&in->rp, data, n);
         error = in->rp.error;
         complete = in->rp.complete;
     }
@@ -405,17 +432,36 @@ static void on_stdout(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
         kill_instance(in, "bad answer");
         return;
     }
-    if (complete) {
-        answer(in, HOT_OK, NULL);
-        if (used < (size_t)n
-            && !(in->json && blank(buf->base + used, (size_t)n - used)))
-            kill_instance(in, "answered more than once");
-        else if (in->writing)
-            /* the rest of this call's input would start the next one */
-            kill_instance(in, "answered before reading its whole input");
-        else
-            become_idle(in);
+    if (!complete)
+        return;
+    if (in->format == HOT_FORMAT_STREAM
+        && stream_format_answer(&in->rp.res, msg, sizeof(msg)) < 0) {
+        answer(in, HOT_BAD_ANSWER, msg);
+        kill_instance(in, "bad answer");
+        return;
     }
+    answer(in, HOT_OK, NULL);
+    if (used < n && !(json && blank(data + used, n - used)))
+        kill_instance(in, "answered more than once");
+    else if (in->writing)
+        /* the rest of this call's input would start the next one */
+        kill_instance(in, "answered before reading its whole input");
+    else
+        become_idle(in);
+}
+
+static void on_stdout(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
+{
+    struct hot_instance *in = st->data;
+
+    if (n < 0) {
+        /* closed: the process is ending (its end answers the call), or it
+         * will not answer and meets the call's timeout */
+        close_instance_handle(in, (uv_handle_t *)st);
+        return;
+    }
+    if (n > 0)
+        take_answer(in, buf->base, (size_t)n);
 }
 
 /* stderr: logged line by line, with the call's id while there is a call,
@@ -437,6 +483,8 @@ static void on_stderr(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
     }
 }
 
+static void on_call_timeout(uv_timer_t *t);
+
 static void on_written(uv_write_t *w, int status)
 {
     struct hot_instance *in = w->data;
@@ -446,14 +494,28 @@ static void on_written(uv_write_t *w, int status)
     in->wbuf = NULL;
     /* a function that stopped reading its stdin is dying, or will be
      * killed by the timeout; its end answers the call */
-    if (status < 0 && status != UV_ECANCELED && in->state == INSTANCE_BUSY)
-        kill_instance(in, "stdin closed");
+    if (status < 0 && status != UV_ECANCELED && in->state == INSTANCE_BUSY) {
+        if (in->format != HOT_FORMAT_STREAM) {
+            kill_instance(in, "its input closed");
+        } else if (!in->conn_lost && !in->answered) {
+            in->conn_lost = 1;      /* as on_conn_read */
+            uv_timer_start(&in->timer, on_call_timeout, CONN_LOST_GRACE_MS,
+                           0);
+        }
+    }
 }
 
 static void on_call_timeout(uv_timer_t *t)
 {
     struct hot_instance *in = t->data;
 
+    if (in->conn_lost) {
+        /* the process lives on: the lost connection is the reason */
+        answer(in, HOT_EXITED, "the function closed its connection during "
+               "the call");
+        kill_instance(in, "connection closed during a call");
+        return;
+    }
     in->timed_out = 1;
     kill_instance(in, "call timeout");
 }
@@ -465,11 +527,147 @@ static void on_idle_timeout(uv_timer_t *t)
     kill_instance(in, "idle timeout");
 }
 
+/* Writes the call (in->wbuf) to the instance: stdin, or its connection. */
+static void send_call(struct hot_instance *in)
+{
+    uv_buf_t buf = uv_buf_init(in->wbuf, (unsigned)in->wlen);
+    uv_stream_t *to = in->format == HOT_FORMAT_STREAM
+                      ? (uv_stream_t *)&in->conn : (uv_stream_t *)&in->in;
+
+    if (uv_write(&in->write_req, to, &buf, 1, on_written) < 0) {
+        in->writing = 0;
+        free(in->wbuf);
+        in->wbuf = NULL;
+        kill_instance(in, "cannot write the call");
+    }
+}
+
+/* ------------------------------------------------- http-stream sockets */
+
+static void on_conn_closed(uv_handle_t *h)
+{
+    struct hot_instance *in = h->data;
+
+    if (in->state == INSTANCE_DEAD) {
+        /* it ends: this was one of its handles */
+        on_instance_handle_closed(h);
+        return;
+    }
+    /* ready for the next connection */
+    uv_pipe_init(in->pool->owner->loop, &in->conn, 0);
+    in->conn.data = in;
+}
+
+/* Its connection is done with (it closed it, or said it would). */
+static void close_conn(struct hot_instance *in)
+{
+    if (!in->conn_open)
+        return;
+    in->conn_open = 0;
+    in->conn.data = in;
+    uv_close((uv_handle_t *)&in->conn, on_conn_closed);
+}
+
+static void on_conn_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
+{
+    struct hot_instance *in = st->data;
+
+    if (n > 0) {
+        take_answer(in, buf->base, (size_t)n);
+        return;
+    }
+    if (n == 0 || in->state == INSTANCE_DEAD)
+        return;
+    close_conn(in);
+    /* between calls a server may close an idle connection; during one,
+     * the call is lost with it (see on_call_timeout) */
+    if (in->state == INSTANCE_BUSY && !in->answered) {
+        in->conn_lost = 1;
+        uv_timer_start(&in->timer, on_call_timeout, CONN_LOST_GRACE_MS, 0);
+    }
+}
+
+static void stream_connect(struct hot_instance *in);
+
+static void on_retry(uv_timer_t *t)
+{
+    struct hot_instance *in = t->data;
+
+    if (in->state != INSTANCE_DEAD)
+        stream_connect(in);
+}
+
+/* The function listens (fd), or not yet (err). */
+static void on_connected(struct sandbox *sb, int fd, int err, void *arg)
+{
+    struct hot_instance *in = arg;
+    struct hot_pools *hp = in->pool->owner;
+    struct hot_job *job;
+    char msg[200];
+
+    (void)sb;
+    if (in->state == INSTANCE_DEAD) {
+        if (fd >= 0)
+            close(fd);
+        return;
+    }
+    if (fd < 0) {
+        if (uv_now(hp->loop) < in->listen_deadline) {
+            /* not yet (no socket, nobody listening, a full backlog) */
+            uv_timer_start(&in->retry, on_retry, in->retry_ms, 0);
+            in->retry_ms = in->retry_ms * 2 > CONNECT_RETRY_MAX_MS
+                           ? CONNECT_RETRY_MAX_MS : in->retry_ms * 2;
+            return;
+        }
+        in->connecting = 0;
+        errf(msg, sizeof(msg), "the function did not listen on FN_LISTENER "
+             "(unix:%s) within %llu ms: %s", SANDBOX_FN_LISTENER,
+             (unsigned long long)hp->cfg->listen_timeout_ms, strerror(err));
+        answer(in, HOT_EXITED, msg);
+        kill_instance(in, "did not listen");
+        return;
+    }
+    in->connecting = 0;
+    if (uv_pipe_open(&in->conn, fd) < 0) {
+        close(fd);
+        answer(in, HOT_FAILED, "cannot use the function's connection");
+        kill_instance(in, "cannot use its connection");
+        return;
+    }
+    in->conn_open = 1;
+    in->conn.data = in;
+    if (uv_read_start((uv_stream_t *)&in->conn, read_buf_alloc,
+                      on_conn_read) < 0) {
+        answer(in, HOT_FAILED, "cannot read the function's connection");
+        kill_instance(in, "cannot read its connection");
+        return;
+    }
+    if (in->state == INSTANCE_STARTING) {
+        /* a new instance: its first call */
+        job = in->job;
+        in->job = NULL;
+        assign(in, job);
+    } else if (in->state == INSTANCE_BUSY && in->writing) {
+        send_call(in);
+    }
+}
+
+/* Asks the sandbox's init for a connection to the function's socket. */
+static void stream_connect(struct hot_instance *in)
+{
+    if (in->retry_ms == 0 || !in->connecting)
+        in->retry_ms = CONNECT_RETRY_FIRST_MS;
+    in->connecting = 1;
+    if (sandbox_connect(in->sb, SANDBOX_FN_LISTENER, on_connected, in) < 0) {
+        answer(in, HOT_FAILED, "cannot reach the function's sandbox");
+        kill_instance(in, "cannot reach its sandbox");
+    }
+}
+
 /* Hands job to the instance: the wait is over, the timeout starts. */
 static void assign(struct hot_instance *in, struct hot_job *job)
 {
     struct hot_pools *hp = in->pool->owner;
-    uv_buf_t buf;
 
     if (in->state == INSTANCE_IDLE)
         idle_remove(in);
@@ -481,11 +679,14 @@ static void assign(struct hot_instance *in, struct hot_job *job)
                           && memcmp(job->head, "HEAD ", 5) == 0;
     in->answered = 0;
     in->timed_out = 0;
+    in->conn_lost = 0;
     user_log_start(&in->ulog, job->call_id);
     in->ulog.max = hp->cfg->log_max_per_call;
     job->wait_ms = uv_now(hp->loop) - job->queued_at;
     snprintf(job->sandbox_id, sizeof(job->sandbox_id), "%s", in->sb->id);
     uv_timer_start(&in->timer, on_call_timeout, job->timeout_ms, 0);
+    if (in->format == HOT_FORMAT_STREAM)
+        http_response_parser_reset(&in->rp);
     /* a copy of its own: the write may outlive the job */
     in->wbuf = malloc(job->head_len + job->body_len + 1);
     if (in->wbuf == NULL) {
@@ -496,16 +697,16 @@ static void assign(struct hot_instance *in, struct hot_job *job)
     memcpy(in->wbuf, job->head, job->head_len);
     if (job->body_len > 0)
         memcpy(in->wbuf + job->head_len, job->body, job->body_len);
-    buf = uv_buf_init(in->wbuf, (unsigned)(job->head_len + job->body_len));
+    in->wlen = job->head_len + job->body_len;
     in->write_req.data = in;
     in->writing = 1;
-    if (uv_write(&in->write_req, (uv_stream_t *)&in->in, &buf, 1,
-                 on_written) < 0) {
-        in->writing = 0;
-        free(in->wbuf);
-        in->wbuf = NULL;
-        kill_instance(in, "cannot write to stdin");
+    if (in->format == HOT_FORMAT_STREAM && !in->conn_open) {
+        /* its connection closed since the last call: a new one first */
+        in->listen_deadline = uv_now(hp->loop) + hp->cfg->listen_timeout_ms;
+        stream_connect(in);
+        return;
     }
+    send_call(in);
 }
 
 /* ------------------------------------------------------------ starting */
@@ -537,9 +738,8 @@ static void on_ready(struct sandbox *sb, int ok, void *arg)
         in->sandbox_done = 1;
         capacity_release(hp->capacity, in->memory);
         in->memory = 0;
-        in->open_handles = 1;
         in->state = INSTANCE_DEAD;
-        close_instance_handle(in, (uv_handle_t *)&in->timer);
+        close_own_handles(in);
         finish_job(job, *hp->killing ? HOT_STOPPED : HOT_FAILED,
                    *hp->killing ? "the call was stopped: the executor is "
                    "shutting down" : "the sandbox could not be created; "
@@ -553,6 +753,9 @@ static void on_ready(struct sandbox *sb, int ok, void *arg)
     far[0] = fds[0][0];
     far[1] = fds[1][1];
     far[2] = fds[2][1];
+    /* http-stream: its stdout is a log, as its stderr */
+    if (in->format == HOT_FORMAT_STREAM)
+        far[1] = fds[2][1];
     /* an OOM kill ends the process: counting at its start is enough */
     in->oom_base = cgroup_oom_kills(&sb->cgroup);
     in->ulog.sandbox = sb->id;
@@ -565,8 +768,9 @@ static void on_ready(struct sandbox *sb, int ok, void *arg)
         goto failed;
     in->started = 1;
     metrics_count(METRICS_HOT_STARTED);
-    for (i = 0; i < 3; i++)
-        close(far[i]);
+    close(fds[0][0]);
+    close(fds[1][1]);
+    close(fds[2][1]);
     /* all three are opened (and so can be closed) whatever fails */
     i = open_pipe(in, &in->in, fds[0][1]);
     i |= open_pipe(in, &in->out, fds[1][0]);
@@ -590,6 +794,13 @@ static void on_ready(struct sandbox *sb, int ok, void *arg)
         kill_instance(in, "shutting down");
         return;
     }
+    if (in->format == HOT_FORMAT_STREAM) {
+        /* its first call once it listens */
+        in->job = job;
+        in->listen_deadline = uv_now(hp->loop) + hp->cfg->listen_timeout_ms;
+        stream_connect(in);
+        return;
+    }
     assign(in, job);
     return;
 
@@ -607,7 +818,7 @@ failed:
     kill_instance(in, "cannot start");
     /* nothing runs in the sandbox: release it, the instance ends */
     in->sandbox_done = 1;
-    close_instance_handle(in, (uv_handle_t *)&in->timer);
+    close_own_handles(in);
 }
 
 static void on_capacity(struct capacity_waiter *w, enum capacity_result res)
@@ -646,16 +857,20 @@ static void on_capacity(struct capacity_waiter *w, enum capacity_result res)
     in->idle_timeout_ms = job->idle_timeout_ms;
     in->state = INSTANCE_STARTING;
     in->job = job;
-    in->json = job->json;
+    in->format = job->format;
     http_response_parser_init(&in->rp, HTTP_RESPONSE_HEAD_MAX,
                               hp->cfg->max_response_body);
+    /* Fn's FDKs answer in chunks */
+    in->rp.allow_chunked = in->format == HOT_FORMAT_STREAM;
     /* a json answer: its body escaped (at most 6 bytes a byte) and head */
     json_answer_init(&in->jp, HTTP_RESPONSE_HEAD_MAX
                               + 6 * hp->cfg->max_response_body + 1024,
                      hp->cfg->max_response_body);
     uv_timer_init(hp->loop, &in->timer);
-    in->timer.data = in;
-    in->open_handles = 1;
+    uv_timer_init(hp->loop, &in->retry);
+    uv_pipe_init(hp->loop, &in->conn, 0);
+    in->timer.data = in->retry.data = in->conn.data = in;
+    in->open_handles = 3;       /* close_own_handles */
     in->next = p->instances;
     if (p->instances)
         p->instances->prev = in;
@@ -667,7 +882,7 @@ static void on_capacity(struct capacity_waiter *w, enum capacity_result res)
         in->job = NULL;
         in->sandbox_done = 1;
         in->state = INSTANCE_DEAD;
-        close_instance_handle(in, (uv_handle_t *)&in->timer);
+        close_own_handles(in);
         finish_job(job, HOT_FAILED, err);
     }
 }
@@ -791,7 +1006,11 @@ void hot_stop_all(struct hot_pools *hp)
             finish_job(job, HOT_STOPPED, "executor is shutting down");
         for (in = p->instances; in != NULL; in = next) {
             next = in->next;
-            if (in->job != NULL && in->state == INSTANCE_BUSY)
+            /* (a new http-stream instance holds its first call while
+             * it waits for the function to listen) */
+            if (in->job != NULL && (in->state == INSTANCE_BUSY
+                                    || (in->state == INSTANCE_STARTING
+                                        && in->started)))
                 answer(in, HOT_STOPPED, "the call was stopped: the "
                        "executor is shutting down");
             if (in->state == INSTANCE_STARTING)

@@ -1,8 +1,13 @@
 /*
- * Hot functions (formats http and json): instances that stay alive and
- * serve call after call, one at a time, each call an HTTP/1.1 request
- * (http) or a JSON object (json, json_format.h) on the instance's stdin
- * and its answer the same on its stdout.
+ * Hot functions (formats http, json and http-stream): instances that stay
+ * alive and serve call after call, one at a time.  Each call is an
+ * HTTP/1.1 request (http) or a JSON object (json, json_format.h) on the
+ * instance's stdin and its answer the same on its stdout; or, for
+ * http-stream (stream_format.h), an HTTP/1.1 request over a kept-alive
+ * connection to the Unix socket the instance listens on inside its
+ * sandbox, which the sandbox's init connects to and hands over (the
+ * executor never opens a path the function controls), and its answer on
+ * that connection; its stdout and stderr are its log.
  *
  * An instance is a sandbox (sandbox.c) running one long-lived process.
  * Instances are pooled by key (app, path, image digest, format, memory,
@@ -39,6 +44,12 @@ enum hot_outcome {
     HOT_FAILED,             /* the executor could not start one */
 };
 
+enum hot_format {
+    HOT_FORMAT_HTTP,
+    HOT_FORMAT_JSON,
+    HOT_FORMAT_STREAM,      /* Fn's http-stream */
+};
+
 struct hot_job;
 typedef void (*hot_done_cb)(struct hot_job *job);
 
@@ -70,7 +81,7 @@ struct hot_job {
     unsigned max_concurrency;
     uint64_t idle_timeout_ms;
     uint64_t timeout_ms;
-    int json;                           /* Fn's json format, not http */
+    enum hot_format format;
     const char *head;                   /* the request: head, then body */
     size_t head_len;
     const char *body;

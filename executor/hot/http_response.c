@@ -119,6 +119,8 @@ static int on_headers_complete(http_parser *hp)
      * answer */
     if (p->head_request || hp->status_code == 204 || hp->status_code == 304)
         return 1;
+    if ((hp->flags & F_CHUNKED) && p->allow_chunked)
+        return 0;       /* the body grows as its chunks come */
     if (hp->flags & F_CHUNKED)
         return fail(p, "chunked responses are not accepted: use "
                     "Content-Length");
@@ -142,8 +144,26 @@ static int on_headers_complete(http_parser *hp)
 static int on_body(http_parser *hp, const char *at, size_t n)
 {
     struct http_response_parser *p = hp->data;
+    size_t cap;
+    char *b;
 
-    /* http-parser delivers no more than Content-Length */
+    if (hp->flags & F_CHUNKED) {
+        if (n > p->max_body - p->res.body_len) {
+            p->too_large = 1;
+            return fail(p, "the response body is too large");
+        }
+        if (p->res.body_len + n > p->body_cap) {
+            cap = p->body_cap > 0 ? p->body_cap : 4096;
+            while (cap < p->res.body_len + n)
+                cap = cap > p->max_body / 2 ? p->max_body : cap * 2;
+            b = realloc(p->res.body, cap);
+            if (b == NULL)
+                return fail(p, "out of memory");
+            p->res.body = b;
+            p->body_cap = cap;
+        }
+    }
+    /* else http-parser delivers no more than Content-Length */
     memcpy(p->res.body + p->res.body_len, at, n);
     p->res.body_len += n;
     return 0;
@@ -154,6 +174,7 @@ static int on_message_complete(http_parser *hp)
     struct http_response_parser *p = hp->data;
 
     p->complete = 1;
+    p->keep_alive = http_should_keep_alive(hp);
     http_parser_pause(hp, 1);   /* what follows is not this answer */
     return 0;
 }
@@ -220,7 +241,9 @@ void http_response_parser_free(struct http_response_parser *p)
 void http_response_parser_reset(struct http_response_parser *p)
 {
     size_t max_header = p->max_header, max_body = p->max_body;
+    int allow_chunked = p->allow_chunked;
 
     http_response_parser_free(p);
     http_response_parser_init(p, max_header, max_body);
+    p->allow_chunked = allow_chunked;
 }

@@ -41,6 +41,10 @@ struct http_response_parser {
     int started;                /* a byte of this response was seen */
     int complete;
     int head_request;           /* the answer to a HEAD: no body */
+    int allow_chunked;          /* chunked bodies are taken */
+    int keep_alive;             /* complete: the connection may carry
+                                 * the next request */
+    size_t body_cap;            /* allocated for a chunked body */
     int too_large;              /* the error is the body's size */
     char error[160];            /* non-empty: the answer is unusable */
     struct http_response res;

@@ -286,6 +286,7 @@ static void ended(struct sandbox *sb)
         metrics_count(METRICS_SANDBOX_FAILURES);
         sb->on_ready(sb, 0, sb->arg);
     } else if (state == SANDBOX_RUNNING) {
+        sb->on_connect = NULL;
         sb->on_done(sb, 1, 0, 0, sb->arg);
     } else if (state == SANDBOX_IDLE) {
         idle_remove(sb);
@@ -327,13 +328,43 @@ static void on_start_timeout(uv_timer_t *t)
     sandbox_kill(sb);
 }
 
+/* One message from the init, and a descriptor it may carry (else -1). */
+static ssize_t recv_ctl(int ctl, char *buf, size_t size, int *fd)
+{
+    char cbuf[CMSG_SPACE(sizeof(int))];
+    struct iovec iov = { buf, size };
+    struct msghdr msg = { 0 };
+    struct cmsghdr *cm;
+    ssize_t n;
+
+    *fd = -1;
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = cbuf;
+    msg.msg_controllen = sizeof(cbuf);
+    n = recvmsg(ctl, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    if (n < 0)
+        return n;
+    for (cm = CMSG_FIRSTHDR(&msg); cm != NULL; cm = CMSG_NXTHDR(&msg, cm)) {
+        if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS
+            && cm->cmsg_len == CMSG_LEN(sizeof(int)) && *fd < 0)
+            memcpy(fd, CMSG_DATA(cm), sizeof(int));
+    }
+    if (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
+        errno = EPROTO;
+        return -1;
+    }
+    return n;
+}
+
 static void on_ctl(uv_poll_t *h, int status, int events)
 {
     struct sandbox *sb = h->data;
+    sandbox_connect_cb cb;
     int32_t wait_status;
+    int clean, fd, err;
     char buf[64];
     ssize_t n;
-    int clean;
 
     (void)events;
     if (status < 0) {
@@ -341,10 +372,11 @@ static void on_ctl(uv_poll_t *h, int status, int events)
         sandbox_kill(sb);
         return;
     }
-    n = recv(sb->ctl, buf, sizeof(buf), MSG_DONTWAIT);
+    n = recv_ctl(sb->ctl, buf, sizeof(buf), &fd);
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
         return;
-    if (n == 1 && buf[0] == SANDBOX_READY && sb->state == SANDBOX_STARTING) {
+    if (n > 0 && fd < 0 && buf[0] == SANDBOX_READY && n == 1
+        && sb->state == SANDBOX_STARTING) {
         uint64_t ms = uv_now(sb->pool->loop) - sb->started_ms;
         struct log_record r;
 
@@ -363,7 +395,7 @@ static void on_ctl(uv_poll_t *h, int status, int events)
         sb->on_ready(sb, 1, sb->arg);
         return;
     }
-    if (n > 0 && sb->state == SANDBOX_RUNNING
+    if (n > 0 && fd < 0 && sb->state == SANDBOX_RUNNING
         && sandbox_done_decode(buf, (size_t)n, &wait_status, &clean) == 0) {
         /*
          * The init's word is not enough to reuse a sandbox: it is clean
@@ -374,10 +406,25 @@ static void on_ctl(uv_poll_t *h, int status, int events)
             clean = 0;
         sb->state = SANDBOX_HELD;
         sb->calls++;
+        /* a CONNECT still out is answered for no one */
+        sb->on_connect = NULL;
         sb->on_done(sb, 0, wait_status, clean, sb->arg);
         return;
     }
+    if (n > 0 && sandbox_connected_decode(buf, (size_t)n, &err) == 0
+        && (fd >= 0) == (err == 0)) {
+        cb = sb->on_connect;
+        sb->on_connect = NULL;
+        if (cb != NULL && sb->state == SANDBOX_RUNNING) {
+            cb(sb, fd, err, sb->connect_arg);
+        } else if (fd >= 0) {
+            close(fd);
+        }
+        return;
+    }
     /* end of file, an error, or a message out of turn: it is done for */
+    if (fd >= 0)
+        close(fd);
     uv_poll_stop(h);
     sandbox_kill(sb);
 }
@@ -439,6 +486,7 @@ static int spawn(struct sandbox *sb, const struct sandbox_params *p,
         .share_net = cfg->allow_network,
         .hostname = "function",
         .image = p->image,
+        .socket_dir = p->socket_dir,
     };
     int src[4] = { -1, -1, -1, -1 }, errpipe[2] = { -1, -1 };
     int seccomp = -1, fa_ok = 0, attr_ok = 0, rc = -1, e, i;
@@ -690,5 +738,27 @@ int sandbox_run(struct sandbox *sb, const char *cwd, char *const *argv,
     sb->on_done = cb;
     sb->arg = arg;
     sb->state = SANDBOX_RUNNING;
+    return 0;
+}
+
+int sandbox_connect(struct sandbox *sb, const char *path,
+                    sandbox_connect_cb cb, void *arg)
+{
+    char msg[SANDBOX_CONNECT_MAX];
+    size_t len;
+    ssize_t n;
+
+    if (sb->exited || sb->state != SANDBOX_RUNNING || sb->on_connect != NULL
+        || (len = sandbox_connect_encode(msg, path)) == 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    do
+        n = send(sb->ctl, msg, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    if (n != (ssize_t)len)
+        return -1;
+    sb->on_connect = cb;
+    sb->connect_arg = arg;
     return 0;
 }

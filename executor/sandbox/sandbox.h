@@ -61,6 +61,13 @@ typedef void (*sandbox_ready_cb)(struct sandbox *sb, int ok, void *arg);
 typedef void (*sandbox_done_cb)(struct sandbox *sb, int lost,
                                 int32_t wait_status, int clean, void *arg);
 
+/*
+ * A CONNECT's answer: fd, a connected socket now the caller's, or -1 and
+ * err (an errno: ENOENT or ECONNREFUSED while nothing listens yet).
+ */
+typedef void (*sandbox_connect_cb)(struct sandbox *sb, int fd, int err,
+                                   void *arg);
+
 enum sandbox_state {
     SANDBOX_STARTING,
     SANDBOX_HELD,           /* owned by a call, no process running */
@@ -93,6 +100,8 @@ struct sandbox {
     sandbox_ready_cb on_ready;
     sandbox_done_cb on_done;
     void *arg;
+    sandbox_connect_cb on_connect;  /* a CONNECT waits for its answer */
+    void *connect_arg;
     char diag[256];             /* the first line it wrote on stderr */
     size_t diag_len;
     long tasks;                 /* pids.current with only the init up */
@@ -105,6 +114,8 @@ struct sandbox_params {
     const char *rootfs;
     const struct oci_image_config *image;
     uint64_t memory;            /* bytes */
+    const char *socket_dir;     /* a directory made in its /tmp for the
+                                 * function's socket (NULL: none) */
 };
 
 /*
@@ -124,6 +135,15 @@ struct sandbox *sandbox_start(struct sandbox_pool *s,
 int sandbox_run(struct sandbox *sb, const char *cwd, char *const *argv,
                 char *const *env, const int stdio[3], sandbox_done_cb cb,
                 void *arg, char *err, size_t errlen);
+
+/*
+ * Asks the sandbox's init to connect to the Unix socket at path (inside
+ * the sandbox) while a process runs; cb runs with the socket or the
+ * error, unless the process ends first (then it never runs).  One at a
+ * time.  0, or -1 if the message could not be sent.
+ */
+int sandbox_connect(struct sandbox *sb, const char *path,
+                    sandbox_connect_cb cb, void *arg);
 
 /* Kills every process of the sandbox; its owner hears it as usual. */
 void sandbox_kill(struct sandbox *sb);

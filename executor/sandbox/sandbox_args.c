@@ -134,6 +134,13 @@ int sandbox_env(const struct call_info *ci,
     env_set(env, "FN_FORMAT", route_format_name(r->format));
     env_set(env, "FN_TYPE", route_type_name(r->type));
     env_set(env, "FN_MEMORY", num);
+    /* what Fn's FDKs read for the context; apps and routes are known by
+     * name here */
+    env_set(env, "FN_APP_ID", r->app);
+    env_set(env, "FN_FN_NAME", r->path);
+    env_set(env, "FN_FN_ID", r->path);
+    if (r->format == ROUTE_FORMAT_HTTP_STREAM)
+        env_set(env, "FN_LISTENER", "unix:" SANDBOX_FN_LISTENER);
     if (ci->call_id == NULL)
         return env->failed ? -1 : 0;    /* a hot instance: no call yet */
     env_set(env, "METHOD", ci->method);
@@ -227,6 +234,12 @@ int sandbox_argv(const struct sandbox_spec *spec, struct strvec *argv,
     strvec_push(argv, "--remount-ro");
     strvec_push(argv, "/dev");
     push_tmpfs(argv, "/tmp", spec->tmp_bytes);
+    if (spec->socket_dir != NULL) {
+        strvec_push(argv, "--perms");
+        strvec_push(argv, "0700");
+        strvec_push(argv, "--dir");
+        strvec_push(argv, spec->socket_dir);
+    }
     strvec_push(argv, "--chdir");
     strvec_push(argv, "/");
     strvec_push(argv, "--clearenv");

@@ -28,6 +28,11 @@ void strvec_free(struct strvec *sv);
 #define SANDBOX_HELPER_FD 4         /* the helper's own executable */
 #define SANDBOX_CTL_FD 5            /* the socket to the executor */
 
+/* Where an http-stream function listens, inside its sandbox: FN_LISTENER
+ * is "unix:" SANDBOX_FN_LISTENER, in a directory of its own in its /tmp. */
+#define SANDBOX_FN_SOCKET_DIR "/tmp/iofs"
+#define SANDBOX_FN_LISTENER SANDBOX_FN_SOCKET_DIR "/lsnr.sock"
+
 struct sandbox_spec {
     const char *bwrap;              /* path of bwrap */
     const char *rootfs;
@@ -35,6 +40,8 @@ struct sandbox_spec {
     int share_net;                  /* keep the host network */
     const char *hostname;
     const struct oci_image_config *image;
+    const char *socket_dir;         /* made in /tmp, the function's own
+                                     * (NULL: none) */
 };
 
 /* What the call tells the function. */

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/close_range.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -25,6 +26,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -68,19 +70,112 @@ static void child(const struct sandbox_run *run, const int fds[3])
     _exit(errno == ENOENT ? 127 : 126);
 }
 
-/* Waits for pid, reaping any other process on the way. */
-static int wait_for(pid_t pid, int *status)
+/* SIGCHLD wakes the loop below through this pipe. */
+static int chld_pipe[2] = { -1, -1 };
+
+static void on_sigchld(int sig)
 {
-    int st;
+    int e = errno;
+    ssize_t n;
+
+    (void)sig;
+    n = write(chld_pipe[1], "c", 1);   /* full: a wake-up is pending */
+    (void)n;
+    errno = e;
+}
+
+/*
+ * CONNECT: connects to the Unix socket at the path as the function would,
+ * from inside the sandbox (so a link the function made resolves within
+ * it, never to a socket of the host), and hands the socket over.  running:
+ * a process of the call is up; else the answer is ESRCH.
+ */
+static int answer_connect(int ctl, const char *msg, size_t len, int running)
+{
+    char reply[SANDBOX_CONNECTED_LEN], cbuf[CMSG_SPACE(sizeof(int))];
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    struct iovec iov = { reply, sizeof(reply) };
+    struct msghdr m = { 0 };
+    struct cmsghdr *cm;
+    const char *path;
+    int fd = -1, err = 0;
+    ssize_t n;
+
+    if (sandbox_connect_decode(msg, len, &path) < 0) {
+        fprintf(stderr, "sandbox init: malformed message\n");
+        return -1;
+    }
+    if (!running) {
+        err = ESRCH;
+    } else {
+        /* never blocks: a full backlog is EAGAIN, tried again later */
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        memcpy(sa.sun_path, path, strlen(path) + 1);
+        if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+            err = errno != 0 ? errno : EIO;
+            if (fd >= 0)
+                close(fd);
+            fd = -1;
+        }
+    }
+    sandbox_connected_encode(reply, err);
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    if (fd >= 0) {
+        memset(cbuf, 0, sizeof(cbuf));
+        m.msg_control = cbuf;
+        m.msg_controllen = sizeof(cbuf);
+        cm = CMSG_FIRSTHDR(&m);
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_RIGHTS;
+        cm->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+    }
+    do
+        n = sendmsg(ctl, &m, MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    if (fd >= 0)
+        close(fd);
+    return n == (ssize_t)sizeof(reply) ? 0 : -1;
+}
+
+/*
+ * Waits for pid, reaping any other process on the way, and answers the
+ * executor's CONNECTs meanwhile.  -1 if the executor is gone.
+ */
+static int wait_for(int ctl, pid_t pid, int *status)
+{
+    struct pollfd pfd[2] = { { ctl, POLLIN, 0 }, { chld_pipe[0], POLLIN, 0 } };
+    char msg[SANDBOX_CONNECT_MAX + 1], drain[64];
+    ssize_t n;
     pid_t w;
+    int st;
 
     for (;;) {
-        w = waitpid(-1, &st, 0);
-        if (w == pid) {
-            *status = st;
-            return 0;
+        while ((w = waitpid(-1, &st, WNOHANG)) > 0) {
+            if (w == pid) {
+                *status = st;
+                return 0;
+            }
         }
-        if (w < 0 && errno != EINTR)
+        if (w < 0 && errno != EINTR && errno != ECHILD)
+            return -1;
+        if (poll(pfd, 2, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        if (pfd[1].revents != 0) {
+            while (read(chld_pipe[0], drain, sizeof(drain)) > 0)
+                ;
+        }
+        if (pfd[0].revents == 0)
+            continue;
+        n = recv(ctl, msg, sizeof(msg), MSG_DONTWAIT);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+            continue;
+        /* the executor closed (or failed): nothing more to do here */
+        if (n <= 0 || answer_connect(ctl, msg, (size_t)n, 1) < 0)
             return -1;
     }
 }
@@ -260,11 +355,21 @@ static int serve_one(int ctl, char *buf)
     msg.msg_iovlen = 1;
     msg.msg_control = cbuf;
     msg.msg_controllen = sizeof(cbuf);
-    do
-        n = recvmsg(ctl, &msg, MSG_CMSG_CLOEXEC);
-    while (n < 0 && errno == EINTR);
-    if (n <= 0)
-        return n == 0 ? 1 : -1;     /* the executor is done with us */
+    for (;;) {
+        do
+            n = recvmsg(ctl, &msg, MSG_CMSG_CLOEXEC);
+        while (n < 0 && errno == EINTR);
+        if (n <= 0)
+            return n == 0 ? 1 : -1;     /* the executor is done with us */
+        if (buf[0] != SANDBOX_CONNECT)
+            break;
+        /* one that crossed the end of the last process: no process */
+        if (msg.msg_controllen > 0 || answer_connect(ctl, buf, (size_t)n, 0)
+                                      < 0)
+            return -1;
+        msg.msg_controllen = sizeof(cbuf);
+        msg.msg_flags = 0;
+    }
     for (cm = CMSG_FIRSTHDR(&msg); cm != NULL; cm = CMSG_NXTHDR(&msg, cm)) {
         if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
             size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
@@ -291,7 +396,7 @@ static int serve_one(int ctl, char *buf)
     if (pid < 0) {
         say("fork");
         status = INIT_FAILED << 8;
-    } else if (wait_for(pid, &status) < 0) {
+    } else if (wait_for(ctl, pid, &status) < 0) {
         say("wait");
         return -1;
     }
@@ -330,6 +435,11 @@ int sandbox_init(int ctl)
     }
     if (sched_state_get(&sched_at_start) < 0) {
         say("reading its scheduling");
+        return INIT_FAILED;
+    }
+    if (pipe2(chld_pipe, O_CLOEXEC | O_NONBLOCK) < 0
+        || signal(SIGCHLD, on_sigchld) == SIG_ERR) {
+        say("watching its children");
         return INIT_FAILED;
     }
     buf = malloc(SANDBOX_MSG_MAX);

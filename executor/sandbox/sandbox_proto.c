@@ -4,6 +4,8 @@
  * RUN:  'X', argc and envc (4 bytes each, little endian), then cwd,
  *       argc arguments and envc variables, each NUL-terminated.
  * DONE: 'D', the wait status (4 bytes), the clean flag (4 bytes).
+ * CONNECT: 'C', an absolute path, its NUL.
+ * CONNECTED: 'K', an errno (4 bytes; 0: connected).
  */
 #include "sandbox_proto.h"
 
@@ -148,5 +150,44 @@ int sandbox_done_decode(const char *buf, size_t len, int32_t *wait_status,
     if (c > 1)
         return -1;
     *clean = (int)c;
+    return 0;
+}
+
+size_t sandbox_connect_encode(char *buf, const char *path)
+{
+    size_t len = strlen(path);
+
+    if (path[0] != '/' || len > SANDBOX_SOCKET_PATH_MAX)
+        return 0;
+    buf[0] = SANDBOX_CONNECT;
+    memcpy(buf + 1, path, len + 1);
+    return len + 2;
+}
+
+int sandbox_connect_decode(const char *buf, size_t len, const char **path)
+{
+    if (len < 3 || len > SANDBOX_CONNECT_MAX || buf[0] != SANDBOX_CONNECT
+        || buf[1] != '/' || memchr(buf + 1, '\0', len - 1) != buf + len - 1)
+        return -1;
+    *path = buf + 1;
+    return 0;
+}
+
+void sandbox_connected_encode(char buf[SANDBOX_CONNECTED_LEN], int err)
+{
+    buf[0] = SANDBOX_CONNECTED;
+    put32(buf + 1, (uint32_t)err);
+}
+
+int sandbox_connected_decode(const char *buf, size_t len, int *err)
+{
+    uint32_t e;
+
+    if (len != SANDBOX_CONNECTED_LEN || buf[0] != SANDBOX_CONNECTED)
+        return -1;
+    e = get32(buf + 1);
+    if (e > 4095)               /* an errno, or 0 */
+        return -1;
+    *err = (int)e;
     return 0;
 }

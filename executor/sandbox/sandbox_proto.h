@@ -9,6 +9,12 @@
  *                              travel beside the message (SCM_RIGHTS)
  *   init -> executor   DONE    the process ended with this wait status;
  *                              whether everything it left was removed
+ *   executor -> init   CONNECT connect to the Unix socket at this path, as
+ *                              the process would (inside the sandbox)
+ *   init -> executor   CONNECTED  0 and the connected socket beside the
+ *                              message (SCM_RIGHTS), or why not (an errno)
+ *
+ * A CONNECT may come at any time; the init answers each one, in order.
  */
 #ifndef EXECUTOR_SANDBOX_PROTO_H
 #define EXECUTOR_SANDBOX_PROTO_H
@@ -25,6 +31,12 @@
 #define SANDBOX_RUN 'X'
 #define SANDBOX_DONE 'D'
 #define SANDBOX_DONE_LEN 9
+#define SANDBOX_CONNECT 'C'
+#define SANDBOX_CONNECTED 'K'
+#define SANDBOX_CONNECTED_LEN 5
+/* a CONNECT: the type, an absolute path that fits a sockaddr_un, a NUL */
+#define SANDBOX_SOCKET_PATH_MAX 107
+#define SANDBOX_CONNECT_MAX (SANDBOX_SOCKET_PATH_MAX + 2)
 
 struct sandbox_run {
     const char *cwd;        /* pointers into the decoded buffer */
@@ -54,5 +66,18 @@ void sandbox_done_encode(char buf[SANDBOX_DONE_LEN], int32_t wait_status,
                          int clean);
 int sandbox_done_decode(const char *buf, size_t len, int32_t *wait_status,
                         int *clean);
+
+/*
+ * CONNECT: writes it to buf (SANDBOX_CONNECT_MAX bytes); its length, or 0
+ * for a path that is not absolute, holds a NUL or is too long.
+ */
+size_t sandbox_connect_encode(char *buf, const char *path);
+
+/* Reads a CONNECT; *path points into buf.  0, or -1 if malformed. */
+int sandbox_connect_decode(const char *buf, size_t len, const char **path);
+
+/* CONNECTED: err 0 (the socket travels beside it) or an errno. */
+void sandbox_connected_encode(char buf[SANDBOX_CONNECTED_LEN], int err);
+int sandbox_connected_decode(const char *buf, size_t len, int *err);
 
 #endif

@@ -4,6 +4,7 @@
 #include "sandbox_proto.h"
 #include "tap.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -87,9 +88,54 @@ static void test_done(void)
        "another type: refused");
 }
 
+static void test_connect(void)
+{
+    char m[SANDBOX_CONNECT_MAX], k[SANDBOX_CONNECTED_LEN], path[200];
+    const char *got;
+    size_t n;
+    int err;
+
+    n = sandbox_connect_encode(m, "/tmp/iofs/lsnr.sock");
+    is_int((long)n, 21, "CONNECT: type, path, NUL");
+    ok(sandbox_connect_decode(m, n, &got) == 0
+       && strcmp(got, "/tmp/iofs/lsnr.sock") == 0, "CONNECT round trip");
+    ok(sandbox_connect_decode(m, n - 1, &got) < 0, "no NUL: refused");
+    m[5] = '\0';
+    ok(sandbox_connect_decode(m, n, &got) < 0, "a NUL inside: refused");
+    ok(sandbox_connect_encode(m, "tmp/x") == 0
+       && sandbox_connect_encode(m, "") == 0, "a relative path: not encoded");
+    memset(path, 'a', sizeof(path));
+    path[0] = '/';
+    path[SANDBOX_SOCKET_PATH_MAX] = '\0';
+    n = sandbox_connect_encode(m, path);
+    ok(n == SANDBOX_CONNECT_MAX && sandbox_connect_decode(m, n, &got) == 0,
+       "the longest path a sockaddr_un holds");
+    path[SANDBOX_SOCKET_PATH_MAX] = 'a';
+    path[SANDBOX_SOCKET_PATH_MAX + 1] = '\0';
+    ok(sandbox_connect_encode(m, path) == 0, "one more: not encoded");
+    memcpy(m, "Crel\0", 5);
+    ok(sandbox_connect_decode(m, 5, &got) < 0, "relative: refused");
+
+    sandbox_connected_encode(k, 0);
+    ok(sandbox_connected_decode(k, sizeof(k), &err) == 0 && err == 0,
+       "CONNECTED: connected");
+    sandbox_connected_encode(k, ENOENT);
+    ok(sandbox_connected_decode(k, sizeof(k), &err) == 0 && err == ENOENT,
+       "CONNECTED: an errno");
+    ok(sandbox_connected_decode(k, sizeof(k) - 1, &err) < 0,
+       "short: refused");
+    k[4] = 1;
+    ok(sandbox_connected_decode(k, sizeof(k), &err) < 0,
+       "not an errno: refused");
+    k[0] = SANDBOX_DONE;
+    ok(sandbox_connected_decode(k, sizeof(k), &err) < 0,
+       "another type: refused");
+}
+
 int main(void)
 {
     test_run();
     test_done();
+    test_connect();
     return done_testing();
 }
