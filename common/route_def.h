@@ -82,11 +82,10 @@ void route_def_free(struct route_def *r);
 
 /*
  * Whether executors can run the route today (a parsed, valid one): its
- * format is one they speak and its image a reference form they resolve
- * ("oci:<dir>[:<tag>]", or a registry's: common/image_ref.h).  0, or -1
- * with a message naming the field.  The API applies it when a route is
- * written; an executor that is sent an older route answers it as before
- * (501 for a format it does not run).
+ * image is a reference form they resolve ("oci:<dir>[:<tag>]", or a
+ * registry's: common/image_ref.h); every format parsed is one they run.
+ * 0, or -1 with a message naming the field.  The API applies it when a
+ * route is written.
  */
 int route_runnable(const struct route_def *r, char *err, size_t errlen);
 /* The parts of "oci:<dir>[:<tag>]": dir a relative path of

@@ -200,8 +200,9 @@ subtest 'malformed calls' => sub {
         is($r->{status}, 400, 'bad route field: ' . $json->encode($bad->[0]));
         like(error_of($r), $bad->[1], '  named in the error');
     }
-    $r = call(route => { image => $echo, format => 'http-stream' });
-    is($r->{status}, 501, 'a format this executor cannot run yet: 501');
+    $r = call(route => { image => $echo, format => 'lambda' });
+    is($r->{status}, 400, 'a format there is no such thing as: 400');
+    like(error_of($r), qr/format/, '  named in the error');
     $r = unix_request($ex->socket, 'GET', '/call');
     is($r->{status}, 405, 'GET /call: 405');
     is($r->{headers}{allow}, 'POST', 'with Allow: POST');

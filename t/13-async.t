@@ -181,14 +181,14 @@ subtest 'retries, then the dead-letter queue' => sub {
     # the executor's message is stored whole, quotes and all
     # (in an app of its own: the calls API's counts below are app's)
     db_query($db, "INSERT INTO apps (name) VALUES ('formats')");
-    db_query($db, "INSERT INTO routes (app_name, path, image, type, format) "
-                . "VALUES ('formats', '/stream', 'oci:echo:v1', 'async', 'http-stream')");
-    $r = http_request($ng->port, 'POST', '/r/formats/stream', body => 'x');
-    is($r->{status}, 202, 'a route of a format this executor cannot run');
+    db_query($db, "INSERT INTO routes (app_name, path, image, type) "
+                . "VALUES ('formats', '/gone', 'oci:nosuch:v1', 'async')");
+    $r = http_request($ng->port, 'POST', '/r/formats/gone', body => 'x');
+    is($r->{status}, 202, 'a route whose image this executor does not have');
     $id = decode_json($r->{body})->{call_id};
     ok(wait_until(30, sub { (statuses()->{$id} // '') eq 'error' }), 'ends in error');
     like(db_query($db, "SELECT error FROM calls WHERE id = '$id'")->[0][0] // '',
-         qr/^format "http-stream" is not supported by this /, '  with the whole message');
+         qr/^image "oci:nosuch:v1" not found/, '  with the whole message');
     $e->stop;
 };
 

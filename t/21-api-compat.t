@@ -149,10 +149,15 @@ subtest 'fn routes create: the CLI\'s default image and formats' => sub {
     answer_is($r, 200, 'Route successfully created', 'format json: created');
     answer_is(cli('DELETE', '/v1/apps/cli1/routes/hello'), 200, 'Route deleted',
               '  and deleted');
+    $r = cli('POST', '/v1/apps/cli1/routes',
+             qq({"route":{"format":"http-stream","image":"oci:demo:v1","memory":128,"path":"/hello","type":"sync"}}\n));
+    answer_is($r, 200, 'Route successfully created', 'format http-stream: created');
+    answer_is(cli('DELETE', '/v1/apps/cli1/routes/hello'), 200, 'Route deleted',
+              '  and deleted');
     answer_is(cli('POST', '/v1/apps/cli1/routes',
-                  qq({"route":{"format":"http-stream","image":"oci:demo:v1","path":"/hello"}}\n)),
-              400, qr/^route field "format": "http-stream" is not supported by the executors yet \(they run "default", "http" and "json"\)$/,
-              'format http-stream: 400, saying why');
+                  qq({"route":{"format":"lambda","image":"oci:demo:v1","path":"/hello"}}\n)),
+              400, qr/"format" must be one of default, http, json, http-stream/,
+              'a format there is no such thing as: 400, saying why');
     is(db_query($db, "SELECT COUNT(*) FROM routes WHERE app_name = 'cli1'")->[0][0], 0,
        '  none was stored');
 

@@ -422,7 +422,7 @@ static void get_sandbox(struct call *call)
 {
     struct calls *calls = call->calls;
     const struct route_def *r = &call->req.route;
-    struct sandbox_params p;
+    struct sandbox_params p = { 0 };
 
     call->key = sandbox_key(r->app, r->path, call->image.digest,
                             call->memory);
@@ -675,14 +675,6 @@ void call_start(struct calls *calls, struct http_conn *c,
     if (calls->all)
         calls->all->prev = call;
     calls->all = call;
-    if (call->req.route.format != ROUTE_FORMAT_DEFAULT
-        && !hot_format(call)) {
-        errf(err, sizeof(err), "format \"%s\" is not supported by this "
-             "executor yet", route_format_name(call->req.route.format));
-        call_respond_error(call, 501, err, NULL);
-        call_free(call);
-        return;
-    }
     /* the body is the call's from here on */
     call->body = req->body;
     call->body_len = req->body_len;
