@@ -30,12 +30,13 @@ start_executor() {  # name, sandbox_uids (each its own)
 }
 start_executor hot 1879179264-1879195647
 
-# The format of the calls executor_load makes: http (t/fn/hot.c) or json
-# (t/fn/json.c).
+# The format of the calls executor_load makes: http (t/fn/hot.c), json
+# (t/fn/json.c) or http-stream (t/fn/stream.c).
 format=http
 route() {   # path, max_concurrency
     local image=hot
     [ "$format" = json ] && image=json
+    [ "$format" = http-stream ] && image=stream
     printf 'Fn-Route: {"app":"bench","path":"%s","image":"oci:%s:v1","format":"%s","memory":64,"max_concurrency":%d,"idle_timeout":600}' "$1" "$image" "$format" "$2"
 }
 field() { sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p"; }
@@ -101,6 +102,13 @@ json_thr=$(executor_load jthr -d "$seconds")
 format=http
 echo "executor  $json_thr"
 
+echo "== throughput, format http-stream (Fn's): $conns connections for $seconds s"
+format=http-stream
+executor_load swarm -n 200 > /dev/null 2>&1
+stream_thr=$(executor_load sthr -d "$seconds")
+format=http
+echo "executor  $stream_thr"
+
 echo "== latency at $rate requests/s for $seconds s"
 exec_lat=$(executor_load lat -d "$seconds" -r "$(echo "$rate / $conns" | bc -l)")
 echo "executor  $exec_lat"
@@ -146,12 +154,14 @@ echo "per_instance_kib executor=$(( (rss1 - rss0) / idle )) sandbox_pss=$((sandb
 echo "== summary"
 awk -v et="$(echo "$exec_thr" | field rps)" -v bt="$(echo "$base_thr" | field rps)" \
     -v jt="$(echo "$json_thr" | field rps)" \
+    -v st="$(echo "$stream_thr" | field rps)" \
     -v e50="$(echo "$exec_lat" | field p50_ms)" -v b50="$(echo "$base_lat" | field p50_ms)" \
     -v e99="$(echo "$exec_lat" | field p99_ms)" -v b99="$(echo "$base_lat" | field p99_ms)" \
     -v rate="$rate" -v n="$instances" -v r0="$rss0" -v r1="$rss1" \
     -v sp="$((sandbox_pss / instances))" -v fp="$((function_pss / instances))" 'BEGIN {
     printf "hot throughput: executor %.1f calls/s, baseline %.1f req/s (ratio %.2f; goal >= 0.60)\n", et, bt, et / bt
     printf "format json: executor %.1f calls/s (ratio to format http %.2f)\n", jt, jt / et
+    printf "format http-stream: executor %.1f calls/s (ratio to format http %.2f)\n", st, st / et
     printf "at %d req/s: p50 executor %.3f ms, baseline %.3f ms; p99 executor %.3f ms, baseline %.3f ms (difference %.3f ms; goal <= 1)\n", rate, e50, b50, e99, b99, e99 - b99
     printf "memory: executor RSS %.1f MiB with %d idle instances (%.1f MiB before); per instance %.0f KiB in the executor, %.0f KiB PSS of bubblewrap and init, beside the function'"'"'s own %.0f KiB PSS\n", r1 / 1024, n, r0 / 1024, (r1 - r0) / n, sp, fp
 }'

@@ -39,15 +39,17 @@ bench_need() {
     [ -e "$build/$1" ] || { echo "build first: make" >&2; exit 1; }
 }
 
-# The hot test functions (t/fn/hot.c and t/fn/json.c, static) as images
-# oci:hot:v1 and oci:json:v1 in $dir/images.
+# The hot test functions (t/fn/hot.c, t/fn/json.c and t/fn/stream.c,
+# static) as images oci:hot:v1, oci:json:v1 and oci:stream:v1 in
+# $dir/images.
 bench_hot_image() {
     cc -static -O2 -Wall -o "$dir/hot-fn" "$here/t/fn/hot.c"
     cc -static -O2 -Wall -o "$dir/json-fn" "$here/t/fn/json.c" -ljansson
+    cc -static -O2 -Wall -o "$dir/stream-fn" "$here/t/fn/stream.c"
     mkdir -p "$dir/images"
     perl -I"$here/scripts/lib" -MFnImage -e '
         my ($d) = @ARGV;
-        for my $f ("hot", "json") {
+        for my $f ("hot", "json", "stream") {
             FnImage::build("$d/images/$f", tag => "v1",
                 config => { Cmd => ["/fn/$f"] },
                 layers => [ [ [ "fn", dir => 1 ],

@@ -13,6 +13,7 @@ use lib 't/lib', 'scripts/lib';
 use FnImage;
 use FnTest qw(executor_start unix_request tmpdir top);
 use JSON::PP;
+use POSIX ();
 use Test::More;
 
 my $json = JSON::PP->new->canonical;
@@ -30,7 +31,8 @@ my $fdk = top() . '/build/npm/fdk';
     or BAIL_OUT("no Fn Node FDK in $fdk: run make deps");
 
 my $ex = executor_start(max_sandboxes => 4, log_max_per_call => '4k',
-                        listen_timeout => '2s', max_response_body => '1m');
+                        listen_timeout => '2s', max_response_body => '1m',
+                        drain_timeout => '1s');
 FnImage::build($ex->dir . '/images/json', tag => 'v1',
     config => { Cmd => ['/fn/json'] },
     layers => [ [ [ 'fn', dir => 1 ],
@@ -281,6 +283,27 @@ subtest 'a function written with Fn\'s Node FDK, unchanged' => sub {
     is($d->{status}, 200, '  the next call is served');
     isnt($d->{headers}{'x-instance'}, $a->{headers}{'x-instance'},
          '  by a new process');
+};
+
+subtest 'the executor stops while an http-stream instance waits to listen' => sub {
+    my $file = $ex->dir . '/bg-deaf';
+    my $pid = fork // die;
+    if ($pid == 0) {
+        my $r = scall(path => '/deaf2',
+                      route => { config => { NEVER_LISTEN => '1' } });
+        FnTest::spew($file, $json->encode({ status => $r->{status},
+                                            error => $r->{error} }));
+        POSIX::_exit(0);
+    }
+    # its instance starts and asks for the listener (it never listens)
+    select(undef, undef, undef, 0.5);
+    my $status = $ex->stop('TERM', 15);
+    is($status, 0, 'the executor exits with 0 (drain_timeout 1 s)');
+    waitpid($pid, 0);
+    my $r = decode_json(FnTest::slurp($file) // '{}');
+    is($r->{status}, 503, 'the waiting call is answered 503');
+    like($r->{error} // '', qr/shutting down/, '  saying why');
+    is(scalar(my @g = $ex->sandbox_groups), 0, 'no sandbox is left');
 };
 
 done_testing();

@@ -642,7 +642,10 @@ static void on_connected(struct sandbox *sb, int fd, int err, void *arg)
         kill_instance(in, "cannot read its connection");
         return;
     }
-    if (in->state == INSTANCE_STARTING) {
+    if (in->state == INSTANCE_STARTING && in->job == NULL) {
+        /* its first call was answered meanwhile (stopped) */
+        kill_instance(in, "its call is gone");
+    } else if (in->state == INSTANCE_STARTING) {
         /* a new instance: its first call */
         job = in->job;
         in->job = NULL;
@@ -1013,7 +1016,8 @@ void hot_stop_all(struct hot_pools *hp)
                                         && in->started)))
                 answer(in, HOT_STOPPED, "the call was stopped: the "
                        "executor is shutting down");
-            if (in->state == INSTANCE_STARTING)
+            /* a sandbox still starting answers its job once it ends */
+            if (in->state == INSTANCE_STARTING && !in->started)
                 sandbox_kill(in->sb);
             else
                 kill_instance(in, "shutting down");
