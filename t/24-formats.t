@@ -240,6 +240,38 @@ subtest 'an http-stream function that never listens' => sub {
     is($plain->{status}, 200, 'one that listens on FN_LISTENER itself, no link');
 };
 
+subtest 'FN_LISTENER leads nowhere but to the function\'s own socket' => sub {
+    # the executor never connects by path: the sandbox's init does, from
+    # inside, so a link to a socket the init holds or one of the host's
+    # reaches nothing
+    my $ok = scall(path => '/linkok')->{headers}{'x-instance'};
+    for my $to ('/proc/1/fd/5', '/proc/self/fd/5', '/proc/1/fd/4',
+                $ex->socket, '/run/systemd/journal/socket', '/dev/log',
+                'lsnr.sock') {
+        my $r = scall(path => '/link', route => { config => { LINK_TO => $to } });
+        is($r->{status}, 502, "a link to $to: 502") or diag($r->{body});
+        like($r->{error}, qr/did not listen on FN_LISTENER/, '  it never listened');
+    }
+    is(scall(path => '/linkok')->{headers}{'x-instance'}, $ok,
+       'the executor serves on, its other instances too');
+};
+
+subtest 'an http-stream function hands the executor descriptors, floods its init' => sub {
+    my $fds = sub { my @f = glob('/proc/' . $ex->pid . '/fd/*'); scalar @f };
+    scall(path => '/fds');
+    my $before = $fds->();
+    for (1 .. 5) {
+        my $r = scall(path => '/fds', body => 'x', headers => { 'X-Mode' => 'fds' });
+        is($r->{status}, 200, 'an answer with 64 descriptors attached') or last;
+    }
+    cmp_ok($fds->(), '<=', $before + 2, 'the executor holds none of them');
+    my $r = scall(path => '/chld', body => 'y', headers => { 'X-Mode' => 'sigchld' });
+    is($r->{status}, 200, '2000 SIGCHLD at its init: the call is answered');
+    my $n = scall(path => '/chld', body => 'z');
+    is($n->{body}, 'z', '  and so is the next');
+    is($n->{headers}{'x-instance'}, $r->{headers}{'x-instance'}, '  on the same instance');
+};
+
 subtest 'an http-stream function\'s stdout and stderr are its log' => sub {
     my $r = scall(path => '/slog', headers => { 'X-Mode' => 'log' });
     is($r->{status}, 200, 'a call that logs');

@@ -7,6 +7,8 @@
  *   NEVER_LISTEN=1      it never listens (and lives on)
  *   LISTEN_DELAY_MS=N   it waits N ms before it listens
  *   PLAIN_LISTEN=1      it listens on FN_LISTENER itself, no link
+ *   LINK_TO=path        it makes FN_LISTENER a link to path, and never
+ *                       listens (a link to a socket that is not its own)
  *
  * Per call, by the client's X-Mode header (Fn-Http-H-X-Mode):
  *
@@ -30,8 +32,13 @@
  *                   its log), then echoes
  *   big             a body of X-Size bytes, in 64 KiB chunks
  *   twice           two answers to one call
+ *   fds             echoes, the head sent with 64 descriptors attached
+ *                   (SCM_RIGHTS) that nobody asked for
+ *   sigchld         sends SIGCHLD to pid 1 (its sandbox's init) 2000
+ *                   times, then echoes
  */
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <stdio.h>
@@ -140,10 +147,39 @@ static int read_request(int fd, struct request *r, char *buf, size_t *have)
     return 0;
 }
 
+/* Writes p with 64 descriptors (of /dev/null) attached. */
+static int write_with_fds(int fd, const char *p, size_t n)
+{
+    char cbuf[CMSG_SPACE(64 * sizeof(int))];
+    struct iovec iov = { (void *)p, n };
+    struct msghdr msg = { 0 };
+    struct cmsghdr *cm;
+    int fds[64], i, rc;
+
+    for (i = 0; i < 64; i++)
+        fds[i] = open("/dev/null", O_RDONLY);
+    memset(cbuf, 0, sizeof(cbuf));
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = cbuf;
+    msg.msg_controllen = sizeof(cbuf);
+    cm = CMSG_FIRSTHDR(&msg);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(fds));
+    memcpy(CMSG_DATA(cm), fds, sizeof(fds));
+    rc = sendmsg(fd, &msg, 0) == (ssize_t)n ? 0 : -1;
+    for (i = 0; i < 64; i++)
+        close(fds[i]);
+    return rc;
+}
+
 static int chunk(int fd, const char *p, size_t n)
 {
     char len[32];
 
+    if (n == 0)
+        return 0;       /* a chunk of 0 would end the body */
     snprintf(len, sizeof(len), "%zx\r\n", n);
     return write_all(fd, len, strlen(len)) < 0 || write_all(fd, p, n) < 0
            || write_all(fd, "\r\n", 2) < 0 ? -1 : 0;
@@ -176,6 +212,10 @@ static int serve(int fd, const struct request *r)
                         "Content-Length: 17\r\n\r\n{\"error\":\"fail\"}\n";
         write_all(fd, a, strlen(a));
         return 0;
+    }
+    if (strcmp(mode, "sigchld") == 0) {
+        for (i = 0; i < 2000; i++)
+            kill(1, SIGCHLD);
     }
     if (strcmp(mode, "log") == 0) {
         printf("stream stdout line %lu\n", calls);
@@ -213,7 +253,8 @@ static int serve(int fd, const struct request *r)
     if (header(r, "X-Plain", v, sizeof(v)))
         ADD("Fn-Http-H-X-Plain-Raw: %s\r\n", v);
     ADD("X-Not-For-The-Client: dropped\r\n\r\n");
-    if (write_all(fd, head, off) < 0)
+    if (strcmp(mode, "fds") == 0 ? write_with_fds(fd, head, off) < 0
+                                 : write_all(fd, head, off) < 0)
         return 1;
     if (strcmp(mode, "big") == 0) {
         size = header(r, "Fn-Http-H-X-Size", v, sizeof(v))
@@ -263,6 +304,12 @@ int main(void)
     close(i);
     for (i = 0; i < 16; i++)
         sprintf(instance + 2 * i, "%02x", rnd[i]);
+    if (getenv("LINK_TO") != NULL) {
+        if (symlink(getenv("LINK_TO"), path) < 0)
+            perror("symlink");
+        for (;;)
+            pause();
+    }
     if (getenv("NEVER_LISTEN") != NULL) {
         for (;;)
             pause();
