@@ -193,9 +193,8 @@ int main(void)
             { "{\"image\":\"oci:x:\"}", "invalid tag" },
             { "{\"image\":\"oci:x:-v\"}", "invalid tag" },
             { "{\"image\":\"oci:x:v:w\"}", "invalid tag" },
-            { "{\"image\":\"oci:x\",\"format\":\"http-stream\"}",
-              "route field \"format\": \"http-stream\" is not supported by "
-              "the executors yet" },
+            { "{\"image\":\"oci:x\",\"format\":\"http-stream\"}", NULL },
+            { "{\"image\":\"oci:x\",\"format\":\"json\"}", NULL },
         };
         char json[256];
         size_t i;
