@@ -415,7 +415,7 @@ static void take_answer(struct hot_instance *in, const char *data, size_t n)
     if (in->state != INSTANCE_BUSY || in->answered) {
         if (json && blank(data, n))
             return;     /* the newline after a json answer */
-        kill_instance(in, "wrote to stdout with no call");
+        kill_instance(in, "answered with no call");
         return;
     }
     if (json) {
@@ -688,8 +688,6 @@ static void assign(struct hot_instance *in, struct hot_job *job)
     job->wait_ms = uv_now(hp->loop) - job->queued_at;
     snprintf(job->sandbox_id, sizeof(job->sandbox_id), "%s", in->sb->id);
     uv_timer_start(&in->timer, on_call_timeout, job->timeout_ms, 0);
-    if (in->format == HOT_FORMAT_STREAM)
-        http_response_parser_reset(&in->rp);
     /* a copy of its own: the write may outlive the job */
     in->wbuf = malloc(job->head_len + job->body_len + 1);
     if (in->wbuf == NULL) {
