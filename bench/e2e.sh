@@ -1,0 +1,161 @@
+#!/bin/bash
+# Hot calls end to end, as a user meets them, every side in the same run
+# (BENCH_CONNS connections, default 16, closed loop, BENCH_SECONDS each):
+#
+#   nginx:      nginx answering "return 200" itself (the ceiling);
+#   baseline:   nginx proxy_pass over a kept-alive Unix socket to a second
+#               nginx that answers "return 200" (what any proxying costs);
+#   executor:   the executor's socket directly, hot instances of
+#               t/fn/hot.c (no nginx);
+#   module:     nginx + module + executor, /r/bench/hot, with t/fn/hot.c
+#               and with t/fn/hot.go (Go's own HTTP code, as a Go user
+#               would write a hot function);
+#
+# and the executor's CPU per call (utime + stime from /proc over the
+# module run with t/fn/hot.c, divided by its calls).  Needs the stack's
+# services (scripts/stack services).  Usage: bench/e2e.sh (as root; env:
+# BENCH_SECONDS, BENCH_CONNS, FUNCTIONS_BUILD).  Prints key=value lines
+# and a summary with ratios.
+set -euo pipefail
+
+. "$(dirname "$0")/lib.sh" 16
+bench_services
+bench_need functions-executor
+bench_need ngx_http_functions_module.so
+bench_cc loadgen
+bench_hot_image
+# the Go function, static
+CGO_ENABLED=0 GOFLAGS=-mod=mod GOCACHE="$dir/gocache" \
+    go build -o "$dir/hot-go-fn" "$here/t/fn/hot.go"
+perl -I"$here/scripts/lib" -MFnImage -e '
+    my ($d) = @ARGV;
+    FnImage::build("$d/images/hotgo", tag => "v1",
+        config => { Cmd => ["/fn/hot-go"] },
+        layers => [ [ [ "fn", dir => 1 ],
+                      [ "fn/hot-go", file => "$d/hot-go-fn", mode => 0755 ] ] ]);
+' "$dir"
+db=functions_bench_$$
+bench_database "$db"
+{
+    echo "INSERT INTO apps (name) VALUES ('bench');"
+    echo "INSERT INTO routes (app_name, path, image, format, max_concurrency)"
+    echo "    VALUES ('bench', '/hot', 'oci:hot:v1', 'http', $conns),"
+    echo "           ('bench', '/go', 'oci:hotgo:v1', 'http', $conns);"
+} | sql "$db"
+
+bench_executor ex "listen_mode = 0666" "max_sandboxes = $((2 * conns + 4))" \
+    "memory_budget = 16g"
+ex_pid=${pids[-1]}
+
+# the second nginx: "return 200" on a Unix socket
+mkdir -p "$dir/b/tmp"
+cat > "$dir/b/nginx.conf" <<CONF
+daemon on;
+pid $dir/b/nginx.pid;
+error_log $dir/b/error.log warn;
+worker_processes 2;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    client_body_temp_path $dir/b/tmp;
+    proxy_temp_path $dir/b/tmp;
+    fastcgi_temp_path $dir/b/tmp;
+    uwsgi_temp_path $dir/b/tmp;
+    scgi_temp_path $dir/b/tmp;
+    server {
+        listen unix:$dir/b/nginx.sock;
+        location / { return 200 "hello\n"; }
+    }
+}
+CONF
+stop_b() { [ -f "$dir/b/nginx.pid" ] && kill "$(cat "$dir/b/nginx.pid")"; }
+bench_at_exit stop_b
+/usr/sbin/nginx -c "$dir/b/nginx.conf" -p "$dir/b" -g 'user root;'
+
+port=$(bench_port)
+cp "$here/conf/functions_params" "$dir/functions_params"
+{ bench_nginx_head; cat <<CONF; } > "$dir/nginx.conf"
+    functions_mysql server=127.0.0.1:$FUNCTIONS_DB_PORT database=$db
+                    user=$FUNCTIONS_DB_USER
+                    password_file=$FUNCTIONS_DB_PASSWORD_FILE;
+    functions_route_cache zone=routes:8m valid=600s not_found=600s;
+    upstream executors {
+        server unix:$dir/ex/executor.sock;
+        keepalive 32;
+    }
+    upstream second {
+        server unix:$dir/b/nginx.sock;
+        keepalive 32;
+    }
+    functions_executors executors;
+    server {
+        listen 127.0.0.1:$port;
+        location /r/ {
+            functions_route;
+            proxy_pass http://executors\$fn_executor_uri;
+            include functions_params;
+        }
+        location = /return { return 200 "hello\n"; }
+        location = /proxy {
+            proxy_pass http://second;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
+    }
+}
+CONF
+/usr/sbin/nginx -c "$dir/nginx.conf" -p "$dir" -g 'user root;'
+sleep 1.5       # past the route zone's first generation check
+
+load() { "$dir/loadgen" -t "127.0.0.1:$port" -c "$conns" "$@"; }
+field() { sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p"; }
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$ex_pid/stat"; }
+
+# The executor's socket, one loadgen per connection (each its own call id:
+# a call id that is running already is refused).
+route='{"app":"bench","path":"/hot","image":"oci:hot:v1","format":"http","memory":128,"max_concurrency":'$conns',"idle_timeout":600}'
+direct() {
+    local i
+    rm -f "$dir"/direct-*
+    for i in $(seq "$conns"); do
+        "$dir/loadgen" -u "$dir/ex/executor.sock" -m POST -p /call \
+            -H "Fn-Route: $route" -H 'Fn-Method: POST' \
+            -H 'Fn-Request-Url: http://bench/r/bench/hot' \
+            -H "Fn-Call-Id: 01JDZ8K3X6W5N2V7Q9R4T1M$(printf '%03d' "$i")" \
+            -b hello "$@" > "$dir/direct-$i" &
+    done
+    bench_wait_jobs
+    echo "rps=$(cat "$dir"/direct-* | field rps | awk '{ s += $1 } END { printf "%.1f", s }')" \
+         "p99_ms=$(cat "$dir"/direct-* | field p99_ms | sort -g | tail -1)"
+}
+
+echo "== warm-up"
+load -m POST -b hello -p /r/bench/hot -n 2000 > /dev/null
+load -m POST -b hello -p /r/bench/go -n 2000 > /dev/null
+load -p /proxy -n 2000 > /dev/null
+direct -n 100 > /dev/null
+
+echo "== $conns connections, $seconds s each"
+ret=$(load -p /return -d "$seconds"); echo "nginx     $ret"
+base=$(load -p /proxy -d "$seconds"); echo "baseline  $base"
+exd=$(direct -d "$seconds"); echo "executor  $exd"
+t0=$(cpu_ticks)
+mod=$(load -m POST -b hello -p /r/bench/hot -d "$seconds"); echo "module    $mod"
+t1=$(cpu_ticks)
+modgo=$(load -m POST -b hello -p /r/bench/go -d "$seconds"); echo "module-go $modgo"
+
+calls=$(echo "$mod" | field requests)
+hz=$(getconf CLK_TCK)
+echo "executor_cpu_us_per_call=$(echo "($t1 - $t0) * 1000000 / $hz / $calls" | bc -l | xargs printf '%.1f')"
+
+echo "== summary"
+awk -v rt="$(echo "$ret" | field rps)" -v bt="$(echo "$base" | field rps)" \
+    -v et="$(echo "$exd" | field rps)" -v mt="$(echo "$mod" | field rps)" \
+    -v gt="$(echo "$modgo" | field rps)" \
+    -v cpu="$(( t1 - t0 ))" -v hz="$hz" -v calls="$calls" 'BEGIN {
+    printf "nginx return 200: %.1f req/s; baseline (nginx -> nginx over a Unix socket): %.1f req/s\n", rt, bt
+    printf "executor direct (t/fn/hot.c): %.1f calls/s (ratio to the baseline %.2f)\n", et, et / bt
+    printf "nginx + module + executor, t/fn/hot.c: %.1f calls/s (ratio %.2f; goal >= 0.60)\n", mt, mt / bt
+    printf "nginx + module + executor, t/fn/hot.go: %.1f calls/s (ratio %.2f; goal >= 0.45)\n", gt, gt / bt
+    printf "executor CPU per call (utime + stime): %.1f us\n", cpu * 1000000 / hz / calls
+}'
