@@ -9,6 +9,8 @@ use FnTest qw(executor_start unix_request wait_until tmpdir spew);
 use JSON::PP;
 use IO::Socket::INET;
 use POSIX ();
+use IO::Socket::UNIX;
+use Socket qw(SOCK_STREAM);
 use Test::More;
 use Time::HiRes qw(time);
 
@@ -55,6 +57,38 @@ my $echo = image('echo', <<'SH');
 echo "in: $(cat)"
 echo "to the log" >&2
 SH
+
+subtest 'bytes and a half-close while a call runs' => sub {
+    # the connection is read while its request is served: what comes
+    # meanwhile waits its turn, and a peer that is done sending still gets
+    # its answers
+    my $slow = image('slowecho', "sleep 0.3; echo \"in: \$(cat)\"\n");
+    my $route = $json->encode({ app => 'demo', path => '/slow', image => $slow });
+    my $call = "POST /call HTTP/1.1\r\nHost: x\r\nFn-Call-Id: " . call_id()
+             . "\r\nFn-Method: POST\r\nFn-Request-Url: http://x/r/demo/slow\r\n"
+             . "Fn-Route: $route\r\nContent-Length: 2\r\n\r\nhi";
+    my $sock = IO::Socket::UNIX->new(Type => SOCK_STREAM, Peer => $ex->socket)
+        or die "connect: $!";
+    $sock->autoflush(1);
+    print $sock $call;
+    select(undef, undef, undef, 0.1);       # the call runs now
+    print $sock "GET /health HTTP/1.1\r\nHost: x\r\n\r\n";
+    shutdown($sock, 1);                      # and nothing more from us
+    my $raw = '';
+    my $deadline = time + 10;
+    while (time < $deadline) {
+        my $n = sysread($sock, my $buf, 65536);
+        last if !$n;
+        $raw .= $buf;
+    }
+    close $sock;
+    my @r = FnTest::parse_responses($raw);
+    is(scalar @r, 2, 'two answers') or diag($raw);
+    is($r[0]{status}, 200, 'the call\'s');
+    is($r[0]{body}, "in: hi\n", '  with its output');
+    is($r[1]{status}, 200, 'then the request sent while it ran');
+    like($r[1]{body}, qr/"ok"/, '  /health');
+};
 
 subtest 'happy path' => sub {
     my $r = call(route => { image => $echo }, body => 'hello world');

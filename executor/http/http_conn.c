@@ -11,6 +11,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+/*
+ * A connection keeps reading while its request is served (stopping and
+ * starting costs two epoll_ctl calls a request); what comes meanwhile
+ * waits in c->pending, and past this much reading stops until the answer
+ * is written.
+ */
+#define PENDING_MAX (64 * 1024)
+
 struct write_req {
     uv_write_t req;
     struct http_conn *conn;
@@ -70,9 +78,27 @@ void http_conn_close(struct http_conn *c)
 }
 
 /* Stops reading and answers an error; the connection closes after it. */
+static void stop_reading(struct http_conn *c)
+{
+    if (c->reading) {
+        uv_read_stop(&c->h.stream);
+        c->reading = 0;
+    }
+}
+
+static int start_reading(struct http_conn *c)
+{
+    if (c->reading)
+        return 0;
+    if (uv_read_start(&c->h.stream, read_buf_alloc, on_read) < 0)
+        return -1;
+    c->reading = 1;
+    return 0;
+}
+
 static void refuse(struct http_conn *c, int status, const char *message)
 {
-    uv_read_stop(&c->h.stream);
+    stop_reading(c);
     uv_timer_stop(&c->timer);
     c->keep_alive = 0;
     c->state = HTTP_CONN_BUSY;
@@ -105,7 +131,7 @@ void http_conn_start(struct http_conn *c)
     request_parser_init(&c->rp, c->owner->cfg->max_request_header,
                         c->owner->cfg->max_request_body);
     arm_timer(c);
-    if (uv_read_start(&c->h.stream, read_buf_alloc, on_read) < 0)
+    if (start_reading(c) < 0)
         http_conn_close(c);
 }
 
@@ -119,7 +145,8 @@ static void after_write(uv_write_t *w, int status)
     c->on_close = NULL;
     if (c->state == HTTP_CONN_CLOSING)
         return;
-    if (status < 0 || close_after || *c->owner->draining) {
+    if (status < 0 || close_after || *c->owner->draining
+        || (c->peer_done && c->pending_len == 0)) {
         http_conn_close(c);
         return;
     }
@@ -142,7 +169,8 @@ static void after_write(uv_write_t *w, int status)
         if (c->state != HTTP_CONN_READING)
             return;
     }
-    if (uv_read_start(&c->h.stream, read_buf_alloc, on_read) < 0)
+    /* a peer that is done sending: what it sent is served, then no more */
+    if (c->peer_done || start_reading(c) < 0)
         http_conn_close(c);
 }
 
@@ -225,7 +253,6 @@ static void feed(struct http_conn *c, const char *data, size_t len)
             memcpy(c->pending, data + parsed, len - parsed);
             c->pending_len = len - parsed;
         }
-        uv_read_stop(&c->h.stream);
         uv_timer_stop(&c->timer);
         c->state = HTTP_CONN_BUSY;
         c->keep_alive = c->rp.req.keep_alive;
@@ -237,12 +264,35 @@ static void feed(struct http_conn *c, const char *data, size_t len)
                                         : http_status_text(status));
 }
 
+/* Bytes that come while a request is served: kept for after it. */
+static void keep_pending(struct http_conn *c, const char *data, size_t n)
+{
+    char *p = realloc(c->pending, c->pending_len + n);
+
+    if (p == NULL) {
+        http_conn_close(c);
+        return;
+    }
+    memcpy(p + c->pending_len, data, n);
+    c->pending = p;
+    c->pending_len += n;
+    if (c->pending_len >= PENDING_MAX)
+        stop_reading(c);
+}
+
 static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
     struct http_conn *c = s->data;
 
-    if (n > 0 && c->state == HTTP_CONN_READING)
+    if (n > 0 && c->state == HTTP_CONN_READING) {
         feed(c, buf->base, (size_t)n);
-    else if (n < 0)
+    } else if (n > 0 && c->state == HTTP_CONN_BUSY) {
+        keep_pending(c, buf->base, (size_t)n);
+    } else if (n < 0 && c->state == HTTP_CONN_BUSY) {
+        /* the request is served all the same; the answer closes */
+        stop_reading(c);
+        c->peer_done = 1;
+    } else if (n < 0) {
         http_conn_close(c);
+    }
 }

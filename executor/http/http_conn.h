@@ -48,6 +48,10 @@ struct http_conn {
     int keep_alive;
     char *pending;              /* bytes read past the current request */
     size_t pending_len;
+    int reading;                /* uv_read_start is in effect */
+    int peer_done;              /* the peer closed (or failed) while a
+                                 * request was served: what it sent before
+                                 * is served, then the connection closes */
     struct http_conn *prev, *next;
     /* told when the connection closes while a request is served */
     void (*on_close)(void *arg);
