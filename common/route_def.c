@@ -475,6 +475,53 @@ void route_def_free(struct route_def *r)
     r->nheaders = r->nconfig = 0;
 }
 
+/* A copy of n key/value pairs in *dst (NULL for none); -1: memory. */
+static int copy_kv(struct route_kv **dst, const struct route_kv *src,
+                   size_t n)
+{
+    struct route_kv *l;
+    size_t i;
+
+    *dst = NULL;
+    if (n == 0)
+        return 0;
+    l = calloc(n, sizeof(*l));
+    if (l == NULL)
+        return -1;
+    for (i = 0; i < n; i++) {
+        l[i].key = strdup(src[i].key);
+        l[i].value = strdup(src[i].value);
+        if (l[i].key == NULL || l[i].value == NULL) {
+            for (; ; i--) {
+                free(l[i].key);
+                free(l[i].value);
+                if (i == 0)
+                    break;
+            }
+            free(l);
+            return -1;
+        }
+    }
+    *dst = l;
+    return 0;
+}
+
+int route_def_copy(struct route_def *dst, const struct route_def *src)
+{
+    *dst = *src;
+    dst->headers = dst->config = NULL;
+    dst->nheaders = dst->nconfig = 0;
+    if (copy_kv(&dst->headers, src->headers, src->nheaders) < 0)
+        return -1;
+    dst->nheaders = src->nheaders;
+    if (copy_kv(&dst->config, src->config, src->nconfig) < 0) {
+        route_def_free(dst);
+        return -1;
+    }
+    dst->nconfig = src->nconfig;
+    return 0;
+}
+
 /*
  * What executors can run today: the formats they speak and the image
  * references they resolve.  The API refuses the rest when a route is

@@ -79,6 +79,8 @@ int route_def_from_json(const struct json_t *root, struct route_def *r,
 int route_config_check(const struct json_t *m, const char *what,
                        const char *field, char *err, size_t errlen);
 void route_def_free(struct route_def *r);
+/* A deep copy of src into dst; 0, or -1 (memory: dst is left empty). */
+int route_def_copy(struct route_def *dst, const struct route_def *src);
 
 /*
  * Whether executors can run the route today (a parsed, valid one): its

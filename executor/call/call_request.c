@@ -3,6 +3,7 @@
  */
 #include "call_request.h"
 #include "errf.h"
+#include "route_cache.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,7 +73,8 @@ int call_request_parse(const struct http_request *req,
         errf(err, errlen, "Fn-Route is missing");
         return 400;
     }
-    if (route_def_parse(route, strlen(route), &cr->route, err, errlen) < 0)
+    if (route_cache_parse(route, strlen(route), &cr->route, err, errlen)
+        < 0)
         return 400;
     cr->request_url = strdup(url);
     if (cr->request_url == NULL) {
