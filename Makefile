@@ -163,6 +163,7 @@ bench: deps all
 	FUNCTIONS_BUILD=$(CURDIR)/$(B) bench/hot.sh
 	scripts/stack services
 	FUNCTIONS_BUILD=$(CURDIR)/$(B) bench/module.sh
+	FUNCTIONS_BUILD=$(CURDIR)/$(B) bench/e2e.sh
 	FUNCTIONS_BUILD=$(CURDIR)/$(B) bench/async.sh
 	FUNCTIONS_BUILD=$(CURDIR)/$(B) bench/registry.sh
 
