@@ -28,6 +28,77 @@ struct write_req {
 
 static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf);
 static void feed(struct http_conn *c, const char *data, size_t len);
+static void written(struct http_conn *c, int status, int close_after);
+
+/*
+ * An answer is written with one write() when the socket takes it whole
+ * (nearly always): no write request, and none of the epoll_ctl that libuv
+ * makes after each completed uv_write.  What follows a write (the next
+ * request) then runs from a check handle later in the same loop
+ * iteration, as uv_write's callback would run, never inside the caller
+ * of http_conn_respond.  The loop's thread only.
+ */
+static uv_check_t written_check;
+static int written_check_made;
+static struct http_conn *written_head, *written_tail;
+
+static void on_written_check(uv_check_t *h)
+{
+    struct http_conn *c;
+
+    while ((c = written_head) != NULL) {
+        written_head = c->written_next;
+        if (written_head == NULL)
+            written_tail = NULL;
+        c->written_next = NULL;
+        c->written = 0;
+        written(c, 0, c->written_close);
+    }
+    uv_check_stop(h);
+}
+
+/* Whether c's answers may go out at once (the check handle is there). */
+static int written_ready(struct http_conn *c)
+{
+    if (!written_check_made) {
+        if (uv_check_init(c->h.stream.loop, &written_check) < 0)
+            return 0;
+        written_check_made = 1;
+    }
+    /* closed with every handle at shutdown: uv_write from then on */
+    return !uv_is_closing((uv_handle_t *)&written_check);
+}
+
+static void written_add(struct http_conn *c, int close_after)
+{
+    c->written = 1;
+    c->written_close = close_after;
+    c->written_next = NULL;
+    if (written_tail != NULL)
+        written_tail->written_next = c;
+    else
+        written_head = c;
+    written_tail = c;
+    uv_check_start(&written_check, on_written_check);
+}
+
+static void written_remove(struct http_conn *c)
+{
+    struct http_conn **pp, *prev = NULL;
+
+    if (!c->written)
+        return;
+    for (pp = &written_head; *pp != NULL; pp = &(*pp)->written_next) {
+        if (*pp == c) {
+            *pp = c->written_next;
+            if (written_tail == c)
+                written_tail = prev;
+            break;
+        }
+        prev = *pp;
+    }
+    c->written = 0;
+}
 
 const char *http_status_text(int status)
 {
@@ -57,6 +128,7 @@ static void on_close(uv_handle_t *h)
 
     if (--c->open_handles > 0)
         return;
+    written_remove(c);
     request_parser_free(&c->rp);
     free(c->pending);
     c->owner->closed(c);
@@ -142,6 +214,12 @@ static void after_write(uv_write_t *w, int status)
     int close_after = wr->close_after;
 
     free(wr);
+    written(c, status, close_after);
+}
+
+/* The answer is out (or failed: status < 0): the next request. */
+static void written(struct http_conn *c, int status, int close_after)
+{
     c->on_close = NULL;
     if (c->state == HTTP_CONN_CLOSING)
         return;
@@ -216,6 +294,20 @@ void http_conn_respond(struct http_conn *c, int status,
         n += body_len;
     }
     buf = uv_buf_init(wr->data, (unsigned)n);
+    if (written_ready(c)) {
+        int w = uv_try_write(&c->h.stream, &buf, 1);
+
+        if (w == (int)n) {
+            free(wr);
+            written_add(c, close_after);
+            return;
+        }
+        if (w > 0) {
+            /* the rest as a write request */
+            buf.base += w;
+            buf.len -= (size_t)w;
+        }
+    }
     if (uv_write(&wr->req, &c->h.stream, &buf, 1, after_write) < 0) {
         free(wr);
         http_conn_close(c);

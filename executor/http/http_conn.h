@@ -49,6 +49,10 @@ struct http_conn {
     char *pending;              /* bytes read past the current request */
     size_t pending_len;
     int reading;                /* uv_read_start is in effect */
+    int written;                /* its answer went out at once: waits
+                                 * in the written list (http_conn.c) */
+    int written_close;          /* then: close after it */
+    struct http_conn *written_next;
     int peer_done;              /* the peer closed (or failed) while a
                                  * request was served: what it sent before
                                  * is served, then the connection closes */
