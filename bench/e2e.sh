@@ -11,14 +11,16 @@
 #               and with t/fn/hot.go (Go's own HTTP code, as a Go user
 #               would write a hot function);
 #
-# and the executor's CPU per call (utime + stime from /proc over the
-# module run with t/fn/hot.c, divided by its calls).  Needs the stack's
+# the executor's CPU per call (utime + stime from /proc over the module
+# run with t/fn/hot.c, divided by its calls); and latency at BENCH_RATE
+# requests/s in all (default 1000): baseline and module with t/fn/hot.c.  Needs the stack's
 # services (scripts/stack services).  Usage: bench/e2e.sh (as root; env:
-# BENCH_SECONDS, BENCH_CONNS, FUNCTIONS_BUILD).  Prints key=value lines
+# BENCH_SECONDS, BENCH_CONNS, BENCH_RATE, FUNCTIONS_BUILD).  Prints key=value lines
 # and a summary with ratios.
 set -euo pipefail
 
 . "$(dirname "$0")/lib.sh" 16
+rate=${BENCH_RATE:-1000}
 bench_services
 bench_need functions-executor
 bench_need ngx_http_functions_module.so
@@ -144,6 +146,11 @@ mod=$(load -m POST -b hello -p /r/bench/hot -d "$seconds"); echo "module    $mod
 t1=$(cpu_ticks)
 modgo=$(load -m POST -b hello -p /r/bench/go -d "$seconds"); echo "module-go $modgo"
 
+echo "== latency at $rate requests/s, $seconds s each"
+base_lat=$(load -p /proxy -d "$seconds" -r "$rate"); echo "baseline  $base_lat"
+mod_lat=$(load -m POST -b hello -p /r/bench/hot -d "$seconds" -r "$rate")
+echo "module    $mod_lat"
+
 calls=$(echo "$mod" | field requests)
 hz=$(getconf CLK_TCK)
 echo "executor_cpu_us_per_call=$(echo "($t1 - $t0) * 1000000 / $hz / $calls" | bc -l | xargs printf '%.1f')"
@@ -151,11 +158,14 @@ echo "executor_cpu_us_per_call=$(echo "($t1 - $t0) * 1000000 / $hz / $calls" | b
 echo "== summary"
 awk -v rt="$(echo "$ret" | field rps)" -v bt="$(echo "$base" | field rps)" \
     -v et="$(echo "$exd" | field rps)" -v mt="$(echo "$mod" | field rps)" \
-    -v gt="$(echo "$modgo" | field rps)" \
+    -v gt="$(echo "$modgo" | field rps)" -v rate="$rate" \
+    -v b50="$(echo "$base_lat" | field p50_ms)" -v m50="$(echo "$mod_lat" | field p50_ms)" \
+    -v b99="$(echo "$base_lat" | field p99_ms)" -v m99="$(echo "$mod_lat" | field p99_ms)" \
     -v cpu="$(( t1 - t0 ))" -v hz="$hz" -v calls="$calls" 'BEGIN {
     printf "nginx return 200: %.1f req/s; baseline (nginx -> nginx over a Unix socket): %.1f req/s\n", rt, bt
     printf "executor direct (t/fn/hot.c): %.1f calls/s (ratio to the baseline %.2f)\n", et, et / bt
     printf "nginx + module + executor, t/fn/hot.c: %.1f calls/s (ratio %.2f; goal >= 0.60)\n", mt, mt / bt
     printf "nginx + module + executor, t/fn/hot.go: %.1f calls/s (ratio %.2f; goal >= 0.45)\n", gt, gt / bt
     printf "executor CPU per call (utime + stime): %.1f us\n", cpu * 1000000 / hz / calls
+    printf "at %d req/s: p50 module %.3f ms, baseline %.3f ms; p99 module %.3f ms, baseline %.3f ms (difference %.3f ms; goal <= 0.3)\n", rate, m50, b50, m99, b99, m99 - b99
 }'
