@@ -14,6 +14,7 @@ use FnImage;
 use FnTest qw(executor_start unix_request tmpdir top);
 use JSON::PP;
 use POSIX ();
+use Time::Local qw(timegm);
 use Test::More;
 
 my $json = JSON::PP->new->canonical;
@@ -174,6 +175,30 @@ subtest 'an http-stream function: its answer, status and headers' => sub {
     my $big = scall(path => '/s', headers => { 'X-Mode' => 'big',
                                                'X-Size' => 300000 });
     is(length($big->{body}), 300000, 'a body of many chunks');
+};
+
+subtest 'a call that waited for its instance: its deadline counts from then' => sub {
+    my $file = $ex->dir . '/bg-slow';
+    my $pid = fork // die;
+    if ($pid == 0) {
+        $n += 5000;         # call ids of its own
+        my $r = scall(path => '/dl', headers => { 'X-Mode' => 'sleep',
+                                                  'X-Sleep' => 2500 });
+        FnTest::spew($file, $r->{status});
+        POSIX::_exit(0);
+    }
+    select(undef, undef, undef, 0.3);   # the first call has the instance
+    my $sent = time;
+    my $r = scall(path => '/dl');
+    waitpid($pid, 0);
+    is($r->{status}, 200, 'the second call, after the first') or diag($r->{body});
+    my ($y, $mo, $d, $h, $mi, $s) =
+        ($r->{headers}{'x-deadline'} // '') =~ /^(\d+)-(\d+)-(\d+)T(\d+):(\d+):(\d+)Z$/;
+    ok(defined $s, 'Fn-Deadline') or return;
+    my $deadline = timegm($s, $mi, $h, $d, $mo - 1, $y);
+    cmp_ok($deadline - $sent, '>=', 11,
+           '  its timeout (10 s) counts from when the instance took it, '
+           . 'not from its arrival (it waited some 2 s)');
 };
 
 subtest 'http-stream connections: closed after an answer, a new one' => sub {

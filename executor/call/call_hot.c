@@ -145,6 +145,27 @@ static void on_hot_done(struct hot_job *job)
     call_free(call);
 }
 
+/*
+ * Where the call's deadline dl is in its request head: after
+ * "\r\nFn-Deadline: " (http, http-stream: no client header can hold a
+ * line break) or "\"deadline\":\"" (json: quotes inside values are
+ * escaped); SIZE_MAX if it is not there whole.
+ */
+static size_t deadline_offset(const char *head, size_t len, const char *dl,
+                              int json)
+{
+    const char *key = json ? "\"deadline\":\"" : "\r\nFn-Deadline: ";
+    size_t klen = strlen(key), dlen = strlen(dl);
+    const char *p = memmem(head, len, key, klen);
+
+    if (p == NULL || dlen != 20)
+        return SIZE_MAX;
+    p += klen;
+    if ((size_t)(head + len - p) < dlen || memcmp(p, dl, dlen) != 0)
+        return SIZE_MAX;
+    return (size_t)(p - head);
+}
+
 /* The pool key of a hot instance: all that changes the instance. */
 static char *hot_key(const struct call *call)
 {
@@ -244,6 +265,8 @@ void call_hot_submit(struct call *call)
     job->timeout_ms = (uint64_t)r->timeout_s * 1000;
     job->head = call->hot_head;
     job->head_len = head_len;
+    job->deadline_at = deadline_offset(call->hot_head, head_len, dl,
+                                       format == HOT_FORMAT_JSON);
     job->format = format;
     job->sandbox.socket_dir = format == HOT_FORMAT_STREAM ? SANDBOX_FN_SOCKET_DIR
                                                           : NULL;

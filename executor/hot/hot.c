@@ -17,7 +17,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 /* How long an http-stream instance waits before asking again whether its
@@ -667,6 +669,22 @@ static void stream_connect(struct hot_instance *in)
     }
 }
 
+/* The call's deadline (now and its timeout) over the one its request was
+ * written with: "YYYY-MM-DDTHH:MM:SSZ", 20 bytes. */
+static void write_deadline(char *at, uint64_t timeout_ms)
+{
+    struct timeval tv;
+    struct tm tm;
+    char dl[32];
+    time_t t;
+
+    gettimeofday(&tv, NULL);
+    t = tv.tv_sec + (time_t)(timeout_ms / 1000);
+    gmtime_r(&t, &tm);
+    if (strftime(dl, sizeof(dl), "%Y-%m-%dT%H:%M:%SZ", &tm) == 20)
+        memcpy(at, dl, 20);
+}
+
 /* Hands job to the instance: the wait is over, the timeout starts. */
 static void assign(struct hot_instance *in, struct hot_job *job)
 {
@@ -696,6 +714,8 @@ static void assign(struct hot_instance *in, struct hot_job *job)
         return;
     }
     memcpy(in->wbuf, job->head, job->head_len);
+    if (job->deadline_at != SIZE_MAX && job->deadline_at + 20 <= job->head_len)
+        write_deadline(in->wbuf + job->deadline_at, job->timeout_ms);
     if (job->body_len > 0)
         memcpy(in->wbuf + job->head_len, job->body, job->body_len);
     in->wlen = job->head_len + job->body_len;

@@ -84,6 +84,12 @@ struct hot_job {
     enum hot_format format;
     const char *head;                   /* the request: head, then body */
     size_t head_len;
+    size_t deadline_at;                 /* where in head the call's
+                                         * deadline is (RFC 3339, 20
+                                         * bytes), written again when an
+                                         * instance takes the call (its
+                                         * timeout starts then); SIZE_MAX:
+                                         * nowhere */
     const char *body;
     size_t body_len;
     const char *call_id;                /* for logs */

@@ -32,6 +32,7 @@
  *                   its log), then echoes
  *   big             a body of X-Size bytes, in 64 KiB chunks
  *   twice           two answers to one call
+ *   sleep           echoes after X-Sleep milliseconds
  *   fds             echoes, the head sent with 64 descriptors attached
  *                   (SCM_RIGHTS) that nobody asked for
  *   sigchld         sends SIGCHLD to pid 1 (its sandbox's init) 2000
@@ -212,6 +213,15 @@ static int serve(int fd, const struct request *r)
                         "Content-Length: 17\r\n\r\n{\"error\":\"fail\"}\n";
         write_all(fd, a, strlen(a));
         return 0;
+    }
+    if (strcmp(mode, "sleep") == 0
+        && header(r, "Fn-Http-H-X-Sleep", v, sizeof(v)) != NULL) {
+        struct timespec ts;
+        long ms = strtol(v, NULL, 10);
+
+        ts.tv_sec = ms / 1000;
+        ts.tv_nsec = (ms % 1000) * 1000000L;
+        nanosleep(&ts, NULL);
     }
     if (strcmp(mode, "sigchld") == 0) {
         for (i = 0; i < 2000; i++)
