@@ -140,6 +140,11 @@ subtest 'one sandbox serves consecutive calls, a new process each' => sub {
     my $c = call($ex, path => '/other');
     isnt(sandbox_of($ex, $c), sandbox_of($ex, $a),
          'another route gets a sandbox of its own');
+    # each answer, and the close it announces, goes out at once: not when
+    # the executor's loop next wakes for something else
+    my $t0 = time;
+    call($ex) for 1 .. 4;
+    cmp_ok(time - $t0, '<', 4, 'four more calls take well under a second each');
 };
 
 subtest 'what a call leaves is gone before the next one' => sub {

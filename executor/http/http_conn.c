@@ -34,15 +34,17 @@ static void written(struct http_conn *c, int status, int close_after);
  * An answer is written with one write() when the socket takes it whole
  * (nearly always): no write request, and none of the epoll_ctl that libuv
  * makes after each completed uv_write.  What follows a write (the next
- * request) then runs from a check handle later in the same loop
- * iteration, as uv_write's callback would run, never inside the caller
- * of http_conn_respond.  The loop's thread only.
+ * request, or the close the answer announced) then runs from an idle
+ * handle at the start of the next loop iteration, as uv_write's callback
+ * would run then, never inside the caller of http_conn_respond; while it
+ * is active the loop does not sleep in epoll_wait, whatever phase the
+ * answer was written in.  The loop's thread only.
  */
-static uv_check_t written_check;
-static int written_check_made;
+static uv_idle_t written_idle;
+static int written_idle_made;
 static struct http_conn *written_head, *written_tail;
 
-static void on_written_check(uv_check_t *h)
+static void on_written_idle(uv_idle_t *h)
 {
     struct http_conn *c;
 
@@ -54,19 +56,19 @@ static void on_written_check(uv_check_t *h)
         c->written = 0;
         written(c, 0, c->written_close);
     }
-    uv_check_stop(h);
+    uv_idle_stop(h);
 }
 
-/* Whether c's answers may go out at once (the check handle is there). */
+/* Whether c's answers may go out at once (the idle handle is there). */
 static int written_ready(struct http_conn *c)
 {
-    if (!written_check_made) {
-        if (uv_check_init(c->h.stream.loop, &written_check) < 0)
+    if (!written_idle_made) {
+        if (uv_idle_init(c->h.stream.loop, &written_idle) < 0)
             return 0;
-        written_check_made = 1;
+        written_idle_made = 1;
     }
     /* closed with every handle at shutdown: uv_write from then on */
-    return !uv_is_closing((uv_handle_t *)&written_check);
+    return !uv_is_closing((uv_handle_t *)&written_idle);
 }
 
 static void written_add(struct http_conn *c, int close_after)
@@ -79,7 +81,7 @@ static void written_add(struct http_conn *c, int close_after)
     else
         written_head = c;
     written_tail = c;
-    uv_check_start(&written_check, on_written_check);
+    uv_idle_start(&written_idle, on_written_idle);
 }
 
 static void written_remove(struct http_conn *c)
