@@ -151,7 +151,6 @@ void http_conn_close(struct http_conn *c)
     uv_close((uv_handle_t *)&c->h, on_close);
 }
 
-/* Stops reading and answers an error; the connection closes after it. */
 static void stop_reading(struct http_conn *c)
 {
     if (c->reading) {
@@ -170,6 +169,7 @@ static int start_reading(struct http_conn *c)
     return 0;
 }
 
+/* Stops reading and answers an error; the connection closes after it. */
 static void refuse(struct http_conn *c, int status, const char *message)
 {
     stop_reading(c);
