@@ -568,9 +568,11 @@ int route_runnable(const struct route_def *r, char *err, size_t errlen)
         struct image_ref ref;
         char why[400];
 
-        /* the grammar only: each executor knows its registries */
-        if (image_ref_parse(r->image, "registry.invalid", "", &ref, why,
-                            sizeof(why)) < 0)
+        /* the grammar only (each executor knows its registries), with
+         * room for the namespace executors put before a one-part name by
+         * default ("library/", as Docker Hub's) */
+        if (image_ref_parse(r->image, "registry.invalid", "library", &ref,
+                            why, sizeof(why)) < 0)
             return errf(err, errlen, "route field \"image\": %s", why);
         return 0;
     }

@@ -3,10 +3,12 @@
  * built from it and the RUN message that carries it into a sandbox: the
  * message decodes to the very command, directory and environment, every
  * entry of it.  A route the API accepts as runnable names an image an
- * executor resolves.
+ * executor resolves.  The executor's route cache gives, first time and
+ * again, the route parsing gives.
  */
 #include "image_ref.h"
 #include "oci.h"
+#include "route_cache.h"
 #include "route_def.h"
 #include "sandbox_args.h"
 #include "sandbox_proto.h"
@@ -35,8 +37,36 @@ static int same_list(char *const *a, char *const *b, size_t n)
     return a[n] == NULL && b[n] == NULL;
 }
 
+static int same_kv(const struct route_kv *a, const struct route_kv *b,
+                   size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        if (strcmp(a[i].key, b[i].key) != 0
+            || strcmp(a[i].value, b[i].value) != 0)
+            return 0;
+    }
+    return 1;
+}
+
+static int same_route(const struct route_def *a, const struct route_def *b)
+{
+    return strcmp(a->app, b->app) == 0 && strcmp(a->path, b->path) == 0
+           && strcmp(a->image, b->image) == 0 && a->format == b->format
+           && a->type == b->type && a->memory_mb == b->memory_mb
+           && a->timeout_s == b->timeout_s
+           && a->idle_timeout_s == b->idle_timeout_s
+           && a->max_concurrency == b->max_concurrency
+           && a->nheaders == b->nheaders && a->nconfig == b->nconfig
+           && same_kv(a->headers, b->headers, a->nheaders)
+           && same_kv(a->config, b->config, a->nconfig);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    struct route_def cached;
+    int i;
     struct route_def r;
     struct oci_image_config img = { 0 };
     char *names[] = { "X-A", "content-type", NULL };
@@ -63,8 +93,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char err[512];
     size_t n;
 
-    if (route_def_parse((const char *)data, size, &r, err, sizeof(err)) < 0)
+    if (route_def_parse((const char *)data, size, &r, err, sizeof(err)) < 0) {
+        if (route_cache_parse((const char *)data, size, &cached, err,
+                              sizeof(err)) == 0)
+            broken("the cache takes a route parsing refuses");
         return 0;
+    }
+    for (i = 0; i < 2; i++) {
+        if (route_cache_parse((const char *)data, size, &cached, err,
+                              sizeof(err)) < 0
+            || !same_route(&cached, &r))
+            broken("the cache gives another route than parsing");
+        route_def_free(&cached);
+    }
     if (route_runnable(&r, err, sizeof(err)) == 0
         && (image_ref_is_registry(r.image)
             ? image_ref_parse(r.image, "registry.example:5000", "library",

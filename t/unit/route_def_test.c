@@ -5,6 +5,11 @@
 #include "route_def.h"
 #include "tap.h"
 
+#define NAME10 "abcdefghij"
+#define NAME50 NAME10 NAME10 NAME10 NAME10 NAME10
+#define NAME240 NAME50 NAME50 NAME50 NAME50 NAME10 NAME10 NAME10 NAME10
+#define NAME250 NAME240 NAME10
+
 #include <jansson.h>
 
 static struct route_def r;
@@ -194,9 +199,12 @@ int main(void)
             { "{\"image\":\"oci:x:-v\"}", "invalid tag" },
             { "{\"image\":\"oci:x:v:w\"}", "invalid tag" },
             { "{\"image\":\"oci:x\",\"format\":\"http-stream\"}", NULL },
+            /* a one-part name becomes library/<name> on an executor */
+            { "{\"image\":\"" NAME250 "\"}", "is too long" },
+            { "{\"image\":\"team/" NAME240 "\"}", NULL },
             { "{\"image\":\"oci:x\",\"format\":\"json\"}", NULL },
         };
-        char json[256];
+        char json[512];
         size_t i;
         int rc;
 
