@@ -192,6 +192,39 @@ void cgroups_fini(struct cgroups *cg)
     cg->ndirs = 0;
 }
 
+static int open_in(const char *dir, const char *file)
+{
+    char path[CGROUP_PATH_MAX + 64];
+
+    snprintf(path, sizeof(path), "%s/%s", dir, file);
+    return open(path, O_RDONLY | O_CLOEXEC);
+}
+
+static void open_counters(struct cgroup *g)
+{
+    g->oom_fd = open_in(g->dirs[0], g->v2 ? "memory.events"
+                                          : "memory.oom_control");
+    g->tasks_fd = g->ndirs < (g->v2 ? 1 : 2) ? -1
+                  : open_in(g->dirs[g->v2 ? 0 : 1], "pids.current");
+    g->have_fds = 1;
+}
+
+/* A counter file read again from its start; its length, or -1. */
+static ssize_t read_counter(int fd, char *buf, size_t size)
+{
+    ssize_t n;
+
+    if (fd < 0)
+        return -1;
+    do
+        n = pread(fd, buf, size - 1, 0);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return -1;
+    buf[n] = '\0';
+    return n;
+}
+
 int cgroup_create(const struct cgroups *cg, const char *id,
                   uint64_t memory_bytes, uint64_t pids_max,
                   unsigned cpu_quota_pct, struct cgroup *g, char *err,
@@ -252,6 +285,7 @@ int cgroup_create(const struct cgroups *cg, const char *id,
                 goto no_cpu;
         }
     }
+    open_counters(g);
     return 0;
 
 no_cpu:
@@ -288,6 +322,19 @@ long cgroup_oom_kills(const struct cgroup *g)
 
     if (g->ndirs == 0)
         return 0;
+    if (g->have_fds && g->oom_fd >= 0) {
+        char buf[512], *line, *save = NULL;
+
+        if (read_counter(g->oom_fd, buf, sizeof(buf)) < 0)
+            return 0;
+        for (line = strtok_r(buf, "\n", &save); line != NULL;
+             line = strtok_r(NULL, "\n", &save)) {
+            if (sscanf(line, "%63s %ld", key, &value) == 2
+                && strcmp(key, "oom_kill") == 0)
+                kills = value;
+        }
+        return kills;
+    }
     snprintf(path, sizeof(path), "%s/%s", g->dirs[0],
              g->v2 ? "memory.events" : "memory.oom_control");
     f = fopen(path, "re");
@@ -310,6 +357,14 @@ long cgroup_tasks(const struct cgroup *g)
     /* v1: the pids hierarchy comes second */
     if (g->ndirs < (g->v2 ? 1 : 2))
         return -1;
+    if (g->have_fds && g->tasks_fd >= 0) {
+        char buf[32];
+
+        if (read_counter(g->tasks_fd, buf, sizeof(buf)) < 0
+            || sscanf(buf, "%ld", &n) != 1)
+            return -1;
+        return n;
+    }
     snprintf(path, sizeof(path), "%s/pids.current", g->dirs[g->v2 ? 0 : 1]);
     f = fopen(path, "re");
     if (f == NULL)
@@ -342,6 +397,13 @@ int cgroup_kill_all(const struct cgroup *g)
 int cgroup_destroy(const struct cgroup *g)
 {
     int i, rc = 0;
+
+    if (g->have_fds) {
+        if (g->oom_fd >= 0)
+            close(g->oom_fd);
+        if (g->tasks_fd >= 0)
+            close(g->tasks_fd);
+    }
 
     cgroup_kill_all(g);
     for (i = g->ndirs - 1; i >= 0; i--) {

@@ -24,6 +24,12 @@ struct cgroup {
     char dirs[CGROUP_MAX_DIRS][CGROUP_PATH_MAX];
     int ndirs;
     int v2;
+    /* kept open (read with pread after every call, where opening them
+     * each time walks cgroupfs): its OOM counter and its task count;
+     * valid when have_fds, each -1 if it could not be opened */
+    int have_fds;
+    int oom_fd;
+    int tasks_fd;
 };
 
 /*
