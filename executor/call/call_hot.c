@@ -268,8 +268,8 @@ void call_hot_submit(struct call *call)
     job->deadline_at = deadline_offset(call->hot_head, head_len, dl,
                                        format == HOT_FORMAT_JSON);
     job->format = format;
-    job->sandbox.socket_dir = format == HOT_FORMAT_STREAM ? SANDBOX_FN_SOCKET_DIR
-                                                          : NULL;
+    job->sandbox.socket_dir = format == HOT_FORMAT_STREAM
+                              ? SANDBOX_FN_SOCKET_DIR : NULL;
     job->body = format == HOT_FORMAT_JSON ? NULL : call->body;
     job->body_len = format == HOT_FORMAT_JSON ? 0 : call->body_len;
     job->call_id = call->req.call_id;
