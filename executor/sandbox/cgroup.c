@@ -316,62 +316,29 @@ size_t cgroup_procs_files(const struct cgroup *g,
 
 long cgroup_oom_kills(const struct cgroup *g)
 {
-    char path[CGROUP_PATH_MAX + 64], key[64];
+    char buf[512], key[64], *line, *save = NULL;
     long value, kills = 0;
-    FILE *f;
 
-    if (g->ndirs == 0)
+    /* opened with the group (cgroup_create): no file, no count */
+    if (!g->have_fds || read_counter(g->oom_fd, buf, sizeof(buf)) < 0)
         return 0;
-    if (g->have_fds && g->oom_fd >= 0) {
-        char buf[512], *line, *save = NULL;
-
-        if (read_counter(g->oom_fd, buf, sizeof(buf)) < 0)
-            return 0;
-        for (line = strtok_r(buf, "\n", &save); line != NULL;
-             line = strtok_r(NULL, "\n", &save)) {
-            if (sscanf(line, "%63s %ld", key, &value) == 2
-                && strcmp(key, "oom_kill") == 0)
-                kills = value;
-        }
-        return kills;
-    }
-    snprintf(path, sizeof(path), "%s/%s", g->dirs[0],
-             g->v2 ? "memory.events" : "memory.oom_control");
-    f = fopen(path, "re");
-    if (f == NULL)
-        return 0;
-    while (fscanf(f, "%63s %ld", key, &value) == 2) {
-        if (strcmp(key, "oom_kill") == 0)
+    for (line = strtok_r(buf, "\n", &save); line != NULL;
+         line = strtok_r(NULL, "\n", &save)) {
+        if (sscanf(line, "%63s %ld", key, &value) == 2
+            && strcmp(key, "oom_kill") == 0)
             kills = value;
     }
-    fclose(f);
     return kills;
 }
 
 long cgroup_tasks(const struct cgroup *g)
 {
-    char path[CGROUP_PATH_MAX + 64];
-    long n = -1;
-    FILE *f;
+    char buf[32];
+    long n;
 
-    /* v1: the pids hierarchy comes second */
-    if (g->ndirs < (g->v2 ? 1 : 2))
+    if (!g->have_fds || read_counter(g->tasks_fd, buf, sizeof(buf)) < 0
+        || sscanf(buf, "%ld", &n) != 1)
         return -1;
-    if (g->have_fds && g->tasks_fd >= 0) {
-        char buf[32];
-
-        if (read_counter(g->tasks_fd, buf, sizeof(buf)) < 0
-            || sscanf(buf, "%ld", &n) != 1)
-            return -1;
-        return n;
-    }
-    snprintf(path, sizeof(path), "%s/pids.current", g->dirs[g->v2 ? 0 : 1]);
-    f = fopen(path, "re");
-    if (f == NULL)
-        return -1;
-    if (fscanf(f, "%ld", &n) != 1)
-        n = -1;
-    fclose(f);
     return n;
 }
 
