@@ -3,8 +3,8 @@
 #
 #   module:   POST /r/bench/later (an async route, from the route cache)
 #             through nginx: 202 once RabbitMQ confirmed the persistent
-#             message, published from nginx's thread pool, and the call
-#             recorded as queued in MariaDB;
+#             message (published by the worker's publisher thread) and the
+#             call is recorded as queued in MariaDB;
 #   raw:      bench/amqp_publish.c, rabbitmq-c straight to the broker with
 #             the same guarantees (persistent, mandatory, a confirm awaited
 #             per message), the same number of connections and a message
@@ -42,13 +42,13 @@ url="amqp://$FUNCTIONS_AMQP_USER:$(cat "$FUNCTIONS_AMQP_PASSWORD_FILE")@127.0.0.
 
 port=$(bench_port)
 cp "$here/conf/functions_params" "$dir/functions_params"
-{ bench_nginx_head "thread_pool bench threads=$conns;"; cat <<CONF; } \
+{ bench_nginx_head; cat <<CONF; } \
     > "$dir/nginx.conf"
     functions_mysql server=127.0.0.1:$FUNCTIONS_DB_PORT database=$db
                     user=$FUNCTIONS_DB_USER
                     password=$(cat "$FUNCTIONS_DB_PASSWORD_FILE");
     functions_route_cache zone=routes:1m valid=600s not_found=600s;
-    functions_amqp url=$url thread_pool=bench;
+    functions_amqp url=$url;
     server {
         listen 127.0.0.1:$port;
         location /r/ {

@@ -1,7 +1,7 @@
 /*
  * A blocking AMQP 0-9-1 link (rabbitmq-c) for one thread: connect, declare
  * the async-call topology, publish with publisher confirms.  The nginx
- * module publishes from its thread pool with it; the executor consumes
+ * module's publisher thread publishes with it; the executor consumes
  * and republishes (retries) with it.  Both declare the same topology, so
  * it is written once, here.
  *

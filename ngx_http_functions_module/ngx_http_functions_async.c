@@ -6,17 +6,19 @@
  *     functions_amqp url=amqp://user:password@127.0.0.1:5672/vhost
  *                    [exchange=functions] [queue=functions.calls]
  *                    [queue_type=quorum|classic] [connect_timeout=2s]
- *                    [confirm_timeout=5s] [thread_pool=default];
+ *                    [confirm_timeout=5s] [max_pending=1024];
  *     functions_async_credentials off|on;     (http, server, location)
  *
- * rabbitmq-c blocks, so the event loop never calls it: the request body is
- * read, the message is built, and a task of nginx's thread pool publishes
- * it on a connection of its own thread (common/amqp_link.c) and, while
- * the broker confirms, records the call as "queued" in MySQL so that it
- * can be looked up at once (and removes that record if the broker does not
- * confirm).  The answer is sent when the task is back in the event loop.
- * The client's Authorization, Proxy-Authorization and Cookie headers are
- * left out of the message unless functions_async_credentials is on.
+ * The request body is read and the message built; the worker's publisher
+ * (ngx_http_functions_publisher.c, a thread: rabbitmq-c blocks) publishes
+ * it, and meanwhile the event loop records the call as "queued" in MySQL
+ * (ngx_http_functions_query.c, non-blocking) so that it can be looked up
+ * as soon as its id is out.  A worker writes one INSERT at a time: the
+ * next one records every call that came meanwhile (a group commit).
+ * The answer waits for both; a call the broker did not take has its
+ * record removed and is answered 503.  The client's
+ * Authorization, Proxy-Authorization and Cookie headers are left out of
+ * the message unless functions_async_credentials is on.
  */
 
 
@@ -27,6 +29,8 @@
 #include "ngx_http_functions_send.h"
 #include "ngx_http_functions_async.h"
 #include "ngx_http_functions_db.h"
+#include "ngx_http_functions_query.h"
+#include "ngx_http_functions_publisher.h"
 
 #include "amqp_link.h"
 #include "ulid.h"
@@ -35,47 +39,55 @@
 #include <mysql.h>
 
 
+#define NGX_HTTP_FUNCTIONS_MAX_PENDING  1024
+
+/* the rows of one INSERT of records, at most */
+#define NGX_HTTP_FUNCTIONS_RECORD_ROWS   256
+
+
 typedef struct {
     struct amqp_settings            settings;
-    ngx_thread_pool_t              *pool;
-
-    /* the database, as C strings for the threads' own connections */
-    char                           *db_host;
-    char                           *db_socket;
-    char                           *db_user;
-    char                           *db_password;
-    char                           *db_name;
-    unsigned int                    db_port;
-    unsigned int                    db_timeout;     /* seconds */
+    ngx_uint_t                      max_pending;    /* a worker's */
 } ngx_http_functions_amqp_conf_t;
 
 
-typedef struct {
+struct ngx_http_functions_publish_s {
     ngx_http_request_t             *request;
-    ngx_http_functions_amqp_conf_t *conf;
+    ngx_http_functions_pub_t        pub;
+    ngx_http_functions_query_t      record;
     char                            call_id[ULID_LEN + 1];
-    char                           *app;
-    char                           *path;
+    ngx_str_t                       app;
+    ngx_str_t                       path;
     ngx_str_t                       route;          /* its JSON */
-    char                           *head;           /* the message but
-                                                       its body (jansson) */
-    ngx_chain_t                    *body;           /* the request body */
-    char                           *message;        /* malloc()ed JSON */
-    size_t                          len;
-    ngx_int_t                       ok;
-    ngx_int_t                       recorded;
+    ngx_uint_t                      waiting;        /* publish, record */
+    ngx_uint_t                      recorded;
+    ngx_queue_t                     queue;          /* for its record */
     ngx_msec_t                      start;
-    char                            err[256];
-} ngx_http_functions_publish_t;
+};
+
+
+/* one INSERT of the records of calls that waited for it */
+typedef struct {
+    ngx_http_functions_query_t      query;
+    ngx_pool_t                     *pool;
+    ngx_queue_t                     calls;
+    ngx_uint_t                      n;
+} ngx_http_functions_records_t;
 
 
 static void ngx_http_functions_async_body(ngx_http_request_t *r);
 static char *ngx_http_functions_async_message(ngx_http_request_t *r,
     ngx_http_functions_publish_t *p);
-static void ngx_http_functions_publish_thread(void *data, ngx_log_t *log);
-static ngx_int_t ngx_http_functions_publish_body(
+static ngx_int_t ngx_http_functions_async_record(
     ngx_http_functions_publish_t *p);
-static void ngx_http_functions_publish_done(ngx_event_t *ev);
+static void ngx_http_functions_async_records(ngx_log_t *log);
+static void ngx_http_functions_async_recorded(ngx_http_functions_query_t *q);
+static ngx_int_t ngx_http_functions_async_unrecord(
+    ngx_http_functions_publish_t *p);
+static void ngx_http_functions_async_unrecorded(
+    ngx_http_functions_query_t *q);
+static void ngx_http_functions_async_published(ngx_http_functions_pub_t *m);
+static void ngx_http_functions_async_finish(ngx_http_functions_publish_t *p);
 static void ngx_http_functions_async_log(ngx_http_functions_publish_t *p,
     ngx_log_t *log, ngx_uint_t level, const char *msg, const char *error);
 static ngx_int_t ngx_http_functions_async_answer(ngx_http_request_t *r,
@@ -83,10 +95,10 @@ static ngx_int_t ngx_http_functions_async_answer(ngx_http_request_t *r,
 static ngx_uint_t ngx_http_functions_async_credential(ngx_str_t *name);
 
 
-/* a thread's own links: the thread pool's threads live as long as the
- * worker */
-static __thread struct amqp_link   ngx_http_functions_amqp_link;
-static __thread MYSQL             *ngx_http_functions_amqp_db;
+/* the worker's calls waiting for their records, and whether an INSERT
+ * runs */
+static ngx_queue_t   ngx_http_functions_async_unrecorded_calls;
+static ngx_uint_t    ngx_http_functions_async_recording;
 
 
 char *
@@ -95,8 +107,8 @@ ngx_http_functions_amqp(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_http_functions_main_conf_t *fmcf = conf;
 
     u_char                          *eq;
-    ngx_str_t                       *value, name, arg, pool;
-    ngx_int_t                        ms;
+    ngx_str_t                       *value, name, arg;
+    ngx_int_t                        ms, n;
     ngx_uint_t                       i;
     ngx_http_functions_amqp_conf_t  *acf;
     char                             buf[1024], err[256];
@@ -111,7 +123,7 @@ ngx_http_functions_amqp(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     amqp_settings_init(&acf->settings);
-    ngx_str_set(&pool, "default");
+    acf->max_pending = NGX_HTTP_FUNCTIONS_MAX_PENDING;
 
     value = cf->args->elts;
 
@@ -177,10 +189,14 @@ ngx_http_functions_amqp(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             acf->settings.confirm_timeout_ms = ms;
 
         } else if (name.len == 11
-                   && ngx_strncmp(name.data, "thread_pool", 11) == 0
-                   && arg.len)
+                   && ngx_strncmp(name.data, "max_pending", 11) == 0)
         {
-            pool = arg;
+            n = ngx_atoi(arg.data, arg.len);
+            if (n == NGX_ERROR || n == 0) {
+                goto invalid;
+            }
+
+            acf->max_pending = n;
 
         } else {
             goto invalid;
@@ -191,11 +207,6 @@ ngx_http_functions_amqp(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         || ngx_strncmp(value[1].data, "url=", 4) != 0)
     {
         return "needs url=amqp://... first";
-    }
-
-    acf->pool = ngx_thread_pool_add(cf, &pool);
-    if (acf->pool == NULL) {
-        return NGX_CONF_ERROR;
     }
 
     fmcf->amqp = acf;
@@ -210,54 +221,20 @@ invalid:
 }
 
 
-static char *
-ngx_http_functions_async_cstr(ngx_conf_t *cf, ngx_str_t *s)
-{
-    u_char  *p;
-
-    p = ngx_pnalloc(cf->pool, s->len + 1);
-    if (p == NULL) {
-        return NULL;
-    }
-
-    ngx_cpystrn(p, s->data, s->len + 1);
-
-    return (char *) p;
-}
-
-
-/* postconfiguration: the database settings the threads use */
+/* postconfiguration: the publisher's settings */
 
 ngx_int_t
 ngx_http_functions_async_init(ngx_conf_t *cf)
 {
-    ngx_http_functions_db_conf_t    *dcf;
     ngx_http_functions_amqp_conf_t  *acf;
     ngx_http_functions_main_conf_t  *fmcf;
 
     fmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_functions_module);
     acf = fmcf->amqp;
-    dcf = fmcf->db;
 
-    if (acf == NULL || dcf == NULL) {
-        return NGX_OK;
+    if (acf != NULL) {
+        ngx_http_functions_pub_conf(&acf->settings, acf->max_pending);
     }
-
-    acf->db_host = ngx_http_functions_async_cstr(cf, &dcf->host);
-    acf->db_socket = ngx_http_functions_async_cstr(cf, &dcf->socket);
-    acf->db_user = ngx_http_functions_async_cstr(cf, &dcf->user);
-    acf->db_password = ngx_http_functions_async_cstr(cf, &dcf->password);
-    acf->db_name = ngx_http_functions_async_cstr(cf, &dcf->database);
-
-    if (acf->db_host == NULL || acf->db_socket == NULL
-        || acf->db_user == NULL || acf->db_password == NULL
-        || acf->db_name == NULL)
-    {
-        return NGX_ERROR;
-    }
-
-    acf->db_port = dcf->port;
-    acf->db_timeout = ngx_max(dcf->timeout / 1000, 1);
 
     return NGX_OK;
 }
@@ -272,35 +249,20 @@ ngx_int_t
 ngx_http_functions_async_call(ngx_http_request_t *r, u_char *call_id,
     ngx_str_t *app, ngx_str_t *path, ngx_str_t *route)
 {
-    ngx_http_functions_ctx_t        *ctx;
-    ngx_int_t                        rc;
-    ngx_thread_task_t               *task;
-    ngx_http_functions_publish_t    *p;
-    ngx_http_functions_main_conf_t  *fmcf;
+    ngx_int_t                      rc;
+    ngx_http_functions_ctx_t      *ctx;
+    ngx_http_functions_publish_t  *p;
 
-    fmcf = ngx_http_get_module_main_conf(r, ngx_http_functions_module);
-
-    task = ngx_thread_task_alloc(r->pool,
-                                 sizeof(ngx_http_functions_publish_t));
-    if (task == NULL) {
+    p = ngx_pcalloc(r->pool, sizeof(ngx_http_functions_publish_t));
+    if (p == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    p = task->ctx;
     p->request = r;
-    p->conf = fmcf->amqp;
     ngx_memcpy(p->call_id, call_id, ULID_LEN);
     p->call_id[ULID_LEN] = '\0';
-
-    p->app = (char *) ngx_pnalloc(r->pool, app->len + 1);
-    p->path = (char *) ngx_pnalloc(r->pool, path->len + 1);
-    if (p->app == NULL || p->path == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    ngx_cpystrn((u_char *) p->app, app->data, app->len + 1);
-    ngx_cpystrn((u_char *) p->path, path->data, path->len + 1);
-
+    p->app = *app;
+    p->path = *path;
     p->route = *route;
 
     ctx = ngx_http_functions_ctx_get(r);
@@ -308,7 +270,7 @@ ngx_http_functions_async_call(ngx_http_request_t *r, u_char *call_id,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ctx->publish = task;
+    ctx->publish = p;
 
     r->request_body_in_single_buf = 1;
 
@@ -328,47 +290,59 @@ ngx_http_functions_async_call(ngx_http_request_t *r, u_char *call_id,
 static void
 ngx_http_functions_async_body(ngx_http_request_t *r)
 {
-    ngx_thread_task_t             *task;
+    ngx_int_t                      rc;
     ngx_http_functions_ctx_t      *ctx;
     ngx_http_functions_publish_t  *p;
 
     ctx = ngx_http_functions_ctx_find(r);
-    task = (ctx != NULL) ? ctx->publish : NULL;
+    p = (ctx != NULL) ? ctx->publish : NULL;
 
-    if (task == NULL) {
+    if (p == NULL) {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
 
-    p = task->ctx;
-
-    /* the body (perhaps in a temporary file) is read in the task */
-    p->head = ngx_http_functions_async_message(r, p);
-    if (p->head == NULL) {
+    /* the body (perhaps in a temporary file) is read by the publisher */
+    p->pub.head = ngx_http_functions_async_message(r, p);
+    if (p->pub.head == NULL) {
         ngx_http_finalize_request(r,
             ngx_http_functions_async_answer(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
                 "{\"error\":{\"message\":\"cannot build the call\"}}"));
         return;
     }
 
-    p->body = r->request_body ? r->request_body->bufs : NULL;
-
-    task->handler = ngx_http_functions_publish_thread;
-    task->event.handler = ngx_http_functions_publish_done;
-    task->event.data = p;
+    p->pub.body = r->request_body ? r->request_body->bufs : NULL;
+    p->pub.message_id = p->call_id;
+    p->pub.handler = ngx_http_functions_async_published;
+    p->pub.data = p;
     p->start = ngx_current_msec;
 
-    if (ngx_thread_task_post(p->conf->pool, task) != NGX_OK) {
-        free(p->head);
-        p->head = NULL;
+    rc = ngx_http_functions_pub_post(&p->pub, r->connection->log);
+
+    if (rc != NGX_OK) {
+        free(p->pub.head);
+        p->pub.head = NULL;
         ngx_http_finalize_request(r,
             ngx_http_functions_async_answer(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                "{\"error\":{\"message\":\"too many async calls at once\"}}"));
+                rc == NGX_DECLINED
+                ? "{\"error\":{\"message\":\"too many async calls at "
+                  "once\"}}"
+                : "{\"error\":{\"message\":\"the async call could not be "
+                  "queued, try again\"}}"));
         return;
     }
 
-    /* the request stays until the task is back */
+    /* the request stays until the broker answered and the record is
+     * written */
     r->main->blocked++;
+    p->waiting = 1;
+
+    /* the record is written while the broker confirms: so that the caller
+     * can look the call up as soon as it has its id, at the cost of one
+     * round trip rather than two */
+    if (ngx_http_functions_async_record(p) == NGX_OK) {
+        p->waiting++;
+    }
 }
 
 
@@ -412,10 +386,10 @@ ngx_http_functions_async_message(ngx_http_request_t *r,
     headers = json_array();
     tp = ngx_timeofday();
 
-    o = json_pack("{s:s, s:s, s:s, s:o, s:s%, s:s%, s:o, s:i, s:I}",
+    o = json_pack("{s:s, s:s%, s:s%, s:o, s:s%, s:s%, s:o, s:i, s:I}",
                   "call_id", p->call_id,
-                  "app", p->app,
-                  "path", p->path,
+                  "app", p->app.data, p->app.len,
+                  "path", p->path.data, p->path.len,
                   "route", rt,
                   "method", r->method_name.data, r->method_name.len,
                   "url", url, (size_t) n,
@@ -494,8 +468,8 @@ ngx_http_functions_async_log(ngx_http_functions_publish_t *p, ngx_log_t *log,
 
     if (ngx_http_functions_log_begin(&l, log, level, msg)) {
         ngx_http_functions_log_cstr(&l, "call_id", p->call_id);
-        ngx_http_functions_log_cstr(&l, "app", p->app);
-        ngx_http_functions_log_cstr(&l, "path", p->path);
+        ngx_http_functions_log_str(&l, "app", &p->app);
+        ngx_http_functions_log_str(&l, "path", &p->path);
 
         if (error != NULL) {
             ngx_http_functions_log_cstr(&l, "error", error);
@@ -506,272 +480,301 @@ ngx_http_functions_async_log(ngx_http_functions_publish_t *p, ngx_log_t *log,
 }
 
 
-/* ------------------------------------------------------ in a thread */
-
-static void
-ngx_http_functions_publish_record(ngx_http_functions_publish_t *p,
-    ngx_log_t *log, ngx_uint_t queued)
-{
-    MYSQL                           *db = ngx_http_functions_amqp_db;
-    char                            *q, *e;
-    size_t                           len;
-    ngx_http_functions_amqp_conf_t  *acf = p->conf;
-    char                             esc[2 * 256 + 1];
-
-    if (acf->db_name == NULL) {
-        return;     /* no functions_mysql: nothing to record in */
-    }
-
-    if (db == NULL) {
-        db = mysql_init(NULL);
-        if (db == NULL) {
-            return;
-        }
-
-        mysql_options(db, MYSQL_OPT_CONNECT_TIMEOUT, &acf->db_timeout);
-        mysql_options(db, MYSQL_OPT_READ_TIMEOUT, &acf->db_timeout);
-        mysql_options(db, MYSQL_OPT_WRITE_TIMEOUT, &acf->db_timeout);
-        mysql_options(db, MYSQL_SET_CHARSET_NAME, "utf8mb4");
-        mysql_options(db, MYSQL_INIT_COMMAND, "SET time_zone = '+00:00'");
-
-        if (mysql_real_connect(db, acf->db_socket[0] ? NULL : acf->db_host,
-                               acf->db_user, acf->db_password, acf->db_name,
-                               acf->db_port,
-                               acf->db_socket[0] ? acf->db_socket : NULL, 0)
-            == NULL)
-        {
-            ngx_http_functions_async_log(p, log, NGX_LOG_WARN,
-                                         "async call not recorded as queued",
-                                         mysql_error(db));
-            mysql_close(db);
-            return;
-        }
-
-        ngx_http_functions_amqp_db = db;
-    }
-
-    len = sizeof("INSERT IGNORE INTO calls (id, app_name, path, status) "
-                 "VALUES ('', '', '', 'queued')") + ULID_LEN + 2 * 30 + 2 * 255;
-
-    q = malloc(len + sizeof(esc) * 2);
-    if (q == NULL) {
-        return;
-    }
-
-    e = q;
-
-    if (queued) {
-        e += sprintf(e, "INSERT IGNORE INTO calls (id, app_name, path, "
-                     "status) VALUES ('%s', '", p->call_id);
-        e += mysql_real_escape_string(db, e, p->app, strlen(p->app));
-        e += sprintf(e, "', '");
-        e += mysql_real_escape_string(db, e, p->path, strlen(p->path));
-        e += sprintf(e, "', 'queued')");
-
-    } else {
-        e += sprintf(e, "DELETE FROM calls WHERE id = '%s' AND "
-                     "status = 'queued'", p->call_id);
-    }
-
-    if (mysql_real_query(db, q, e - q) != 0) {
-        ngx_http_functions_async_log(p, log, NGX_LOG_WARN,
-                                     queued ? "async call not recorded"
-                                            : "async call record not removed",
-                                     mysql_error(db));
-        mysql_close(db);
-        ngx_http_functions_amqp_db = NULL;
-
-    } else {
-        p->recorded = queued;
-    }
-
-    free(q);
-}
-
-
 /*
- * The whole message: the head, and the body read (from memory or from
- * its temporary file: here, off the event loop) and base64-encoded.  The
- * request is blocked while the task runs, so its buffers stay.
+ * The call recorded "queued": it waits for an INSERT of its own and of
+ * the others waiting.  NGX_DECLINED: no functions_mysql, nothing to record
+ * in.
  */
 
 static ngx_int_t
-ngx_http_functions_publish_body(ngx_http_functions_publish_t *p)
+ngx_http_functions_async_record(ngx_http_functions_publish_t *p)
 {
-    u_char       *d;
-    size_t        hlen, size;
-    ssize_t       n;
-    ngx_str_t     raw, b64;
-    ngx_chain_t  *cl;
+    ngx_queue_t                     *waiting;
+    ngx_http_functions_main_conf_t  *fmcf;
 
-    size = 0;
-    for (cl = p->body; cl; cl = cl->next) {
-        size += ngx_buf_size(cl->buf);
+    fmcf = ngx_http_get_module_main_conf(p->request, ngx_http_functions_module);
+
+    if (fmcf->db == NULL) {
+        return NGX_DECLINED;
     }
 
-    raw.len = 0;
-    raw.data = malloc(size + 1);
-    b64.data = malloc(ngx_base64_encoded_length(size) + 1);
-    hlen = ngx_strlen(p->head);
-    p->message = malloc(hlen + ngx_base64_encoded_length(size)
-                        + sizeof(",\"body\":\"\"}"));
+    waiting = &ngx_http_functions_async_unrecorded_calls;
 
-    if (raw.data == NULL || b64.data == NULL || p->message == NULL) {
-        ngx_cpystrn((u_char *) p->err, (u_char *) "out of memory",
-                    sizeof(p->err));
-        goto failed;
+    if (waiting->next == NULL) {
+        ngx_queue_init(waiting);
     }
 
-    for (cl = p->body; cl; cl = cl->next) {
-        if (cl->buf->in_file) {
-            n = ngx_read_file(cl->buf->file, raw.data + raw.len,
-                              cl->buf->file_last - cl->buf->file_pos,
-                              cl->buf->file_pos);
-            if (n != cl->buf->file_last - cl->buf->file_pos) {
-                ngx_cpystrn((u_char *) p->err,
-                            (u_char *) "cannot read the request body",
-                            sizeof(p->err));
-                goto failed;
-            }
+    ngx_queue_insert_tail(waiting, &p->queue);
 
-            raw.len += n;
-
-        } else if (cl->buf->last != cl->buf->pos) {
-            /* a chunked body ends with an empty buffer (pos NULL) */
-            ngx_memcpy(raw.data + raw.len, cl->buf->pos,
-                       cl->buf->last - cl->buf->pos);
-            raw.len += cl->buf->last - cl->buf->pos;
-        }
+    if (!ngx_http_functions_async_recording) {
+        ngx_http_functions_async_records(p->request->connection->log);
     }
-
-    ngx_encode_base64(&b64, &raw);
-
-    /* the head is compact JSON: its object ends with its last byte */
-    d = ngx_cpymem(p->message, p->head, hlen - 1);
-    d = ngx_cpymem(d, ",\"body\":\"", sizeof(",\"body\":\"") - 1);
-    d = ngx_cpymem(d, b64.data, b64.len);
-    *d++ = '"';
-    *d++ = '}';
-    p->len = d - (u_char *) p->message;
-
-    free(raw.data);
-    free(b64.data);
 
     return NGX_OK;
-
-failed:
-
-    free(raw.data);
-    free(b64.data);
-    free(p->message);
-    p->message = NULL;
-
-    return NGX_ERROR;
 }
 
 
+/* An INSERT of the records waiting (up to RECORD_ROWS of them). */
+
 static void
-ngx_http_functions_publish_thread(void *data, ngx_log_t *log)
+ngx_http_functions_async_records(ngx_log_t *log)
 {
-    ngx_http_functions_publish_t  *p = data;
+    ngx_pool_t                      *pool;
+    ngx_queue_t                     *waiting, *qn;
+    ngx_http_functions_sql_t         sql;
+    ngx_http_functions_publish_t    *p;
+    ngx_http_functions_records_t    *rec;
+    ngx_http_functions_main_conf_t  *fmcf;
 
-    int                    rc;
-    uint64_t               tag;
-    ngx_uint_t             try;
-    struct amqp_settings  *s = &p->conf->settings;
-    struct amqp_link      *l = &ngx_http_functions_amqp_link;
+    waiting = &ngx_http_functions_async_unrecorded_calls;
 
-    if (ngx_http_functions_publish_body(p) != NGX_OK) {
+    if (ngx_queue_empty(waiting)) {
         return;
     }
 
-    /* a link found broken at publish time (or failing to open) gets one
-     * fresh try */
-    for (try = 0; try < 2 && !p->ok; try++) {
+    p = ngx_queue_data(ngx_queue_head(waiting), ngx_http_functions_publish_t,
+                       queue);
+    fmcf = ngx_http_get_module_main_conf(p->request, ngx_http_functions_module);
 
-        /* opening races others declaring the same queues at times */
-        if (!l->open
-            && amqp_link_open(l, s, 1, p->err, sizeof(p->err)) != 0)
-        {
-            continue;
-        }
-
-        if (amqp_link_send(l, s->exchange, s->queue, p->message, p->len,
-                           p->call_id, NULL, &tag, p->err, sizeof(p->err))
-            != 0)
-        {
-            continue;
-        }
-
-        /* the record is written while the broker confirms: so that the
-         * caller can look the call up as soon as it has its id, at the
-         * cost of one round trip rather than two */
-        if (!p->recorded) {
-            ngx_http_functions_publish_record(p, log, 1);
-        }
-
-        rc = amqp_link_confirm(l, s, tag, s->exchange, s->queue, p->err,
-                               sizeof(p->err));
-        if (rc == 0) {
-            p->ok = 1;
-            break;
-        }
-
-        /* a nack (a queue not ready yet) stored nothing: again is safe */
-        if (rc != -2 && l->open) {
-            break;      /* unroutable: the broker's answer */
-        }
+    pool = ngx_create_pool(4096, ngx_cycle->log);
+    if (pool == NULL) {
+        goto failed;
     }
 
-    if (!p->ok && p->recorded) {
-        /* not accepted: no record of it (unless an executor ran it
-         * after all, from a confirm that came too late) */
-        ngx_http_functions_publish_record(p, log, 0);
+    rec = ngx_pcalloc(pool, sizeof(ngx_http_functions_records_t));
+    if (rec == NULL) {
+        ngx_destroy_pool(pool);
+        goto failed;
+    }
+
+    rec->pool = pool;
+    ngx_queue_init(&rec->calls);
+
+    ngx_memzero(&sql, sizeof(ngx_http_functions_sql_t));
+    sql.pool = pool;
+
+    ngx_http_functions_sql_raw(&sql, "INSERT IGNORE INTO calls (id, "
+                               "app_name, path, status) VALUES ");
+
+    while (!ngx_queue_empty(waiting)
+           && rec->n < NGX_HTTP_FUNCTIONS_RECORD_ROWS)
+    {
+        qn = ngx_queue_head(waiting);
+        ngx_queue_remove(qn);
+        ngx_queue_insert_tail(&rec->calls, qn);
+
+        p = ngx_queue_data(qn, ngx_http_functions_publish_t, queue);
+
+        ngx_http_functions_sql_raw(&sql, rec->n++ ? ", (" : "(");
+        ngx_http_functions_sql_str(&sql, (u_char *) p->call_id, ULID_LEN);
+        ngx_http_functions_sql_raw(&sql, ", ");
+        ngx_http_functions_sql_str(&sql, p->app.data, p->app.len);
+        ngx_http_functions_sql_raw(&sql, ", ");
+        ngx_http_functions_sql_str(&sql, p->path.data, p->path.len);
+        ngx_http_functions_sql_raw(&sql, ", 'queued')");
+    }
+
+    rec->query.handler = ngx_http_functions_async_recorded;
+    rec->query.data = rec;
+
+    if (ngx_http_functions_sql_done(&sql, &rec->query.sql) != NGX_OK
+        || ngx_http_functions_query_post(fmcf->db, &rec->query) != NGX_OK)
+    {
+        /* the calls go on without records */
+        rec->query.rc = NGX_ERROR;
+        ngx_http_functions_async_recording = 1;
+        ngx_http_functions_async_recorded(&rec->query);
+        return;
+    }
+
+    ngx_http_functions_async_recording = 1;
+
+    return;
+
+failed:
+
+    /* no memory: every call waiting goes on without its record */
+    while (!ngx_queue_empty(waiting)) {
+        qn = ngx_queue_head(waiting);
+        ngx_queue_remove(qn);
+
+        p = ngx_queue_data(qn, ngx_http_functions_publish_t, queue);
+
+        ngx_http_functions_async_log(p, log, NGX_LOG_WARN,
+                                     "async call not recorded",
+                                     "out of memory");
+
+        if (--p->waiting == 0) {
+            ngx_http_functions_async_finish(p);
+        }
     }
 }
 
 
-/* ------------------------------------------------- back in the loop */
+static void
+ngx_http_functions_async_recorded(ngx_http_functions_query_t *q)
+{
+    ngx_http_functions_records_t  *rec = q->data;
+
+    ngx_uint_t                     all;
+    ngx_queue_t                   *qn;
+    ngx_http_functions_publish_t  *p;
+
+    /* an id already there (INSERT IGNORE) is not this call's record: when
+     * one was, no record of the group is removed if its call fails */
+    all = (q->rc == NGX_OK && q->affected == rec->n);
+
+    ngx_http_functions_query_free(q);
+    ngx_http_functions_async_recording = 0;
+
+    while (!ngx_queue_empty(&rec->calls)) {
+        qn = ngx_queue_head(&rec->calls);
+        ngx_queue_remove(qn);
+
+        p = ngx_queue_data(qn, ngx_http_functions_publish_t, queue);
+        p->recorded = all;
+
+        if (q->rc != NGX_OK) {
+            ngx_http_functions_async_log(p, p->request->connection->log,
+                                         NGX_LOG_WARN,
+                                         "async call not recorded",
+                                         q->rc == NGX_DECLINED
+                                         ? "refused by the server"
+                                         : "no answer from the server");
+        }
+
+        if (--p->waiting == 0) {
+            ngx_http_functions_async_finish(p);
+        }
+    }
+
+    ngx_destroy_pool(rec->pool);
+
+    /* the calls that came meanwhile (unless an answer above, running the
+     * next request of its connection, started an INSERT already) */
+    if (!ngx_http_functions_async_recording) {
+        ngx_http_functions_async_records(ngx_cycle->log);
+    }
+}
+
+
+/* The record of a call the broker did not take: removed. */
+
+static ngx_int_t
+ngx_http_functions_async_unrecord(ngx_http_functions_publish_t *p)
+{
+    ngx_http_request_t              *r = p->request;
+    ngx_http_functions_sql_t         sql;
+    ngx_http_functions_query_t      *q = &p->record;
+    ngx_http_functions_main_conf_t  *fmcf;
+
+    fmcf = ngx_http_get_module_main_conf(r, ngx_http_functions_module);
+
+    ngx_memzero(&sql, sizeof(ngx_http_functions_sql_t));
+    sql.pool = r->pool;
+
+    ngx_http_functions_sql_raw(&sql, "DELETE FROM calls WHERE id = ");
+    ngx_http_functions_sql_str(&sql, (u_char *) p->call_id, ULID_LEN);
+    ngx_http_functions_sql_raw(&sql, " AND status = 'queued'");
+
+    if (ngx_http_functions_sql_done(&sql, &q->sql) != NGX_OK) {
+        ngx_http_functions_async_log(p, r->connection->log, NGX_LOG_WARN,
+                                     "async call record not removed",
+                                     "out of memory");
+        return NGX_ERROR;
+    }
+
+    q->handler = ngx_http_functions_async_unrecorded;
+    q->data = p;
+
+    return ngx_http_functions_query_post(fmcf->db, q);
+}
+
 
 static void
-ngx_http_functions_publish_done(ngx_event_t *ev)
+ngx_http_functions_async_unrecorded(ngx_http_functions_query_t *q)
 {
-    ngx_connection_t              *c;
-    ngx_http_request_t            *r;
-    ngx_http_functions_publish_t  *p = ev->data;
-    u_char                         buf[64];
+    ngx_http_functions_publish_t  *p = q->data;
+
+    if (q->rc != NGX_OK) {
+        ngx_http_functions_async_log(p, p->request->connection->log,
+                                     NGX_LOG_WARN,
+                                     "async call record not removed",
+                                     q->rc == NGX_DECLINED
+                                     ? "refused by the server"
+                                     : "no answer from the server");
+    }
+
+    ngx_http_functions_query_free(q);
+
+    if (--p->waiting == 0) {
+        ngx_http_functions_async_finish(p);
+    }
+}
+
+
+/* ------------------------------------------------ the answers, back */
+
+static void
+ngx_http_functions_async_published(ngx_http_functions_pub_t *m)
+{
+    ngx_http_functions_publish_t  *p = m->data;
+
+    free(m->head);
+    m->head = NULL;
+
+    ngx_http_functions_metrics_observe(NGX_HTTP_FUNCTIONS_H_PUBLISH,
+                                       ngx_current_msec - p->start);
+    ngx_http_functions_metrics_count(m->ok
+                                     ? NGX_HTTP_FUNCTIONS_M_ASYNC_ACCEPTED
+                                     : NGX_HTTP_FUNCTIONS_M_ASYNC_FAILED);
+
+    if (--p->waiting == 0) {
+        ngx_http_functions_async_finish(p);
+    }
+}
+
+
+/* Both answers are in: the client's. */
+
+static void
+ngx_http_functions_async_finish(ngx_http_functions_publish_t *p)
+{
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
+    u_char               buf[64];
 
     r = p->request;
     c = r->connection;
 
+    if (!p->pub.ok && p->recorded) {
+        /* not accepted: no record of it (unless an executor ran it after
+         * all, from a confirm that came too late) */
+        p->recorded = 0;
+
+        if (ngx_http_functions_async_unrecord(p) == NGX_OK) {
+            p->waiting = 1;
+            return;
+        }
+    }
+
     r->main->blocked--;
-
-    free(p->head);
-    p->head = NULL;
-    free(p->message);
-    p->message = NULL;
-
-    ngx_http_functions_metrics_observe(NGX_HTTP_FUNCTIONS_H_PUBLISH,
-                                       ngx_current_msec - p->start);
-    ngx_http_functions_metrics_count(p->ok
-                                     ? NGX_HTTP_FUNCTIONS_M_ASYNC_ACCEPTED
-                                     : NGX_HTTP_FUNCTIONS_M_ASYNC_FAILED);
 
     if (c->error) {
         /* the request was ended meanwhile: nothing to answer */
         ngx_http_functions_async_log(p, c->log, NGX_LOG_INFO,
-                                     p->ok ? "async call accepted, its "
-                                             "client gone"
-                                           : "async call not accepted, its "
-                                             "client gone", NULL);
+                                     p->pub.ok ? "async call accepted, its "
+                                                 "client gone"
+                                               : "async call not accepted, "
+                                                 "its client gone", NULL);
         ngx_http_finalize_request(r, NGX_ERROR);
         ngx_http_run_posted_requests(c);
         return;
     }
 
-    if (!p->ok) {
+    if (!p->pub.ok) {
         ngx_http_functions_async_log(p, c->log, NGX_LOG_ERR,
-                                     "async call not accepted", p->err);
+                                     "async call not accepted", p->pub.err);
 
         ngx_http_finalize_request(r,
             ngx_http_functions_async_answer(r, NGX_HTTP_SERVICE_UNAVAILABLE,

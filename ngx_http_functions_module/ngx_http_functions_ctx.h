@@ -17,6 +17,7 @@
 
 typedef struct ngx_http_functions_ctx_s     ngx_http_functions_ctx_t;
 typedef struct ngx_http_functions_lookup_s  ngx_http_functions_lookup_t;
+typedef struct ngx_http_functions_publish_s ngx_http_functions_publish_t;
 struct ngx_http_functions_api_s;
 
 typedef void (*ngx_http_functions_ctx_done_pt)(ngx_http_functions_ctx_t *ctx);
@@ -39,7 +40,7 @@ struct ngx_http_functions_ctx_s {
     ngx_uint_t                         id_sent;    /* Fn-Call-Id added */
     const char                        *cache;      /* hit, miss or stale */
     struct ngx_http_functions_api_s   *api;        /* an API request */
-    ngx_thread_task_t                 *publish;    /* an async call */
+    ngx_http_functions_publish_t      *publish;    /* an async call */
     ngx_http_functions_ctx_done_pt     done;       /* the request is freed */
 };
 

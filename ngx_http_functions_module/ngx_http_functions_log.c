@@ -5,8 +5,8 @@
  *     functions_log FILE [error|warn|notice|info|debug];
  *
  * FILE is opened like nginx's own logs (by the master, reopened on
- * USR1); lines are written whole with one write(2), so workers and the
- * thread pool never interleave.  The level defaults to info.
+ * USR1); lines are written whole with one write(2), so workers never
+ * interleave.  The level defaults to info.
  *
  * The file is kept readable by its owner and group only (0640 or
  * stricter), whatever the umask: when opened, and again when a write

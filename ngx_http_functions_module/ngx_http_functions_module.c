@@ -14,6 +14,7 @@
 #include "ngx_http_functions_metrics.h"
 #include "ngx_http_functions_api.h"
 #include "ngx_http_functions_async.h"
+#include "ngx_http_functions_publisher.h"
 #include "ngx_http_functions_db.h"
 #include "ngx_http_functions_generation.h"
 #include "ngx_http_functions_guard.h"
@@ -499,5 +500,6 @@ ngx_http_functions_init_process(ngx_cycle_t *cycle)
 static void
 ngx_http_functions_exit_process(ngx_cycle_t *cycle)
 {
+    ngx_http_functions_pub_exit();
     ngx_http_functions_query_exit();
 }

@@ -41,7 +41,7 @@ my @good = (
     [ 'functions_amqp, all parameters',
       "$db functions_amqp url=amqp://u:p\@127.0.0.1:5672/v exchange=ex.1 "
       . "queue=q_1 queue_type=classic connect_timeout=500ms "
-      . "confirm_timeout=3s thread_pool=default;" ],
+      . "confirm_timeout=3s max_pending=64;" ],
     [ 'functions_log with a level',
       "functions_log /tmp/functions-t01.log warn;" ],
     [ 'functions_metrics_zone, all parameters',
@@ -109,6 +109,12 @@ my @bad = (
     [ 'functions_amqp, a bad timeout',
       'functions_amqp url=amqp://u:p\@h/v confirm_timeout=soon;',
       qr/invalid parameter "confirm_timeout=soon"/ ],
+    [ 'functions_amqp, a bad max_pending',
+      'functions_amqp url=amqp://u:p\@h/v max_pending=0;',
+      qr/invalid parameter "max_pending=0"/ ],
+    [ 'functions_amqp, the removed thread_pool',
+      'functions_amqp url=amqp://u:p\@h/v thread_pool=default;',
+      qr/invalid parameter "thread_pool=default"/ ],
     [ 'functions_amqp twice',
       'functions_amqp url=amqp://u:p\@h/v; functions_amqp url=amqp://u:p\@h/v;',
       qr/"functions_amqp" directive is duplicate/ ],

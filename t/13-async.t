@@ -14,6 +14,7 @@ use JSON::PP;
 use Test::More;
 use POSIX ();
 use Time::HiRes qw(time sleep);
+use IO::Socket::INET;
 
 my $env = need_stack();
 my $db = fresh_database();
@@ -90,6 +91,69 @@ subtest 'broker unreachable: 503, no call id handed out' => sub {
     like(slurp($down->prefix . '/error.log'), qr/msg="async call not accepted" call_id=\w{26} app=app path=\/later error="connect/,
          'the reason is logged');
     $down->stop;
+};
+
+# A broker that takes the connection and never says a word: each try of a
+# call waits connect_timeout for the login, so calls stay pending a while.
+sub silent_broker {
+    my $l = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
+                                  Listen => 16, Proto => 'tcp', ReuseAddr => 1)
+        or die "listen: $!";
+    return $l;
+}
+
+# The call in a child process; its answer in a file, read by the returned
+# sub once the child is done.
+sub call_in_background {
+    my ($n, $body) = @_;
+    my $out = FnTest::tmpdir() . '/bg.' . ++(our $BG);
+    my $pid = fork // die "fork: $!";
+    if ($pid == 0) {
+        my $r = eval { call($n, $body) } // { status => 0, body => $@ };
+        FnTest::spew($out, "$r->{status} $r->{body}");
+        POSIX::_exit(0);
+    }
+    return sub { waitpid($pid, 0); return FnTest::slurp($out) // '' };
+}
+
+subtest 'max_pending: a worker holds so many calls, then answers 503' => sub {
+    my $silent = silent_broker();
+    my $port = $silent->sockport;
+    my $ng1 = nginx_start(http => http_conf("url=amqp://u:p\@127.0.0.1:$port/x "
+                                           . "connect_timeout=2s max_pending=1"),
+                          server => $server, workers => 1);
+    my $first = call_in_background($ng1, 'one');
+    sleep 0.5;
+    my $t0 = time;
+    my $r = call($ng1, 'two');
+    is($r->{status}, 503, 'a second call while the first is pending: 503');
+    like($r->{body}, qr/too many async calls at once/, '  saying so');
+    ok(time - $t0 < 1, '  at once');
+    like($first->(), qr/^503 .*could not be queued/,
+         'the first gets its answer when its tries are over');
+    $ng1->stop;
+};
+
+subtest 'reload: an old worker answers its pending calls before it goes' => sub {
+    my $silent = silent_broker();
+    my $port = $silent->sockport;
+    my $ng1 = nginx_start(http => http_conf("url=amqp://u:p\@127.0.0.1:$port/x "
+                                           . "connect_timeout=2s"),
+                          server => $server);
+    my $pending = call_in_background($ng1, 'across a reload');
+    sleep 0.5;
+    my %old = map { $_ => 1 } $ng1->workers;
+    kill 'HUP', $ng1->pid;
+    sleep 1;
+    ok(scalar(grep { $old{$_} } $ng1->workers),
+       'an old worker stays while its call is pending');
+    like($pending->(), qr/^503 .*could not be queued/,
+         'the client gets its answer, not a closed connection');
+    ok(wait_until(10, sub { !grep { $old{$_} } $ng1->workers }),
+       'then the old workers go');
+    unlike(slurp($ng1->prefix . '/error.log'), qr/open socket .* left/,
+           'leaving no connection behind');
+    $ng1->stop;
 };
 
 subtest 'RabbitMQ restarted: accepted again, nginx untouched' => sub {

@@ -192,9 +192,10 @@ sub nginx_conf {
     my $http = $o{http} // '';
     my $server = $o{server} // '';
     my $main = $o{main} // '';
+    my $workers = $o{workers} // 2;
     return <<CONF;
 load_module $module;
-${user}worker_processes 2;
+${user}worker_processes $workers;
 daemon off;
 pid $prefix/nginx.pid;
 error_log $prefix/error.log info;
