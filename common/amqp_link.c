@@ -219,7 +219,9 @@ int amqp_link_open(struct amqp_link *l, const struct amqp_settings *s,
     fd = amqp_socket_get_sockfd(sock);
     if (fd >= 0)
         fcntl(fd, F_SETFD, FD_CLOEXEC);
-    /* every RPC (login, declares) is bounded too */
+    /* the login's handshake (12 s by default) and every RPC (declares)
+     * are bounded too */
+    amqp_set_handshake_timeout(c, &tv);
     amqp_set_rpc_timeout(c, &tv);
     r = amqp_login(c, s->vhost, 0, 131072, 0, AMQP_SASL_METHOD_PLAIN,
                    s->user, s->password);

@@ -42,7 +42,7 @@
 #define NGX_HTTP_FUNCTIONS_MAX_PENDING  1024
 
 /* the rows of one INSERT of records, at most */
-#define NGX_HTTP_FUNCTIONS_RECORD_ROWS   256
+#define NGX_HTTP_FUNCTIONS_RECORD_ROWS   1024
 
 
 typedef struct {
@@ -95,8 +95,9 @@ static ngx_int_t ngx_http_functions_async_answer(ngx_http_request_t *r,
 static ngx_uint_t ngx_http_functions_async_credential(ngx_str_t *name);
 
 
-/* the worker's calls waiting for their records, and whether an INSERT
- * runs */
+/* the worker's calls held (publishing, recording), those waiting for
+ * their records, and whether an INSERT runs */
+static ngx_uint_t    ngx_http_functions_async_held;
 static ngx_queue_t   ngx_http_functions_async_unrecorded_calls;
 static ngx_uint_t    ngx_http_functions_async_recording;
 
@@ -221,25 +222,6 @@ invalid:
 }
 
 
-/* postconfiguration: the publisher's settings */
-
-ngx_int_t
-ngx_http_functions_async_init(ngx_conf_t *cf)
-{
-    ngx_http_functions_amqp_conf_t  *acf;
-    ngx_http_functions_main_conf_t  *fmcf;
-
-    fmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_functions_module);
-    acf = fmcf->amqp;
-
-    if (acf != NULL) {
-        ngx_http_functions_pub_conf(&acf->settings, acf->max_pending);
-    }
-
-    return NGX_OK;
-}
-
-
 /*
  * The route handler found an async route: read the body, then publish.
  * Returns NGX_DONE, or an HTTP status for nginx to answer.
@@ -290,9 +272,21 @@ ngx_http_functions_async_call(ngx_http_request_t *r, u_char *call_id,
 static void
 ngx_http_functions_async_body(ngx_http_request_t *r)
 {
-    ngx_int_t                      rc;
-    ngx_http_functions_ctx_t      *ctx;
-    ngx_http_functions_publish_t  *p;
+    ngx_http_functions_ctx_t        *ctx;
+    ngx_http_functions_publish_t    *p;
+    ngx_http_functions_main_conf_t  *fmcf;
+
+    fmcf = ngx_http_get_module_main_conf(r, ngx_http_functions_module);
+
+    if (ngx_http_functions_async_held
+        >= ((ngx_http_functions_amqp_conf_t *) fmcf->amqp)->max_pending)
+    {
+        ngx_http_finalize_request(r,
+            ngx_http_functions_async_answer(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                "{\"error\":{\"message\":\"too many async calls at "
+                "once\"}}"));
+        return;
+    }
 
     ctx = ngx_http_functions_ctx_find(r);
     p = (ctx != NULL) ? ctx->publish : NULL;
@@ -317,31 +311,32 @@ ngx_http_functions_async_body(ngx_http_request_t *r)
     p->pub.data = p;
     p->start = ngx_current_msec;
 
-    rc = ngx_http_functions_pub_post(&p->pub, r->connection->log);
-
-    if (rc != NGX_OK) {
+    if (ngx_http_functions_pub_post(&p->pub,
+            &((ngx_http_functions_amqp_conf_t *) fmcf->amqp)->settings,
+            r->connection->log)
+        != NGX_OK)
+    {
         free(p->pub.head);
         p->pub.head = NULL;
         ngx_http_finalize_request(r,
             ngx_http_functions_async_answer(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                rc == NGX_DECLINED
-                ? "{\"error\":{\"message\":\"too many async calls at "
-                  "once\"}}"
-                : "{\"error\":{\"message\":\"the async call could not be "
-                  "queued, try again\"}}"));
+                "{\"error\":{\"message\":\"the async call could not be "
+                "queued, try again\"}}"));
         return;
     }
 
     /* the request stays until the broker answered and the record is
-     * written */
+     * written (counted first: a record that fails at once finishes its
+     * part before this returns) */
     r->main->blocked++;
-    p->waiting = 1;
+    ngx_http_functions_async_held++;
+    p->waiting = 2;
 
     /* the record is written while the broker confirms: so that the caller
      * can look the call up as soon as it has its id, at the cost of one
      * round trip rather than two */
-    if (ngx_http_functions_async_record(p) == NGX_OK) {
-        p->waiting++;
+    if (ngx_http_functions_async_record(p) == NGX_DECLINED) {
+        p->waiting--;
     }
 }
 
@@ -621,8 +616,10 @@ ngx_http_functions_async_recorded(ngx_http_functions_query_t *q)
     ngx_http_functions_publish_t  *p;
 
     /* an id already there (INSERT IGNORE) is not this call's record: when
-     * one was, no record of the group is removed if its call fails */
-    all = (q->rc == NGX_OK && q->affected == rec->n);
+     * one was, no record of the group is removed if its call fails; an
+     * INSERT without an answer may have been committed: its records are
+     * removed if their calls fail */
+    all = (q->rc == NGX_OK && q->affected == rec->n) || q->rc == NGX_ERROR;
 
     ngx_http_functions_query_free(q);
     ngx_http_functions_async_recording = 0;
@@ -759,6 +756,7 @@ ngx_http_functions_async_finish(ngx_http_functions_publish_t *p)
     }
 
     r->main->blocked--;
+    ngx_http_functions_async_held--;
 
     if (c->error) {
         /* the request was ended meanwhile: nothing to answer */

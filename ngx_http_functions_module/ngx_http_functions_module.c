@@ -448,10 +448,6 @@ ngx_http_functions_postconfiguration(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
-    if (ngx_http_functions_async_init(cf) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
     if (ngx_http_functions_guard_init(cf) != NGX_OK) {
         return NGX_ERROR;
     }

@@ -19,8 +19,15 @@
  * one twice: executors run a call id once it is final); a nack (nothing
  * stored) is sent again; a message returned unroutable fails at once.
  *
- * While messages are pending, a timer keeps the worker from exiting
- * (nginx -s reload or quit): their clients get their answers first.
+ * rabbitmq-c waits without a bound while it sends (a broker that stops
+ * reading, under a memory alarm or frozen, fills the socket's buffer): the
+ * event loop's timer, running every second while messages are pending,
+ * shuts the link's socket down when one send has taken longer than
+ * confirm_timeout, and the messages it held have had a try.
+ *
+ * While messages are pending, that timer also keeps the worker from
+ * exiting (nginx -s reload or quit): their clients get their answers
+ * first.
  */
 
 
@@ -48,6 +55,12 @@ typedef struct {
     ngx_http_functions_pub_list_t   out;        /* back to it */
     ngx_uint_t                      asleep;
     ngx_uint_t                      quit;
+    int                             busy_fd;    /* a dup of the link's
+                                                   socket while it sends */
+    long long                       busy_since;
+
+    /* set before the thread starts */
+    struct amqp_settings           *settings;   /* the worker's cycle's */
 
     /* the event loop's */
     pthread_t                       thread;
@@ -56,6 +69,7 @@ typedef struct {
     ngx_connection_t               *done_conn;  /* done_fd's, watched */
     ngx_uint_t                      pending;
     ngx_event_t                     keep;
+    time_t                          failed;     /* the last start that did */
 
     /* the thread's own */
     struct amqp_link                link;
@@ -69,7 +83,8 @@ static void ngx_http_functions_pub_list_init(
     ngx_http_functions_pub_list_t *l);
 static void ngx_http_functions_pub_list_add(ngx_http_functions_pub_list_t *l,
     ngx_http_functions_pub_t *m);
-static ngx_int_t ngx_http_functions_pub_start(ngx_log_t *log);
+static ngx_int_t ngx_http_functions_pub_start(
+    struct amqp_settings *settings, ngx_log_t *log);
 static void ngx_http_functions_pub_done_handler(ngx_event_t *ev);
 static void ngx_http_functions_pub_keep_handler(ngx_event_t *ev);
 static void *ngx_http_functions_pub_cycle(void *data);
@@ -88,11 +103,10 @@ static void ngx_http_functions_pub_broken(ngx_http_functions_pub_state_t *st,
     const char *err);
 static void ngx_http_functions_pub_hand_back(
     ngx_http_functions_pub_state_t *st);
+static void ngx_http_functions_pub_busy(ngx_http_functions_pub_state_t *st,
+    ngx_uint_t busy);
 static long long ngx_http_functions_pub_now(void);
 
-
-static struct amqp_settings            ngx_http_functions_pub_settings;
-static ngx_uint_t                      ngx_http_functions_pub_max;
 
 #define NGX_HTTP_FUNCTIONS_PUB_NONE     0
 #define NGX_HTTP_FUNCTIONS_PUB_RUNNING  1
@@ -102,14 +116,6 @@ static ngx_uint_t                      ngx_http_functions_pub_state;
 static pthread_mutex_t                 ngx_http_functions_pub_mutex =
     PTHREAD_MUTEX_INITIALIZER;
 static ngx_http_functions_pub_state_t  ngx_http_functions_pub;
-
-
-void
-ngx_http_functions_pub_conf(struct amqp_settings *s, ngx_uint_t max_pending)
-{
-    ngx_http_functions_pub_settings = *s;
-    ngx_http_functions_pub_max = max_pending;
-}
 
 
 static void
@@ -133,25 +139,28 @@ ngx_http_functions_pub_list_add(ngx_http_functions_pub_list_t *l,
 /* ------------------------------------------------- in the event loop */
 
 ngx_int_t
-ngx_http_functions_pub_post(ngx_http_functions_pub_t *m, ngx_log_t *log)
+ngx_http_functions_pub_post(ngx_http_functions_pub_t *m,
+    struct amqp_settings *settings, ngx_log_t *log)
 {
     uint64_t                         one = 1;
     ngx_uint_t                       wake;
     ngx_http_functions_pub_state_t  *st = &ngx_http_functions_pub;
 
-    if (ngx_http_functions_pub_state == NGX_HTTP_FUNCTIONS_PUB_NONE) {
-        ngx_http_functions_pub_state = ngx_http_functions_pub_start(log)
-                                       == NGX_OK
-                                       ? NGX_HTTP_FUNCTIONS_PUB_RUNNING
-                                       : NGX_HTTP_FUNCTIONS_PUB_FAILED;
+    if (ngx_http_functions_pub_state == NGX_HTTP_FUNCTIONS_PUB_NONE
+        && st->failed != ngx_time())
+    {
+        /* a start that failed (no descriptor, no thread) is tried again
+         * by the calls of the next second */
+        if (ngx_http_functions_pub_start(settings, log) == NGX_OK) {
+            ngx_http_functions_pub_state = NGX_HTTP_FUNCTIONS_PUB_RUNNING;
+
+        } else {
+            st->failed = ngx_time();
+        }
     }
 
     if (ngx_http_functions_pub_state != NGX_HTTP_FUNCTIONS_PUB_RUNNING) {
         return NGX_ERROR;
-    }
-
-    if (st->pending >= ngx_http_functions_pub_max) {
-        return NGX_DECLINED;
     }
 
     m->ok = 0;
@@ -186,12 +195,15 @@ ngx_http_functions_pub_post(ngx_http_functions_pub_t *m, ngx_log_t *log)
 
 
 static ngx_int_t
-ngx_http_functions_pub_start(ngx_log_t *log)
+ngx_http_functions_pub_start(struct amqp_settings *settings, ngx_log_t *log)
 {
     int                              err;
     sigset_t                         set, old;
     ngx_connection_t                *c = NULL;
     ngx_http_functions_pub_state_t  *st = &ngx_http_functions_pub;
+
+    st->settings = settings;
+    st->busy_fd = -1;
 
     ngx_http_functions_pub_list_init(&st->in);
     ngx_http_functions_pub_list_init(&st->out);
@@ -246,9 +258,8 @@ ngx_http_functions_pub_start(ngx_log_t *log)
                   "functions: pthread_create() for the publisher failed");
 
     ngx_close_connection(c);
-    close(st->wake_fd);
-
-    return NGX_ERROR;
+    c = NULL;
+    st->done_fd = -1;
 
 failed:
 
@@ -305,7 +316,28 @@ ngx_http_functions_pub_done_handler(ngx_event_t *ev)
 static void
 ngx_http_functions_pub_keep_handler(ngx_event_t *ev)
 {
-    if (ngx_http_functions_pub.pending) {
+    long long                        stuck;
+    ngx_http_functions_pub_state_t  *st = &ngx_http_functions_pub;
+
+    pthread_mutex_lock(&ngx_http_functions_pub_mutex);
+
+    stuck = (st->busy_fd != -1)
+            ? ngx_http_functions_pub_now() - st->busy_since : 0;
+
+    if (stuck > (long long) st->settings->confirm_timeout_ms) {
+        /* the send fails at once, and the link is replaced */
+        (void) shutdown(st->busy_fd, SHUT_RDWR);
+    }
+
+    pthread_mutex_unlock(&ngx_http_functions_pub_mutex);
+
+    if (stuck > (long long) st->settings->confirm_timeout_ms) {
+        ngx_log_error(NGX_LOG_ERR, ev->log, 0,
+                      "functions: the broker took no data for %L ms: "
+                      "its link is closed", stuck);
+    }
+
+    if (st->pending) {
         ngx_add_timer(ev, 1000);
     }
 }
@@ -323,15 +355,21 @@ ngx_http_functions_pub_exit(void)
     }
 
     pthread_mutex_lock(&ngx_http_functions_pub_mutex);
+
     st->quit = 1;
+
+    if (st->busy_fd != -1) {
+        (void) shutdown(st->busy_fd, SHUT_RDWR);
+    }
+
     pthread_mutex_unlock(&ngx_http_functions_pub_mutex);
 
     if (write(st->wake_fd, &one, sizeof(one)) == sizeof(one)) {
-        /* a thread stuck sending to a frozen broker ends with the
-         * process */
+        /* a thread opening a link ends its step within connect_timeout;
+         * one still stuck past that ends with the process */
         ngx_memzero(&ts, sizeof(struct timespec));
         clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += 1;
+        ts.tv_sec += st->settings->connect_timeout_ms / 1000 + 1;
 
         (void) pthread_timedjoin_np(st->thread, NULL, &ts);
     }
@@ -479,7 +517,7 @@ failed:
 static void
 ngx_http_functions_pub_send(ngx_http_functions_pub_state_t *st)
 {
-    struct amqp_settings      *s = &ngx_http_functions_pub_settings;
+    struct amqp_settings      *s = st->settings;
     ngx_http_functions_pub_t  *m;
     char                       err[256];
 
@@ -491,6 +529,8 @@ ngx_http_functions_pub_send(ngx_http_functions_pub_state_t *st)
         return;
     }
 
+    ngx_http_functions_pub_busy(st, 1);
+
     while (st->ready.head != NULL) {
         m = st->ready.head;
 
@@ -500,6 +540,7 @@ ngx_http_functions_pub_send(ngx_http_functions_pub_state_t *st)
             != 0)
         {
             /* the link is closed: what it held goes again */
+            ngx_http_functions_pub_busy(st, 0);
             ngx_http_functions_pub_broken(st, err);
             return;
         }
@@ -512,6 +553,8 @@ ngx_http_functions_pub_send(ngx_http_functions_pub_state_t *st)
         m->deadline = ngx_http_functions_pub_now() + s->confirm_timeout_ms;
         ngx_http_functions_pub_list_add(&st->sent, m);
     }
+
+    ngx_http_functions_pub_busy(st, 0);
 }
 
 
@@ -599,7 +642,7 @@ ngx_http_functions_pub_wait(ngx_http_functions_pub_state_t *st)
         /* a confirm may still come: this link cannot tell them apart any
          * more */
         errf(err, sizeof(err), "no confirm within %u ms",
-             ngx_http_functions_pub_settings.confirm_timeout_ms);
+             st->settings->confirm_timeout_ms);
         ngx_http_functions_pub_broken(st, err);
     }
 }
@@ -657,8 +700,11 @@ ngx_http_functions_pub_read(ngx_http_functions_pub_state_t *st)
             break;
 
         case AMQP_BASIC_RETURN_METHOD:
-            /* its header and body follow */
+            /* its header and body follow: read without a bound */
+            ngx_http_functions_pub_busy(st, 1);
             r = amqp_read_message(c, f.channel, &msg, 0);
+            ngx_http_functions_pub_busy(st, 0);
+
             if (r.reply_type != AMQP_RESPONSE_NORMAL) {
                 ngx_http_functions_pub_broken(st, "reading a returned "
                                               "message failed");
@@ -688,7 +734,7 @@ ngx_http_functions_pub_confirmed(ngx_http_functions_pub_state_t *st,
     uint64_t tag, ngx_uint_t multiple, ngx_uint_t ack)
 {
     ngx_http_functions_pub_t   *m, **pm;
-    struct amqp_settings       *s = &ngx_http_functions_pub_settings;
+    struct amqp_settings       *s = st->settings;
 
     pm = &st->sent.head;
 
@@ -815,6 +861,33 @@ ngx_http_functions_pub_hand_back(ngx_http_functions_pub_state_t *st)
     {
         /* again */
     }
+}
+
+
+/*
+ * Around a step rabbitmq-c takes without a bound: the event loop's timer
+ * may shut the socket down through a duplicate of it, which stays valid
+ * (never another file's number) until the step is over.
+ */
+
+static void
+ngx_http_functions_pub_busy(ngx_http_functions_pub_state_t *st,
+    ngx_uint_t busy)
+{
+    int  fd;
+
+    fd = busy ? dup(amqp_get_sockfd(st->link.conn)) : -1;
+
+    pthread_mutex_lock(&ngx_http_functions_pub_mutex);
+
+    if (st->busy_fd != -1) {
+        close(st->busy_fd);
+    }
+
+    st->busy_fd = fd;
+    st->busy_since = ngx_http_functions_pub_now();
+
+    pthread_mutex_unlock(&ngx_http_functions_pub_mutex);
 }
 
 

@@ -48,19 +48,13 @@ struct ngx_http_functions_pub_s {
 
 
 /*
- * The publisher's settings, from functions_amqp; max_pending bounds the
- * messages a worker holds at once (posted, not yet confirmed).
- */
-void ngx_http_functions_pub_conf(struct amqp_settings *s,
-    ngx_uint_t max_pending);
-
-/*
- * Publishes m: its handler runs in the event loop once the broker
- * confirmed it (m->ok) or it failed (m->err).  NGX_DECLINED: too many
- * pending; NGX_ERROR: no publisher (the thread could not start).
+ * Publishes m with settings (functions_amqp's, of the worker's cycle: the
+ * first call starts the thread with them): its handler runs in the event
+ * loop once the broker confirmed it (m->ok) or it failed (m->err).
+ * NGX_ERROR: no publisher (its thread could not start).
  */
 ngx_int_t ngx_http_functions_pub_post(ngx_http_functions_pub_t *m,
-    ngx_log_t *log);
+    struct amqp_settings *settings, ngx_log_t *log);
 
 /* exit_process: the thread ends once what it holds is answered */
 void ngx_http_functions_pub_exit(void);

@@ -122,6 +122,7 @@ subtest 'max_pending: a worker holds so many calls, then answers 503' => sub {
     my $ng1 = nginx_start(http => http_conf("url=amqp://u:p\@127.0.0.1:$port/x "
                                            . "connect_timeout=2s max_pending=1"),
                           server => $server, workers => 1);
+    my $t1 = time;
     my $first = call_in_background($ng1, 'one');
     sleep 0.5;
     my $t0 = time;
@@ -131,6 +132,9 @@ subtest 'max_pending: a worker holds so many calls, then answers 503' => sub {
     ok(time - $t0 < 1, '  at once');
     like($first->(), qr/^503 .*could not be queued/,
          'the first gets its answer when its tries are over');
+    # a login the broker never answers waits connect_timeout, not
+    # rabbitmq-c's own 12 s
+    ok(time - $t1 < 10, '  two tries of connect_timeout (2 s)');
     $ng1->stop;
 };
 
@@ -153,6 +157,49 @@ subtest 'reload: an old worker answers its pending calls before it goes' => sub 
        'then the old workers go');
     unlike(slurp($ng1->prefix . '/error.log'), qr/open socket .* left/,
            'leaving no connection behind');
+    $ng1->stop;
+};
+
+# The stack's broker, frozen (SIGSTOP) for a while: always thawed again.
+my @frozen;
+sub broker_pid {
+    my $node = stack_env()->{FUNCTIONS_AMQP_NODE};
+    for my $dir (glob('/proc/[0-9]*')) {
+        next unless (slurp("$dir/comm") // '') eq "beam.smp\n";
+        my $env = slurp("$dir/environ") // next;
+        return $dir =~ s{^/proc/}{}r
+            if grep { $_ eq "RABBITMQ_NODENAME=$node" } split /\0/, $env;
+    }
+    return undef;
+}
+sub thaw { kill 'CONT', @frozen if @frozen; @frozen = () }
+END { thaw() }
+
+subtest 'a frozen broker that takes no more data: its link is cut, calls get 503' => sub {
+    my $pid = broker_pid() or return fail('the broker\'s process found');
+    my $ng1 = nginx_start(http => http_conf("url=$url connect_timeout=1s "
+                                           . "confirm_timeout=2s"),
+                          server => $server =~ s/client_max_body_size 1m/client_max_body_size 8m/r,
+                          workers => 1);
+    is(call($ng1, 'warm')->{status}, 202, 'a call first: the link is open');
+    @frozen = ($pid);
+    kill 'STOP', $pid;
+    # bodies far larger than the sockets' buffers: a send blocks
+    my $big = 'x' x (4 << 20);
+    my $t0 = time;
+    my @calls = map { call_in_background($ng1, $big) } 1 .. 6;
+    my @answers = map { $_->() } @calls;
+    my $took = time - $t0;
+    thaw();
+    is(scalar(grep { /^503 .*could not be queued/ } @answers), 6,
+       'every call answered 503') or diag(join "\n", map { substr($_, 0, 200) } @answers);
+    # two tries: the send cut after confirm_timeout (and the timer's
+    # second), then a login that the frozen broker never answers
+    ok($took < 15, "  within a bound ($took s)");
+    like(slurp($ng1->prefix . '/error.log'), qr/the broker took no data for \d+ ms/,
+         'the stuck send was cut and logged');
+    ok(wait_until(30, sub { call($ng1, 'thawed')->{status} == 202 }),
+       'thawed: accepted again');
     $ng1->stop;
 };
 
