@@ -274,13 +274,13 @@ ngx_http_functions_async_body(ngx_http_request_t *r)
 {
     ngx_http_functions_ctx_t        *ctx;
     ngx_http_functions_publish_t    *p;
+    ngx_http_functions_amqp_conf_t  *acf;
     ngx_http_functions_main_conf_t  *fmcf;
 
     fmcf = ngx_http_get_module_main_conf(r, ngx_http_functions_module);
+    acf = fmcf->amqp;
 
-    if (ngx_http_functions_async_held
-        >= ((ngx_http_functions_amqp_conf_t *) fmcf->amqp)->max_pending)
-    {
+    if (ngx_http_functions_async_held >= acf->max_pending) {
         ngx_http_finalize_request(r,
             ngx_http_functions_async_answer(r, NGX_HTTP_SERVICE_UNAVAILABLE,
                 "{\"error\":{\"message\":\"too many async calls at "
@@ -311,9 +311,8 @@ ngx_http_functions_async_body(ngx_http_request_t *r)
     p->pub.data = p;
     p->start = ngx_current_msec;
 
-    if (ngx_http_functions_pub_post(&p->pub,
-            &((ngx_http_functions_amqp_conf_t *) fmcf->amqp)->settings,
-            r->connection->log)
+    if (ngx_http_functions_pub_post(&p->pub, &acf->settings,
+                                    r->connection->log)
         != NGX_OK)
     {
         free(p->pub.head);
