@@ -16,9 +16,9 @@
  * as soon as its id is out.  A worker writes one INSERT at a time: the
  * next one records every call that came meanwhile (a group commit).
  * The answer waits for both; a call the broker did not take has its
- * record removed and is answered 503.  The client's
- * Authorization, Proxy-Authorization and Cookie headers are left out of
- * the message unless functions_async_credentials is on.
+ * record removed and is answered 503.  The client's Authorization,
+ * Proxy-Authorization and Cookie headers are left out of the message
+ * unless functions_async_credentials is on.
  */
 
 
