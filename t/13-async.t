@@ -120,7 +120,7 @@ subtest 'max_pending: a worker holds so many calls, then answers 503' => sub {
     my $silent = silent_broker();
     my $port = $silent->sockport;
     my $ng1 = nginx_start(http => http_conf("url=amqp://u:p\@127.0.0.1:$port/x "
-                                           . "connect_timeout=2s max_pending=1"),
+                                           . "connect_timeout=1s max_pending=1"),
                           server => $server, workers => 1);
     my $t1 = time;
     my $first = call_in_background($ng1, 'one');
@@ -134,7 +134,7 @@ subtest 'max_pending: a worker holds so many calls, then answers 503' => sub {
          'the first gets its answer when its tries are over');
     # a login the broker never answers waits connect_timeout, not
     # rabbitmq-c's own 12 s
-    ok(time - $t1 < 10, '  two tries of connect_timeout (2 s)');
+    ok(time - $t1 < 8, '  two tries of connect_timeout (1 s)');
     $ng1->stop;
 };
 
@@ -142,13 +142,13 @@ subtest 'reload: an old worker answers its pending calls before it goes' => sub 
     my $silent = silent_broker();
     my $port = $silent->sockport;
     my $ng1 = nginx_start(http => http_conf("url=amqp://u:p\@127.0.0.1:$port/x "
-                                           . "connect_timeout=2s"),
+                                           . "connect_timeout=1s"),
                           server => $server);
     my $pending = call_in_background($ng1, 'across a reload');
-    sleep 0.5;
+    sleep 0.3;
     my %old = map { $_ => 1 } $ng1->workers;
     kill 'HUP', $ng1->pid;
-    sleep 1;
+    sleep 0.7;
     ok(scalar(grep { $old{$_} } $ng1->workers),
        'an old worker stays while its call is pending');
     like($pending->(), qr/^503 .*could not be queued/,
@@ -178,7 +178,7 @@ END { thaw() }
 subtest 'a frozen broker that takes no more data: its link is cut, calls get 503' => sub {
     my $pid = broker_pid() or return fail('the broker\'s process found');
     my $ng1 = nginx_start(http => http_conf("url=$url connect_timeout=1s "
-                                           . "confirm_timeout=2s"),
+                                           . "confirm_timeout=1s"),
                           server => $server =~ s/client_max_body_size 1m/client_max_body_size 8m/r,
                           workers => 1);
     is(call($ng1, 'warm')->{status}, 202, 'a call first: the link is open');
@@ -195,7 +195,7 @@ subtest 'a frozen broker that takes no more data: its link is cut, calls get 503
        'every call answered 503') or diag(join "\n", map { substr($_, 0, 200) } @answers);
     # two tries: the send cut after confirm_timeout (and the timer's
     # second), then a login that the frozen broker never answers
-    ok($took < 15, "  within a bound ($took s)");
+    ok($took < 12, "  within a bound ($took s)");
     like(slurp($ng1->prefix . '/error.log'), qr/the broker took no data for \d+ ms/,
          'the stuck send was cut and logged');
     ok(wait_until(30, sub { call($ng1, 'thawed')->{status} == 202 }),
