@@ -866,8 +866,9 @@ ngx_http_functions_pub_hand_back(ngx_http_functions_pub_state_t *st)
 
 /*
  * Around a step rabbitmq-c takes without a bound: the event loop's timer
- * may shut the socket down through a duplicate of it, which stays valid
- * (never another file's number) until the step is over.
+ * may shut the socket down through a duplicate of it (close-on-exec, as
+ * the link's own), which stays valid (never another file's number) until
+ * the step is over.
  */
 
 static void
@@ -876,7 +877,7 @@ ngx_http_functions_pub_busy(ngx_http_functions_pub_state_t *st,
 {
     int  fd;
 
-    fd = busy ? dup(amqp_get_sockfd(st->link.conn)) : -1;
+    fd = busy ? fcntl(amqp_get_sockfd(st->link.conn), F_DUPFD_CLOEXEC, 0) : -1;
 
     pthread_mutex_lock(&ngx_http_functions_pub_mutex);
 
