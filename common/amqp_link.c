@@ -19,8 +19,8 @@
 void amqp_settings_init(struct amqp_settings *s)
 {
     memset(s, 0, sizeof(*s));
-    strcpy(s->host, "127.0.0.1");
-    s->port = 5672;
+    strcpy(s->host[0], "127.0.0.1");
+    s->port[0] = 5672;
     strcpy(s->user, "guest");
     strcpy(s->password, "guest");
     strcpy(s->vhost, "/");
@@ -60,9 +60,13 @@ int amqp_settings_url(struct amqp_settings *s, const char *url, char *err,
                       size_t errlen)
 {
     struct amqp_connection_info ci;
+    unsigned n = s->nbrokers;
     char *buf;
     int rc = -1;
 
+    if (n == AMQP_LINK_BROKERS_MAX)
+        return errf(err, errlen, "more than %d AMQP URLs",
+                    AMQP_LINK_BROKERS_MAX);
     buf = strdup(url);
     if (buf == NULL)
         return errf(err, errlen, "out of memory");
@@ -77,19 +81,52 @@ int amqp_settings_url(struct amqp_settings *s, const char *url, char *err,
              "a TLS tunnel");
         goto done;
     }
-    if (copy(s->host, sizeof(s->host), ci.host) < 0
+    if (n > 0 && (strcmp(s->user, ci.user) != 0
+                  || strcmp(s->password, ci.password) != 0
+                  || strcmp(s->vhost, ci.vhost) != 0)) {
+        errf(err, errlen, "the AMQP URLs differ in user, password or vhost: "
+             "they name the nodes of one cluster");
+        goto done;
+    }
+    if (copy(s->host[n], sizeof(s->host[n]), ci.host) < 0
         || copy(s->user, sizeof(s->user), ci.user) < 0
         || copy(s->password, sizeof(s->password), ci.password) < 0
         || copy(s->vhost, sizeof(s->vhost), ci.vhost) < 0) {
         errf(err, errlen, "a part of the AMQP URL is too long");
         goto done;
     }
-    s->port = ci.port;
+    s->port[n] = ci.port;
+    s->nbrokers = n + 1;
     rc = 0;
 
 done:
     free(buf);
     return rc;
+}
+
+int amqp_settings_urls(struct amqp_settings *s, const char *urls, char *err,
+                       size_t errlen)
+{
+    char url[1024];
+    const char *p = urls;
+    size_t n;
+
+    for (;;) {
+        p += strspn(p, " \t");
+        if (*p == '\0')
+            break;
+        n = strcspn(p, " \t");
+        if (n >= sizeof(url))
+            return errf(err, errlen, "an AMQP URL is too long");
+        memcpy(url, p, n);
+        url[n] = '\0';
+        if (amqp_settings_url(s, url, err, errlen) < 0)
+            return -1;
+        p += n;
+    }
+    if (s->nbrokers == 0)
+        return errf(err, errlen, "no AMQP URL");
+    return 0;
 }
 
 /* The reason an RPC failed, into err; -1. */
@@ -187,8 +224,26 @@ static int declare(amqp_connection_state_t c, const struct amqp_settings *s,
     return 0;
 }
 
+static int open_on(struct amqp_link *l, const struct amqp_settings *s,
+                   unsigned b, int confirm, char *err, size_t errlen);
+
 int amqp_link_open(struct amqp_link *l, const struct amqp_settings *s,
                    int confirm, char *err, size_t errlen)
+{
+    unsigned n = s->nbrokers > 0 ? s->nbrokers : 1, i;
+
+    if (l->broker >= n)
+        l->broker = 0;
+    for (i = 0; i < n; i++) {
+        if (open_on(l, s, l->broker, confirm, err, errlen) == 0)
+            return 0;
+        l->broker = (l->broker + 1) % n;
+    }
+    return -1;
+}
+
+static int open_on(struct amqp_link *l, const struct amqp_settings *s,
+                   unsigned b, int confirm, char *err, size_t errlen)
 {
     amqp_connection_state_t c;
     amqp_socket_t *sock;
@@ -208,11 +263,11 @@ int amqp_link_open(struct amqp_link *l, const struct amqp_settings *s,
     }
     tv.tv_sec = s->connect_timeout_ms / 1000;
     tv.tv_usec = (s->connect_timeout_ms % 1000) * 1000;
-    status = amqp_socket_open_noblock(sock, s->host, s->port, &tv);
+    status = amqp_socket_open_noblock(sock, s->host[b], s->port[b], &tv);
     if (status != AMQP_STATUS_OK) {
         amqp_link_close(l);
-        return errf(err, errlen, "connect to %s:%d: %s", s->host, s->port,
-                    amqp_error_string2(status));
+        return errf(err, errlen, "connect to %s:%d: %s", s->host[b],
+                    s->port[b], amqp_error_string2(status));
     }
     /* librabbitmq opens it without close-on-exec: no program this
      * process starts may inherit a logged-in broker connection */
@@ -226,7 +281,11 @@ int amqp_link_open(struct amqp_link *l, const struct amqp_settings *s,
     r = amqp_login(c, s->vhost, 0, 131072, 0, AMQP_SASL_METHOD_PLAIN,
                    s->user, s->password);
     if (r.reply_type != AMQP_RESPONSE_NORMAL) {
-        rpc_error(r, "login", err, errlen);
+        char what[300];
+
+        snprintf(what, sizeof(what), "login at %s:%d", s->host[b],
+                 s->port[b]);
+        rpc_error(r, what, err, errlen);
         amqp_link_close(l);
         return -1;
     }

@@ -22,10 +22,17 @@
 
 #define AMQP_LINK_NAME_MAX 127
 #define AMQP_LINK_RETRIES_MAX 8
+#define AMQP_LINK_BROKERS_MAX 8
 
+/*
+ * One broker, or the nodes of one RabbitMQ cluster: the same user, password
+ * and vhost on each.  A link opens on the broker it last used, and on the
+ * next one when that fails.
+ */
 struct amqp_settings {
-    char host[256];
-    int port;
+    char host[AMQP_LINK_BROKERS_MAX][256];
+    int port[AMQP_LINK_BROKERS_MAX];
+    unsigned nbrokers;              /* given by URLs; 0: 127.0.0.1:5672 */
     char user[128];
     char password[128];
     char vhost[128];
@@ -42,18 +49,28 @@ struct amqp_link {
     void *conn;                     /* amqp_connection_state_t */
     uint64_t next_tag;              /* the next publish's delivery tag */
     int open;
+    unsigned broker;                /* the one opened last, or to try first */
 };
 
-/* Defaults, then "amqp://user:password@host:port/vhost".  0 or -1. */
+/*
+ * Defaults, then "amqp://user:password@host:port/vhost": each call adds a
+ * broker (at most AMQP_LINK_BROKERS_MAX, all with the first one's user,
+ * password and vhost).  amqp_settings_urls() takes a list separated by
+ * spaces.  0 or -1.
+ */
 void amqp_settings_init(struct amqp_settings *s);
 int amqp_settings_url(struct amqp_settings *s, const char *url, char *err,
                       size_t errlen);
+int amqp_settings_urls(struct amqp_settings *s, const char *urls, char *err,
+                       size_t errlen);
 /* A queue or exchange name: 1-127 of [A-Za-z0-9._-]. */
 int amqp_name_valid(const char *s);
 
 /*
  * Connects, logs in, opens channel 1, declares the topology and, with
- * confirm, puts the channel in confirm mode.  0, or -1 with err.
+ * confirm, puts the channel in confirm mode: on the broker the link used
+ * last, or on the next ones in turn if that fails (each bounded by
+ * connect_timeout_ms per step).  0, or -1 with err (the last broker's).
  */
 int amqp_link_open(struct amqp_link *l, const struct amqp_settings *s,
                    int confirm, char *err, size_t errlen);

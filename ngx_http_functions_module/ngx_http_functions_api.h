@@ -52,6 +52,10 @@
 
 typedef struct ngx_http_functions_api_s  ngx_http_functions_api_t;
 
+
+/* a change that locked rows is tried at most so many times */
+#define NGX_HTTP_FUNCTIONS_API_TRIES  4
+
 typedef void (*ngx_http_functions_api_step_pt)(ngx_http_functions_api_t *api);
 
 /* an endpoint's own query arguments; NGX_ERROR with a message */
@@ -90,6 +94,7 @@ struct ngx_http_functions_api_s {
     /* ngx_http_functions_api_lock(): the locking read, and its step */
     ngx_str_t                         locked_sql;
     ngx_http_functions_api_step_pt    locked_next;
+    ngx_uint_t                        tries;      /* started again */
 
     ngx_uint_t                        per_page;
     unsigned                          paged:1;    /* per_page or cursor */

@@ -20,6 +20,7 @@ static void ngx_http_functions_api_run(ngx_http_functions_api_t *api,
     ngx_http_functions_api_step_pt next, ngx_uint_t hold);
 static void ngx_http_functions_api_locked(ngx_http_functions_api_t *api);
 static void ngx_http_functions_api_query_done(ngx_http_functions_query_t *q);
+static void ngx_http_functions_api_again(ngx_http_functions_api_t *api);
 static void ngx_http_functions_api_destroy(ngx_http_functions_api_t *api);
 
 
@@ -376,9 +377,54 @@ ngx_http_functions_api_query_done(ngx_http_functions_query_t *q)
 
     c = api->request->connection;
 
+    if (api->locked_next != NULL
+        && q->rc == NGX_DECLINED
+        && (q->error == NGX_HTTP_FUNCTIONS_ER_DEADLOCK
+            || q->error == NGX_HTTP_FUNCTIONS_ER_NOT_READY)
+        && api->tries + 1 < NGX_HTTP_FUNCTIONS_API_TRIES)
+    {
+        ngx_http_functions_api_again(api);
+        ngx_http_run_posted_requests(c);
+        return;
+    }
+
     api->next(api);
 
     ngx_http_run_posted_requests(c);
+}
+
+
+/*
+ * A change that locked rows first lost its transaction: to another node's
+ * commit of the same rows (Galera's certification, error 1213) or to its
+ * node leaving the cluster (1047).  Nothing of it was written: it starts
+ * again from the locking read.
+ */
+
+static void
+ngx_http_functions_api_again(ngx_http_functions_api_t *api)
+{
+    ngx_http_functions_log_t     l;
+    ngx_http_functions_query_t  *q = &api->query;
+
+    if (ngx_http_functions_log_begin(&l, api->request->connection->log,
+                                     NGX_LOG_WARN, "api: change tried again"))
+    {
+        ngx_http_functions_log_int(&l, "mysql_error", q->error);
+        ngx_http_functions_log_end(&l, api->request->connection->log);
+    }
+
+    api->tries++;
+
+    ngx_http_functions_query_free(q);
+
+    /* the step after the lock makes it again */
+    json_decref(api->object);
+    api->object = NULL;
+
+    ngx_str_set(&q->sql, "START TRANSACTION");
+
+    ngx_http_functions_api_run(api, ngx_http_functions_api_locked, 1);
 }
 
 

@@ -204,7 +204,7 @@ ngx_http_functions_amqp(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
     }
 
-    if (acf->settings.host[0] == '\0' || cf->args->nelts < 2
+    if (acf->settings.nbrokers == 0 || cf->args->nelts < 2
         || ngx_strncmp(value[1].data, "url=", 4) != 0)
     {
         return "needs url=amqp://... first";

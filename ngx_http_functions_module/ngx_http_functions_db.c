@@ -6,6 +6,8 @@
  *                     password_file=/etc/nginx/functions-db.password
  *                     database=functions connect_timeout=3s timeout=2s;
  *
+ * server= may be given up to eight times: the nodes of a Galera cluster.
+ *
  * password_file keeps the password out of nginx.conf (and of "nginx -T");
  * password= still works.
  */
@@ -98,7 +100,8 @@ ngx_http_functions_db(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             return NGX_CONF_ERROR;
         }
 
-        if (params[n].seen++) {
+        /* server= names each node of a cluster */
+        if (params[n].seen++ && n != 0) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "duplicate parameter \"%V\"", &name);
             return NGX_CONF_ERROR;
@@ -199,11 +202,32 @@ static char *
 ngx_http_functions_db_server(ngx_conf_t *cf, ngx_http_functions_db_conf_t *dcf,
     ngx_str_t *value)
 {
-    u_char     *p;
-    size_t      len;
-    ngx_url_t   u;
+    u_char                          *p;
+    size_t                           len;
+    ngx_url_t                        u;
+    ngx_uint_t                       i;
+    ngx_http_functions_db_server_t  *s;
 
-    dcf->server = *value;
+    for (i = 0; i < dcf->nservers; i++) {
+        if (dcf->servers[i].name.len == value->len
+            && ngx_strncmp(dcf->servers[i].name.data, value->data,
+                           value->len) == 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "duplicate server \"%V\"", value);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (dcf->nservers == NGX_HTTP_FUNCTIONS_DB_SERVERS_MAX) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "more than %d servers",
+                           NGX_HTTP_FUNCTIONS_DB_SERVERS_MAX);
+        return NGX_CONF_ERROR;
+    }
+
+    s = &dcf->servers[dcf->nservers];
+    s->name = *value;
 
     if (value->len > 5 && ngx_strncmp(value->data, "unix:", 5) == 0) {
         len = value->len - 5;
@@ -229,8 +253,9 @@ ngx_http_functions_db_server(ngx_conf_t *cf, ngx_http_functions_db_conf_t *dcf,
         ngx_memcpy(p, value->data + 5, len);
         p[len] = '\0';
 
-        dcf->socket.data = p;
-        dcf->socket.len = len;
+        s->socket.data = p;
+        s->socket.len = len;
+        dcf->nservers++;
 
         return NGX_CONF_OK;
     }
@@ -266,9 +291,10 @@ ngx_http_functions_db_server(ngx_conf_t *cf, ngx_http_functions_db_conf_t *dcf,
                         NGX_SOCKADDR_STRLEN, 0);
     p[len] = '\0';
 
-    dcf->host.data = p;
-    dcf->host.len = len;
-    dcf->port = u.port;
+    s->host.data = p;
+    s->host.len = len;
+    s->port = u.port;
+    dcf->nservers++;
 
     return NGX_CONF_OK;
 }

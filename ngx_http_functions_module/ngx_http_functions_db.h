@@ -16,15 +16,32 @@
 #define NGX_HTTP_FUNCTIONS_DB_PASSWORD_MAX  127
 
 
+/* functions_mysql: server= at most so many times */
+#define NGX_HTTP_FUNCTIONS_DB_SERVERS_MAX   8
+
+
 /*
- * Where route definitions live.  The server address is resolved while the
- * configuration is read, so that connecting later never waits on DNS.
+ * One server.  Its address is resolved while the configuration is read,
+ * so that connecting later never waits on DNS.  host and socket end with
+ * a null byte, for the client library.
  */
-struct ngx_http_functions_db_conf_s {
+typedef struct {
     ngx_str_t                       host;       /* numeric address, or empty */
     in_port_t                       port;
     ngx_str_t                       socket;     /* Unix socket path, or empty */
-    ngx_str_t                       server;     /* as written, for messages */
+    ngx_str_t                       name;       /* as written, for messages */
+} ngx_http_functions_db_server_t;
+
+
+/*
+ * Where route definitions live: one server, or the nodes of a cluster
+ * (MariaDB Galera) that all take reads and writes.  A worker connects to
+ * one of them, and to the next after a failure there.
+ */
+struct ngx_http_functions_db_conf_s {
+    ngx_http_functions_db_server_t  servers[
+                                        NGX_HTTP_FUNCTIONS_DB_SERVERS_MAX];
+    ngx_uint_t                      nservers;
     ngx_str_t                       user;
     ngx_str_t                       password;
     ngx_str_t                       database;

@@ -17,6 +17,17 @@
  * it.  ngx_http_functions_query_release() gives the connection back
  * earlier, with a ROLLBACK.  A held connection that is lost fails the next
  * query of its transaction: nothing of it runs outside the transaction.
+ *
+ * With several servers (the nodes of a Galera cluster), new connections go
+ * to one of them, and to the next once a connection there failed or the
+ * node said it is not part of the cluster's primary component (error
+ * 1047).  Reads wait until the node has applied every write the cluster
+ * committed before them (wsrep_sync_wait; a server without Galera
+ * ignores it), so that whatever was written through another node is
+ * seen.  A query that is a whole transaction by itself (not the next
+ * statement of a held one) and failed on Galera's certification (1213)
+ * or on a node out of the cluster (1047) ran nothing: it is posted again,
+ * up to NGX_HTTP_FUNCTIONS_QUERY_TRIES times within its deadline.
  */
 
 
@@ -41,6 +52,7 @@ typedef enum {
 
 typedef struct {
     MYSQL                              *mysql;
+    ngx_uint_t                          server;     /* connected to */
     ngx_connection_t                   *c;
     ngx_event_t                         deadline;
     ngx_http_functions_conn_state_e     state;
@@ -50,7 +62,8 @@ typedef struct {
 } ngx_http_functions_conn_t;
 
 
-#define NGX_HTTP_FUNCTIONS_CONNS  4
+#define NGX_HTTP_FUNCTIONS_CONNS        4
+#define NGX_HTTP_FUNCTIONS_QUERY_TRIES  4
 
 
 typedef struct {
@@ -58,15 +71,14 @@ typedef struct {
     ngx_http_functions_conn_t           conns[NGX_HTTP_FUNCTIONS_CONNS];
     ngx_queue_t                         waiting;
     ngx_uint_t                          initialized;
+    ngx_uint_t                          current;    /* server to connect to */
 
     /* the settings as C strings: the library keeps pointers to them
      * until a connection is made */
-    u_char                              host[NGX_SOCKADDR_STRLEN + 1];
     u_char                              user[128];
     u_char                              password[
                                       NGX_HTTP_FUNCTIONS_DB_PASSWORD_MAX + 1];
     u_char                              database[128];
-    u_char                              socket[256];
 } ngx_http_functions_dbpool_t;
 
 
@@ -90,6 +102,7 @@ static ngx_uint_t ngx_http_functions_conn_statement_error(
     ngx_http_functions_conn_t *fc);
 static void ngx_http_functions_conn_fail(ngx_http_functions_conn_t *fc,
     const char *what);
+static void ngx_http_functions_conn_next_server(ngx_http_functions_conn_t *fc);
 static ngx_int_t ngx_http_functions_conn_wait(ngx_http_functions_conn_t *fc,
     int status);
 static void ngx_http_functions_conn_read_handler(ngx_event_t *ev);
@@ -148,16 +161,12 @@ ngx_http_functions_query_post(ngx_http_functions_db_conf_t *dcf,
             pool->conns[i].deadline.log = ngx_cycle->log;
         }
 
-        ngx_cpystrn(pool->host, dcf->host.data,
-                    ngx_min(dcf->host.len + 1, sizeof(pool->host)));
         ngx_cpystrn(pool->user, dcf->user.data,
                     ngx_min(dcf->user.len + 1, sizeof(pool->user)));
         ngx_cpystrn(pool->password, dcf->password.data,
                     ngx_min(dcf->password.len + 1, sizeof(pool->password)));
         ngx_cpystrn(pool->database, dcf->database.data,
                     ngx_min(dcf->database.len + 1, sizeof(pool->database)));
-        ngx_cpystrn(pool->socket, dcf->socket.data,
-                    ngx_min(dcf->socket.len + 1, sizeof(pool->socket)));
 
         pool->conf = dcf;
         pool->initialized = 1;
@@ -166,6 +175,9 @@ ngx_http_functions_query_post(ngx_http_functions_db_conf_t *dcf,
                                       ngx_http_functions_dispatch_handler;
         ngx_http_functions_dispatch_event.log = ngx_cycle->log;
     }
+
+    q->tries = 0;
+    q->continued = (q->conn != NULL);
 
     ngx_http_functions_query_start(q);
 
@@ -417,10 +429,11 @@ ngx_http_functions_conn_drive(ngx_http_functions_conn_t *fc, int status)
     int                            err;
     MYSQL                         *ret;
     MYSQL_RES                     *res;
-    my_bool                        off;
-    ngx_http_functions_query_t    *q;
-    ngx_http_functions_dbpool_t   *pool = &ngx_http_functions_dbpool;
-    ngx_http_functions_db_conf_t  *dcf = pool->conf;
+    my_bool                          off;
+    ngx_http_functions_query_t      *q;
+    ngx_http_functions_dbpool_t     *pool = &ngx_http_functions_dbpool;
+    ngx_http_functions_db_conf_t    *dcf = pool->conf;
+    ngx_http_functions_db_server_t  *srv;
 
     for ( ;; ) {
 
@@ -441,17 +454,22 @@ ngx_http_functions_conn_drive(ngx_http_functions_conn_t *fc, int status)
                 mysql_options(fc->mysql, MYSQL_SET_CHARSET_NAME, "utf8mb4");
                 /* values are escaped with backslashes (below): make sure
                  * the server reads them so, whatever its sql_mode; times
-                 * are stored and shown in UTC */
+                 * are stored and shown in UTC; reads see what other
+                 * nodes of a Galera cluster committed before them */
                 mysql_options(fc->mysql, MYSQL_INIT_COMMAND,
                               "SET SESSION sql_mode = REPLACE(@@sql_mode, "
                               "'NO_BACKSLASH_ESCAPES', ''), "
-                              "time_zone = '+00:00'");
+                              "time_zone = '+00:00', wsrep_sync_wait = 1");
+
+                fc->server = pool->current;
+                srv = &dcf->servers[fc->server];
 
                 status = mysql_real_connect_start(&ret, fc->mysql,
-                             dcf->socket.len ? NULL : (char *) pool->host,
+                             srv->socket.len ? NULL : (char *) srv->host.data,
                              (char *) pool->user, (char *) pool->password,
-                             (char *) pool->database, dcf->port,
-                             dcf->socket.len ? (char *) pool->socket : NULL,
+                             (char *) pool->database, srv->port,
+                             srv->socket.len ? (char *) srv->socket.data
+                                             : NULL,
                              CLIENT_FOUND_ROWS);
             } else {
                 status = mysql_real_connect_cont(&ret, fc->mysql, status);
@@ -588,10 +606,11 @@ ngx_http_functions_conn_drive(ngx_http_functions_conn_t *fc, int status)
 static ngx_uint_t
 ngx_http_functions_conn_statement_error(ngx_http_functions_conn_t *fc)
 {
-    ngx_uint_t                   level;
-    unsigned int                 err;
-    ngx_http_functions_log_t     l;
-    ngx_http_functions_query_t  *q;
+    ngx_uint_t                    level, out;
+    unsigned int                  err;
+    ngx_http_functions_log_t      l;
+    ngx_http_functions_query_t   *q;
+    ngx_http_functions_dbpool_t  *pool = &ngx_http_functions_dbpool;
 
     err = mysql_errno(fc->mysql);
 
@@ -606,7 +625,50 @@ ngx_http_functions_conn_statement_error(ngx_http_functions_conn_t *fc)
     q = fc->query;
     fc->query = NULL;
 
-    ngx_http_functions_conn_ended(fc, q, NGX_DECLINED);
+    /* a Galera node out of the primary component takes no statement */
+    out = (err == NGX_HTTP_FUNCTIONS_ER_NOT_READY);
+
+    if (q != NULL && q != &fc->rollback && !q->continued
+        && q->tries + 1 < NGX_HTTP_FUNCTIONS_QUERY_TRIES
+        && (out || err == NGX_HTTP_FUNCTIONS_ER_DEADLOCK))
+    {
+        /* it ran nothing: again, first in line */
+
+        if (ngx_http_functions_log_begin(&l, ngx_cycle->log, NGX_LOG_WARN,
+                                         "mysql: statement tried again"))
+        {
+            ngx_http_functions_log_str(&l, "server",
+                                       &pool->conf->servers[fc->server].name);
+            ngx_http_functions_log_int(&l, "mysql_error", err);
+            ngx_http_functions_log_cstr(&l, "error", mysql_error(fc->mysql));
+            ngx_http_functions_log_end(&l, ngx_cycle->log);
+        }
+
+        q->tries++;
+        ngx_queue_insert_head(&pool->waiting, &q->queue);
+        q->queued = 1;
+
+        fc->state = NGX_HTTP_FUNCTIONS_CONN_IDLE;
+
+        if (out) {
+            ngx_http_functions_conn_next_server(fc);
+            ngx_http_functions_conn_close(fc);
+        }
+
+        ngx_http_functions_dbpool_dispatch();
+
+        return 1;
+    }
+
+    if (out) {
+        /* closing it rolls back whatever transaction was open there */
+        ngx_http_functions_conn_next_server(fc);
+        ngx_http_functions_conn_unhold(fc);
+        ngx_http_functions_conn_close(fc);
+
+    } else {
+        ngx_http_functions_conn_ended(fc, q, NGX_DECLINED);
+    }
 
     if (q != NULL) {
         level = q->quiet ? NGX_LOG_INFO : NGX_LOG_ERR;
@@ -615,7 +677,7 @@ ngx_http_functions_conn_statement_error(ngx_http_functions_conn_t *fc)
                                          "mysql: statement refused"))
         {
             ngx_http_functions_log_str(&l, "server",
-                                   &ngx_http_functions_dbpool.conf->server);
+                                       &pool->conf->servers[fc->server].name);
             ngx_http_functions_log_int(&l, "mysql_error", err);
             ngx_http_functions_log_cstr(&l, "error",
                                         mysql_error(fc->mysql));
@@ -729,7 +791,8 @@ ngx_http_functions_conn_fail(ngx_http_functions_conn_t *fc, const char *what)
     if (ngx_http_functions_log_begin(&l, ngx_cycle->log, NGX_LOG_ERR,
                                      "mysql: connection failed"))
     {
-        ngx_http_functions_log_str(&l, "server", &dcf->server);
+        ngx_http_functions_log_str(&l, "server",
+                                   &dcf->servers[fc->server].name);
         ngx_http_functions_log_cstr(&l, "during", what);
         ngx_http_functions_log_cstr(&l, "error",
                                     fc->mysql ? mysql_error(fc->mysql) : "");
@@ -738,6 +801,8 @@ ngx_http_functions_conn_fail(ngx_http_functions_conn_t *fc, const char *what)
 
     q = fc->query;
     fc->query = NULL;
+
+    ngx_http_functions_conn_next_server(fc);
 
     /* a transaction on it is gone with it */
     ngx_http_functions_conn_unhold(fc);
@@ -749,6 +814,35 @@ ngx_http_functions_conn_fail(ngx_http_functions_conn_t *fc, const char *what)
 
     /* queries still waiting may try again on a fresh connection */
     ngx_http_functions_dbpool_dispatch();
+}
+
+
+/*
+ * fc's server failed: new connections go to the next one, unless another
+ * connection moved on already.
+ */
+
+static void
+ngx_http_functions_conn_next_server(ngx_http_functions_conn_t *fc)
+{
+    ngx_http_functions_log_t      l;
+    ngx_http_functions_dbpool_t  *pool = &ngx_http_functions_dbpool;
+
+    if (pool->conf->nservers < 2 || fc->server != pool->current) {
+        return;
+    }
+
+    pool->current = (pool->current + 1) % pool->conf->nservers;
+
+    if (ngx_http_functions_log_begin(&l, ngx_cycle->log, NGX_LOG_WARN,
+                                     "mysql: connecting to the next server"))
+    {
+        ngx_http_functions_log_str(&l, "failed",
+                                   &pool->conf->servers[fc->server].name);
+        ngx_http_functions_log_str(&l, "server",
+                                   &pool->conf->servers[pool->current].name);
+        ngx_http_functions_log_end(&l, ngx_cycle->log);
+    }
 }
 
 

@@ -13,6 +13,13 @@
 #include "ngx_http_functions_db.h"
 
 
+/* server errors the query layer acts on */
+#define NGX_HTTP_FUNCTIONS_ER_NOT_READY  1047    /* a Galera node out of
+                                                    the primary component */
+#define NGX_HTTP_FUNCTIONS_ER_DEADLOCK   1213    /* or Galera's certification
+                                                    failure */
+
+
 /* A query, posted to the worker's connections (..._query.c). */
 
 typedef struct ngx_http_functions_query_s  ngx_http_functions_query_t;
@@ -38,6 +45,8 @@ struct ngx_http_functions_query_s {
     ngx_queue_t                     queue;
     ngx_uint_t                      queued;
     ngx_event_t                     timer;
+    ngx_uint_t                      tries;      /* posted again */
+    ngx_uint_t                      continued;  /* on a held connection */
 };
 
 

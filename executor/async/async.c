@@ -46,6 +46,11 @@
 
 enum ack_action { ACK, REQUEUE, REJECT };
 
+/* mysql_server: one server, or the nodes of a Galera cluster */
+#define DB_SERVERS_MAX 8
+/* a Galera node out of the cluster's primary component */
+#define ER_NOT_READY 1047
+
 struct job {
     struct job *next;
     uint64_t tag;
@@ -60,8 +65,13 @@ static struct {
     const struct config *cfg;
     struct call_inbox *inbox;
     struct amqp_settings amqp;
-    char db_host[256], db_socket[CONFIG_PATH_MAX], db_password[256];
-    unsigned db_port;
+    struct db_server {
+        char host[256], socket[CONFIG_PATH_MAX];
+        unsigned port;
+    } db[DB_SERVERS_MAX];
+    unsigned ndb;
+    unsigned db_next;               /* the server to connect to (atomic) */
+    char db_password[256];
     unsigned slots;
 
     pthread_mutex_t mu;
@@ -104,7 +114,13 @@ static void nap(unsigned ms)
 
 /* ------------------------------------------------------------- MySQL */
 
-static MYSQL *db_open(void)
+/*
+ * A connection to the server in use: the first that answers, from it on.
+ * Reads wait until the node has applied what the whole cluster committed
+ * before them (wsrep_sync_wait; ignored without Galera): a call's record
+ * written through another node is seen.
+ */
+static MYSQL *db_connect(const struct db_server *srv)
 {
     unsigned timeout = 5;
     MYSQL *db = mysql_init(NULL);
@@ -115,15 +131,42 @@ static MYSQL *db_open(void)
     mysql_options(db, MYSQL_OPT_READ_TIMEOUT, &timeout);
     mysql_options(db, MYSQL_OPT_WRITE_TIMEOUT, &timeout);
     mysql_options(db, MYSQL_SET_CHARSET_NAME, "utf8mb4");
-    mysql_options(db, MYSQL_INIT_COMMAND, "SET time_zone = '+00:00'");
-    if (mysql_real_connect(db, A.db_socket[0] ? NULL : A.db_host,
+    mysql_options(db, MYSQL_INIT_COMMAND,
+                  "SET time_zone = '+00:00', wsrep_sync_wait = 1");
+    if (mysql_real_connect(db, srv->socket[0] ? NULL : srv->host,
                            A.cfg->mysql_user, A.db_password,
-                           A.cfg->mysql_database, A.db_port,
-                           A.db_socket[0] ? A.db_socket : NULL, 0) == NULL) {
+                           A.cfg->mysql_database, srv->port,
+                           srv->socket[0] ? srv->socket : NULL, 0) == NULL) {
         warn("async: cannot reach the database", NULL, mysql_error(db));
         mysql_close(db);
         return NULL;
     }
+    return db;
+}
+
+/* The server in use failed: connections go to the next one. */
+static void db_next_server(void)
+{
+    unsigned cur = __atomic_load_n(&A.db_next, __ATOMIC_RELAXED);
+
+    if (A.ndb > 1)
+        __atomic_compare_exchange_n(&A.db_next, &cur, (cur + 1) % A.ndb, 0,
+                                    __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+}
+
+static MYSQL *db_open(void)
+{
+    unsigned first = __atomic_load_n(&A.db_next, __ATOMIC_RELAXED), i, k;
+    MYSQL *db = NULL;
+
+    for (i = 0; i < A.ndb && db == NULL; i++) {
+        k = (first + i) % A.ndb;
+        db = db_connect(&A.db[k]);
+        if (db != NULL && i > 0)
+            __atomic_store_n(&A.db_next, k, __ATOMIC_RELAXED);
+    }
+    if (db == NULL)
+        return NULL;
     /* Connector/C opens it without close-on-exec: a sandbox started
      * meanwhile must not inherit a logged-in session (the spawn closes
      * every descriptor it does not name, too) */
@@ -153,13 +196,18 @@ static int db_exec(MYSQL **db, const struct async_message *m,
                     return 0;
             }
             err = mysql_errno(*db);
-            if (err != 0 && err < 2000 && err != 1205 && err != 1213) {
+            if (err != 0 && err < 2000 && err != 1205 && err != 1213
+                && err != ER_NOT_READY) {
                 warn("async: the database refused a statement", m,
                      mysql_error(*db));
                 return -2;
             }
             warn("async: database write failed, retrying", m,
                  mysql_error(*db));
+            /* a lost connection, or a node out of the cluster: another
+             * node; a lock or certification conflict: the same */
+            if (err == 0 || err >= 2000 || err == ER_NOT_READY)
+                db_next_server();
             mysql_close(*db);
             *db = NULL;
         }
@@ -658,29 +706,51 @@ unsigned async_in_flight(void)
     return n;
 }
 
-static int split_server(const char *server)
+/* host[:port] or unix:/path, len bytes of it */
+static int split_server(struct db_server *srv, const char *server, size_t len)
 {
     const char *colon;
+    size_t n;
 
-    if (strncmp(server, "unix:", 5) == 0) {
-        if (strlen(server + 5) >= sizeof(A.db_socket))
+    memset(srv, 0, sizeof(*srv));
+    if (len > 5 && strncmp(server, "unix:", 5) == 0) {
+        if (len - 5 >= sizeof(srv->socket))
             return -1;
-        strcpy(A.db_socket, server + 5);
+        memcpy(srv->socket, server + 5, len - 5);
         return 0;
     }
-    colon = strrchr(server, ':');
-    A.db_port = 3306;
+    colon = memrchr(server, ':', len);
+    srv->port = 3306;
     if (colon != NULL) {
-        A.db_port = (unsigned)atoi(colon + 1);
-        if (A.db_port == 0 || A.db_port > 65535)
+        srv->port = (unsigned)atoi(colon + 1);
+        if (srv->port == 0 || srv->port > 65535)
             return -1;
     }
-    if ((size_t)(colon ? colon - server : (long)strlen(server))
-        >= sizeof(A.db_host))
+    n = colon ? (size_t)(colon - server) : len;
+    if (n == 0 || n >= sizeof(srv->host))
         return -1;
-    snprintf(A.db_host, sizeof(A.db_host), "%.*s",
-             (int)(colon ? colon - server : (long)strlen(server)), server);
+    memcpy(srv->host, server, n);
     return 0;
+}
+
+/* Servers separated by spaces. */
+static int split_servers(const char *list)
+{
+    const char *p = list;
+    size_t n;
+
+    A.ndb = 0;
+    for (;;) {
+        p += strspn(p, " \t");
+        if (*p == '\0')
+            break;
+        n = strcspn(p, " \t");
+        if (A.ndb == DB_SERVERS_MAX || split_server(&A.db[A.ndb], p, n) < 0)
+            return -1;
+        A.ndb++;
+        p += n;
+    }
+    return A.ndb > 0 ? 0 : -1;
 }
 
 int async_start(const struct config *cfg, struct call_inbox *inbox)
@@ -701,7 +771,7 @@ int async_start(const struct config *cfg, struct call_inbox *inbox)
     A.inbox = inbox;
     cfg = &copy;
     amqp_settings_init(&A.amqp);
-    if (amqp_settings_url(&A.amqp, cfg->amqp_url, err, sizeof(err)) < 0) {
+    if (amqp_settings_urls(&A.amqp, cfg->amqp_url, err, sizeof(err)) < 0) {
         log_msg(LOG_LEVEL_ERROR, "async: amqp_url", err);
         return -1;
     }
@@ -713,7 +783,7 @@ int async_start(const struct config *cfg, struct call_inbox *inbox)
     for (i = 0, delay = cfg->async_retry_delay_ms; i < A.amqp.nretries;
          i++, delay *= 2)
         A.amqp.retry_delays_ms[i] = (unsigned)delay;
-    if (split_server(cfg->mysql_server) < 0) {
+    if (split_servers(cfg->mysql_server) < 0) {
         log_msg(LOG_LEVEL_ERROR, "async: mysql_server", cfg->mysql_server);
         return -1;
     }

@@ -538,12 +538,43 @@ static int set_name(char *dst, size_t size, const char *value)
     return set_string(dst, size, value);
 }
 
+static size_t words(const char *s)
+{
+    size_t n = 0;
+
+    for (;;) {
+        s += strspn(s, " \t");
+        if (*s == '\0')
+            return n;
+        n++;
+        s += strcspn(s, " \t");
+    }
+}
+
+/* At least one word, each starting with prefix. */
+static int each_word_starts(const char *s, const char *prefix)
+{
+    size_t n = strlen(prefix);
+
+    if (words(s) == 0)
+        return 0;
+    for (;;) {
+        s += strspn(s, " \t");
+        if (*s == '\0')
+            return 1;
+        if (strncmp(s, prefix, n) != 0)
+            return 0;
+        s += strcspn(s, " \t");
+    }
+}
+
 static int apply_async_key(struct config *cfg, const char *key,
                            const char *value, const char **expect)
 {
     if (strcmp(key, "amqp_url") == 0) {
-        *expect = "amqp://user:password@host:port/vhost";
-        if (strncmp(value, "amqp://", 7) != 0)
+        *expect = "amqp://user:password@host:port/vhost, or several "
+                  "separated by spaces";
+        if (!each_word_starts(value, "amqp://"))
             return -1;
         return set_string(cfg->amqp_url, sizeof(cfg->amqp_url), value);
     }
@@ -573,8 +604,9 @@ static int apply_async_key(struct config *cfg, const char *key,
                                   100, 3600 * 1000);
     }
     if (strcmp(key, "mysql_server") == 0) {
-        *expect = "host:port or unix:/path";
-        if (*value == '\0')
+        *expect = "host:port or unix:/path, or several separated by spaces "
+                  "(at most 8)";
+        if (!each_word_starts(value, "") || words(value) > 8)
             return -1;
         return set_string(cfg->mysql_server, sizeof(cfg->mysql_server),
                           value);

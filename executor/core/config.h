@@ -82,14 +82,16 @@ struct config {
     uint64_t sandbox_idle_max;          /* idle ones at most, 0: none */
 
     /* async calls: consumed from RabbitMQ, recorded in MySQL */
-    char amqp_url[512];                 /* "": no async calls here */
+    char amqp_url[2048];                /* "": no async calls here; or
+                                         * URLs separated by spaces */
     char amqp_exchange[128];
     char amqp_queue[128];
     int amqp_quorum;
     uint64_t async_slots;               /* 0: half of max_sandboxes */
     uint64_t async_retries;             /* further attempts of a failure */
     uint64_t async_retry_delay_ms;      /* the first; doubles each time */
-    char mysql_server[CONFIG_PATH_MAX]; /* host:port or unix:/path */
+    char mysql_server[1024];            /* host:port or unix:/path, or
+                                         * several separated by spaces */
     char mysql_user[64];
     char mysql_password_file[CONFIG_PATH_MAX];
     char mysql_database[65];

@@ -804,8 +804,10 @@ sub parse_responses {
 # one request on a new TCP connection.
 sub http_request {
     my ($port, $method, $path, %o) = @_;
-    my $sock = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port",
-                                     Timeout => 5)
+    # a port on 127.0.0.1, or address:port
+    my $peer = $port =~ /:/ ? $port : "127.0.0.1:$port";
+    my $sock = IO::Socket::INET->new(PeerAddr => $peer,
+                                     Timeout => $o{connect_timeout} // 5)
         or return { status => 0, error => "$!" };
     return _request($sock, $method, $path, %o);
 }

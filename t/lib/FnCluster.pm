@@ -1,0 +1,203 @@
+package FnCluster;
+# The cluster of scripts/cluster, for the tests in t/cluster: its facts,
+# requests to its hosts, and a load generator that keeps a ledger of every
+# call it made.  The tests run inside the cluster's "client" namespace
+# (make test-cluster), where every host's address is reachable.
+use strict;
+use warnings;
+
+use Exporter 'import';
+use FnTest ();
+use IO::Select;
+use IO::Socket::INET;
+use JSON::PP;
+use POSIX ();
+use Time::HiRes qw(time sleep);
+
+our @EXPORT_OK = qw(cluster env_of api sync_call async_call call_record
+                    host_part wait_final start_load stop_load ledger_summary);
+
+my $TOP = FnTest::top();
+my %ENV_;
+
+# The cluster's env file (scripts/cluster writes it once it is up).
+sub cluster {
+    return \%ENV_ if %ENV_;
+    my $dir = $ENV{FUNCTIONS_CLUSTER_DIR} // "$TOP/var/cluster";
+    open(my $f, '<', "$dir/env")
+        or die "no cluster at $dir (scripts/cluster up): $!\n";
+    while (<$f>) {
+        chomp;
+        $ENV_{$1} = $2 if /^(\w+)=(.*)$/;
+    }
+    $ENV_{token} = FnTest::slurp($ENV_{FUNCTIONS_CLUSTER_TOKEN_FILE});
+    chomp $ENV_{token};
+    return \%ENV_;
+}
+
+sub env_of { cluster()->{$_[0]} }
+
+# "http://a:p" -> "a:p"
+sub peer { my ($url) = @_; $url =~ s{^http://}{}; return $url }
+
+sub front { peer(cluster()->{FUNCTIONS_CLUSTER_FRONT}) }
+
+# One request; host: front (default), api1, api2.
+sub request {
+    my ($method, $path, %o) = @_;
+    my $host = delete $o{host} // 'front';
+    my $url = $host eq 'front' ? cluster()->{FUNCTIONS_CLUSTER_FRONT}
+                               : cluster()->{'FUNCTIONS_CLUSTER_' . uc $host};
+    return FnTest::http_request(peer($url), $method, $path, timeout => 30,
+                                %o);
+}
+
+# The /v1 API, with the admin token; body a Perl structure.
+sub api {
+    my ($method, $path, $body, %o) = @_;
+    my %h = (Authorization => "Bearer " . cluster()->{token},
+             %{ delete $o{headers} // {} });
+    $h{'Content-Type'} = 'application/json' if defined $body;
+    return request($method, $path, headers => \%h,
+                   (defined $body ? (body => encode_json($body)) : ()), %o);
+}
+
+sub sync_call { my ($path, $body, %o) = @_;
+                return request('POST', "/r$path", body => $body, %o) }
+sub async_call { my ($path, $body, %o) = @_;
+                 return request('POST', "/r$path", body => $body, %o) }
+
+# The call's record through the API ({} when not found).
+sub call_record {
+    my ($app, $id, %o) = @_;
+    my $r = api('GET', "/v1/apps/$app/calls/$id", undef, %o);
+    return ($r->{status} == 200 && $r->{json}) ? $r->{json}{call} : {};
+}
+
+my %FINAL = map { $_ => 1 } qw(success error timeout);
+
+# Waits up to $t seconds until every id is final; returns the records.
+sub wait_final {
+    my ($app, $t, @ids) = @_;
+    my %rec;
+    my $deadline = time + $t;
+    my @left = @ids;
+    while (@left && time < $deadline) {
+        my @still;
+        for my $id (@left) {
+            my $c = call_record($app, $id);
+            if ($FINAL{ $c->{status} // '' }) { $rec{$id} = $c }
+            else { push @still, $id; $rec{$id} = $c }
+        }
+        @left = @still;
+        sleep 0.5 if @left;
+    }
+    return \%rec;
+}
+
+# --- the load generator ---------------------------------------------------
+
+# One exchange on a fresh connection, blocking with a deadline; returns
+# (status or 0, call id or '', body).
+sub exchange {
+    my ($peer, $bytes, $timeout) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => $peer, Timeout => 3)
+        or return (0, '', "connect: $!");
+    local $SIG{PIPE} = 'IGNORE';
+    syswrite($s, $bytes);
+    my $sel = IO::Select->new($s);
+    my ($raw, $deadline) = ('', time + $timeout);
+    while (1) {
+        my $left = $deadline - time;
+        last if $left <= 0 || !$sel->can_read($left);
+        my $n = sysread($s, my $buf, 65536);
+        last if !$n;
+        $raw .= $buf;
+    }
+    close $s;
+    return (0, '', 'no answer') unless $raw =~ m{\AHTTP/1\.[01] (\d{3})};
+    my $status = $1;
+    my ($id) = $raw =~ /^Fn-Call-Id: *(\S+)/mi;
+    my ($body) = $raw =~ /\r\n\r\n(.*)\z/s;
+    return ($status, $id // '', $body // '');
+}
+
+# Starts $n processes per kind calling the front in a loop; each line of
+# the ledger: time, kind (sync|async), status, call id, a word of why.
+# Returns a handle for stop_load.
+sub start_load {
+    my (%o) = @_;
+    my $ledger = $o{ledger} // FnTest::tmpdir() . "/ledger." . int(rand 1e9);
+    my @pids;
+    my %paths = (sync => $o{sync}, async => $o{async});
+    for my $kind (grep { defined $paths{$_} } qw(sync async)) {
+        for my $i (1 .. ($o{procs} // 2)) {
+            my $pid = fork // die "fork: $!";
+            if ($pid == 0) {
+                my $stop = 0;
+                $SIG{TERM} = sub { $stop = 1 };
+                open(my $out, '>>', $ledger) or POSIX::_exit(1);
+                $out->autoflush(1);
+                my $peer = front();
+                my $n = 0;
+                while (!$stop) {
+                    my $body = "$kind-$$-" . $n++;
+                    my $req = "POST /r$paths{$kind} HTTP/1.1\r\n"
+                            . "Host: cluster\r\nConnection: close\r\n"
+                            . "Content-Length: " . length($body) . "\r\n\r\n"
+                            . $body;
+                    my $t0 = time;
+                    my ($st, $id, $b) = exchange($peer, $req, 40);
+                    my $why = $st ? '' : $b;
+                    if ($st >= 500 && $b =~ /"message":"([^"]*)"/) {
+                        $why = $1;
+                    }
+                    $why =~ s/\s+/_/g;
+                    printf $out "%.3f %.3f %s %d %s %s\n", $t0, time, $kind,
+                        $st, $id || '-', $why || '-';
+                    sleep($o{pause} // 0.02);
+                }
+                POSIX::_exit(0);
+            }
+            push @pids, $pid;
+        }
+    }
+    return { pids => \@pids, ledger => $ledger, started => time };
+}
+
+sub stop_load {
+    my ($h) = @_;
+    kill 'TERM', @{ $h->{pids} };
+    waitpid($_, 0) for @{ $h->{pids} };
+    my @rows;
+    open(my $f, '<', $h->{ledger}) or return [];
+    while (<$f>) {
+        my ($t0, $t1, $kind, $st, $id, $why) = split;
+        push @rows, { t0 => $t0, t1 => $t1, kind => $kind, status => $st,
+                      id => $id eq '-' ? '' : $id, why => $why };
+    }
+    return \@rows;
+}
+
+# Counts of a ledger: attempted, succeeded, failed (by why) per kind.
+sub ledger_summary {
+    my ($rows) = @_;
+    my %s;
+    for my $r (@$rows) {
+        my $k = $s{ $r->{kind} } //= { attempted => 0, ok => 0, failed => {} };
+        $k->{attempted}++;
+        my $good = $r->{kind} eq 'sync' ? $r->{status} == 200
+                                        : $r->{status} == 202;
+        if ($good) { $k->{ok}++ }
+        else { $k->{failed}{"$r->{status} $r->{why}"}++ }
+    }
+    return \%s;
+}
+
+# scripts/cluster PART commands (start, stop, link ...).
+sub host_part {
+    my (@args) = @_;
+    return system("$TOP/scripts/cluster", @args) == 0;
+}
+
+1;
