@@ -69,7 +69,8 @@ UNIT_TESTS    := $(patsubst t/unit/%.c,$(B)/unit/%,$(wildcard t/unit/*_test.c))
 FUZZERS       := $(patsubst fuzz/%.c,build/fuzz/%,$(wildcard fuzz/*_fuzz.c))
 FUZZ_SECONDS  ?= 60
 
-.PHONY: all module executor unit test deps quickstart stop status clean \
+.PHONY: all module executor unit test test-cluster deps quickstart stop \
+        status clean \
         fuzz fuzz-run bench
 
 all: module executor unit
@@ -183,6 +184,16 @@ endif
 test: deps all fuzz
 	scripts/stack services
 	FUNCTIONS_BUILD=$(CURDIR)/$(B) SANITIZE=$(SANITIZE) prove --timer $(TESTS)
+
+# The production-shaped cluster of scripts/cluster (network namespaces:
+# two API hosts, three executors, Galera and RabbitMQ clusters) and its
+# drills, as root.  The cluster is taken down after, unless
+# FUNCTIONS_CLUSTER_KEEP=1.
+test-cluster: deps all
+	FUNCTIONS_BUILD=$(CURDIR)/$(B) scripts/cluster up
+	FUNCTIONS_BUILD=$(CURDIR)/$(B) scripts/cluster exec client \
+	    prove --timer $(sort $(wildcard t/cluster/*.t)); rc=$$?; \
+	    [ -n "$$FUNCTIONS_CLUSTER_KEEP" ] || scripts/cluster down; exit $$rc
 
 quickstart: deps all
 	scripts/stack start

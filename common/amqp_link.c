@@ -434,8 +434,11 @@ int amqp_link_confirm(struct amqp_link *l, const struct amqp_settings *s,
             break;
         }
         case AMQP_BASIC_NACK_METHOD:
-            amqp_maybe_release_buffers(c);
+            /* closed too: in a RabbitMQ cluster, a channel that knew a
+             * quorum queue's leader before that node died keeps refusing;
+             * a new one finds the new leader */
             errf(err, errlen, "the broker refused the message");
+            amqp_link_close(l);
             return -2;
         case AMQP_BASIC_RETURN_METHOD: {
             amqp_message_t m;

@@ -79,8 +79,9 @@ int amqp_link_open(struct amqp_link *l, const struct amqp_settings *s,
  * Publishes one persistent message (mandatory) to exchange with key, and
  * waits up to confirm_timeout_ms for the broker's confirm.  0: confirmed
  * and routed; -2: refused (a nack: not stored, so sending it again is
- * safe); -1: not (unroutable, timeout, link broken: then the link is
- * closed), with err.  exchange "" is the default exchange.
+ * safe; the link is closed, to be opened anew); -1: not (unroutable,
+ * timeout, link broken: then the link is closed), with err.  exchange ""
+ * is the default exchange.
  * reason, if not NULL, goes in the header "x-functions-reason" (why a
  * message was dead-lettered).
  */

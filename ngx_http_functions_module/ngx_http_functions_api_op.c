@@ -380,7 +380,8 @@ ngx_http_functions_api_query_done(ngx_http_functions_query_t *q)
     if (api->locked_next != NULL
         && q->rc == NGX_DECLINED
         && (q->error == NGX_HTTP_FUNCTIONS_ER_DEADLOCK
-            || q->error == NGX_HTTP_FUNCTIONS_ER_NOT_READY)
+            || q->error == NGX_HTTP_FUNCTIONS_ER_NOT_READY
+            || q->error == NGX_HTTP_FUNCTIONS_ER_COMMIT)
         && api->tries + 1 < NGX_HTTP_FUNCTIONS_API_TRIES)
     {
         ngx_http_functions_api_again(api);
@@ -397,7 +398,7 @@ ngx_http_functions_api_query_done(ngx_http_functions_query_t *q)
 /*
  * A change that locked rows first lost its transaction: to another node's
  * commit of the same rows (Galera's certification, error 1213) or to its
- * node leaving the cluster (1047).  Nothing of it was written: it starts
+ * node leaving the cluster (1047, 1180).  Nothing of it was written: it starts
  * again from the locking read.
  */
 

@@ -17,7 +17,10 @@
  * its oldest message unconfirmed for confirm_timeout is closed, and the
  * messages it held are sent again on a new one (the broker may then hold
  * one twice: executors run a call id once it is final); a nack (nothing
- * stored) is sent again; a message returned unroutable fails at once.
+ * stored) is sent again, on a new link too (in a RabbitMQ cluster, a
+ * channel that knew a quorum queue's leader before that node died keeps
+ * refusing every message: a new channel finds the new leader); a message
+ * returned unroutable fails at once.
  *
  * rabbitmq-c waits without a bound while it sends (a broker that stops
  * reading, under a memory alarm or frozen, fills the socket's buffer): the
@@ -76,6 +79,7 @@ typedef struct {
     ngx_http_functions_pub_list_t   ready;      /* to send */
     ngx_http_functions_pub_list_t   sent;       /* unconfirmed, by tag */
     ngx_http_functions_pub_list_t   done;       /* to hand back */
+    ngx_uint_t                      nacked;     /* the link refused one */
 } ngx_http_functions_pub_state_t;
 
 
@@ -697,6 +701,14 @@ ngx_http_functions_pub_read(ngx_http_functions_pub_state_t *st)
             nack = f.payload.method.decoded;
             ngx_http_functions_pub_confirmed(st, nack->delivery_tag,
                                              nack->multiple, 0);
+
+            if (st->nacked) {
+                st->nacked = 0;
+                ngx_http_functions_pub_broken(st,
+                                           "the broker refused the message");
+                return;
+            }
+
             break;
 
         case AMQP_BASIC_RETURN_METHOD:
@@ -751,10 +763,10 @@ ngx_http_functions_pub_confirmed(ngx_http_functions_pub_state_t *st,
         }
 
         if (!ack) {
-            /* a nack (a queue not ready yet) stored nothing: again is
-             * safe */
-            ngx_http_functions_pub_again(st, m,
-                                         "the broker refused the message");
+            /* a nack stored nothing: again is safe, on a new link (the
+             * try is counted when this one is closed) */
+            ngx_http_functions_pub_list_add(&st->ready, m);
+            st->nacked = 1;
 
         } else if (m->returned) {
             /* the broker's answer: no queue for it */

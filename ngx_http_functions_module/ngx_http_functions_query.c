@@ -26,8 +26,9 @@
  * ignores it), so that whatever was written through another node is
  * seen.  A query that is a whole transaction by itself (not the next
  * statement of a held one) and failed on Galera's certification (1213)
- * or on a node out of the cluster (1047) ran nothing: it is posted again,
- * up to NGX_HTTP_FUNCTIONS_QUERY_TRIES times within its deadline.
+ * or on a node out of the cluster (1047, or 1180 at its commit) ran
+ * nothing: it is posted again, as is one whose connection could not be
+ * made, up to NGX_HTTP_FUNCTIONS_QUERY_TRIES times within its deadline.
  */
 
 
@@ -625,10 +626,13 @@ ngx_http_functions_conn_statement_error(ngx_http_functions_conn_t *fc)
     q = fc->query;
     fc->query = NULL;
 
-    /* a Galera node out of the primary component takes no statement */
-    out = (err == NGX_HTTP_FUNCTIONS_ER_NOT_READY);
+    /* a Galera node out of the primary component takes no statement,
+     * and commits none */
+    out = (err == NGX_HTTP_FUNCTIONS_ER_NOT_READY
+           || err == NGX_HTTP_FUNCTIONS_ER_COMMIT);
 
     if (q != NULL && q != &fc->rollback && !q->continued
+        && q->timer.timer_set
         && q->tries + 1 < NGX_HTTP_FUNCTIONS_QUERY_TRIES
         && (out || err == NGX_HTTP_FUNCTIONS_ER_DEADLOCK))
     {
@@ -784,9 +788,13 @@ ngx_http_functions_conn_deadline_handler(ngx_event_t *ev)
 static void
 ngx_http_functions_conn_fail(ngx_http_functions_conn_t *fc, const char *what)
 {
+    ngx_uint_t                     connecting;
     ngx_http_functions_log_t       l;
     ngx_http_functions_query_t    *q;
-    ngx_http_functions_db_conf_t  *dcf = ngx_http_functions_dbpool.conf;
+    ngx_http_functions_dbpool_t   *pool = &ngx_http_functions_dbpool;
+    ngx_http_functions_db_conf_t  *dcf = pool->conf;
+
+    connecting = (fc->state == NGX_HTTP_FUNCTIONS_CONN_CONNECTING);
 
     if (ngx_http_functions_log_begin(&l, ngx_cycle->log, NGX_LOG_ERR,
                                      "mysql: connection failed"))
@@ -808,7 +816,16 @@ ngx_http_functions_conn_fail(ngx_http_functions_conn_t *fc, const char *what)
     ngx_http_functions_conn_unhold(fc);
     ngx_http_functions_conn_close(fc);
 
-    if (q != NULL) {
+    if (q != NULL && connecting && !q->continued && q->timer.timer_set
+        && q->tries + 1 < NGX_HTTP_FUNCTIONS_QUERY_TRIES)
+    {
+        /* nothing of it was sent, and its deadline is still ahead: on the
+         * next connection, first in line */
+        q->tries++;
+        ngx_queue_insert_head(&pool->waiting, &q->queue);
+        q->queued = 1;
+
+    } else if (q != NULL) {
         ngx_http_functions_query_finish(q, NGX_ERROR);
     }
 

@@ -16,6 +16,7 @@
 /* server errors the query layer acts on */
 #define NGX_HTTP_FUNCTIONS_ER_NOT_READY  1047    /* a Galera node out of
                                                     the primary component */
+#define NGX_HTTP_FUNCTIONS_ER_COMMIT     1180    /* the same, at a commit */
 #define NGX_HTTP_FUNCTIONS_ER_DEADLOCK   1213    /* or Galera's certification
                                                     failure */
 

@@ -32,12 +32,18 @@ my @good = (
       'functions_mysql server=localhost database=functions;' ],
     [ 'functions_mysql, IPv6 with port',
       'functions_mysql server=[::1]:3306 database=functions;' ],
+    [ 'functions_mysql, the nodes of a cluster',
+      'functions_mysql server=127.0.0.1:3306 server=127.0.0.2:3306 '
+      . 'server=unix:/run/mysqld/mysqld.sock database=functions;' ],
     [ 'functions_route_cache, zone only',
       "$db functions_route_cache zone=routes:1m;" ],
     [ 'functions_route_cache, all parameters',
       "$db functions_route_cache zone=routes:10m valid=5m not_found=1s;" ],
     [ 'functions_amqp, URL only',
       "$db functions_amqp url=amqp://u:p\@127.0.0.1:5672/v;" ],
+    [ 'functions_amqp, the nodes of a cluster',
+      "$db functions_amqp url=amqp://u:p\@127.0.0.1:5672/v "
+      . "url=amqp://u:p\@127.0.0.2:5672/v url=amqp://u:p\@127.0.0.3/v;" ],
     [ 'functions_amqp, all parameters',
       "$db functions_amqp url=amqp://u:p\@127.0.0.1:5672/v exchange=ex.1 "
       . "queue=q_1 queue_type=classic connect_timeout=500ms "
@@ -91,6 +97,17 @@ my @bad = (
       qr/value must be between 1 and 100000/ ],
     [ 'functions_api_list_max, not a number', 'functions_api_list_max x;',
       qr/"functions_api_list_max" directive invalid number/ ],
+    [ 'functions_mysql, a server twice',
+      'functions_mysql server=127.0.0.1:3306 server=127.0.0.1:3306 '
+      . 'database=functions;',
+      qr/duplicate server "127\.0\.0\.1:3306"/ ],
+    [ 'functions_mysql, nine servers',
+      'functions_mysql ' . join(' ', map { "server=127.0.0.$_" } 1 .. 9)
+      . ' database=functions;',
+      qr/more than 8 servers/ ],
+    [ 'functions_amqp, brokers with different users',
+      'functions_amqp url=amqp://u:p\@h1/v url=amqp://w:p\@h2/v;',
+      qr/differ in user, password or vhost/ ],
     [ 'functions_metrics_zone twice',
       'functions_metrics_zone; functions_metrics_zone;',
       qr/"functions_metrics_zone" directive is duplicate/ ],

@@ -48,8 +48,10 @@ enum ack_action { ACK, REQUEUE, REJECT };
 
 /* mysql_server: one server, or the nodes of a Galera cluster */
 #define DB_SERVERS_MAX 8
-/* a Galera node out of the cluster's primary component */
+/* a Galera node out of the cluster's primary component: it takes no
+ * statement, and commits none */
 #define ER_NOT_READY 1047
+#define ER_COMMIT 1180
 
 struct job {
     struct job *next;
@@ -197,7 +199,7 @@ static int db_exec(MYSQL **db, const struct async_message *m,
             }
             err = mysql_errno(*db);
             if (err != 0 && err < 2000 && err != 1205 && err != 1213
-                && err != ER_NOT_READY) {
+                && err != ER_NOT_READY && err != ER_COMMIT) {
                 warn("async: the database refused a statement", m,
                      mysql_error(*db));
                 return -2;
@@ -206,7 +208,8 @@ static int db_exec(MYSQL **db, const struct async_message *m,
                  mysql_error(*db));
             /* a lost connection, or a node out of the cluster: another
              * node; a lock or certification conflict: the same */
-            if (err == 0 || err >= 2000 || err == ER_NOT_READY)
+            if (err == 0 || err >= 2000 || err == ER_NOT_READY
+                || err == ER_COMMIT)
                 db_next_server();
             mysql_close(*db);
             *db = NULL;

@@ -101,6 +101,14 @@ static void test_rejections(void)
         { "read_timeout = 10ms\n",
           "line 1: invalid read_timeout \"10ms\", expected a duration from "
           "1s to 1h" },
+        { "amqp_url = amqp://u:p@a/v http://b/\n",
+          "line 1: invalid amqp_url \"amqp://u:p@a/v http://b/\", expected "
+          "amqp://user:password@host:port/vhost, or several separated by "
+          "spaces" },
+        { "mysql_server = a b c d e f g h i\n",
+          "line 1: invalid mysql_server \"a b c d e f g h i\", expected "
+          "host:port or unix:/path, or several separated by spaces (at "
+          "most 8)" },
     };
     struct config cfg;
     char err[CONFIG_ERR_MAX];
@@ -134,6 +142,22 @@ static void test_hostile_text(void)
            "the last line needs no newline");
     is_int(parse(&cfg, "listen = /x\r\n", err), 0, "CRLF line ends");
     is_str(cfg.listen, "/x", "with the CR cut");
+}
+
+static void test_cluster_lists(void)
+{
+    struct config cfg;
+    char err[CONFIG_ERR_MAX];
+
+    is_int(parse(&cfg, "mysql_server = 10.0.0.1:3306 10.0.0.2 "
+                       "unix:/run/mysqld/mysqld.sock\n"
+                       "amqp_url = amqp://u:p@10.0.0.5/v  "
+                       "amqp://u:p@10.0.0.6:5673/v\n", err), 0,
+           "lists of database and broker nodes parse");
+    is_str(cfg.mysql_server, "10.0.0.1:3306 10.0.0.2 "
+           "unix:/run/mysqld/mysqld.sock", "  mysql_server as written");
+    is_str(cfg.amqp_url, "amqp://u:p@10.0.0.5/v  amqp://u:p@10.0.0.6:5673/v",
+           "  amqp_url as written");
 }
 
 static void test_validate(void)
@@ -225,6 +249,7 @@ int main(void)
     test_image_limits();
     test_rejections();
     test_hostile_text();
+    test_cluster_lists();
     test_validate();
     test_units();
     return done_testing();
