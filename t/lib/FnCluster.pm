@@ -19,6 +19,15 @@ our @EXPORT_OK = qw(cluster env_of api sync_call async_call call_record
 
 my $TOP = FnTest::top();
 my %ENV_;
+my %LOADS;                  # running load generators, by ledger
+
+# A test that dies stops its load generators all the same.
+END {
+    for my $h (values %LOADS) {
+        if (open(my $stop, ">", "$h->{ledger}.stop")) { close $stop }
+        waitpid($_, 0) for @{ $h->{pids} };
+    }
+}
 
 # The cluster's env file (scripts/cluster writes it once it is up).
 sub cluster {
@@ -162,7 +171,9 @@ sub start_load {
             push @pids, $pid;
         }
     }
-    return { pids => \@pids, ledger => $ledger, started => time };
+    my $h = { pids => \@pids, ledger => $ledger, started => time };
+    $LOADS{$ledger} = $h;
+    return $h;
 }
 
 sub stop_load {
@@ -170,6 +181,7 @@ sub stop_load {
     open(my $stop, '>', "$h->{ledger}.stop") or die "$h->{ledger}.stop: $!";
     close $stop;
     waitpid($_, 0) for @{ $h->{pids} };
+    delete $LOADS{ $h->{ledger} };
     my @rows;
     open(my $f, '<', $h->{ledger}) or return [];
     while (<$f>) {
