@@ -69,7 +69,7 @@ UNIT_TESTS    := $(patsubst t/unit/%.c,$(B)/unit/%,$(wildcard t/unit/*_test.c))
 FUZZERS       := $(patsubst fuzz/%.c,build/fuzz/%,$(wildcard fuzz/*_fuzz.c))
 FUZZ_SECONDS  ?= 60
 
-.PHONY: all module executor unit test test-cluster deps quickstart stop \
+.PHONY: all module executor unit test test-cluster soak deps quickstart stop \
         status clean \
         fuzz fuzz-run bench
 
@@ -193,6 +193,15 @@ test-cluster: deps all
 	FUNCTIONS_BUILD=$(CURDIR)/$(B) scripts/cluster up
 	FUNCTIONS_BUILD=$(CURDIR)/$(B) scripts/cluster exec client \
 	    prove --timer $(sort $(wildcard t/cluster/*.t)); rc=$$?; \
+	    [ -n "$$FUNCTIONS_CLUSTER_KEEP" ] || scripts/cluster down; exit $$rc
+
+# A soak of the same cluster: mixed load for FUNCTIONS_SOAK_SECONDS (600
+# by default), then its processes' memory and descriptors, and what is
+# left behind (t/soak/cluster-soak.t).  Not part of make test-cluster.
+soak: deps all
+	FUNCTIONS_BUILD=$(CURDIR)/$(B) scripts/cluster up
+	FUNCTIONS_BUILD=$(CURDIR)/$(B) scripts/cluster exec client \
+	    prove -v t/soak/cluster-soak.t; rc=$$?; \
 	    [ -n "$$FUNCTIONS_CLUSTER_KEEP" ] || scripts/cluster down; exit $$rc
 
 quickstart: deps all

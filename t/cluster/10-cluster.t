@@ -7,6 +7,7 @@ use warnings;
 use lib 't/lib', 'scripts/lib';
 
 use FnCluster qw(cluster api sync_call async_call call_record wait_final);
+use FnImage;
 use FnTest qw(top slurp wait_until);
 use JSON::PP;
 use POSIX ();
@@ -139,6 +140,40 @@ subtest 'a route stays on one executor while it is healthy' => sub {
     my %delta = map { $_ => calls_on($_) - $before{$_} } qw(ex1 ex2 ex3);
     is(scalar(grep { $delta{$_} > 0 } keys %delta), 1,
        'all twelve ran on one executor') or diag(explain(\%delta));
+};
+
+subtest 'a busy executor hands the call to the next one' => sub {
+    # t/fn/hot.c, one instance at most: a second call finds none free
+    my $bin = FnTest::tmpdir() . '/hot-fn';
+    system('cc', '-static', '-O2', '-o', $bin, "$top/t/fn/hot.c") == 0
+        or BAIL_OUT('cannot build t/fn/hot.c');
+    FnImage::build("$c->{FUNCTIONS_CLUSTER_IMAGES}/hot", tag => 'v1',
+                   config => { Cmd => ['/fn/hot'] },
+                   layers => [ [ [ 'fn', dir => 1 ],
+                                 [ 'fn/hot', file => $bin, mode => 0755 ] ] ]);
+    my $r = api('POST', '/v1/apps/demo/routes',
+                { route => { path => '/one', image => 'oci:hot:v1',
+                             format => 'http', max_concurrency => 1 } });
+    is($r->{status}, 200, 'a hot route with one instance at most')
+        or diag($r->{body});
+    my $first = sync_call('/demo/one', 'a');
+    is($first->{status}, 200, 'its instance started');
+    my $pid = fork // die;
+    if ($pid == 0) {
+        sync_call('/demo/one', 'slow', headers => { 'X-Mode' => 'sleep',
+                                                    'X-Sleep' => 5000 });
+        POSIX::_exit(0);
+    }
+    sleep 0.5;
+    my $t0 = time;
+    my $second = sync_call('/demo/one', 'b');
+    my $took = time - $t0;
+    waitpid($pid, 0);
+    is($second->{status}, 200, 'a call while the instance is busy answers');
+    cmp_ok($took, '>=', 1.9, sprintf('  after the queue_timeout of its executor (%.1f s)', $took));
+    cmp_ok($took, '<', 4.5, '  before the first call ended');
+    isnt($second->{headers}{'x-instance'}, $first->{headers}{'x-instance'},
+         '  from another instance: on the next executor');
 };
 
 # Calls an executor counted for demo /hello (its /metrics).
