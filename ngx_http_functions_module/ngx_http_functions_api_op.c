@@ -187,9 +187,13 @@ ngx_http_functions_api_db_failed(ngx_http_functions_api_t *api)
 
     if (q->rc == NGX_ERROR
         || (q->rc == NGX_DECLINED
-            && (q->error == 1205 || q->error == 1213)))
+            && (q->error == 1205
+                || q->error == NGX_HTTP_FUNCTIONS_ER_DEADLOCK
+                || q->error == NGX_HTTP_FUNCTIONS_ER_NOT_READY
+                || q->error == NGX_HTTP_FUNCTIONS_ER_COMMIT)))
     {
-        /* unreachable, frozen, or a lock wait: worth another try */
+        /* unreachable, frozen, a lock wait, or a node out of its cluster:
+         * worth another try */
         ngx_http_functions_api_fail(api, NGX_HTTP_SERVICE_UNAVAILABLE,
                                     "the database is unavailable, "
                                     "try again");
@@ -377,11 +381,12 @@ ngx_http_functions_api_query_done(ngx_http_functions_query_t *q)
 
     c = api->request->connection;
 
+    /* a statement of the locked transaction, which did not commit */
     if (api->locked_next != NULL
+        && q->continued
         && q->rc == NGX_DECLINED
         && (q->error == NGX_HTTP_FUNCTIONS_ER_DEADLOCK
-            || q->error == NGX_HTTP_FUNCTIONS_ER_NOT_READY
-            || q->error == NGX_HTTP_FUNCTIONS_ER_COMMIT)
+            || q->error == NGX_HTTP_FUNCTIONS_ER_NOT_READY)
         && api->tries + 1 < NGX_HTTP_FUNCTIONS_API_TRIES)
     {
         ngx_http_functions_api_again(api);
@@ -396,9 +401,9 @@ ngx_http_functions_api_query_done(ngx_http_functions_query_t *q)
 
 
 /*
- * A change that locked rows first lost its transaction: to another node's
- * commit of the same rows (Galera's certification, error 1213) or to its
- * node leaving the cluster (1047, 1180).  Nothing of it was written: it starts
+ * A change that locked rows first lost its transaction before it
+ * committed: to another node's commit of the same rows (Galera's
+ * certification, error 1213) or to its node leaving the cluster (1047).  Nothing of it was written: it starts
  * again from the locking read.
  */
 

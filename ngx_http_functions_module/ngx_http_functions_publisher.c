@@ -369,11 +369,13 @@ ngx_http_functions_pub_exit(void)
     pthread_mutex_unlock(&ngx_http_functions_pub_mutex);
 
     if (write(st->wake_fd, &one, sizeof(one)) == sizeof(one)) {
-        /* a thread opening a link ends its step within connect_timeout;
-         * one still stuck past that ends with the process */
+        /* a thread opening a link ends its step within connect_timeout
+         * (a step on each broker, when they fail in turn); one still
+         * stuck past that ends with the process */
         ngx_memzero(&ts, sizeof(struct timespec));
         clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += st->settings->connect_timeout_ms / 1000 + 1;
+        ts.tv_sec += ngx_max(st->settings->nbrokers, 1)
+                     * (st->settings->connect_timeout_ms / 1000 + 1);
 
         (void) pthread_timedjoin_np(st->thread, NULL, &ts);
     }

@@ -26,9 +26,12 @@
  * ignores it), so that whatever was written through another node is
  * seen.  A query that is a whole transaction by itself (not the next
  * statement of a held one) and failed on Galera's certification (1213)
- * or on a node out of the cluster (1047, or 1180 at its commit) ran
- * nothing: it is posted again, as is one whose connection could not be
- * made, up to NGX_HTTP_FUNCTIONS_QUERY_TRIES times within its deadline.
+ * or on a node out of the cluster (1047) ran nothing: it is posted again,
+ * as is one whose connection could not be made, up to
+ * NGX_HTTP_FUNCTIONS_QUERY_TRIES times within its deadline.  A node that
+ * could not replicate a commit (1180) is left like one out of the
+ * cluster, but its statement fails: whether the cluster has it is not
+ * known.
  */
 
 
@@ -427,9 +430,9 @@ ngx_http_functions_dbpool_dispatch(void)
 static void
 ngx_http_functions_conn_drive(ngx_http_functions_conn_t *fc, int status)
 {
-    int                            err;
-    MYSQL                         *ret;
-    MYSQL_RES                     *res;
+    int                              err;
+    MYSQL                           *ret;
+    MYSQL_RES                       *res;
     my_bool                          off;
     ngx_http_functions_query_t      *q;
     ngx_http_functions_dbpool_t     *pool = &ngx_http_functions_dbpool;
@@ -626,15 +629,17 @@ ngx_http_functions_conn_statement_error(ngx_http_functions_conn_t *fc)
     q = fc->query;
     fc->query = NULL;
 
-    /* a Galera node out of the primary component takes no statement,
-     * and commits none */
+    /* a Galera node out of the primary component: it takes no statement
+     * (1047), or could not replicate a commit (1180: whether the cluster
+     * has it is not known, so that one is not tried again) */
     out = (err == NGX_HTTP_FUNCTIONS_ER_NOT_READY
            || err == NGX_HTTP_FUNCTIONS_ER_COMMIT);
 
     if (q != NULL && q != &fc->rollback && !q->continued
         && q->timer.timer_set
         && q->tries + 1 < NGX_HTTP_FUNCTIONS_QUERY_TRIES
-        && (out || err == NGX_HTTP_FUNCTIONS_ER_DEADLOCK))
+        && (err == NGX_HTTP_FUNCTIONS_ER_NOT_READY
+            || err == NGX_HTTP_FUNCTIONS_ER_DEADLOCK))
     {
         /* it ran nothing: again, first in line */
 
@@ -664,18 +669,8 @@ ngx_http_functions_conn_statement_error(ngx_http_functions_conn_t *fc)
         return 1;
     }
 
-    if (out) {
-        /* closing it rolls back whatever transaction was open there */
-        ngx_http_functions_conn_next_server(fc);
-        ngx_http_functions_conn_unhold(fc);
-        ngx_http_functions_conn_close(fc);
-
-    } else {
-        ngx_http_functions_conn_ended(fc, q, NGX_DECLINED);
-    }
-
     if (q != NULL) {
-        level = q->quiet ? NGX_LOG_INFO : NGX_LOG_ERR;
+        level = q->quiet && !out ? NGX_LOG_INFO : NGX_LOG_ERR;
 
         if (ngx_http_functions_log_begin(&l, ngx_cycle->log, level,
                                          "mysql: statement refused"))
@@ -687,7 +682,19 @@ ngx_http_functions_conn_statement_error(ngx_http_functions_conn_t *fc)
                                         mysql_error(fc->mysql));
             ngx_http_functions_log_end(&l, ngx_cycle->log);
         }
+    }
 
+    if (out) {
+        /* closing it rolls back whatever transaction was open there */
+        ngx_http_functions_conn_next_server(fc);
+        ngx_http_functions_conn_unhold(fc);
+        ngx_http_functions_conn_close(fc);
+
+    } else {
+        ngx_http_functions_conn_ended(fc, q, NGX_DECLINED);
+    }
+
+    if (q != NULL) {
         q->error = err;
         ngx_http_functions_query_finish(q, NGX_DECLINED);
     }
@@ -842,10 +849,28 @@ ngx_http_functions_conn_fail(ngx_http_functions_conn_t *fc, const char *what)
 static void
 ngx_http_functions_conn_next_server(ngx_http_functions_conn_t *fc)
 {
+    ngx_uint_t                    i;
     ngx_http_functions_log_t      l;
+    ngx_http_functions_conn_t    *other;
     ngx_http_functions_dbpool_t  *pool = &ngx_http_functions_dbpool;
 
-    if (pool->conf->nservers < 2 || fc->server != pool->current) {
+    if (pool->conf->nservers < 2) {
+        return;
+    }
+
+    /* the idle ones to the same server would fail the same way (a node
+     * partitioned away answers, but takes nothing) */
+    for (i = 0; i < NGX_HTTP_FUNCTIONS_CONNS; i++) {
+        other = &pool->conns[i];
+
+        if (other != fc && other->server == fc->server
+            && other->state == NGX_HTTP_FUNCTIONS_CONN_IDLE)
+        {
+            ngx_http_functions_conn_close(other);
+        }
+    }
+
+    if (fc->server != pool->current) {
         return;
     }
 

@@ -146,10 +146,16 @@ static MYSQL *db_connect(const struct db_server *srv)
     return db;
 }
 
-/* The server in use failed: connections go to the next one. */
+/* the server of this thread's connection (each thread has one) */
+static __thread unsigned db_server;
+
+/*
+ * The server of this thread's connection failed: connections go to the
+ * next one, unless another thread moved on from it already.
+ */
 static void db_next_server(void)
 {
-    unsigned cur = __atomic_load_n(&A.db_next, __ATOMIC_RELAXED);
+    unsigned cur = db_server;
 
     if (A.ndb > 1)
         __atomic_compare_exchange_n(&A.db_next, &cur, (cur + 1) % A.ndb, 0,
@@ -164,8 +170,11 @@ static MYSQL *db_open(void)
     for (i = 0; i < A.ndb && db == NULL; i++) {
         k = (first + i) % A.ndb;
         db = db_connect(&A.db[k]);
-        if (db != NULL && i > 0)
-            __atomic_store_n(&A.db_next, k, __ATOMIC_RELAXED);
+        if (db != NULL) {
+            db_server = k;
+            if (i > 0)
+                __atomic_store_n(&A.db_next, k, __ATOMIC_RELAXED);
+        }
     }
     if (db == NULL)
         return NULL;
@@ -725,9 +734,21 @@ static int split_server(struct db_server *srv, const char *server, size_t len)
     colon = memrchr(server, ':', len);
     srv->port = 3306;
     if (colon != NULL) {
-        srv->port = (unsigned)atoi(colon + 1);
-        if (srv->port == 0 || srv->port > 65535)
+        const char *end = server + len, *d;
+        unsigned long port = 0;
+
+        if (colon + 1 == end)
             return -1;
+        for (d = colon + 1; d < end; d++) {
+            if (*d < '0' || *d > '9')
+                return -1;
+            port = port * 10 + (unsigned long)(*d - '0');
+            if (port > 65535)
+                return -1;
+        }
+        if (port == 0)
+            return -1;
+        srv->port = (unsigned)port;
     }
     n = colon ? (size_t)(colon - server) : len;
     if (n == 0 || n >= sizeof(srv->host))
