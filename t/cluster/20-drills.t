@@ -190,12 +190,12 @@ drill('cut the link of api1 for 6 s',
 
 # API writes through both API hosts while a database node is away.  A
 # write already sent to the node that failed (a frozen one: it never
-# answers) may get a 503 that says to try again; the next one goes to
-# another node.
+# answers) may get a 503 that says to try again; each nginx worker of the
+# host learns that once, then writes go to another node.
 my $writes = sub {
     for my $h (qw(api1 api2)) {
         my ($r, @tries);
-        for my $try (1, 2) {
+        for my $try (1 .. 3) {
             my $t0 = time;
             $r = api('PATCH', '/v1/apps/drills/routes/drill',
                      { route => { config => { WRITTEN => "$h-$t0" } } },
