@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +35,9 @@
 
 #define CONFIG_FILE_MAX (64 * 1024)
 
+/* how often malloc gives back what it holds free */
+#define TRIM_INTERVAL_MS 30000
+
 static struct {
     uv_loop_t *loop;
     const char *config_path;
@@ -44,6 +48,7 @@ static struct {
     uv_timer_t drain_timer;
     uv_timer_t log_sweep;
     uv_timer_t metrics_timer;
+    uv_timer_t trim_timer;
     uint64_t metrics_interval_ms;       /* the timer's, 0: stopped */
     int stopping;
 } exe;
@@ -132,6 +137,19 @@ static void on_metrics_timer(uv_timer_t *t)
 {
     (void)t;
     log_metrics();
+}
+
+/*
+ * Gives the memory malloc holds free back to the system.  Calls come and
+ * go in bursts over many threads (the event loop, libuv's pool, the async
+ * workers): freed memory stays in the arena that served it, and an arena
+ * gives back only what lies at its top.  A cluster's ten-minute soak
+ * measured 1.5 MB in use and 32 MB held by 16 arenas, growing.
+ */
+static void on_trim_timer(uv_timer_t *t)
+{
+    (void)t;
+    malloc_trim(0);
 }
 
 /* (Re)starts the metric lines' timer for the configured interval. */
@@ -327,6 +345,9 @@ int main(int argc, char **argv)
      * registry holds a thread, and the default 4 would let four of them
      * stop every other image's first call (the environment may say more) */
     setenv("UV_THREADPOOL_SIZE", THREADPOOL_SIZE, 0);
+    /* two malloc arenas, not one per thread up to 8 per core: each holds
+     * what was freed in it (see on_trim_timer) */
+    mallopt(M_ARENA_MAX, 2);
     /* the image store works relative to the state directory */
     if ((mkdir(cfg.state_dir, 0711) < 0 && errno != EEXIST)
         || chdir(cfg.state_dir) < 0
@@ -392,6 +413,10 @@ int main(int argc, char **argv)
     uv_timer_init(exe.loop, &exe.drain_timer);
     uv_timer_init(exe.loop, &exe.metrics_timer);
     metrics_timer_set();
+    uv_timer_init(exe.loop, &exe.trim_timer);
+    uv_timer_start(&exe.trim_timer, on_trim_timer, TRIM_INTERVAL_MS,
+                   TRIM_INTERVAL_MS);
+    uv_unref((uv_handle_t *)&exe.trim_timer);
     call_log_sweep_start(exe.loop, &exe.log_sweep,
                          &exe.server.cfg.log_retention_ms,
                          &exe.server.cfg.log_store_max);
