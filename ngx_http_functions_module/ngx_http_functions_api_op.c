@@ -403,8 +403,8 @@ ngx_http_functions_api_query_done(ngx_http_functions_query_t *q)
 /*
  * A change that locked rows first lost its transaction before it
  * committed: to another node's commit of the same rows (Galera's
- * certification, error 1213) or to its node leaving the cluster (1047).  Nothing of it was written: it starts
- * again from the locking read.
+ * certification, error 1213) or to its node leaving the cluster (1047).
+ * Nothing of it was written: it starts again from the locking read.
  */
 
 static void
