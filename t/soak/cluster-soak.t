@@ -62,6 +62,15 @@ sub rss_kb {
     return ((slurp("/proc/$pid/status") // '') =~ /^VmRSS:\s+(\d+)/m) ? $1 : 0;
 }
 
+# "RSS (anonymous + file-backed)", for the notes
+sub rss_split {
+    my ($pid) = @_;
+    my $st = slurp("/proc/$pid/status") // '';
+    my ($a) = $st =~ /^RssAnon:\s+(\d+)/m;
+    my ($f) = $st =~ /^RssFile:\s+(\d+)/m;
+    return sprintf('%d (%d + %d)', rss_kb($pid), $a // 0, $f // 0);
+}
+
 sub fds {
     my ($pid) = @_;
     opendir(my $d, "/proc/$pid/fd") or return 0;
@@ -93,8 +102,9 @@ note(sprintf('after a minute: %s', join(', ', map { "$base{$_}{what} "
 # the RSS of each, every minute
 for (my $t = 60; $t < $seconds; $t += 60) {
     sleep(($seconds - $t) < 60 ? $seconds - $t : 60);
-    note(sprintf('RSS at %d s: %s', $t + 60, join(', ', map {
-        "$base{$_}{what} " . rss_kb($_) } sort keys %base)));
+    note(sprintf('RSS at %d s, kB (anonymous + file): %s', $t + 60,
+                 join(', ', map { "$base{$_}{what} " . rss_split($_) }
+                            sort keys %base)));
 }
 my %end = map { $_->[1] => { rss => rss_kb($_->[1]), fds => fds($_->[1]) } }
           processes();
