@@ -6,8 +6,8 @@ use strict;
 use warnings;
 use lib 't/lib', 'scripts/lib';
 
-use FnCluster qw(cluster api sync_call async_call call_record wait_final);
-use FnImage;
+use FnCluster qw(hello_image hot_image cluster api sync_call async_call
+                 call_record wait_final);
 use FnTest qw(top slurp wait_until);
 use JSON::PP;
 use POSIX ();
@@ -40,10 +40,7 @@ subtest 'every part runs; Galera has three nodes, RabbitMQ three' => sub {
 };
 
 # the demo image, as the quickstart builds it
-system("$top/scripts/image-build", '--busybox',
-       '--file', "$top/examples/hello/func.sh:fn/func.sh:0755",
-       '--cmd', '/fn/func.sh', "$c->{FUNCTIONS_CLUSTER_IMAGES}/hello", 'v1') == 0
-    or BAIL_OUT('cannot build the image');
+eval { hello_image(); 1 } or BAIL_OUT($@);
 
 subtest 'routes made through the front; sync and async calls' => sub {
     my $r = api('POST', '/v1/apps/demo/routes',
@@ -144,13 +141,7 @@ subtest 'a route stays on one executor while it is healthy' => sub {
 
 subtest 'a busy executor hands the call to the next one' => sub {
     # t/fn/hot.c, one instance at most: a second call finds none free
-    my $bin = FnTest::tmpdir() . '/hot-fn';
-    system('cc', '-static', '-O2', '-o', $bin, "$top/t/fn/hot.c") == 0
-        or BAIL_OUT('cannot build t/fn/hot.c');
-    FnImage::build("$c->{FUNCTIONS_CLUSTER_IMAGES}/hot", tag => 'v1',
-                   config => { Cmd => ['/fn/hot'] },
-                   layers => [ [ [ 'fn', dir => 1 ],
-                                 [ 'fn/hot', file => $bin, mode => 0755 ] ] ]);
+    eval { hot_image(); 1 } or BAIL_OUT($@);
     my $r = api('POST', '/v1/apps/demo/routes',
                 { route => { path => '/one', image => 'oci:hot:v1',
                              format => 'http', max_concurrency => 1 } });

@@ -9,8 +9,8 @@ use strict;
 use warnings;
 use lib 't/lib', 'scripts/lib';
 
-use FnCluster qw(cluster api sync_call start_load stop_load ledger_summary
-                 wait_final);
+use FnCluster qw(hello_image cluster api sync_call start_load stop_load
+                 ledger_summary wait_final);
 use FnTest qw(top slurp spew wait_until);
 use File::Copy qw(copy);
 use JSON::PP;
@@ -29,10 +29,7 @@ sub pid_of {
     return $p =~ /^(\d+)/ ? $1 : 0;
 }
 
-system("$top/scripts/image-build", '--busybox',
-       '--file', "$top/examples/hello/func.sh:fn/func.sh:0755",
-       '--cmd', '/fn/func.sh', "$c->{FUNCTIONS_CLUSTER_IMAGES}/hello", 'v1') == 0
-    or BAIL_OUT('cannot build the image');
+eval { hello_image(); 1 } or BAIL_OUT($@);
 for my $r ([ '/change', 'sync' ], [ '/change-later', 'async' ]) {
     my $res = api('POST', '/v1/apps/changes/routes',
                   { route => { path => $r->[0], image => 'oci:hello:v1',

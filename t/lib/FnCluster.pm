@@ -15,7 +15,8 @@ use POSIX ();
 use Time::HiRes qw(time sleep);
 
 our @EXPORT_OK = qw(cluster env_of api sync_call async_call call_record
-                    host_part wait_final start_load stop_load ledger_summary);
+                    host_part wait_final start_load stop_load ledger_summary
+                    hello_image hot_image);
 
 my $TOP = FnTest::top();
 my %ENV_;
@@ -205,6 +206,26 @@ sub ledger_summary {
         else { $k->{failed}{"$r->{status} $r->{why}"}++ }
     }
     return \%s;
+}
+
+# The cluster's images: the quickstart's demo function as oci:hello:v1
+# (format default), t/fn/hot.c as oci:hot:v1 (format http).
+sub hello_image {
+    system("$TOP/scripts/image-build", '--busybox',
+           '--file', "$TOP/examples/hello/func.sh:fn/func.sh:0755",
+           '--cmd', '/fn/func.sh', cluster()->{FUNCTIONS_CLUSTER_IMAGES}
+           . '/hello', 'v1') == 0 or die "cannot build the hello image\n";
+}
+
+sub hot_image {
+    require FnImage;
+    my $bin = FnTest::tmpdir() . '/hot-fn';
+    system('cc', '-static', '-O2', '-o', $bin, "$TOP/t/fn/hot.c") == 0
+        or die "cannot build t/fn/hot.c\n";
+    FnImage::build(cluster()->{FUNCTIONS_CLUSTER_IMAGES} . '/hot',
+                   tag => 'v1', config => { Cmd => ['/fn/hot'] },
+                   layers => [ [ [ 'fn', dir => 1 ],
+                                 [ 'fn/hot', file => $bin, mode => 0755 ] ] ]);
 }
 
 # scripts/cluster PART commands (start, stop, link ...).

@@ -8,8 +8,8 @@ use strict;
 use warnings;
 use lib 't/lib', 'scripts/lib';
 
-use FnCluster qw(cluster api sync_call start_load stop_load ledger_summary);
-use FnImage;
+use FnCluster qw(hello_image hot_image cluster api sync_call start_load
+                 stop_load ledger_summary);
 use FnTest qw(top slurp wait_until);
 use JSON::PP;
 use Test::More;
@@ -20,17 +20,8 @@ my $dir = $c->{FUNCTIONS_CLUSTER_DIR};
 my $top = top();
 my $seconds = $ENV{FUNCTIONS_SOAK_SECONDS} // 600;
 
-system("$top/scripts/image-build", '--busybox',
-       '--file', "$top/examples/hello/func.sh:fn/func.sh:0755",
-       '--cmd', '/fn/func.sh', "$c->{FUNCTIONS_CLUSTER_IMAGES}/hello", 'v1') == 0
-    or BAIL_OUT('cannot build the cold image');
-my $bin = FnTest::tmpdir() . '/hot-fn';
-system('cc', '-static', '-O2', '-o', $bin, "$top/t/fn/hot.c") == 0
-    or BAIL_OUT('cannot build t/fn/hot.c');
-FnImage::build("$c->{FUNCTIONS_CLUSTER_IMAGES}/hot", tag => 'v1',
-               config => { Cmd => ['/fn/hot'] },
-               layers => [ [ [ 'fn', dir => 1 ],
-                             [ 'fn/hot', file => $bin, mode => 0755 ] ] ]);
+eval { hello_image(); 1 } or BAIL_OUT($@);
+eval { hot_image(); 1 } or BAIL_OUT($@);
 for my $r ([ '/cold', 'sync', 'oci:hello:v1', 'default' ],
            [ '/hot', 'sync', 'oci:hot:v1', 'http' ],
            [ '/later', 'async', 'oci:hello:v1', 'default' ],
