@@ -55,6 +55,7 @@ static void ngx_http_functions_guard_free(ngx_peer_connection_t *pc,
     void *data, ngx_uint_t state);
 static void ngx_http_functions_guard_notify(ngx_peer_connection_t *pc,
     void *data, ngx_uint_t type);
+static ngx_uint_t ngx_http_functions_guard_peer_closed(ngx_connection_t *c);
 static ngx_int_t ngx_http_functions_guard_process_header(
     ngx_http_request_t *r);
 #if (NGX_HTTP_SSL)
@@ -203,6 +204,7 @@ ngx_http_functions_guard_init_peer(ngx_http_request_t *r,
 static ngx_int_t
 ngx_http_functions_guard_get(ngx_peer_connection_t *pc, void *data)
 {
+    ngx_int_t                         rc;
     ngx_http_functions_guard_peer_t  *gp = data;
     ngx_http_upstream_t              *u = gp->request->upstream;
 
@@ -217,7 +219,60 @@ ngx_http_functions_guard_get(ngx_peer_connection_t *pc, void *data)
     gp->override_charset = gp->request->headers_out.override_charset;
     gp->buffering = u->buffering;
 
-    return gp->get(pc, gp->data);
+    rc = gp->get(pc, gp->data);
+
+    if (rc == NGX_DONE
+        && ngx_http_functions_guard_peer_closed(pc->connection))
+    {
+        /*
+         * a kept-alive connection the executor has closed (it drains, or
+         * it was restarted) while its notice waits in this worker's
+         * events: a call written on it would be reset after it was sent,
+         * and could go nowhere else; a new connection to the same
+         * executor instead, refused if it is gone, so the next one is
+         * tried
+         */
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, pc->log, 0,
+                       "functions: kept-alive executor connection closed");
+
+        ngx_destroy_pool(pc->connection->pool);
+        ngx_close_connection(pc->connection);
+
+        pc->connection = NULL;
+        pc->cached = 0;
+        rc = NGX_OK;
+    }
+
+    return rc;
+}
+
+
+/* The peer closed (or reset, or wrote into) an idle connection. */
+
+static ngx_uint_t
+ngx_http_functions_guard_peer_closed(ngx_connection_t *c)
+{
+    u_char     buf;
+    ssize_t    n;
+    ngx_err_t  err;
+
+#if (NGX_SSL)
+    if (c->ssl) {
+        /* nginx's keepalive module watches those */
+        return 0;
+    }
+#endif
+
+    n = recv(c->fd, &buf, 1, MSG_PEEK);
+
+    if (n == -1) {
+        err = ngx_socket_errno;
+        return err != NGX_EAGAIN && err != NGX_EINTR;
+    }
+
+    /* 0: closed; 1: bytes nobody asked for, as nginx's keepalive module
+     * also drops such a connection */
+    return 1;
 }
 
 

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 
 /*
  * A connection keeps reading while its request is served (stopping and
@@ -149,6 +150,19 @@ void http_conn_close(struct http_conn *c)
     c->open_handles = 2;
     uv_close((uv_handle_t *)&c->timer, on_close);
     uv_close((uv_handle_t *)&c->h, on_close);
+}
+
+int http_conn_has_input(struct http_conn *c)
+{
+    uv_os_fd_t fd;
+    int n = 0;
+
+    if (c->pending_len > 0)
+        return 1;
+    if (uv_fileno((const uv_handle_t *)&c->h, &fd) != 0)
+        return 0;
+    /* on error, say so: the caller keeps the connection and reads it */
+    return ioctl(fd, FIONREAD, &n) < 0 || n > 0;
 }
 
 static void stop_reading(struct http_conn *c)

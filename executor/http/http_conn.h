@@ -80,6 +80,13 @@ void http_conn_respond_error(struct http_conn *c, int status,
 /* Closes the connection now (what is being written is dropped). */
 void http_conn_close(struct http_conn *c);
 
+/*
+ * Whether the peer sent bytes this side has not read yet (in the kernel's
+ * buffer or kept in pending): closing it now would reset a request the
+ * peer believes delivered.
+ */
+int http_conn_has_input(struct http_conn *c);
+
 /* Reason phrase of a status code. */
 const char *http_status_text(int status);
 

@@ -472,7 +472,12 @@ void server_drain(struct server *s, void (*on_drained)(struct server *s))
     capacity_cancel_all(&s->capacity);
     for (c = s->conns; c != NULL; c = next) {
         next = c->next;
-        if (c->state == HTTP_CONN_READING && !c->rp.started)
+        /* idle ones go; one whose request is on its way is read and
+         * answered 503 "not started" (draining), which nginx may give to
+         * another executor: closed unread, it would be reset under a call
+         * nginx had already sent */
+        if (c->state == HTTP_CONN_READING && !c->rp.started
+            && !http_conn_has_input(c))
             http_conn_close(c);
     }
     if (s->nconns == 0 && s->on_drained != NULL)
