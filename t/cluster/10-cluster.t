@@ -7,7 +7,7 @@ use warnings;
 use lib 't/lib', 'scripts/lib';
 
 use FnCluster qw(hello_image hot_image cluster api sync_call async_call
-                 call_record wait_final);
+                 call_record wait_final db_value mqctl);
 use FnTest qw(top slurp wait_until);
 use JSON::PP;
 use POSIX ();
@@ -20,13 +20,6 @@ my $top = top();
 
 sub cl { my @a = @_; my $out = `$top/scripts/cluster @a 2>&1`; return $out }
 
-sub db_value {
-    my ($node, $sql) = @_;
-    my $v = `$top/scripts/cluster exec $node mariadb --no-defaults --socket=$dir/$node/mysqld.sock --user=root --batch --skip-column-names -e "$sql" 2>&1`;
-    chomp $v;
-    return $v;
-}
-
 subtest 'every part runs; Galera has three nodes, RabbitMQ three' => sub {
     like(cl('status'), qr/\A(?:\S+\s+\S+\s+running[^\n]*\n){12}\z/,
          'twelve parts running') or diag(cl('status'));
@@ -34,7 +27,7 @@ subtest 'every part runs; Galera has three nodes, RabbitMQ three' => sub {
         is(db_value($n, "SHOW STATUS LIKE 'wsrep_cluster_size'"),
            "wsrep_cluster_size\t3", "$n sees three nodes");
     }
-    my $mq = `$top/scripts/cluster exec mq1 env HOME=$dir/mq1 RABBITMQ_NODENAME=rabbit\@10.77.0.21 RABBITMQ_USE_LONGNAME=true /usr/lib/rabbitmq/bin/rabbitmqctl -q list_queues -p functions name type 2>&1`;
+    my $mq = mqctl('mq1', qw(list_queues -p functions name type));
     like($mq, qr/^functions\.calls\s+quorum$/m, 'the calls queue is a quorum queue')
         or diag($mq);
 };

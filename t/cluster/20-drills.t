@@ -13,7 +13,7 @@ use warnings;
 use lib 't/lib', 'scripts/lib';
 
 use FnCluster qw(hello_image cluster api sync_call start_load stop_load
-                 ledger_summary wait_final);
+                 ledger_summary wait_final pid_of db_value mqctl);
 use FnTest qw(top slurp spew wait_until);
 use JSON::PP;
 use POSIX ();
@@ -28,25 +28,6 @@ spew($report, '');
 
 sub cl { my @a = @_; return system("$top/scripts/cluster", @a) == 0 }
 
-sub pid_of {
-    my ($file) = @_;
-    my $p = slurp("$dir/$file") // '';
-    return $p =~ /^(\d+)/ ? $1 : 0;
-}
-
-sub db_value {
-    my ($node, $sql) = @_;
-    my $v = `$top/scripts/cluster exec $node mariadb --no-defaults --socket=$dir/$node/mysqld.sock --user=root --batch --skip-column-names -e "$sql" 2>/dev/null`;
-    chomp $v;
-    return $v;
-}
-
-sub mqctl {
-    my ($node, @args) = @_;
-    my $n = substr($node, 2);
-    return `$top/scripts/cluster exec $node env HOME=$dir/$node RABBITMQ_NODENAME=rabbit\@10.77.0.2$n RABBITMQ_USE_LONGNAME=true /usr/lib/rabbitmq/bin/rabbitmqctl -q @args 2>/dev/null`;
-}
-
 # Every part running, Galera whole and synced, RabbitMQ whole.
 sub whole {
     `$top/scripts/cluster status 2>&1` =~ /stopped/ and return 0;
@@ -54,7 +35,7 @@ sub whole {
         return 0 unless db_value($n, "SHOW STATUS LIKE 'wsrep_cluster_size'") eq "wsrep_cluster_size\t3";
         return 0 unless db_value($n, "SHOW STATUS LIKE 'wsrep_local_state_comment'") eq "wsrep_local_state_comment\tSynced";
     }
-    my $running = () = mqctl('mq1', 'eval', "'rabbit_nodes:all_running().'") =~ /rabbit@/g;
+    my $running = () = mqctl('mq1', 'eval', 'rabbit_nodes:all_running().') =~ /rabbit@/g;
     return $running == 3;
 }
 

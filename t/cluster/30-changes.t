@@ -10,7 +10,7 @@ use warnings;
 use lib 't/lib', 'scripts/lib';
 
 use FnCluster qw(hello_image cluster api sync_call start_load stop_load
-                 ledger_summary wait_final);
+                 ledger_summary wait_final pid_of);
 use FnTest qw(top slurp spew wait_until);
 use File::Copy qw(copy);
 use JSON::PP;
@@ -22,12 +22,6 @@ my $dir = $c->{FUNCTIONS_CLUSTER_DIR};
 my $top = top();
 my $report = "$dir/changes.txt";
 spew($report, '');
-
-sub pid_of {
-    my ($file) = @_;
-    my $p = slurp("$dir/$file") // '';
-    return $p =~ /^(\d+)/ ? $1 : 0;
-}
 
 eval { hello_image(); 1 } or BAIL_OUT($@);
 for my $r ([ '/change', 'sync' ], [ '/change-later', 'async' ]) {

@@ -16,7 +16,7 @@ use Time::HiRes qw(time sleep);
 
 our @EXPORT_OK = qw(cluster env_of api sync_call async_call call_record
                     host_part wait_final start_load stop_load ledger_summary
-                    hello_image hot_image);
+                    hello_image hot_image pid_of db_value mqctl);
 
 my $TOP = FnTest::top();
 my %ENV_;
@@ -226,6 +226,45 @@ sub hot_image {
                    tag => 'v1', config => { Cmd => ['/fn/hot'] },
                    layers => [ [ [ 'fn', dir => 1 ],
                                  [ 'fn/hot', file => $bin, mode => 0755 ] ] ]);
+}
+
+# The process id in a pid file under the cluster's directory, or 0.
+sub pid_of {
+    my ($file) = @_;
+    my $p = FnTest::slurp(cluster()->{FUNCTIONS_CLUSTER_DIR} . "/$file") // '';
+    return $p =~ /^(\d+)/ ? $1 : 0;
+}
+
+# What a command run in a host's namespace prints (stderr too), chomped.
+sub host_output {
+    my ($host, @cmd) = @_;
+    open(my $out, '-|', "$TOP/scripts/cluster", 'exec', $host, @cmd)
+        or die "cannot run scripts/cluster: $!";
+    my $v = do { local $/; <$out> } // '';
+    close $out;
+    $v =~ s/\n\z//;
+    return $v;
+}
+
+# One value (tab-separated columns) from a Galera node, asked as root.
+sub db_value {
+    my ($node, $sql) = @_;
+    my $dir = cluster()->{FUNCTIONS_CLUSTER_DIR};
+    return host_output($node, 'sh', '-c', 'exec "$@" 2>&1', 'sh',
+                       'mariadb', '--no-defaults',
+                       "--socket=$dir/$node/mysqld.sock", '--user=root',
+                       '--batch', '--skip-column-names', '-e', $sql);
+}
+
+# rabbitmqctl on a broker node (mq1 .. mq3), as that node's own.
+sub mqctl {
+    my ($node, @args) = @_;
+    my $dir = cluster()->{FUNCTIONS_CLUSTER_DIR};
+    my ($n) = $node =~ /^mq(\d)$/ or die "no broker \"$node\"\n";
+    return host_output($node, 'env', "HOME=$dir/$node",
+                       "RABBITMQ_NODENAME=rabbit\@10.77.0.2$n",
+                       'RABBITMQ_USE_LONGNAME=true',
+                       '/usr/lib/rabbitmq/bin/rabbitmqctl', '-q', @args);
 }
 
 # scripts/cluster PART commands (start, stop, link ...).
