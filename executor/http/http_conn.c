@@ -239,7 +239,10 @@ static void written(struct http_conn *c, int status, int close_after)
     c->on_close = NULL;
     if (c->state == HTTP_CONN_CLOSING)
         return;
-    if (status < 0 || close_after || *c->owner->draining
+    /* draining: kept only if the peer already sent its next request (it
+     * is answered 503 not started), which a close would reset */
+    if (status < 0 || close_after
+        || (*c->owner->draining && !http_conn_has_input(c))
         || (c->peer_done && c->pending_len == 0)) {
         http_conn_close(c);
         return;

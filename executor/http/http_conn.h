@@ -56,6 +56,8 @@ struct http_conn {
     int peer_done;              /* the peer closed (or failed) while a
                                  * request was served: what it sent before
                                  * is served, then the connection closes */
+    int request_due;            /* accepted as its listener closed: a
+                                 * request is on its way, never idle */
     struct http_conn *prev, *next;
     /* told when the connection closes while a request is served */
     void (*on_close)(void *arg);

@@ -57,23 +57,25 @@ static struct http_conn *conn_new(struct server *s, int is_tcp,
     return c;
 }
 
-static void on_connection(uv_stream_t *listener, int status)
+/*
+ * A connection of listener: the one libuv accepted (fd < 0), or fd, which
+ * we accepted ourselves (closed here if it cannot be served).
+ */
+static struct http_conn *adopt(struct server *s, uv_stream_t *listener,
+                               int fd)
 {
-    struct server *s = listener->data;
     int is_metrics = listener == (uv_stream_t *)&s->metrics_listener;
     int is_tcp = is_metrics || listener == (uv_stream_t *)&s->tcp_listener;
     struct http_conn *c;
     int rc;
 
-    if (status < 0) {
-        log_msg(LOG_LEVEL_WARN, "accept failed", uv_strerror(status));
-        return;
-    }
     c = conn_new(s, is_tcp, is_metrics);
     if (c == NULL) {
         log_msg(LOG_LEVEL_ERROR, "out of memory accepting a connection",
                 NULL);
-        return;
+        if (fd >= 0)
+            close(fd);
+        return NULL;
     }
     rc = is_tcp ? uv_tcp_init(s->loop, &c->h.tcp)
                 : uv_pipe_init(s->loop, &c->h.pipe, 0);
@@ -82,19 +84,60 @@ static void on_connection(uv_stream_t *listener, int status)
         uv_timer_init(s->loop, &c->timer);
         c->timer.data = c;
         c->h.stream.data = c;
-        rc = uv_accept(listener, &c->h.stream);
+        if (fd < 0)
+            rc = uv_accept(listener, &c->h.stream);
+        else if (is_tcp)
+            rc = uv_tcp_open(&c->h.tcp, fd);
+        else
+            rc = uv_pipe_open(&c->h.pipe, fd);
         if (rc < 0) {
             log_msg(LOG_LEVEL_WARN, "accept failed", uv_strerror(rc));
+            if (fd >= 0)
+                close(fd);      /* the handle does not own it */
             http_conn_close(c);
-            return;
+            return NULL;
         }
         if (is_tcp)
             uv_tcp_nodelay(&c->h.tcp, 1);
         http_conn_start(c);
-        return;
+        return c->state == HTTP_CONN_READING ? c : NULL;
     }
+    if (fd >= 0)
+        close(fd);
     server_conn_closed(s, c);
     free(c);
+    return NULL;
+}
+
+static void on_connection(uv_stream_t *listener, int status)
+{
+    if (status < 0) {
+        log_msg(LOG_LEVEL_WARN, "accept failed", uv_strerror(status));
+        return;
+    }
+    (void)adopt(listener->data, listener, -1);
+}
+
+/*
+ * Before a listener closes: the connections waiting in its backlog are
+ * taken, not reset.  Their callers are about to write a call (or have):
+ * each is kept until its request is read and answered (503 not started,
+ * while draining), or read_timeout.
+ */
+static void accept_backlog(struct server *s, uv_stream_t *listener)
+{
+    struct http_conn *c;
+    uv_os_fd_t lfd;
+    int fd;
+
+    if (uv_fileno((const uv_handle_t *)listener, &lfd) != 0)
+        return;
+    while ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC))
+           >= 0) {
+        c = adopt(s, listener, fd);
+        if (c != NULL)
+            c->request_due = 1;
+    }
 }
 
 /*
@@ -253,14 +296,19 @@ static void close_listeners(struct server *s)
     struct stat st;
 
     if (s->unix_open) {
-        uv_close((uv_handle_t *)&s->unix_listener, NULL);
-        s->unix_open = 0;
-        /* remove the socket file only if it is still the one we made */
+        /* remove the socket file only if it is still the one we made:
+         * then nobody connects any more, and what is waiting is taken */
         if (stat(s->cfg.listen, &st) == 0 && st.st_dev == s->unix_dev
             && st.st_ino == s->unix_ino)
             unlink(s->cfg.listen);
+        if (s->draining)
+            accept_backlog(s, (uv_stream_t *)&s->unix_listener);
+        uv_close((uv_handle_t *)&s->unix_listener, NULL);
+        s->unix_open = 0;
     }
     if (s->tcp_open) {
+        if (s->draining)
+            accept_backlog(s, (uv_stream_t *)&s->tcp_listener);
         uv_close((uv_handle_t *)&s->tcp_listener, NULL);
         s->tcp_open = 0;
     }
@@ -342,7 +390,7 @@ int server_start(struct server *s, uv_loop_t *loop, const struct config *cfg,
         return -1;
     }
     if (uid_range_check(cfg->sandbox_uid_first, cfg->sandbox_uid_count,
-                        err, errlen) < 0
+                        cfg->sandbox_uids_owner, err, errlen) < 0
         || uid_range_lock(cfg->sandbox_uid_first, cfg->sandbox_uid_count,
                           err, errlen) < 0)
         return -1;
@@ -376,7 +424,8 @@ int server_start(struct server *s, uv_loop_t *loop, const struct config *cfg,
     }
     /* only once the socket is ours: a second executor changes nothing */
     if (cgroups_init(&s->sandboxes.cgroups, cfg->cgroup_root,
-                     cfg->cgroup_name, err, errlen) < 0) {
+                     cfg->cgroup_name, cfg->cgroup_delegated, err,
+                     errlen) < 0) {
         close_listeners(s);
         return -1;
     }
@@ -452,9 +501,11 @@ int server_reconfigure(struct server *s, const struct config *cfg,
         || strcmp(cfg->state_dir, s->cfg.state_dir) != 0
         || strcmp(cfg->cgroup_root, s->cfg.cgroup_root) != 0
         || strcmp(cfg->cgroup_name, s->cfg.cgroup_name) != 0
+        || cfg->cgroup_delegated != s->cfg.cgroup_delegated
         || strcmp(cfg->bwrap, s->cfg.bwrap) != 0
         || cfg->sandbox_uid_first != s->cfg.sandbox_uid_first
-        || cfg->sandbox_uid_count != s->cfg.sandbox_uid_count) {
+        || cfg->sandbox_uid_count != s->cfg.sandbox_uid_count
+        || strcmp(cfg->sandbox_uids_owner, s->cfg.sandbox_uids_owner) != 0) {
         errf_append(err, errlen, "%sdirectories, cgroups, bwrap and "
                     "sandbox ids change only on restart", kept ? "; " : "");
         kept = 1;
@@ -477,7 +528,7 @@ void server_drain(struct server *s, void (*on_drained)(struct server *s))
          * another executor: closed unread, it would be reset under a call
          * nginx had already sent */
         if (c->state == HTTP_CONN_READING && !c->rp.started
-            && !http_conn_has_input(c))
+            && !c->request_due && !http_conn_has_input(c))
             http_conn_close(c);
     }
     if (s->nconns == 0 && s->on_drained != NULL)
