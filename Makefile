@@ -51,7 +51,7 @@ EXECUTOR_PURE := common/errf.c common/route_def.c common/ulid.c \
                  $(addprefix executor/hot/,hot_request.c http_response.c \
                      json_format.c stream_format.c) \
                  $(addprefix executor/sandbox/,sandbox_args.c \
-                     sandbox_proto.c) \
+                     sandbox_proto.c cgroup_self.c) \
                  $(addprefix executor/image/,oci.c layer_path.c \
                      unpack_limits.c image_lru.c registry_auth.c) \
                  executor/async/async_message.c
@@ -70,7 +70,7 @@ FUZZERS       := $(patsubst fuzz/%.c,build/fuzz/%,$(wildcard fuzz/*_fuzz.c))
 FUZZ_SECONDS  ?= 60
 
 .PHONY: all module executor unit test test-cluster soak deps quickstart stop \
-        status clean \
+        status clean deb \
         fuzz fuzz-run bench
 
 all: module executor unit
@@ -85,7 +85,9 @@ $(B)/nginx/objs/Makefile: config $(NGX_SRC)/conf_flags
 	rm -rf $(B)/nginx
 	mkdir -p $(B)
 	cp -r $(NGX_SRC) $(B)/nginx
-	cd $(B)/nginx && bash -c '. ./conf_flags && ./configure \
+	@# configure would take the executor's CFLAGS from the environment
+	cd $(B)/nginx && env -u CFLAGS -u CPPFLAGS -u LDFLAGS \
+	    bash -c '. ./conf_flags && ./configure \
 	    "$${NGX_CONF_FLAGS[@]}" \
 	    --with-cc-opt="$(NGX_CC_OPT)" --with-ld-opt="$(NGX_LD_OPT)" \
 	    --add-dynamic-module=$(CURDIR)' > configure.log 2>&1 \
@@ -175,7 +177,7 @@ bench: deps all
 # system suites go there too.
 # prove --timer prints each file's time: README.md, "Tests", has the budget.
 ONCE_TESTS := t/02-schema-migrate.t t/04-stack.t t/05-fuzz-smoke.t \
-              t/06-harness.t t/22-layers.t
+              t/06-harness.t t/22-layers.t t/25-packages.t
 TESTS      := $(sort $(wildcard t/*.t))
 ifneq ($(SANITIZE),)
 TESTS      := $(filter-out $(ONCE_TESTS),$(TESTS))
@@ -203,6 +205,19 @@ soak: deps all
 	FUNCTIONS_BUILD=$(CURDIR)/$(B) scripts/cluster exec client \
 	    prove -v t/soak/cluster-soak.t; rc=$$?; \
 	    [ -n "$$FUNCTIONS_CLUSTER_KEEP" ] || scripts/cluster down; exit $$rc
+
+# Debian packages (debian/): libnginx-mod-http-functions, functions-executor
+# and functions-tools, built by debhelper from build/package into
+# build/deb (README.md, "Install on a host").
+deb: deps
+	dpkg-checkbuilddeps
+	rm -rf build/deb build/package
+	mkdir -p build/deb
+	debian/rules clean
+	debian/rules build
+	fakeroot debian/rules binary DESTDIR=$(CURDIR)/build/deb
+	debian/rules clean
+	ls -l build/deb
 
 quickstart: deps all
 	scripts/stack start

@@ -250,4 +250,17 @@ subtest 'bad configurations are refused at start' => sub {
     like($out, qr/must have 16 to 511 bytes/, 'a secret that is too short');
 };
 
+subtest 'sandbox_uids_owner: only a system user without a login' => sub {
+    # whoever owns subordinate ids may map them: a login user, root or a
+    # name that is nobody's cannot hold the reservation (the positive
+    # case, the package's functions-sandbox, is in t/25-packages.t)
+    for my $case ([ 'root', qr/must be a system user/ ],
+                  [ 'nobody', qr/must be a system user/ ],
+                  [ 'no-such-user-here', qr/is no user of this host/ ]) {
+        my $e = eval { executor_start(sandbox_uids_owner => $case->[0]) };
+        ok(!$e, "$case->[0] is refused at start");
+        like($@, $case->[1], '  saying why');
+    }
+};
+
 done_testing();

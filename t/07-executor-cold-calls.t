@@ -473,4 +473,58 @@ ok(wait_until(5, \&no_function_left), 'no function process is left');
 ok($ex->sandbox_groups > 0, 'idle sandboxes wait for the next calls');
 is($ex->stop, 0, 'the executor stops cleanly');
 ok(!$ex->sandbox_groups, 'and leaves no sandbox cgroup behind');
+subtest 'cgroup_delegated: sandbox groups below the executor\'s own group' => sub {
+    # the group a service manager would give the executor (systemd's
+    # Delegate=yes), made here in each hierarchy the executor uses
+    my $v2 = -e '/sys/fs/cgroup/cgroup.controllers';
+    my @tops = $v2 ? ('/sys/fs/cgroup')
+             : grep { -d } map { "/sys/fs/cgroup/$_" } qw(memory pids cpu);
+    my @own = map { "$_/functions/test-$$-delegated" } @tops;
+    for my $g (@own) { mkdir("$_") for ($g =~ s{/[^/]+$}{}r, $g) }
+    my $d = executor_start(cgroup_delegated => 'yes', cgroup_name => 'sandboxes',
+                           join_cgroups => [ map { "$_/cgroup.procs" } @own ]);
+    my $img = FnImage::build($d->dir . '/images/slow', tag => 'v1',
+        config => { Cmd => ['/bin/sh', '-c', 'sleep 2; echo done'] },
+        layers => [ FnImage::busybox_layer() ]);
+    my $pid = fork // die;
+    if ($pid == 0) {
+        my $r = unix_request($d->socket, 'POST', '/call',
+            headers => { 'Fn-Call-Id' => call_id(), 'Fn-Method' => 'POST',
+                         'Fn-Request-Url' => 'http://x/r/demo/slow',
+                         'Fn-Route' => $json->encode({ app => 'demo',
+                             path => '/slow', image => 'oci:slow:v1' }) },
+            timeout => 30);
+        spew($d->dir . '/slow', $r->{status});
+        POSIX::_exit(0);
+    }
+    my %seen;
+    wait_until(20, sub {
+        for my $g (@own) {
+            for my $procs (glob("$g/sandboxes/*/cgroup.procs")) {
+                $seen{$g}++ if (FnTest::slurp($procs) // '') =~ /\d/;
+            }
+        }
+        return waitpid($pid, POSIX::WNOHANG()) == $pid;
+    });
+    is(FnTest::slurp($d->dir . '/slow'), 200, 'a call runs');
+    is(scalar(keys %seen), scalar(@own), 'its sandbox ran in a group below '
+       . 'the executor\'s own, in each hierarchy (' . join(', ', @tops) . ')');
+    if ($v2) {
+        like(FnTest::slurp("$own[0]/executor/cgroup.procs") // '',
+             qr/^${\ $d->pid }$/m, 'v2: the executor moved itself into a leaf');
+    }
+    ok(!-e "$_/sandboxes", "nothing was made at the top of $_") for @tops;
+    $d->stop('TERM', 10);
+    for my $g (@own) {
+        rmdir for (glob("$g/sandboxes/*/"), "$g/sandboxes", "$g/executor", $g);
+        ok(!-e $g, "$g is removed once the executor is gone");
+    }
+
+    # one whose own group is not given: refused at start, saying why
+    my $bad = eval { executor_start(cgroup_delegated => 'yes',
+                                    cgroup_name => 'executor/x') };
+    like($@, qr/cgroup_name may not start with \\?"executor/,
+         'a cgroup_name on the executor\'s own leaf is refused');
+};
+
 done_testing();

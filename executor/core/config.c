@@ -286,6 +286,22 @@ static int set_abs_path(char *dst, size_t size, const char *value)
     return set_string(dst, size, value);
 }
 
+/* A user name as the shadow tools take it (an empty one: none). */
+static int set_user_name(char *dst, size_t size, const char *value)
+{
+    const char *p;
+
+    if (value[0] != '\0' && !islower((unsigned char)value[0])
+        && value[0] != '_')
+        return -1;
+    for (p = value; *p; p++) {
+        if (!islower((unsigned char)*p) && !isdigit((unsigned char)*p)
+            && !strchr("_.-", *p))
+            return -1;
+    }
+    return set_string(dst, size, value);
+}
+
 static int set_cgroup_name(char *dst, size_t size, const char *value)
 {
     const char *p;
@@ -336,6 +352,11 @@ static int apply_function_key(struct config *cfg, const char *key,
         return set_id_range(&cfg->sandbox_uid_first, &cfg->sandbox_uid_count,
                             value);
     }
+    if (strcmp(key, "sandbox_uids_owner") == 0) {
+        *expect = "a user name: [a-z_][a-z0-9_.-]*, up to 32 characters";
+        return set_user_name(cfg->sandbox_uids_owner,
+                             sizeof(cfg->sandbox_uids_owner), value);
+    }
     if (strcmp(key, "sandbox_uid") == 0 || strcmp(key, "sandbox_gid") == 0) {
         *expect = "nothing: every sandbox has a uid of its own now; set "
                   "the range \"sandbox_uids\" instead";
@@ -344,6 +365,10 @@ static int apply_function_key(struct config *cfg, const char *key,
     if (strcmp(key, "allow_network") == 0) {
         *expect = "yes or no";
         return set_bool(&cfg->allow_network, value);
+    }
+    if (strcmp(key, "cgroup_delegated") == 0) {
+        *expect = "yes or no";
+        return set_bool(&cfg->cgroup_delegated, value);
     }
     if (strcmp(key, "max_response_body") == 0) {
         *expect = "a size up to 1g";

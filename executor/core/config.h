@@ -39,6 +39,8 @@ struct config {
     char sandbox_helper[CONFIG_PATH_MAX];   /* "": beside the executor */
     char cgroup_root[CONFIG_PATH_MAX];
     char cgroup_name[128];              /* our directory below the root */
+    int cgroup_delegated;               /* ... below our own group */
+    char sandbox_uids_owner[33];        /* its /etc/subuid reservation */
     uint32_t sandbox_uid_first;         /* host uids (and gids) of the */
     uint32_t sandbox_uid_count;         /* sandboxes: one each */
     int allow_network;

@@ -2,6 +2,7 @@
  * cgroups for sandboxes.
  */
 #include "cgroup.h"
+#include "cgroup_self.h"
 #include "errf.h"
 #include "ulid.h"
 
@@ -124,37 +125,121 @@ static void remove_children(const char *dir, int v2)
     closedir(dp);
 }
 
+/* Whether the space-separated list holds word ("cpu" is not "cpuset"). */
+static int has_word(const char *list, const char *word)
+{
+    size_t n = strlen(word);
+    const char *p = list;
+
+    while ((p = strstr(p, word)) != NULL) {
+        if ((p == list || p[-1] == ' ')
+            && (p[n] == '\0' || p[n] == ' ' || p[n] == '\n'))
+            return 1;
+        p += n;
+    }
+    return 0;
+}
+
+/*
+ * Where a hierarchy's groups of ours go: dir itself, or with delegated,
+ * the executor's own group in it (controller NULL: the unified one).
+ */
+static int group_root(const char *dir, int delegated, const char *self,
+                      const char *controller, char *out, size_t size,
+                      char *err, size_t errlen)
+{
+    char rel[CGROUP_PATH_MAX];
+
+    if (!delegated) {
+        snprintf(out, size, "%s", dir);
+        return 0;
+    }
+    if (cgroup_self_path(self, controller, rel, sizeof(rel)) < 0)
+        return errf(err, errlen, "cgroup_delegated: /proc/self/cgroup "
+                    "names no %s%s group of the executor", controller
+                    ? controller : "unified", controller ? "" : " (v2)");
+    if ((size_t)snprintf(out, size, "%s%s", dir,
+                         strcmp(rel, "/") == 0 ? "" : rel) >= size)
+        return errf(err, errlen, "cgroup path too long: %s%s", dir, rel);
+    return 0;
+}
+
+/* Delegated v2: the executor leaves its group for a leaf below it. */
+static int move_self(const char *own, char *err, size_t errlen)
+{
+    char leaf[CGROUP_PATH_MAX], pid[32];
+
+    if ((size_t)snprintf(leaf, sizeof(leaf), "%s/" CGROUP_SELF_LEAF, own)
+        >= sizeof(leaf))
+        return errf(err, errlen, "cgroup path too long: %s", own);
+    snprintf(pid, sizeof(pid), "%ld", (long)getpid());
+    if ((mkdir(leaf, 0755) < 0 && errno != EEXIST)
+        || write_file(leaf, "cgroup.procs", pid) < 0)
+        return errf(err, errlen, "cgroup_delegated: cannot move the "
+                    "executor into %s: %s", leaf, strerror(errno));
+    return 0;
+}
+
 int cgroups_init(struct cgroups *cg, const char *root, const char *base,
-                 char *err, size_t errlen)
+                 int delegated, char *err, size_t errlen)
 {
     static const char *const v1[] = { "memory", "pids", "cpu" };
-    char path[CGROUP_PATH_MAX];
+    char path[CGROUP_PATH_MAX], top[CGROUP_PATH_MAX], self[4096] = "";
     int i;
 
     memset(cg, 0, sizeof(*cg));
     snprintf(cg->root, sizeof(cg->root), "%s", root);
+    if (delegated) {
+        size_t n = 0;
+        FILE *f = fopen("/proc/self/cgroup", "re");
+
+        if (f != NULL) {
+            n = fread(self, 1, sizeof(self) - 1, f);
+            fclose(f);
+        }
+        self[n] = '\0';
+        /* a cut line could name a group above ours */
+        if (n == sizeof(self) - 1)
+            return errf(err, errlen, "cgroup_delegated: /proc/self/cgroup "
+                        "is longer than %zu bytes", sizeof(self) - 1);
+        if (strncmp(base, CGROUP_SELF_LEAF, sizeof(CGROUP_SELF_LEAF) - 1)
+            == 0 && (base[sizeof(CGROUP_SELF_LEAF) - 1] == '\0'
+                     || base[sizeof(CGROUP_SELF_LEAF) - 1] == '/'))
+            return errf(err, errlen, "cgroup_delegated: cgroup_name may "
+                        "not start with \"" CGROUP_SELF_LEAF "\", where "
+                        "the executor itself goes");
+    }
     cg->v2 = exists(root, "cgroup.controllers");
     if (cg->v2) {
         char controllers[256] = "";
         FILE *f;
 
-        snprintf(path, sizeof(path), "%s/cgroup.controllers", root);
+        /* the controllers our own group may give (delegated), or the
+         * root's */
+        if (group_root(root, delegated, self, NULL, top, sizeof(top), err,
+                       errlen) < 0)
+            return -1;
+        if ((size_t)snprintf(path, sizeof(path), "%s/cgroup.controllers",
+                             top) >= sizeof(path))
+            return errf(err, errlen, "cgroup path too long: %s", top);
         f = fopen(path, "re");
         if (f != NULL) {
             if (fgets(controllers, sizeof(controllers), f) == NULL)
                 controllers[0] = '\0';
             fclose(f);
         }
-        if (strstr(controllers, "memory") == NULL
-            || strstr(controllers, "pids") == NULL)
+        if (!has_word(controllers, "memory")
+            || !has_word(controllers, "pids"))
             return errf(err, errlen, "cgroup v2 at %s lacks the memory or "
-                        "pids controller", root);
-        cg->have_cpu = strstr(controllers, "cpu") != NULL;
-        if (make_dirs(root, base, cg->own[0], sizeof(cg->own[0]),
+                        "pids controller", top);
+        cg->have_cpu = has_word(controllers, "cpu");
+        if (delegated && move_self(top, err, errlen) < 0)
+            return -1;
+        if (make_dirs(top, base, cg->own[0], sizeof(cg->own[0]),
                       cg->have_cpu ? "+memory +pids +cpu"
                                    : "+memory +pids") < 0)
             return errf(err, errlen, "cannot create %s/%s with the memory "
-                        "and pids controllers: %s", root, base,
+                        "and pids controllers: %s", top, base,
                         strerror(errno));
         cg->ndirs = 1;
     } else {
@@ -168,9 +253,12 @@ int cgroups_init(struct cgroups *cg, const char *root, const char *base,
                 return errf(err, errlen, "no cgroup v1 %s hierarchy at %s",
                             v1[i], ctrl);
             }
-            if (make_dirs(ctrl, base, cg->own[i], sizeof(cg->own[i]), NULL)
+            if (group_root(ctrl, delegated, self, v1[i], top, sizeof(top),
+                           err, errlen) < 0)
+                return -1;
+            if (make_dirs(top, base, cg->own[i], sizeof(cg->own[i]), NULL)
                 < 0)
-                return errf(err, errlen, "cannot create %s/%s: %s", ctrl,
+                return errf(err, errlen, "cannot create %s/%s: %s", top,
                             base, strerror(errno));
             cg->ndirs = i + 1;
         }

@@ -11,6 +11,7 @@
 
 #define CGROUP_PATH_MAX 512
 #define CGROUP_MAX_DIRS 3           /* v1: memory, pids, cpu */
+#define CGROUP_SELF_LEAF "executor" /* delegated v2: the executor's own */
 
 struct cgroups {
     int v2;
@@ -36,9 +37,14 @@ struct cgroup {
  * Finds the hierarchy under root, creates our directory base/name in it
  * (base may hold several parts, e.g. "functions/executor-1") and removes
  * what an earlier run of ours left there.  0, or -1 with err.
+ *
+ * delegated: base is taken below the executor's own cgroup (as systemd's
+ * Delegate=yes gives a service one), not below root.  With v2, whose
+ * groups with controllers for their children may hold no process, the
+ * executor first moves itself into the leaf CGROUP_SELF_LEAF there.
  */
 int cgroups_init(struct cgroups *cg, const char *root, const char *base,
-                 char *err, size_t errlen);
+                 int delegated, char *err, size_t errlen);
 
 /* Removes every group of ours and our own directories (at exit). */
 void cgroups_fini(struct cgroups *cg);

@@ -21,7 +21,7 @@ static int overlaps(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
 
 /* "name:start:count" lines; a file that is not there holds nothing. */
 static int check_sub_file(const char *path, uint32_t first, uint32_t count,
-                          char *err, size_t errlen)
+                          const char *owner, char *err, size_t errlen)
 {
     unsigned long long start, n;
     char line[512], name[256];
@@ -32,7 +32,8 @@ static int check_sub_file(const char *path, uint32_t first, uint32_t count,
         return 0;
     while (rc == 0 && fgets(line, sizeof(line), f) != NULL) {
         if (sscanf(line, "%255[^:]:%llu:%llu", name, &start, &n) == 3
-            && overlaps(first, count, start, n))
+            && overlaps(first, count, start, n)
+            && (owner[0] == '\0' || strcmp(name, owner) != 0))
             rc = errf(err, errlen, "%s gives %s the ids %llu to %llu, which "
                       "overlap sandbox_uids", path, name, start,
                       start + n - 1);
@@ -41,12 +42,39 @@ static int check_sub_file(const char *path, uint32_t first, uint32_t count,
     return rc;
 }
 
-int uid_range_check(uint32_t first, uint32_t count, char *err,
-                    size_t errlen)
+/*
+ * The owner of a reservation must be a system user nobody logs in as:
+ * whoever owns subordinate ids may map them (newuidmap), and so reach the
+ * sandboxes' processes and files.
+ */
+static int owner_check(const char *owner, char *err, size_t errlen)
+{
+    struct passwd *pw = getpwnam(owner);
+    const char *shell, *base;
+
+    if (pw == NULL)
+        return errf(err, errlen, "sandbox_uids_owner %s is no user of this "
+                    "host", owner);
+    shell = pw->pw_shell != NULL ? pw->pw_shell : "";
+    base = strrchr(shell, '/') != NULL ? strrchr(shell, '/') + 1 : shell;
+    if (pw->pw_uid == 0 || pw->pw_uid >= 1000
+        || (strcmp(base, "nologin") != 0 && strcmp(base, "false") != 0))
+        return errf(err, errlen, "sandbox_uids_owner %s must be a system "
+                    "user (uid 1 to 999) whose shell is nologin or false: "
+                    "it could map the ids its subordinate ranges give it",
+                    owner);
+    return 0;
+}
+
+int uid_range_check(uint32_t first, uint32_t count, const char *owner,
+                    char *err, size_t errlen)
 {
     struct passwd *pw;
     struct group *gr;
     int rc = 0;
+
+    if (owner[0] != '\0' && owner_check(owner, err, errlen) < 0)
+        return -1;
 
     setpwent();
     while (rc == 0 && (pw = getpwent()) != NULL) {
@@ -65,9 +93,9 @@ int uid_range_check(uint32_t first, uint32_t count, char *err,
     }
     endgrent();
     if (rc == 0)
-        rc = check_sub_file("/etc/subuid", first, count, err, errlen);
+        rc = check_sub_file("/etc/subuid", first, count, owner, err, errlen);
     if (rc == 0)
-        rc = check_sub_file("/etc/subgid", first, count, err, errlen);
+        rc = check_sub_file("/etc/subgid", first, count, owner, err, errlen);
     return rc;
 }
 

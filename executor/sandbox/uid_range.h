@@ -20,11 +20,12 @@ struct uid_range {
 
 /*
  * Checks that no user or group of the host (the password and group
- * databases, /etc/subuid and /etc/subgid) has an id in the range.  0, or
- * -1 with err naming the first one found.
+ * databases, /etc/subuid and /etc/subgid) has an id in the range.  The
+ * subordinate ranges of owner (when not empty) are where the range is
+ * reserved, not a conflict.  0, or -1 with err naming the first one found.
  */
-int uid_range_check(uint32_t first, uint32_t count, char *err,
-                    size_t errlen);
+int uid_range_check(uint32_t first, uint32_t count, const char *owner,
+                    char *err, size_t errlen);
 
 /*
  * Claims the range for this process among the executors of the host (a

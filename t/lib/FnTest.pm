@@ -391,6 +391,9 @@ sub executor_start {
     make_path($dir, "$dir/images");
     chmod 0755, $dir;
     my $conf = "$dir/executor.conf";
+    # cgroup.procs files the executor is put in before it starts (as a
+    # service manager puts a service in its group)
+    my $join = delete $o{join_cgroups} // [];
     spew($conf, executor_conf(dir => $dir, %o));
     watch_log("executor $n log", "$dir/executor.log");
     watch_log("executor $n stderr", "$dir/executor.stderr");
@@ -400,7 +403,22 @@ sub executor_start {
         while (my ($k, $v) = splice(@env, 0, 2)) { $ENV{$k} = $v }
         open(STDERR, '>>', "$dir/executor.stderr");
         open(STDOUT, '>>', "$dir/executor.stderr");
-        exec(build_dir() . '/functions-executor', '-c', $conf)
+        my @cmd = (build_dir() . '/functions-executor', '-c', $conf);
+        # FUNCTIONS_EXECUTOR_CAPS: the capabilities the executor may keep,
+        # as the packaged unit's CapabilityBoundingSet names them, to run
+        # a suite under that set (no new privileges either)
+        if (my $caps = $ENV{FUNCTIONS_EXECUTOR_CAPS}) {
+            my $set = join(',', '-all', map { '+' . lc(s/^CAP_//r) }
+                                        split ' ', $caps);
+            unshift @cmd, 'setpriv', "--bounding-set=$set",
+                          '--no-new-privs';
+        }
+        for my $procs (@$join) {
+            open(my $f, '>', $procs) or POSIX::_exit(126);
+            print $f "$$\n";
+            close($f) or POSIX::_exit(126);
+        }
+        exec(@cmd)
             or POSIX::_exit(127);
     }
     my $self = bless { pid => $pid, dir => $dir, conf => $conf,

@@ -28,6 +28,8 @@ static void test_defaults_and_values(void)
         "image_dir = /var/lib/functions/images\n"
         "state_dir = /var/lib/functions/state\n"
         "cgroup_name = functions/a\n"
+        "cgroup_delegated = yes\n"
+        "sandbox_uids_owner = functions-sandbox\n"
         "log_retention = 2h\n"
         "pids_max = 100\n"
         "allow_network = no\n"
@@ -46,6 +48,8 @@ static void test_defaults_and_values(void)
     is_int(cfg.read_timeout_ms, 120000, "read_timeout in minutes");
     is_str(cfg.image_dir, "/var/lib/functions/images", "image_dir");
     is_str(cfg.cgroup_name, "functions/a", "cgroup_name");
+    is_int(cfg.cgroup_delegated, 1, "cgroup_delegated");
+    is_str(cfg.sandbox_uids_owner, "functions-sandbox", "sandbox_uids_owner");
     is_int(cfg.log_retention_ms, 2 * 3600 * 1000, "log_retention in hours");
     is_int(cfg.pids_max, 100, "pids_max");
     is_int(config_validate(&cfg, err, sizeof(err)), 0, "it validates");
@@ -83,6 +87,14 @@ static void test_rejections(void)
         { "listen_tcp = 127.0.0.1:70000\n",
           "line 1: invalid listen_tcp \"127.0.0.1:70000\", expected "
           "host:port" },
+        { "cgroup_delegated = maybe\n",
+          "line 1: invalid cgroup_delegated \"maybe\", expected yes or no" },
+        { "sandbox_uids_owner = Root\n",
+          "line 1: invalid sandbox_uids_owner \"Root\", expected a user "
+          "name: [a-z_][a-z0-9_.-]*, up to 32 characters" },
+        { "sandbox_uids_owner = a:b\n",
+          "line 1: invalid sandbox_uids_owner \"a:b\", expected a user "
+          "name: [a-z_][a-z0-9_.-]*, up to 32 characters" },
         { "log_level = loud\n",
           "line 1: invalid log_level \"loud\", expected debug, info, warn "
           "or error" },
