@@ -114,7 +114,7 @@ HELPER_SRCS := $(HELPER_ONLY) executor/sandbox/sandbox_proto.c
 $(B)/functions-sandbox-helper: $(HELPER_SRCS) executor/sandbox/sandbox_init.h \
                                executor/sandbox/sandbox_proto.h
 	@mkdir -p $(dir $@)
-	$(CC) -std=gnu11 -D_GNU_SOURCE -O2 -D_FORTIFY_SOURCE=2 \
+	$(CC) -std=gnu11 -D_GNU_SOURCE -g -O2 -D_FORTIFY_SOURCE=2 \
 	    -fstack-protector-strong $(WARN) -static -o $@ $(HELPER_SRCS)
 
 $(B)/functions-executor: $(patsubst %.c,$(B)/%.o,$(EXECUTOR_SRCS))
