@@ -142,6 +142,15 @@ subtest 'SIGHUP: a bad configuration is refused, the old one kept' => sub {
        'a good configuration is taken');
     is(unix_request($ex->socket, 'POST', '/health', body => 'x' x 2000)
            ->{status}, 405, 'with its new body limit');
+    # async and database settings are not reread: a reload says so
+    my $now = slurp($ex->conf);
+    spew($ex->conf, $now . "async_retries = 7\n");
+    kill 'HUP', $ex->pid;
+    ok(wait_until(5, sub { $ex->log =~ /reloaded in part/ }),
+       'a changed async setting is not taken');
+    like($ex->log, qr/async \(amqp_\*, async_\*\) and database \(mysql_\*\) settings change only on restart/,
+         '  saying a restart takes it');
+    spew($ex->conf, $now);
 };
 
 subtest 'a second executor does not steal a live socket' => sub {

@@ -510,6 +510,22 @@ int server_reconfigure(struct server *s, const struct config *cfg,
                     "sandbox ids change only on restart", kept ? "; " : "");
         kept = 1;
     }
+    if (strcmp(cfg->amqp_url, s->cfg.amqp_url) != 0
+        || strcmp(cfg->amqp_exchange, s->cfg.amqp_exchange) != 0
+        || strcmp(cfg->amqp_queue, s->cfg.amqp_queue) != 0
+        || cfg->amqp_quorum != s->cfg.amqp_quorum
+        || cfg->async_slots != s->cfg.async_slots
+        || cfg->async_retries != s->cfg.async_retries
+        || cfg->async_retry_delay_ms != s->cfg.async_retry_delay_ms
+        || strcmp(cfg->mysql_server, s->cfg.mysql_server) != 0
+        || strcmp(cfg->mysql_user, s->cfg.mysql_user) != 0
+        || strcmp(cfg->mysql_password_file, s->cfg.mysql_password_file) != 0
+        || strcmp(cfg->mysql_database, s->cfg.mysql_database) != 0) {
+        errf_append(err, errlen, "%sasync (amqp_*, async_*) and database "
+                    "(mysql_*) settings change only on restart",
+                    kept ? "; " : "");
+        kept = 1;
+    }
     return kept;
 }
 
