@@ -476,13 +476,11 @@ ok(!$ex->sandbox_groups, 'and leaves no sandbox cgroup behind');
 subtest 'cgroup_delegated: sandbox groups below the executor\'s own group' => sub {
     # the group a service manager would give the executor (systemd's
     # Delegate=yes), made here in each hierarchy the executor uses
-    my $v2 = -e '/sys/fs/cgroup/cgroup.controllers';
-    my @tops = $v2 ? ('/sys/fs/cgroup')
-             : grep { -d } map { "/sys/fs/cgroup/$_" } qw(memory pids cpu);
-    my @own = map { "$_/functions/test-$$-delegated" } @tops;
-    for my $g (@own) { mkdir("$_") for ($g =~ s{/[^/]+$}{}r, $g) }
+    my @own = FnTest::own_cgroups("test-$$-delegated");
+    my @tops = map { s{/functions/[^/]+$}{}r } @own;
+    my $v2 = $tops[0] eq '/sys/fs/cgroup';
     my $d = executor_start(cgroup_delegated => 'yes', cgroup_name => 'sandboxes',
-                           join_cgroups => [ map { "$_/cgroup.procs" } @own ]);
+                           join_cgroups => \@own);
     my $img = FnImage::build($d->dir . '/images/slow', tag => 'v1',
         config => { Cmd => ['/bin/sh', '-c', 'sleep 2; echo done'] },
         layers => [ FnImage::busybox_layer() ]);

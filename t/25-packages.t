@@ -107,26 +107,16 @@ note("systemd-analyze security:\n$out");
 # ------------------------------------------------------ the executor runs
 
 # what the unit's Delegate=yes gives: a group of the service's own
-my $v2 = -e '/sys/fs/cgroup/cgroup.controllers';
-@groups = map { "$_/functions/test-$$-package" }
-          $v2 ? ('/sys/fs/cgroup')
-              : grep { -d } map { "/sys/fs/cgroup/$_" } qw(memory pids cpu);
-for my $g (@groups) { mkdir for ($g =~ s{/[^/]+$}{}r, $g) }
+@groups = FnTest::own_cgroups("test-$$-package");
 my ($caps) = slurp($unit) =~ /^CapabilityBoundingSet=(.*)$/m;
-my $bounding = join(',', '-all', map { '+' . lc(s/^CAP_//r) } split ' ', $caps);
 
 my $pid = fork // die;
 if ($pid == 0) {
     open(STDOUT, '>', "$tmp/executor.out");
     open(STDERR, '>&', \*STDOUT);
-    for my $g (@groups) {
-        open(my $f, '>', "$g/cgroup.procs") or POSIX::_exit(126);
-        print $f "$$\n";
-        close $f;
-    }
-    exec('setpriv', "--bounding-set=$bounding", '--no-new-privs',
-         '/usr/sbin/functions-executor', '-c', '/etc/functions/executor.conf')
-        or POSIX::_exit(127);
+    FnTest::exec_confined([ '/usr/sbin/functions-executor',
+                            '-c', '/etc/functions/executor.conf' ],
+                          caps => $caps, cgroups => \@groups);
 }
 $executor = $pid;
 ok(wait_until(20, sub { -S '/run/functions/executor.sock' }),

@@ -286,7 +286,7 @@ static int set_abs_path(char *dst, size_t size, const char *value)
     return set_string(dst, size, value);
 }
 
-/* A user name as the shadow tools take it (an empty one: none). */
+/* A user name as the shadow tools take it. */
 static int set_user_name(char *dst, size_t size, const char *value)
 {
     const char *p;

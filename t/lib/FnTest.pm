@@ -34,6 +34,7 @@ our @EXPORT_OK = qw(
     jwt_hs256 registry_start
     queue_depths
     http_request unix_request wait_until slurp spew
+    exec_confined own_cgroups
     sanitizer_findings
 );
 
@@ -383,6 +384,38 @@ sub sandbox_uids {
     return "$first-" . ($first + 511);
 }
 
+# In a child process: joins the cgroup directories of cgroups (as a
+# service manager puts a service in its group), keeps only the
+# capabilities caps names ("CAP_SETUID CAP_KILL ...", as a unit's
+# CapabilityBoundingSet; no new privileges either), and execs cmd.
+sub exec_confined {
+    my ($cmd, %o) = @_;
+    my @cmd = @$cmd;
+    for my $g (@{ $o{cgroups} // [] }) {
+        open(my $f, '>', "$g/cgroup.procs") or POSIX::_exit(126);
+        print $f "$$\n";
+        close($f) or POSIX::_exit(126);
+    }
+    if ($o{caps}) {
+        my $set = join(',', '-all', map { '+' . lc(s/^CAP_//r) }
+                                    split ' ', $o{caps});
+        unshift @cmd, 'setpriv', "--bounding-set=$set", '--no-new-privs';
+    }
+    exec(@cmd) or POSIX::_exit(127);
+}
+
+# A cgroup directory of its own, functions/<name>, in each hierarchy an
+# executor uses (v2, or v1 memory, pids and cpu), made: what systemd's
+# Delegate=yes gives a service.  Returns the directories.
+sub own_cgroups {
+    my ($name) = @_;
+    my @tops = -e '/sys/fs/cgroup/cgroup.controllers' ? ('/sys/fs/cgroup')
+             : grep { -d } map { "/sys/fs/cgroup/$_" } qw(memory pids cpu);
+    my @own = map { "$_/functions/$name" } @tops;
+    for my $g (@own) { mkdir for ($g =~ s{/[^/]+$}{}r, $g) }
+    return @own;
+}
+
 # Starts an executor; returns an object with socket, pid, log, stop().
 sub executor_start {
     my (%o) = @_;
@@ -391,8 +424,7 @@ sub executor_start {
     make_path($dir, "$dir/images");
     chmod 0755, $dir;
     my $conf = "$dir/executor.conf";
-    # cgroup.procs files the executor is put in before it starts (as a
-    # service manager puts a service in its group)
+    # cgroup directories the executor is put in before it starts
     my $join = delete $o{join_cgroups} // [];
     spew($conf, executor_conf(dir => $dir, %o));
     watch_log("executor $n log", "$dir/executor.log");
@@ -403,23 +435,11 @@ sub executor_start {
         while (my ($k, $v) = splice(@env, 0, 2)) { $ENV{$k} = $v }
         open(STDERR, '>>', "$dir/executor.stderr");
         open(STDOUT, '>>', "$dir/executor.stderr");
-        my @cmd = (build_dir() . '/functions-executor', '-c', $conf);
-        # FUNCTIONS_EXECUTOR_CAPS: the capabilities the executor may keep,
-        # as the packaged unit's CapabilityBoundingSet names them, to run
-        # a suite under that set (no new privileges either)
-        if (my $caps = $ENV{FUNCTIONS_EXECUTOR_CAPS}) {
-            my $set = join(',', '-all', map { '+' . lc(s/^CAP_//r) }
-                                        split ' ', $caps);
-            unshift @cmd, 'setpriv', "--bounding-set=$set",
-                          '--no-new-privs';
-        }
-        for my $procs (@$join) {
-            open(my $f, '>', $procs) or POSIX::_exit(126);
-            print $f "$$\n";
-            close($f) or POSIX::_exit(126);
-        }
-        exec(@cmd)
-            or POSIX::_exit(127);
+        # FUNCTIONS_EXECUTOR_CAPS: run a suite with every executor under
+        # that bounding set (as the packaged unit's)
+        exec_confined([ build_dir() . '/functions-executor', '-c', $conf ],
+                      caps => $ENV{FUNCTIONS_EXECUTOR_CAPS},
+                      cgroups => $join);
     }
     my $self = bless { pid => $pid, dir => $dir, conf => $conf,
                        socket => $o{listen} // "$dir/executor.sock",
