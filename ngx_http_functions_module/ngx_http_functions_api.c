@@ -19,6 +19,7 @@
 
 #include "ngx_http_functions_api.h"
 #include "ngx_http_functions_conf_file.h"
+#include "ngx_http_functions_headers.h"
 #include "ngx_http_functions_ctx.h"
 #include "ngx_http_functions_jwt.h"
 #include "ngx_http_functions_log.h"
@@ -326,7 +327,6 @@ ngx_http_functions_api_jwt_key(ngx_conf_t *cf, ngx_command_t *cmd,
 static ngx_int_t
 ngx_http_functions_api_handler(ngx_http_request_t *r)
 {
-    u_char                            *p;
     ngx_int_t                          rc;
     ngx_str_t                          app, path;
     ngx_uint_t                         endpoint;
@@ -399,40 +399,7 @@ ngx_http_functions_api_handler(ngx_http_request_t *r)
         rc = ngx_http_functions_api_authorized(r, &reason);
 
         if (rc != NGX_OK) {
-            h = ngx_list_push(&r->headers_out.headers);
-            if (h == NULL) {
-                return NGX_HTTP_INTERNAL_SERVER_ERROR;
-            }
-
-            h->hash = 1;
-            ngx_str_set(&h->key, "WWW-Authenticate");
-
-            if (rc == NGX_DECLINED) {
-                ngx_str_set(&h->value, "Bearer realm=\"functions\"");
-                return ngx_http_functions_api_send_error(r,
-                           NGX_HTTP_UNAUTHORIZED,
-                           "this API needs \"Authorization: Bearer <token>\"");
-            }
-
-            ngx_str_set(&h->value,
-                        "Bearer realm=\"functions\", error=\"invalid_token\"");
-
-            if (reason != NULL) {
-                /* a refused JWT: why, as for route tokens */
-                p = ngx_pnalloc(r->pool, sizeof("invalid token: ")
-                                         + ngx_strlen(reason));
-                if (p == NULL) {
-                    return NGX_HTTP_INTERNAL_SERVER_ERROR;
-                }
-
-                (void) ngx_sprintf(p, "invalid token: %s%Z", reason);
-
-                return ngx_http_functions_api_send_error(r,
-                           NGX_HTTP_UNAUTHORIZED, (char *) p);
-            }
-
-            return ngx_http_functions_api_send_error(r, NGX_HTTP_UNAUTHORIZED,
-                                                     "invalid token");
+            return ngx_http_functions_api_refuse(r, rc, reason);
         }
     }
 
@@ -820,6 +787,131 @@ ngx_http_functions_api_authorized(ngx_http_request_t *r, const char **reason)
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * 401 for a request without a valid token (rc and reason as
+ * ngx_http_functions_api_authorized() gave them), with the
+ * WWW-Authenticate challenge of RFC 6750.
+ */
+
+ngx_int_t
+ngx_http_functions_api_refuse(ngx_http_request_t *r, ngx_int_t rc,
+    const char *reason)
+{
+    u_char           *p;
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "WWW-Authenticate");
+
+    if (rc == NGX_DECLINED) {
+        ngx_str_set(&h->value, "Bearer realm=\"functions\"");
+        return ngx_http_functions_api_send_error(r, NGX_HTTP_UNAUTHORIZED,
+                   "this API needs \"Authorization: Bearer <token>\"");
+    }
+
+    ngx_str_set(&h->value,
+                "Bearer realm=\"functions\", error=\"invalid_token\"");
+
+    if (reason != NULL) {
+        /* a refused JWT: why, as for route tokens */
+        p = ngx_pnalloc(r->pool, sizeof("invalid token: ")
+                                 + ngx_strlen(reason));
+        if (p == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        (void) ngx_sprintf(p, "invalid token: %s%Z", reason);
+
+        return ngx_http_functions_api_send_error(r, NGX_HTTP_UNAUTHORIZED,
+                                                 (char *) p);
+    }
+
+    return ngx_http_functions_api_send_error(r, NGX_HTTP_UNAUTHORIZED,
+                                             "invalid token");
+}
+
+
+/*
+ * functions_api_auth: a location beside the API (the console's calls of
+ * routes, its metrics) takes the API's tokens.  The request goes on
+ * without its Authorization header, so that nothing it is passed to, a
+ * function or an executor, ever sees the token; a route's own jwt_key is
+ * not asked for (any API token may read it anyway).  A preaccess handler
+ * that runs before routing's.
+ */
+
+ngx_int_t
+ngx_http_functions_api_auth_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                       rc;
+    ngx_list_t                      headers;
+    const char                     *reason;
+    ngx_table_elt_t                *h, *nh;
+    ngx_http_functions_ctx_t       *ctx;
+    ngx_http_functions_headers_t    it;
+    ngx_http_functions_loc_conf_t  *lcf;
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_functions_module);
+
+    if (!lcf->api_auth) {
+        return NGX_DECLINED;
+    }
+
+    ctx = ngx_http_functions_ctx_get(r);
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ctx->api_authorized) {
+        return NGX_DECLINED;    /* an internal redirect, or a phase again */
+    }
+
+    rc = ngx_http_functions_api_authorized(r, &reason);
+
+    if (rc != NGX_OK) {
+        ngx_http_finalize_request(r,
+            ngx_http_functions_api_refuse(r, rc, reason));
+        return NGX_DONE;
+    }
+
+    ctx->api_authorized = 1;
+
+    if (ngx_list_init(&headers, r->pool, 20, sizeof(ngx_table_elt_t))
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_http_functions_headers_start(&it, &r->headers_in.headers);
+
+    while ((h = ngx_http_functions_headers_next(&it)) != NULL) {
+
+        if (ngx_http_functions_header_is(h, "Authorization",
+                                         sizeof("Authorization") - 1))
+        {
+            continue;
+        }
+
+        nh = ngx_list_push(&headers);
+        if (nh == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        *nh = *h;
+    }
+
+    r->headers_in.headers = headers;
+    r->headers_in.authorization = NULL;
+
+    return NGX_DECLINED;
 }
 
 

@@ -30,6 +30,8 @@ static void *ngx_http_functions_create_main_conf(ngx_conf_t *cf);
 static void *ngx_http_functions_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_functions_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
+static char *ngx_http_functions_api_auth(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_http_functions_route(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_functions_image_registries(ngx_conf_t *cf,
@@ -77,6 +79,13 @@ static ngx_command_t  ngx_http_functions_commands[] = {
       ngx_http_functions_api,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
+      NULL },
+
+    { ngx_string("functions_api_auth"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_http_functions_api_auth,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_functions_loc_conf_t, api_auth),
       NULL },
 
     { ngx_string("functions_api_tokens"),
@@ -253,6 +262,7 @@ ngx_http_functions_create_loc_conf(ngx_conf_t *cf)
     lcf->jwt_require_exp = NGX_CONF_UNSET;
     lcf->jwt_max_lifetime = NGX_CONF_UNSET;
     lcf->async_credentials = NGX_CONF_UNSET;
+    lcf->api_auth = NGX_CONF_UNSET;
 
     return lcf;
 }
@@ -278,6 +288,8 @@ ngx_http_functions_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     /* queued messages sit in the broker and its dead-letter queue */
     ngx_conf_merge_value(conf->async_credentials, prev->async_credentials,
                          0);
+
+    ngx_conf_merge_value(conf->api_auth, prev->api_auth, 0);
 
     return NGX_CONF_OK;
 }
@@ -364,6 +376,30 @@ ngx_http_functions_image_registries(ngx_conf_t *cf, ngx_command_t *cmd,
 }
 
 
+/* functions_api_auth on|off: a flag; "on" anywhere installs its handler */
+
+static char *
+ngx_http_functions_api_auth(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char                            *rv;
+    ngx_http_functions_loc_conf_t   *lcf = conf;
+    ngx_http_functions_main_conf_t  *fmcf;
+
+    rv = ngx_conf_set_flag_slot(cf, cmd, conf);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    if (lcf->api_auth) {
+        fmcf = ngx_http_conf_get_module_main_conf(cf,
+                                                  ngx_http_functions_module);
+        fmcf->api_auth = 1;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
 static char *
 ngx_http_functions_route(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
@@ -423,6 +459,8 @@ ngx_http_functions_preconfiguration(ngx_conf_t *cf)
 static ngx_int_t
 ngx_http_functions_postconfiguration(ngx_conf_t *cf)
 {
+    ngx_http_handler_pt             *h;
+    ngx_http_core_main_conf_t       *cmcf;
     ngx_http_functions_main_conf_t  *fmcf;
 
     fmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_functions_module);
@@ -434,6 +472,16 @@ ngx_http_functions_postconfiguration(ngx_conf_t *cf)
                            "\"functions_route\" needs \"functions_mysql\" "
                            "and \"functions_route_cache\" in the http "
                            "block");
+        return NGX_ERROR;
+    }
+
+    if (fmcf->api_auth
+        && fmcf->api_tokens == NULL && fmcf->api_jwt_key.len == 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"functions_api_auth\" needs "
+                           "\"functions_api_tokens\" (or "
+                           "\"functions_api_jwt_key\") in the http block");
         return NGX_ERROR;
     }
 
@@ -456,8 +504,20 @@ ngx_http_functions_postconfiguration(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
-    if (fmcf->routing) {
-        return ngx_http_functions_route_init(cf);
+    if (fmcf->routing && ngx_http_functions_route_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    /* after routing's: handlers of a phase run last pushed first */
+    if (fmcf->api_auth) {
+        cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+        h = ngx_array_push(&cmcf->phases[NGX_HTTP_PREACCESS_PHASE].handlers);
+        if (h == NULL) {
+            return NGX_ERROR;
+        }
+
+        *h = ngx_http_functions_api_auth_handler;
     }
 
     return NGX_OK;

@@ -31,6 +31,8 @@ typedef struct {
     ngx_array_t                     guarded;    /* of ngx_str_t */
     ngx_flag_t                      routing;    /* functions_route used */
     ngx_flag_t                      api;        /* functions_api used */
+    ngx_flag_t                      api_auth;   /* functions_api_auth on
+                                                 * somewhere */
     ngx_array_t                    *api_tokens; /* of SHA-256 digests */
     ngx_str_t                       api_jwt_key;    /* HS256, "": none */
     void                           *amqp;       /* async calls (_async.c) */
@@ -51,6 +53,7 @@ typedef struct {
     ngx_flag_t                      route;
     ngx_str_t                       prefix;     /* the location's name */
     ngx_flag_t                      api;        /* functions_api here */
+    ngx_flag_t                      api_auth;   /* functions_api_auth */
     ngx_flag_t                      jwt_require_exp;
     time_t                          jwt_max_lifetime;   /* 0: none */
     ngx_flag_t                      async_credentials;

@@ -305,6 +305,7 @@ ngx_http_functions_route_handler(ngx_http_request_t *r)
     }
 
     if (ctx->route.jwt_key.len
+        && !ctx->api_authorized
         && ngx_http_functions_check_jwt(r, ctx) != NGX_OK)
     {
         return ngx_http_functions_answer(r, ctx, NGX_HTTP_UNAUTHORIZED,

@@ -228,13 +228,14 @@ $server
 CONF
 }
 
-# A prefix of its own, with the project's conf/functions_params beside
-# nginx.conf (as the stack and operators install it): a routing location
-# says "include functions_params;".
+# A prefix of its own, with the project's conf/functions_params and
+# conf/functions_console beside nginx.conf (as the stack and operators
+# install them): "include functions_params;" in a routing location.
 sub nginx_prefix {
     my $prefix = tmpdir() . '/nginx-' . ++(our $NGINX_COUNT);
     make_path($prefix);
-    spew("$prefix/functions_params", slurp("$TOP/conf/functions_params"));
+    spew("$prefix/$_", slurp("$TOP/conf/$_"))
+        for qw(functions_params functions_console);
     if ($> == 0) {
         for my $d (qw(client_body proxy fastcgi uwsgi scgi)) {
             make_path("$prefix/$d");
