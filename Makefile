@@ -174,10 +174,12 @@ bench: deps all
 # ONCE_TESTS are left out: they exercise no C path the others do not (the
 # schema scripts, the harness itself, the stack script, the layering
 # check) or are built with the sanitizers anyway (the fuzzers).  The slow
-# system suites go there too.
+# system suites go there too: the packages, Prometheus over the dashboard
+# (t/14 has the metrics' C paths) and the browser (t/26 has the console's).
 # prove --timer prints each file's time: README.md, "Tests", has the budget.
 ONCE_TESTS := t/02-schema-migrate.t t/04-stack.t t/05-fuzz-smoke.t \
-              t/06-harness.t t/22-layers.t t/25-packages.t
+              t/06-harness.t t/22-layers.t t/25-packages.t \
+              t/27-prometheus.t t/28-console-browser.t
 TESTS      := $(sort $(wildcard t/*.t))
 ifneq ($(SANITIZE),)
 TESTS      := $(filter-out $(ONCE_TESTS),$(TESTS))

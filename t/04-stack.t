@@ -16,7 +16,7 @@ my $shared = stack_env() or BAIL_OUT('no shared services: scripts/stack services
 my $shared_db_pid = slurp("$shared->{FUNCTIONS_VAR}/run/mysqld.pid");
 
 my $var = tmpdir() . '/stack';
-my %ports = map { $_ => free_port() } qw(HTTP MYSQL AMQP AMQP_DIST);
+my %ports = map { $_ => free_port() } qw(HTTP CONSOLE MYSQL AMQP AMQP_DIST);
 $ENV{FUNCTIONS_VAR} = $var;
 $ENV{"FUNCTIONS_${_}_PORT"} = $ports{$_} for keys %ports;
 my $stack = top() . '/scripts/stack';
@@ -55,6 +55,10 @@ for my $round (1, 2) {
 
     is(http_request($ports{HTTP}, 'GET', '/nginx-health')->{status}, 200,
        'nginx answers on its port');
+    my $console = http_request($ports{CONSOLE}, 'GET', '/');
+    is($console->{status}, 200, 'the console on a port of its own');
+    like($console->{headers}{'content-security-policy'} // '',
+         qr/script-src 'self'/, 'under its policy');
     is(unix_request("$var/run/executor.sock", 'GET', '/health')->{status},
        200, 'the executor answers on its socket');
     ok(amqp_greets(), 'RabbitMQ speaks AMQP on its port');
@@ -127,7 +131,7 @@ for my $round (1, 2) {
         ok(!kill(0, $before->{$name}), "$name process is gone");
     }
     ok(!IO::Socket::INET->new(PeerAddr => "127.0.0.1:$ports{$_}"),
-       "port $_ is closed") for qw(HTTP MYSQL AMQP);
+       "port $_ is closed") for qw(HTTP CONSOLE MYSQL AMQP);
     ok(!-e "$var/run/executor.sock", 'the executor socket is removed');
 }
 
