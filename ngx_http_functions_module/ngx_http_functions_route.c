@@ -92,7 +92,8 @@ enum {
     NGX_HTTP_FUNCTIONS_VAR_ROUTE,
     NGX_HTTP_FUNCTIONS_VAR_IMAGE,
     NGX_HTTP_FUNCTIONS_VAR_EXECUTOR_URI,
-    NGX_HTTP_FUNCTIONS_VAR_ROUTE_CACHE
+    NGX_HTTP_FUNCTIONS_VAR_ROUTE_CACHE,
+    NGX_HTTP_FUNCTIONS_VAR_EXECUTORS
 };
 
 
@@ -118,6 +119,10 @@ static ngx_http_variable_t  ngx_http_functions_vars[] = {
 
     { ngx_string("fn_route_cache"), NULL, ngx_http_functions_variable,
       NGX_HTTP_FUNCTIONS_VAR_ROUTE_CACHE, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    /* the upstream functions_executors names (the first, if several) */
+    { ngx_string("fn_executors"), NULL, ngx_http_functions_variable,
+      NGX_HTTP_FUNCTIONS_VAR_EXECUTORS, 0, 0 },
 
       ngx_http_null_variable
 };
@@ -1025,12 +1030,25 @@ static ngx_int_t
 ngx_http_functions_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
-    ngx_str_t                  *s, uri = ngx_string("/call");
-    ngx_str_t                   id;
-    ngx_http_functions_ctx_t   *ctx;
+    ngx_str_t                       *s, uri = ngx_string("/call");
+    ngx_str_t                        id;
+    ngx_http_functions_ctx_t        *ctx;
+    ngx_http_functions_main_conf_t  *fmcf;
 
     if (data == NGX_HTTP_FUNCTIONS_VAR_EXECUTOR_URI) {
         s = &uri;
+        goto found;
+    }
+
+    if (data == NGX_HTTP_FUNCTIONS_VAR_EXECUTORS) {
+        fmcf = ngx_http_get_module_main_conf(r, ngx_http_functions_module);
+
+        if (fmcf->guarded.nelts == 0) {
+            v->not_found = 1;
+            return NGX_OK;
+        }
+
+        s = fmcf->guarded.elts;
         goto found;
     }
 

@@ -85,6 +85,8 @@ is($rc, 0, 'the stock nginx -t loads it') or diag($out);
 like($out, qr{load_module modules/ngx_http_functions_module\.so;},
      '  through its load file');
 ok(-e '/etc/nginx/functions_params', 'the routing include file is there');
+ok(-e '/etc/nginx/functions_console', "and the console's");
+ok(-e '/usr/share/functions/console/index.html', "the console's files too");
 ok(-e '/etc/nginx/sites-available/functions'
    && !-e '/etc/nginx/sites-enabled/functions',
    'the example site is there, not enabled');
@@ -155,6 +157,11 @@ $site =~ s{/etc/functions/api\.tokens}{$tmp/api.tokens}g;
 $site =~ s{/var/log/nginx/functions\.log}{$tmp/functions.log};
 $site =~ s{listen 127\.0\.0\.1:8080;}{listen 127.0.0.1:$port;};
 $site =~ s{include functions_params;}{include /etc/nginx/functions_params;};
+my $console_port = free_port();
+$site =~ s{listen 127\.0\.0\.1:8081;}{listen 127.0.0.1:$console_port;};
+# the include files, beside this nginx.conf as they are beside
+# /etc/nginx/nginx.conf (functions_console names functions_params so)
+symlink("/etc/nginx/$_", "$tmp/$_") for qw(functions_params functions_console);
 spew("$tmp/site.conf", $site);
 mkdir "$tmp/$_" for qw(body proxy fastcgi uwsgi scgi);
 spew("$tmp/nginx.conf", <<CONF);
@@ -196,6 +203,21 @@ $r = http_request("127.0.0.1:$port", 'POST', '/r/pkg/hello',
 is($r->{status}, 200, 'the function answers') or diag(explain($r),
     slurp("$tmp/error.log"), slurp("$tmp/executor.out"));
 is($r->{body}, "hello from the package\n", '  what it was sent');
+
+# the console of the site, from the packaged files
+$r = http_request("127.0.0.1:$console_port", 'GET', '/console.js');
+is($r->{status}, 200, 'the console is served from its packaged files');
+like($r->{headers}{'content-security-policy'} // '', qr/script-src 'self'/,
+     '  under its policy');
+$r = http_request("127.0.0.1:$console_port", 'POST', '/v1/invoke/pkg/hello',
+                  headers => { Authorization => "Bearer $token" },
+                  body => 'the console', timeout => 30);
+is($r->{body}, "hello from the console\n",
+   '  and calls a route through the packaged upstream');
+$r = http_request("127.0.0.1:$console_port", 'GET', '/metrics/executor',
+                  headers => { Authorization => "Bearer $token" });
+like($r->{body}, qr/^functions_calls_total\{/m,
+     "  and reads the packaged executor's metrics");
 
 system('nginx', '-q', '-c', "$tmp/nginx.conf", '-s', 'stop');
 wait_until(10, sub { !kill 0, $nginx_pid }) if $nginx_pid;

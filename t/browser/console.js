@@ -275,8 +275,9 @@ async function main() {
 
     await step('the live view', async () => {
         const c = await api('POST', '/v1/apps/demo/routes',
-            { route: { path: '/live', image: 'oci:echo:v1' } });
-        ok(c.status === 200, 'a route for traffic', c.text);
+            { route: { path: '/live', image: 'oci:hot:v1', format: 'http',
+                       max_concurrency: 2 } });
+        ok(c.status === 200, 'a hot route for traffic', c.text);
         // calls, four at a time, while the view draws
         let load = true;
         const traffic = (async () => {
@@ -296,10 +297,11 @@ async function main() {
                     return v && v.textContent !== '-' && l
                         && l.getAttribute('points').split(' ').length >= 6;
                 });
-                // the calls per second rose above zero
-                const rate = document.querySelector('#chart-rate polyline');
-                return drawn && rate.getAttribute('points').split(' ')
+                // calls per second and hot instances rose above zero
+                const up = (id) => document.querySelector(`#${id} polyline`)
+                    .getAttribute('points').split(' ')
                     .some((p) => Number(p.split(',')[1]) < 39);
+                return drawn && up('chart-rate') && up('chart-hot');
             }, { timeout: 40000 });
         } finally {
             load = false;
@@ -307,7 +309,7 @@ async function main() {
         }
         const errors = await text('#live-errors');
         ok(errors === '', 'four charts drawn from both metrics sources, '
-           + 'the calls per second above zero', errors);
+           + 'calls per second and hot instances above zero', errors);
         await shot('live');
     });
 

@@ -14,11 +14,11 @@ use warnings;
 
 use FnImage;
 use FnTest qw(need_stack top nginx_start executor_start fresh_database
-              fresh_vhost amqp_url functions_mysql api_token
-              executors_upstream);
+              fresh_vhost amqp_url functions_mysql api_token);
 
-# The test function: its stderr names the call, it answers with its body,
-# /env answers with its whole environment, /fail exits 3.
+# The test functions: echo:v1 (its stderr names the call, it answers with
+# its body, /env answers with its whole environment, /fail exits 3) and
+# hot:v1 (t/fn/hot.c, format http).
 my $SCRIPT = 'echo "stderr of $FN_CALL_ID" >&2; b=$(cat); '
            . 'echo "body=$b"; '
            . 'case "$FN_PATH" in /env) env;; /fail) exit 3;; esac';
@@ -35,6 +35,13 @@ sub start {
     FnImage::build("$dir/images/echo", tag => 'v1',
         config => { Cmd => [ '/bin/sh', '-c', $SCRIPT ] },
         layers => [ FnImage::busybox_layer() ]);
+    # a hot function (format http): t/fn/hot.c
+    system('cc', '-static', '-O2', '-o', "$dir/hot", top() . '/t/fn/hot.c')
+        == 0 or die 'cannot build t/fn/hot.c';
+    FnImage::build("$dir/images/hot", tag => 'v1',
+        config => { Cmd => [ '/fn/hot' ] },
+        layers => [ [ [ 'fn', dir => 1 ],
+                      [ 'fn/hot', file => "$dir/hot", mode => 0755 ] ] ]);
 
     my $e = executor_start(image_dir => "$dir/images",
         amqp_url => $url, amqp_queue_type => 'quorum', async_slots => 2,
@@ -52,7 +59,12 @@ sub start {
     functions_route_cache zone=routes:1m valid=60s not_found=1s;
     functions_amqp url=$url confirm_timeout=5s;
     functions_metrics_zone;
-${\ executors_upstream([$e]) }
+    # not called "executors": the console finds it by functions_executors
+    upstream pool {
+        server unix:${\ $e->socket };
+        keepalive 8;
+    }
+    functions_executors pool;
 HTTP
         server => <<SERVER);
         root $top/console;
