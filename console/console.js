@@ -94,6 +94,32 @@
         return sessionStorage.getItem(TOKEN_KEY);
     }
 
+    function sameOrigin(url) {
+        try {
+            return new URL(url, location.href).origin === location.origin;
+        } catch (e) {
+            return false;
+        }
+    }
+
+    /* what the views take from the address: as the API's rules have it */
+    function validApp(s) {
+        return /^[A-Za-z0-9_-]{1,30}$/.test(s);
+    }
+
+    function validCallId(s) {
+        return /^[0-9A-HJKMNP-TV-Z]{26}$/.test(s);
+    }
+
+    function validPath(s) {
+        return s === '/'
+            || (s.length <= 255 && /^(\/[\x21-\x7e]+)+$/.test(s)
+                && !/[?#%\\]/.test(s)
+                && s.split('/').slice(1).every(function (g) {
+                       return g !== '.' && g !== '..';
+                   }));
+    }
+
     /* a URL path from segments: every segment percent-encoded */
     function seg(s) {
         return encodeURIComponent(s);
@@ -116,6 +142,10 @@
         var h = new Headers(headers || {});
         var t = token();
 
+        /* the token goes to this origin alone, whatever a URL says */
+        if (!sameOrigin(url)) {
+            return Promise.reject(new Error('not this server: ' + url));
+        }
         if (t) {
             h.set('Authorization', 'Bearer ' + t);
         }
@@ -139,10 +169,15 @@
         });
     }
 
+    /* the API: a 401 means the token is wrong or gone */
     function api(method, url, body) {
+        if (url.indexOf('/v1/apps') !== 0) {
+            return Promise.reject(new Error('not the API: ' + url));
+        }
         return request(method, url, body).then(function (r) {
-            if (r.status === 401 && url.indexOf('/v1/') === 0) {
-                signOut(message(r));
+            if (r.status === 401) {
+                signOut('The server no longer takes this token: '
+                        + message(r));
                 throw new Error('signed out');
             }
             return r;
@@ -276,7 +311,7 @@
                            'click', function () { row('', ''); })]);
 
         box.get = function () {
-            var out = {};
+            var out = Object.create(null);
             Array.prototype.forEach.call(rows.children, function (r) {
                 var k = r.querySelector('[data-role=name]').value;
                 var v = r.querySelector('[data-role=value]').value;
@@ -290,7 +325,7 @@
                 }
             });
             before.forEach(function (k) {
-                if (!(k in out)) {
+                if (!Object.prototype.hasOwnProperty.call(out, k)) {
                     out[k] = null;
                 }
             });
@@ -370,7 +405,7 @@
 
     /* a new object's config: no nulls (nothing to remove) */
     function strip(o) {
-        var out = {};
+        var out = Object.create(null);
         Object.keys(o).forEach(function (k) {
             if (o[k] !== null) {
                 out[k] = o[k];
@@ -595,6 +630,13 @@
             rt = r.json.route;
             err = el('p', { class: 'error' });
 
+            if (!rt || rt.app_name !== app) {
+                show(el('h1', {}, 'Route ' + path),
+                     el('p', { class: 'error' },
+                        'The API answered with another route.'));
+                return;
+            }
+
             show(el('h1', {}, link('#/apps/' + seg(app), app), ' ',
                     el('span', { id: 'route-path' }, rt.path)),
                  el('p', { class: 'muted' },
@@ -653,9 +695,15 @@
                     var hs = el('tbody', {});
                     var id = r.headers.get('Fn-Call-Id') || '';
 
+                    /* the function's own headers arrive renamed
+                     * Fn-Answer-<name> (docs/console.md) */
                     r.headers.forEach(function (value, name) {
-                        add(hs, el('tr', {}, el('td', {}, name),
-                                   el('td', {}, value)));
+                        var own = /^fn-answer-/.test(name);
+                        add(hs, el('tr', { class: own ? 'function' : '' },
+                                   el('td', {}, own ? name.slice(10) : name),
+                                   el('td', {}, value),
+                                   el('td', { class: 'muted' },
+                                      own ? 'the function\'s' : '')));
                     });
                     clear(out);
                     add(out, [
@@ -998,21 +1046,33 @@
 
         header();
 
-        if (p[0] === 'live') {
+        /* nothing from the address reaches a URL unless the API's rules
+         * allow it: a link cannot steer the console's requests */
+        if (p[0] === 'live' && p.length === 1) {
             liveView();
-        } else if (p[0] === 'apps' && p[1] && p[2] === 'routes'
-                   && p.length >= 4)
-        {
-            routeView(p[1], p.slice(3).join('/'));
-        } else if (p[0] === 'apps' && p[1] && p[2] === 'calls' && p[3]) {
-            callView(p[1], p[3]);
-        } else if (p[0] === 'apps' && p[1] && p[2] === 'calls') {
-            callsView(p[1]);
-        } else if (p[0] === 'apps' && p[1]) {
-            appView(p[1]);
-        } else {
+        } else if (p[0] === 'apps' && p.length === 1) {
             appsView();
+        } else if (p[0] !== 'apps' || !validApp(p[1])) {
+            notFound(h);
+        } else if (p.length === 2) {
+            appView(p[1]);
+        } else if (p[2] === 'routes' && p.length === 4 && validPath(p[3])) {
+            routeView(p[1], p[3]);
+        } else if (p[2] === 'calls' && p.length === 3) {
+            callsView(p[1]);
+        } else if (p[2] === 'calls' && p.length === 4
+                   && validCallId(p[3]))
+        {
+            callView(p[1], p[3]);
+        } else {
+            notFound(h);
         }
+    }
+
+    function notFound(h) {
+        show(el('h1', {}, 'Not found'),
+             el('p', {}, 'There is no view at ', el('code', {}, h), '. ',
+                link('#/apps', 'Apps')));
     }
 
     on(document.getElementById('signout'), 'click', function () {
@@ -1025,7 +1085,8 @@
     }).then(function (c) {
         if (c && Array.isArray(c.metrics)) {
             config.metrics = c.metrics.filter(function (u) {
-                return typeof u === 'string' && u.charAt(0) === '/';
+                return typeof u === 'string' && /^\/[^\/\\]/.test(u)
+                       && sameOrigin(u);
             });
         }
         if (c && c.refresh_seconds >= 1) {

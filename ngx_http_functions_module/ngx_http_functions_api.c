@@ -56,6 +56,27 @@ typedef struct {
 } ngx_http_functions_api_methods_t;
 
 
+/*
+ * What a function's answer keeps of its headers in a functions_api_auth
+ * location: those that describe the body.  The others are renamed.
+ */
+static ngx_str_t  ngx_http_functions_api_answer_kept[] = {
+    ngx_string("Content-Encoding"),
+    ngx_string("Content-Language"),
+    ngx_string("Cache-Control"),
+    ngx_string("ETag"),
+    ngx_string("Last-Modified"),
+    ngx_string("Expires"),
+    ngx_string("Vary"),
+    ngx_string("Fn-Call-Id"),   /* the module's own: a function's Fn-* are
+                                 * never passed on (functions_params) */
+    ngx_null_string
+};
+
+
+static ngx_http_output_header_filter_pt  ngx_http_functions_api_next_filter;
+
+
 /* by ngx_http_functions_api_endpoint_e */
 static ngx_http_functions_api_methods_t  ngx_http_functions_api_methods[] = {
     { NULL, NULL, NULL, NULL, NULL, 0, 0, "GET, HEAD" },
@@ -82,6 +103,9 @@ static ngx_http_functions_api_methods_t  ngx_http_functions_api_methods[] = {
 
 
 static ngx_int_t ngx_http_functions_api_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_functions_api_auth_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_functions_api_answer_filter(ngx_http_request_t *r);
+static ngx_int_t ngx_http_functions_api_plain_uri(ngx_http_request_t *r);
 static ngx_int_t ngx_http_functions_api_parse_uri(ngx_http_request_t *r,
     ngx_uint_t *endpoint, ngx_str_t *app, ngx_str_t *path);
 static ngx_uint_t ngx_http_functions_api_ends(u_char *p, u_char *end);
@@ -840,6 +864,59 @@ ngx_http_functions_api_refuse(ngx_http_request_t *r, ngx_int_t rc,
 
 
 /*
+ * NGX_OK if the location was chosen by the path as the client wrote it:
+ * no "%2F" or "%5C", and nothing nginx normalised away (dot segments,
+ * repeated slashes), so that what a page asked for is what runs.
+ * NGX_DECLINED otherwise.
+ */
+
+static ngx_int_t
+ngx_http_functions_api_plain_uri(ngx_http_request_t *r)
+{
+    u_char     *p, *end, *dst, *src, *plain;
+    ngx_str_t   raw;
+
+    raw.data = r->unparsed_uri.data;
+    end = r->unparsed_uri.data + r->unparsed_uri.len;
+
+    p = ngx_strlchr(raw.data, end, '?');
+    raw.len = (p != NULL ? p : end) - raw.data;
+
+    for (p = raw.data; p + 2 < raw.data + raw.len; p++) {
+        if (p[0] == '%'
+            && ((p[1] == '2' && (p[2] | 0x20) == 'f')
+                || (p[1] == '5' && (p[2] | 0x20) == 'c')))
+        {
+            return NGX_DECLINED;
+        }
+    }
+
+    plain = ngx_pnalloc(r->pool, raw.len);
+    if (plain == NULL) {
+        return NGX_ERROR;
+    }
+
+    dst = plain;
+    src = raw.data;
+    ngx_unescape_uri(&dst, &src, raw.len, 0);
+
+    if ((size_t) (dst - plain) != r->uri.len
+        || ngx_strncmp(plain, r->uri.data, r->uri.len) != 0)
+    {
+        return NGX_DECLINED;
+    }
+
+    for (p = r->uri.data; p < r->uri.data + r->uri.len; p++) {
+        if (p[0] == '/' && p + 1 < r->uri.data + r->uri.len && p[1] == '/') {
+            return NGX_DECLINED;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/*
  * functions_api_auth: a location beside the API (the console's calls of
  * routes, its metrics) takes the API's tokens.  The request goes on
  * without its Authorization header, so that nothing it is passed to, a
@@ -848,7 +925,7 @@ ngx_http_functions_api_refuse(ngx_http_request_t *r, ngx_int_t rc,
  * that runs before routing's.
  */
 
-ngx_int_t
+static ngx_int_t
 ngx_http_functions_api_auth_handler(ngx_http_request_t *r)
 {
     ngx_int_t                       rc;
@@ -872,6 +949,20 @@ ngx_http_functions_api_auth_handler(ngx_http_request_t *r)
 
     if (ctx->api_authorized) {
         return NGX_DECLINED;    /* an internal redirect, or a phase again */
+    }
+
+    rc = ngx_http_functions_api_plain_uri(r);
+
+    if (rc != NGX_OK) {
+        if (rc == NGX_ERROR) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ngx_http_finalize_request(r,
+            ngx_http_functions_api_send_error(r, NGX_HTTP_BAD_REQUEST,
+                "the path may not hold encoded slashes, dot segments "
+                "or empty segments"));
+        return NGX_DONE;
     }
 
     rc = ngx_http_functions_api_authorized(r, &reason);
@@ -912,6 +1003,103 @@ ngx_http_functions_api_auth_handler(ngx_http_request_t *r)
     r->headers_in.authorization = NULL;
 
     return NGX_DECLINED;
+}
+
+
+/*
+ * A function's answer in a functions_api_auth location is read by the web
+ * console's page, on the console's origin, whose token it must never
+ * reach.  None of the function's headers may set anything for that
+ * origin (reporting endpoints, HSTS, cookies, client hints, policies,
+ * redirects): each is sent renamed Fn-Answer-<name>, but those that only
+ * describe the body.  The location's own add_header come after this.
+ */
+
+static ngx_int_t
+ngx_http_functions_api_answer_filter(ngx_http_request_t *r)
+{
+    u_char                        *key, *low;
+    ngx_str_t                     *kept;
+    ngx_table_elt_t               *h;
+    ngx_http_functions_ctx_t      *ctx;
+    ngx_http_functions_headers_t   it;
+
+    ctx = (r == r->main)
+          ? ngx_http_get_module_ctx(r, ngx_http_functions_module) : NULL;
+
+    if (ctx == NULL || !ctx->api_authorized || r->upstream == NULL) {
+        return ngx_http_functions_api_next_filter(r);
+    }
+
+    ngx_http_functions_headers_start(&it, &r->headers_out.headers);
+
+    while ((h = ngx_http_functions_headers_next(&it)) != NULL) {
+
+        if (h->hash == 0) {
+            continue;
+        }
+
+        for (kept = ngx_http_functions_api_answer_kept; kept->len; kept++) {
+            if (ngx_http_functions_header_is(h, (char *) kept->data,
+                                             kept->len))
+            {
+                break;
+            }
+        }
+
+        if (kept->len) {
+            continue;
+        }
+
+        key = ngx_pnalloc(r->pool, 2 * (sizeof("Fn-Answer-") - 1
+                                        + h->key.len));
+        if (key == NULL) {
+            return NGX_ERROR;
+        }
+
+        low = ngx_cpymem(key, "Fn-Answer-", sizeof("Fn-Answer-") - 1);
+        low = ngx_cpymem(low, h->key.data, h->key.len);
+
+        h->key.len += sizeof("Fn-Answer-") - 1;
+        h->key.data = key;
+
+        ngx_strlow(low, key, h->key.len);
+        h->lowcase_key = low;
+    }
+
+    /* what nginx would write again from these, or act on */
+    r->headers_out.location = NULL;
+    r->headers_out.refresh = NULL;
+    r->headers_out.www_authenticate = NULL;
+    r->headers_out.link.nelts = 0;
+
+    return ngx_http_functions_api_next_filter(r);
+}
+
+
+/* functions_api_auth's handler, before routing's, and its filter. */
+
+ngx_int_t
+ngx_http_functions_api_auth_init(ngx_conf_t *cf)
+{
+    ngx_http_handler_pt        *h;
+    ngx_http_core_main_conf_t  *cmcf;
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    /* handlers of a phase run last pushed first: this one is pushed after
+     * routing's */
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_PREACCESS_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_functions_api_auth_handler;
+
+    ngx_http_functions_api_next_filter = ngx_http_top_header_filter;
+    ngx_http_top_header_filter = ngx_http_functions_api_answer_filter;
+
+    return NGX_OK;
 }
 
 

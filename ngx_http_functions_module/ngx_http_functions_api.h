@@ -197,10 +197,10 @@ ngx_int_t ngx_http_functions_api_send_error(ngx_http_request_t *r,
     ngx_uint_t status, const char *message);
 void ngx_http_functions_api_cleanup(void *data);
 
-/* 401 with its challenge; functions_api_auth's preaccess handler. */
+/* 401 with its challenge; functions_api_auth's handler and filter. */
 ngx_int_t ngx_http_functions_api_refuse(ngx_http_request_t *r,
     ngx_int_t rc, const char *reason);
-ngx_int_t ngx_http_functions_api_auth_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_functions_api_auth_init(ngx_conf_t *cf);
 
 
 #endif /* _NGX_HTTP_FUNCTIONS_API_H_INCLUDED_ */

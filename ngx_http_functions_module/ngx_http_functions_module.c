@@ -459,8 +459,6 @@ ngx_http_functions_preconfiguration(ngx_conf_t *cf)
 static ngx_int_t
 ngx_http_functions_postconfiguration(ngx_conf_t *cf)
 {
-    ngx_http_handler_pt             *h;
-    ngx_http_core_main_conf_t       *cmcf;
     ngx_http_functions_main_conf_t  *fmcf;
 
     fmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_functions_module);
@@ -508,16 +506,9 @@ ngx_http_functions_postconfiguration(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
-    /* after routing's: handlers of a phase run last pushed first */
-    if (fmcf->api_auth) {
-        cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
-
-        h = ngx_array_push(&cmcf->phases[NGX_HTTP_PREACCESS_PHASE].handlers);
-        if (h == NULL) {
-            return NGX_ERROR;
-        }
-
-        *h = ngx_http_functions_api_auth_handler;
+    /* after routing's */
+    if (fmcf->api_auth && ngx_http_functions_api_auth_init(cf) != NGX_OK) {
+        return NGX_ERROR;
     }
 
     return NGX_OK;

@@ -503,7 +503,7 @@ subtest "the module's log file: 0640, also when reopened, and no token" => sub {
 # then requests carrying tokens in every way nginx might log them.
 subtest 'the stack: no token in any log file, log files 0640' => sub {
     my $var = tmpdir() . '/stack';
-    my %ports = map { $_ => free_port() } qw(HTTP MYSQL AMQP AMQP_DIST);
+    my %ports = map { $_ => free_port() } qw(HTTP CONSOLE MYSQL AMQP AMQP_DIST);
     my @names = sort keys %ports;
     local $ENV{FUNCTIONS_VAR} = $var;
     local @ENV{ map { "FUNCTIONS_${_}_PORT" } @names } = @ports{@names};
@@ -551,6 +551,19 @@ subtest 'the stack: no token in any log file, log files 0640' => sub {
         is($raw->("POST /r/demo/hello HTTP/1.1\r\nContent-Length: 0\r\n"
                   . "Cookie: session=tok-cookie-8\r\nAuthorization: Bearer tok-route-7")->{status},
            200, 'a call with a cookie and a token: 200');
+        # the console's locations: a call, the metrics, a wrong token
+        my $console = sub {
+            my ($head) = @_;
+            return http_request($ports{CONSOLE}, 'GET', '/', raw =>
+                "$head\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+        };
+        is($console->("POST /v1/invoke/demo/hello HTTP/1.1\r\nContent-Length: 0\r\n"
+                      . "Authorization: Bearer $admin")->{status},
+           200, 'a call through the console: 200');
+        is($console->("GET /metrics/executor HTTP/1.1\r\nAuthorization: Bearer $admin")->{status},
+           200, "the executor's metrics through the console: 200");
+        is($console->("GET /metrics HTTP/1.1\r\nAuthorization: Bearer fn_tok-wrong-11")->{status},
+           401, 'the console with a wrong token: 401');
 
         my @files;
         File::Find::find({ no_chdir => 1,

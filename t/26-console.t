@@ -88,10 +88,60 @@ subtest 'try it: /v1/invoke/ needs a token, as the API does' => sub {
        401, 'not a Bearer token: 401');
 };
 
+subtest 'try it: POST only, on the path as written' => sub {
+    my $r = req('GET', '/v1/invoke/app/hello', headers => \%auth);
+    is($r->{status}, 405, 'GET: 405');
+    is($r->{headers}{allow}, 'POST', 'Allow: POST');
+    for my $path ('/v1/invoke/app/x/..%2Fhello', '/v1/invoke/app%2Fhello',
+                  '/v1/invoke/app/x/../hello', '/v1/invoke//app/hello',
+                  '/v1/apps/..%2Finvoke%2Fapp%2Fhello',
+                  '/v1/invoke/app/%2E%2E/app/hello',
+                  '/v1/invoke/app/hello%5C') {
+        $r = req('POST', $path, headers => \%auth, body => 'x');
+        is($r->{status}, 400, "$path: 400");
+    }
+    like($r->{json}{error}{message}, qr/encoded slashes/, 'and says why');
+    is(req('POST', '/v1/invoke/app/hell%6F', headers => \%auth,
+           body => 'x')->{status}, 200,
+       'other escapes are fine (a route path may need them)');
+};
+
+subtest "try it: the function's headers set nothing for the console" => sub {
+    my $hostile = {
+        'Set-Cookie' => ['s=1; Path=/'], 'NEL' => ['{"report_to":"x"}'],
+        'Report-To' => ['{"group":"x"}'], 'Location' => ['/v1/apps'],
+        'Strict-Transport-Security' => ['max-age=1'],
+        'Content-Security-Policy' => ["script-src 'unsafe-inline'"],
+        'X-Content-Type-Options' => ['foo'], 'Refresh' => ['0; url=/x'],
+        'Link' => ['</x>; rel=preload'], 'Access-Control-Allow-Origin' => ['*'],
+        'Cache-Control' => ['no-store'],
+    };
+    my $r = req('POST', '/v1/apps/app/routes', headers => \%auth,
+                body => encode_json({ route => { path => '/headers',
+                    image => 'oci:echo:v1', headers => $hostile } }));
+    is($r->{status}, 200, 'a route whose answers carry them') or diag($r->{body});
+    $r = req('POST', '/v1/invoke/app/headers', headers => \%auth, body => 'x');
+    is($r->{status}, 200, 'called');
+    for my $h (grep { $_ ne 'Cache-Control' } sort keys %$hostile) {
+        my $l = lc $h;
+        is($r->{headers}{"fn-answer-$l"}, $hostile->{$h}[0],
+           "$h arrives as Fn-Answer-$h");
+    }
+    ok(!exists $r->{headers}{$_}, "no $_") for qw(set-cookie nel report-to
+        location strict-transport-security refresh link
+        access-control-allow-origin);
+    is($r->{headers}{'content-security-policy'}, $sandbox, 'the only policy is ours');
+    is($r->{headers}{'x-content-type-options'}, 'nosniff', 'nosniff is ours');
+    is($r->{headers}{'cache-control'}, 'no-store', 'Cache-Control describes the body: kept');
+    like($r->{headers}{'content-type'} // '', qr{^text/plain}, 'so does Content-Type');
+    $r = http_request($port, 'DELETE', '/v1/apps/app/routes/headers', headers => \%auth);
+    is($r->{status}, 200, 'deleted');
+};
+
 subtest 'try it: a sync call' => sub {
     my $r = req('POST', '/v1/invoke/app/hello', body => 'Alice',
                 headers => \%auth);
-    is($r->{status}, 200, '200') or diag($r->{body});
+    is($r->{status}, 200, 'answered 200') or diag($r->{body});
     like($r->{body}, qr/^body=Alice$/m, 'the function answered');
     like($r->{headers}{'fn-call-id'}, qr/^[0-9A-HJKMNP-TV-Z]{26}$/,
          'with its call id');
@@ -117,7 +167,7 @@ subtest 'the token never reaches the function' => sub {
 subtest 'try it: an async call, followed to its end' => sub {
     my $r = req('POST', '/v1/invoke/app/later', body => 'later',
                 headers => \%auth);
-    is($r->{status}, 202, '202') or diag($r->{body});
+    is($r->{status}, 202, 'answered 202') or diag($r->{body});
     my $id = $r->{json}{call_id} // '';
     is($r->{headers}{'fn-call-id'}, $id, 'its id');
     my $status = '';

@@ -368,6 +368,44 @@ async function main() {
            'no dialog opened but the console\'s own', dialogs.join('; '));
     });
 
+    // ------------------------------------------ the address steers nothing
+
+    await step('a link cannot steer the console', async () => {
+        const before = (await api('GET', '/v1/apps/demo/calls?per_page=100'))
+            .json.calls.length;
+        for (const h of ['#/apps/..%2Finvoke%2Fdemo%2Flater',
+                         '#/apps/demo/routes/%2F..%2F..%2Fother%2Froutes%2Fx',
+                         '#/apps/demo/calls/..%2F..%2F..%2Finvoke%2Fdemo',
+                         '#/apps/demo%3F/x']) {
+            await page.goto(`${base}/${h}`);
+            await waitText('main h1', /^Not found$/);
+        }
+        ok(true, 'addresses outside the API\'s rules show "Not found"');
+        const after = (await api('GET', '/v1/apps/demo/calls?per_page=100'))
+            .json.calls.length;
+        ok(after === before, 'and call nothing', `${before} -> ${after}`);
+        ok(await page.evaluate(() =>
+               sessionStorage.getItem('functions.token') !== null),
+           'and sign no one out');
+    });
+
+    await step('a header named __proto__', async () => {
+        // (a literal's __proto__ would be its prototype, not a key)
+        const r = await api('POST', '/v1/apps/demo/routes', JSON.parse(
+            '{"route":{"path":"/proto","image":"oci:echo:v1",'
+            + '"headers":{"__proto__":["x"]},"config":{"__proto__":"y"}}}'));
+        await page.goto(`${base}/#/apps/demo/routes/${
+            encodeURIComponent('/proto')}`);
+        await page.waitForSelector('#edit-route', { timeout: T });
+        await fill('#f-memory', '96');
+        await save();
+        const rt = (await api('GET', '/v1/apps/demo/routes/proto')).json;
+        ok(r.status === 200 && rt && rt.route.memory === 96,
+           'a route whose header and config are named __proto__ is saved',
+           JSON.stringify(rt));
+        await api('DELETE', '/v1/apps/demo/routes/proto');
+    });
+
     // ----------------------------------------------------- delete it all
 
     await step('delete a route and an app', async () => {
