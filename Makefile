@@ -49,7 +49,7 @@ EXECUTOR_PURE := common/errf.c common/route_def.c common/ulid.c \
                  executor/http/request_parser.c \
                  executor/call/call_request.c executor/call/route_cache.c \
                  $(addprefix executor/hot/,hot_request.c http_response.c \
-                     json_format.c stream_format.c) \
+                     json_format.c stream_format.c lambda_format.c) \
                  $(addprefix executor/sandbox/,sandbox_args.c \
                      sandbox_proto.c cgroup_self.c) \
                  $(addprefix executor/image/,oci.c layer_path.c \
