@@ -16,6 +16,7 @@ static const char *const format_names[] = {
     [ROUTE_FORMAT_HTTP] = "http",
     [ROUTE_FORMAT_JSON] = "json",
     [ROUTE_FORMAT_HTTP_STREAM] = "http-stream",
+    [ROUTE_FORMAT_LAMBDA] = "lambda",
 };
 
 static const char *const type_names[] = {
@@ -430,7 +431,8 @@ int route_def_from_json(const struct json_t *root, struct route_def *r,
              "(printable ASCII, no spaces)");
         goto done;
     }
-    if (get_enum(root, "format", format_names, 4, &v, err, errlen) < 0)
+    if (get_enum(root, "format", format_names,
+                 sizeof(format_names) / sizeof(format_names[0]), &v, err, errlen) < 0)
         goto done;
     r->format = (enum route_format)v;
     if (get_enum(root, "type", type_names, 2, &v, err, errlen) < 0)

@@ -37,6 +37,7 @@ enum route_format {
     ROUTE_FORMAT_HTTP,
     ROUTE_FORMAT_JSON,
     ROUTE_FORMAT_HTTP_STREAM,
+    ROUTE_FORMAT_LAMBDA,            /* AWS Lambda's Runtime API */
 };
 
 enum route_type {

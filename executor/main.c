@@ -453,6 +453,7 @@ int main(int argc, char **argv)
     image_trees_free();
     cgroups_fini(&exe.server.sandboxes.cgroups);
     free(exe.server.sandboxes.seccomp_bpf);
+    free(exe.server.sandboxes.seccomp_inet_bpf);
     log_msg(LOG_LEVEL_INFO, "executor stopped", NULL);
     metrics_free();
     log_close();

@@ -22,6 +22,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static char again[SANDBOX_MSG_MAX];
     char done[SANDBOX_DONE_LEN], con[SANDBOX_CONNECT_MAX];
+    char lis[SANDBOX_LISTEN_LEN];
+    unsigned port;
     const char *path;
     int err;
     struct sandbox_run run;
@@ -39,6 +41,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (sandbox_connect_encode(con, path) != size
             || memcmp(con, data, size) != 0)
             broken("a CONNECT message does not encode back to its bytes");
+    }
+    if (sandbox_listen_decode((const char *)data, size, &port) == 0) {
+        if (port == 0 || port > 65535)
+            broken("a LISTEN message with a port out of range");
+        sandbox_listen_encode(lis, port);
+        if (memcmp(lis, data, SANDBOX_LISTEN_LEN) != 0)
+            broken("a LISTEN message does not encode back to its bytes");
     }
     if (sandbox_connected_decode((const char *)data, size, &err) == 0) {
         sandbox_connected_encode(con, err);

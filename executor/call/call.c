@@ -467,7 +467,8 @@ static int hot_format(const struct call *call)
 {
     return call->req.route.format == ROUTE_FORMAT_HTTP
            || call->req.route.format == ROUTE_FORMAT_JSON
-           || call->req.route.format == ROUTE_FORMAT_HTTP_STREAM;
+           || call->req.route.format == ROUTE_FORMAT_HTTP_STREAM
+           || call->req.route.format == ROUTE_FORMAT_LAMBDA;
 }
 
 /* The wait for its image (a pull, an unpack) is over: it counts as

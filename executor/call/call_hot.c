@@ -1,5 +1,5 @@
 /*
- * The hot path of a call (formats http, json and http-stream): the
+ * The hot path of a call (formats http, json, http-stream and lambda): the
  * request for the instance, the call handed to its route's pool, the
  * instance's answer passed on.
  */
@@ -8,6 +8,7 @@
 #include "hot_request.h"
 #include "json_format.h"
 #include "json_out.h"
+#include "lambda_format.h"
 #include "stream_format.h"
 #include "log.h"
 #include "route_def.h"
@@ -18,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 /* ------------------------------------------------------------ hot calls */
 
@@ -166,6 +168,39 @@ static size_t deadline_offset(const char *head, size_t len, const char *dl,
     return (size_t)(p - head);
 }
 
+/* A lambda route's config LAMBDA_EVENT: "apigateway" (API Gateway's
+ * event and proxy answers) or, by default, "raw" (the body is the event,
+ * the result the body). */
+static int lambda_apigw(const struct route_def *r)
+{
+    size_t i;
+
+    for (i = 0; i < r->nconfig; i++) {
+        if (strcmp(r->config[i].key, "LAMBDA_EVENT") == 0)
+            return strcmp(r->config[i].value, "apigateway") == 0;
+    }
+    return 0;
+}
+
+/* A raw event: the body as it is ("{}" for none, as an empty payload is
+ * no JSON).  A heap copy. */
+static char *lambda_event(const char *body, size_t len, size_t *out_len)
+{
+    char *e;
+
+    if (len == 0) {
+        body = "{}";
+        len = 2;
+    }
+    e = malloc(len + 1);
+    if (e == NULL)
+        return NULL;
+    memcpy(e, body, len);
+    e[len] = '\0';
+    *out_len = len;
+    return e;
+}
+
 /* The pool key of a hot instance: all that changes the instance. */
 static char *hot_key(const struct call *call)
 {
@@ -231,9 +266,19 @@ void call_hot_submit(struct call *call)
     ci.call_id = call->req.call_id;
     format = r->format == ROUTE_FORMAT_JSON ? HOT_FORMAT_JSON
              : r->format == ROUTE_FORMAT_HTTP_STREAM ? HOT_FORMAT_STREAM
+             : r->format == ROUTE_FORMAT_LAMBDA ? HOT_FORMAT_LAMBDA
              : HOT_FORMAT_HTTP;
-    /* json: the body travels inside the call's object */
-    if (format == HOT_FORMAT_JSON)
+    job->lambda_apigw = format == HOT_FORMAT_LAMBDA && lambda_apigw(r);
+    /* json: the body travels inside the call's object; lambda: the event
+     * is the body, or API Gateway's event around the request */
+    if (format == HOT_FORMAT_LAMBDA && job->lambda_apigw)
+        call->hot_head = lambda_apigw_event(&ci, (long long)time(NULL) * 1000,
+                                            call->body, call->body_len,
+                                            &head_len);
+    else if (format == HOT_FORMAT_LAMBDA)
+        call->hot_head = lambda_event(call->body, call->body_len,
+                                      &head_len);
+    else if (format == HOT_FORMAT_JSON)
         call->hot_head = json_format_request(&ci, call->body,
                                              call->body_len, &head_len);
     else if (format == HOT_FORMAT_STREAM)
@@ -265,13 +310,17 @@ void call_hot_submit(struct call *call)
     job->timeout_ms = (uint64_t)r->timeout_s * 1000;
     job->head = call->hot_head;
     job->head_len = head_len;
-    job->deadline_at = deadline_offset(call->hot_head, head_len, dl,
-                                       format == HOT_FORMAT_JSON);
+    job->deadline_at = format == HOT_FORMAT_LAMBDA
+                       ? SIZE_MAX
+                       : deadline_offset(call->hot_head, head_len, dl,
+                                         format == HOT_FORMAT_JSON);
     job->format = format;
     job->sandbox.socket_dir = format == HOT_FORMAT_STREAM
                               ? SANDBOX_FN_SOCKET_DIR : NULL;
-    job->body = format == HOT_FORMAT_JSON ? NULL : call->body;
-    job->body_len = format == HOT_FORMAT_JSON ? 0 : call->body_len;
+    job->sandbox.loopback_net = format == HOT_FORMAT_LAMBDA;
+    job->body = format == HOT_FORMAT_JSON || format == HOT_FORMAT_LAMBDA
+                ? NULL : call->body;
+    job->body_len = job->body != NULL ? call->body_len : 0;
     job->call_id = call->req.call_id;
     job->app = call->req.route.app;
     job->path = call->req.route.path;

@@ -3,6 +3,8 @@
  */
 #include "hot.h"
 #include "json_format.h"
+#include "lambda_format.h"
+#include "lambda_runtime.h"
 #include "stream_format.h"
 #include "cgroup.h"
 #include "log.h"
@@ -82,7 +84,11 @@ struct hot_instance {
     uv_timer_t retry;                   /* the next CONNECT */
     uint64_t listen_deadline;           /* it must listen by then */
     uint64_t retry_ms;
-    struct http_response_parser rp;     /* its answer (http, stream) */
+    struct lambda_runtime *rt;          /* lambda: its Runtime API */
+    int event_out;                      /* lambda: the call's event is
+                                         * delivered, its result awaited */
+    struct http_response_parser rp;     /* its answer (http, stream;
+                                         * lambda: res alone) */
     struct json_answer_parser jp;       /* its answer (json) */
     struct user_log ulog;               /* its stderr */
 };
@@ -204,9 +210,9 @@ static struct hot_job *pool_pop_waiter(struct hot_pool *p)
 static void start_instance(struct hot_pool *p, struct hot_job *job);
 static void assign(struct hot_instance *in, struct hot_job *job);
 
-static void on_instance_handle_closed(uv_handle_t *h)
+/* One of the instance's handles (or its Runtime API) is closed. */
+static void instance_handle_gone(struct hot_instance *in)
 {
-    struct hot_instance *in = h->data;
     struct hot_pool *p = in->pool;
     struct hot_pools *hp = p->owner;
     struct hot_job *job;
@@ -241,6 +247,16 @@ static void on_instance_handle_closed(uv_handle_t *h)
     pool_maybe_free(p);
 }
 
+static void on_instance_handle_closed(uv_handle_t *h)
+{
+    instance_handle_gone(h->data);
+}
+
+static void on_runtime_closed(void *arg)
+{
+    instance_handle_gone(arg);
+}
+
 static void close_instance_handle(struct hot_instance *in, uv_handle_t *h)
 {
     h->data = in;
@@ -252,9 +268,15 @@ static void close_instance_handle(struct hot_instance *in, uv_handle_t *h)
  * connection and the timer of its CONNECTs (used by http-stream). */
 static void close_own_handles(struct hot_instance *in)
 {
+    struct lambda_runtime *rt = in->rt;
+
     close_instance_handle(in, (uv_handle_t *)&in->timer);
     close_instance_handle(in, (uv_handle_t *)&in->conn);
     close_instance_handle(in, (uv_handle_t *)&in->retry);
+    if (rt != NULL) {
+        in->rt = NULL;
+        lambda_runtime_close(rt, on_runtime_closed);
+    }
 }
 
 static void log_instance(struct hot_instance *in, const char *msg,
@@ -719,6 +741,26 @@ static void assign(struct hot_instance *in, struct hot_job *job)
     if (job->body_len > 0)
         memcpy(in->wbuf + job->head_len, job->body, job->body_len);
     in->wlen = job->head_len + job->body_len;
+    if (in->format == HOT_FORMAT_LAMBDA) {
+        /* to the runtime's "next", now or when it asks */
+        char *event = in->wbuf;
+        struct timeval tv;
+
+        in->wbuf = NULL;
+        gettimeofday(&tv, NULL);
+        if (in->rt == NULL
+            || lambda_runtime_deliver(in->rt, job->call_id,
+                                      (long long)tv.tv_sec * 1000
+                                      + tv.tv_usec / 1000
+                                      + (long long)job->timeout_ms,
+                                      NULL, event, in->wlen) < 0) {
+            answer(in, HOT_FAILED, "cannot hand the call to the runtime");
+            kill_instance(in, "cannot hand a call over");
+            return;
+        }
+        in->event_out = 1;
+        return;
+    }
     in->write_req.data = in;
     in->writing = 1;
     if (in->format == HOT_FORMAT_STREAM && !in->conn_open) {
@@ -728,6 +770,159 @@ static void assign(struct hot_instance *in, struct hot_job *job)
         return;
     }
     send_call(in);
+}
+
+/* ------------------------------------------------- lambda: Runtime API */
+
+/* res: status, application/json, a copy of body.  0, or -1. */
+static int res_json(struct http_response *res, int status, const char *body,
+                    size_t len)
+{
+    res->names = malloc(sizeof(*res->names));
+    res->values = malloc(sizeof(*res->values));
+    res->body = malloc(len + 1);
+    if (res->names == NULL || res->values == NULL || res->body == NULL
+        || (res->names[0] = strdup("Content-Type")) == NULL) {
+        http_response_free(res);
+        return -1;
+    }
+    if ((res->values[0] = strdup("application/json")) == NULL) {
+        free(res->names[0]);
+        http_response_free(res);
+        return -1;
+    }
+    res->nheaders = 1;
+    res->status = status;
+    memcpy(res->body, body, len);
+    res->body[len] = '\0';
+    res->body_len = len;
+    return 0;
+}
+
+/* The call of in whose event is out, if id names it. */
+static struct hot_job *lambda_current(struct hot_instance *in,
+                                      const char *id)
+{
+    if (in->state != INSTANCE_BUSY || in->answered || in->job == NULL
+        || !in->event_out || strcmp(in->job->call_id, id) != 0)
+        return NULL;
+    return in->job;
+}
+
+/* The call has its result; the runtime asks for the next one. */
+static void lambda_answered(struct hot_instance *in,
+                            enum hot_outcome outcome, const char *msg)
+{
+    in->event_out = 0;
+    answer(in, outcome, msg);
+    if (in->state == INSTANCE_BUSY)
+        become_idle(in);
+}
+
+/* A runtime's error, as the client's 502. */
+static int lambda_error_answer(struct hot_instance *in, const char *what,
+                               const char *body, size_t len,
+                               const char *type)
+{
+    struct lambda_error e;
+    size_t n = 0;
+    char *s;
+    int rc;
+
+    lambda_error_read(body, len, type, &e);
+    s = lambda_error_body(&e, what, &n);
+    http_response_free(&in->rp.res);
+    rc = s != NULL ? res_json(&in->rp.res, 502, s, n) : -1;
+    free(s);
+    return rc;
+}
+
+static void rt_next(void *arg)
+{
+    struct hot_instance *in = arg;
+    struct hot_job *job = in->job;
+
+    /* idle or busy: the event comes when there is one */
+    if (in->state != INSTANCE_STARTING || job == NULL)
+        return;
+    /* a new instance's runtime is up: its first call */
+    uv_timer_stop(&in->retry);
+    in->job = NULL;
+    assign(in, job);
+}
+
+static int rt_response(void *arg, const char *id, const char *body,
+                       size_t len)
+{
+    struct hot_instance *in = arg;
+    struct hot_job *job = lambda_current(in, id);
+    struct http_response *res = &in->rp.res;
+    char msg[160];
+
+    if (job == NULL)
+        return -1;
+    http_response_free(res);
+    if (job->lambda_apigw) {
+        if (lambda_apigw_answer(body, len, HTTP_RESPONSE_HEAD_MAX,
+                                in->pool->owner->cfg->max_response_body,
+                                res, msg, sizeof(msg)) < 0) {
+            lambda_answered(in, HOT_BAD_ANSWER, msg);
+            return 0;
+        }
+    } else if (res_json(res, 200, body, len) < 0) {
+        lambda_answered(in, HOT_FAILED, "out of memory");
+        return 0;
+    }
+    lambda_answered(in, HOT_OK, NULL);
+    return 0;
+}
+
+static int rt_error(void *arg, const char *id, const char *body, size_t len,
+                    const char *type)
+{
+    struct hot_instance *in = arg;
+
+    if (lambda_current(in, id) == NULL)
+        return -1;
+    if (lambda_error_answer(in, "the function failed", body, len, type) < 0)
+        lambda_answered(in, HOT_FAILED, "out of memory");
+    else
+        lambda_answered(in, HOT_OK, NULL);
+    return 0;
+}
+
+static void rt_init_error(void *arg, const char *body, size_t len,
+                          const char *type)
+{
+    struct hot_instance *in = arg;
+
+    if (in->job != NULL && !in->answered) {
+        if (lambda_error_answer(in, "the function could not start", body,
+                                len, type) < 0)
+            answer(in, HOT_FAILED, "out of memory");
+        else
+            answer(in, HOT_OK, NULL);
+    }
+    kill_instance(in, "its runtime could not start");
+}
+
+static const struct lambda_runtime_cbs runtime_cbs = {
+    rt_next, rt_response, rt_error, rt_init_error,
+};
+
+/* A new instance whose runtime never asks for its first call. */
+static void on_runtime_late(uv_timer_t *t)
+{
+    struct hot_instance *in = t->data;
+    char msg[200];
+
+    if (in->state != INSTANCE_STARTING || in->job == NULL)
+        return;
+    errf(msg, sizeof(msg), "the Lambda runtime did not ask for its event "
+         "(GET /2018-06-01/runtime/invocation/next) within %llu ms",
+         (unsigned long long)in->pool->owner->cfg->listen_timeout_ms);
+    answer(in, HOT_EXITED, msg);
+    kill_instance(in, "its runtime did not ask for work");
 }
 
 /* ------------------------------------------------------------ starting */
@@ -742,6 +937,42 @@ static int open_pipe(struct hot_instance *in, uv_pipe_t *p, int fd)
         return -1;
     }
     return 0;
+}
+
+static void on_ready(struct sandbox *sb, int ok, void *arg);
+
+/* Lambda: the socket of the Runtime API, from the sandbox's init. */
+static void on_listening(struct sandbox *sb, int fd, int err, void *arg)
+{
+    struct hot_instance *in = arg;
+    struct hot_pools *hp = in->pool->owner;
+    struct hot_job *job = in->job;
+    char msg[200];
+
+    if (in->state == INSTANCE_DEAD || job == NULL) {
+        if (fd >= 0)
+            close(fd);
+        return;
+    }
+    if (fd < 0) {
+        errf(msg, sizeof(msg), "cannot listen for the Lambda Runtime API "
+             "in the sandbox: %s", strerror(err));
+    } else {
+        in->rt = lambda_runtime_start(hp->loop, fd,
+                                      hp->cfg->max_response_body,
+                                      &runtime_cbs, in, msg, sizeof(msg));
+    }
+    if (in->rt == NULL) {
+        log_msg(LOG_LEVEL_ERROR, "cannot start a hot instance", msg);
+        in->state = INSTANCE_BUSY;
+        answer(in, HOT_FAILED, msg);
+        kill_instance(in, "cannot start");
+        in->sandbox_done = 1;
+        close_own_handles(in);
+        return;
+    }
+    in->open_handles++;         /* closed with the others */
+    on_ready(sb, 1, in);        /* now its process */
 }
 
 static void on_ready(struct sandbox *sb, int ok, void *arg)
@@ -767,6 +998,15 @@ static void on_ready(struct sandbox *sb, int ok, void *arg)
                    "see the executor's log");
         return;
     }
+    if (in->format == HOT_FORMAT_LAMBDA && in->rt == NULL) {
+        /* its Runtime API first: the runtime reaches for it at once */
+        in->job = job;
+        if (sandbox_listen(sb, LAMBDA_RUNTIME_PORT, on_listening, in) < 0) {
+            in->job = NULL;
+            goto failed;
+        }
+        return;
+    }
     for (i = 0; i < 3; i++) {
         if (pipe2(fds[i], O_CLOEXEC) < 0)
             goto failed;
@@ -774,8 +1014,8 @@ static void on_ready(struct sandbox *sb, int ok, void *arg)
     far[0] = fds[0][0];
     far[1] = fds[1][1];
     far[2] = fds[2][1];
-    /* http-stream: its stdout is a log, as its stderr */
-    if (in->format == HOT_FORMAT_STREAM)
+    /* http-stream, lambda: its stdout is a log, as its stderr */
+    if (in->format == HOT_FORMAT_STREAM || in->format == HOT_FORMAT_LAMBDA)
         far[1] = fds[2][1];
     /* an OOM kill ends the process: counting at its start is enough */
     in->oom_base = cgroup_oom_kills(&sb->cgroup);
@@ -820,6 +1060,13 @@ static void on_ready(struct sandbox *sb, int ok, void *arg)
         in->job = job;
         in->listen_deadline = uv_now(hp->loop) + hp->cfg->listen_timeout_ms;
         stream_connect(in);
+        return;
+    }
+    if (in->format == HOT_FORMAT_LAMBDA) {
+        /* its first call once its runtime asks (rt_next) */
+        in->job = job;
+        uv_timer_start(&in->retry, on_runtime_late,
+                       hp->cfg->listen_timeout_ms, 0);
         return;
     }
     assign(in, job);

@@ -1,13 +1,15 @@
 /*
- * Hot functions (formats http, json and http-stream): instances that stay
- * alive and serve call after call, one at a time.  Each call is an
+ * Hot functions (formats http, json, http-stream and lambda): instances
+ * that stay alive and serve call after call, one at a time.  Each call is an
  * HTTP/1.1 request (http) or a JSON object (json, json_format.h) on the
  * instance's stdin and its answer the same on its stdout; or, for
  * http-stream (stream_format.h), an HTTP/1.1 request over a kept-alive
  * connection to the Unix socket the instance listens on inside its
  * sandbox, which the sandbox's init connects to and hands over (the
  * executor never opens a path the function controls), and its answer on
- * that connection; its stdout and stderr are its log.
+ * that connection; its stdout and stderr are its log.  A lambda instance
+ * asks for its calls instead, over the Runtime API the executor serves on
+ * the loopback of the instance's own network (lambda_runtime.h).
  *
  * An instance is a sandbox (sandbox.c) running one long-lived process.
  * Instances are pooled by key (app, path, image digest, format, memory,
@@ -48,6 +50,8 @@ enum hot_format {
     HOT_FORMAT_HTTP,
     HOT_FORMAT_JSON,
     HOT_FORMAT_STREAM,      /* Fn's http-stream */
+    HOT_FORMAT_LAMBDA,      /* AWS Lambda's Runtime API: the instance asks
+                             * for its calls (lambda_runtime.h) */
 };
 
 struct hot_job;
@@ -82,7 +86,10 @@ struct hot_job {
     uint64_t idle_timeout_ms;
     uint64_t timeout_ms;
     enum hot_format format;
-    const char *head;                   /* the request: head, then body */
+    int lambda_apigw;                   /* lambda: the function answers as
+                                         * API Gateway's proxy */
+    const char *head;                   /* the request: head, then body
+                                         * (lambda: the event) */
     size_t head_len;
     size_t deadline_at;                 /* where in head the call's
                                          * deadline is (RFC 3339, 20

@@ -415,7 +415,8 @@ static void on_ctl(uv_poll_t *h, int status, int events)
         && (fd >= 0) == (err == 0)) {
         cb = sb->on_connect;
         sb->on_connect = NULL;
-        if (cb != NULL && sb->state == SANDBOX_RUNNING) {
+        if (cb != NULL && (sb->state == SANDBOX_RUNNING
+                           || sb->state == SANDBOX_HELD)) {
             cb(sb, fd, err, sb->connect_arg);
         } else if (fd >= 0) {
             close(fd);
@@ -483,7 +484,7 @@ static int spawn(struct sandbox *sb, const struct sandbox_params *p,
         .bwrap = cfg->bwrap,
         .rootfs = p->rootfs,
         .tmp_bytes = cfg->tmp_size,
-        .share_net = cfg->allow_network,
+        .share_net = cfg->allow_network && !p->loopback_net,
         .hostname = "function",
         .image = p->image,
         .socket_dir = p->socket_dir,
@@ -511,7 +512,10 @@ static int spawn(struct sandbox *sb, const struct sandbox_params *p,
         goto out;
     }
     /* the seccomp filter, for bubblewrap: a copy of its own per sandbox */
-    seccomp = seccomp_filter_fd(pool->seccomp_bpf, pool->seccomp_len);
+    seccomp = p->loopback_net && !spec.share_net
+              ? seccomp_filter_fd(pool->seccomp_inet_bpf,
+                                  pool->seccomp_inet_len)
+              : seccomp_filter_fd(pool->seccomp_bpf, pool->seccomp_len);
     if (seccomp < 0 || pipe2(errpipe, O_CLOEXEC) < 0) {
         errf(err, errlen, "cannot prepare the sandbox's descriptors: "
              "%s", strerror(errno));
@@ -738,6 +742,29 @@ int sandbox_run(struct sandbox *sb, const char *cwd, char *const *argv,
     sb->on_done = cb;
     sb->arg = arg;
     sb->state = SANDBOX_RUNNING;
+    return 0;
+}
+
+int sandbox_listen(struct sandbox *sb, unsigned port, sandbox_connect_cb cb,
+                   void *arg)
+{
+    char msg[SANDBOX_LISTEN_LEN];
+    ssize_t n;
+
+    if (sb->exited || (sb->state != SANDBOX_RUNNING
+                       && sb->state != SANDBOX_HELD)
+        || sb->on_connect != NULL || port == 0 || port > 65535) {
+        errno = EINVAL;
+        return -1;
+    }
+    sandbox_listen_encode(msg, port);
+    do
+        n = send(sb->ctl, msg, sizeof(msg), MSG_DONTWAIT | MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    if (n != (ssize_t)sizeof(msg))
+        return -1;
+    sb->on_connect = cb;
+    sb->connect_arg = arg;
     return 0;
 }
 

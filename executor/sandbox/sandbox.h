@@ -42,6 +42,9 @@ struct sandbox_pool {
     struct uid_range uids;      /* the sandboxes' host ids */
     char *seccomp_bpf;          /* the sandboxes' filter, built once */
     size_t seccomp_len;
+    char *seccomp_inet_bpf;     /* the same with AF_INET and AF_INET6, for
+                                 * sandboxes of a network of their own */
+    size_t seccomp_inet_len;
     unsigned generation;        /* of the configuration: one more on each
                                  * reload; older sandboxes are not kept */
     struct sandbox *all;        /* every sandbox */
@@ -116,6 +119,10 @@ struct sandbox_params {
     uint64_t memory;            /* bytes */
     const char *socket_dir;     /* a directory made in its /tmp for the
                                  * function's socket (NULL: none) */
+    int loopback_net;           /* a network namespace of its own, with
+                                 * only its loopback, where the function
+                                 * may use TCP (format lambda), whatever
+                                 * allow_network says */
 };
 
 /*
@@ -144,6 +151,16 @@ int sandbox_run(struct sandbox *sb, const char *cwd, char *const *argv,
  */
 int sandbox_connect(struct sandbox *sb, const char *path,
                     sandbox_connect_cb cb, void *arg);
+
+/*
+ * Asks the sandbox's init for a socket listening on port of 127.0.0.1 in
+ * the sandbox's own network (loopback_net), held or running; cb runs with
+ * it (the caller's) or an errno, unless a process ends first.  Shares the
+ * one slot of sandbox_connect().  0, or -1 if the message could not be
+ * sent.
+ */
+int sandbox_listen(struct sandbox *sb, unsigned port, sandbox_connect_cb cb,
+                   void *arg);
 
 /* Kills every process of the sandbox; its owner hears it as usual. */
 void sandbox_kill(struct sandbox *sb);

@@ -141,6 +141,27 @@ int sandbox_env(const struct call_info *ci,
     env_set(env, "FN_FN_ID", r->path);
     if (r->format == ROUTE_FORMAT_HTTP_STREAM)
         env_set(env, "FN_LISTENER", "unix:" SANDBOX_FN_LISTENER);
+    if (r->format == ROUTE_FORMAT_LAMBDA) {
+        /* what AWS's runtimes read; _HANDLER comes from the route's
+         * config, where the function's author puts it */
+        snprintf(name, sizeof(name), "%s%s", r->app, r->path);
+        for (i = 0; name[i] != '\0'; i++) {
+            if (name[i] == '/')
+                name[i] = '_';
+        }
+        env_set(env, "AWS_LAMBDA_RUNTIME_API",
+                SANDBOX_LAMBDA_RUNTIME_API);
+        env_set(env, "AWS_LAMBDA_FUNCTION_NAME", name);
+        env_set(env, "AWS_LAMBDA_FUNCTION_VERSION", "$LATEST");
+        env_set(env, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", num);
+        env_set(env, "AWS_LAMBDA_LOG_STREAM_NAME", name);
+        snprintf(name, sizeof(name), "/functions/%s", r->app);
+        env_set(env, "AWS_LAMBDA_LOG_GROUP_NAME", name);
+        env_set(env, "LAMBDA_TASK_ROOT", sandbox_cwd(image));
+        env_set(env, "AWS_REGION", "local");
+        env_set(env, "AWS_DEFAULT_REGION", "local");
+        env_set(env, "TZ", ":UTC");
+    }
     if (ci->call_id == NULL)
         return env->failed ? -1 : 0;    /* a hot instance: no call yet */
     env_set(env, "METHOD", ci->method);

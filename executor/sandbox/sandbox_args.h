@@ -32,6 +32,9 @@ void strvec_free(struct strvec *sv);
  * is "unix:" SANDBOX_FN_LISTENER, in a directory of its own in its /tmp. */
 #define SANDBOX_FN_SOCKET_DIR "/tmp/iofs"
 #define SANDBOX_FN_LISTENER SANDBOX_FN_SOCKET_DIR "/lsnr.sock"
+/* Format lambda: the Runtime API, on the loopback of the sandbox's own
+ * network (lambda_runtime.h, LAMBDA_RUNTIME_PORT). */
+#define SANDBOX_LAMBDA_RUNTIME_API "127.0.0.1:9001"
 
 struct sandbox_spec {
     const char *bwrap;              /* path of bwrap */

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/close_range.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -140,8 +141,70 @@ static int answer_connect(int ctl, const char *msg, size_t len, int running)
 }
 
 /*
+ * LISTEN: a TCP socket listening on the port of 127.0.0.1 in the
+ * sandbox's network namespace (its own, where nothing else runs but the
+ * function), handed over: the executor serves the Lambda Runtime API on
+ * it.  This process keeps no copy.
+ */
+static int answer_listen(int ctl, const char *msg, size_t len)
+{
+    char reply[SANDBOX_CONNECTED_LEN], cbuf[CMSG_SPACE(sizeof(int))];
+    struct sockaddr_in sa = { .sin_family = AF_INET };
+    struct iovec iov = { reply, sizeof(reply) };
+    struct msghdr m = { 0 };
+    struct cmsghdr *cm;
+    unsigned port;
+    int fd, err = 0, one = 1;
+    ssize_t n;
+
+    if (sandbox_listen_decode(msg, len, &port) < 0) {
+        fprintf(stderr, "sandbox init: malformed message\n");
+        return -1;
+    }
+    sa.sin_port = htons((uint16_t)port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0
+        || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0
+        || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0
+        || listen(fd, 16) < 0) {
+        err = errno != 0 ? errno : EIO;
+        if (fd >= 0)
+            close(fd);
+        fd = -1;
+    }
+    sandbox_connected_encode(reply, err);
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    if (fd >= 0) {
+        memset(cbuf, 0, sizeof(cbuf));
+        m.msg_control = cbuf;
+        m.msg_controllen = sizeof(cbuf);
+        cm = CMSG_FIRSTHDR(&m);
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_RIGHTS;
+        cm->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+    }
+    do
+        n = sendmsg(ctl, &m, MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    if (fd >= 0)
+        close(fd);
+    return n == (ssize_t)sizeof(reply) ? 0 : -1;
+}
+
+/* A CONNECT or a LISTEN; -1 for anything else, or a failure to answer. */
+static int answer(int ctl, const char *msg, size_t len, int running)
+{
+    if (len > 0 && msg[0] == SANDBOX_LISTEN)
+        return answer_listen(ctl, msg, len);
+    return answer_connect(ctl, msg, len, running);
+}
+
+/*
  * Waits for pid, reaping any other process on the way, and answers the
- * executor's CONNECTs meanwhile.  -1 if the executor is gone.
+ * executor's CONNECTs and LISTENs meanwhile.  -1 if the executor is gone.
  */
 static int wait_for(int ctl, pid_t pid, int *status)
 {
@@ -175,7 +238,7 @@ static int wait_for(int ctl, pid_t pid, int *status)
         if (n < 0 && (errno == EAGAIN || errno == EINTR))
             continue;
         /* the executor closed (or failed): nothing more to do here */
-        if (n <= 0 || answer_connect(ctl, msg, (size_t)n, 1) < 0)
+        if (n <= 0 || answer(ctl, msg, (size_t)n, 1) < 0)
             return -1;
     }
 }
@@ -392,11 +455,11 @@ static int serve_one(int ctl, char *buf)
         while (n < 0 && errno == EINTR);
         if (n <= 0)
             return n == 0 ? 1 : -1;     /* the executor is done with us */
-        if (buf[0] != SANDBOX_CONNECT)
+        if (buf[0] != SANDBOX_CONNECT && buf[0] != SANDBOX_LISTEN)
             break;
-        /* one that crossed the end of the last process: no process */
-        if (msg.msg_controllen > 0 || answer_connect(ctl, buf, (size_t)n, 0)
-                                      < 0)
+        /* a LISTEN before the process; a CONNECT that crossed the end of
+         * the last process: no process */
+        if (msg.msg_controllen > 0 || answer(ctl, buf, (size_t)n, 0) < 0)
             return -1;
         msg.msg_controllen = sizeof(cbuf);
         msg.msg_flags = 0;

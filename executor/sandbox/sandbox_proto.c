@@ -6,6 +6,7 @@
  * DONE: 'D', the wait status (4 bytes), the clean flag (4 bytes).
  * CONNECT: 'C', an absolute path, its NUL.
  * CONNECTED: 'K', an errno (4 bytes; 0: connected).
+ * LISTEN: 'L', a TCP port (2 bytes, big endian, not 0).
  */
 #include "sandbox_proto.h"
 
@@ -170,6 +171,26 @@ int sandbox_connect_decode(const char *buf, size_t len, const char **path)
         || buf[1] != '/' || memchr(buf + 1, '\0', len - 1) != buf + len - 1)
         return -1;
     *path = buf + 1;
+    return 0;
+}
+
+void sandbox_listen_encode(char buf[SANDBOX_LISTEN_LEN], unsigned port)
+{
+    buf[0] = SANDBOX_LISTEN;
+    buf[1] = (char)((port >> 8) & 0xff);
+    buf[2] = (char)(port & 0xff);
+}
+
+int sandbox_listen_decode(const char *buf, size_t len, unsigned *port)
+{
+    unsigned p;
+
+    if (len != SANDBOX_LISTEN_LEN || buf[0] != SANDBOX_LISTEN)
+        return -1;
+    p = ((unsigned)(unsigned char)buf[1] << 8) | (unsigned char)buf[2];
+    if (p == 0)
+        return -1;
+    *port = p;
     return 0;
 }
 

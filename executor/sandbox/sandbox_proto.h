@@ -13,8 +13,13 @@
  *                              the process would (inside the sandbox)
  *   init -> executor   CONNECTED  0 and the connected socket beside the
  *                              message (SCM_RIGHTS), or why not (an errno)
+ *   executor -> init   LISTEN  listen on this TCP port of 127.0.0.1 in the
+ *                              sandbox's own network namespace (format
+ *                              lambda: the Runtime API); answered with a
+ *                              CONNECTED and the listening socket
  *
- * A CONNECT may come at any time; the init answers each one, in order.
+ * A CONNECT or a LISTEN may come at any time, a process running or not;
+ * the init answers each one, in order.
  */
 #ifndef EXECUTOR_SANDBOX_PROTO_H
 #define EXECUTOR_SANDBOX_PROTO_H
@@ -34,6 +39,8 @@
 #define SANDBOX_CONNECT 'C'
 #define SANDBOX_CONNECTED 'K'
 #define SANDBOX_CONNECTED_LEN 5
+#define SANDBOX_LISTEN 'L'
+#define SANDBOX_LISTEN_LEN 3
 /* a CONNECT: the type, an absolute path that fits a sockaddr_un, a NUL */
 #define SANDBOX_SOCKET_PATH_MAX 107
 #define SANDBOX_CONNECT_MAX (SANDBOX_SOCKET_PATH_MAX + 2)
@@ -75,6 +82,10 @@ size_t sandbox_connect_encode(char *buf, const char *path);
 
 /* Reads a CONNECT; *path points into buf.  0, or -1 if malformed. */
 int sandbox_connect_decode(const char *buf, size_t len, const char **path);
+
+/* LISTEN: a TCP port, 1 to 65535. */
+void sandbox_listen_encode(char buf[SANDBOX_LISTEN_LEN], unsigned port);
+int sandbox_listen_decode(const char *buf, size_t len, unsigned *port);
 
 /* CONNECTED: err 0 (the socket travels beside it) or an errno. */
 void sandbox_connected_encode(char buf[SANDBOX_CONNECTED_LEN], int err);

@@ -400,7 +400,9 @@ int server_start(struct server *s, uv_loop_t *loop, const struct config *cfg,
         return -1;
     }
     if (seccomp_filter_build(cfg->allow_network, &s->sandboxes.seccomp_bpf,
-                             &s->sandboxes.seccomp_len) < 0) {
+                             &s->sandboxes.seccomp_len) < 0
+        || seccomp_filter_build(1, &s->sandboxes.seccomp_inet_bpf,
+                                &s->sandboxes.seccomp_inet_len) < 0) {
         errf(err, errlen, "cannot build the seccomp filter");
         return -1;
     }

@@ -163,10 +163,26 @@ sub busybox_layer {
     push @e, [ "bin/$_", symlink => 'busybox' ]
         for qw(sh cat echo env id ls sleep head dd yes printf tr wc ps
                mount ip hostname touch rm mkdir grep sed test true false
-               kill seq tail nc wget);
+               kill seq tail nc wget cut mktemp);
     push @e, [ 'etc', dir => 1 ], [ 'etc/passwd',
                data => "root:x:0:0::/root:/bin/sh\n" ];
     return \@e;
+}
+
+# Programs of the host in an image (curl for a Lambda custom runtime):
+# each binary where it is, and every library ldd lists for it (the
+# loader too), as one plain layer.
+sub host_layer {
+    my (@bins) = @_;
+    my %seen;
+    my @e;
+    for my $bin (@bins) {
+        for my $f ($bin, shared_libraries($bin)) {
+            (my $name = $f) =~ s{^/+}{};
+            push @e, [ $name, file => $f, mode => 0755 ] unless $seen{$name}++;
+        }
+    }
+    return { entries => [ with_dirs(@e) ], gzip => 0 };
 }
 
 # The entries with a dir entry before them for each folder their names

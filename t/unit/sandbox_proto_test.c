@@ -88,6 +88,27 @@ static void test_done(void)
        "another type: refused");
 }
 
+static void test_listen(void)
+{
+    char m[SANDBOX_LISTEN_LEN];
+    unsigned port = 0;
+
+    sandbox_listen_encode(m, 9001);
+    ok(sandbox_listen_decode(m, sizeof(m), &port) == 0 && port == 9001,
+       "LISTEN round trip");
+    sandbox_listen_encode(m, 65535);
+    ok(sandbox_listen_decode(m, sizeof(m), &port) == 0 && port == 65535,
+       "LISTEN: the highest port");
+    sandbox_listen_encode(m, 0);
+    ok(sandbox_listen_decode(m, sizeof(m), &port) < 0, "LISTEN 0: refused");
+    sandbox_listen_encode(m, 80);
+    ok(sandbox_listen_decode(m, sizeof(m) - 1, &port) < 0,
+       "LISTEN cut short: refused");
+    m[0] = SANDBOX_CONNECT;
+    ok(sandbox_listen_decode(m, sizeof(m), &port) < 0,
+       "LISTEN of another type: refused");
+}
+
 static void test_connect(void)
 {
     char m[SANDBOX_CONNECT_MAX], k[SANDBOX_CONNECTED_LEN], path[200];
@@ -137,5 +158,6 @@ int main(void)
     test_run();
     test_done();
     test_connect();
+    test_listen();
     return done_testing();
 }
