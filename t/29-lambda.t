@@ -11,6 +11,7 @@ use lib 't/lib', 'scripts/lib';
 
 use FnImage;
 use FnTest qw(executor_start unix_request tmpdir top);
+use IO::Compress::Zip ();
 use IO::Socket::INET;
 use JSON::PP;
 use Test::More;
@@ -32,7 +33,8 @@ my $n = 0;
 sub call {
     my (%o) = @_;
     my $id = sprintf('01ARZ3NDEKTSV4RRFFQ69M%04d', $n++);
-    my %route = (app => 'lam', path => $o{path} // '/sh', image => 'oci:sh:v1',
+    my %route = (app => 'lam', path => $o{path} // '/sh',
+                 image => 'oci:' . ($o{image} // 'sh') . ':v1',
                  format => 'lambda', timeout => $o{timeout} // 10,
                  config => { _HANDLER => 'function.handler',
                              %{ $o{config} // {} } });
@@ -128,7 +130,50 @@ subtest 'API Gateway: the event and the proxy answer' => sub {
     is($r->{body}, 'made for /r/lam/sh', 'its body, made from rawPath');
 };
 
+subtest "AWS's runtime client for Node, from a deployment package" => sub {
+    # a zip as AWS takes it, turned into an image by scripts/lambda-image
+    my $zip = tmpdir() . '/function.zip';
+    IO::Compress::Zip::zip([ top() . '/t/fn/lambda-node/index.js' ] => $zip,
+                           FilterName => sub { s{.*/}{} })
+        or die "zip: $IO::Compress::Zip::ZipError";
+    my $out = `${\ top()}/scripts/lambda-image $zip ${\ $ex->dir}/images/node v1 2>&1`;
+    is($?, 0, 'scripts/lambda-image makes an image of it') or diag($out);
+    my %node = (path => '/node', timeout => 20,
+                config => { _HANDLER => 'index.handler' });
+    my $r = call(%node, body => '{"hello":"world"}', image => 'node');
+    is($r->{status}, 200, 'answered 200') or diag($r->{body}, $ex->log);
+    my $j = $r->{json} // {};
+    is($j->{requestId}, $r->{id}, 'context.awsRequestId is the call id');
+    # the deadline is the call's start and the route's timeout: the
+    # handler runs within a millisecond or so of it
+    ok(defined $j->{remaining} && $j->{remaining} > 10_000
+       && $j->{remaining} <= 20_000,
+       "getRemainingTimeInMillis() is within the route's timeout ("
+       . ($j->{remaining} // 'none') . ' ms of 20000)');
+    is($j->{functionName}, 'lam_node', 'context.functionName');
+    is($j->{memory}, '128', 'context.memoryLimitInMB');
+    is_deeply($j->{event}, { hello => 'world' }, 'the event');
+    my $e = call(%node, body => '{"throw":"no luck"}', image => 'node');
+    is($e->{status}, 502, 'a thrown error: 502') or diag($e->{body});
+    is($e->{json}{errorType}, 'CustomError', 'with its type');
+    is($e->{json}{errorMessage}, 'no luck', 'and its message');
+    my $next = call(%node, body => '{"n":3}', image => 'node');
+    is($next->{json}{event}{n}, 3, 'the instance serves the next call');
+};
+
 subtest 'the Runtime API is the instance\'s alone' => sub {
+    # from inside: the host's loopback is out of reach, and the API's port
+    # cannot be taken over by a second listener
+    my $host = IO::Socket::INET->new(Listen => 5, LocalAddr => '127.0.0.1',
+                                     LocalPort => 0, ReuseAddr => 1)
+        or die "listen: $!";
+    my $r = call(body => '{"do":"probe","port":' . $host->sockport . '}');
+    is($r->{status}, 200, 'answered 200') or diag($r->{body});
+    is($r->{json}{curl_exit}, 7, 'a port of the host\'s loopback: '
+       . 'connection refused (its own loopback has nothing there)');
+    is($r->{json}{other_listener}, 1, '(the function may listen on another port)');
+    is($r->{json}{second_listener}, 0, 'no second listener on the API\'s port');
+
     # the host's 127.0.0.1:9001 is not it (nothing, or something else)
     my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1:9001', Timeout => 2);
     my $answer = '';
