@@ -138,6 +138,14 @@ subtest "AWS's runtime client for Node, from a deployment package" => sub {
         or die "zip: $IO::Compress::Zip::ZipError";
     my $out = `${\ top()}/scripts/lambda-image $zip ${\ $ex->dir}/images/node v1 2>&1`;
     is($?, 0, 'scripts/lambda-image makes an image of it') or diag($out);
+    for my $bad ('../evil.js', '/etc/evil.js') {
+        my $z = tmpdir() . '/bad.zip';
+        IO::Compress::Zip::zip(\'x' => $z, Name => $bad)
+            or die "zip: $IO::Compress::Zip::ZipError";
+        my $o = `${\ top()}/scripts/lambda-image $z ${\ $ex->dir}/images/bad v1 2>&1`;
+        isnt($?, 0, "a package with \"$bad\" is refused");
+        like($o, qr/would land outside \/var\/task/, '  and says why');
+    }
     my %node = (path => '/node', timeout => 20,
                 config => { _HANDLER => 'index.handler' });
     my $r = call(%node, body => '{"hello":"world"}', image => 'node');
