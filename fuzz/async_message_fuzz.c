@@ -4,6 +4,7 @@
  * rewritten for its next attempt, which must read back the same.
  */
 #include "async_message.h"
+#include "base64.h"
 
 #include <stddef.h>
 #include <stdint.h>

@@ -38,8 +38,4 @@ void async_message_free(struct async_message *m);
 /* The same message for its next attempt (malloc()ed JSON), or NULL. */
 char *async_message_next(const void *data, size_t len, unsigned attempt);
 
-/* Standard base64 (with padding) decoded; -1 if malformed. */
-int base64_decode(const char *in, size_t len, unsigned char *out,
-                  size_t *outlen);
-
 #endif

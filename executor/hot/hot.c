@@ -778,20 +778,12 @@ static void assign(struct hot_instance *in, struct hot_job *job)
 static int res_json(struct http_response *res, int status, const char *body,
                     size_t len)
 {
-    res->names = malloc(sizeof(*res->names));
-    res->values = malloc(sizeof(*res->values));
     res->body = malloc(len + 1);
-    if (res->names == NULL || res->values == NULL || res->body == NULL
-        || (res->names[0] = strdup("Content-Type")) == NULL) {
+    if (res->body == NULL
+        || http_response_add(res, "Content-Type", "application/json") < 0) {
         http_response_free(res);
         return -1;
     }
-    if ((res->values[0] = strdup("application/json")) == NULL) {
-        free(res->names[0]);
-        http_response_free(res);
-        return -1;
-    }
-    res->nheaders = 1;
     res->status = status;
     memcpy(res->body, body, len);
     res->body[len] = '\0';

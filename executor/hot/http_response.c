@@ -219,6 +219,32 @@ size_t http_response_feed(struct http_response_parser *p, const char *data,
     return used;
 }
 
+int http_response_add(struct http_response *res, const char *name,
+                      const char *value)
+{
+    char **names, **values;
+
+    if (res->nheaders >= HTTP_RESPONSE_HEADERS_MAX)
+        return -1;
+    names = realloc(res->names, (res->nheaders + 1) * sizeof(*names));
+    if (names == NULL)
+        return -1;
+    res->names = names;
+    values = realloc(res->values, (res->nheaders + 1) * sizeof(*values));
+    if (values == NULL)
+        return -1;
+    res->values = values;
+    names[res->nheaders] = strdup(name);
+    values[res->nheaders] = strdup(value);
+    if (names[res->nheaders] == NULL || values[res->nheaders] == NULL) {
+        free(names[res->nheaders]);
+        free(values[res->nheaders]);
+        return -1;
+    }
+    res->nheaders++;
+    return 0;
+}
+
 void http_response_free(struct http_response *res)
 {
     size_t i;

@@ -62,6 +62,11 @@ size_t http_response_feed(struct http_response_parser *p, const char *data,
 
 void http_response_free(struct http_response *res);
 
+/* Appends the header name: value (copies), within
+ * HTTP_RESPONSE_HEADERS_MAX.  0, or -1. */
+int http_response_add(struct http_response *res, const char *name,
+                      const char *value);
+
 /* Forgets the response, for the next one. */
 void http_response_parser_reset(struct http_response_parser *p);
 void http_response_parser_free(struct http_response_parser *p);

@@ -113,33 +113,6 @@ static size_t fail(struct json_answer_parser *p, size_t used,
     return used;
 }
 
-/* res gets the header name: value (copies).  0, or -1. */
-static int res_header(struct http_response *res, const char *name,
-                      const char *value)
-{
-    char **names, **values;
-
-    if (res->nheaders >= HTTP_RESPONSE_HEADERS_MAX)
-        return -1;
-    names = realloc(res->names, (res->nheaders + 1) * sizeof(*names));
-    if (names == NULL)
-        return -1;
-    res->names = names;
-    values = realloc(res->values, (res->nheaders + 1) * sizeof(*values));
-    if (values == NULL)
-        return -1;
-    res->values = values;
-    names[res->nheaders] = strdup(name);
-    values[res->nheaders] = strdup(value);
-    if (names[res->nheaders] == NULL || values[res->nheaders] == NULL) {
-        free(names[res->nheaders]);
-        free(values[res->nheaders]);
-        return -1;
-    }
-    res->nheaders++;
-    return 0;
-}
-
 /* The answer whole in p->buf: into p->res, or p->error. */
 static void answer_parse(struct json_answer_parser *p)
 {
@@ -208,7 +181,7 @@ static void answer_parse(struct json_answer_parser *p)
             }
             head += strlen(name) + json_string_length(item) + 4;
             if (head > HTTP_RESPONSE_HEAD_MAX
-                || res_header(res, name, json_string_value(item)) < 0) {
+                || http_response_add(res, name, json_string_value(item)) < 0) {
                 fail(p, 0, "the answer's %s are too many or too large",
                      "headers");
                 goto out;
@@ -218,7 +191,7 @@ static void answer_parse(struct json_answer_parser *p)
         }
     }
     if (json_is_string(ct) && !have_ct
-        && res_header(res, "Content-Type", json_string_value(ct)) < 0) {
+        && http_response_add(res, "Content-Type", json_string_value(ct)) < 0) {
         fail(p, 0, "the answer's %s are too many or too large", "headers");
         goto out;
     }

@@ -2,6 +2,7 @@
  * The Lambda Runtime API's pure parts (lambda_format.h).
  */
 #include "lambda_format.h"
+#include "base64.h"
 #include "route_def.h"
 
 #include <jansson.h>
@@ -194,79 +195,6 @@ char *lambda_error_body(const struct lambda_error *e, const char *what,
 
 /* ----------------------------------------------- API Gateway, payload 2.0 */
 
-static char *base64(const char *in, size_t len, size_t *out_len)
-{
-    static const char abc[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    const unsigned char *s = (const unsigned char *)in;
-    char *out = malloc((len + 2) / 3 * 4 + 1), *o = out;
-    size_t i;
-
-    if (out == NULL)
-        return NULL;
-    for (i = 0; i + 2 < len; i += 3) {
-        *o++ = abc[s[i] >> 2];
-        *o++ = abc[((s[i] & 3) << 4) | (s[i + 1] >> 4)];
-        *o++ = abc[((s[i + 1] & 15) << 2) | (s[i + 2] >> 6)];
-        *o++ = abc[s[i + 2] & 63];
-    }
-    if (i < len) {
-        *o++ = abc[s[i] >> 2];
-        if (i + 1 < len) {
-            *o++ = abc[((s[i] & 3) << 4) | (s[i + 1] >> 4)];
-            *o++ = abc[(s[i + 1] & 15) << 2];
-        } else {
-            *o++ = abc[(s[i] & 3) << 4];
-            *o++ = '=';
-        }
-        *o++ = '=';
-    }
-    *o = '\0';
-    *out_len = (size_t)(o - out);
-    return out;
-}
-
-static int b64_value(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
-}
-
-/* Standard base64, padding optional; the decoded length, or -1. */
-static long unbase64(const char *in, size_t len, char *out)
-{
-    unsigned acc = 0;
-    int bits = 0, v;
-    size_t i, n = 0;
-
-    while (len > 0 && in[len - 1] == '=')
-        len--;
-    for (i = 0; i < len; i++) {
-        v = b64_value((unsigned char)in[i]);
-        if (v < 0)
-            return -1;
-        acc = (acc << 6) | (unsigned)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[n++] = (char)((acc >> bits) & 0xff);
-        }
-    }
-    /* leftover bits must be zero padding of at most one character */
-    if (bits >= 6 || (acc & ((1u << bits) - 1)) != 0)
-        return -1;
-    return (long)n;
-}
-
 static int lower_copy(char *dst, size_t size, const char *src)
 {
     size_t i;
@@ -406,7 +334,7 @@ char *lambda_apigw_event(const struct call_info *ci, long long time_ms,
                  && json_object_set_new(ev, "isBase64Encoded",
                                         json_false()) == 0;
         } else {
-            b64 = base64(body, body_len, &n);
+            b64 = base64_encode(body, body_len, &n);
             ok = b64 != NULL
                  && json_object_set_new(ev, "body",
                                         json_stringn(b64, n)) == 0
@@ -428,32 +356,14 @@ char *lambda_apigw_event(const struct call_info *ci, long long time_ms,
     return s;
 }
 
-/* res gets name: value (copies); 0, or -1 (counted in *head). */
+/* res gets name: value, counted in *head; 0, or -1. */
 static int add_header(struct http_response *res, const char *name,
                       const char *value, size_t *head, size_t max_head)
 {
-    char **names, **values;
-
     *head += strlen(name) + strlen(value) + 4;
-    if (*head > max_head || res->nheaders >= HTTP_RESPONSE_HEADERS_MAX)
+    if (*head > max_head)
         return -1;
-    names = realloc(res->names, (res->nheaders + 1) * sizeof(*names));
-    if (names == NULL)
-        return -1;
-    res->names = names;
-    values = realloc(res->values, (res->nheaders + 1) * sizeof(*values));
-    if (values == NULL)
-        return -1;
-    res->values = values;
-    names[res->nheaders] = strdup(name);
-    values[res->nheaders] = strdup(value);
-    if (names[res->nheaders] == NULL || values[res->nheaders] == NULL) {
-        free(names[res->nheaders]);
-        free(values[res->nheaders]);
-        return -1;
-    }
-    res->nheaders++;
-    return 0;
+    return http_response_add(res, name, value);
 }
 
 /* A header value: a string (or a number or boolean, as API Gateway takes
@@ -588,8 +498,7 @@ int lambda_apigw_answer(const char *json, size_t len, size_t max_head,
         }
     }
     if (json_is_string(body)) {
-        size_t n = json_string_length(body);
-        long got;
+        size_t n = json_string_length(body), got;
 
         if ((json_is_true(b64) ? n / 4 * 3 : n) > max_body) {
             fail(err, errlen, "a body larger than max_response_body");
@@ -601,12 +510,12 @@ int lambda_apigw_answer(const char *json, size_t len, size_t max_head,
             goto out;
         }
         if (json_is_true(b64)) {
-            got = unbase64(json_string_value(body), n, res->body);
-            if (got < 0) {
+            if (base64_decode(json_string_value(body), n,
+                              (unsigned char *)res->body, &got) < 0) {
                 fail(err, errlen, "\"body\" is not base64");
                 goto out;
             }
-            res->body_len = (size_t)got;
+            res->body_len = got;
         } else {
             memcpy(res->body, json_string_value(body), n);
             res->body_len = n;

@@ -167,6 +167,7 @@ static void serve(struct conn *c)
     char id[LAMBDA_REQUEST_ID_MAX + 1], *target;
     const char *method = http_method_str((enum http_method)req->method);
     const char *type;
+    enum lambda_op op;
     int rc;
 
     c->close_after = !req->keep_alive;
@@ -175,7 +176,8 @@ static void serve(struct conn *c)
         conn_close(c);
         return;
     }
-    switch (lambda_runtime_op(method, target, id)) {
+    op = lambda_runtime_op(method, target, id);
+    switch (op) {
     case LAMBDA_OP_NEXT:
         if (rt->waiting != NULL) {
             conn_reply(c, 409, "Conflict", "Runtime.Conflict",
@@ -191,16 +193,11 @@ static void serve(struct conn *c)
             rt->cbs->next(rt->arg);
         break;
     case LAMBDA_OP_RESPONSE:
-        rc = rt->cbs->response(rt->arg, id, req->body, req->body_len);
-        if (rc == 0)
-            conn_reply(c, 202, "Accepted", NULL, NULL);
-        else
-            conn_reply(c, 400, "Bad Request", "InvalidRequestID",
-                       "not the event being handled, or answered already");
-        break;
     case LAMBDA_OP_ERROR:
         type = http_request_header(req, "Lambda-Runtime-Function-Error-Type");
-        rc = rt->cbs->error(rt->arg, id, req->body, req->body_len, type);
+        rc = op == LAMBDA_OP_RESPONSE
+             ? rt->cbs->response(rt->arg, id, req->body, req->body_len)
+             : rt->cbs->error(rt->arg, id, req->body, req->body_len, type);
         if (rc == 0)
             conn_reply(c, 202, "Accepted", NULL, NULL);
         else

@@ -86,39 +86,17 @@ static void on_sigchld(int sig)
 }
 
 /*
- * CONNECT: connects to the Unix socket at the path as the function would,
- * from inside the sandbox (so a link the function made resolves within
- * it, never to a socket of the host), and hands the socket over.  running:
- * a process of the call is up; else the answer is ESRCH.
+ * CONNECTED: err, and the socket fd beside it (fd >= 0), which this
+ * process then closes: it keeps no copy.  0, or -1 if it cannot be sent.
  */
-static int answer_connect(int ctl, const char *msg, size_t len, int running)
+static int send_connected(int ctl, int err, int fd)
 {
     char reply[SANDBOX_CONNECTED_LEN], cbuf[CMSG_SPACE(sizeof(int))];
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
     struct iovec iov = { reply, sizeof(reply) };
     struct msghdr m = { 0 };
     struct cmsghdr *cm;
-    const char *path;
-    int fd = -1, err = 0;
     ssize_t n;
 
-    if (sandbox_connect_decode(msg, len, &path) < 0) {
-        fprintf(stderr, "sandbox init: malformed message\n");
-        return -1;
-    }
-    if (!running) {
-        err = ESRCH;
-    } else {
-        /* never blocks: a full backlog is EAGAIN, tried again later */
-        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-        memcpy(sa.sun_path, path, strlen(path) + 1);
-        if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-            err = errno != 0 ? errno : EIO;
-            if (fd >= 0)
-                close(fd);
-            fd = -1;
-        }
-    }
     sandbox_connected_encode(reply, err);
     m.msg_iov = &iov;
     m.msg_iovlen = 1;
@@ -141,6 +119,38 @@ static int answer_connect(int ctl, const char *msg, size_t len, int running)
 }
 
 /*
+ * CONNECT: connects to the Unix socket at the path as the function would,
+ * from inside the sandbox (so a link the function made resolves within
+ * it, never to a socket of the host), and hands the socket over.  running:
+ * a process of the call is up; else the answer is ESRCH.
+ */
+static int answer_connect(int ctl, const char *msg, size_t len, int running)
+{
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    const char *path;
+    int fd = -1, err = 0;
+
+    if (sandbox_connect_decode(msg, len, &path) < 0) {
+        fprintf(stderr, "sandbox init: malformed message\n");
+        return -1;
+    }
+    if (!running) {
+        err = ESRCH;
+    } else {
+        /* never blocks: a full backlog is EAGAIN, tried again later */
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        memcpy(sa.sun_path, path, strlen(path) + 1);
+        if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+            err = errno != 0 ? errno : EIO;
+            if (fd >= 0)
+                close(fd);
+            fd = -1;
+        }
+    }
+    return send_connected(ctl, err, fd);
+}
+
+/*
  * LISTEN: a TCP socket listening on the port of 127.0.0.1 in the
  * sandbox's network namespace (its own, where nothing else runs but the
  * function), handed over: the executor serves the Lambda Runtime API on
@@ -148,14 +158,9 @@ static int answer_connect(int ctl, const char *msg, size_t len, int running)
  */
 static int answer_listen(int ctl, const char *msg, size_t len)
 {
-    char reply[SANDBOX_CONNECTED_LEN], cbuf[CMSG_SPACE(sizeof(int))];
     struct sockaddr_in sa = { .sin_family = AF_INET };
-    struct iovec iov = { reply, sizeof(reply) };
-    struct msghdr m = { 0 };
-    struct cmsghdr *cm;
     unsigned port;
     int fd, err = 0, one = 1;
-    ssize_t n;
 
     if (sandbox_listen_decode(msg, len, &port) < 0) {
         fprintf(stderr, "sandbox init: malformed message\n");
@@ -173,25 +178,7 @@ static int answer_listen(int ctl, const char *msg, size_t len)
             close(fd);
         fd = -1;
     }
-    sandbox_connected_encode(reply, err);
-    m.msg_iov = &iov;
-    m.msg_iovlen = 1;
-    if (fd >= 0) {
-        memset(cbuf, 0, sizeof(cbuf));
-        m.msg_control = cbuf;
-        m.msg_controllen = sizeof(cbuf);
-        cm = CMSG_FIRSTHDR(&m);
-        cm->cmsg_level = SOL_SOCKET;
-        cm->cmsg_type = SCM_RIGHTS;
-        cm->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-    }
-    do
-        n = sendmsg(ctl, &m, MSG_NOSIGNAL);
-    while (n < 0 && errno == EINTR);
-    if (fd >= 0)
-        close(fd);
-    return n == (ssize_t)sizeof(reply) ? 0 : -1;
+    return send_connected(ctl, err, fd);
 }
 
 /* A CONNECT or a LISTEN; -1 for anything else, or a failure to answer. */

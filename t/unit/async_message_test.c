@@ -3,6 +3,7 @@
  * are refused with a reason; base64 and the next attempt.
  */
 #include "async_message.h"
+#include "base64.h"
 #include "tap.h"
 
 #include <stdlib.h>
