@@ -11,6 +11,7 @@ use lib 't/lib', 'scripts/lib';
 
 use FnImage;
 use FnTest qw(executor_start unix_request tmpdir top);
+use Archive::Tar;
 use IO::Compress::Zip ();
 use IO::Socket::INET;
 use JSON::PP;
@@ -96,6 +97,22 @@ subtest 'a second response is refused' => sub {
     is($report->{json}{twice_status}, 400, 'the second one got 400');
 };
 
+subtest 'a runtime cannot make the executor hold more than one result' => sub {
+    # max_response_body is 1m here: two 900 kB results at once are not
+    my $r = call(body => '{"do":"hoard"}');
+    is($r->{status}, 200, 'the call is answered') or diag($r->{body});
+    is($r->{json}{second_status}, '413', 'the second half-sent result: 413');
+};
+
+subtest 'a "next" whose connection closes does not take the next event' => sub {
+    my $r = call(body => '{"do":"ghost"}');
+    is_deeply($r->{json}, { ghost => JSON::PP::true }, 'answered');
+    my $next = call(body => '{"do":"echo","n":7}', timeout => 5);
+    is($next->{status}, 200, 'the next call is served, not lost')
+        or diag($next->{body});
+    is($next->{json}{event}{n}, 7, '  with its event');
+};
+
 subtest 'a runtime that dies in a call' => sub {
     my $r = call(body => '{"do":"die"}');
     is($r->{status}, 502, 'answered 502') or diag($r->{body});
@@ -145,6 +162,33 @@ subtest "AWS's runtime client for Node, from a deployment package" => sub {
         my $o = `${\ top()}/scripts/lambda-image $z ${\ $ex->dir}/images/bad v1 2>&1`;
         isnt($?, 0, "a package with \"$bad\" is refused");
         like($o, qr/would land outside \/var\/task/, '  and says why');
+    }
+    {
+        my $z = tmpdir() . '/link.zip';
+        IO::Compress::Zip::zip(\'target' => $z, Name => 'l',
+                               ExtAttr => 0120777 << 16)
+            or die "zip: $IO::Compress::Zip::ZipError";
+        my $o = `${\ top()}/scripts/lambda-image $z ${\ $ex->dir}/images/bad v1 2>&1`;
+        isnt($?, 0, 'a package with a link is refused');
+        like($o, qr/"l" is a link/, '  and says why');
+    }
+    {
+        # the execute bit of an entry is kept (a bootstrap needs it)
+        my $z = tmpdir() . '/exe.zip';
+        IO::Compress::Zip::zip(\"#!/bin/sh\n" => $z, Name => 'run.sh',
+                               ExtAttr => 0100755 << 16)
+            or die "zip: $IO::Compress::Zip::ZipError";
+        my $img = tmpdir() . '/exe-image';
+        system(top() . '/scripts/lambda-image', $z, $img, 'v1') == 0
+            or die 'lambda-image failed';
+        my $index = decode_json(FnTest::slurp("$img/index.json"));
+        my $blob = sub { "$img/blobs/" . ($_[0] =~ s/:/\//r) };
+        my $manifest = decode_json(FnTest::slurp(
+            $blob->($index->{manifests}[0]{digest})));
+        my $tar = Archive::Tar->new($blob->($manifest->{layers}[-1]{digest}));
+        my ($run) = grep { $_->full_path eq 'var/task/run.sh' } $tar->get_files;
+        is($run && sprintf('%04o', $run->mode & 07777), '0755',
+           'an executable entry stays executable');
     }
     my %node = (path => '/node', timeout => 20,
                 config => { _HANDLER => 'index.handler' });

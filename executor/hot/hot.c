@@ -955,9 +955,14 @@ static void on_listening(struct sandbox *sb, int fd, int err, void *arg)
                                       &runtime_cbs, in, msg, sizeof(msg));
     }
     if (in->rt == NULL) {
-        log_msg(LOG_LEVEL_ERROR, "cannot start a hot instance", msg);
         in->state = INSTANCE_BUSY;
-        answer(in, HOT_FAILED, msg);
+        if (*hp->killing) {
+            answer(in, HOT_STOPPED, "the call was stopped: the executor is "
+                   "shutting down");
+        } else {
+            log_msg(LOG_LEVEL_ERROR, "cannot start a hot instance", msg);
+            answer(in, HOT_FAILED, msg);
+        }
         kill_instance(in, "cannot start");
         in->sandbox_done = 1;
         close_own_handles(in);

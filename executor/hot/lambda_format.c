@@ -3,6 +3,7 @@
  */
 #include "lambda_format.h"
 #include "base64.h"
+#include "json_out.h"
 #include "route_def.h"
 
 #include <jansson.h>
@@ -205,7 +206,25 @@ static int lower_copy(char *dst, size_t size, const char *src)
     return src[i] == '\0' ? 0 : -1;
 }
 
-/* The request URL's path and query ("" when there is none). */
+/* A JSON string of s: request headers and URLs may hold anything, their
+ * bytes that are not UTF-8 (and NULs) become '?'. */
+static json_t *text(const char *s, size_t len)
+{
+    char *copy = malloc(len + 1);
+    json_t *j;
+
+    if (copy == NULL)
+        return NULL;
+    memcpy(copy, s, len);
+    copy[len] = '\0';
+    utf8_clean(copy, len);
+    j = json_stringn(copy, len);
+    free(copy);
+    return j;
+}
+
+/* The request URL's path and query ("" when there is none).  The
+ * authority ends at the first "/": nginx takes a "?" in a Host header. */
 static void url_parts(const char *url, const char **path, size_t *path_len,
                       const char **query)
 {
@@ -215,9 +234,8 @@ static void url_parts(const char *url, const char **path, size_t *path_len,
         p += 7;
     else if (strncmp(p, "https://", 8) == 0)
         p += 8;
-    if (p != url) {
-        p += strcspn(p, "/?");
-    }
+    if (p != url)
+        p += strcspn(p, "/");
     q = strchr(p, '?');
     *path = *p == '/' ? p : "/";
     *path_len = *p == '/' ? (size_t)((q != NULL ? q : p + strlen(p)) - p)
@@ -230,6 +248,7 @@ char *lambda_apigw_event(const struct call_info *ci, long long time_ms,
 {
     json_t *ev, *hdrs, *cookies, *http, *ctx, *v;
     const char *path, *query, *ua = "";
+    const char *method = ci->method != NULL ? ci->method : "GET";
     char name[257], *s = NULL, *b64;
     size_t path_len, i, n;
     int ok = 1;
@@ -260,7 +279,7 @@ char *lambda_apigw_event(const struct call_info *ci, long long time_ms,
                     n--;
                 if (n > 0)
                     ok = json_array_append_new(cookies,
-                                               json_stringn(c, n)) == 0;
+                                               text(c, n)) == 0;
                 c += strcspn(c, ";");
                 while (*c == ';' || *c == ' ')
                     c++;
@@ -283,22 +302,24 @@ char *lambda_apigw_event(const struct call_info *ci, long long time_ms,
             joined[a] = ',';
             memcpy(joined + a + 1, value, b);
             ok = json_object_set_new(hdrs, name,
-                                     json_stringn(joined, a + 1 + b)) == 0;
+                                     text(joined, a + 1 + b)) == 0;
             free(joined);
         } else {
-            ok = json_object_set_new(hdrs, name, json_string(value)) == 0;
+            ok = json_object_set_new(hdrs, name,
+                                     text(value, strlen(value))) == 0;
         }
     }
 
     if (ok) {
         ok = json_object_set_new(http, "method",
-                                 json_string(ci->method ? ci->method : "GET"))
+                                 text(method, strlen(method)))
              == 0
              && json_object_set_new(http, "path",
-                                    json_stringn(path, path_len)) == 0
+                                    text(path, path_len)) == 0
              && json_object_set_new(http, "protocol",
                                     json_string("HTTP/1.1")) == 0
-             && json_object_set_new(http, "userAgent", json_string(ua)) == 0
+             && json_object_set_new(http, "userAgent",
+                                    text(ua, strlen(ua))) == 0
              && json_object_set_new(ctx, "http", http) == 0
              && json_object_set_new(ctx, "requestId",
                                     json_string(ci->call_id ? ci->call_id
@@ -316,9 +337,9 @@ char *lambda_apigw_event(const struct call_info *ci, long long time_ms,
              && json_object_set_new(ev, "routeKey",
                                     json_string("$default")) == 0
              && json_object_set_new(ev, "rawPath",
-                                    json_stringn(path, path_len)) == 0
+                                    text(path, path_len)) == 0
              && json_object_set_new(ev, "rawQueryString",
-                                    json_string(query)) == 0;
+                                    text(query, strlen(query))) == 0;
     }
     if (ok && json_array_size(cookies) > 0)
         ok = json_object_set(ev, "cookies", cookies) == 0;

@@ -13,8 +13,9 @@
 #include <string.h>
 #include <unistd.h>
 
-/* A runtime needs one or two connections; more is not a runtime. */
-#define MAX_CONNS 8
+/* A runtime needs one or two connections at once (a waiting "next", a
+ * result); more is not a runtime. */
+#define MAX_CONNS 3
 #define HEAD_MAX 8192
 
 struct conn {
@@ -24,6 +25,8 @@ struct conn {
     uv_write_t wreq;
     struct request_parser rp;
     char *out;                  /* what is being written */
+    size_t out_len;
+    int carries_event;          /* out is the event: kept if it fails */
     int writing;
     int close_after;            /* close once written */
     int parked;                 /* a "next" waiting for an event */
@@ -93,9 +96,18 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf);
 static void on_written(uv_write_t *w, int status)
 {
     struct conn *c = w->data;
+    struct lambda_runtime *rt = c->rt;
 
     c->writing = 0;
-    free(c->out);
+    if (status < 0 && c->carries_event && rt->event == NULL
+        && !rt->closing) {
+        /* its connection went: the event waits for the next "next" */
+        rt->event = c->out;
+        rt->event_len = c->out_len;
+    } else {
+        free(c->out);
+    }
+    c->carries_event = 0;
     c->out = NULL;
     if (status < 0 || c->close_after) {
         conn_close(c);
@@ -113,6 +125,7 @@ static void conn_write(struct conn *c, char *out, size_t len)
 
     uv_read_stop((uv_stream_t *)&c->tcp);
     c->out = out;
+    c->out_len = len;
     c->writing = 1;
     c->wreq.data = c;
     if (uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, on_written) < 0) {
@@ -157,6 +170,7 @@ static void hand_over(struct lambda_runtime *rt)
     rt->waiting = NULL;
     rt->event = NULL;
     c->parked = 0;
+    c->carries_event = 1;
     conn_write(c, event, rt->event_len);
 }
 
@@ -184,7 +198,7 @@ static void serve(struct conn *c)
                        "another request already waits for the next event");
             break;
         }
-        uv_read_stop((uv_stream_t *)&c->tcp);
+        /* still read: its end (a runtime gone) must free the place */
         c->parked = 1;
         rt->waiting = c;
         if (rt->event != NULL)
@@ -220,18 +234,38 @@ static void serve(struct conn *c)
     free(target);
 }
 
+/* The request bodies all of rt's connections hold so far. */
+static size_t buffered(const struct lambda_runtime *rt)
+{
+    const struct conn *c;
+    size_t sum = 0;
+
+    for (c = rt->conns; c != NULL; c = c->next)
+        sum += c->rp.req.body_len;
+    return sum;
+}
+
 static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 {
     struct conn *c = st->data;
     size_t used = 0;
 
-    if (n < 0) {
+    if (n < 0 || (n > 0 && c->parked)) {
+        /* gone, or more while it waits for an event: not a runtime */
         conn_close(c);
         return;
     }
     while (used < (size_t)n && !c->closing) {
         used += request_parser_feed(&c->rp, buf->base + used,
                                     (size_t)n - used);
+        if (c->rp.error_status == 0 && buffered(c->rt) > c->rt->max_body) {
+            /* one result at a time: the instance's connections together
+             * hold at most one body's worth */
+            c->close_after = 1;
+            conn_reply(c, 413, "Payload Too Large", "RequestTooLarge",
+                       "more than one result's worth at once");
+            return;
+        }
         if (c->rp.error_status != 0) {
             c->close_after = 1;
             conn_reply(c, c->rp.error_status, "Bad Request",

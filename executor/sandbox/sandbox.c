@@ -288,6 +288,12 @@ static void ended(struct sandbox *sb)
     } else if (state == SANDBOX_RUNNING) {
         sb->on_connect = NULL;
         sb->on_done(sb, 1, 0, 0, sb->arg);
+    } else if (state == SANDBOX_HELD && sb->on_connect != NULL) {
+        /* a LISTEN before any process: its asker hears of the end */
+        sandbox_connect_cb cb = sb->on_connect;
+
+        sb->on_connect = NULL;
+        cb(sb, -1, ESRCH, sb->connect_arg);
     } else if (state == SANDBOX_IDLE) {
         idle_remove(sb);
     }

@@ -229,6 +229,24 @@ static void test_event(void)
     json_decref(o);
     free(s);
 
+    /* nginx takes a "?" in Host: the authority ends at the first "/" */
+    ci.request_url = "http://x?foo=bar/r/demo/s?q=1";
+    names[1] = "X-Bytes";
+    values[1] = "caf\xe9";
+    s = lambda_apigw_event(&ci, 0, "", 0, &len);
+    o = s != NULL ? json_loads(s, 0, NULL) : NULL;
+    ok(o != NULL
+       && strcmp(json_string_value(json_object_get(o, "rawPath")),
+                 "/r/demo/s") == 0
+       && strcmp(json_string_value(json_object_get(o, "rawQueryString")),
+                 "q=1") == 0, "a Host holding \"?\" moves neither path nor "
+       "query");
+    is_str(o != NULL ? json_string_value(json_object_get(
+               json_object_get(o, "headers"), "x-bytes")) : NULL,
+           "caf?", "a header value that is not UTF-8: its odd byte a ?");
+    json_decref(o);
+    free(s);
+
     ci.request_url = "/plain";
     s = lambda_apigw_event(&ci, 0, "", 0, &len);
     o = s != NULL ? json_loads(s, 0, NULL) : NULL;
