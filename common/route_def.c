@@ -140,11 +140,18 @@ static int get_enum(const json_t *obj, const char *field,
             }
         }
     }
-    return errf(err, errlen, "route field \"%s\" must be one of %s%s%s%s%s%s%s",
-                field, names[0], nnames > 1 ? ", " : "",
-                nnames > 1 ? names[1] : "", nnames > 2 ? ", " : "",
-                nnames > 2 ? names[2] : "", nnames > 3 ? ", " : "",
-                nnames > 3 ? names[3] : "");
+    /* every name, as the list is long */
+    {
+        char list[128];
+        size_t len = 0;
+
+        list[0] = '\0';
+        for (i = 0; i < nnames && len < sizeof(list); i++)
+            len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s",
+                                    i > 0 ? ", " : "", names[i]);
+        return errf(err, errlen, "route field \"%s\" must be one of %s",
+                    field, list);
+    }
 }
 
 /*
@@ -432,7 +439,8 @@ int route_def_from_json(const struct json_t *root, struct route_def *r,
         goto done;
     }
     if (get_enum(root, "format", format_names,
-                 sizeof(format_names) / sizeof(format_names[0]), &v, err, errlen) < 0)
+                 sizeof(format_names) / sizeof(format_names[0]), &v, err,
+                 errlen) < 0)
         goto done;
     r->format = (enum route_format)v;
     if (get_enum(root, "type", type_names, 2, &v, err, errlen) < 0)

@@ -234,7 +234,7 @@ subtest 'malformed calls' => sub {
         is($r->{status}, 400, 'bad route field: ' . $json->encode($bad->[0]));
         like(error_of($r), $bad->[1], '  named in the error');
     }
-    $r = call(route => { image => $echo, format => 'lambda' });
+    $r = call(route => { image => $echo, format => 'cloudevent' });
     is($r->{status}, 400, 'a format there is no such thing as: 400');
     like(error_of($r), qr/format/, '  named in the error');
     $r = unix_request($ex->socket, 'GET', '/call');

@@ -511,7 +511,7 @@ subtest 'bad input' => sub {
         [ 'timeout too long', '{"route":{"path":"/x","image":"x","timeout":3601}}', qr/"timeout"/ ],
         [ 'idle_timeout a bool', '{"route":{"path":"/x","image":"x","idle_timeout":true}}', qr/"idle_timeout"/ ],
         [ 'max_concurrency 0', '{"route":{"path":"/x","image":"x","max_concurrency":0}}', qr/"max_concurrency"/ ],
-        [ 'format unknown', '{"route":{"path":"/x","image":"x","format":"cloudevent"}}', qr/"format" must be one of default, http, json, http-stream/ ],
+        [ 'format unknown', '{"route":{"path":"/x","image":"x","format":"cloudevent"}}', qr/"format" must be one of default, http, json, http-stream, lambda/ ],
         [ 'type unknown', '{"route":{"path":"/x","image":"x","type":"batch"}}', qr/"type" must be one of sync, async/ ],
         [ 'headers a list', '{"route":{"path":"/x","image":"x","headers":["a"]}}', qr/"headers" must be an object/ ],
         [ 'header value a string', '{"route":{"path":"/x","image":"x","headers":{"X":"y"}}}', qr/"headers"/ ],

@@ -155,8 +155,8 @@ subtest 'fn routes create: the CLI\'s default image and formats' => sub {
     answer_is(cli('DELETE', '/v1/apps/cli1/routes/hello'), 200, 'Route deleted',
               '  and deleted');
     answer_is(cli('POST', '/v1/apps/cli1/routes',
-                  qq({"route":{"format":"lambda","image":"oci:demo:v1","path":"/hello"}}\n)),
-              400, qr/"format" must be one of default, http, json, http-stream/,
+                  qq({"route":{"format":"cloudevent","image":"oci:demo:v1","path":"/hello"}}\n)),
+              400, qr/"format" must be one of default, http, json, http-stream, lambda/,
               'a format there is no such thing as: 400, saying why');
     is(db_query($db, "SELECT COUNT(*) FROM routes WHERE app_name = 'cli1'")->[0][0], 0,
        '  none was stored');
