@@ -17,12 +17,19 @@
  * result); more is not a runtime. */
 #define MAX_CONNS 3
 #define HEAD_MAX 8192
+/* After an answer that closes: how long what the peer still sends is read
+ * and dropped, so that the answer reaches it before the close (as
+ * nginx's lingering close). */
+#define LINGER_MS 2000
 
 struct conn {
     struct conn *next, *prev;
     struct lambda_runtime *rt;
     uv_tcp_t tcp;
+    uv_timer_t linger;
     uv_write_t wreq;
+    uv_shutdown_t sreq;
+    int handles;                /* open: tcp and linger */
     struct request_parser rp;
     char *out;                  /* what is being written */
     size_t out_len;
@@ -67,6 +74,8 @@ static void on_conn_closed(uv_handle_t *h)
     struct conn *c = h->data;
     struct lambda_runtime *rt = c->rt;
 
+    if (--c->handles > 0)
+        return;
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -88,7 +97,40 @@ static void conn_close(struct conn *c)
     if (c->rt->waiting == c)
         c->rt->waiting = NULL;
     c->tcp.data = c;
+    c->linger.data = c;
     uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
+    uv_close((uv_handle_t *)&c->linger, on_conn_closed);
+}
+
+static void on_linger_timeout(uv_timer_t *t)
+{
+    conn_close(t->data);
+}
+
+static void on_shutdown(uv_shutdown_t *req, int status)
+{
+    (void)req;
+    (void)status;
+}
+
+/* What the peer sends after a closing answer: dropped, until it closes. */
+static void on_discard(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
+{
+    (void)buf;
+    if (n < 0)
+        conn_close(st->data);
+}
+
+/* The answer is written: the connection ends once the peer has it. */
+static void conn_linger(struct conn *c)
+{
+    if (uv_shutdown(&c->sreq, (uv_stream_t *)&c->tcp, on_shutdown) < 0
+        || uv_read_start((uv_stream_t *)&c->tcp, read_buf_alloc,
+                         on_discard) < 0) {
+        conn_close(c);
+        return;
+    }
+    uv_timer_start(&c->linger, on_linger_timeout, LINGER_MS, 0);
 }
 
 static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf);
@@ -109,8 +151,12 @@ static void on_written(uv_write_t *w, int status)
     }
     c->carries_event = 0;
     c->out = NULL;
-    if (status < 0 || c->close_after) {
+    if (status < 0) {
         conn_close(c);
+        return;
+    }
+    if (c->close_after) {
+        conn_linger(c);
         return;
     }
     if (!c->closing && uv_read_start((uv_stream_t *)&c->tcp, read_buf_alloc,
@@ -298,7 +344,10 @@ static void on_connection(uv_stream_t *server, int status)
         return;
     c->rt = rt;
     uv_tcp_init(rt->loop, &c->tcp);
+    uv_timer_init(rt->loop, &c->linger);
     c->tcp.data = c;
+    c->linger.data = c;
+    c->handles = 2;
     request_parser_init(&c->rp, HEAD_MAX, rt->max_body);
     c->next = rt->conns;
     if (rt->conns)
