@@ -916,6 +916,14 @@ ngx_http_functions_api_plain_uri(ngx_http_request_t *r)
 }
 
 
+static ngx_uint_t
+ngx_http_functions_authorization(ngx_table_elt_t *h)
+{
+    return ngx_http_functions_header_is(h, "Authorization",
+                                        sizeof("Authorization") - 1);
+}
+
+
 /*
  * functions_api_auth: a location beside the API (the console's calls of
  * routes, its metrics) takes the API's tokens.  The request goes on
@@ -929,11 +937,8 @@ static ngx_int_t
 ngx_http_functions_api_auth_handler(ngx_http_request_t *r)
 {
     ngx_int_t                       rc;
-    ngx_list_t                      headers;
     const char                     *reason;
-    ngx_table_elt_t                *h, *nh;
     ngx_http_functions_ctx_t       *ctx;
-    ngx_http_functions_headers_t    it;
     ngx_http_functions_loc_conf_t  *lcf;
 
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_functions_module);
@@ -975,31 +980,13 @@ ngx_http_functions_api_auth_handler(ngx_http_request_t *r)
 
     ctx->api_authorized = 1;
 
-    if (ngx_list_init(&headers, r->pool, 20, sizeof(ngx_table_elt_t))
+    if (ngx_http_functions_headers_drop(&r->headers_in.headers, r->pool,
+                                        ngx_http_functions_authorization)
         != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ngx_http_functions_headers_start(&it, &r->headers_in.headers);
-
-    while ((h = ngx_http_functions_headers_next(&it)) != NULL) {
-
-        if (ngx_http_functions_header_is(h, "Authorization",
-                                         sizeof("Authorization") - 1))
-        {
-            continue;
-        }
-
-        nh = ngx_list_push(&headers);
-        if (nh == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        *nh = *h;
-    }
-
-    r->headers_in.headers = headers;
     r->headers_in.authorization = NULL;
 
     return NGX_DECLINED;

@@ -57,4 +57,52 @@ ngx_http_functions_header_is(ngx_table_elt_t *h, const char *name,
 }
 
 
+/*
+ * Drops every header of list for which drop() says so; the list is
+ * rebuilt from pool only when one is there.  NGX_OK or NGX_ERROR.
+ */
+static ngx_inline ngx_int_t
+ngx_http_functions_headers_drop(ngx_list_t *list, ngx_pool_t *pool,
+    ngx_uint_t (*drop)(ngx_table_elt_t *h))
+{
+    ngx_list_t                     kept;
+    ngx_table_elt_t               *h, *nh;
+    ngx_http_functions_headers_t   it;
+
+    ngx_http_functions_headers_start(&it, list);
+
+    do {
+        h = ngx_http_functions_headers_next(&it);
+    } while (h != NULL && !drop(h));
+
+    if (h == NULL) {
+        return NGX_OK;
+    }
+
+    if (ngx_list_init(&kept, pool, 20, sizeof(ngx_table_elt_t)) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_functions_headers_start(&it, list);
+
+    while ((h = ngx_http_functions_headers_next(&it)) != NULL) {
+
+        if (drop(h)) {
+            continue;
+        }
+
+        nh = ngx_list_push(&kept);
+        if (nh == NULL) {
+            return NGX_ERROR;
+        }
+
+        *nh = *h;
+    }
+
+    *list = kept;
+
+    return NGX_OK;
+}
+
+
 #endif /* _NGX_HTTP_FUNCTIONS_HEADERS_H_INCLUDED_ */

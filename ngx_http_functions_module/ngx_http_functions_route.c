@@ -498,45 +498,8 @@ ngx_http_functions_parse_uri(ngx_http_request_t *r,
 static ngx_int_t
 ngx_http_functions_strip_headers(ngx_http_request_t *r)
 {
-    ngx_list_t                     headers;
-    ngx_table_elt_t               *h, *nh;
-    ngx_http_functions_headers_t   it;
-
-    ngx_http_functions_headers_start(&it, &r->headers_in.headers);
-
-    do {
-        h = ngx_http_functions_headers_next(&it);
-    } while (h != NULL && !ngx_http_functions_fn_header(h));
-
-    if (h == NULL) {
-        return NGX_OK;
-    }
-
-    if (ngx_list_init(&headers, r->pool, 20, sizeof(ngx_table_elt_t))
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    ngx_http_functions_headers_start(&it, &r->headers_in.headers);
-
-    while ((h = ngx_http_functions_headers_next(&it)) != NULL) {
-
-        if (ngx_http_functions_fn_header(h)) {
-            continue;
-        }
-
-        nh = ngx_list_push(&headers);
-        if (nh == NULL) {
-            return NGX_ERROR;
-        }
-
-        *nh = *h;
-    }
-
-    r->headers_in.headers = headers;
-
-    return NGX_OK;
+    return ngx_http_functions_headers_drop(&r->headers_in.headers, r->pool,
+                                           ngx_http_functions_fn_header);
 }
 
 
