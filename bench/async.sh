@@ -69,10 +69,16 @@ grep -m 3 '\[error\]' "$dir/nginx-error.log" || true
 # a message of the module's size, for the raw publisher
 size=$(perl -e 'print length(q({"call_id":"01ARZ3NDEKTSV4RRFFQ69G5FAV","app":"bench","path":"/later","route":{"app":"bench","path":"/later","image":"oci:x:v1","memory":128,"type":"async","format":"default","timeout":30,"idle_timeout":30,"max_concurrency":1,"headers":{},"config":{},"app_config":{}},"method":"POST","url":"http://127.0.0.1/r/bench/later","headers":[["Host","127.0.0.1"],["Content-Length","5"]],"body":"aGVsbG8=","attempt":1,"enqueued_at":1700000000000}))')
 
+# each side starts from an empty queue (nothing consumes: a backlog left
+# by the first would slow the broker for the second)
+purge() { rmqctl purge_queue -p "$vhost" functions.calls > /dev/null; }
+
+purge
 echo "== raw publisher (rabbitmq-c, confirms), $conns connections, ${seconds}s"
 raw=$("$dir/amqp_publish" -u "$url" -q functions.calls -c "$conns" \
       -d "$seconds" -s "$size")
 echo "$raw"
+purge
 echo "== nginx + module, async route, $conns connections, ${seconds}s"
 mod=$("$dir/loadgen" -t "127.0.0.1:$port" -c "$conns" -d "$seconds" \
       -m POST -p /r/bench/later -b 'hello') || true

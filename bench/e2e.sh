@@ -11,16 +11,20 @@
 #               and with t/fn/hot.go (Go's own HTTP code, as a Go user
 #               would write a hot function);
 #
-# the executor's CPU per call (utime + stime from /proc over the module
-# run with t/fn/hot.c, divided by its calls); and latency at BENCH_RATE
-# requests/s in all (default 1000): baseline and module with t/fn/hot.c.  Needs the stack's
-# services (scripts/stack services).  Usage: bench/e2e.sh (as root; env:
-# BENCH_SECONDS, BENCH_CONNS, BENCH_RATE, FUNCTIONS_BUILD).  Prints key=value lines
-# and a summary with ratios.
+# The baseline, the module with t/fn/hot.c and the module with t/fn/hot.go
+# run in turn, BENCH_ROUNDS rounds (default 3); the summary gives each
+# round's ratios and their medians.  Also: the executor's CPU per call
+# (utime + stime from /proc over the module runs with t/fn/hot.c, divided
+# by their calls); and latency at BENCH_RATE requests/s in all (default
+# 1000): baseline and module with t/fn/hot.c.  Needs the stack's services
+# (scripts/stack services).  Usage: bench/e2e.sh (as root; env:
+# BENCH_SECONDS, BENCH_ROUNDS, BENCH_CONNS, BENCH_RATE, FUNCTIONS_BUILD).
+# Prints key=value lines and a summary with ratios.
 set -euo pipefail
 
 . "$(dirname "$0")/lib.sh" 16
 rate=${BENCH_RATE:-1000}
+rounds=${BENCH_ROUNDS:-3}
 bench_services
 bench_need functions-executor
 bench_need ngx_http_functions_module.so
@@ -139,33 +143,62 @@ direct -n 100 > /dev/null
 
 echo "== $conns connections, $seconds s each"
 ret=$(load -p /return -d "$seconds"); echo "nginx     $ret"
-base=$(load -p /proxy -d "$seconds"); echo "baseline  $base"
 exd=$(direct -d "$seconds"); echo "executor  $exd"
-t0=$(cpu_ticks)
-mod=$(load -m POST -b hello -p /r/bench/hot -d "$seconds"); echo "module    $mod"
-t1=$(cpu_ticks)
-modgo=$(load -m POST -b hello -p /r/bench/go -d "$seconds"); echo "module-go $modgo"
+
+# The baseline and the module alternate, round after round, so that a
+# drift of the machine (a neighbour, a frequency change) lands on both
+# sides; each round's ratios compare phases a few seconds apart.
+results=()
+ticks=0
+calls=0
+for round in $(seq "$rounds"); do
+    echo "== round $round of $rounds"
+    base=$(load -p /proxy -d "$seconds"); echo "baseline  $base"
+    t0=$(cpu_ticks)
+    mod=$(load -m POST -b hello -p /r/bench/hot -d "$seconds")
+    t1=$(cpu_ticks)
+    echo "module    $mod"
+    modgo=$(load -m POST -b hello -p /r/bench/go -d "$seconds")
+    echo "module-go $modgo"
+    n=$(echo "$mod" | field requests)
+    ticks=$((ticks + t1 - t0))
+    calls=$((calls + n))
+    results+=("$(echo "$base" | field rps) $(echo "$mod" | field rps) $(echo "$modgo" | field rps) $((t1 - t0)) $n")
+done
 
 echo "== latency at $rate requests/s, $seconds s each"
 base_lat=$(load -p /proxy -d "$seconds" -r "$rate"); echo "baseline  $base_lat"
 mod_lat=$(load -m POST -b hello -p /r/bench/hot -d "$seconds" -r "$rate")
 echo "module    $mod_lat"
 
-calls=$(echo "$mod" | field requests)
 hz=$(getconf CLK_TCK)
-echo "executor_cpu_us_per_call=$(echo "($t1 - $t0) * 1000000 / $hz / $calls" | bc -l | xargs printf '%.1f')"
+echo "executor_cpu_us_per_call=$(echo "$ticks * 1000000 / $hz / $calls" | bc -l | xargs printf '%.1f')"
 
 echo "== summary"
-awk -v rt="$(echo "$ret" | field rps)" -v bt="$(echo "$base" | field rps)" \
-    -v et="$(echo "$exd" | field rps)" -v mt="$(echo "$mod" | field rps)" \
-    -v gt="$(echo "$modgo" | field rps)" -v rate="$rate" \
+printf '%s\n' "${results[@]}" |
+awk -v rt="$(echo "$ret" | field rps)" -v et="$(echo "$exd" | field rps)" \
+    -v rate="$rate" -v hz="$hz" \
     -v b50="$(echo "$base_lat" | field p50_ms)" -v m50="$(echo "$mod_lat" | field p50_ms)" \
-    -v b99="$(echo "$base_lat" | field p99_ms)" -v m99="$(echo "$mod_lat" | field p99_ms)" \
-    -v cpu="$(( t1 - t0 ))" -v hz="$hz" -v calls="$calls" 'BEGIN {
-    printf "nginx return 200: %.1f req/s; baseline (nginx -> nginx over a Unix socket): %.1f req/s\n", rt, bt
-    printf "executor direct (t/fn/hot.c): %.1f calls/s (ratio to the baseline %.2f)\n", et, et / bt
-    printf "nginx + module + executor, t/fn/hot.c: %.1f calls/s (ratio %.2f; goal >= 0.60)\n", mt, mt / bt
-    printf "nginx + module + executor, t/fn/hot.go: %.1f calls/s (ratio %.2f; goal >= 0.45)\n", gt, gt / bt
-    printf "executor CPU per call (utime + stime): %.1f us\n", cpu * 1000000 / hz / calls
+    -v b99="$(echo "$base_lat" | field p99_ms)" -v m99="$(echo "$mod_lat" | field p99_ms)" '
+function median(a, n,    i, j, t) {
+    for (i = 2; i <= n; i++)
+        for (j = i; j > 1 && a[j - 1] > a[j]; j--) {
+            t = a[j]; a[j] = a[j - 1]; a[j - 1] = t
+        }
+    return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+}
+{
+    n++; bt[n] = $1; mt[n] = $2; gt[n] = $3
+    rc[n] = $2 / $1; rg[n] = $3 / $1; cpu[n] = $4 * 1000000 / hz / $5
+    tk += $4; cl += $5
+}
+END {
+    printf "nginx return 200: %.1f req/s\n", rt
+    for (i = 1; i <= n; i++)
+        printf "round %d: baseline (nginx -> nginx over a Unix socket) %.1f req/s; module, t/fn/hot.c %.1f calls/s (ratio %.2f); module, t/fn/hot.go %.1f calls/s (ratio %.2f); executor CPU %.1f us/call\n", i, bt[i], mt[i], rc[i], gt[i], rg[i], cpu[i]
+    printf "executor direct (t/fn/hot.c): %.1f calls/s (ratio to the median baseline %.2f)\n", et, et / median(bt, n)
+    printf "nginx + module + executor, t/fn/hot.c: median ratio %.2f over %d rounds (goal >= 0.60)\n", median(rc, n), n
+    printf "nginx + module + executor, t/fn/hot.go: median ratio %.2f over %d rounds (goal >= 0.45)\n", median(rg, n), n
+    printf "executor CPU per call (utime + stime), all rounds: %.1f us\n", tk * 1000000 / hz / cl
     printf "at %d req/s: p50 module %.3f ms, baseline %.3f ms; p99 module %.3f ms, baseline %.3f ms (difference %.3f ms; goal <= 0.3)\n", rate, m50, b50, m99, b99, m99 - b99
 }'

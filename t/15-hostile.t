@@ -251,8 +251,10 @@ subtest 'what a call changes of pid 1 or the kernel does not reach a later call'
     my $before = report(call('/probe', 'nice'));
     ok(defined $before->{nice}, "a call's own scheduling: nice $before->{nice}, "
        . "policy $before->{policy}, $before->{cpus} CPUs") or return;
+    is($before->{policy}, 3, 'functions run under SCHED_BATCH');
     my $r = report(call('/probe', 'renice'));
     diag("pid 1 reniced: " . join(' ', map { "$_=$r->{$_}" } sort keys %$r));
+    is($r->{own_policy}, 'ok', 'a function may put itself back under SCHED_OTHER');
     my $after = report(call('/probe', 'nice'));
     is_deeply($after, $before, 'the next call of the route runs as the first did');
     $r = report(call('/probe', 'sysctl'));

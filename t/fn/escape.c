@@ -17,7 +17,7 @@
  *   sleep   sleeps that many milliseconds
  *   renice  lowers pid 1's priority, pins it to one CPU, gives it the
  *           idle I/O class and scheduling policy (all children of pid 1
- *           would inherit them)
+ *           would inherit them), and puts itself back under SCHED_OTHER
  *   nice    its own nice value, policy, CPUs and I/O priority
  *   sysctl  writes IPC limits under /proc/sys (they would outlive the call)
  *   core    its core file limits
@@ -256,6 +256,8 @@ static void renice(void)
            result(syscall(SYS_ioprio_set, 1, 1, 3 << 13)));
     printf("setscheduler=%s\n",
            result(sched_setscheduler(1, SCHED_IDLE, &none)));
+    printf("own_policy=%s\n",
+           result(sched_setscheduler(0, SCHED_OTHER, &none)));
 }
 
 static void own_nice(void)
