@@ -210,6 +210,38 @@ subtest 'outcomes' => sub {
          'and its log is capped');
 };
 
+subtest 'the command: found through the image\'s PATH, or missing' => sub {
+    # the sandbox's init starts it (a vfork child) with the function's own
+    # environment, PATH included
+    my $img = image('pathcmd', "echo \"found in \$PATH\"\n",
+        config => { Cmd => ['handler'], Env => ['PATH=/opt/fn:/bin'] },
+        more_layers => [ [ [ 'opt', dir => 1 ], [ 'opt/fn', dir => 1 ],
+                           [ 'opt/fn/handler', data => "#!/bin/sh\nexec /bin/sh /fn/handler\n",
+                             mode => 0755 ] ] ]);
+    my $r = call(route => { image => $img, path => '/pathcmd' });
+    is($r->{status}, 200, 'a command named without a slash runs') or diag($r->{body});
+    is($r->{body}, "found in /opt/fn:/bin\n", '  found through the PATH of the image');
+
+    $img = image('nocmd', "true\n", config => { Cmd => ['/fn/nope'] });
+    $r = call(route => { image => $img, path => '/nocmd' });
+    is($r->{status}, 502, 'a command that is not there: 502');
+    is(error_of($r), 'function exited with status 127', '  status 127, as a shell says');
+    like($ex->log, qr{cannot run /fn/nope: No such file or directory},
+         '  and its log says why');
+
+    $img = image('nodir', "true\n", config => { WorkingDir => '/missing' });
+    $r = call(route => { image => $img, path => '/nodir' });
+    is($r->{status}, 502, 'a working directory that is not there: 502');
+    is(error_of($r), 'function exited with status 126', '  status 126');
+    like($ex->log, qr{cannot change to the working directory /missing},
+         '  and its log says why');
+
+    $r = call(route => { image => $img, path => '/nodir' });
+    is(error_of($r), 'function exited with status 126', '  the next call alike');
+    $r = call(route => { image => $echo }, body => 'after');
+    is($r->{body}, "in: after\n", 'calls after them run as before');
+};
+
 subtest 'malformed calls' => sub {
     my $r = unix_request($ex->socket, 'POST', '/call', body => '');
     is($r->{status}, 400, 'no headers at all: 400');
