@@ -38,6 +38,13 @@ FnImage::build("$images/hot", tag => 'v1',
     layers => [ [ [ 'fn', dir => 1 ],
                   [ 'fn/hot', file => "$tmp/hot", mode => 0755 ] ] ]);
 
+# executors given realtime priority and a nice ceiling by their own
+# limits (as LimitRTPRIO= or limits.conf would): none reaches a function
+# (raising them needs CAP_SYS_RESOURCE, which a container may lack)
+my $raised = system('prlimit', "--pid=$$", '--rtprio=50:50',
+                    '--nice=30:30') == 0;
+diag('the executors run with RLIMIT_RTPRIO 50 and RLIMIT_NICE 30') if $raised;
+
 my @ex = map {
     # a fifth of a core: a hog is throttled even on a busy machine (the
     # default of one core is checked by t/09)
@@ -248,20 +255,46 @@ subtest 'a call leaves nothing that sees a later call' => sub {
 };
 
 subtest 'what a call changes of pid 1 or the kernel does not reach a later call' => sub {
+    # the sandbox a call ran in is told by when its pid 1 started
+    my $sched = sub { my %h = %{ $_[0] }; delete $h{init_start}; \%h };
     my $before = report(call('/probe', 'nice'));
     ok(defined $before->{nice}, "a call's own scheduling: nice $before->{nice}, "
-       . "policy $before->{policy}, $before->{cpus} CPUs") or return;
+       . "policy $before->{policy}, $before->{cpus} CPUs, slice "
+       . ($before->{slice} // '?')) or return;
+    ok($before->{init_start}, "  in the sandbox whose pid 1 started at $before->{init_start}");
     is($before->{policy}, 3, 'functions run under SCHED_BATCH');
-    my $r = report(call('/probe', 'renice'));
-    diag("pid 1 reniced: " . join(' ', map { "$_=$r->{$_}" } sort keys %$r));
+
+    my $r = report(call('/probe', 'batchless'));
     is($r->{own_policy}, 'ok', 'a function may put itself back under SCHED_OTHER');
+    is($r->{init_start}, $before->{init_start}, '  (in the same sandbox)');
     my $after = report(call('/probe', 'nice'));
-    is_deeply($after, $before, 'the next call of the route runs as the first did');
+    is($after->{init_start}, $before->{init_start}, '  which is kept for the next call,');
+    is_deeply($after, $before, '  whose process runs under SCHED_BATCH as before');
+
+    $r = report(call('/probe', 'renice'));
+    diag("pid 1 reniced: " . join(' ', map { "$_=$r->{$_}" } sort keys %$r));
+    $after = report(call('/probe', 'nice'));
+    isnt($after->{init_start}, $before->{init_start}, 'a reniced pid 1: its sandbox is not kept');
+    is_deeply($sched->($after), $sched->($before), 'the next call of the route runs as the first did');
+
+    # a slice of its own (sched_setattr) leaves policy and nice as they were
+    $before = $after;
+    $r = report(call('/probe', 'slice'));
+    diag("pid 1 given a slice: $r->{slice_set}");
+    $after = report(call('/probe', 'nice'));
+    if ($r->{slice_set} eq 'ok') {
+        isnt($after->{init_start}, $r->{init_start}, 'pid 1 with a slice of its own: its sandbox is not kept');
+    }
+    is_deeply($sched->($after), $sched->($before), 'the next call runs as the first did');
+
     $r = report(call('/probe', 'sysctl'));
     isnt($r->{$_}, 'ok', "$_: $r->{$_}")
         for qw(/proc/sys/kernel/shmmni /proc/sys/kernel/msgmni /proc/sys/fs/mqueue/msg_max);
     $r = report(call('/probe', 'core'));
     is($r->{core_hard}, 0, 'no core files, not even by raising the soft limit');
+    is($r->{rtprio_hard}, 0, 'no realtime priority (RLIMIT_RTPRIO 0, hard limit too)');
+    isnt($r->{fifo}, 'ok', "  SCHED_FIFO refused: $r->{fifo}");
+    is($r->{nice_hard}, 0, 'no priority above the default (RLIMIT_NICE 0)');
 };
 
 subtest 'a CPU hog is held to its quota' => sub {

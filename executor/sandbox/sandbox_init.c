@@ -27,6 +27,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -50,10 +51,29 @@ static void say(const char *what)
     fprintf(stderr, "sandbox init: %s: %s\n", what, strerror(errno));
 }
 
-/* The function process, a vfork child: execs or _exits, never returns. */
-static void child(const struct sandbox_run *run, const int fds[3])
+/* A line on the function's stderr, without stdio: no buffer, no lock. */
+static void child_say(const char *what, const char *name, int err)
 {
-    int i;
+    const char *e = strerror(err);
+    struct iovec iov[] = {
+        { (void *)what, strlen(what) }, { (void *)name, strlen(name) },
+        { (void *)": ", 2 }, { (void *)e, strlen(e) }, { (void *)"\n", 1 },
+    };
+    ssize_t n = writev(2, iov, 5);
+
+    (void)n;
+}
+
+/*
+ * The function process, a vfork child: it runs in the init's memory
+ * until it execs, so it calls nothing that allocates or takes a lock,
+ * and never returns into the init's frames (noinline: the compiler
+ * cannot share the caller's stack slots with it).
+ */
+static __attribute__((noinline, noreturn))
+void child(const struct sandbox_run *run, const int fds[3])
+{
+    int i, err;
 
     for (i = 0; i < 3; i++) {
         if (dup2(fds[i], i) < 0)
@@ -61,14 +81,15 @@ static void child(const struct sandbox_run *run, const int fds[3])
     }
     environ = run->env;
     if (chdir(run->cwd) < 0) {
-        dprintf(2, "cannot change to the working directory %s: %s\n",
-                run->cwd, strerror(errno));
+        err = errno;
+        child_say("cannot change to the working directory ", run->cwd, err);
         _exit(126);
     }
     /* PATH comes from the function's environment */
     execvp(run->argv[0], run->argv);
-    dprintf(2, "cannot run %s: %s\n", run->argv[0], strerror(errno));
-    _exit(errno == ENOENT ? 127 : 126);
+    err = errno;
+    child_say("cannot run ", run->argv[0], err);
+    _exit(err == ENOENT ? 127 : 126);
 }
 
 /* SIGCHLD wakes the loop below through this pipe. */
@@ -378,9 +399,10 @@ static int clean_up(void)
 /*
  * What a process of the sandbox may change of the init from outside: it
  * shares the init's uid, so it may renice it, change its scheduling
- * policy, CPU affinity or I/O priority, and the init could not undo all
- * of it (lowering nice needs a capability).  Every later process would
- * inherit it: a sandbox whose init changed is not clean.
+ * policy and attributes, CPU affinity or I/O priority, and the init
+ * could not undo all of it (lowering nice needs a capability).  Every
+ * later process would inherit it: a sandbox whose init changed is not
+ * clean.
  */
 struct sched_state {
     int nice;
@@ -388,6 +410,10 @@ struct sched_state {
     struct sched_param param;
     cpu_set_t cpus;
     long ioprio;
+    /* sched_getattr's answer as it comes (SCHED_ATTR_SIZE_VER1): a time
+     * slice or utilisation clamps set with sched_setattr leave the policy
+     * and nice as they were */
+    unsigned char attr[56];
 };
 
 static int sched_state_get(struct sched_state *st)
@@ -401,7 +427,8 @@ static int sched_state_get(struct sched_state *st)
     st->ioprio = syscall(SYS_ioprio_get, 1 /* IOPRIO_WHO_PROCESS */, 0);
     if (st->policy < 0 || sched_getparam(0, &st->param) < 0
         || sched_getaffinity(0, sizeof(st->cpus), &st->cpus) < 0
-        || st->ioprio < 0)
+        || st->ioprio < 0
+        || syscall(SYS_sched_getattr, 0, st->attr, sizeof(st->attr), 0) < 0)
         return -1;
     return 0;
 }
@@ -417,7 +444,8 @@ static int sched_unchanged(void)
            && now.policy == sched_at_start.policy
            && now.param.sched_priority == sched_at_start.param.sched_priority
            && CPU_EQUAL(&now.cpus, &sched_at_start.cpus)
-           && now.ioprio == sched_at_start.ioprio;
+           && now.ioprio == sched_at_start.ioprio
+           && memcmp(now.attr, sched_at_start.attr, sizeof(now.attr)) == 0;
 }
 
 /* One RUN: receive, start, wait, clean up, answer.  -1 ends the init. */

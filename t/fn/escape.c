@@ -17,10 +17,15 @@
  *   sleep   sleeps that many milliseconds
  *   renice  lowers pid 1's priority, pins it to one CPU, gives it the
  *           idle I/O class and scheduling policy (all children of pid 1
- *           would inherit them), and puts itself back under SCHED_OTHER
- *   nice    its own nice value, policy, CPUs and I/O priority
+ *           would inherit them)
+ *   slice   gives pid 1 a time slice of its own (sched_setattr), nothing
+ *           else changed
+ *   batchless  puts itself back under SCHED_OTHER
+ *   nice    its own nice value, policy, CPUs, I/O priority, slice and
+ *           utilisation clamps, and when pid 1 started
  *   sysctl  writes IPC limits under /proc/sys (they would outlive the call)
- *   core    its core file limits
+ *   core    its core file, realtime priority and nice limits, and
+ *           whether it may take SCHED_FIFO
  *   spew    writes that many bytes to stderr
  *
  * Built static, as a test builds it: cc -static -O2 -o escape escape.c
@@ -256,8 +261,54 @@ static void renice(void)
            result(syscall(SYS_ioprio_set, 1, 1, 3 << 13)));
     printf("setscheduler=%s\n",
            result(sched_setscheduler(1, SCHED_IDLE, &none)));
-    printf("own_policy=%s\n",
-           result(sched_setscheduler(0, SCHED_OTHER, &none)));
+}
+
+/* sched_attr (SCHED_ATTR_SIZE_VER1) */
+struct attr {
+    unsigned int size, policy;
+    unsigned long long flags;
+    int nice;
+    unsigned int priority;
+    unsigned long long runtime, deadline, period;
+    unsigned int util_min, util_max;
+};
+
+/* when pid 1 started: which sandbox this is */
+static void init_start(void)
+{
+    char buf[1024], *p;
+    int fd = open("/proc/1/stat", O_RDONLY), i;
+    ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+
+    if (fd >= 0)
+        close(fd);
+    if (n <= 0)
+        return;
+    buf[n] = '\0';
+    p = strrchr(buf, ')');
+    for (i = 2; p != NULL && i < 22; i++)
+        p = strchr(p + 1, ' ');
+    if (p != NULL)
+        printf("init_start=%lld\n", atoll(p + 1));
+}
+
+/* pid 1's time slice (kernels from 6.12 take one for SCHED_OTHER and
+ * SCHED_BATCH), its policy and nice unchanged */
+static void slice(void)
+{
+    struct attr a;
+
+    memset(&a, 0, sizeof(a));
+    if (syscall(SYS_sched_getattr, 1, &a, sizeof(a), 0) < 0) {
+        printf("slice_set=%s\n", result(-1));
+        return;
+    }
+    a.size = sizeof(a);
+    a.flags = 0;
+    a.runtime = 3000000;
+    printf("slice_set=%s\n",
+           result(syscall(SYS_sched_setattr, 1, &a, 0)));
+    init_start();
 }
 
 static void own_nice(void)
@@ -270,6 +321,15 @@ static void own_nice(void)
     if (sched_getaffinity(0, sizeof(cpus), &cpus) == 0)
         printf("cpus=%d\n", CPU_COUNT(&cpus));
     printf("ioprio=%ld\n", syscall(SYS_ioprio_get, 1, 0));
+    {
+        struct attr a;
+
+        memset(&a, 0, sizeof(a));
+        if (syscall(SYS_sched_getattr, 0, &a, sizeof(a), 0) == 0)
+            printf("slice=%llu\nutil=%u-%u\n", a.runtime, a.util_min,
+                   a.util_max);
+    }
+    init_start();
 }
 
 static void sysctl_write(const char *path)
@@ -314,6 +374,14 @@ int main(void)
         renice();
     } else if (strcmp(word, "nice") == 0) {
         own_nice();
+    } else if (strcmp(word, "slice") == 0) {
+        slice();
+    } else if (strcmp(word, "batchless") == 0) {
+        struct sched_param none = { 0 };
+
+        printf("own_policy=%s\n",
+               result(sched_setscheduler(0, SCHED_OTHER, &none)));
+        init_start();
     } else if (strcmp(word, "sysctl") == 0) {
         sysctl_write("/proc/sys/kernel/shmmni");
         sysctl_write("/proc/sys/kernel/msgmni");
@@ -325,6 +393,16 @@ int main(void)
         printf("core_soft=%llu\ncore_hard=%llu\n",
                (unsigned long long)rl.rlim_cur,
                (unsigned long long)rl.rlim_max);
+        getrlimit(RLIMIT_RTPRIO, &rl);
+        printf("rtprio_hard=%llu\n", (unsigned long long)rl.rlim_max);
+        getrlimit(RLIMIT_NICE, &rl);
+        printf("nice_hard=%llu\n", (unsigned long long)rl.rlim_max);
+        {
+            struct sched_param fifo = { 1 };
+
+            printf("fifo=%s\n",
+                   result(sched_setscheduler(0, SCHED_FIFO, &fifo)));
+        }
     } else if (strcmp(word, "spew") == 0) {
         for (; arg > 0; arg--)
             fputc(arg % 64 == 1 ? '\n' : 'x', stderr);
