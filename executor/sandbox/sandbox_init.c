@@ -501,9 +501,9 @@ static int serve_one(int ctl, char *buf)
      * vfork: until the child execs it runs in our memory, so no page
      * table is copied and none of ours is write-protected (0.14 ms a
      * call on a 2-core VM, most of what a reused sandbox added to a bare
-     * fork+exec; bench/README.md).  The
-     * child only dup2s, changes directory and execs or _exits; environ,
-     * which it sets for execvp's PATH search, is ours again here.
+     * fork+exec; bench/README.md).  The child only dup2s, changes
+     * directory and execs or _exits; environ, which it sets for execvp's
+     * PATH search, is ours again here.
      */
     env = environ;
     pid = vfork();
