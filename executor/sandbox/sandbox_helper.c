@@ -55,7 +55,7 @@ static int parse_id(const char *s, unsigned long *out)
 
 int main(int argc, char **argv)
 {
-    struct rlimit no_core = { 0, 0 };     /* and no rtprio, no nice */
+    struct rlimit none = { 0, 0 };
     char **bwrap, pid[24];
     unsigned long uid, gid;
     int i, sep = -1, fd, n;
@@ -106,13 +106,13 @@ int main(int argc, char **argv)
 
     /* no core files: a crashing function must not fill the host's disk
      * (a core_pattern may pipe to a host program) */
-    if (setrlimit(RLIMIT_CORE, &no_core) < 0)
+    if (setrlimit(RLIMIT_CORE, &none) < 0)
         return die("RLIMIT_CORE");
     /* no realtime policy (the cpu quota does not hold a SCHED_FIFO task
      * back) and no priority above the default, whatever limits the
      * executor was given */
-    if (setrlimit(RLIMIT_RTPRIO, &no_core) < 0
-        || setrlimit(RLIMIT_NICE, &no_core) < 0)
+    if (setrlimit(RLIMIT_RTPRIO, &none) < 0
+        || setrlimit(RLIMIT_NICE, &none) < 0)
         return die("RLIMIT_RTPRIO, RLIMIT_NICE");
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
         return die("no_new_privs");
