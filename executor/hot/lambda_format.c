@@ -417,6 +417,24 @@ static int fail(char *err, size_t errlen, const char *what)
     return -1;
 }
 
+/* One value v of header name of a proxy answer into res (*have_ct set by
+ * a Content-Type); 0, or -1 with err said. */
+static int answer_header(struct http_response *res, const char *name,
+                         json_t *v, size_t *head, size_t max_head,
+                         int *have_ct, char *err, size_t errlen)
+{
+    char num[32];
+    const char *value = header_value(v, num, sizeof(num));
+
+    if (value == NULL)
+        return fail(err, errlen, "a header that is not one");
+    if (add_header(res, name, value, head, max_head) < 0)
+        return fail(err, errlen, "headers too many or too large");
+    if (strcasecmp(name, "Content-Type") == 0)
+        *have_ct = 1;
+    return 0;
+}
+
 int lambda_apigw_answer(const char *json, size_t len, size_t max_head,
                         size_t max_body, struct http_response *res,
                         char *err, size_t errlen)
@@ -473,17 +491,13 @@ int lambda_apigw_answer(const char *json, size_t len, size_t max_head,
         goto out;
     }
     json_object_foreach(hdrs, name, v) {
-        value = header_value(v, num, sizeof(num));
-        if (!route_header_name_valid(name) || value == NULL) {
+        if (!route_header_name_valid(name)) {
             fail(err, errlen, "a header that is not one");
             goto out;
         }
-        if (add_header(res, name, value, &head, max_head) < 0) {
-            fail(err, errlen, "headers too many or too large");
+        if (answer_header(res, name, v, &head, max_head, &have_ct, err,
+                          errlen) < 0)
             goto out;
-        }
-        if (strcasecmp(name, "Content-Type") == 0)
-            have_ct = 1;
     }
     json_object_foreach(multi, name, v) {
         if (!route_header_name_valid(name) || !json_is_array(v)) {
@@ -493,17 +507,9 @@ int lambda_apigw_answer(const char *json, size_t len, size_t max_head,
         if (json_object_get(hdrs, name) != NULL)
             continue;           /* "headers" wins, as API Gateway has it */
         json_array_foreach(v, i, item) {
-            value = header_value(item, num, sizeof(num));
-            if (value == NULL) {
-                fail(err, errlen, "a header that is not one");
+            if (answer_header(res, name, item, &head, max_head, &have_ct,
+                              err, errlen) < 0)
                 goto out;
-            }
-            if (add_header(res, name, value, &head, max_head) < 0) {
-                fail(err, errlen, "headers too many or too large");
-                goto out;
-            }
-            if (strcasecmp(name, "Content-Type") == 0)
-                have_ct = 1;
         }
     }
     json_array_foreach(cookies, i, item) {
