@@ -135,6 +135,15 @@ $(B)/unit/jwt_test: t/unit/jwt_test.c t/unit/tap.h $(JWT_SRC) \
 	$(CC) $(CFLAGS) -It/unit -Ingx_http_functions_module $(LDFLAGS) -o $@ \
 	    $< $(JWT_SRC) -ljansson -lcrypto
 
+# So is the seal of async call ids.
+CALL_TAG_SRC := ngx_http_functions_module/ngx_http_functions_call_tag.c
+$(B)/unit/call_tag_test: t/unit/call_tag_test.c t/unit/tap.h $(CALL_TAG_SRC) \
+                         ngx_http_functions_module/ngx_http_functions_call_tag.h \
+                         $(B)/common/ulid.o
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -It/unit -Icommon -Ingx_http_functions_module $(LDFLAGS) \
+	    -o $@ $< $(CALL_TAG_SRC) $(B)/common/ulid.o -lcrypto
+
 build/fuzz/jwt_fuzz: fuzz/jwt_fuzz.c $(JWT_SRC)
 	@mkdir -p $(dir $@)
 	clang -std=gnu11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \

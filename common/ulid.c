@@ -7,7 +7,7 @@
 #include <string.h>
 #include <sys/random.h>
 
-static const char crockford[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+const char ulid_digits[33] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
 void ulid_encode(char *out, uint64_t ms,
                  const unsigned char rnd[ULID_RANDOM_BYTES])
@@ -15,7 +15,7 @@ void ulid_encode(char *out, uint64_t ms,
     int i, bit;
 
     for (i = 9; i >= 0; i--) {
-        out[i] = crockford[ms & 31];
+        out[i] = ulid_digits[ms & 31];
         ms >>= 5;
     }
     /* 80 bits, most significant first: 16 characters of 5 bits */
@@ -27,7 +27,7 @@ void ulid_encode(char *out, uint64_t ms,
 
             v = v << 1 | ((rnd[pos / 8] >> (7 - pos % 8)) & 1);
         }
-        out[10 + i] = crockford[v];
+        out[10 + i] = ulid_digits[v];
     }
 }
 
@@ -38,10 +38,20 @@ int ulid_valid(const char *s, size_t len)
     if (len != ULID_LEN || s[0] > '7')
         return 0;
     for (i = 0; i < len; i++) {
-        if (s[i] == '\0' || strchr(crockford, s[i]) == NULL)
+        if (s[i] == '\0' || strchr(ulid_digits, s[i]) == NULL)
             return 0;
     }
     return 1;
+}
+
+uint64_t ulid_time(const char *s)
+{
+    uint64_t ms = 0;
+    int i;
+
+    for (i = 0; i < 10; i++)
+        ms = ms << 5 | (uint64_t)(strchr(ulid_digits, s[i]) - ulid_digits);
+    return ms;
 }
 
 int ulid_random(unsigned char *buf, size_t n)

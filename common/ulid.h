@@ -19,6 +19,12 @@ void ulid_encode(char *out, uint64_t ms,
 /* s[0 .. len) is a ULID as written: upper case, the first at most '7'. */
 int ulid_valid(const char *s, size_t len);
 
+/* The milliseconds of a valid ULID (its first 10 characters). */
+uint64_t ulid_time(const char *s);
+
+/* Crockford's base32 digits, the value of each at its index. */
+extern const char ulid_digits[33];
+
 /*
  * Fills buf with n bytes from the kernel's CSPRNG.  0, or -1 with errno
  * set: the caller makes no id then (never reuses or invents bytes).

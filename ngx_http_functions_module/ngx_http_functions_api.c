@@ -270,10 +270,7 @@ ngx_http_functions_api_jwt_key(ngx_conf_t *cf, ngx_command_t *cmd,
 {
     ngx_http_functions_main_conf_t *fmcf = conf;
 
-    u_char           *buf, *p;
-    size_t            len;
-    ngx_str_t        *value, name, text;
-    ngx_file_info_t   fi;
+    ngx_str_t  *value, name;
 
     if (fmcf->api_jwt_key.data != NULL) {
         return "is duplicate";
@@ -282,65 +279,15 @@ ngx_http_functions_api_jwt_key(ngx_conf_t *cf, ngx_command_t *cmd,
     value = cf->args->elts;
     name = value[1];
 
-    if (ngx_http_functions_conf_read_file(cf, &name,
-                                          NGX_HTTP_FUNCTIONS_API_JWT_KEY_MAX
-                                          + 2, cf->pool, &text, &fi)
+    if (ngx_http_functions_conf_read_key(cf, &name,
+                                         NGX_HTTP_FUNCTIONS_API_JWT_KEY_MIN,
+                                         NGX_HTTP_FUNCTIONS_API_JWT_KEY_MAX,
+                                         "can sign API tokens",
+                                         &fmcf->api_jwt_key)
         != NGX_OK)
     {
         return NGX_CONF_ERROR;
     }
-
-    if (ngx_file_access(&fi) & 0077) {
-        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
-                           "\"%V\" is readable by other users than its "
-                           "owner: whoever reads it can sign API tokens",
-                           &name);
-    }
-
-    buf = text.data;
-    len = text.len;
-
-    /* one line: its newline is not part of the key */
-    if (len && buf[len - 1] == '\n') {
-        len--;
-
-        if (len && buf[len - 1] == '\r') {
-            len--;
-        }
-    }
-
-    for (p = buf; p < buf + len; p++) {
-        if (*p < 0x20 || *p == 0x7f) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "\"%V\" must hold the key on one line, "
-                               "without control bytes", &name);
-            return NGX_CONF_ERROR;
-        }
-    }
-
-    if (len == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"%V\" holds no key", &name);
-        return NGX_CONF_ERROR;
-    }
-
-    if (len < NGX_HTTP_FUNCTIONS_API_JWT_KEY_MIN) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "the key in \"%V\" is %uz bytes long, "
-                           "at least %d are needed", &name, len,
-                           NGX_HTTP_FUNCTIONS_API_JWT_KEY_MIN);
-        return NGX_CONF_ERROR;
-    }
-
-    if (len > NGX_HTTP_FUNCTIONS_API_JWT_KEY_MAX) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "the key in \"%V\" is longer than %d bytes",
-                           &name, NGX_HTTP_FUNCTIONS_API_JWT_KEY_MAX);
-        return NGX_CONF_ERROR;
-    }
-
-    fmcf->api_jwt_key.data = buf;
-    fmcf->api_jwt_key.len = len;
 
     return NGX_CONF_OK;
 }

@@ -1,14 +1,20 @@
 
 /*
  * /v1/apps/{app}/calls[/{id}[/log]]: what became of async calls, as Fn
- * showed them.  Records are written by the module ("queued", once RabbitMQ
- * confirmed the call) and by executors ("running", then "success",
- * "error" or "timeout", with the call's stderr log).  Lists are newest
- * first (call ids are ULIDs: they sort by time).
+ * showed them.  Records are written by executors ("running", then
+ * "success", "error" or "timeout", with the call's stderr log) and, without
+ * functions_async_key, by the module ("queued", once RabbitMQ confirmed the
+ * call).  With the key, an accepted call's id is sealed
+ * (ngx_http_functions_call_tag.h) and no record is written: a sealed id of
+ * the app without a row is a call still queued, shown from the id alone
+ * (no path, which the id does not hold; lists show rows only).  Lists are
+ * newest first (call ids are ULIDs: they sort by time).
  */
 
 
 #include "ngx_http_functions_api.h"
+#include "ngx_http_functions_call_tag.h"
+#include "ulid.h"
 
 #include <mysql.h>
 
@@ -33,6 +39,7 @@ static void ngx_http_functions_call_read(ngx_http_functions_api_t *api,
     const char *head, const char *and_app,
     ngx_http_functions_api_step_pt next);
 static void ngx_http_functions_call_answer(ngx_http_functions_api_t *api);
+static json_t *ngx_http_functions_call_queued(ngx_http_functions_api_t *api);
 static void ngx_http_functions_call_log_answer(ngx_http_functions_api_t *api);
 
 
@@ -215,10 +222,57 @@ ngx_http_functions_call_read(ngx_http_functions_api_t *api,
 static void
 ngx_http_functions_call_answer(ngx_http_functions_api_t *api)
 {
+    ngx_http_functions_query_t  *q = &api->query;
+
+    if (q->rc == NGX_OK && q->res != NULL && mysql_num_rows(q->res) == 0
+        && api->fmcf->async_key.len
+        && functions_call_tag_sealed((char *) api->path.data, api->path.len,
+                                     api->fmcf->async_key.data,
+                                     api->fmcf->async_key.len,
+                                     (char *) api->app.data, api->app.len))
+    {
+        ngx_http_functions_api_object(api, "Successfully loaded call",
+                                      "call",
+                                      ngx_http_functions_call_queued(api),
+                                      "out of memory");
+        return;
+    }
+
     ngx_http_functions_api_one(api, "Call not found",
                                ngx_http_functions_call_json,
                                "Successfully loaded call", "call",
                                "out of memory");
+}
+
+
+/* An accepted call no executor took yet: what its sealed id tells. */
+
+static json_t *
+ngx_http_functions_call_queued(ngx_http_functions_api_t *api)
+{
+    time_t      sec;
+    uint64_t    ms;
+    struct tm   tm;
+    char        created[32];
+
+    ms = ulid_time((char *) api->path.data);
+    sec = (time_t) (ms / 1000);
+
+    if (gmtime_r(&sec, &tm) == NULL) {
+        return NULL;
+    }
+
+    /* as the rows' DATETIME(6) show it */
+    ngx_sprintf((u_char *) created, "%4d-%02d-%02dT%02d:%02d:%02d.%03ui000Z%Z",
+                tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                tm.tm_min, tm.tm_sec, (ngx_uint_t) (ms % 1000));
+
+    return json_pack("{s:s%, s:s%, s:s, s:I, s:s}",
+                     "id", api->path.data, api->path.len,
+                     "app_name", api->app.data, api->app.len,
+                     "status", "queued",
+                     "attempt", (json_int_t) 1,
+                     "created_at", created);
 }
 
 

@@ -7,18 +7,29 @@
  *                    [exchange=functions] [queue=functions.calls]
  *                    [queue_type=quorum|classic] [connect_timeout=2s]
  *                    [confirm_timeout=5s] [max_pending=1024];
+ *     functions_async_key <file>;
  *     functions_async_credentials off|on;     (http, server, location)
  *
  * The request body is read and the message built; the worker's publisher
  * (ngx_http_functions_publisher.c, a thread: rabbitmq-c blocks) publishes
- * it, and meanwhile the event loop records the call as "queued" in MySQL
- * (ngx_http_functions_query.c, non-blocking) so that it can be looked up
- * as soon as its id is out.  A worker writes one INSERT at a time: the
- * next one records every call that came meanwhile (a group commit).
- * The answer waits for both; a call the broker did not take has its
- * record removed and is answered 503.  The client's Authorization,
- * Proxy-Authorization and Cookie headers are left out of the message
- * unless functions_async_credentials is on.
+ * it.  The call must be known to GET /v1/apps/{app}/calls/{id} as soon
+ * as its id is out, in one of two ways:
+ *
+ *   - with functions_async_key, its id is sealed before it is published
+ *     (ngx_http_functions_call_tag.h): the id itself proves the call
+ *     accepted, and the calls API answers "queued" for it until an
+ *     executor writes its row.  Nothing is written to MySQL;
+ *   - without, the event loop records the call as "queued" in MySQL
+ *     (ngx_http_functions_query.c, non-blocking) while the broker
+ *     confirms.  A worker writes one INSERT at a time: the next one
+ *     records every call that came meanwhile (a group commit).  The
+ *     answer waits for both; a call the broker did not take has its
+ *     record removed.
+ *
+ * A call the broker did not take is answered 503, without its id (no
+ * Fn-Call-Id: an id is handed out with a 202 only).  The client's
+ * Authorization, Proxy-Authorization and Cookie headers are left out of
+ * the message unless functions_async_credentials is on.
  */
 
 
@@ -32,6 +43,9 @@
 #include "ngx_http_functions_query.h"
 #include "ngx_http_functions_publisher.h"
 
+#include "ngx_http_functions_call_tag.h"
+#include "ngx_http_functions_conf_file.h"
+
 #include "amqp_link.h"
 #include "ulid.h"
 
@@ -40,6 +54,10 @@
 
 
 #define NGX_HTTP_FUNCTIONS_MAX_PENDING  1024
+
+/* functions_async_key: as long as an HMAC-SHA256 key needs, at least */
+#define NGX_HTTP_FUNCTIONS_ASYNC_KEY_MIN  32
+#define NGX_HTTP_FUNCTIONS_ASYNC_KEY_MAX  1024
 
 /* the rows of one INSERT of records, at most */
 #define NGX_HTTP_FUNCTIONS_RECORD_ROWS   1024
@@ -223,6 +241,43 @@ invalid:
 
 
 /*
+ * functions_async_key <file>: the key that seals async call ids, one line
+ * of at least 32 bytes (scripts/secret makes one).  Every nginx that
+ * accepts async calls or answers the calls API of the same database needs
+ * the same key: an id sealed under another key is not known until its
+ * call runs.
+ */
+
+char *
+ngx_http_functions_async_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_functions_main_conf_t *fmcf = conf;
+
+    ngx_str_t  *value, name;
+
+    if (fmcf->async_key.data != NULL) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    name = value[1];
+
+    if (ngx_http_functions_conf_read_key(cf, &name,
+                                         NGX_HTTP_FUNCTIONS_ASYNC_KEY_MIN,
+                                         NGX_HTTP_FUNCTIONS_ASYNC_KEY_MAX,
+                                         "can make call ids the calls API "
+                                         "shows as queued",
+                                         &fmcf->async_key)
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
  * The route handler found an async route: read the body, then publish.
  * Returns NGX_DONE, or an HTTP status for nginx to answer.
  */
@@ -294,6 +349,26 @@ ngx_http_functions_async_body(ngx_http_request_t *r)
     if (p == NULL) {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
+    }
+
+    /* from here on the id proves the call accepted: it is handed out with
+     * the 202 only (ngx_http_functions_async_answer() withdraws it) */
+    if (fmcf->async_key.len) {
+        if (functions_call_tag_seal((char *) ctx->call_id,
+                                    fmcf->async_key.data,
+                                    fmcf->async_key.len,
+                                    (char *) p->app.data, p->app.len)
+            != 0)
+        {
+            ngx_http_finalize_request(r,
+                ngx_http_functions_async_answer(r,
+                    NGX_HTTP_INTERNAL_SERVER_ERROR,
+                    "{\"error\":{\"message\":\"cannot seal the call "
+                    "id\"}}"));
+            return;
+        }
+
+        ngx_memcpy(p->call_id, ctx->call_id, ULID_LEN);
     }
 
     /* the body (perhaps in a temporary file) is read by the publisher */
@@ -476,8 +551,8 @@ ngx_http_functions_async_log(ngx_http_functions_publish_t *p, ngx_log_t *log,
 
 /*
  * The call recorded "queued": it waits for an INSERT of its own and of
- * the others waiting.  NGX_DECLINED: no functions_mysql, nothing to record
- * in.
+ * the others waiting.  NGX_DECLINED: its id is sealed (nothing to record),
+ * or no functions_mysql (nothing to record in).
  */
 
 static ngx_int_t
@@ -488,7 +563,7 @@ ngx_http_functions_async_record(ngx_http_functions_publish_t *p)
 
     fmcf = ngx_http_get_module_main_conf(p->request, ngx_http_functions_module);
 
-    if (fmcf->db == NULL) {
+    if (fmcf->async_key.len || fmcf->db == NULL) {
         return NGX_DECLINED;
     }
 
@@ -793,6 +868,18 @@ static ngx_int_t
 ngx_http_functions_async_answer(ngx_http_request_t *r, ngx_uint_t status,
     const char *body)
 {
+    ngx_http_functions_ctx_t  *ctx;
+
+    /* an id is handed out with a 202 only: a sealed one would show as
+     * queued for a call that never was */
+    if (status != NGX_HTTP_ACCEPTED) {
+        ctx = ngx_http_functions_ctx_find(r);
+
+        if (ctx != NULL && ctx->id_header != NULL) {
+            ctx->id_header->hash = 0;
+        }
+    }
+
     return ngx_http_functions_send_json(r, status, (u_char *) body,
                                         ngx_strlen(body),
                                         status == NGX_HTTP_SERVICE_UNAVAILABLE);

@@ -13,6 +13,8 @@
 
 
 char *ngx_http_functions_amqp(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+char *ngx_http_functions_async_key(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 
 /* Publishes the call; answers 202 once the broker has it. */
 ngx_int_t ngx_http_functions_async_call(ngx_http_request_t *r,

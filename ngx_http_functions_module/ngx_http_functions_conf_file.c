@@ -1,7 +1,8 @@
 
 /*
  * The small files a configuration names (the API's tokens and JWT key, the
- * database password), opened, checked and read the same way.
+ * async call key, the database password), opened, checked and read the
+ * same way.
  */
 
 
@@ -68,6 +69,81 @@ ngx_http_functions_conf_read_file(ngx_conf_t *cf, ngx_str_t *name,
 
     text->data = buf;
     text->len = len;
+
+    return NGX_OK;
+}
+
+
+/*
+ * A secret key on one line of a file (its newline is not part of it),
+ * min to max bytes, no control bytes.  A file others than its owner may
+ * read is warned about: "whoever reads it <can>".
+ */
+
+ngx_int_t
+ngx_http_functions_conf_read_key(ngx_conf_t *cf, ngx_str_t *name,
+    size_t min, size_t max, const char *can, ngx_str_t *key)
+{
+    u_char           *buf, *p;
+    size_t            len;
+    ngx_str_t         text;
+    ngx_file_info_t   fi;
+
+    if (ngx_http_functions_conf_read_file(cf, name, max + 2, cf->pool,
+                                          &text, &fi)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (ngx_file_access(&fi) & 0077) {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "\"%V\" is readable by other users than its "
+                           "owner: whoever reads it %s", name, can);
+    }
+
+    buf = text.data;
+    len = text.len;
+
+    if (len && buf[len - 1] == '\n') {
+        len--;
+
+        if (len && buf[len - 1] == '\r') {
+            len--;
+        }
+    }
+
+    for (p = buf; p < buf + len; p++) {
+        if (*p < 0x20 || *p == 0x7f) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"%V\" must hold the key on one line, "
+                               "without control bytes", name);
+            return NGX_ERROR;
+        }
+    }
+
+    if (len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"%V\" holds no key",
+                           name);
+        return NGX_ERROR;
+    }
+
+    if (len < min) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "the key in \"%V\" is %uz bytes long, "
+                           "at least %uz are needed", name, len, min);
+        return NGX_ERROR;
+    }
+
+    if (len > max) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "the key in \"%V\" is longer than %uz bytes",
+                           name, max);
+        return NGX_ERROR;
+    }
+
+    key->data = buf;
+    key->len = len;
 
     return NGX_OK;
 }

@@ -109,6 +109,13 @@ static ngx_command_t  ngx_http_functions_commands[] = {
       0,
       NULL },
 
+    { ngx_string("functions_async_key"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_functions_async_key,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("functions_executors"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_http_functions_executors,

@@ -36,6 +36,8 @@ typedef struct {
     ngx_array_t                    *api_tokens; /* of SHA-256 digests */
     ngx_str_t                       api_jwt_key;    /* HS256, "": none */
     void                           *amqp;       /* async calls (_async.c) */
+    ngx_str_t                       async_key;  /* seals async call ids;
+                                                 * "": calls recorded */
     ngx_open_file_t                *log_file;   /* functions_log */
     ngx_uint_t                      log_level;
     ngx_shm_zone_t                 *metrics_zone;

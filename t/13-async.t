@@ -1,5 +1,6 @@
 # Async calls: 202 only after RabbitMQ confirmed the persistent message,
-# 503 when it cannot; the call is recorded as queued at once.
+# 503 when it cannot; the call is recorded as queued at once, or, with
+# functions_async_key, its sealed id stands for it until it runs.
 use strict;
 use warnings;
 use lib 't/lib', 'scripts/lib';
@@ -86,6 +87,7 @@ subtest 'broker unreachable: 503, no call id handed out' => sub {
     is($r->{status}, 503, 'answered 503') or diag($r->{body});
     like($r->{body}, qr/could not be queued/, '  saying so');
     unlike($r->{body}, qr/call_id/, '  with no call id in the body');
+    ok(!exists $r->{headers}{'fn-call-id'}, '  nor in a header');
     is($r->{headers}{'retry-after'}, 1, '  Retry-After');
     ok(time - $t0 < 5, '  promptly');
     like(slurp($down->prefix . '/error.log'), qr/msg="async call not accepted" call_id=\w{26} app=app path=\/later error="connect/,
@@ -273,6 +275,90 @@ subtest 'a body nginx kept in a temporary file arrives whole' => sub {
     like(slurp($ng->prefix . '/error.log'), qr/a client request body is buffered to a temporary file/,
          'nginx had spooled it');
     $e->stop;
+};
+
+# functions_async_key: the id of an accepted call is sealed, and nothing is
+# written to MariaDB until an executor takes the call.
+sub ulid_time {
+    my ($id) = @_;
+    my $ms = 0;
+    $ms = $ms * 32 + index('0123456789ABCDEFGHJKMNPQRSTVWXYZ', $_)
+        for split //, substr($id, 0, 10);
+    return POSIX::strftime('%Y-%m-%dT%H:%M:%S', gmtime(int($ms / 1000)))
+         . sprintf('.%03d000Z', $ms % 1000);
+}
+
+subtest 'functions_async_key: a sealed id stands for the call until it runs' => sub {
+    my $key = FnTest::tmpdir() . '/async.key';
+    system(top() . "/scripts/secret '$key' > /dev/null") == 0 or return fail('a key made');
+    my $keyed = nginx_start(http => http_conf("url=$url confirm_timeout=3s")
+                                    . "    functions_async_key $key;\n",
+                            server => $server);
+    my $get = sub {
+        my ($n, $path) = @_;
+        return http_request($n->port, 'GET', $path,
+                            headers => { Authorization => "Bearer $token" });
+    };
+
+    my $r = call($keyed, 'sealed');
+    is($r->{status}, 202, 'accepted') or diag($r->{body});
+    my $id = eval { decode_json($r->{body})->{call_id} } // '';
+    like($id, qr/^[0-7][0-9A-HJKMNP-TV-Z]{25}$/, '  with a ULID');
+    is($r->{headers}{'fn-call-id'}, $id, '  the same in Fn-Call-Id');
+    push @accepted, $id;
+    is(db_query($db, "SELECT COUNT(*) FROM calls WHERE id = '$id'")->[0][0], 0,
+       'no record written');
+
+    $r = $get->($keyed, "/v1/apps/app/calls/$id");
+    is($r->{status}, 200, 'the calls API knows it at once') or diag($r->{body});
+    is_deeply([ @{ $r->{json}{call} // {} }{qw(id app_name status attempt created_at)} ],
+              [ $id, 'app', 'queued', 1, ulid_time($id) ],
+              '  queued, created when its id was made');
+    ok(!exists $r->{json}{call}{path}, '  its path unknown until it runs');
+
+    my $last = substr($id, -1) eq 'Z' ? 'Y' : 'Z';
+    is($get->($keyed, '/v1/apps/app/calls/' . substr($id, 0, 25) . $last)->{status},
+       404, 'a character changed: 404');
+    is($get->($keyed, "/v1/apps/formats/calls/$id")->{status}, 404,
+       'under another app: 404');
+    is($get->($ng, "/v1/apps/app/calls/$id")->{status}, 404,
+       'an nginx without the key does not know it');
+
+    # nothing on the way to the 202 waits for MariaDB
+    my $mysqld = slurp("$env->{FUNCTIONS_VAR}/run/mysqld.pid") // '';
+    chomp $mysqld;
+    ok($mysqld, "MariaDB's pid file") or return;
+    kill 'STOP', $mysqld;
+    my $t0 = time;
+    my @frozen_calls = map { call($keyed, "frozen $_") } 1 .. 5;
+    my $took = time - $t0;
+    kill 'CONT', $mysqld;
+    my @ids = map { eval { decode_json($_->{body})->{call_id} } // () }
+              grep { $_->{status} == 202 } @frozen_calls;
+    is(scalar @ids, 5, 'MariaDB frozen: calls accepted all the same');
+    push @accepted, @ids;
+    ok($took < 2, "  none waited for it (5 calls in $took s; the record "
+                  . 'would wait for the 2 s timeout)');
+    unlike(slurp($keyed->prefix . '/error.log') // '', qr/async call not recorded/,
+           '  no record tried');
+
+    my $e = executor();
+    ok(wait_until(30, sub { !grep { ($_ // '') ne 'success' } @{ statuses() }{$id, @ids} }),
+       'run by an executor, which writes the rows') or diag(explain(statuses()));
+    $r = $get->($keyed, "/v1/apps/app/calls/$id");
+    is_deeply([ @{ $r->{json}{call} // {} }{qw(id path status attempt created_at)} ],
+              [ $id, '/later', 'success', 1, ulid_time($id) ],
+              '  the row: its path, one attempt, the same creation time');
+    $e->stop;
+
+    my $down = nginx_start(http => http_conf("url=amqp://u:p\@127.0.0.1:1/x connect_timeout=1s")
+                                   . "    functions_async_key $key;\n",
+                           server => $server);
+    $r = call($down, 'x');
+    is($r->{status}, 503, 'not accepted: 503') or diag($r->{body});
+    ok(!exists $r->{headers}{'fn-call-id'}, '  and no id handed out');
+    $down->stop;
+    $keyed->stop;
 };
 
 subtest 'retries, then the dead-letter queue' => sub {

@@ -31,6 +31,7 @@
 #include "file_read.h"
 #include "log.h"
 #include "route_def.h"
+#include "ulid.h"
 
 #include <amqp.h>
 #include <amqp_framing.h>
@@ -247,7 +248,8 @@ static size_t esc(MYSQL *db, char *dst, const char *value, size_t len)
 /* 1: the call already ended; 0: recorded running; -1: exiting. */
 static int record_start(MYSQL **db, const struct async_message *m)
 {
-    char sql[1024], *p;
+    char sql[1536], *p;
+    uint64_t ms;
     MYSQL_RES *res = NULL;
     MYSQL_ROW row;
     int final;
@@ -269,15 +271,21 @@ static int record_start(MYSQL **db, const struct async_message *m)
     if (final)
         return 1;
 
+    /* a call the module did not record (its id sealed) gets its row now,
+     * created when its id was made */
+    ms = ulid_time(m->call_id);
     p = sql + sprintf(sql, "INSERT INTO calls (id, app_name, path, status, "
-                      "attempt, started_at) VALUES ('%s', ", m->call_id);
+                      "attempt, created_at, started_at) VALUES ('%s', ",
+                      m->call_id);
     p += esc(*db, p, m->app, strlen(m->app));
     *p++ = ',';
     p += esc(*db, p, m->path, strlen(m->path));
-    p += sprintf(p, ", 'running', 1, NOW(6)) ON DUPLICATE KEY UPDATE "
+    p += sprintf(p, ", 'running', 1, FROM_UNIXTIME(%llu.%03u), NOW(6)) "
+                 "ON DUPLICATE KEY UPDATE "
                  "attempt = IF(started_at IS NULL, attempt, attempt + 1), "
                  "status = 'running', started_at = NOW(6), "
-                 "completed_at = NULL");
+                 "completed_at = NULL", (unsigned long long)(ms / 1000),
+                 (unsigned)(ms % 1000));
     return db_exec(db, m, sql, p - sql, NULL);
 }
 

@@ -24,6 +24,10 @@ int main(void)
     is_str(id, "01ARYZ6S410000000000000001",
            "the spec's time, and the last random bit last");
     ok(ulid_valid(id, strlen(id)), "what it encodes is valid");
+    ok(ulid_time(id) == 1469918176385ULL, "its time read back");
+    ok(ulid_time("7ZZZZZZZZZZZZZZZZZZZZZZZZZ") == (1ULL << 48) - 1,
+       "the last time a ULID holds");
+    ok(ulid_time("00000000000000000000000000") == 0, "the first");
 
     ok(ulid_valid("01ARZ3NDEKTSV4RRFFQ69G5FAV", ULID_LEN), "a ULID");
     ok(!ulid_valid("01ARZ3NDEKTSV4RRFFQ69G5FAI", ULID_LEN), "I is not "
