@@ -19,7 +19,7 @@ void ulid_encode(char *out, uint64_t ms,
 /* s[0 .. len) is a ULID as written: upper case, the first at most '7'. */
 int ulid_valid(const char *s, size_t len);
 
-/* The milliseconds of a valid ULID (its first 10 characters). */
+/* The milliseconds of s: a ULID that ulid_valid() accepted, nothing else. */
 uint64_t ulid_time(const char *s);
 
 /* Crockford's base32 digits, the value of each at its index. */

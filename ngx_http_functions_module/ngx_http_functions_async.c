@@ -26,8 +26,9 @@
  *     answer waits for both; a call the broker did not take has its
  *     record removed.
  *
- * A call the broker did not take is answered 503, without its id (no
- * Fn-Call-Id: an id is handed out with a 202 only).  The client's
+ * A call the broker did not take is answered 503 (its Fn-Call-Id is the
+ * request's id, never a sealed one: that is handed out with a 202 only,
+ * and logged with the call's other lines).  The client's
  * Authorization, Proxy-Authorization and Cookie headers are left out of
  * the message unless functions_async_credentials is on.
  */
@@ -351,24 +352,19 @@ ngx_http_functions_async_body(ngx_http_request_t *r)
         return;
     }
 
-    /* from here on the id proves the call accepted: it is handed out with
-     * the 202 only (ngx_http_functions_async_answer() withdraws it) */
-    if (fmcf->async_key.len) {
-        if (functions_call_tag_seal((char *) ctx->call_id,
-                                    fmcf->async_key.data,
-                                    fmcf->async_key.len,
-                                    (char *) p->app.data, p->app.len)
-            != 0)
-        {
-            ngx_http_finalize_request(r,
-                ngx_http_functions_async_answer(r,
-                    NGX_HTTP_INTERNAL_SERVER_ERROR,
-                    "{\"error\":{\"message\":\"cannot seal the call "
-                    "id\"}}"));
-            return;
-        }
-
-        ngx_memcpy(p->call_id, ctx->call_id, ULID_LEN);
+    /* the message's id proves the call accepted: the request's own
+     * ($fn_call_id, Fn-Call-Id, the access log) becomes it with the 202
+     * only (ngx_http_functions_async_finish()) */
+    if (fmcf->async_key.len
+        && functions_call_tag_seal(p->call_id, fmcf->async_key.data,
+                                   fmcf->async_key.len,
+                                   (char *) p->app.data, p->app.len)
+           != 0)
+    {
+        ngx_http_finalize_request(r,
+            ngx_http_functions_async_answer(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                "{\"error\":{\"message\":\"cannot seal the call id\"}}"));
+        return;
     }
 
     /* the body (perhaps in a temporary file) is read by the publisher */
@@ -811,9 +807,10 @@ ngx_http_functions_async_published(ngx_http_functions_pub_t *m)
 static void
 ngx_http_functions_async_finish(ngx_http_functions_publish_t *p)
 {
-    ngx_connection_t    *c;
-    ngx_http_request_t  *r;
-    u_char               buf[64];
+    ngx_connection_t          *c;
+    ngx_http_request_t        *r;
+    ngx_http_functions_ctx_t  *ctx;
+    u_char                     buf[64];
 
     r = p->request;
     c = r->connection;
@@ -854,6 +851,11 @@ ngx_http_functions_async_finish(ngx_http_functions_publish_t *p)
                 "queued, try again\"}}"));
 
     } else {
+        ctx = ngx_http_functions_ctx_find(r);
+        if (ctx != NULL) {
+            ngx_memcpy(ctx->call_id, p->call_id, ULID_LEN);
+        }
+
         ngx_sprintf(buf, "{\"call_id\":\"%s\"}%Z", p->call_id);
         ngx_http_finalize_request(r,
             ngx_http_functions_async_answer(r, NGX_HTTP_ACCEPTED,
@@ -868,18 +870,6 @@ static ngx_int_t
 ngx_http_functions_async_answer(ngx_http_request_t *r, ngx_uint_t status,
     const char *body)
 {
-    ngx_http_functions_ctx_t  *ctx;
-
-    /* an id is handed out with a 202 only: a sealed one would show as
-     * queued for a call that never was */
-    if (status != NGX_HTTP_ACCEPTED) {
-        ctx = ngx_http_functions_ctx_find(r);
-
-        if (ctx != NULL && ctx->id_header != NULL) {
-            ctx->id_header->hash = 0;
-        }
-    }
-
     return ngx_http_functions_send_json(r, status, (u_char *) body,
                                         ngx_strlen(body),
                                         status == NGX_HTTP_SERVICE_UNAVAILABLE);

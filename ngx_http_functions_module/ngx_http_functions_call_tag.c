@@ -32,7 +32,7 @@ call_tag(char *tag, const char *id, const unsigned char *key,
     int            i;
     size_t         n;
     unsigned int   mac_len;
-    unsigned char  in[sizeof(CALL_TAG_CONTEXT) + CALL_TAG_APP_MAX
+    unsigned char  in[sizeof(CALL_TAG_CONTEXT) + CALL_TAG_APP_MAX + 1
                       + CALL_TAG_HEAD];
     unsigned char  mac[EVP_MAX_MD_SIZE];
 

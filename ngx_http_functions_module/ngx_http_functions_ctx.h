@@ -38,7 +38,6 @@ struct ngx_http_functions_ctx_s {
     ngx_uint_t                         started;    /* routing began */
     ngx_uint_t                         id_asked;   /* $fn_call_id, before */
     ngx_uint_t                         id_sent;    /* Fn-Call-Id added */
-    ngx_table_elt_t                   *id_header;  /* that header */
     ngx_uint_t                         api_authorized; /* functions_api_auth
                                                         * passed */
     const char                        *cache;      /* hit, miss or stale */

@@ -212,7 +212,6 @@ ngx_http_functions_call_id_header(ngx_http_request_t *r,
     h->value.data = ctx->call_id;
     h->value.len = ULID_LEN;
     ctx->id_sent = 1;
-    ctx->id_header = h;
 
     return NGX_OK;
 }

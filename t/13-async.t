@@ -87,7 +87,6 @@ subtest 'broker unreachable: 503, no call id handed out' => sub {
     is($r->{status}, 503, 'answered 503') or diag($r->{body});
     like($r->{body}, qr/could not be queued/, '  saying so');
     unlike($r->{body}, qr/call_id/, '  with no call id in the body');
-    ok(!exists $r->{headers}{'fn-call-id'}, '  nor in a header');
     is($r->{headers}{'retry-after'}, 1, '  Retry-After');
     ok(time - $t0 < 5, '  promptly');
     like(slurp($down->prefix . '/error.log'), qr/msg="async call not accepted" call_id=\w{26} app=app path=\/later error="connect/,
@@ -356,7 +355,13 @@ subtest 'functions_async_key: a sealed id stands for the call until it runs' => 
                            server => $server);
     $r = call($down, 'x');
     is($r->{status}, 503, 'not accepted: 503') or diag($r->{body});
-    ok(!exists $r->{headers}{'fn-call-id'}, '  and no id handed out');
+    my $refused = $r->{headers}{'fn-call-id'} // '';
+    like($refused, qr/^[0-7][0-9A-HJKMNP-TV-Z]{25}$/, '  with the request\'s id');
+    is($get->($keyed, "/v1/apps/app/calls/$refused")->{status}, 404,
+       '  which is not sealed: the calls API does not know it');
+    like(slurp($down->prefix . '/error.log') // '',
+         qr/msg="async call not accepted" call_id=(?!$refused)\w{26} /,
+         '  the log line has the id its message had');
     $down->stop;
     $keyed->stop;
 };

@@ -280,7 +280,8 @@ static int record_start(MYSQL **db, const struct async_message *m)
     p += esc(*db, p, m->app, strlen(m->app));
     *p++ = ',';
     p += esc(*db, p, m->path, strlen(m->path));
-    p += sprintf(p, ", 'running', 1, FROM_UNIXTIME(%llu.%03u), NOW(6)) "
+    p += sprintf(p, ", 'running', 1, "
+                 "COALESCE(FROM_UNIXTIME(%llu.%03u), NOW(6)), NOW(6)) "
                  "ON DUPLICATE KEY UPDATE "
                  "attempt = IF(started_at IS NULL, attempt, attempt + 1), "
                  "status = 'running', started_at = NOW(6), "

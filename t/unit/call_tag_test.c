@@ -66,6 +66,11 @@ int main(void)
 
     memset(long_app, 'a', sizeof(long_app));
     memcpy(b, plain, sizeof(b));
+    is_int(functions_call_tag_seal(b, key, KEY_LEN, long_app, 255), 0,
+           "an app name of 255 bytes, the most it takes");
+    ok(functions_call_tag_sealed(b, ULID_LEN, key, KEY_LEN, long_app, 255),
+       "  sealed for it");
+    memcpy(b, plain, sizeof(b));
     ok(functions_call_tag_seal(b, key, KEY_LEN, long_app, sizeof(long_app))
        != 0, "an app name past any the API allows: refused");
     ok(!functions_call_tag_sealed(b, ULID_LEN, key, KEY_LEN, long_app,
