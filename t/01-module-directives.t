@@ -240,4 +240,36 @@ is(http_request($ngx->port, 'GET', '/nginx-health')->{status}, 200,
    'and keeps serving after a reload');
 $ngx->stop;
 
+subtest 'functions_async_key: a key of its own file, checked' => sub {
+    my $dir = tmpdir();
+    my $check = sub {
+        my ($content, %o) = @_;
+        my $f = "$dir/async-" . ++(our $n);
+        if (defined $content) {
+            spew($f, $content);
+            chmod($o{mode} // 0600, $f);
+        }
+        return nginx_check(http => "functions_async_key $f;" . ($o{more} // ''));
+    };
+    my $k32 = '0123456789abcdef' x 2;
+    my ($rc, $out) = $check->("$k32\n");
+    is($rc, 0, 'a key of 32 bytes: accepted') or diag($out);
+    ($rc, $out) = $check->("$k32\n", mode => 0640);
+    is($rc, 0, 'a file its group may read: accepted') or diag($out);
+    like($out, qr/\[warn\].*readable by other users than its owner: whoever reads it can make call ids the calls API shows as queued/,
+         '  with a warning saying what the key gives');
+    ($rc, $out) = $check->(substr($k32, 1) . "\n");
+    isnt($rc, 0, 'a key of 31 bytes: refused');
+    like($out, qr/is 31 bytes long, at least 32 are needed/, '  saying so');
+    ($rc, $out) = $check->(undef);
+    isnt($rc, 0, 'a missing file: refused');
+    ($rc, $out) = $check->("$k32\x01\n");
+    isnt($rc, 0, 'a control byte: refused');
+    ($rc, $out) = $check->("$k32\n", more => " functions_async_key $dir/async-1;");
+    isnt($rc, 0, 'twice: refused');
+    like($out, qr/"functions_async_key" directive is duplicate/, '  "is duplicate"');
+    ($rc, $out) = nginx_check(server => "location / { functions_async_key $dir/async-1; }");
+    isnt($rc, 0, 'in a location: refused');
+};
+
 done_testing();
