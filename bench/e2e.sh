@@ -15,8 +15,9 @@
 # run in turn, BENCH_ROUNDS rounds (default 3); the summary gives each
 # round's ratios and their medians.  Also: the executor's CPU per call
 # (utime + stime from /proc over the module runs with t/fn/hot.c, divided
-# by their calls); and latency at BENCH_RATE requests/s in all (default
-# 1000): baseline and module with t/fn/hot.c.  Needs the stack's services
+# by their calls); and, in each round too, latency at BENCH_RATE
+# requests/s in all (default 1000): baseline and module with t/fn/hot.c,
+# each round's p99 difference and their median.  Needs the stack's services
 # (scripts/stack services).  Usage: bench/e2e.sh (as root; env:
 # BENCH_SECONDS, BENCH_ROUNDS, BENCH_CONNS, BENCH_RATE, FUNCTIONS_BUILD).
 # Prints key=value lines and a summary with ratios.
@@ -163,13 +164,14 @@ for round in $(seq "$rounds"); do
     n=$(echo "$mod" | field requests)
     ticks=$((ticks + t1 - t0))
     calls=$((calls + n))
-    results+=("$(echo "$base" | field rps) $(echo "$mod" | field rps) $(echo "$modgo" | field rps) $((t1 - t0)) $n")
+    # latency at a steady rate, in every round too: one phase's p99 moves
+    # with the machine's noise (the baseline's own by 0.2 ms and more)
+    base_lat=$(load -p /proxy -d "$seconds" -r "$rate")
+    echo "baseline  at $rate/s: $base_lat"
+    mod_lat=$(load -m POST -b hello -p /r/bench/hot -d "$seconds" -r "$rate")
+    echo "module    at $rate/s: $mod_lat"
+    results+=("$(echo "$base" | field rps) $(echo "$mod" | field rps) $(echo "$modgo" | field rps) $((t1 - t0)) $n $(echo "$base_lat" | field p50_ms) $(echo "$mod_lat" | field p50_ms) $(echo "$base_lat" | field p99_ms) $(echo "$mod_lat" | field p99_ms)")
 done
-
-echo "== latency at $rate requests/s, $seconds s each"
-base_lat=$(load -p /proxy -d "$seconds" -r "$rate"); echo "baseline  $base_lat"
-mod_lat=$(load -m POST -b hello -p /r/bench/hot -d "$seconds" -r "$rate")
-echo "module    $mod_lat"
 
 hz=$(getconf CLK_TCK)
 echo "executor_cpu_us_per_call=$(echo "$ticks * 1000000 / $hz / $calls" | bc -l | xargs printf '%.1f')"
@@ -177,9 +179,7 @@ echo "executor_cpu_us_per_call=$(echo "$ticks * 1000000 / $hz / $calls" | bc -l 
 echo "== summary"
 printf '%s\n' "${results[@]}" |
 awk -v rt="$(echo "$ret" | field rps)" -v et="$(echo "$exd" | field rps)" \
-    -v rate="$rate" -v hz="$hz" \
-    -v b50="$(echo "$base_lat" | field p50_ms)" -v m50="$(echo "$mod_lat" | field p50_ms)" \
-    -v b99="$(echo "$base_lat" | field p99_ms)" -v m99="$(echo "$mod_lat" | field p99_ms)" '
+    -v rate="$rate" -v hz="$hz" '
 function median(a, n,    i, j, t) {
     for (i = 2; i <= n; i++)
         for (j = i; j > 1 && a[j - 1] > a[j]; j--) {
@@ -191,6 +191,7 @@ function median(a, n,    i, j, t) {
     n++; bt[n] = $1; mt[n] = $2; gt[n] = $3
     rc[n] = $2 / $1; rg[n] = $3 / $1; cpu[n] = $4 * 1000000 / hz / $5
     tk += $4; cl += $5
+    b50[n] = $6; m50[n] = $7; b99[n] = $8; m99[n] = $9; d99[n] = $9 - $8
 }
 END {
     printf "nginx return 200: %.1f req/s\n", rt
@@ -200,5 +201,7 @@ END {
     printf "nginx + module + executor, t/fn/hot.c: median ratio %.2f over %d rounds (goal >= 0.60)\n", median(rc, n), n
     printf "nginx + module + executor, t/fn/hot.go: median ratio %.2f over %d rounds (goal >= 0.45)\n", median(rg, n), n
     printf "executor CPU per call (utime + stime), all rounds: %.1f us\n", tk * 1000000 / hz / cl
-    printf "at %d req/s: p50 module %.3f ms, baseline %.3f ms; p99 module %.3f ms, baseline %.3f ms (difference %.3f ms; goal <= 0.3)\n", rate, m50, b50, m99, b99, m99 - b99
+    for (i = 1; i <= n; i++)
+        printf "round %d at %d req/s: p50 module %.3f ms, baseline %.3f ms; p99 module %.3f ms, baseline %.3f ms (difference %.3f ms)\n", i, rate, m50[i], b50[i], m99[i], b99[i], d99[i]
+    printf "p99 at %d req/s, module - baseline: median %.3f ms over %d rounds (goal <= 0.3)\n", rate, median(d99, n), n
 }'
