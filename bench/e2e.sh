@@ -10,15 +10,20 @@
 #   module:     nginx + module + executor, /r/bench/hot, with t/fn/hot.c
 #               and with t/fn/hot.go (Go's own HTTP code, as a Go user
 #               would write a hot function);
+#   floor:      nginx + module + bench/relay.c in the executor's place: the
+#               same functions, unsandboxed, behind a process that only
+#               moves the bytes (what any executor on this path costs at
+#               least), with t/fn/hot.c and with t/fn/hot.go;
 #
-# The baseline, the module with t/fn/hot.c and the module with t/fn/hot.go
-# run in turn, BENCH_ROUNDS rounds (default 3); the summary gives each
-# round's ratios and their medians.  Also: the executor's CPU per call
-# (utime + stime from /proc over the module runs with t/fn/hot.c, divided
-# by their calls); and, in each round too, latency at BENCH_RATE
+# The baseline, the module and the floor, each with t/fn/hot.c and with
+# t/fn/hot.go, run in turn, BENCH_ROUNDS rounds (default 3); the summary
+# gives each round's ratios and their medians.  Also: the CPU per call
+# (utime + stime from /proc, divided by the calls) of the executor over
+# the module runs with t/fn/hot.c, and of the relay over the floor runs
+# with t/fn/hot.c; and, in each round too, latency at BENCH_RATE
 # requests/s in all (default 1000): baseline and module with t/fn/hot.c,
-# each round's p99 difference and their median.  Needs the stack's services
-# (scripts/stack services).  Usage: bench/e2e.sh (as root; env:
+# each round's p99 difference and their median.  Needs the stack's
+# services (scripts/stack services).  Usage: bench/e2e.sh (as root; env:
 # BENCH_SECONDS, BENCH_ROUNDS, BENCH_CONNS, BENCH_RATE, FUNCTIONS_BUILD).
 # Prints key=value lines and a summary with ratios.
 set -euo pipefail
@@ -29,7 +34,7 @@ rounds=${BENCH_ROUNDS:-3}
 bench_services
 bench_need functions-executor
 bench_need ngx_http_functions_module.so
-bench_cc loadgen
+bench_cc loadgen relay
 bench_hot_image
 # the Go function, static
 CGO_ENABLED=0 GOFLAGS=-mod=mod GOCACHE="$dir/gocache" \
@@ -45,14 +50,24 @@ db=functions_bench_$$
 bench_database "$db"
 {
     echo "INSERT INTO apps (name) VALUES ('bench');"
-    echo "INSERT INTO routes (app_name, path, image, format, max_concurrency)"
-    echo "    VALUES ('bench', '/hot', 'oci:hot:v1', 'http', $conns),"
-    echo "           ('bench', '/go', 'oci:hotgo:v1', 'http', $conns);"
+    # instances outlive the phases in between (the default idle timeout,
+    # 30 s, would let them go, and a latency phase would time cold starts)
+    echo "INSERT INTO routes (app_name, path, image, format, max_concurrency,"
+    echo "                    idle_timeout)"
+    echo "    VALUES ('bench', '/hot', 'oci:hot:v1', 'http', $conns, 600),"
+    echo "           ('bench', '/go', 'oci:hotgo:v1', 'http', $conns, 600);"
 } | sql "$db"
 
 bench_executor ex "listen_mode = 0666" "max_sandboxes = $((2 * conns + 4))" \
     "memory_budget = 16g"
 ex_pid=${pids[-1]}
+
+# the floor: a relay per function, as many instances as connections
+"$dir/relay" "$dir/relay-c.sock" "$conns" "$dir/hot-fn" &
+pids+=($!)
+relay_pid=$!
+"$dir/relay" "$dir/relay-go.sock" "$conns" "$dir/hot-go-fn" &
+pids+=($!)
 
 # the second nginx: "return 200" on a Unix socket
 mkdir -p "$dir/b/tmp"
@@ -90,6 +105,14 @@ cp "$here/conf/functions_params" "$dir/functions_params"
         server unix:$dir/ex/executor.sock;
         keepalive 32;
     }
+    upstream relay_c {
+        server unix:$dir/relay-c.sock;
+        keepalive 32;
+    }
+    upstream relay_go {
+        server unix:$dir/relay-go.sock;
+        keepalive 32;
+    }
     upstream second {
         server unix:$dir/b/nginx.sock;
         keepalive 32;
@@ -100,6 +123,16 @@ cp "$here/conf/functions_params" "$dir/functions_params"
         location /r/ {
             functions_route;
             proxy_pass http://executors\$fn_executor_uri;
+            include functions_params;
+        }
+        location /floor-c/ {
+            functions_route;
+            proxy_pass http://relay_c;
+            include functions_params;
+        }
+        location /floor-go/ {
+            functions_route;
+            proxy_pass http://relay_go;
             include functions_params;
         }
         location = /return { return 200 "hello\n"; }
@@ -116,7 +149,7 @@ sleep 1.5       # past the route zone's first generation check
 
 load() { "$dir/loadgen" -t "127.0.0.1:$port" -c "$conns" "$@"; }
 field() { sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p"; }
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$ex_pid/stat"; }
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/${1:-$ex_pid}/stat"; }
 
 # The executor's socket, one loadgen per connection (each its own call id:
 # a call id that is running already is refused).
@@ -140,6 +173,8 @@ echo "== warm-up"
 load -m POST -b hello -p /r/bench/hot -n 2000 > /dev/null
 load -m POST -b hello -p /r/bench/go -n 2000 > /dev/null
 load -p /proxy -n 2000 > /dev/null
+load -m POST -b hello -p /floor-c/bench/hot -n 2000 > /dev/null
+load -m POST -b hello -p /floor-go/bench/go -n 2000 > /dev/null
 direct -n 100 > /dev/null
 
 echo "== $conns connections, $seconds s each"
@@ -152,6 +187,8 @@ exd=$(direct -d "$seconds"); echo "executor  $exd"
 results=()
 ticks=0
 calls=0
+rticks=0
+rcalls=0
 for round in $(seq "$rounds"); do
     echo "== round $round of $rounds"
     base=$(load -p /proxy -d "$seconds"); echo "baseline  $base"
@@ -161,6 +198,14 @@ for round in $(seq "$rounds"); do
     echo "module    $mod"
     modgo=$(load -m POST -b hello -p /r/bench/go -d "$seconds")
     echo "module-go $modgo"
+    r0=$(cpu_ticks "$relay_pid")
+    floor=$(load -m POST -b hello -p /floor-c/bench/hot -d "$seconds")
+    r1=$(cpu_ticks "$relay_pid")
+    rticks=$((rticks + r1 - r0))
+    rcalls=$((rcalls + $(echo "$floor" | field requests)))
+    echo "floor     $floor"
+    floorgo=$(load -m POST -b hello -p /floor-go/bench/go -d "$seconds")
+    echo "floor-go  $floorgo"
     n=$(echo "$mod" | field requests)
     ticks=$((ticks + t1 - t0))
     calls=$((calls + n))
@@ -170,11 +215,12 @@ for round in $(seq "$rounds"); do
     echo "baseline  at $rate/s: $base_lat"
     mod_lat=$(load -m POST -b hello -p /r/bench/hot -d "$seconds" -r "$rate")
     echo "module    at $rate/s: $mod_lat"
-    results+=("$(echo "$base" | field rps) $(echo "$mod" | field rps) $(echo "$modgo" | field rps) $((t1 - t0)) $n $(echo "$base_lat" | field p50_ms) $(echo "$mod_lat" | field p50_ms) $(echo "$base_lat" | field p99_ms) $(echo "$mod_lat" | field p99_ms)")
+    results+=("$(echo "$base" | field rps) $(echo "$mod" | field rps) $(echo "$modgo" | field rps) $((t1 - t0)) $n $(echo "$base_lat" | field p50_ms) $(echo "$mod_lat" | field p50_ms) $(echo "$base_lat" | field p99_ms) $(echo "$mod_lat" | field p99_ms) $(echo "$floor" | field rps) $(echo "$floorgo" | field rps)")
 done
 
 hz=$(getconf CLK_TCK)
 echo "executor_cpu_us_per_call=$(echo "$ticks * 1000000 / $hz / $calls" | bc -l | xargs printf '%.1f')"
+echo "relay_cpu_us_per_call=$(echo "$rticks * 1000000 / $hz / $rcalls" | bc -l | xargs printf '%.1f')"
 
 echo "== summary"
 printf '%s\n' "${results[@]}" |
@@ -192,14 +238,19 @@ function median(a, n,    i, j, t) {
     rc[n] = $2 / $1; rg[n] = $3 / $1; cpu[n] = $4 * 1000000 / hz / $5
     tk += $4; cl += $5
     b50[n] = $6; m50[n] = $7; b99[n] = $8; m99[n] = $9; d99[n] = $9 - $8
+    fc[n] = $10 / $1; fg[n] = $11 / $1; ec[n] = $2 / $10; eg[n] = $3 / $11
 }
 END {
     printf "nginx return 200: %.1f req/s\n", rt
     for (i = 1; i <= n; i++)
         printf "round %d: baseline (nginx -> nginx over a Unix socket) %.1f req/s; module, t/fn/hot.c %.1f calls/s (ratio %.2f); module, t/fn/hot.go %.1f calls/s (ratio %.2f); executor CPU %.1f us/call\n", i, bt[i], mt[i], rc[i], gt[i], rg[i], cpu[i]
+    for (i = 1; i <= n; i++)
+        printf "round %d: floor (module + relay, no executor): t/fn/hot.c ratio %.2f, t/fn/hot.go ratio %.2f\n", i, fc[i], fg[i]
     printf "executor direct (t/fn/hot.c): %.1f calls/s (ratio to the median baseline %.2f)\n", et, et / median(bt, n)
     printf "nginx + module + executor, t/fn/hot.c: median ratio %.2f over %d rounds (goal >= 0.60)\n", median(rc, n), n
     printf "nginx + module + executor, t/fn/hot.go: median ratio %.2f over %d rounds (goal >= 0.45)\n", median(rg, n), n
+    printf "floor (module + relay), t/fn/hot.c: median ratio %.2f; t/fn/hot.go: median ratio %.2f\n", median(fc, n), median(fg, n)
+    printf "module with the executor against the floor: t/fn/hot.c median %.2f, t/fn/hot.go median %.2f (what the goals need: %.2f and %.2f)\n", median(ec, n), median(eg, n), 0.60 / median(fc, n), 0.45 / median(fg, n)
     printf "executor CPU per call (utime + stime), all rounds: %.1f us\n", tk * 1000000 / hz / cl
     for (i = 1; i <= n; i++)
         printf "round %d at %d req/s: p50 module %.3f ms, baseline %.3f ms; p99 module %.3f ms, baseline %.3f ms (difference %.3f ms)\n", i, rate, m50[i], b50[i], m99[i], b99[i], d99[i]
