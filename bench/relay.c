@@ -10,12 +10,13 @@
  * values, so that the function has the same work), read the function's
  * answer, write it back verbatim in one write.  No route, no sandbox, no
  * header filtering, no limits, no accounting, no log: what is left is the
- * system calls and wake-ups a call costs on this path, which no executor
- * can go below.
+ * system calls and wake-ups a call costs on this path, which an executor
+ * that reads and writes the same way does not go below.
  *
  *   relay SOCKET N COMMAND [ARG]...
  *
- * Requests need Content-Length (or no body); answers need Content-Length.
+ * Requests need Content-Length (or no body); answers need Content-Length;
+ * each fits in 64 KiB (a connection whose request does not is closed).
  * Writes are small and assumed to go through whole; a short one ends the
  * relay with a message.
  */
