@@ -10,6 +10,7 @@
 #include "json_out.h"
 #include "lambda_format.h"
 #include "stream_format.h"
+#include "text_out.h"
 #include "log.h"
 #include "route_def.h"
 #include "errf.h"
@@ -42,7 +43,8 @@ static void respond_hot(struct call *call)
     const struct route_def *r = &call->req.route;
     const char *content_type = NULL;
     size_t i, len = 64;
-    char *headers, *p;
+    struct text_out o = { NULL, 0 };
+    char *headers;
 
     call_set_outcome(call, res->status >= 500 ? METRICS_ERROR
                                               : METRICS_SUCCESS);
@@ -55,24 +57,25 @@ static void respond_hot(struct call *call)
         call_respond_error(call, 500, "out of memory", NULL);
         return;
     }
-    p = headers + sprintf(headers, "Fn-Call-Id: %s\r\n", call->req.call_id);
+    o.dst = headers;
+    text_header(&o, "Fn-Call-Id", call->req.call_id);
     for (i = 0; i < res->nheaders; i++) {
         if (!passes(res->names[i], res->values[i]))
             continue;       /* dropped: nginx never sees it */
         if (strcasecmp(res->names[i], "Content-Type") == 0)
             content_type = res->values[i];
         else
-            p += sprintf(p, "%s: %s\r\n", res->names[i], res->values[i]);
+            text_header(&o, res->names[i], res->values[i]);
     }
     for (i = 0; i < r->nheaders; i++) {
         if (strcasecmp(r->headers[i].key, "Content-Type") == 0) {
             if (content_type == NULL)
                 content_type = r->headers[i].value;
         } else {
-            p += sprintf(p, "%s: %s\r\n", r->headers[i].key,
-                         r->headers[i].value);
+            text_header(&o, r->headers[i].key, r->headers[i].value);
         }
     }
+    headers[o.len] = '\0';
     if (content_type == NULL)
         content_type = utf8_text(res->body, res->body_len)
                            ? "text/plain; charset=utf-8"
@@ -201,27 +204,48 @@ static char *lambda_event(const char *body, size_t len, size_t *out_len)
     return e;
 }
 
-/* The pool key of a hot instance: all that changes the instance. */
-static char *hot_key(const struct call *call)
+/* The pool key of a hot instance: all that changes the instance.  Written
+ * into dst (NULL: only counted), its length returned. */
+static size_t write_key(char *dst, const struct call *call)
 {
     const struct route_def *r = &call->req.route;
-    char *key = NULL;
-    size_t size = 0, i;
-    FILE *f = open_memstream(&key, &size);
+    struct text_out o = { dst, 0 };
+    size_t i;
 
-    if (f == NULL)
-        return NULL;
-    fprintf(f, "%s\n%s\n%s\n%s\n%llu\n%u", r->app, r->path,
-            call->image.digest, route_format_name(r->format),
-            (unsigned long long)call->memory, r->idle_timeout_s);
-    for (i = 0; i < r->nconfig; i++)
-        fprintf(f, "\n%zu:%s=%zu:%s", strlen(r->config[i].key),
-                r->config[i].key, strlen(r->config[i].value),
-                r->config[i].value);
-    if (fclose(f) != 0) {
-        free(key);
-        return NULL;
+    text_str(&o, r->app);
+    text_put(&o, "\n", 1);
+    text_str(&o, r->path);
+    text_put(&o, "\n", 1);
+    text_str(&o, call->image.digest);
+    text_put(&o, "\n", 1);
+    text_str(&o, route_format_name(r->format));
+    text_put(&o, "\n", 1);
+    text_uint(&o, call->memory);
+    text_put(&o, "\n", 1);
+    text_uint(&o, r->idle_timeout_s);
+    for (i = 0; i < r->nconfig; i++) {
+        /* lengths first: no key or value can pass for another */
+        text_put(&o, "\n", 1);
+        text_uint(&o, strlen(r->config[i].key));
+        text_put(&o, ":", 1);
+        text_str(&o, r->config[i].key);
+        text_put(&o, "=", 1);
+        text_uint(&o, strlen(r->config[i].value));
+        text_put(&o, ":", 1);
+        text_str(&o, r->config[i].value);
     }
+    return o.len;
+}
+
+static char *hot_key(const struct call *call)
+{
+    size_t n = write_key(NULL, call);
+    char *key = malloc(n + 1);
+
+    if (key == NULL)
+        return NULL;
+    write_key(key, call);
+    key[n] = '\0';
     return key;
 }
 

@@ -2,8 +2,8 @@
  * Requests for hot functions.
  */
 #include "hot_request.h"
+#include "text_out.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -59,42 +59,61 @@ static void split_url(const char *url, char *host, size_t hostlen,
         *target = slash;
 }
 
-char *hot_request_head(const struct call_info *ci, size_t body_len,
-                       size_t *len)
+/*
+ * Writes the head into dst (NULL: only counts); returns its length.  Run
+ * twice, to size the buffer and to fill it: one allocation, no printf
+ * (this runs for every hot call).
+ */
+static size_t write_head(char *dst, const struct call_info *ci,
+                         const char *target, const char *host,
+                         size_t body_len)
 {
-    const char *target;
-    char host[256], *buf = NULL;
-    size_t i, size = 0;
-    FILE *f;
+    struct text_out o = { dst, 0 };
+    size_t i;
 
-    f = open_memstream(&buf, &size);
-    if (f == NULL)
-        return NULL;
-    split_url(ci->request_url, host, sizeof(host), &target);
-    if (!clean(target))
-        target = "/";
-    fprintf(f, "%s %s HTTP/1.1\r\n", ci->method, target);
-    fprintf(f, "Host: %s\r\n", clean(host) && host[0] ? host : "function");
-    fprintf(f, "Content-Length: %zu\r\n", body_len);
+    text_str(&o, ci->method);
+    text_put(&o, " ", 1);
+    text_str(&o, target);
+    text_put(&o, " HTTP/1.1\r\n", 11);
+    text_header(&o, "Host", host);
+    text_str(&o, "Content-Length: ");
+    text_uint(&o, body_len);
+    text_put(&o, "\r\n", 2);
     for (i = 0; ci->header_names != NULL && ci->header_names[i] != NULL;
          i++) {
         const char *n = ci->header_names[i], *v = ci->header_values[i];
 
         if (hot_request_header_passes(n, v))
-            fprintf(f, "%s: %s\r\n", n, v);
+            text_header(&o, n, v);
     }
-    fprintf(f, "Fn-Call-Id: %s\r\n", ci->call_id);
+    text_header(&o, "Fn-Call-Id", ci->call_id);
     if (clean(ci->request_url))
-        fprintf(f, "Fn-Request-Url: %s\r\n", ci->request_url);
-    fprintf(f, "Fn-Method: %s\r\n", ci->method);
-    fprintf(f, "Fn-Deadline: %s\r\n", ci->deadline);
-    fprintf(f, "Fn-App-Name: %s\r\n", ci->route->app);
-    fprintf(f, "Fn-Path: %s\r\n", ci->route->path);
-    fputs("\r\n", f);
-    if (fclose(f) != 0) {
-        free(buf);
+        text_header(&o, "Fn-Request-Url", ci->request_url);
+    text_header(&o, "Fn-Method", ci->method);
+    text_header(&o, "Fn-Deadline", ci->deadline);
+    text_header(&o, "Fn-App-Name", ci->route->app);
+    text_header(&o, "Fn-Path", ci->route->path);
+    text_put(&o, "\r\n", 2);
+    return o.len;
+}
+
+char *hot_request_head(const struct call_info *ci, size_t body_len,
+                       size_t *len)
+{
+    const char *target, *hostname;
+    char host[256], *buf;
+    size_t n;
+
+    split_url(ci->request_url, host, sizeof(host), &target);
+    if (!clean(target))
+        target = "/";
+    hostname = clean(host) && host[0] != '\0' ? host : "function";
+    n = write_head(NULL, ci, target, hostname, body_len);
+    buf = malloc(n + 1);
+    if (buf == NULL)
         return NULL;
-    }
-    *len = size;
+    write_head(buf, ci, target, hostname, body_len);
+    buf[n] = '\0';
+    *len = n;
     return buf;
 }
