@@ -24,17 +24,26 @@ static int count(struct http_response_parser *p, size_t n)
            ? fail(p, "response headers are too large") : 0;
 }
 
-/* Appends to the NUL-terminated heap string *dst of length len. */
-static int append(char **dst, const char *src, size_t n)
+/* Room for one more header in res; 0, or -1 when out of memory. */
+static int header_room(struct http_response *res)
 {
-    size_t len = *dst != NULL ? strlen(*dst) : 0;
-    char *s = realloc(*dst, len + n + 1);
+    size_t cap;
+    char **names, **values;
 
-    if (s == NULL)
+    if (res->nheaders < res->headers_cap)
+        return 0;
+    cap = res->headers_cap > 0 ? 2 * res->headers_cap : 16;
+    names = arena_alloc(&res->arena, cap * sizeof(*names));
+    values = arena_alloc(&res->arena, cap * sizeof(*values));
+    if (names == NULL || values == NULL)
         return -1;
-    memcpy(s + len, src, n);
-    s[len + n] = '\0';
-    *dst = s;
+    if (res->nheaders > 0) {
+        memcpy(names, res->names, res->nheaders * sizeof(*names));
+        memcpy(values, res->values, res->nheaders * sizeof(*values));
+    }
+    res->names = names;
+    res->values = values;
+    res->headers_cap = cap;
     return 0;
 }
 
@@ -56,7 +65,6 @@ static int on_header_field(http_parser *hp, const char *at, size_t n)
 {
     struct http_response_parser *p = hp->data;
     struct http_response *r = &p->res;
-    char **v;
 
     if (count(p, n) < 0)
         return -1;
@@ -66,20 +74,17 @@ static int on_header_field(http_parser *hp, const char *at, size_t n)
             return fail(p, "the response has too many headers");
         if (count(p, 4) < 0)
             return -1;
-        v = realloc(r->names, (r->nheaders + 1) * sizeof(char *));
-        if (v == NULL)
+        if (header_room(r) < 0)
             return fail(p, "out of memory");
-        r->names = v;
-        v = realloc(r->values, (r->nheaders + 1) * sizeof(char *));
-        if (v == NULL)
-            return fail(p, "out of memory");
-        r->values = v;
         r->names[r->nheaders] = NULL;
         r->values[r->nheaders] = NULL;
         r->nheaders++;
+        p->name_len = 0;
+        p->value_len = 0;
         p->in_value = 0;
     }
-    if (append(&r->names[r->nheaders - 1], at, n) < 0)
+    if (arena_append(&r->arena, &r->names[r->nheaders - 1], &p->name_len,
+                     at, n) < 0)
         return fail(p, "out of memory");
     return 0;
 }
@@ -96,7 +101,8 @@ static int on_header_value(http_parser *hp, const char *at, size_t n)
     if (memchr(at, '\0', n) != NULL)
         return fail(p, "a response header value holds a NUL byte");
     p->in_value = 1;
-    if (append(&r->values[r->nheaders - 1], at, n) < 0)
+    if (arena_append(&r->arena, &r->values[r->nheaders - 1], &p->value_len,
+                     at, n) < 0)
         return fail(p, "out of memory");
     return 0;
 }
@@ -108,7 +114,11 @@ static int on_headers_complete(http_parser *hp)
 
     /* a header with no value yet has an empty one */
     for (i = 0; i < p->res.nheaders; i++) {
-        if (p->res.values[i] == NULL && append(&p->res.values[i], "", 0) < 0)
+        size_t len = 0;
+
+        if (p->res.values[i] == NULL
+            && arena_append(&p->res.arena, &p->res.values[i], &len, "", 0)
+               < 0)
             return fail(p, "out of memory");
     }
     p->res.status = (int)hp->status_code;
@@ -222,39 +232,23 @@ size_t http_response_feed(struct http_response_parser *p, const char *data,
 int http_response_add(struct http_response *res, const char *name,
                       const char *value)
 {
-    char **names, **values;
+    char *n = NULL, *v = NULL;
+    size_t name_len = 0, value_len = 0;
 
-    if (res->nheaders >= HTTP_RESPONSE_HEADERS_MAX)
+    if (res->nheaders >= HTTP_RESPONSE_HEADERS_MAX || header_room(res) < 0
+        || arena_append(&res->arena, &n, &name_len, name, strlen(name)) < 0
+        || arena_append(&res->arena, &v, &value_len, value, strlen(value))
+           < 0)
         return -1;
-    names = realloc(res->names, (res->nheaders + 1) * sizeof(*names));
-    if (names == NULL)
-        return -1;
-    res->names = names;
-    values = realloc(res->values, (res->nheaders + 1) * sizeof(*values));
-    if (values == NULL)
-        return -1;
-    res->values = values;
-    names[res->nheaders] = strdup(name);
-    values[res->nheaders] = strdup(value);
-    if (names[res->nheaders] == NULL || values[res->nheaders] == NULL) {
-        free(names[res->nheaders]);
-        free(values[res->nheaders]);
-        return -1;
-    }
+    res->names[res->nheaders] = n;
+    res->values[res->nheaders] = v;
     res->nheaders++;
     return 0;
 }
 
 void http_response_free(struct http_response *res)
 {
-    size_t i;
-
-    for (i = 0; i < res->nheaders; i++) {
-        free(res->names[i]);
-        free(res->values[i]);
-    }
-    free(res->names);
-    free(res->values);
+    arena_free(&res->arena);
     free(res->body);
     memset(res, 0, sizeof(*res));
 }

@@ -11,6 +11,8 @@
 #ifndef EXECUTOR_HTTP_RESPONSE_H
 #define EXECUTOR_HTTP_RESPONSE_H
 
+#include "arena.h"
+
 #include <http_parser.h>
 #include <stddef.h>
 
@@ -25,10 +27,12 @@
 
 struct http_response {
     int status;
-    char **names;               /* headers, in order */
+    char **names;               /* headers, in order, in the arena */
     char **values;
     size_t nheaders;
-    char *body;
+    size_t headers_cap;         /* names and values have room for this */
+    struct arena arena;
+    char *body;                 /* on the heap */
     size_t body_len;
 };
 
@@ -38,6 +42,8 @@ struct http_response_parser {
     size_t max_body;
     size_t header_bytes;
     int in_value;               /* the last header callback was a value */
+    size_t name_len;            /* of the last header */
+    size_t value_len;
     int started;                /* a byte of this response was seen */
     int complete;
     int head_request;           /* the answer to a HEAD: no body */
@@ -62,7 +68,7 @@ size_t http_response_feed(struct http_response_parser *p, const char *data,
 
 void http_response_free(struct http_response *res);
 
-/* Appends the header name: value (copies), within
+/* Appends the header name: value (copies, into the arena), within
  * HTTP_RESPONSE_HEADERS_MAX.  0, or -1. */
 int http_response_add(struct http_response *res, const char *name,
                       const char *value);

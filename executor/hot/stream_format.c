@@ -99,8 +99,6 @@ int stream_format_answer(struct http_response *res, char *err,
             memmove(name, name + GATEWAY_PREFIX_LEN,
                     strlen(name + GATEWAY_PREFIX_LEN) + 1);
         } else if (strcasecmp(name, "Content-Type") != 0) {
-            free(res->names[i]);
-            free(res->values[i]);
             continue;
         }
         res->names[n] = res->names[i];

@@ -2,6 +2,7 @@
  * HTTP/1.1 request parsing with limits.
  */
 #include "request_parser.h"
+#include "arena.h"
 
 #include <limits.h>
 #include <stdint.h>
@@ -9,22 +10,23 @@
 #include <string.h>
 #include <strings.h>
 
-static void request_clear(struct http_request *req)
+/* Forgets the request; keeps its header array and the arena's first
+ * block for the next one on the connection. */
+static void request_clear(struct request_parser *p)
 {
-    size_t i;
+    struct http_header *headers = p->req.headers;
 
-    for (i = 0; i < req->nheaders; i++) {
-        free(req->headers[i].name);
-        free(req->headers[i].value);
-    }
-    free(req->headers);
-    free(req->url);
-    free(req->body);
-    memset(req, 0, sizeof(*req));
+    arena_reset(&p->arena);
+    free(p->req.body);
+    memset(&p->req, 0, sizeof(p->req));
+    p->req.headers = headers;
+    p->name_len = 0;
+    p->value_len = 0;
 }
 
-/* Appends to a NUL-terminated heap string; -1 on allocation failure. */
-static int append(char **dst, size_t *len, const char *src, size_t n)
+/* Appends to the body, a NUL-terminated heap string; -1 on allocation
+ * failure. */
+static int body_append(char **dst, size_t *len, const char *src, size_t n)
 {
     char *s = realloc(*dst, *len + n + 1);
 
@@ -54,7 +56,7 @@ static int on_message_begin(http_parser *hp)
 {
     struct request_parser *p = hp->data;
 
-    request_clear(&p->req);
+    request_clear(p);
     p->header_bytes = 0;
     p->in_header_name = 0;
     p->started = 1;
@@ -67,8 +69,8 @@ static int on_url(http_parser *hp, const char *at, size_t n)
 
     if (count_header_bytes(p, n) < 0)
         return -1;
-    return append(&p->req.url, &p->req.url_len, at, n) < 0 ? fail(p, 500)
-                                                           : 0;
+    return arena_append(&p->arena, &p->req.url, &p->req.url_len, at, n) < 0
+           ? fail(p, 500) : 0;
 }
 
 static int on_header_field(http_parser *hp, const char *at, size_t n)
@@ -76,32 +78,37 @@ static int on_header_field(http_parser *hp, const char *at, size_t n)
     struct request_parser *p = hp->data;
     struct http_request *r = &p->req;
     struct http_header *h;
-    size_t len;
+    size_t cap;
 
     if (count_header_bytes(p, n) < 0)
         return -1;
     if (!p->in_header_name) {
         if (r->nheaders == REQUEST_MAX_HEADERS)
             return fail(p, 431);
-        h = realloc(r->headers, (r->nheaders + 1) * sizeof(*h));
-        if (h == NULL)
-            return fail(p, 500);
-        r->headers = h;
-        h[r->nheaders].name = NULL;
-        h[r->nheaders].value = NULL;
+        if (r->nheaders == p->headers_cap) {
+            cap = p->headers_cap > 0 ? 2 * p->headers_cap : 16;
+            h = realloc(r->headers, cap * sizeof(*h));
+            if (h == NULL)
+                return fail(p, 500);
+            r->headers = h;
+            p->headers_cap = cap;
+        }
+        r->headers[r->nheaders].name = NULL;
+        r->headers[r->nheaders].value = NULL;
         r->nheaders++;
+        p->name_len = 0;
+        p->value_len = 0;
         p->in_header_name = 1;
     }
     h = &r->headers[r->nheaders - 1];
-    len = h->name ? strlen(h->name) : 0;
-    return append(&h->name, &len, at, n) < 0 ? fail(p, 500) : 0;
+    return arena_append(&p->arena, &h->name, &p->name_len, at, n) < 0
+           ? fail(p, 500) : 0;
 }
 
 static int on_header_value(http_parser *hp, const char *at, size_t n)
 {
     struct request_parser *p = hp->data;
     struct http_header *h = &p->req.headers[p->req.nheaders - 1];
-    size_t len = h->value ? strlen(h->value) : 0;
 
     if (count_header_bytes(p, n) < 0)
         return -1;
@@ -110,7 +117,8 @@ static int on_header_value(http_parser *hp, const char *at, size_t n)
     if (memchr(at, '\0', n) != NULL)
         return fail(p, 400);
     p->in_header_name = 0;
-    return append(&h->value, &len, at, n) < 0 ? fail(p, 500) : 0;
+    return arena_append(&p->arena, &h->value, &p->value_len, at, n) < 0
+           ? fail(p, 500) : 0;
 }
 
 static int on_headers_complete(http_parser *hp)
@@ -119,11 +127,12 @@ static int on_headers_complete(http_parser *hp)
     size_t i;
 
     for (i = 0; i < p->req.nheaders; i++) {
-        if (p->req.headers[i].value == NULL) {
-            p->req.headers[i].value = strdup("");
-            if (p->req.headers[i].value == NULL)
-                return fail(p, 500);
-        }
+        size_t len = 0;
+
+        if (p->req.headers[i].value == NULL
+            && arena_append(&p->arena, &p->req.headers[i].value, &len, "",
+                            0) < 0)
+            return fail(p, 500);
     }
     if (p->req.url == NULL)
         return fail(p, 400);
@@ -141,8 +150,8 @@ static int on_body(http_parser *hp, const char *at, size_t n)
 
     if (p->req.body_len + n > p->max_body)
         return fail(p, 413);
-    return append(&p->req.body, &p->req.body_len, at, n) < 0 ? fail(p, 500)
-                                                             : 0;
+    return body_append(&p->req.body, &p->req.body_len, at, n) < 0
+           ? fail(p, 500) : 0;
 }
 
 static int on_message_complete(http_parser *hp)
@@ -170,6 +179,7 @@ void request_parser_init(struct request_parser *p, size_t max_header,
                          size_t max_body)
 {
     memset(p, 0, sizeof(*p));
+    arena_init(&p->arena, REQUEST_ARENA_BLOCK);
     http_parser_init(&p->parser, HTTP_REQUEST);
     p->parser.data = p;
     p->max_header = max_header;
@@ -195,7 +205,7 @@ size_t request_parser_feed(struct request_parser *p, const char *data,
 
 void request_parser_next(struct request_parser *p)
 {
-    request_clear(&p->req);
+    request_clear(p);
     p->complete = 0;
     p->started = 0;
     http_parser_pause(&p->parser, 0);
@@ -203,7 +213,11 @@ void request_parser_next(struct request_parser *p)
 
 void request_parser_free(struct request_parser *p)
 {
-    request_clear(&p->req);
+    request_clear(p);
+    arena_free(&p->arena);
+    free(p->req.headers);
+    p->req.headers = NULL;
+    p->headers_cap = 0;
 }
 
 const char *http_request_header(const struct http_request *req,

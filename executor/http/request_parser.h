@@ -6,16 +6,23 @@
 #ifndef EXECUTOR_REQUEST_PARSER_H
 #define EXECUTOR_REQUEST_PARSER_H
 
+#include "arena.h"
+
 #include <http_parser.h>
 #include <stddef.h>
 
 #define REQUEST_MAX_HEADERS 128
+/* the arena block a connection keeps between requests: nginx's head of
+ * a call (its route, call id, URL and the client's headers) fits */
+#define REQUEST_ARENA_BLOCK 4000
 
 struct http_header {
     char *name;
     char *value;
 };
 
+/* The url and the headers are in the parser's arena; the body is on the
+ * heap (a caller may take it: it then sets body to NULL). */
 struct http_request {
     unsigned method;            /* enum http_method */
     char *url;
@@ -30,6 +37,10 @@ struct http_request {
 struct request_parser {
     http_parser parser;
     struct http_request req;
+    struct arena arena;         /* what req points to but its body */
+    size_t headers_cap;         /* req.headers has room for this many */
+    size_t name_len;            /* of the header being read */
+    size_t value_len;
     size_t max_header;          /* request line + headers, bytes */
     size_t max_body;
     size_t header_bytes;
