@@ -199,22 +199,37 @@ static int token_ok(const char *s)
 
 int route_header_reserved(const char *name)
 {
-    static const char *const names[] = {
+    static const struct {
+        const char *name;
+        size_t len;
+    } names[] = {
         /* framing: the executor frames the answer itself */
-        "content-length", "transfer-encoding",
+        { "content-length", 14 }, { "transfer-encoding", 17 },
         /* one hop only */
-        "connection", "keep-alive", "proxy-connection", "te", "trailer",
-        "upgrade", "proxy-authenticate", "proxy-authorization",
+        { "connection", 10 }, { "keep-alive", 10 },
+        { "proxy-connection", 16 }, { "te", 2 }, { "trailer", 7 },
+        { "upgrade", 7 }, { "proxy-authenticate", 18 },
+        { "proxy-authorization", 19 },
     };
-    size_t i;
+    size_t i, len;
 
     /* X-Accel-*: nginx acts on them (internal redirects, rate limits,
      * buffering); Fn-*: the platform's own, such as its busy mark */
     if (strncasecmp(name, "x-accel-", 8) == 0
         || strncasecmp(name, "fn-", 3) == 0)
         return 1;
+    /* every name on the list starts with one of these (a header is
+     * checked on every answer) */
+    switch (name[0]) {
+    case 'c': case 'C': case 'k': case 'K': case 'p': case 'P':
+    case 't': case 'T': case 'u': case 'U':
+        break;
+    default:
+        return 0;
+    }
+    len = strlen(name);
     for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        if (strcasecmp(name, names[i]) == 0)
+        if (len == names[i].len && strcasecmp(name, names[i].name) == 0)
             return 1;
     }
     return 0;

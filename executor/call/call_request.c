@@ -31,52 +31,80 @@ static int method_valid(const char *s)
 /* Headers that describe one hop, not the client's request. */
 static int hop_by_hop(const char *name)
 {
-    static const char *const names[] = {
-        "connection", "keep-alive", "transfer-encoding", "te", "trailer",
-        "upgrade", "proxy-connection", "content-length", "host",
+    static const struct {
+        const char *name;
+        size_t len;
+    } names[] = {
+        { "connection", 10 }, { "keep-alive", 10 },
+        { "transfer-encoding", 17 }, { "te", 2 }, { "trailer", 7 },
+        { "upgrade", 7 }, { "proxy-connection", 16 },
+        { "content-length", 14 }, { "host", 4 },
     };
-    size_t i;
+    size_t i, len = strlen(name);
 
     for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        if (strcasecmp(name, names[i]) == 0)
+        if (len == names[i].len && strcasecmp(name, names[i].name) == 0)
             return 1;
     }
     return 0;
 }
 
+/* The first of each Fn-* header the call is made of, in one pass. */
+struct fn_headers {
+    const char *id, *route, *method, *url;
+};
+
+static void fn_header(struct fn_headers *f, const char *name,
+                      const char *value)
+{
+    const char **slot = NULL;
+
+    if (strcasecmp(name, "Call-Id") == 0)
+        slot = &f->id;
+    else if (strcasecmp(name, "Route") == 0)
+        slot = &f->route;
+    else if (strcasecmp(name, "Method") == 0)
+        slot = &f->method;
+    else if (strcasecmp(name, "Request-Url") == 0)
+        slot = &f->url;
+    if (slot != NULL && *slot == NULL)
+        *slot = value;
+}
+
 int call_request_parse(const struct http_request *req,
                        struct call_request *cr, char *err, size_t errlen)
 {
-    const char *id = http_request_header(req, "Fn-Call-Id");
-    const char *route = http_request_header(req, "Fn-Route");
-    const char *method = http_request_header(req, "Fn-Method");
-    const char *url = http_request_header(req, "Fn-Request-Url");
+    struct fn_headers f = { NULL, NULL, NULL, NULL };
     size_t i;
 
     memset(cr, 0, sizeof(*cr));
-    if (id == NULL || !call_id_valid(id)) {
+    for (i = 0; i < req->nheaders; i++) {
+        if (strncasecmp(req->headers[i].name, "Fn-", 3) == 0)
+            fn_header(&f, req->headers[i].name + 3, req->headers[i].value);
+    }
+    if (f.id == NULL || !call_id_valid(f.id)) {
         errf(err, errlen, "Fn-Call-Id must be a ULID (%d characters of "
              "Crockford base32)", ULID_LEN);
         return 400;
     }
-    strcpy(cr->call_id, id);
-    if (method == NULL || !method_valid(method)) {
+    strcpy(cr->call_id, f.id);
+    if (f.method == NULL || !method_valid(f.method)) {
         errf(err, errlen, "Fn-Method must be an HTTP method");
         return 400;
     }
-    strcpy(cr->method, method);
-    if (url == NULL || url[0] == '\0' || strlen(url) > 8192) {
+    strcpy(cr->method, f.method);
+    if (f.url == NULL || f.url[0] == '\0' || strlen(f.url) > 8192) {
         errf(err, errlen, "Fn-Request-Url is missing or too long");
         return 400;
     }
-    if (route == NULL) {
+    if (f.route == NULL) {
         errf(err, errlen, "Fn-Route is missing");
         return 400;
     }
-    if (route_cache_parse(route, strlen(route), &cr->route, err, errlen)
-        < 0)
+    if (route_cache_parse(f.route, strlen(f.route), &cr->route, err,
+                          errlen) < 0)
         return 400;
-    cr->request_url = strdup(url);
+    cr->request_url = strdup(f.url);
     if (cr->request_url == NULL) {
         call_request_free(cr);
         errf(err, errlen, "out of memory");

@@ -7,6 +7,7 @@
 #include "image_store.h"
 #include "json_out.h"
 #include "log.h"
+#include "utc_time.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -174,11 +175,13 @@ void call_refuse(struct call *call, int status, const char *msg)
 void call_deadline(char *out, size_t size, unsigned seconds)
 {
     struct timeval tv;
-    struct tm tm;
-    time_t t;
+    char t[UTC_TIME_LEN + 1];
 
     gettimeofday(&tv, NULL);
-    t = tv.tv_sec + seconds;
-    gmtime_r(&t, &tm);
-    strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    utc_time((int64_t)tv.tv_sec + seconds, t);
+    if (size == 0)
+        return;
+    size = size > sizeof(t) ? sizeof(t) : size;
+    memcpy(out, t, size - 1);
+    out[size - 1] = '\0';
 }

@@ -12,6 +12,7 @@
 #include "read_buf.h"
 #include "route_def.h"
 #include "user_log.h"
+#include "utc_time.h"
 #include "errf.h"
 
 #include <errno.h>
@@ -696,15 +697,11 @@ static void stream_connect(struct hot_instance *in)
 static void write_deadline(char *at, uint64_t timeout_ms)
 {
     struct timeval tv;
-    struct tm tm;
-    char dl[32];
-    time_t t;
+    char dl[UTC_TIME_LEN + 1];
 
     gettimeofday(&tv, NULL);
-    t = tv.tv_sec + (time_t)(timeout_ms / 1000);
-    gmtime_r(&t, &tm);
-    if (strftime(dl, sizeof(dl), "%Y-%m-%dT%H:%M:%SZ", &tm) == 20)
-        memcpy(at, dl, 20);
+    utc_time((int64_t)tv.tv_sec + (int64_t)(timeout_ms / 1000), dl);
+    memcpy(at, dl, UTC_TIME_LEN);
 }
 
 /* Hands job to the instance: the wait is over, the timeout starts. */

@@ -6,6 +6,7 @@
 #include "json_out.h"
 #include "log.h"
 #include "read_buf.h"
+#include "text_out.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -271,62 +272,100 @@ static void written(struct http_conn *c, int status, int close_after)
         http_conn_close(c);
 }
 
+/* The answer's head, or its length (o->dst NULL). */
+static void answer_head(struct text_out *o, int status,
+                        const char *content_type, const char *extra_headers,
+                        int no_body, size_t body_len, int close_after)
+{
+    text_put(o, "HTTP/1.1 ", 9);
+    text_uint(o, (unsigned)status);
+    text_put(o, " ", 1);
+    text_str(o, http_status_text(status));
+    text_put(o, "\r\n", 2);
+    text_header(o, "Content-Type", content_type);
+    /* 204 and 304 have neither a body nor a length (a proxy would wait
+     * for one, or take it for the next answer) */
+    if (!no_body) {
+        text_put(o, "Content-Length: ", 16);
+        text_uint(o, body_len);
+        text_put(o, "\r\n", 2);
+    }
+    text_str(o, extra_headers);
+    if (close_after)
+        text_put(o, "Connection: close\r\n", 19);
+    text_put(o, "\r\n", 2);
+}
+
+/*
+ * A small answer is built on the stack and written from there when the
+ * socket takes it whole (nearly always); only a larger one, or what the
+ * socket did not take, goes through a write request on the heap.
+ */
+#define RESPOND_STACK 8192
+
 void http_conn_respond(struct http_conn *c, int status,
                        const char *content_type, const char *extra_headers,
                        const char *body, size_t body_len)
 {
     struct write_req *wr;
-    size_t head_max, n;
+    struct text_out o = { NULL, 0 };
+    size_t head_len, n, done = 0;
     uv_buf_t buf;
     int close_after = !c->keep_alive || *c->owner->draining, no_body;
-    char length[40];
+    char stack[RESPOND_STACK], *data;
 
     if (c->state == HTTP_CONN_CLOSING)
         return;
     if (extra_headers == NULL)
         extra_headers = "";
-    head_max = 256 + strlen(content_type) + strlen(extra_headers);
-    wr = malloc(sizeof(*wr) + head_max + body_len);
-    if (wr == NULL) {
-        log_msg(LOG_LEVEL_ERROR, "out of memory writing a response", NULL);
-        http_conn_close(c);
-        return;
-    }
-    /* 204 and 304 have neither a body nor a length (a proxy would wait
-     * for one, or take it for the next answer) */
     no_body = status == 204 || status == 304;
-    length[0] = '\0';
-    if (!no_body)
-        snprintf(length, sizeof(length), "Content-Length: %zu\r\n",
-                 body_len);
-    n = (size_t)snprintf(wr->data, head_max,
-                         "HTTP/1.1 %d %s\r\n"
-                         "Content-Type: %s\r\n"
-                         "%s%s%s\r\n",
-                         status, http_status_text(status), content_type,
-                         length, extra_headers,
-                         close_after ? "Connection: close\r\n" : "");
-    wr->conn = c;
-    wr->close_after = close_after;
-    if (c->rp.req.method != HTTP_HEAD && !no_body) {
-        memcpy(wr->data + n, body, body_len);
+    answer_head(&o, status, content_type, extra_headers, no_body, body_len,
+                close_after);
+    head_len = o.len;
+    n = head_len;
+    if (c->rp.req.method != HTTP_HEAD && !no_body)
         n += body_len;
+    wr = NULL;
+    data = stack;
+    if (n > sizeof(stack) || !written_ready(c)) {
+        wr = malloc(sizeof(*wr) + n);
+        if (wr == NULL) {
+            log_msg(LOG_LEVEL_ERROR, "out of memory writing a response",
+                    NULL);
+            http_conn_close(c);
+            return;
+        }
+        data = wr->data;
     }
-    buf = uv_buf_init(wr->data, (unsigned)n);
-    if (written_ready(c)) {
-        int w = uv_try_write(&c->h.stream, &buf, 1);
+    o.dst = data;
+    o.len = 0;
+    answer_head(&o, status, content_type, extra_headers, no_body, body_len,
+                close_after);
+    if (n > head_len)
+        memcpy(data + head_len, body, body_len);
+    if (wr == NULL) {
+        int w;
 
+        buf = uv_buf_init(data, (unsigned)n);
+        w = uv_try_write(&c->h.stream, &buf, 1);
         if (w == (int)n) {
-            free(wr);
             written_add(c, close_after);
             return;
         }
-        if (w > 0) {
-            /* the rest as a write request */
-            buf.base += w;
-            buf.len -= (size_t)w;
+        done = w > 0 ? (size_t)w : 0;
+        /* the rest as a write request */
+        wr = malloc(sizeof(*wr) + n - done);
+        if (wr == NULL) {
+            log_msg(LOG_LEVEL_ERROR, "out of memory writing a response",
+                    NULL);
+            http_conn_close(c);
+            return;
         }
+        memcpy(wr->data, data + done, n - done);
     }
+    wr->conn = c;
+    wr->close_after = close_after;
+    buf = uv_buf_init(wr->data, (unsigned)(n - done));
     if (uv_write(&wr->req, &c->h.stream, &buf, 1, after_write) < 0) {
         free(wr);
         http_conn_close(c);

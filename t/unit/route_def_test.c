@@ -122,11 +122,14 @@ int main(void)
             "Content-Length", "transfer-encoding", "Connection", "TE",
             "Trailer", "Upgrade", "Keep-Alive", "Proxy-Connection",
             "X-Accel-Redirect", "x-accel-limit-rate", "Fn-Executor-Busy",
-            "fn-call-id",
+            "fn-call-id", "Proxy-Authenticate", "PROXY-AUTHORIZATION",
+            "content-length", "uPgRaDe",
         };
         static const char *const allowed[] = {
             "Content-Type", "X-Accel", "Set-Cookie", "Location",
-            "Retry-After", "Cache-Control", "Fnord",
+            "Retry-After", "Cache-Control", "Fnord", "Connections", "TEA",
+            "T", "Upgrade-Insecure-Requests", "Keep-Alive-X", "Content",
+            "Trailers", "Proxy-Connection-", "",
         };
         size_t i;
 
