@@ -178,6 +178,39 @@ static void test_no_body(void)
     http_response_parser_free(&p);
     http_response_parser_init(&p, 4096, 1024);
     free(many);
+
+    /* a function that writes a head of 99 headers near the 8 KiB limit
+     * a byte at a time: each name and value grows in pieces, across the
+     * arena's blocks and its header arrays' growth, and all are kept */
+    {
+        char *head = malloc(HTTP_RESPONSE_HEAD_MAX + 256), want[96];
+        size_t k, total = 0;
+        int all = 1;
+
+        n = (size_t)sprintf(head, "HTTP/1.1 200 OK\r\n");
+        for (k = 0; k < 98; k++)
+            n += (size_t)sprintf(head + n, "x-h%02zu: %065zu\r\n", k, k);
+        n += (size_t)sprintf(head + n, "Content-Length: 2\r\n\r\nok");
+        http_response_parser_free(&p);
+        http_response_parser_init(&p, HTTP_RESPONSE_HEAD_MAX, 1024);
+        for (k = 0; k < n && p.error[0] == '\0'; k++)
+            total += http_response_feed(&p, head + k, 1);
+        ok(p.complete && total == n && p.res.nheaders == 99,
+           "99 headers fed a byte at a time: all there");
+        for (k = 0; k < 98 && p.complete; k++) {
+            snprintf(want, sizeof(want), "x-h%02zu", k);
+            if (strcmp(p.res.names[k], want) != 0)
+                all = 0;
+            snprintf(want, sizeof(want), "%065zu", k);
+            if (strcmp(p.res.values[k], want) != 0)
+                all = 0;
+        }
+        ok(all && p.complete && strcmp(p.res.values[98], "2") == 0
+           && p.res.body_len == 2, "  each name and value whole");
+        free(head);
+        http_response_parser_free(&p);
+        http_response_parser_init(&p, 4096, 1024);
+    }
 }
 
 int main(void)
