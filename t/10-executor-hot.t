@@ -87,11 +87,13 @@ subtest 'status and headers pass through' => sub {
     my $r = call($ex, headers => { 'X-Status' => '201', 'X-In' => 'hello' },
                  route => { headers => { 'X-Route' => ['r1'] } });
     is($r->{status}, 201, "the function's status");
+    is($r->{reason}, 'Created', 'with its registered reason phrase');
     is($r->{headers}{'x-in'}, 'hello', 'client headers reach it, its headers come back');
     is($r->{headers}{'content-type'}, 'application/x-test', 'its Content-Type');
     is($r->{headers}{'x-route'}, 'r1', "the route's headers are added");
     $r = call($ex, headers => { 'X-Status' => '418' });
     is($r->{status}, 418, 'any status');
+    is($r->{reason}, '', 'a code without a registered phrase gets none');
 };
 
 subtest 'framing: empty, binary, 1 MiB' => sub {

@@ -470,6 +470,12 @@ subtest 'a function\'s answer is never taken for the executor\'s' => sub {
         is($r->{status}, 502, '  the function\'s error');
         like($r->{body}, qr/headers are too large|too many headers/, '  saying why');
     }
+    $r = hostile('a 201', 'X-Status' => 201);
+    is($r->{status}, 201, '  a 201');
+    is($r->{reason}, 'Created', '  with its reason phrase, not a made-up one');
+    $r = hostile('a 299', 'X-Status' => 299);
+    is($r->{status}, 299, '  a 299');
+    is($r->{reason}, '', '  with an empty reason phrase');
     $r = hostile('a 204 with a body', 'X-Status' => 204);
     is($r->{status}, 204, '  a 204');
     is($r->{headers}{'content-length'}, undef, '  with no length');

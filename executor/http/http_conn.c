@@ -3,6 +3,7 @@
  * parsing), timeouts, writing responses, keep-alive.
  */
 #include "http_conn.h"
+#include "http_status.h"
 #include "json_out.h"
 #include "log.h"
 #include "read_buf.h"
@@ -102,28 +103,6 @@ static void written_remove(struct http_conn *c)
         prev = *pp;
     }
     c->written = 0;
-}
-
-const char *http_status_text(int status)
-{
-    switch (status) {
-    case 200: return "OK";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 413: return "Payload Too Large";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    case 505: return "HTTP Version Not Supported";
-    }
-    return "Unknown";
 }
 
 static void on_close(uv_handle_t *h)

@@ -89,7 +89,5 @@ void http_conn_close(struct http_conn *c);
  */
 int http_conn_has_input(struct http_conn *c);
 
-/* Reason phrase of a status code. */
-const char *http_status_text(int status);
 
 #endif

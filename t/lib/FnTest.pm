@@ -820,19 +820,19 @@ sub raw_exchange {
 }
 
 # Parses one or more HTTP responses; returns a list of
-# { status, headers => {lc name => value}, body, json }, json the body
+# { status, reason, headers => {lc name => value}, body, json }, json the body
 # decoded when it is JSON.
 sub parse_responses {
     my ($raw) = @_;
     my @out;
-    while ($raw =~ s/\AHTTP\/1\.[01] (\d{3})[^\r\n]*\r\n((?:[^\r\n]+\r\n)*)\r\n//) {
-        my ($status, $head) = ($1, $2);
+    while ($raw =~ s/\AHTTP\/1\.[01] (\d{3})(?: ([^\r\n]*))?\r\n((?:[^\r\n]+\r\n)*)\r\n//) {
+        my ($status, $reason, $head) = ($1, $2 // '', $3);
         my %h = map { /^([^:]+):\s*(.*)$/ ? (lc $1, $2) : () }
                 split /\r\n/, $head;
         my $len = $h{'content-length'} // length $raw;
         my $body = substr($raw, 0, $len, '');
-        push @out, { status => $status, headers => \%h, head => $head,
-                     body => $body,
+        push @out, { status => $status, reason => $reason, headers => \%h,
+                     head => $head, body => $body,
                      json => $body =~ /\A\s*[\[{]/
                              ? eval { JSON::PP::decode_json($body) } : undef };
     }
