@@ -16,7 +16,7 @@
 #               least), with t/fn/hot.c and with t/fn/hot.go;
 #
 # The baseline, the module and the floor, each with t/fn/hot.c and with
-# t/fn/hot.go, run in turn, BENCH_ROUNDS rounds (default 3); the summary
+# t/fn/hot.go, run in turn, BENCH_ROUNDS rounds (default 5); the summary
 # gives each round's ratios and their medians.  Also: the CPU per call
 # (utime + stime from /proc, divided by the calls) of the executor over
 # the module runs with t/fn/hot.c, and of the relay over the floor runs
@@ -30,7 +30,7 @@ set -euo pipefail
 
 . "$(dirname "$0")/lib.sh" 16
 rate=${BENCH_RATE:-1000}
-rounds=${BENCH_ROUNDS:-3}
+rounds=${BENCH_ROUNDS:-5}
 bench_services
 bench_need functions-executor
 bench_need ngx_http_functions_module.so
@@ -183,7 +183,10 @@ exd=$(direct -d "$seconds"); echo "executor  $exd"
 
 # The baseline and the module alternate, round after round, so that a
 # drift of the machine (a neighbour, a frequency change) lands on both
-# sides; each round's ratios compare phases a few seconds apart.
+# sides; each round's ratios compare phases a few seconds apart, against
+# the mean of a baseline before the round's four module and floor phases
+# and one after them (each phase then as far from the one as the other
+# is from the other: a drift within the round cancels out).
 results=()
 ticks=0
 calls=0
@@ -206,6 +209,7 @@ for round in $(seq "$rounds"); do
     echo "floor     $floor"
     floorgo=$(load -m POST -b hello -p /floor-go/bench/go -d "$seconds")
     echo "floor-go  $floorgo"
+    base2=$(load -p /proxy -d "$seconds"); echo "baseline  $base2"
     n=$(echo "$mod" | field requests)
     ticks=$((ticks + t1 - t0))
     calls=$((calls + n))
@@ -215,7 +219,7 @@ for round in $(seq "$rounds"); do
     echo "baseline  at $rate/s: $base_lat"
     mod_lat=$(load -m POST -b hello -p /r/bench/hot -d "$seconds" -r "$rate")
     echo "module    at $rate/s: $mod_lat"
-    results+=("$(echo "$base" | field rps) $(echo "$mod" | field rps) $(echo "$modgo" | field rps) $((t1 - t0)) $n $(echo "$base_lat" | field p50_ms) $(echo "$mod_lat" | field p50_ms) $(echo "$base_lat" | field p99_ms) $(echo "$mod_lat" | field p99_ms) $(echo "$floor" | field rps) $(echo "$floorgo" | field rps)")
+    results+=("$(printf '%s\n' "$base" "$base2" | field rps | awk '{ s += $1 } END { printf "%.1f", s / 2 }') $(echo "$mod" | field rps) $(echo "$modgo" | field rps) $((t1 - t0)) $n $(echo "$base_lat" | field p50_ms) $(echo "$mod_lat" | field p50_ms) $(echo "$base_lat" | field p99_ms) $(echo "$mod_lat" | field p99_ms) $(echo "$floor" | field rps) $(echo "$floorgo" | field rps)")
 done
 
 hz=$(getconf CLK_TCK)
@@ -243,14 +247,14 @@ function median(a, n,    i, j, t) {
 END {
     printf "nginx return 200: %.1f req/s\n", rt
     for (i = 1; i <= n; i++)
-        printf "round %d: baseline (nginx -> nginx over a Unix socket) %.1f req/s; module, t/fn/hot.c %.1f calls/s (ratio %.2f); module, t/fn/hot.go %.1f calls/s (ratio %.2f); executor CPU %.1f us/call\n", i, bt[i], mt[i], rc[i], gt[i], rg[i], cpu[i]
+        printf "round %d: baseline (nginx -> nginx over a Unix socket, the mean of two) %.1f req/s; module, t/fn/hot.c %.1f calls/s (ratio %.3f); module, t/fn/hot.go %.1f calls/s (ratio %.3f); executor CPU %.1f us/call\n", i, bt[i], mt[i], rc[i], gt[i], rg[i], cpu[i]
     for (i = 1; i <= n; i++)
-        printf "round %d: floor (module + relay, no executor): t/fn/hot.c ratio %.2f, t/fn/hot.go ratio %.2f\n", i, fc[i], fg[i]
+        printf "round %d: floor (module + relay, no executor): t/fn/hot.c ratio %.3f, t/fn/hot.go ratio %.3f\n", i, fc[i], fg[i]
     printf "executor direct (t/fn/hot.c): %.1f calls/s (ratio to the median baseline %.2f)\n", et, et / median(bt, n)
-    printf "nginx + module + executor, t/fn/hot.c: median ratio %.2f over %d rounds (goal >= 0.60)\n", median(rc, n), n
-    printf "nginx + module + executor, t/fn/hot.go: median ratio %.2f over %d rounds (goal >= 0.45)\n", median(rg, n), n
-    printf "floor (module + relay), t/fn/hot.c: median ratio %.2f; t/fn/hot.go: median ratio %.2f\n", median(fc, n), median(fg, n)
-    printf "module with the executor against the floor: t/fn/hot.c median %.2f, t/fn/hot.go median %.2f (what the goals need: %.2f and %.2f)\n", median(ec, n), median(eg, n), 0.60 / median(fc, n), 0.45 / median(fg, n)
+    printf "nginx + module + executor, t/fn/hot.c: median ratio %.3f over %d rounds (goal >= 0.60)\n", median(rc, n), n
+    printf "nginx + module + executor, t/fn/hot.go: median ratio %.3f over %d rounds (goal >= 0.45)\n", median(rg, n), n
+    printf "floor (module + relay), t/fn/hot.c: median ratio %.3f; t/fn/hot.go: median ratio %.3f\n", median(fc, n), median(fg, n)
+    printf "module with the executor against the floor: t/fn/hot.c median %.3f, t/fn/hot.go median %.3f (what the goals need: %.3f and %.3f)\n", median(ec, n), median(eg, n), 0.60 / median(fc, n), 0.45 / median(fg, n)
     printf "executor CPU per call (utime + stime), all rounds: %.1f us\n", tk * 1000000 / hz / cl
     for (i = 1; i <= n; i++)
         printf "round %d at %d req/s: p50 module %.3f ms, baseline %.3f ms; p99 module %.3f ms, baseline %.3f ms (difference %.3f ms)\n", i, rate, m50[i], b50[i], m99[i], b99[i], d99[i]
