@@ -1,7 +1,7 @@
 # Changes an operator makes to a running cluster, under steady sync and
 # async load through the front, none of which may cost a call:
 #   - nginx -s reload of an API host with a changed upstream (an executor
-#     taken out, then back);
+#     taken out, then back), and twelve reloads in a row;
 #   - an executor's SIGTERM drain and restart;
 #   - nginx's binary upgrade (USR2, WINCH, QUIT) onto a module file
 #     replaced as a package upgrade replaces it.
@@ -34,11 +34,11 @@ for my $r ([ '/change', 'sync' ], [ '/change-later', 'async' ]) {
 is(sync_call('/changes/change', 'warm')->{status}, 200, 'the route answers');
 
 sub change {
-    my ($name, $do) = @_;
+    my ($name, $do, %load) = @_;
     subtest $name => sub {
         my $load = start_load(sync => '/changes/change',
                               async => '/changes/change-later',
-                              procs => 2, pause => 0.05);
+                              procs => 2, pause => 0.05, %load);
         sleep 2;
         $do->();
         sleep 3;
@@ -98,6 +98,16 @@ change('nginx -s reload of api1: the route\'s executor out, then back', sub {
     sleep 3;
     reload_api1(sub { $saved });
 });
+
+# Each reload closes the old workers' idle connections: a front that kept
+# connections to api1 alive would have a call written onto one of them
+# reset now and then (conf/cluster/front.conf).
+change('nginx -s reload of api1, twelve times in a row', sub {
+    for (1 .. 12) {
+        kill 'HUP', pid_of('api1/nginx.pid');
+        sleep 0.5;
+    }
+}, procs => 6, pause => 0.01);
 
 change('SIGTERM drain of the route\'s executor, then its restart', sub {
     my $n = route_executor();
