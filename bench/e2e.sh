@@ -14,9 +14,14 @@
 #               same functions, unsandboxed, behind a process that only
 #               moves the bytes (what any executor on this path costs at
 #               least), with t/fn/hot.c and with t/fn/hot.go;
+#   handoff:    nginx + module with nothing between it and the function:
+#               bench/handoff.c makes each of nginx's connections the
+#               stdin and stdout of a copy of the function (what any
+#               design that keeps the function in the data path costs at
+#               least), with t/fn/hot.c and with t/fn/hot.go;
 #
-# The baseline, the module and the floor, each with t/fn/hot.c and with
-# t/fn/hot.go, run in turn, BENCH_ROUNDS rounds (default 5); the summary
+# The baseline, the module, the floor and the handoff, each with
+# t/fn/hot.c and with t/fn/hot.go, run in turn, BENCH_ROUNDS rounds (default 5); the summary
 # gives each round's ratios and their medians.  Also: the CPU per call
 # (utime + stime from /proc, divided by the calls) of the executor over
 # the module runs with t/fn/hot.c, and of the relay over the floor runs
@@ -34,7 +39,7 @@ rounds=${BENCH_ROUNDS:-5}
 bench_services
 bench_need functions-executor
 bench_need ngx_http_functions_module.so
-bench_cc loadgen relay
+bench_cc loadgen relay handoff
 bench_hot_image
 # the Go function, static
 CGO_ENABLED=0 GOFLAGS=-mod=mod GOCACHE="$dir/gocache" \
@@ -67,6 +72,11 @@ ex_pid=${pids[-1]}
 pids+=($!)
 relay_pid=$!
 "$dir/relay" "$dir/relay-go.sock" "$conns" "$dir/hot-go-fn" &
+pids+=($!)
+# the handoff: a copy of the function per connection nginx opens
+"$dir/handoff" "$dir/handoff-c.sock" "$dir/hot-fn" &
+pids+=($!)
+"$dir/handoff" "$dir/handoff-go.sock" "$dir/hot-go-fn" &
 pids+=($!)
 
 # the second nginx: "return 200" on a Unix socket
@@ -113,6 +123,14 @@ cp "$here/conf/functions_params" "$dir/functions_params"
         server unix:$dir/relay-go.sock;
         keepalive 32;
     }
+    upstream handoff_c {
+        server unix:$dir/handoff-c.sock;
+        keepalive 32;
+    }
+    upstream handoff_go {
+        server unix:$dir/handoff-go.sock;
+        keepalive 32;
+    }
     upstream second {
         server unix:$dir/b/nginx.sock;
         keepalive 32;
@@ -133,6 +151,16 @@ cp "$here/conf/functions_params" "$dir/functions_params"
         location /floor-go/ {
             functions_route;
             proxy_pass http://relay_go;
+            include functions_params;
+        }
+        location /handoff-c/ {
+            functions_route;
+            proxy_pass http://handoff_c;
+            include functions_params;
+        }
+        location /handoff-go/ {
+            functions_route;
+            proxy_pass http://handoff_go;
             include functions_params;
         }
         location = /return { return 200 "hello\n"; }
@@ -175,6 +203,8 @@ load -m POST -b hello -p /r/bench/go -n 2000 > /dev/null
 load -p /proxy -n 2000 > /dev/null
 load -m POST -b hello -p /floor-c/bench/hot -n 2000 > /dev/null
 load -m POST -b hello -p /floor-go/bench/go -n 2000 > /dev/null
+load -m POST -b hello -p /handoff-c/bench/hot -n 2000 > /dev/null
+load -m POST -b hello -p /handoff-go/bench/go -n 2000 > /dev/null
 direct -n 100 > /dev/null
 
 echo "== $conns connections, $seconds s each"
@@ -184,8 +214,8 @@ exd=$(direct -d "$seconds"); echo "executor  $exd"
 # The baseline and the module alternate, round after round, so that a
 # drift of the machine (a neighbour, a frequency change) lands on both
 # sides; each round's ratios compare phases a few seconds apart, against
-# the mean of a baseline before the round's four module and floor phases
-# and one after them (each phase then as far from the one as the other
+# the mean of a baseline before the round's six module, floor and
+# handoff phases and one after them (each phase then as far from the one as the other
 # is from the other: a drift within the round cancels out).
 results=()
 ticks=0
@@ -209,6 +239,10 @@ for round in $(seq "$rounds"); do
     echo "floor     $floor"
     floorgo=$(load -m POST -b hello -p /floor-go/bench/go -d "$seconds")
     echo "floor-go  $floorgo"
+    hand=$(load -m POST -b hello -p /handoff-c/bench/hot -d "$seconds")
+    echo "handoff   $hand"
+    handgo=$(load -m POST -b hello -p /handoff-go/bench/go -d "$seconds")
+    echo "handoff-go $handgo"
     base2=$(load -p /proxy -d "$seconds"); echo "baseline  $base2"
     n=$(echo "$mod" | field requests)
     ticks=$((ticks + t1 - t0))
@@ -219,7 +253,7 @@ for round in $(seq "$rounds"); do
     echo "baseline  at $rate/s: $base_lat"
     mod_lat=$(load -m POST -b hello -p /r/bench/hot -d "$seconds" -r "$rate")
     echo "module    at $rate/s: $mod_lat"
-    results+=("$(printf '%s\n' "$base" "$base2" | field rps | awk '{ s += $1 } END { printf "%.1f", s / 2 }') $(echo "$mod" | field rps) $(echo "$modgo" | field rps) $((t1 - t0)) $n $(echo "$base_lat" | field p50_ms) $(echo "$mod_lat" | field p50_ms) $(echo "$base_lat" | field p99_ms) $(echo "$mod_lat" | field p99_ms) $(echo "$floor" | field rps) $(echo "$floorgo" | field rps)")
+    results+=("$(printf '%s\n' "$base" "$base2" | field rps | awk '{ s += $1 } END { printf "%.1f", s / 2 }') $(echo "$mod" | field rps) $(echo "$modgo" | field rps) $((t1 - t0)) $n $(echo "$base_lat" | field p50_ms) $(echo "$mod_lat" | field p50_ms) $(echo "$base_lat" | field p99_ms) $(echo "$mod_lat" | field p99_ms) $(echo "$floor" | field rps) $(echo "$floorgo" | field rps) $(echo "$hand" | field rps) $(echo "$handgo" | field rps)")
 done
 
 hz=$(getconf CLK_TCK)
@@ -243,6 +277,7 @@ function median(a, n,    i, j, t) {
     tk += $4; cl += $5
     b50[n] = $6; m50[n] = $7; b99[n] = $8; m99[n] = $9; d99[n] = $9 - $8
     fc[n] = $10 / $1; fg[n] = $11 / $1; ec[n] = $2 / $10; eg[n] = $3 / $11
+    hc[n] = $12 / $1; hg[n] = $13 / $1
 }
 END {
     printf "nginx return 200: %.1f req/s\n", rt
@@ -250,10 +285,13 @@ END {
         printf "round %d: baseline (nginx -> nginx over a Unix socket, the mean of two) %.1f req/s; module, t/fn/hot.c %.1f calls/s (ratio %.3f); module, t/fn/hot.go %.1f calls/s (ratio %.3f); executor CPU %.1f us/call\n", i, bt[i], mt[i], rc[i], gt[i], rg[i], cpu[i]
     for (i = 1; i <= n; i++)
         printf "round %d: floor (module + relay, no executor): t/fn/hot.c ratio %.3f, t/fn/hot.go ratio %.3f\n", i, fc[i], fg[i]
+    for (i = 1; i <= n; i++)
+        printf "round %d: handoff (module, then the function, nothing between): t/fn/hot.c ratio %.3f, t/fn/hot.go ratio %.3f\n", i, hc[i], hg[i]
     printf "executor direct (t/fn/hot.c): %.1f calls/s (ratio to the median baseline %.2f)\n", et, et / median(bt, n)
     printf "nginx + module + executor, t/fn/hot.c: median ratio %.3f over %d rounds (goal >= 0.60)\n", median(rc, n), n
     printf "nginx + module + executor, t/fn/hot.go: median ratio %.3f over %d rounds (goal >= 0.45)\n", median(rg, n), n
     printf "floor (module + relay), t/fn/hot.c: median ratio %.3f; t/fn/hot.go: median ratio %.3f\n", median(fc, n), median(fg, n)
+    printf "handoff (module, then the function), t/fn/hot.c: median ratio %.3f; t/fn/hot.go: median ratio %.3f\n", median(hc, n), median(hg, n)
     printf "module with the executor against the floor: t/fn/hot.c median %.3f, t/fn/hot.go median %.3f (what the goals need: %.3f and %.3f)\n", median(ec, n), median(eg, n), 0.60 / median(fc, n), 0.45 / median(fg, n)
     printf "executor CPU per call (utime + stime), all rounds: %.1f us\n", tk * 1000000 / hz / cl
     for (i = 1; i <= n; i++)

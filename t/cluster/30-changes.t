@@ -107,7 +107,7 @@ change('nginx -s reload of api1, twelve times in a row', sub {
         kill 'HUP', pid_of('api1/nginx.pid');
         sleep 0.5;
     }
-}, procs => 6, pause => 0.01);
+}, sync_procs => 6, pause => 0.01);
 
 change('SIGTERM drain of the route\'s executor, then its restart', sub {
     my $n = route_executor();

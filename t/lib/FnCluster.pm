@@ -132,16 +132,17 @@ sub exchange {
     return ($status, $id // '', $body // '');
 }
 
-# Starts $n processes per kind calling the front in a loop; each line of
-# the ledger: time, kind (sync|async), status, call id, a word of why.
-# Returns a handle for stop_load.
+# Starts processes calling the front in a loop, procs of each kind (2),
+# or sync_procs and async_procs, each pausing pause s (0.02) between its
+# calls; each line of the ledger: time, kind (sync|async), status, call
+# id, a word of why.  Returns a handle for stop_load.
 sub start_load {
     my (%o) = @_;
     my $ledger = $o{ledger} // FnTest::tmpdir() . "/ledger." . int(rand 1e9);
     my @pids;
     my %paths = (sync => $o{sync}, async => $o{async});
     for my $kind (grep { defined $paths{$_} } qw(sync async)) {
-        for my $i (1 .. ($o{procs} // 2)) {
+        for my $i (1 .. ($o{"${kind}_procs"} // $o{procs} // 2)) {
             my $pid = fork // die "fork: $!";
             if ($pid == 0) {
                 # stopped by a file, not a signal: a call in flight ends
