@@ -16,13 +16,14 @@
 #               least), with t/fn/hot.c and with t/fn/hot.go;
 #   handoff:    nginx + module with nothing between it and the function:
 #               bench/handoff.c makes each of nginx's connections the
-#               stdin and stdout of a copy of the function (what any
-#               design that keeps the function in the data path costs at
-#               least), with t/fn/hot.c and with t/fn/hot.go;
+#               stdin and stdout of a copy of the function (what a
+#               design with no process between nginx and the function
+#               would pay; a function that reads a socket slower than a
+#               pipe pays more), with t/fn/hot.c and with t/fn/hot.go;
 #
 # The baseline, the module, the floor and the handoff, each with
-# t/fn/hot.c and with t/fn/hot.go, run in turn, BENCH_ROUNDS rounds (default 5); the summary
-# gives each round's ratios and their medians.  Also: the CPU per call
+# t/fn/hot.c and with t/fn/hot.go, run in turn, BENCH_ROUNDS rounds
+# (default 5); the summary gives each round's ratios and their medians.  Also: the CPU per call
 # (utime + stime from /proc, divided by the calls) of the executor over
 # the module runs with t/fn/hot.c, and of the relay over the floor runs
 # with t/fn/hot.c; and, in each round too, latency at BENCH_RATE
@@ -215,8 +216,8 @@ exd=$(direct -d "$seconds"); echo "executor  $exd"
 # drift of the machine (a neighbour, a frequency change) lands on both
 # sides; each round's ratios compare phases a few seconds apart, against
 # the mean of a baseline before the round's six module, floor and
-# handoff phases and one after them (each phase then as far from the one as the other
-# is from the other: a drift within the round cancels out).
+# handoff phases and one after them (a drift within the round lands on
+# both sides alike).
 results=()
 ticks=0
 calls=0

@@ -1,13 +1,15 @@
 /*
- * The ceiling of the hot-call path, for the benchmarks: nginx and a hot
- * (http format) function with no process between them.  Each connection
+ * Nothing between nginx and a hot (http format) function, for the
+ * benchmarks.  Each connection
  * accepted on SOCKET becomes the stdin and stdout of a new copy of the
  * function, started unsandboxed, which reads nginx's requests and writes
  * its answers on it until nginx closes it.  No route, no sandbox, no
- * limits, no check of what the function answers: only what any design
- * that keeps the function in the data path must pay (nginx's work, the
- * function's, and the kernel's between the two), against which a process
- * in between, the executor or bench/relay.c, is measured.
+ * limits, no check of what the function answers: what a design with no
+ * process between nginx and the function would pay (nginx's work, the
+ * function's, and the kernel's between the two), beside a process in
+ * between, the executor or bench/relay.c.  A function that reads a
+ * socket slower than a pipe pays more here (bench/README.md, "The
+ * handoff").
  *
  *   handoff SOCKET COMMAND [ARG]...
  */
