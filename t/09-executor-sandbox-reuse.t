@@ -13,24 +13,91 @@ use Test::More;
 
 my $json = JSON::PP->new->canonical;
 
-# A static program for what a shell cannot do: System V IPC objects and
-# POSIX message queues.
+# A static program for what a shell cannot do: System V IPC objects, POSIX
+# message queues, and the attributes of /tmp and /dev/shm themselves (its
+# user may set their extended attributes, mode, times and flags).
 my $tmp = tmpdir();
 open(my $src, '>', "$tmp/ipc.c") or die $!;
 print $src <<'C';
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/fs.h>
 #include <mqueue.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/ipc.h>
 #include <sys/msg.h>
 #include <sys/sem.h>
 #include <sys/shm.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+static const char *roots[] = { "/tmp", "/dev/shm" };
+
+/* what the next call could read of a root: mode, times, the size of its
+ * attribute list, its flags */
+static void root_show(const char *path)
+{
+    struct stat st;
+    int fd = open(path, O_RDONLY | O_DIRECTORY), flags = -1;
+
+    if (fd < 0 || fstat(fd, &st) < 0) {
+        printf("?");
+        return;
+    }
+    if (ioctl(fd, FS_IOC_GETFLAGS, &flags) < 0)
+        flags = -1;
+    printf("%o,%lld.%09ld,%lld.%09ld,%zd,%d;", (unsigned)st.st_mode,
+           (long long)st.st_atim.tv_sec, st.st_atim.tv_nsec,
+           (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec,
+           flistxattr(fd, NULL, 0), flags);
+    close(fd);
+}
+
+/* leaves a mark on a root by each way it can; prints which took */
+static void root_mark(const char *path)
+{
+    struct timespec t[2] = { { 1000000000, 1 }, { 1000000000, 2 } };
+    int fd = open(path, O_RDONLY | O_DIRECTORY), flags = 0;
+
+    if (fd < 0) {
+        printf("?");
+        return;
+    }
+    printf("%d%d%d%d%d;",
+           fsetxattr(fd, "user.left", "for the next call", 17, 0) == 0,
+           fsetxattr(fd, "system.posix_acl_default",
+                     "\x02\0\0\0" "\x01\0\x07\0\xff\xff\xff\xff"
+                     "\x04\0\x07\0\xff\xff\xff\xff"
+                     "\x20\0\x07\0\xff\xff\xff\xff", 28, 0) == 0,
+           fchmod(fd, 0700) == 0, futimens(fd, t) == 0,
+           ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0
+           && (flags |= FS_NODUMP_FL | FS_NOATIME_FL,
+               ioctl(fd, FS_IOC_SETFLAGS, &flags) == 0));
+    close(fd);
+}
 
 int main(int argc, char **argv)
 {
     mqd_t q;
+    size_t i;
+
+    if (argc > 1 && strcmp(argv[1], "roots") == 0) {
+        printf("roots=");
+        for (i = 0; i < 2; i++)
+            root_show(roots[i]);
+        printf("\n");
+        return 0;
+    }
+    if (argc > 1 && strcmp(argv[1], "mark") == 0) {
+        printf("marked=");
+        for (i = 0; i < 2; i++)
+            root_mark(roots[i]);
+        printf("\n");
+        return 0;
+    }
 
     if (argc > 1 && strcmp(argv[1], "make") == 0) {
         int a = shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
@@ -56,6 +123,7 @@ sleepers=0
 for p in /proc/[0-9]*; do
     [ "$(cat $p/comm 2>/dev/null)" = sleep ] && sleepers=$((sleepers + 1))
 done
+/fn/ipc roots
 echo "tmp=$(count /tmp)"
 echo "shm=$(count /dev/shm)"
 echo "sleepers=$sleepers"
@@ -66,6 +134,7 @@ dirty)
     mkdir -p /tmp/d/e && echo y > /tmp/d/e/f && chmod 000 /tmp/d/e /tmp/d
     echo z > /dev/shm/segment
     /fn/ipc make
+    /fn/ipc mark
     setsid sleep 1000 > /dev/null 2>&1 &
     nohup sleep 1000 > /dev/null 2>&1 &
     ;;
@@ -148,6 +217,9 @@ subtest 'one sandbox serves consecutive calls, a new process each' => sub {
 };
 
 subtest 'what a call leaves is gone before the next one' => sub {
+    my $before = call($ex)->{found}{roots} // '';
+    like($before, qr/^41777,[^;]*;41777,[^;]*;$/,
+         '/tmp and /dev/shm: sticky, open to all');
     my $dirty = call($ex, mode => 'dirty');
     is($dirty->{status}, 200, 'a call leaves files, IPC and processes')
         or diag($dirty->{body});
@@ -160,6 +232,13 @@ subtest 'what a call leaves is gone before the next one' => sub {
     is($next->{found}{shm}, 0, '/dev/shm is empty');
     is($next->{found}{sleepers}, 0, 'no process of the last call');
     is($next->{found}{sysv}, 0, 'no System V IPC object');
+    # the roots: an attribute, a default ACL, the mode, the times and the
+    # flags of /tmp and /dev/shm, each set where the kernel lets it
+    like($dirty->{found}{marked}, qr/^[01][01]11[01];[01][01]11[01];$/,
+         'it marked /tmp and /dev/shm themselves')
+        or diag($dirty->{body});
+    is($next->{found}{roots}, $before,
+       'their attributes, mode, times and flags are back as they were');
 };
 
 subtest 'POSIX message queues are refused' => sub {

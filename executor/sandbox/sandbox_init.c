@@ -11,6 +11,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/close_range.h>
+#include <linux/fs.h>
+#include <linux/magic.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
@@ -18,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/ipc.h>
 #include <sys/msg.h>
 #include <sys/prctl.h>
@@ -26,8 +29,10 @@
 #include <sys/shm.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <sys/xattr.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -251,21 +256,36 @@ static int wait_for(int ctl, pid_t pid, int *status)
     }
 }
 
-/* Kills every process but this one and reaps them all. */
+/* Reaps what has ended; 1 when no child is left. */
+static int reap_all(void)
+{
+    pid_t w;
+
+    while ((w = waitpid(-1, NULL, WNOHANG)) > 0)
+        ;
+    return w < 0 && errno == ECHILD;
+}
+
+/*
+ * Kills every process but this one and reaps them all.  Every process of
+ * the namespace descends from this one, and an orphan comes back to it:
+ * with no child left, none is left at all, and the usual call (its
+ * process reaped, nothing started in the background) needs no kill(-1),
+ * which walks every task of the host.
+ */
 static int kill_the_rest(void)
 {
     long deadline = now_ms() + REAP_TIMEOUT_MS;
     struct timespec ms = { 0, 1000000 };
-    pid_t w;
 
     for (;;) {
-        kill(-1, SIGKILL);
-        while ((w = waitpid(-1, NULL, WNOHANG)) > 0)
-            ;
-        if (w < 0 && errno == ECHILD)
+        if (reap_all())
             return 0;
         if (now_ms() > deadline)
             return -1;
+        kill(-1, SIGKILL);
+        if (reap_all())
+            return 0;
         nanosleep(&ms, NULL);
     }
 }
@@ -307,13 +327,119 @@ static int empty_dir(int dfd, int depth)
     return rc;
 }
 
-static int empty_path(const char *path)
-{
-    int dfd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+/*
+ * The sandbox's tmpfs roots as they were when it started.  A function
+ * owns /tmp and /dev/shm: besides their contents it may change their
+ * mode, times, extended attributes (POSIX ACLs among them) and flags,
+ * which emptying them does not undo, and which the next call could
+ * read.  The init notes them at its start and puts them back after
+ * every call.
+ */
+struct tmpfs_root {
+    const char *path;
+    int present;
+    mode_t mode;
+    struct timespec atime, mtime;
+    int flags;                  /* FS_IOC_GETFLAGS; -1 if unsupported */
+};
 
+static struct tmpfs_root roots[] = { { .path = "/tmp" },
+                                     { .path = "/dev/shm" } };
+
+static int root_note(struct tmpfs_root *r)
+{
+    struct stat st;
+    int dfd;
+
+    dfd = open(r->path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (dfd < 0)
         return errno == ENOENT ? 0 : -1;
-    return empty_dir(dfd, 0);
+    if (fstat(dfd, &st) < 0) {
+        close(dfd);
+        return -1;
+    }
+    r->present = 1;
+    r->mode = st.st_mode & 07777;
+    r->atime = st.st_atim;
+    r->mtime = st.st_mtim;
+    if (ioctl(dfd, FS_IOC_GETFLAGS, &r->flags) < 0)
+        r->flags = -1;
+    close(dfd);
+    return 0;
+}
+
+static int same_time(struct timespec a, struct timespec b)
+{
+    return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec;
+}
+
+/* Removes what a function may set on the root: user attributes and
+ * ACLs (an LSM's labels are the host's, and stay). */
+static int root_xattrs_clear(int dfd)
+{
+    char names[4096];
+    ssize_t len, i;
+    int rc = 0;
+
+    /* more than fit here (ERANGE) is more than can be cleared: unclean */
+    len = flistxattr(dfd, names, sizeof(names));
+    if (len < 0)
+        return errno == ENOTSUP ? 0 : -1;
+    for (i = 0; i < len; i += (ssize_t)strlen(names + i) + 1) {
+        if ((strncmp(names + i, "user.", 5) == 0
+             || strncmp(names + i, "system.posix_acl_", 17) == 0)
+            && fremovexattr(dfd, names + i) < 0)
+            rc = -1;
+    }
+    return rc;
+}
+
+/*
+ * Empties the tmpfs root r and puts its attributes back.  One that counts
+ * a single inode, its root, holds nothing (any file, directory or link
+ * counts one more): it is not read.
+ */
+static int root_clean(const struct tmpfs_root *r)
+{
+    struct timespec times[2];
+    struct statfs fs;
+    struct stat st;
+    int dfd, sub, flags, rc = 0;
+
+    if (!r->present)
+        return 0;
+    dfd = open(r->path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (dfd < 0)
+        return -1;
+    if (fstatfs(dfd, &fs) < 0 || fs.f_type != TMPFS_MAGIC || fs.f_files == 0
+        || fs.f_files - fs.f_ffree != 1) {
+        sub = fcntl(dfd, F_DUPFD_CLOEXEC, 0);
+        if (sub < 0 || empty_dir(sub, 0) < 0)
+            rc = -1;
+    }
+    if (root_xattrs_clear(dfd) < 0)
+        rc = -1;
+    /* after the emptying, which changed its times */
+    if (fstat(dfd, &st) < 0) {
+        rc = -1;
+    } else {
+        if ((st.st_mode & 07777) != r->mode && fchmod(dfd, r->mode) < 0)
+            rc = -1;
+        if (!same_time(st.st_atim, r->atime)
+            || !same_time(st.st_mtim, r->mtime)) {
+            times[0] = r->atime;
+            times[1] = r->mtime;
+            if (futimens(dfd, times) < 0)
+                rc = -1;
+        }
+    }
+    if (r->flags >= 0
+        && (ioctl(dfd, FS_IOC_GETFLAGS, &flags) < 0
+            || (flags != r->flags
+                && ioctl(dfd, FS_IOC_SETFLAGS, &r->flags) < 0)))
+        rc = -1;
+    close(dfd);
+    return rc;
 }
 
 /*
@@ -384,7 +510,7 @@ static int clean_up(void)
         fprintf(stderr, "sandbox init: processes survive SIGKILL\n");
         return 0;   /* nothing else can be trusted to stay removed */
     }
-    if (empty_path("/tmp") < 0 || empty_path("/dev/shm") < 0) {
+    if (root_clean(&roots[0]) < 0 || root_clean(&roots[1]) < 0) {
         say("emptying /tmp and /dev/shm");
         clean = 0;
     }
@@ -567,6 +693,10 @@ int sandbox_init(int ctl)
     }
     if (sched_state_get(&sched_at_start) < 0) {
         say("reading its scheduling");
+        return INIT_FAILED;
+    }
+    if (root_note(&roots[0]) < 0 || root_note(&roots[1]) < 0) {
+        say("reading /tmp and /dev/shm");
         return INIT_FAILED;
     }
     if (pipe2(chld_pipe, O_CLOEXEC | O_NONBLOCK) < 0
