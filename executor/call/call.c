@@ -99,7 +99,8 @@ static void finish(struct call *call)
 {
     struct calls *calls = call->calls;
     const struct route_def *r = &call->req.route;
-    long oom = cgroup_oom_kills(&call->sb->cgroup) - call->oom_base;
+    long oom_now = cgroup_oom_kills(&call->sb->cgroup);
+    long oom = oom_now - call->oom_base;
     uint64_t elapsed = uv_now(calls->loop) - call->started_ms;
     struct log_record rec;
     char msg[256];
@@ -120,6 +121,10 @@ static void finish(struct call *call)
         log_int(&rec, "wait_ms", (long long)call->wait_ms);
         log_end(&rec);
     }
+    /* the next call's count starts from here: nothing runs in the
+     * sandbox between calls but its init */
+    call->sb->oom_kills = oom_now;
+    call->sb->oom_known = 1;
     /* the sandbox serves the next call only if nothing is left of this
      * one and it ended by itself */
     sandbox_release(call->sb, !call->lost && call->clean && oom <= 0
@@ -313,10 +318,17 @@ static int run(struct call *call)
              strerror(errno));
         goto out;
     }
+    if (call->body_len == 0) {
+        /* nothing to write: the function reads the end of its input at
+         * once, and the loop has no handle to open and shut for it */
+        close(in[1]);
+        in[1] = -1;
+    }
     far[0] = in[0];
     far[1] = out[1];
     far[2] = err[1];
-    call->oom_base = cgroup_oom_kills(&call->sb->cgroup);
+    call->oom_base = call->sb->oom_known ? call->sb->oom_kills
+                                         : cgroup_oom_kills(&call->sb->cgroup);
     if (sandbox_run(call->sb, sandbox_cwd(&call->image.config), cmd.v,
                     env.v, far, on_done, call, call->error,
                     sizeof(call->error)) < 0)
@@ -337,7 +349,7 @@ static int run(struct call *call)
     call->open_handles = 1;
     uv_timer_start(&call->timer, on_timeout,
                    (uint64_t)call->req.route.timeout_s * 1000, 0);
-    if (open_pipe(call, &call->in, in[1]) < 0)
+    if (in[1] >= 0 && open_pipe(call, &call->in, in[1]) < 0)
         close_handle(call, (uv_handle_t *)&call->in);
     if (open_pipe(call, &call->out, out[0]) < 0
         || uv_read_start((uv_stream_t *)&call->out, read_buf_alloc,
@@ -347,7 +359,7 @@ static int run(struct call *call)
         || uv_read_start((uv_stream_t *)&call->err, read_buf_alloc,
                          on_stderr) < 0)
         close_handle(call, (uv_handle_t *)&call->err);
-    if (!uv_is_closing((uv_handle_t *)&call->in)) {
+    if (in[1] >= 0 && !uv_is_closing((uv_handle_t *)&call->in)) {
         uv_buf_t b = uv_buf_init(call->body ? call->body : "",
                                  (unsigned)call->body_len);
         call->in_write.data = call->in_shutdown.data = call;

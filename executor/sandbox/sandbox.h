@@ -108,6 +108,8 @@ struct sandbox {
     char diag[256];             /* the first line it wrote on stderr */
     size_t diag_len;
     long tasks;                 /* pids.current with only the init up */
+    int oom_known;              /* oom_kills holds its OOM kill count */
+    long oom_kills;             /* read when its last cold call ended */
     uint64_t calls;             /* how many calls it served */
     uint64_t started_ms;        /* uv_now() at its start */
 };
