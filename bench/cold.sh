@@ -9,12 +9,16 @@
 #               host's and the image's (busybox); and
 #               GET /health on the executor's socket, one at a time (the
 #               request's own round trip, which fork+exec does not pay);
+#               the reused sandbox and fork+exec alternate over
+#               BENCH_ROUNDS rounds (default 3), and the summary gives
+#               each round's ratio and their median;
 #   throughput: concurrent calls of a shell script printing "hello",
 #               through the executor (sandboxed, both ways) vs nginx +
 #               fcgiwrap (unsandboxed).
 #
 # Usage: bench/cold.sh  (as root; env: BENCH_N, BENCH_SECONDS, BENCH_CONNS,
-# FUNCTIONS_BUILD).  Prints key=value lines and a summary with ratios.
+# BENCH_ROUNDS, FUNCTIONS_BUILD).  Prints key=value lines and a summary
+# with ratios.
 set -euo pipefail
 
 . "$(dirname "$0")/lib.sh"
@@ -75,8 +79,6 @@ call fresh true -n 20 > /dev/null               # unpacks the image
 call reuse true -n 20 > /dev/null
 fresh_line=$(call fresh true -n "$n")
 echo "executor, new sandbox per call  $fresh_line"
-reuse_line=$(call reuse true -n "$n")
-echo "executor, sandbox reused        $reuse_line"
 rootfs=$(ls -d "$dir"/fresh/state/rootfs/[0-9a-f]* | head -1)
 # the sandbox the executor makes (sandbox_args.c), running /bin/true
 bwrap_args=(/usr/bin/bwrap --unshare-user --uid 1000 --gid 1000
@@ -90,12 +92,26 @@ bwrap_args=(/usr/bin/bwrap --unshare-user --uid 1000 --gid 1000
 "$dir/spawn" -u 65534 20 "${bwrap_args[@]}" > /dev/null
 bwrap_line=$("$dir/spawn" -u 65534 "$n" "${bwrap_args[@]}")
 echo "bwrap                           $bwrap_line"
-fork_line=$("$dir/spawn" "$n" /bin/true)
-echo "fork+exec                       $fork_line"
-# the very binary the sandbox runs (busybox, static), unsandboxed
+# A reused sandbox's call against fork+exec of /bin/true, the host's and
+# the very binary the sandbox runs (busybox, static, unsandboxed),
+# alternated over BENCH_ROUNDS rounds: the kernel goes on tearing down
+# the namespaces of the phases above for a while after they end, and
+# the machine drifts; both land on every side.  Each round's ratio is to
+# the fork+exec measured beside it, and the summary takes the medians.
 "$dir/spawn" 20 "$rootfs/bin/true" > /dev/null
-same_line=$("$dir/spawn" "$n" "$rootfs/bin/true")
-echo "fork+exec of the image's true   $same_line"
+: > "$dir/cold-rounds"
+for r in $(seq "${BENCH_ROUNDS:-3}"); do
+    reuse_line=$(call reuse true -n "$n")
+    echo "round $r: executor, sandbox reused        $reuse_line"
+    fork_line=$("$dir/spawn" "$n" /bin/true)
+    echo "round $r: fork+exec                       $fork_line"
+    same_line=$("$dir/spawn" "$n" "$rootfs/bin/true")
+    echo "round $r: fork+exec of the image's true   $same_line"
+    echo "$(echo "$reuse_line" | field p50_ms)" \
+         "$(echo "$fork_line" | field p50_ms)" \
+         "$(echo "$same_line" | field p50_ms)" \
+         "$(echo "$reuse_line" | field p99_ms)" >> "$dir/cold-rounds"
+done
 # the request's own hop: the same socket and loadgen, nothing run
 "$dir/loadgen" -u "$dir/reuse/executor.sock" -p /health -n 20 > /dev/null
 hop_line=$("$dir/loadgen" -u "$dir/reuse/executor.sock" -p /health -n "$n")
@@ -165,22 +181,39 @@ echo "executor, sandbox reused        $reuse_thr"
 fresh_thr=$(throughput fresh)
 echo "executor, new sandbox per call  $fresh_thr"
 
-f50=$(echo "$fresh_line" | field p50_ms); r50=$(echo "$reuse_line" | field p50_ms)
-b50=$(echo "$bwrap_line" | field p50_ms); x50=$(echo "$fork_line" | field p50_ms)
-f99=$(echo "$fresh_line" | field p99_ms); r99=$(echo "$reuse_line" | field p99_ms)
-b99=$(echo "$bwrap_line" | field p99_ms); h50=$(echo "$hop_line" | field p50_ms)
-s50=$(echo "$same_line" | field p50_ms)
+f50=$(echo "$fresh_line" | field p50_ms)
+b50=$(echo "$bwrap_line" | field p50_ms)
+f99=$(echo "$fresh_line" | field p99_ms)
+b99=$(echo "$bwrap_line" | field p99_ms)
+h50=$(echo "$hop_line" | field p50_ms)
+# the rounds' medians: reused p50, fork+exec p50 (host, image), reused
+# p99, and the ratios of each round
+median() {
+    sort -g | awk '{ v[NR] = $1 } END {
+        print NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+col() { awk -v c="$1" '{ print $c }' "$2"; }
+r50=$(col 1 "$dir/cold-rounds" | median)
+x50=$(col 2 "$dir/cold-rounds" | median)
+s50=$(col 3 "$dir/cold-rounds" | median)
+r99=$(col 4 "$dir/cold-rounds" | median)
+awk '{ printf "%.3f %.3f\n", $1 / $2, $1 / $3 }' "$dir/cold-rounds" \
+    > "$dir/cold-ratios"
+xr=$(col 1 "$dir/cold-ratios" | median)
+sr=$(col 2 "$dir/cold-ratios" | median)
+xrs=$(awk '{ printf "%s%s", (NR > 1 ? ", " : ""), $1 }' "$dir/cold-ratios")
 frps=$(echo "$fcgi_line" | field rps)
 rrps=$(echo "$reuse_thr" | field rps); nrps=$(echo "$fresh_thr" | field rps)
 echo "== summary"
 awk -v f50="$f50" -v r50="$r50" -v b50="$b50" -v x50="$x50" -v f99="$f99" \
     -v r99="$r99" -v b99="$b99" -v rrps="$rrps" -v nrps="$nrps" \
-    -v frps="$frps" -v h50="$h50" -v s50="$s50" 'BEGIN {
-    printf "cold latency p50: new sandbox %.2f ms, reused sandbox %.2f ms, bwrap %.2f ms, fork+exec %.2f ms\n", f50, r50, b50, x50
+    -v frps="$frps" -v h50="$h50" -v s50="$s50" -v xr="$xr" -v sr="$sr" \
+    -v xrs="$xrs" 'BEGIN {
+    printf "cold latency p50 (reused and fork+exec: medians of the rounds): new sandbox %.2f ms, reused sandbox %.2f ms, bwrap %.2f ms, fork+exec %.2f ms\n", f50, r50, b50, x50
     printf "executor overhead over bwrap at p50, new sandbox: %.2f ms (ratio %.2f)\n", f50 - b50, f50 / b50
     printf "executor overhead over bwrap at p50, reused sandbox: %.2f ms (ratio %.2f)\n", r50 - b50, r50 / b50
-    printf "reused sandbox against fork+exec at p50: %.2f ms against %.2f ms (ratio %.2f; goal <= 1.05); the request alone (GET /health) %.3f ms\n", r50, x50, r50 / x50, h50
-    printf "reused sandbox against fork+exec of the image'"'"'s own /bin/true (busybox) at p50: %.2f ms against %.2f ms (ratio %.2f)\n", r50, s50, r50 / s50
+    printf "reused sandbox against fork+exec at p50: %.2f ms against %.2f ms; ratio per round %s, median %.2f (goal <= 1.05); the request alone (GET /health) %.3f ms\n", r50, x50, xrs, xr, h50
+    printf "reused sandbox against fork+exec of the image'"'"'s own /bin/true (busybox) at p50: %.2f ms against %.2f ms (median ratio %.2f)\n", r50, s50, sr
     printf "cold latency p99: new sandbox %.2f ms, reused sandbox %.2f ms, bwrap %.2f ms\n", f99, r99, b99
     printf "throughput: reused sandboxes %.1f calls/s, new sandbox per call %.1f calls/s, nginx+fcgiwrap %.1f req/s (ratios %.2f and %.2f)\n", rrps, nrps, frps, rrps / frps, nrps / frps
 }'

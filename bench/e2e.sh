@@ -80,6 +80,7 @@ pids+=($!)
 pids+=($!)
 "$dir/handoff" "$dir/handoff-go.sock" "$dir/hot-go-fn" &
 pids+=($!)
+helper_pids="${pids[*]: -4}"
 
 # the second nginx: "return 200" on a Unix socket
 mkdir -p "$dir/b/tmp"
@@ -181,6 +182,49 @@ load() { "$dir/loadgen" -t "127.0.0.1:$port" -c "$conns" "$@"; }
 field() { sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p"; }
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/${1:-$ex_pid}/stat"; }
 
+# Where a phase's CPU goes, in ticks (utime + stime from /proc): the
+# functions (every copy of t/fn/hot.c and t/fn/hot.go, under the
+# executor, a relay or a handoff), their sandboxes' processes (bwrap and
+# the init), the executor, the relays and handoffs, both nginx's
+# workers, and the machine's busy and total ticks (/proc/stat).  Whatever
+# the machine did besides is the load generator's and the rest's.
+cpu_snap() {
+    local ng
+    ng=" $(cat "$dir/nginx.pid") $(cat "$dir/b/nginx.pid") "
+    { cat /proc/[0-9]*/stat 2>/dev/null
+      echo "MACHINE $(head -1 /proc/stat)"; } |
+    awk -v ng="$ng" -v ex=" $ex_pid " -v re=" $helper_pids " '
+    $1 == "MACHINE" {
+        busy = $3 + $4 + $5 + $8 + $9 + $10; total = busy + $6 + $7
+        next
+    }
+    {
+        o = index($0, "("); c = length($0)
+        while (c > o && substr($0, c, 1) != ")") c--
+        comm = substr($0, o + 1, c - o - 1)
+        n = split(substr($0, c + 2), f, " ")
+        t = f[12] + f[13]
+        if (comm ~ /^hot(-go)?(-fn)?$/) fn += t
+        else if (comm == "bwrap") sb += t
+        else if (index(ex, " " $1 " ")) e += t
+        else if (index(re, " " $1 " ")) r += t
+        else if (comm == "nginx" && index(ng, " " f[2] " ")) w += t
+    }
+    END { printf "%d %d %d %d %d %d %d\n", fn, sb, e, r, w, busy, total }'
+}
+
+# measured NAME LOAD-ARGS...: one load phase, its output on stdout, and its
+# calls with the ticks each part took in "$dir/cpu.txt".
+measured() {
+    local name=$1 a b out
+    shift
+    a=$(cpu_snap)
+    out=$(load "$@")
+    b=$(cpu_snap)
+    echo "$out"
+    echo "$name $(echo "$out" | field requests) $a $b" >> "$dir/cpu.txt"
+}
+
 # The executor's socket, one loadgen per connection (each its own call id:
 # a call id that is running already is refused).
 route='{"app":"bench","path":"/hot","image":"oci:hot:v1","format":"http","memory":128,"max_concurrency":'$conns',"idle_timeout":600}'
@@ -226,26 +270,30 @@ rticks=0
 rcalls=0
 for round in $(seq "$rounds"); do
     echo "== round $round of $rounds"
-    base=$(load -p /proxy -d "$seconds"); echo "baseline  $base"
+    base=$(measured baseline -p /proxy -d "$seconds"); echo "baseline  $base"
     t0=$(cpu_ticks)
-    mod=$(load -m POST -b hello -p /r/bench/hot -d "$seconds")
+    mod=$(measured module-c -m POST -b hello -p /r/bench/hot -d "$seconds")
     t1=$(cpu_ticks)
     echo "module    $mod"
-    modgo=$(load -m POST -b hello -p /r/bench/go -d "$seconds")
+    modgo=$(measured module-go -m POST -b hello -p /r/bench/go -d "$seconds")
     echo "module-go $modgo"
     r0=$(cpu_ticks "$relay_pid")
-    floor=$(load -m POST -b hello -p /floor-c/bench/hot -d "$seconds")
+    floor=$(measured floor-c -m POST -b hello -p /floor-c/bench/hot \
+                     -d "$seconds")
     r1=$(cpu_ticks "$relay_pid")
     rticks=$((rticks + r1 - r0))
     rcalls=$((rcalls + $(echo "$floor" | field requests)))
     echo "floor     $floor"
-    floorgo=$(load -m POST -b hello -p /floor-go/bench/go -d "$seconds")
+    floorgo=$(measured floor-go -m POST -b hello -p /floor-go/bench/go \
+                       -d "$seconds")
     echo "floor-go  $floorgo"
-    hand=$(load -m POST -b hello -p /handoff-c/bench/hot -d "$seconds")
+    hand=$(measured handoff-c -m POST -b hello -p /handoff-c/bench/hot \
+                    -d "$seconds")
     echo "handoff   $hand"
-    handgo=$(load -m POST -b hello -p /handoff-go/bench/go -d "$seconds")
+    handgo=$(measured handoff-go -m POST -b hello -p /handoff-go/bench/go \
+                      -d "$seconds")
     echo "handoff-go $handgo"
-    base2=$(load -p /proxy -d "$seconds"); echo "baseline  $base2"
+    base2=$(measured baseline -p /proxy -d "$seconds"); echo "baseline  $base2"
     n=$(echo "$mod" | field requests)
     ticks=$((ticks + t1 - t0))
     calls=$((calls + n))
@@ -300,3 +348,44 @@ END {
         printf "round %d at %d req/s: p50 module %.3f ms, baseline %.3f ms; p99 module %.3f ms, baseline %.3f ms (difference %.3f ms)\n", i, rate, m50[i], b50[i], m99[i], b99[i], d99[i]
     printf "p99 at %d req/s, module - baseline: median %.3f ms over %d rounds (goal <= 0.3)\n", rate, median(d99, n), n
 }'
+
+# Where each phase's CPU went, per call: the median over the rounds of
+# each part (a part's rounds and the machine's are medians apart, so the
+# parts need not add up to the machine's exactly).
+echo "== CPU per call (us, utime + stime; median over rounds)"
+awk -v hz="$hz" '
+function median(a, n,    i, j, t) {
+    for (i = 2; i <= n; i++)
+        for (j = i; j > 1 && a[j - 1] > a[j]; j--) {
+            t = a[j]; a[j] = a[j - 1]; a[j - 1] = t
+        }
+    return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+}
+$2 > 0 {
+    p = $1
+    if (!(p in n)) order[++np] = p
+    k = ++n[p]
+    for (i = 1; i <= 6; i++)
+        v[p, i, k] = ($(i + 9) - $(i + 2)) * 1000000 / hz / $2
+    tot = $16 - $9
+    idle[p, k] = tot > 0 ? 100 * (1 - ($15 - $8) / tot) : 0
+    rest[p, k] = v[p, 6, k] - v[p, 1, k] - v[p, 2, k] - v[p, 3, k] \
+                 - v[p, 4, k] - v[p, 5, k]
+}
+END {
+    printf "%-11s %9s %8s %8s %8s %9s %6s %8s %5s\n", "phase",
+           "function", "sandbox", "executor", "relay", "nginx(2)", "rest",
+           "machine", "idle"
+    for (q = 1; q <= np; q++) {
+        p = order[q]
+        for (i = 1; i <= 6; i++) {
+            for (k = 1; k <= n[p]; k++) a[k] = v[p, i, k]
+            m[i] = median(a, n[p])
+        }
+        for (k = 1; k <= n[p]; k++) a[k] = rest[p, k]
+        r = median(a, n[p])
+        for (k = 1; k <= n[p]; k++) a[k] = idle[p, k]
+        printf "%-11s %9.1f %8.1f %8.1f %8.1f %9.1f %6.1f %8.1f %4.0f%%\n",
+               p, m[1], m[2], m[3], m[4], m[5], r, m[6], median(a, n[p])
+    }
+}' "$dir/cpu.txt"
