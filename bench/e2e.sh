@@ -129,10 +129,16 @@ cp "$here/conf/functions_params" "$dir/functions_params"
     upstream handoff_c {
         server unix:$dir/handoff-c.sock;
         keepalive 32;
+        # a new connection is a new copy of the function (the Go
+        # runtime's start each time): kept for the whole run
+        keepalive_requests 100000000;
     }
     upstream handoff_go {
         server unix:$dir/handoff-go.sock;
         keepalive 32;
+        # a new connection is a new copy of the function (the Go
+        # runtime's start each time): kept for the whole run
+        keepalive_requests 100000000;
     }
     upstream second {
         server unix:$dir/b/nginx.sock;
@@ -204,6 +210,8 @@ cpu_snap() {
         comm = substr($0, o + 1, c - o - 1)
         n = split(substr($0, c + 2), f, " ")
         t = f[12] + f[13]
+        # a handoff reaps the copies that ended: their time is its cutime
+        if (index(re, " " $1 " ")) fn += f[14] + f[15]
         if (comm ~ /^hot(-go)?(-fn)?$/) fn += t
         else if (comm == "bwrap") sb += t
         else if (index(ex, " " $1 " ")) e += t

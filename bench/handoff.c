@@ -9,7 +9,8 @@
  * function's, and the kernel's between the two), beside a process in
  * between, the executor or bench/relay.c.  A function that reads a
  * socket slower than a pipe pays more here (bench/README.md, "The
- * handoff").
+ * handoff"), and so does one whose copies nginx closes and this starts
+ * anew (bench/e2e.sh keeps nginx's connections to it for the whole run).
  *
  *   handoff SOCKET COMMAND [ARG]...
  */
@@ -21,6 +22,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static void __attribute__((noreturn)) die(const char *what)
@@ -29,9 +31,20 @@ static void __attribute__((noreturn)) die(const char *what)
     exit(1);
 }
 
+static void reap(int sig)
+{
+    int saved = errno;
+
+    (void)sig;
+    while (waitpid(-1, NULL, WNOHANG) > 0)
+        ;
+    errno = saved;
+}
+
 int main(int argc, char **argv)
 {
     struct sockaddr_un a = { .sun_family = AF_UNIX };
+    struct sigaction sa;
     int l, c;
 
     if (argc < 3) {
@@ -43,8 +56,13 @@ int main(int argc, char **argv)
         return 2;
     }
     strcpy(a.sun_path, argv[1]);
-    /* the copies are reaped by the kernel */
-    signal(SIGCHLD, SIG_IGN);
+    /* the copies are reaped here, so that the time of those that ended
+     * is counted in this process's cutime and cstime */
+    sa.sa_handler = reap;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+    if (sigaction(SIGCHLD, &sa, NULL) < 0)
+        die("handoff: sigaction");
     unlink(argv[1]);
     l = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof(a)) < 0
@@ -61,9 +79,8 @@ int main(int argc, char **argv)
         case -1:
             die("handoff: fork");
         case 0:
-            /* gone with the bench; SIG_IGN would outlive the exec */
+            /* gone with the bench (the exec resets the handler) */
             prctl(PR_SET_PDEATHSIG, SIGTERM);
-            signal(SIGCHLD, SIG_DFL);
             if (dup2(c, 0) < 0 || dup2(c, 1) < 0)
                 die("handoff: dup2");
             if (c > 1)
