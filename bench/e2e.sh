@@ -25,9 +25,11 @@
 # t/fn/hot.c and with t/fn/hot.go, run in turn, BENCH_ROUNDS rounds
 # (default 5); the summary gives each round's ratios and their medians.
 # Also: the CPU per call (utime + stime from /proc, divided by the
-# calls) of the executor over
-# the module runs with t/fn/hot.c, and of the relay over the floor runs
-# with t/fn/hot.c; and, in each round too, latency at BENCH_RATE
+# calls) of the executor over the module runs with t/fn/hot.c, and of
+# the relay over the floor runs with t/fn/hot.c; every phase's CPU per
+# call split by process (functions, executor, relays, nginx, the rest)
+# with the machine's idle share; and, in each round too, latency at
+# BENCH_RATE
 # requests/s in all (default 1000): baseline and module with t/fn/hot.c,
 # each round's p99 difference and their median.  Needs the stack's
 # services (scripts/stack services).  Usage: bench/e2e.sh (as root; env:
