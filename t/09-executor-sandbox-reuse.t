@@ -31,7 +31,10 @@ print $src <<'C';
 #include <sys/msg.h>
 #include <sys/sem.h>
 #include <sys/shm.h>
+#include <sched.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -117,10 +120,31 @@ static void leave(void)
                                 RENAME_WHITEOUT) == 0);
 }
 
+/* a process that sleeps on after the call, made with clone(flags) */
+static int sleeper(unsigned long flags)
+{
+    long pid = syscall(SYS_clone, flags, 0L, NULL, NULL, 0L);
+
+    if (pid == 0) {
+        execl("/bin/sleep", "sleep", "1000", (char *)NULL);
+        _exit(1);
+    }
+    return pid > 0;
+}
+
 int main(int argc, char **argv)
 {
     mqd_t q;
     size_t i;
+
+    if (argc > 1 && strcmp(argv[1], "siblings") == 0) {
+        /* run as the call's own process: a sibling (the init's child
+         * too) and a child that sends its parent no signal when it
+         * ends; this process then ends at once */
+        printf("siblings=%d%d\n", sleeper(CLONE_PARENT | SIGCHLD),
+               sleeper(0));
+        return 0;
+    }
 
     if (argc > 1 && strcmp(argv[1], "roots") == 0) {
         printf("roots=");
@@ -180,6 +204,9 @@ dirty)
     ;;
 lock)
     chmod 000 /tmp /dev/shm
+    ;;
+siblings)
+    exec /fn/ipc siblings
     ;;
 hog)
     head -c 200000000 /dev/zero | tail -c 150000000 > /dev/null
@@ -293,6 +320,17 @@ subtest 'what a call leaves is gone before the next one' => sub {
     is($next->{found}{stdin}, 0, 'the next call reads an empty stdin');
     is($next->{found}{roots}, $before,
        'their attributes, mode, times and flags are back as they were');
+};
+
+subtest 'processes the call\'s own process leaves beside it' => sub {
+    my $a = call($ex, path => '/siblings');
+    my $left = call($ex, path => '/siblings', mode => 'siblings');
+    is($left->{found}{siblings}, '11', 'a call leaves a sibling of its '
+       . 'process and a child that signals no one, and ends at once')
+        or diag($left->{body});
+    my $next = call($ex, path => '/siblings');
+    is(sandbox_of($ex, $next), sandbox_of($ex, $a), 'the sandbox is kept');
+    is($next->{found}{sleepers}, 0, 'and neither process is left in it');
 };
 
 subtest 'roots a call locked, and an OOM kill in a reused sandbox' => sub {
