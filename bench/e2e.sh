@@ -320,17 +320,19 @@ hz=$(getconf CLK_TCK)
 echo "executor_cpu_us_per_call=$(echo "$ticks * 1000000 / $hz / $calls" | bc -l | xargs printf '%.1f')"
 echo "relay_cpu_us_per_call=$(echo "$rticks * 1000000 / $hz / $rcalls" | bc -l | xargs printf '%.1f')"
 
-echo "== summary"
-printf '%s\n' "${results[@]}" |
-awk -v rt="$(echo "$ret" | field rps)" -v et="$(echo "$exd" | field rps)" \
-    -v rate="$rate" -v hz="$hz" '
+# the median of a[1..n], for both summaries below
+awk_median='
 function median(a, n,    i, j, t) {
     for (i = 2; i <= n; i++)
         for (j = i; j > 1 && a[j - 1] > a[j]; j--) {
             t = a[j]; a[j] = a[j - 1]; a[j - 1] = t
         }
     return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-}
+}'
+echo "== summary"
+printf '%s\n' "${results[@]}" |
+awk -v rt="$(echo "$ret" | field rps)" -v et="$(echo "$exd" | field rps)" \
+    -v rate="$rate" -v hz="$hz" "$awk_median"'
 {
     n++; bt[n] = $1; mt[n] = $2; gt[n] = $3
     rc[n] = $2 / $1; rg[n] = $3 / $1; cpu[n] = $4 * 1000000 / hz / $5
@@ -363,14 +365,7 @@ END {
 # each part (a part's rounds and the machine's are medians apart, so the
 # parts need not add up to the machine's exactly).
 echo "== CPU per call (us, utime + stime; median over rounds)"
-awk -v hz="$hz" '
-function median(a, n,    i, j, t) {
-    for (i = 2; i <= n; i++)
-        for (j = i; j > 1 && a[j - 1] > a[j]; j--) {
-            t = a[j]; a[j] = a[j - 1]; a[j - 1] = t
-        }
-    return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-}
+awk -v hz="$hz" "$awk_median"'
 $2 > 0 {
     p = $1
     if (!(p in n)) order[++np] = p
