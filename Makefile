@@ -48,6 +48,7 @@ EXECUTOR_PURE := common/errf.c common/route_def.c common/ulid.c \
                  $(addprefix executor/core/,config.c json_out.c metrics.c \
                      base64.c text_out.c arena.c utc_time.c) \
                  executor/http/request_parser.c executor/http/http_status.c \
+                 executor/http/http_head.c \
                  executor/call/call_request.c executor/call/route_cache.c \
                  $(addprefix executor/hot/,hot_request.c http_response.c \
                      json_format.c stream_format.c lambda_format.c) \

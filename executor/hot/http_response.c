@@ -3,6 +3,7 @@
  */
 #include "http_response.h"
 #include "errf.h"
+#include "http_head.h"
 
 #include <limits.h>
 #include <stdint.h>
@@ -209,6 +210,92 @@ void http_response_parser_init(struct http_response_parser *p,
     p->parser.data = p;
 }
 
+/* Body bytes of a response whose head was read in one pass. */
+static size_t fast_body(struct http_response_parser *p, const char *data,
+                        size_t len)
+{
+    size_t n = len < p->body_left ? len : p->body_left;
+
+    memcpy(p->res.body + p->res.body_len, data, n);
+    p->res.body_len += n;
+    p->body_left -= n;
+    if (p->body_left == 0) {
+        p->complete = 1;
+        p->keep_alive = 1;
+    }
+    return n;
+}
+
+/*
+ * A response whose head is whole in data and strict, read in one pass:
+ * the bytes used (its head, and as much of its body as is there), or 0
+ * to leave it to http-parser, which then gives the same response, or the
+ * error (limits included: a response over one is left to it).
+ */
+static size_t fast_response(struct http_response_parser *p,
+                            const char *data, size_t len)
+{
+    struct http_head_line lines[HTTP_RESPONSE_HEADERS_MAX];
+    struct http_response *r = &p->res;
+    struct http_head h;
+    size_t i, bytes, room, cap;
+    int bodiless;
+    char *at;
+
+    if (!http_head_response(data, len, &h, lines,
+                            HTTP_RESPONSE_HEADERS_MAX))
+        return 0;
+    bytes = h.text_len;
+    room = 0;
+    for (i = 0; i < h.nlines; i++) {
+        bytes += lines[i].name_len + lines[i].value_len + 4;
+        room += lines[i].name_len + lines[i].value_len + 2;
+    }
+    /* no body follows these, whatever Content-Length says */
+    bodiless = p->head_request || h.status == 204 || h.status == 304;
+    if (bytes > p->max_header
+        || (!bodiless && (!h.has_length || h.length > p->max_body)))
+        return 0;
+    p->started = 1;
+    if (h.nlines > 0) {
+        for (cap = 16; cap < h.nlines; cap *= 2)
+            ;
+        r->names = arena_alloc(&r->arena, cap * sizeof(*r->names));
+        r->values = arena_alloc(&r->arena, cap * sizeof(*r->values));
+        at = arena_alloc(&r->arena, room);
+        if (r->names == NULL || r->values == NULL || at == NULL) {
+            fail(p, "out of memory");
+            return 0;
+        }
+        r->headers_cap = cap;
+        for (i = 0; i < h.nlines; i++) {
+            r->names[i] = at;
+            memcpy(at, lines[i].name, lines[i].name_len);
+            at += lines[i].name_len;
+            *at++ = '\0';
+            r->values[i] = at;
+            memcpy(at, lines[i].value, lines[i].value_len);
+            at += lines[i].value_len;
+            *at++ = '\0';
+        }
+        r->nheaders = h.nlines;
+    }
+    r->status = h.status;
+    p->body_left = bodiless ? 0 : (size_t)h.length;
+    if (p->body_left == 0) {
+        p->complete = 1;
+        p->keep_alive = 1;
+        return h.head_len;
+    }
+    r->body = malloc(p->body_left);
+    if (r->body == NULL) {
+        p->body_left = 0;
+        fail(p, "out of memory");
+        return 0;
+    }
+    return h.head_len + fast_body(p, data + h.head_len, len - h.head_len);
+}
+
 size_t http_response_feed(struct http_response_parser *p, const char *data,
                           size_t len)
 {
@@ -216,6 +303,13 @@ size_t http_response_feed(struct http_response_parser *p, const char *data,
 
     if (p->complete || p->error[0] != '\0' || len == 0)
         return 0;
+    if (p->body_left > 0)
+        return fast_body(p, data, len);
+    if (!p->started && !p->slow_only) {
+        used = fast_response(p, data, len);
+        if (used > 0 || p->error[0] != '\0')
+            return used;
+    }
     used = http_parser_execute(&p->parser, &settings, data, len);
     if (p->complete)
         return used;
@@ -261,9 +355,10 @@ void http_response_parser_free(struct http_response_parser *p)
 void http_response_parser_reset(struct http_response_parser *p)
 {
     size_t max_header = p->max_header, max_body = p->max_body;
-    int allow_chunked = p->allow_chunked;
+    int allow_chunked = p->allow_chunked, slow_only = p->slow_only;
 
     http_response_parser_free(p);
     http_response_parser_init(p, max_header, max_body);
     p->allow_chunked = allow_chunked;
+    p->slow_only = slow_only;
 }

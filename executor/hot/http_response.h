@@ -1,7 +1,8 @@
 /*
  * An HTTP/1.1 response read from a hot function's stdout, incrementally,
- * with limits.  Pure: bytes in, a response (or the reason there is none)
- * out.  A hot function must frame its answer with Content-Length (204,
+ * with limits: a head that is whole in the bytes fed and strict
+ * (http_head.h) is read in one pass, any other by http-parser.  Pure:
+ * bytes in, a response (or the reason there is none) out.  A hot function must frame its answer with Content-Length (204,
  * 304 and answers to HEAD have no body, whatever their Content-Length);
  * chunked encoding, interim (1xx) answers, a body over the limit, a head
  * over the limit (counted as the executor writes it on: each line's name,
@@ -52,6 +53,9 @@ struct http_response_parser {
                                  * the next request */
     size_t body_cap;            /* allocated for a chunked body */
     int too_large;              /* the error is the body's size */
+    size_t body_left;           /* of a body after a head read in one
+                                 * pass (http-parser has not seen it) */
+    int slow_only;              /* tests: http-parser reads every head */
     char error[160];            /* non-empty: the answer is unusable */
     struct http_response res;
 };

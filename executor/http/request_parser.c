@@ -3,6 +3,7 @@
  */
 #include "request_parser.h"
 #include "arena.h"
+#include "http_head.h"
 
 #include <limits.h>
 #include <stdint.h>
@@ -159,6 +160,8 @@ static int on_message_complete(http_parser *hp)
     struct request_parser *p = hp->data;
 
     p->req.keep_alive = http_should_keep_alive(hp);
+    if (!p->req.keep_alive)
+        p->closing = 1;
     p->complete = 1;
     /* one request at a time: the caller keeps what follows */
     http_parser_pause(hp, 1);
@@ -186,6 +189,105 @@ void request_parser_init(struct request_parser *p, size_t max_header,
     p->max_body = max_body;
 }
 
+/* The header array has room for n headers (grown as on_header_field
+ * grows it); 0, or -1. */
+static int headers_room(struct request_parser *p, size_t n)
+{
+    struct http_header *h;
+    size_t cap = p->headers_cap;
+
+    if (n <= cap)
+        return 0;
+    while (cap < n)
+        cap = cap > 0 ? 2 * cap : 16;
+    h = realloc(p->req.headers, cap * sizeof(*h));
+    if (h == NULL)
+        return -1;
+    p->req.headers = h;
+    p->headers_cap = cap;
+    return 0;
+}
+
+/* Body bytes of a request whose head was read in one pass. */
+static size_t fast_body(struct request_parser *p, const char *data,
+                        size_t len)
+{
+    size_t n = len < p->body_left ? len : p->body_left;
+
+    memcpy(p->req.body + p->req.body_len, data, n);
+    p->req.body_len += n;
+    p->req.body[p->req.body_len] = '\0';
+    p->body_left -= n;
+    if (p->body_left == 0) {
+        p->req.keep_alive = 1;
+        p->complete = 1;
+    }
+    return n;
+}
+
+/* The copy of a string of the head into the arena's block at *at. */
+static char *put(char **at, const char *s, size_t n)
+{
+    char *d = *at;
+
+    memcpy(d, s, n);
+    d[n] = '\0';
+    *at += n + 1;
+    return d;
+}
+
+/*
+ * A request whose head is whole in data and strict, read in one pass:
+ * the bytes used (its head, and as much of its body as is there), or 0
+ * to leave it to http-parser, which then gives the same request, or the
+ * error (limits included: a request over one is left to it).
+ */
+static size_t fast_request(struct request_parser *p, const char *data,
+                           size_t len)
+{
+    struct http_head_line lines[REQUEST_MAX_HEADERS];
+    struct http_head h;
+    size_t i, bytes, room;
+    char *at;
+
+    if (!http_head_request(data, len, &h, lines, REQUEST_MAX_HEADERS))
+        return 0;
+    bytes = h.text_len;
+    room = h.text_len + 1;
+    for (i = 0; i < h.nlines; i++) {
+        bytes += lines[i].name_len + lines[i].value_len;
+        room += lines[i].name_len + lines[i].value_len + 2;
+    }
+    if (bytes > p->max_header || (h.has_length && h.length > p->max_body))
+        return 0;
+    request_clear(p);
+    p->started = 1;
+    if (headers_room(p, h.nlines) < 0
+        || (at = arena_alloc(&p->arena, room)) == NULL
+        || (h.length > 0
+            && (p->req.body = malloc((size_t)h.length + 1)) == NULL)) {
+        p->error_status = 500;
+        return 0;
+    }
+    p->req.method = HTTP_POST;
+    p->req.url_len = h.text_len;
+    p->req.url = put(&at, h.text, h.text_len);
+    for (i = 0; i < h.nlines; i++) {
+        p->req.headers[i].name = put(&at, lines[i].name,
+                                     lines[i].name_len);
+        p->req.headers[i].value = put(&at, lines[i].value,
+                                      lines[i].value_len);
+    }
+    p->req.nheaders = h.nlines;
+    p->body_left = (size_t)h.length;
+    if (p->body_left == 0) {
+        p->req.keep_alive = 1;
+        p->complete = 1;
+        return h.head_len;
+    }
+    return h.head_len + fast_body(p, data + h.head_len, len - h.head_len);
+}
+
 size_t request_parser_feed(struct request_parser *p, const char *data,
                            size_t len)
 {
@@ -194,6 +296,13 @@ size_t request_parser_feed(struct request_parser *p, const char *data,
 
     if (p->complete || p->error_status)
         return 0;
+    if (p->body_left > 0)
+        return fast_body(p, data, len);
+    if (!p->started && !p->closing && !p->slow_only) {
+        n = fast_request(p, data, len);
+        if (n > 0 || p->error_status)
+            return n;
+    }
     n = http_parser_execute(&p->parser, &settings, data, len);
     err = HTTP_PARSER_ERRNO(&p->parser);
     if (err == HPE_PAUSED)
@@ -208,6 +317,7 @@ void request_parser_next(struct request_parser *p)
     request_clear(p);
     p->complete = 0;
     p->started = 0;
+    p->body_left = 0;
     http_parser_pause(&p->parser, 0);
 }
 

@@ -1,7 +1,8 @@
 /*
- * HTTP/1.1 request parsing on top of http-parser, with the executor's
- * limits.  Pure: bytes in, requests out; no I/O, so that unit tests and
- * the fuzzer drive it directly.
+ * HTTP/1.1 request parsing with the executor's limits: a head that is
+ * whole in the bytes fed and strict (http_head.h) is read in one pass,
+ * any other by http-parser.  Pure: bytes in, requests out; no I/O, so
+ * that unit tests and the fuzzers drive it directly.
  */
 #ifndef EXECUTOR_REQUEST_PARSER_H
 #define EXECUTOR_REQUEST_PARSER_H
@@ -48,6 +49,11 @@ struct request_parser {
     int started;                /* bytes of the current request were seen */
     int complete;               /* req holds a whole request */
     int error_status;           /* 4xx, 500 or 505: answer and close */
+    size_t body_left;           /* of a body after a head read in one
+                                 * pass (http-parser has not seen it) */
+    int closing;                /* a request said close: http-parser
+                                 * alone reads what follows */
+    int slow_only;              /* tests: http-parser reads every head */
 };
 
 void request_parser_init(struct request_parser *p, size_t max_header,
