@@ -31,6 +31,17 @@ void ulid_encode(char *out, uint64_t ms,
     }
 }
 
+/* The value of a digit (its place in ulid_digits), or -1. */
+static int ulid_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c < 'A' || c > 'Z' || c == 'I' || c == 'L' || c == 'O' || c == 'U')
+        return -1;
+    /* the letters, less the four left out before c */
+    return 10 + (c - 'A') - (c > 'I') - (c > 'L') - (c > 'O') - (c > 'U');
+}
+
 int ulid_valid(const char *s, size_t len)
 {
     size_t i;
@@ -38,7 +49,7 @@ int ulid_valid(const char *s, size_t len)
     if (len != ULID_LEN || s[0] > '7')
         return 0;
     for (i = 0; i < len; i++) {
-        if (s[i] == '\0' || strchr(ulid_digits, s[i]) == NULL)
+        if (ulid_value(s[i]) < 0)
             return 0;
     }
     return 1;
@@ -50,7 +61,7 @@ uint64_t ulid_time(const char *s)
     int i;
 
     for (i = 0; i < 10; i++)
-        ms = ms << 5 | (uint64_t)(strchr(ulid_digits, s[i]) - ulid_digits);
+        ms = ms << 5 | (uint64_t)ulid_value(s[i]);
     return ms;
 }
 

@@ -38,6 +38,29 @@ int main(void)
     ok(!ulid_valid("01ARZ3NDEKTSV4RRFFQ69G5FAVV", ULID_LEN + 1), "too long");
     ok(!ulid_valid("01ARZ3NDEKTSV4RR\0FQ69G5FAV", ULID_LEN), "a NUL inside");
 
+    /* every byte in the last place of a ULID, and every digit in the
+     * last place of its time */
+    {
+        char s[] = "01ARZ3NDEKTSV4RRFFQ69G5FAV";
+        int c, bad = 0, wrong = 0;
+
+        for (c = 0; c < 256; c++) {
+            s[ULID_LEN - 1] = (char)c;
+            if (ulid_valid(s, ULID_LEN)
+                != (c != 0 && strchr(ulid_digits, c) != NULL))
+                bad++;
+        }
+        ok(bad == 0, "a byte is a digit if and only if it is in "
+           "ulid_digits");
+        strcpy(s, "00000000000000000000000000");
+        for (c = 0; c < 32; c++) {
+            s[9] = ulid_digits[c];
+            if (ulid_time(s) != (uint64_t)c)
+                wrong++;
+        }
+        ok(wrong == 0, "each digit's value is its place in ulid_digits");
+    }
+
     ok(ulid_random(buf, sizeof(buf)) == 0, "random bytes");
     ok(ulid_random(again, sizeof(again)) == 0, "and more");
     ok(memcmp(buf, again, sizeof(buf)) != 0, "not the same twice");
