@@ -26,6 +26,36 @@ static int value_char(unsigned char c)
     return c >= 0x20 ? c != 0x7f : c == '\t';
 }
 
+/* Eight bytes at p are all of 0x20..0x7e and 0x80..0xff (a word with a
+ * byte under 0x20, or 0x7f, is looked at byte by byte). */
+static int plain_word(const char *p)
+{
+    const uint64_t ones = 0x0101010101010101ULL, highs = ones << 7;
+    uint64_t x, y;
+
+    memcpy(&x, p, sizeof(x));
+    y = x ^ (ones * 0x7f);
+    return (((x - ones * 0x20) & ~x) | ((y - ones) & ~y)) & highs
+           ? 0 : 1;
+}
+
+/* The end of the value bytes from p: eight at a time while they are
+ * plainly value bytes. */
+static const char *value_end(const char *p, const char *end)
+{
+    const char *stop;
+
+    for (;;) {
+        while (end - p >= 8 && plain_word(p))
+            p += 8;
+        stop = end - p >= 8 ? p + 8 : end;
+        while (p < stop && value_char((unsigned char)*p))
+            p++;
+        if (p < stop || p == end)
+            return p;
+    }
+}
+
 static int blank(char c)
 {
     return c == ' ' || c == '\t';
@@ -90,8 +120,7 @@ static int head_lines(const char *start, const char *p, const char *end,
         while (p < end && blank(*p))
             p++;
         value = p;
-        while (p < end && value_char((unsigned char)*p))
-            p++;
+        p = value_end(p, end);
         if (end - p < 2 || p[0] != '\r' || p[1] != '\n')
             return 0;
         if (p > value && blank(p[-1]))
@@ -160,8 +189,7 @@ int http_head_response(const char *data, size_t len, struct http_head *h,
     h->status = (p[0] - '0') * 100 + (p[1] - '0') * 10 + (p[2] - '0');
     p += 4;
     h->text = p;
-    while (p < end && value_char((unsigned char)*p))
-        p++;
+    p = value_end(p, end);
     h->text_len = (size_t)(p - h->text);
     if (end - p < 2 || p[0] != '\r' || p[1] != '\n')
         return 0;
