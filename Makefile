@@ -174,6 +174,7 @@ deps:
 # Benchmarks (bench/README.md); numbers are printed, nothing is asserted.
 bench: deps all
 	FUNCTIONS_BUILD=$(CURDIR)/$(B) bench/cold.sh
+	bench/heads.sh
 	FUNCTIONS_BUILD=$(CURDIR)/$(B) bench/hot.sh
 	scripts/stack services
 	FUNCTIONS_BUILD=$(CURDIR)/$(B) bench/module.sh
