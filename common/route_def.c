@@ -180,16 +180,19 @@ int route_header_value_valid(const char *s, size_t n)
 
 int route_header_name_valid(const char *s)
 {
-    const char *p;
+    /* bit c is set when byte c is a token character (RFC 9110):
+     * letters, digits and !#$%&'*+-.^_`|~ */
+    static const uint32_t token[8] = {
+        0x00000000, 0x03ff6cfa, 0xc7fffffe, 0x57ffffff,
+        0x00000000, 0x00000000, 0x00000000, 0x00000000,
+    };
+    const unsigned char *start = (const unsigned char *)s, *p;
 
-    if (*s == '\0' || strlen(s) > 256)
-        return 0;
-    for (p = s; *p; p++) {
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
-              || (*p >= '0' && *p <= '9') || strchr("!#$%&'*+-.^_`|~", *p)))
+    for (p = start; *p; p++) {
+        if (!((token[*p >> 5] >> (*p & 31)) & 1))
             return 0;
     }
-    return 1;
+    return p > start && p - start <= 256;
 }
 
 static int token_ok(const char *s)
@@ -215,8 +218,8 @@ int route_header_reserved(const char *name)
 
     /* X-Accel-*: nginx acts on them (internal redirects, rate limits,
      * buffering); Fn-*: the platform's own, such as its busy mark */
-    if (strncasecmp(name, "x-accel-", 8) == 0
-        || strncasecmp(name, "fn-", 3) == 0)
+    if (((name[0] | 0x20) == 'x' && strncasecmp(name, "x-accel-", 8) == 0)
+        || ((name[0] | 0x20) == 'f' && strncasecmp(name, "fn-", 3) == 0))
         return 1;
     /* lengths first: a header is checked on every answer */
     len = strlen(name);

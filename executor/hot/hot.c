@@ -723,7 +723,8 @@ static void assign(struct hot_instance *in, struct hot_job *job)
     user_log_start(&in->ulog, job->call_id);
     in->ulog.max = hp->cfg->log_max_per_call;
     job->wait_ms = uv_now(hp->loop) - job->queued_at;
-    snprintf(job->sandbox_id, sizeof(job->sandbox_id), "%s", in->sb->id);
+    /* a ULID: it fits */
+    memcpy(job->sandbox_id, in->sb->id, sizeof(in->sb->id));
     uv_timer_start(&in->timer, on_call_timeout, job->timeout_ms, 0);
     /* a copy of its own: the write may outlive the job */
     in->wbuf = malloc(job->head_len + job->body_len + 1);

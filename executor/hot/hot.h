@@ -109,7 +109,7 @@ struct hot_job {
     char message[256];
     struct http_response res;
     uint64_t wait_ms;                   /* until an instance was assigned */
-    char sandbox_id[32];                /* the instance's sandbox */
+    char sandbox_id[ULID_LEN + 1];      /* the instance's sandbox */
     char *log;                          /* its stderr during the call */
     size_t log_len;
 

@@ -141,6 +141,32 @@ int main(void)
                allowed[i]);
         ok(!route_header_name_valid("X Y"), "a name with a space");
         ok(!route_header_name_valid(""), "an empty name");
+        {
+            char name[4] = "a?b";
+            int c, wrong = 0;
+
+            /* every byte, against the token characters spelt out */
+            for (c = 1; c < 256; c++) {
+                int token = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+                            || (c >= '0' && c <= '9')
+                            || strchr("!#$%&'*+-.^_`|~", c) != NULL;
+
+                name[1] = (char)c;
+                if (route_header_name_valid(name) != token)
+                    wrong++;
+            }
+            ok(wrong == 0, "a name's byte is taken if and only if it is "
+               "a token character");
+        }
+        {
+            char name[258];
+
+            memset(name, 'a', 257);
+            name[257] = '\0';
+            ok(!route_header_name_valid(name), "a name of 257 bytes");
+            name[256] = '\0';
+            ok(route_header_name_valid(name), "a name of 256 bytes");
+        }
         ok(route_header_value_valid("a\tb c", 5), "a tab in a value");
         ok(!route_header_value_valid("a\x7f", 2), "DEL in a value");
         ok(!route_header_value_valid("a\rb", 3), "CR in a value");
