@@ -59,14 +59,21 @@ static void fn_header(struct fn_headers *f, const char *name,
 {
     const char **slot = NULL;
 
-    if (strcasecmp(name, "Call-Id") == 0)
-        slot = &f->id;
-    else if (strcasecmp(name, "Route") == 0)
-        slot = &f->route;
-    else if (strcasecmp(name, "Method") == 0)
-        slot = &f->method;
-    else if (strcasecmp(name, "Request-Url") == 0)
-        slot = &f->url;
+    /* the four names differ in length: one comparison at most */
+    switch (strlen(name)) {
+    case 7:
+        slot = strcasecmp(name, "Call-Id") == 0 ? &f->id : NULL;
+        break;
+    case 5:
+        slot = strcasecmp(name, "Route") == 0 ? &f->route : NULL;
+        break;
+    case 6:
+        slot = strcasecmp(name, "Method") == 0 ? &f->method : NULL;
+        break;
+    case 11:
+        slot = strcasecmp(name, "Request-Url") == 0 ? &f->url : NULL;
+        break;
+    }
     if (slot != NULL && *slot == NULL)
         *slot = value;
 }

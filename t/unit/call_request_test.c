@@ -93,6 +93,16 @@ static void test_parse(void)
     is_int(cr.header_names.n, 1, "only the client's own header is kept");
     is_str(cr.header_names.v[0], "X-Custom", "  X-Custom");
 
+    is_int(parse("fn-call-ix: 7ZZZZZZZZZZZZZZZZZZZZZZZZZ\r\n"
+                 "fN-cALL-iD: 01ARZ3NDEKTSV4RRFFQ69G5FAV\r\n"
+                 "FN-METHOD: PUT\r\nfn-request-url: u\r\n"
+                 "fn-route: " ROUTE "\r\nFn-Method: GET\r\n"), 0,
+           "the Fn-* names in any case");
+    is_str(cr.call_id, "01ARZ3NDEKTSV4RRFFQ69G5FAV",
+           "  a name of the same length is not the call id");
+    is_str(cr.method, "PUT", "  the first of a name is taken");
+    is_str(cr.request_url, "u", "  the request URL");
+
     ok(call_id_valid("01ARZ3NDEKTSV4RRFFQ69G5FAV"), "a ULID is a call id");
     ok(!call_id_valid("01ARZ3NDEKTSV4RRFFQ69G5FAI"), "I is not Crockford");
     ok(!call_id_valid("01arz3ndektsv4rrffq69g5fav"), "lower case is not");
