@@ -7,7 +7,10 @@
  * the error.  The first byte chooses: its low bit, requests (a
  * connection's pipelined requests) or a hot function's answer; the next
  * two, for an answer, chunked bodies allowed and an answer to HEAD; the
- * rest, the size of the pieces.
+ * rest, the size of the first piece and of every second one after it (1
+ * to 61 bytes, or all that is left).  The second byte gives the size of
+ * the pieces between (1 to 64 bytes), so that a short read (blank lines,
+ * a cut head) comes before a long one.
  */
 #include "http_response.h"
 #include "request_parser.h"
@@ -18,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define REQUESTS 16
+#define REQUESTS 64
 
 static void broken(const char *what)
 {
@@ -65,18 +68,19 @@ static uint64_t request_hash(uint64_t h, const struct http_request *req)
     return hash(h, req->body, req->body_len);
 }
 
-static void walk_requests(const uint8_t *data, size_t size, size_t step,
-                          int slow_only, struct walk *w)
+static void walk_requests(const uint8_t *data, size_t size,
+                          const size_t step[2], int slow_only, struct walk *w)
 {
     struct request_parser p;
-    size_t off = 0;
+    size_t off = 0, reads = 1;
 
     memset(w, 0, sizeof(*w));
     w->hash = 0xcbf29ce484222325ULL;
     request_parser_init(&p, 512, 512);
     p.slow_only = slow_only;
     while (off < size && !p.error_status) {
-        size_t n = size - off < step ? size - off : step;
+        size_t s = step[reads++ % 2];
+        size_t n = size - off < s ? size - off : s;
         size_t used = request_parser_feed(&p, (const char *)data + off, n);
 
         w->hash = hash(w->hash, &used, sizeof(used));
@@ -118,11 +122,12 @@ static uint64_t response_hash(const struct http_response_parser *p,
     return hash(h, p->res.body, p->res.body_len);
 }
 
-static uint64_t walk_response(const uint8_t *data, size_t size, size_t step,
-                              int chunked, int head, int slow_only)
+static uint64_t walk_response(const uint8_t *data, size_t size,
+                              const size_t step[2], int chunked, int head,
+                              int slow_only)
 {
     struct http_response_parser p;
-    size_t used = 0, off = 0, n, u;
+    size_t used = 0, off = 0, reads = 1, n, u, s;
     uint64_t h;
 
     http_response_parser_init(&p, 1024, 4096);
@@ -130,7 +135,8 @@ static uint64_t walk_response(const uint8_t *data, size_t size, size_t step,
     p.head_request = head;
     p.slow_only = slow_only;
     while (off < size && !p.complete && p.error[0] == '\0') {
-        n = size - off < step ? size - off : step;
+        s = step[reads++ % 2];
+        n = size - off < s ? size - off : s;
         u = http_response_feed(&p, (const char *)data + off, n);
         used += u;
         off += n;       /* what is not used is another answer's */
@@ -145,17 +151,18 @@ static uint64_t walk_response(const uint8_t *data, size_t size, size_t step,
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct walk fast, slow;
-    size_t step;
+    size_t step[2];
     int sel;
 
-    if (size == 0)
+    if (size < 2)
         return 0;
     sel = data[0];
-    data++;
-    size--;
-    /* pieces of 1 to 61 bytes, or the whole input */
-    step = (size_t)(sel >> 3);
-    step = step == 31 ? size + 1 : 2 * step + 1;
+    step[0] = (size_t)data[1] % 64 + 1;
+    data += 2;
+    size -= 2;
+    /* pieces of 1 to 61 bytes, or the rest of the input */
+    step[1] = (size_t)(sel >> 3);
+    step[1] = step[1] == 31 ? size + 1 : 2 * step[1] + 1;
     if (sel & 1) {
         walk_requests(data, size, step, 0, &fast);
         walk_requests(data, size, step, 1, &slow);

@@ -305,7 +305,9 @@ size_t http_response_feed(struct http_response_parser *p, const char *data,
         return 0;
     if (p->body_left > 0)
         return fast_body(p, data, len);
-    if (!p->started && !p->slow_only) {
+    /* http-parser counts the CR and LF it skips before an answer against
+     * its limit on the head: once it has, it reads the answer */
+    if (!p->started && !p->slow_only && p->parser.nread == 0) {
         used = fast_response(p, data, len);
         if (used > 0 || p->error[0] != '\0')
             return used;

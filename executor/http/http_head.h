@@ -2,9 +2,12 @@
  * The fast path of the executor's two HTTP parsers (the requests nginx
  * sends, the answers hot functions write): a head that is whole in the
  * bytes at hand and keeps to a strict subset of HTTP/1.1 is split into
- * its lines in one pass over a table of byte classes.  Anything else
- * (a head cut across reads, or any construct outside the subset) is left
- * to http-parser, which then reads the message from its first byte, so
+ * its lines in one pass over a table of byte classes.  The parsers try
+ * it only at a message's first byte, while http-parser has counted
+ * nothing (it counts blank lines before a message against its limit on
+ * a head).  Anything else (a head cut across reads, or any construct
+ * outside the subset) is left to http-parser, which then reads the
+ * message from its first byte, so
  * the subset only has to be one that http-parser reads the same way;
  * fuzz/http_fast_fuzz.c checks that, message by message, against
  * http-parser.  The subset:

@@ -208,15 +208,18 @@ static int headers_room(struct request_parser *p, size_t n)
     return 0;
 }
 
-/* Body bytes of a request whose head was read in one pass. */
+/* Body bytes of a request whose head was read in one pass: the body
+ * grows as they come, as http-parser's does (a peer that announces a
+ * length and sends nothing holds no memory). */
 static size_t fast_body(struct request_parser *p, const char *data,
                         size_t len)
 {
     size_t n = len < p->body_left ? len : p->body_left;
 
-    memcpy(p->req.body + p->req.body_len, data, n);
-    p->req.body_len += n;
-    p->req.body[p->req.body_len] = '\0';
+    if (n > 0 && body_append(&p->req.body, &p->req.body_len, data, n) < 0) {
+        p->error_status = 500;
+        return 0;
+    }
     p->body_left -= n;
     if (p->body_left == 0) {
         p->req.keep_alive = 1;
@@ -263,9 +266,7 @@ static size_t fast_request(struct request_parser *p, const char *data,
     request_clear(p);
     p->started = 1;
     if (headers_room(p, h.nlines) < 0
-        || (at = arena_alloc(&p->arena, room)) == NULL
-        || (h.length > 0
-            && (p->req.body = malloc((size_t)h.length + 1)) == NULL)) {
+        || (at = arena_alloc(&p->arena, room)) == NULL) {
         p->error_status = 500;
         return 0;
     }
@@ -294,11 +295,14 @@ size_t request_parser_feed(struct request_parser *p, const char *data,
     size_t n;
     enum http_errno err;
 
-    if (p->complete || p->error_status)
+    if (p->complete || p->error_status || len == 0)
         return 0;
     if (p->body_left > 0)
         return fast_body(p, data, len);
-    if (!p->started && !p->closing && !p->slow_only) {
+    /* http-parser counts the CR and LF it skips before a message against
+     * its limit on the head: once it has, it reads the message */
+    if (!p->started && !p->closing && !p->slow_only
+        && p->parser.nread == 0) {
         n = fast_request(p, data, len);
         if (n > 0 || p->error_status)
             return n;

@@ -60,8 +60,9 @@ void request_parser_init(struct request_parser *p, size_t max_header,
                          size_t max_body);
 
 /*
- * Feeds bytes.  Returns how many were consumed: parsing stops after one
- * whole request (p->complete), or at an error (p->error_status).  After a
+ * Feeds bytes (none: nothing happens).  Returns how many were consumed:
+ * parsing stops after one whole request (p->complete), or at an error
+ * (p->error_status).  After a
  * whole request, request_parser_next() readies the parser for the next
  * one on the same connection.
  */

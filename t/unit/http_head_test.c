@@ -137,6 +137,17 @@ static void test_requests_both_ways(void)
     request_parser_free(&fast);
     request_parser_free(&slow);
 
+    /* a length announced: the body grows as it comes */
+    request_parser_init(&fast, 1024, 1 << 20);
+    request_parser_feed(&fast, "POST /a HTTP/1.1\r\nContent-Length: 1000000"
+                        "\r\n\r\n", 45);
+    ok(!fast.complete && fast.req.body == NULL,
+       "a body announced and not sent holds no memory");
+    request_parser_feed(&fast, "abc", 3);
+    ok(fast.req.body_len == 3 && strcmp(fast.req.body, "abc") == 0,
+       "  what comes of it is kept, terminated");
+    request_parser_free(&fast);
+
     /* over a limit: left to http-parser, which refuses it */
     request_parser_init(&fast, 1024, 4);
     request_parser_feed(&fast, CALL, strlen(CALL));
@@ -186,8 +197,81 @@ static void test_answers_both_ways(void)
     http_response_parser_free(&p);
 }
 
+/* Blank lines before a message: http-parser counts them against its
+ * 80 KiB limit on a head, so the one pass leaves what follows to it. */
+static void test_blank_lines_first(void)
+{
+    struct request_parser rp[2];
+    struct http_response_parser ap[2];
+    size_t crlf_len = 40000, big_len, i, k, served[2] = { 0, 0 };
+    char *crlf = malloc(crlf_len), *big;
+    const char *small = "POST / HTTP/1.1\r\nContent-Length: 0\r\n\r\n";
+
+    for (i = 0; i < crlf_len; i += 2)
+        memcpy(crlf + i, "\r\n", 2);
+    /* a head of 50 KiB of blanks before a value of one byte */
+    big = malloc(60000);
+    strcpy(big, "POST / HTTP/1.1\r\nX:");
+    big_len = strlen(big);
+    memset(big + big_len, ' ', 50000);
+    big_len += 50000;
+    strcpy(big + big_len, "a\r\nContent-Length: 0\r\n\r\n");
+    big_len += strlen(big + big_len);
+    for (k = 0; k < 2; k++) {
+        request_parser_init(&rp[k], 1024, 1024);
+        rp[k].slow_only = (int)k;
+        request_parser_feed(&rp[k], crlf, crlf_len);
+        request_parser_feed(&rp[k], big, big_len);
+    }
+    is_int(rp[0].error_status, rp[1].error_status,
+           "40000 blank bytes, then a 50 KiB head: http-parser's verdict");
+    is_int(rp[0].error_status, 431, "  which is 431");
+    for (k = 0; k < 2; k++)
+        request_parser_free(&rp[k]);
+
+    /* on one connection, again and again */
+    for (k = 0; k < 2; k++) {
+        request_parser_init(&rp[k], 1024, 1024);
+        rp[k].slow_only = (int)k;
+        for (i = 0; i < 100 && !rp[k].error_status; i++) {
+            request_parser_feed(&rp[k], crlf, 2000);
+            request_parser_feed(&rp[k], small, strlen(small));
+            if (rp[k].complete) {
+                served[k]++;
+                request_parser_next(&rp[k]);
+            }
+        }
+        request_parser_free(&rp[k]);
+    }
+    is_int(served[0], 100, "2000 blank bytes before each of 100 requests: "
+           "all are served");
+    is_int(served[0], served[1], "  as http-parser serves them");
+
+    /* a hot function's answer, the same way */
+    strcpy(big, "HTTP/1.1 200 OK\r\nX:");
+    big_len = strlen(big);
+    memset(big + big_len, ' ', 50000);
+    big_len += 50000;
+    strcpy(big + big_len, "a\r\nContent-Length: 0\r\n\r\n");
+    big_len += strlen(big + big_len);
+    for (k = 0; k < 2; k++) {
+        http_response_parser_init(&ap[k], 1024, 1024);
+        ap[k].slow_only = (int)k;
+        http_response_feed(&ap[k], crlf, crlf_len);
+        http_response_feed(&ap[k], big, big_len);
+    }
+    ok(!ap[0].complete && ap[0].error[0] != '\0',
+       "40000 blank bytes, then a 50 KiB answer head: refused");
+    is_str(ap[0].error, ap[1].error, "  as http-parser refuses it");
+    for (k = 0; k < 2; k++)
+        http_response_parser_free(&ap[k]);
+    free(crlf);
+    free(big);
+}
+
 int main(void)
 {
+    test_blank_lines_first();
     test_request_heads();
     test_response_heads();
     test_requests_both_ways();
