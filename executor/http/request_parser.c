@@ -74,26 +74,38 @@ static int on_url(http_parser *hp, const char *at, size_t n)
            ? fail(p, 500) : 0;
 }
 
+/* The header array has room for n headers (16, then doubled); 0, or
+ * -1. */
+static int headers_room(struct request_parser *p, size_t n)
+{
+    struct http_header *h;
+    size_t cap = p->headers_cap;
+
+    if (n <= cap)
+        return 0;
+    while (cap < n)
+        cap = cap > 0 ? 2 * cap : 16;
+    h = realloc(p->req.headers, cap * sizeof(*h));
+    if (h == NULL)
+        return -1;
+    p->req.headers = h;
+    p->headers_cap = cap;
+    return 0;
+}
+
 static int on_header_field(http_parser *hp, const char *at, size_t n)
 {
     struct request_parser *p = hp->data;
     struct http_request *r = &p->req;
     struct http_header *h;
-    size_t cap;
 
     if (count_header_bytes(p, n) < 0)
         return -1;
     if (!p->in_header_name) {
         if (r->nheaders == REQUEST_MAX_HEADERS)
             return fail(p, 431);
-        if (r->nheaders == p->headers_cap) {
-            cap = p->headers_cap > 0 ? 2 * p->headers_cap : 16;
-            h = realloc(r->headers, cap * sizeof(*h));
-            if (h == NULL)
-                return fail(p, 500);
-            r->headers = h;
-            p->headers_cap = cap;
-        }
+        if (headers_room(p, r->nheaders + 1) < 0)
+            return fail(p, 500);
         r->headers[r->nheaders].name = NULL;
         r->headers[r->nheaders].value = NULL;
         r->nheaders++;
@@ -187,25 +199,6 @@ void request_parser_init(struct request_parser *p, size_t max_header,
     p->parser.data = p;
     p->max_header = max_header;
     p->max_body = max_body;
-}
-
-/* The header array has room for n headers (grown as on_header_field
- * grows it); 0, or -1. */
-static int headers_room(struct request_parser *p, size_t n)
-{
-    struct http_header *h;
-    size_t cap = p->headers_cap;
-
-    if (n <= cap)
-        return 0;
-    while (cap < n)
-        cap = cap > 0 ? 2 * cap : 16;
-    h = realloc(p->req.headers, cap * sizeof(*h));
-    if (h == NULL)
-        return -1;
-    p->req.headers = h;
-    p->headers_cap = cap;
-    return 0;
 }
 
 /* Body bytes of a request whose head was read in one pass: the body
