@@ -26,12 +26,12 @@
 # (default 5); the summary gives each round's ratios and their medians.
 # Also: the CPU per call (utime + stime from /proc, divided by the
 # calls) of the executor over the module runs with t/fn/hot.c, and of
-# the relay over the floor runs with t/fn/hot.c; every phase's CPU per
-# call split by process (functions, executor, relays, nginx, the rest)
-# with the machine's idle share; and, in each round too, latency at
-# BENCH_RATE
-# requests/s in all (default 1000): baseline and module with t/fn/hot.c,
-# each round's p99 difference and their median.  Needs the stack's
+# the relay over the floor runs with t/fn/hot.c, each also split into
+# user and system time; every phase's CPU per call split by process
+# (functions, executor, relays, nginx, the rest) with the machine's idle
+# share; and, in each round too, latency at BENCH_RATE requests/s in all
+# (default 1000): baseline and module with t/fn/hot.c, each round's p99
+# difference and their median.  Needs the stack's
 # services (scripts/stack services).  Usage: bench/e2e.sh (as root; env:
 # BENCH_SECONDS, BENCH_ROUNDS, BENCH_CONNS, BENCH_RATE, FUNCTIONS_BUILD).
 # Prints key=value lines and a summary with ratios.
@@ -189,6 +189,7 @@ sleep 1.5       # past the route zone's first generation check
 load() { "$dir/loadgen" -t "127.0.0.1:$port" -c "$conns" "$@"; }
 field() { sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p"; }
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/${1:-$ex_pid}/stat"; }
+user_ticks() { awk '{ print $14 }' "/proc/${1:-$ex_pid}/stat"; }
 
 # Where a phase's CPU goes, in ticks (utime + stime from /proc): the
 # functions (every copy of t/fn/hot.c and t/fn/hot.go, under the
@@ -275,23 +276,27 @@ exd=$(direct -d "$seconds"); echo "executor  $exd"
 # both sides alike).
 results=()
 ticks=0
+uticks=0
 calls=0
 rticks=0
+ruticks=0
 rcalls=0
 for round in $(seq "$rounds"); do
     echo "== round $round of $rounds"
     base=$(measured baseline -p /proxy -d "$seconds"); echo "baseline  $base"
-    t0=$(cpu_ticks)
+    t0=$(cpu_ticks); u0=$(user_ticks)
     mod=$(measured module-c -m POST -b hello -p /r/bench/hot -d "$seconds")
-    t1=$(cpu_ticks)
+    t1=$(cpu_ticks); u1=$(user_ticks)
+    uticks=$((uticks + u1 - u0))
     echo "module    $mod"
     modgo=$(measured module-go -m POST -b hello -p /r/bench/go -d "$seconds")
     echo "module-go $modgo"
-    r0=$(cpu_ticks "$relay_pid")
+    r0=$(cpu_ticks "$relay_pid"); ru0=$(user_ticks "$relay_pid")
     floor=$(measured floor-c -m POST -b hello -p /floor-c/bench/hot \
                      -d "$seconds")
-    r1=$(cpu_ticks "$relay_pid")
+    r1=$(cpu_ticks "$relay_pid"); ru1=$(user_ticks "$relay_pid")
     rticks=$((rticks + r1 - r0))
+    ruticks=$((ruticks + ru1 - ru0))
     rcalls=$((rcalls + $(echo "$floor" | field requests)))
     echo "floor     $floor"
     floorgo=$(measured floor-go -m POST -b hello -p /floor-go/bench/go \
@@ -319,6 +324,16 @@ done
 hz=$(getconf CLK_TCK)
 echo "executor_cpu_us_per_call=$(echo "$ticks * 1000000 / $hz / $calls" | bc -l | xargs printf '%.1f')"
 echo "relay_cpu_us_per_call=$(echo "$rticks * 1000000 / $hz / $rcalls" | bc -l | xargs printf '%.1f')"
+# the same split into user and system time: what a process in the data
+# path pays the kernel for its reads, writes and wake-ups is the system
+# part, and the relay shows its least
+per_call() { echo "$1 * 1000000 / $hz / $2" | bc -l | xargs printf '%.1f'; }
+ex_user=$(per_call "$uticks" "$calls")
+ex_sys=$(per_call "$((ticks - uticks))" "$calls")
+re_user=$(per_call "$ruticks" "$rcalls")
+re_sys=$(per_call "$((rticks - ruticks))" "$rcalls")
+echo "executor_user_us_per_call=$ex_user executor_sys_us_per_call=$ex_sys"
+echo "relay_user_us_per_call=$re_user relay_sys_us_per_call=$re_sys"
 
 # the median of a[1..n], for both summaries below
 awk_median='
@@ -332,7 +347,8 @@ function median(a, n,    i, j, t) {
 echo "== summary"
 printf '%s\n' "${results[@]}" |
 awk -v rt="$(echo "$ret" | field rps)" -v et="$(echo "$exd" | field rps)" \
-    -v rate="$rate" -v hz="$hz" "$awk_median"'
+    -v rate="$rate" -v hz="$hz" -v eu="$ex_user" -v es="$ex_sys" \
+    -v ru="$re_user" -v rs="$re_sys" "$awk_median"'
 {
     n++; bt[n] = $1; mt[n] = $2; gt[n] = $3
     rc[n] = $2 / $1; rg[n] = $3 / $1; cpu[n] = $4 * 1000000 / hz / $5
@@ -356,6 +372,7 @@ END {
     printf "handoff (module, then the function), t/fn/hot.c: median ratio %.3f; t/fn/hot.go: median ratio %.3f\n", median(hc, n), median(hg, n)
     printf "module with the executor against the floor: t/fn/hot.c median %.3f, t/fn/hot.go median %.3f (what the goals need: %.3f and %.3f)\n", median(ec, n), median(eg, n), 0.60 / median(fc, n), 0.45 / median(fg, n)
     printf "executor CPU per call (utime + stime), all rounds: %.1f us\n", tk * 1000000 / hz / cl
+    printf "split: executor %.1f us user + %.1f us system; relay (moves the bytes only) %.1f us user + %.1f us system\n", eu, es, ru, rs
     for (i = 1; i <= n; i++)
         printf "round %d at %d req/s: p50 module %.3f ms, baseline %.3f ms; p99 module %.3f ms, baseline %.3f ms (difference %.3f ms)\n", i, rate, m50[i], b50[i], m99[i], b99[i], d99[i]
     printf "p99 at %d req/s, module - baseline: median %.3f ms over %d rounds (goal <= 0.3)\n", rate, median(d99, n), n
