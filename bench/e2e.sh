@@ -32,8 +32,8 @@
 # share; and, in each round too, latency at BENCH_RATE requests/s in all
 # (default 1000): baseline and module with t/fn/hot.c, one after the
 # other and then both at once (each at BENCH_RATE), each round's p99
-# differences and their medians.  Needs the stack's
-# services (scripts/stack services).  Usage: bench/e2e.sh (as root; env:
+# differences and their medians.  Needs the stack's services
+# (scripts/stack services).  Usage: bench/e2e.sh (as root; env:
 # BENCH_SECONDS, BENCH_ROUNDS, BENCH_CONNS, BENCH_RATE, FUNCTIONS_BUILD).
 # Prints key=value lines and a summary with ratios.
 set -euo pipefail
@@ -332,12 +332,13 @@ for round in $(seq "$rounds"); do
 done
 
 hz=$(getconf CLK_TCK)
-echo "executor_cpu_us_per_call=$(echo "$ticks * 1000000 / $hz / $calls" | bc -l | xargs printf '%.1f')"
-echo "relay_cpu_us_per_call=$(echo "$rticks * 1000000 / $hz / $rcalls" | bc -l | xargs printf '%.1f')"
+# per_call TICKS CALLS: microseconds of CPU per call
+per_call() { echo "$1 * 1000000 / $hz / $2" | bc -l | xargs printf '%.1f'; }
+echo "executor_cpu_us_per_call=$(per_call "$ticks" "$calls")"
+echo "relay_cpu_us_per_call=$(per_call "$rticks" "$rcalls")"
 # the same split into user and system time: the system part is what a
 # process in the data path pays the kernel for its reads, writes and
 # wake-ups; the relay's is that price with nothing else done
-per_call() { echo "$1 * 1000000 / $hz / $2" | bc -l | xargs printf '%.1f'; }
 ex_user=$(per_call "$uticks" "$calls")
 ex_sys=$(per_call "$((ticks - uticks))" "$calls")
 re_user=$(per_call "$ruticks" "$rcalls")
