@@ -229,7 +229,9 @@ deb:
 	rm -rf build/deb build/package
 	mkdir -p build/deb
 	debian/rules clean
-	debian/rules build
+	@# on every core, unless DEB_BUILD_OPTIONS says otherwise
+	DEB_BUILD_OPTIONS="$${DEB_BUILD_OPTIONS:-parallel=$$(nproc)}" \
+	    debian/rules build
 	fakeroot debian/rules binary DESTDIR=$(CURDIR)/build/deb
 	debian/rules clean
 	ls -l build/deb
