@@ -86,21 +86,43 @@ sub call_record {
 
 my %FINAL = map { $_ => 1 } qw(success error timeout);
 
+# The app's calls as the list API pages them (100 a page, newest first),
+# until every id of %$want was seen or the list ends: { id => record }.
+sub listed_calls {
+    my ($app, $want) = @_;
+    my (%seen, $cursor);
+    my $missing = keys %$want;
+    for my $page (1 .. 1000) {
+        my $r = api('GET', "/v1/apps/$app/calls?per_page=100"
+                           . (defined $cursor ? "&cursor=$cursor" : ''));
+        last unless $r->{status} == 200 && $r->{json};
+        for my $c (@{ $r->{json}{calls} // [] }) {
+            next unless $want->{ $c->{id} } && !$seen{ $c->{id} };
+            $seen{ $c->{id} } = $c;
+            $missing--;
+        }
+        $cursor = $r->{json}{next_cursor};
+        last if !$missing || !defined $cursor;
+    }
+    return \%seen;
+}
+
 # Waits up to $t seconds until every id is final; returns the records.
+# Each pass reads the list of the app's calls; an id not in it (a sealed
+# id's call no executor has taken yet) is asked for alone.
 sub wait_final {
     my ($app, $t, @ids) = @_;
     my %rec;
     my $deadline = time + $t;
-    my @left = @ids;
-    while (@left && time < $deadline) {
-        my @still;
-        for my $id (@left) {
-            my $c = call_record($app, $id);
-            if ($FINAL{ $c->{status} // '' }) { $rec{$id} = $c }
-            else { push @still, $id; $rec{$id} = $c }
+    my %left = map { $_ => 1 } @ids;
+    while (%left && time < $deadline) {
+        my $seen = listed_calls($app, \%left);
+        for my $id (keys %left) {
+            my $c = $seen->{$id} // call_record($app, $id);
+            $rec{$id} = $c;
+            delete $left{$id} if $FINAL{ $c->{status} // '' };
         }
-        @left = @still;
-        sleep 0.5 if @left;
+        sleep 0.5 if %left;
     }
     return \%rec;
 }
