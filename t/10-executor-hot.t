@@ -6,7 +6,7 @@ use lib 't/lib', 'scripts/lib';
 
 use Digest::SHA qw(sha256_hex);
 use FnImage;
-use FnTest qw(executor_start unix_request wait_until tmpdir top);
+use FnTest qw(executor_start unix_request wait_until tmpdir top go_build);
 use JSON::PP;
 use POSIX ();
 use Test::More;
@@ -19,16 +19,8 @@ my $tmp = tmpdir();
 # in Go with net/http's own request reader and response writer.
 system('cc', '-static', '-O2', '-Wall', '-o', "$tmp/hot", top() . '/t/fn/hot.c') == 0
     or BAIL_OUT('cannot build t/fn/hot.c');
-{
-    local $ENV{GOCACHE} = "$tmp/gocache";
-    local $ENV{GOPATH} = "$tmp/gopath";
-    local $ENV{HOME} = $tmp;
-    local $ENV{CGO_ENABLED} = '0';
-    local $ENV{GOFLAGS} = '-mod=mod';
-    local $ENV{GO111MODULE} = 'off';
-    system('go', 'build', '-o', "$tmp/hot-go", top() . '/t/fn/hot.go') == 0
-        or BAIL_OUT('cannot build t/fn/hot.go with go');
-}
+go_build("$tmp/hot-go", top() . '/t/fn/hot.go')
+    or BAIL_OUT('cannot build t/fn/hot.go with go');
 
 my $ex = executor_start(max_request_body => '2m', max_response_body => '2m',
                         max_sandboxes => 6, queue_timeout => '1s',

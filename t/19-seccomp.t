@@ -8,7 +8,7 @@ use warnings;
 use lib 't/lib', 'scripts/lib';
 
 use FnImage;
-use FnTest qw(executor_start unix_request tmpdir);
+use FnTest qw(executor_start unix_request tmpdir go_build);
 use JSON::PP;
 use Test::More;
 
@@ -372,12 +372,7 @@ func main() {
 }
 GO
     close $g;
-    local $ENV{GOCACHE} = "$tmp/gocache";
-    local $ENV{GOPATH} = "$tmp/gopath";
-    local $ENV{HOME} = $tmp;
-    local $ENV{CGO_ENABLED} = '0';
-    local $ENV{GO111MODULE} = 'off';
-    system('go', 'build', '-o', "$tmp/gofn", "$tmp/gofn.go") == 0
+    go_build("$tmp/gofn", "$tmp/gofn.go")
         or BAIL_OUT('cannot build the Go probe');
     $go = "$tmp/gofn";
 }

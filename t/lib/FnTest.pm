@@ -35,7 +35,7 @@ our @EXPORT_OK = qw(
     queue_depths
     http_request unix_request wait_until slurp spew
     exec_confined own_cgroups
-    sanitizer_findings
+    sanitizer_findings go_build
 );
 
 my $TOP = abs_path(dirname(__FILE__) . '/../..');
@@ -162,6 +162,21 @@ sub sanitizer_findings {
         $out .= "==> $f <==\n" . (slurp($f) // '');
     }
     return $out;
+}
+
+# Builds a static Go program from one source file, with the standard
+# library alone (no module, no network).  Go's build cache is kept in the
+# build tree, shared by every test and both variants: net/http compiles
+# once, not once a test file.
+sub go_build {
+    my ($out, $src) = @_;
+    my $tmp = tmpdir();
+    local $ENV{GOCACHE} = "$TOP/build/gocache";
+    local $ENV{GOPATH} = "$tmp/gopath";
+    local $ENV{HOME} = $tmp;
+    local $ENV{CGO_ENABLED} = '0';
+    local $ENV{GO111MODULE} = 'off';
+    return system('go', 'build', '-o', $out, $src) == 0;
 }
 
 sub run_with_env {
