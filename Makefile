@@ -154,11 +154,22 @@ build/fuzz/jwt_fuzz: fuzz/jwt_fuzz.c $(JWT_SRC)
 # libFuzzer harnesses for the pure parsers and encoders (clang).
 fuzz: $(FUZZERS)
 
-build/fuzz/%: fuzz/%.c $(EXECUTOR_PURE) $(wildcard executor/*/*.h common/*.h)
+# The pure code is compiled once, instrumented for libFuzzer, and linked
+# into every harness.
+FUZZ_CFLAGS := -std=gnu11 -D_GNU_SOURCE -g -O1 -fno-sanitize-recover=all \
+               $(WARN) $(EXECUTOR_INC)
+FUZZ_OBJS   := $(patsubst %.c,build/fuzz-obj/%.o,$(EXECUTOR_PURE))
+.SECONDARY: $(FUZZ_OBJS)
+
+build/fuzz-obj/%.o: %.c $(wildcard executor/*/*.h common/*.h)
 	@mkdir -p $(dir $@)
-	clang -std=gnu11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
-	    -fno-sanitize-recover=all $(WARN) $(EXECUTOR_INC) -o $@ $< \
-	    $(EXECUTOR_PURE) -lhttp_parser -ljansson
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined \
+	    -c -o $@ $<
+
+build/fuzz/%: fuzz/%.c $(FUZZ_OBJS) $(wildcard executor/*/*.h common/*.h)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< \
+	    $(FUZZ_OBJS) -lhttp_parser -ljansson
 
 fuzz-run: fuzz
 	for f in $(FUZZERS); do \
