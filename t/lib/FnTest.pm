@@ -620,19 +620,29 @@ sub sandbox_groups {
 }
 
 # Processes in those sandboxes other than the sandboxes' own (bubblewrap
-# and the init): what functions started and left running.
+# and the init): what functions started and left running.  A function is
+# a descendant of a sandbox's init: while a sandbox starts, its group
+# also holds the helper before it runs bubblewrap, and bubblewrap's
+# child before it runs the init, neither of them a function.
 sub function_pids {
     my ($self) = @_;
-    my @pids;
+    my (@pids, %init, %ppid);
     for my $g ($self->sandbox_groups) {
         for my $pid (split /\n/, FnTest::slurp("$g/cgroup.procs") // '') {
             my $cmd = FnTest::slurp("/proc/$pid/cmdline") // next;
-            next if $cmd =~ m{^[^\0]*bwrap\0}
-                    || $cmd =~ m{^/proc/self/fd/\d+\0init\0};
-            push @pids, $pid;
+            my $stat = FnTest::slurp("/proc/$pid/stat") // next;
+            # the parent: the field after the command's closing parenthesis
+            $stat =~ /\)\s+\S+\s+(\d+)/ or next;
+            $ppid{$pid} = $1;
+            if ($cmd =~ m{^/proc/self/fd/\d+\0init\0}) { $init{$pid} = 1 }
+            else { push @pids, $pid }
         }
     }
-    return @pids;
+    return grep {
+        my ($p, $hops) = ($ppid{$_}, 0);
+        $p = $ppid{$p} while defined $p && !$init{$p} && ++$hops < 64;
+        defined $p && $init{$p};
+    } @pids;
 }
 
 # Sends a signal and waits up to $seconds for the exit; returns the wait
