@@ -32,7 +32,10 @@
 # share; and, in each round too, latency at BENCH_RATE requests/s in all
 # (default 1000): baseline and module with t/fn/hot.c, one after the
 # other and then both at once (each at BENCH_RATE), each round's p99
-# differences and their medians.  Needs the stack's services
+# differences and their medians; then, both at once too, the baseline
+# against itself (how far apart the same path's p99 lands: the
+# comparison's resolution on this machine) and the handoff with the
+# baseline.  Needs the stack's services
 # (scripts/stack services).  Usage: bench/e2e.sh (as root; env:
 # BENCH_SECONDS, BENCH_ROUNDS, BENCH_CONNS, BENCH_RATE, FUNCTIONS_BUILD).
 # Prints key=value lines and a summary with ratios.
@@ -328,7 +331,23 @@ for round in $(seq "$rounds"); do
     bench_wait_jobs
     echo "baseline  at $rate/s, together: $(cat "$dir/lat-base")"
     echo "module    at $rate/s, together: $(cat "$dir/lat-mod")"
-    results+=("$(printf '%s\n' "$base" "$base2" | field rps | awk '{ s += $1 } END { printf "%.1f", s / 2 }') $(echo "$mod" | field rps) $(echo "$modgo" | field rps) $((t1 - t0)) $n $(echo "$base_lat" | field p50_ms) $(echo "$mod_lat" | field p50_ms) $(echo "$base_lat" | field p99_ms) $(echo "$mod_lat" | field p99_ms) $(echo "$floor" | field rps) $(echo "$floorgo" | field rps) $(echo "$hand" | field rps) $(echo "$handgo" | field rps) $(field p99_ms < "$dir/lat-base") $(field p99_ms < "$dir/lat-mod")")
+    # the baseline against itself, both at once: how far apart two
+    # identical paths' p99 land on this machine, the resolution of the
+    # comparison above
+    load -p /proxy -d "$seconds" -r "$rate" > "$dir/lat-a" &
+    load -p /proxy -d "$seconds" -r "$rate" > "$dir/lat-b" &
+    bench_wait_jobs
+    echo "baseline  at $rate/s, against itself: $(cat "$dir/lat-a")"
+    echo "baseline  at $rate/s, against itself: $(cat "$dir/lat-b")"
+    # and the handoff with the baseline: what nginx reaching the function
+    # with nothing between would get
+    load -p /proxy -d "$seconds" -r "$rate" > "$dir/lat-hb" &
+    load -m POST -b hello -p /handoff-c/bench/hot -d "$seconds" -r "$rate" \
+        > "$dir/lat-hand" &
+    bench_wait_jobs
+    echo "baseline  at $rate/s, with the handoff: $(cat "$dir/lat-hb")"
+    echo "handoff   at $rate/s, together: $(cat "$dir/lat-hand")"
+    results+=("$(printf '%s\n' "$base" "$base2" | field rps | awk '{ s += $1 } END { printf "%.1f", s / 2 }') $(echo "$mod" | field rps) $(echo "$modgo" | field rps) $((t1 - t0)) $n $(echo "$base_lat" | field p50_ms) $(echo "$mod_lat" | field p50_ms) $(echo "$base_lat" | field p99_ms) $(echo "$mod_lat" | field p99_ms) $(echo "$floor" | field rps) $(echo "$floorgo" | field rps) $(echo "$hand" | field rps) $(echo "$handgo" | field rps) $(field p99_ms < "$dir/lat-base") $(field p99_ms < "$dir/lat-mod") $(field p99_ms < "$dir/lat-a") $(field p99_ms < "$dir/lat-b") $(field p99_ms < "$dir/lat-hb") $(field p99_ms < "$dir/lat-hand")")
 done
 
 hz=$(getconf CLK_TCK)
@@ -368,6 +387,8 @@ awk -v rt="$(echo "$ret" | field rps)" -v et="$(echo "$exd" | field rps)" \
     fc[n] = $10 / $1; fg[n] = $11 / $1; ec[n] = $2 / $10; eg[n] = $3 / $11
     hc[n] = $12 / $1; hg[n] = $13 / $1
     tb99[n] = $14; tm99[n] = $15; td99[n] = $15 - $14
+    aa[n] = $16 > $17 ? $16 - $17 : $17 - $16; hd99[n] = $19 - $18
+    aa1[n] = $16; aa2[n] = $17; hb99[n] = $18; hh99[n] = $19
 }
 END {
     printf "nginx return 200: %.1f req/s\n", rt
@@ -391,6 +412,9 @@ END {
     for (i = 1; i <= n; i++)
         printf "round %d, both at once at %d req/s each: p99 module %.3f ms, baseline %.3f ms (difference %.3f ms)\n", i, rate, tm99[i], tb99[i], td99[i]
     printf "p99 at %d req/s each, both at once, module - baseline: median %.3f ms over %d rounds (goal <= 0.3)\n", rate, median(td99, n), n
+    for (i = 1; i <= n; i++)
+        printf "round %d, the baseline against itself at %d req/s each: p99 %.3f ms and %.3f ms (%.3f ms apart); the handoff with the baseline: p99 %.3f ms, baseline %.3f ms (difference %.3f ms)\n", i, rate, aa1[i], aa2[i], aa[i], hh99[i], hb99[i], hd99[i]
+    printf "p99 at %d req/s each, both at once: the baseline against itself, median %.3f ms apart; handoff - baseline, median %.3f ms, over %d rounds\n", rate, median(aa, n), median(hd99, n), n
 }'
 
 # Where each phase's CPU went, per call: the median over the rounds of
