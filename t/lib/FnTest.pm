@@ -631,8 +631,9 @@ sub function_pids {
         for my $pid (split /\n/, FnTest::slurp("$g/cgroup.procs") // '') {
             my $cmd = FnTest::slurp("/proc/$pid/cmdline") // next;
             my $stat = FnTest::slurp("/proc/$pid/stat") // next;
-            # the parent: the field after the command's closing parenthesis
-            $stat =~ /\)\s+\S+\s+(\d+)/ or next;
+            # the parent: two fields after the command's last parenthesis
+            # (a process names itself, parentheses and all)
+            $stat =~ /^.*\)\s+\S+\s+(\d+)/s or next;
             $ppid{$pid} = $1;
             if ($cmd =~ m{^/proc/self/fd/\d+\0init\0}) { $init{$pid} = 1 }
             else { push @pids, $pid }
