@@ -34,10 +34,13 @@
 # other and then both at once (each at BENCH_RATE), each round's p99
 # differences and their medians; then, both at once too, the baseline
 # against itself (how far apart the same path's p99 lands: the
-# comparison's resolution on this machine) and the handoff with the
-# baseline.  Needs the stack's services
-# (scripts/stack services).  Usage: bench/e2e.sh (as root; env:
-# BENCH_SECONDS, BENCH_ROUNDS, BENCH_CONNS, BENCH_RATE, FUNCTIONS_BUILD).
+# comparison's resolution on this machine), the handoff with the
+# baseline, and the floor with the baseline (t/fn/hot.c).  RELAY_SPIN_US,
+# if set, is passed on to the relays (bench/relay.c: they poll for up to
+# that long before they sleep while a call is out).  Needs the stack's
+# services (scripts/stack services).  Usage: bench/e2e.sh (as root; env:
+# BENCH_SECONDS, BENCH_ROUNDS, BENCH_CONNS, BENCH_RATE, FUNCTIONS_BUILD,
+# RELAY_SPIN_US).
 # Prints key=value lines and a summary with ratios.
 set -euo pipefail
 
@@ -347,7 +350,15 @@ for round in $(seq "$rounds"); do
     bench_wait_jobs
     echo "baseline  at $rate/s, with the handoff: $(cat "$dir/lat-hb")"
     echo "handoff   at $rate/s, together: $(cat "$dir/lat-hand")"
-    results+=("$(printf '%s\n' "$base" "$base2" | field rps | awk '{ s += $1 } END { printf "%.1f", s / 2 }') $(echo "$mod" | field rps) $(echo "$modgo" | field rps) $((t1 - t0)) $n $(echo "$base_lat" | field p50_ms) $(echo "$mod_lat" | field p50_ms) $(echo "$base_lat" | field p99_ms) $(echo "$mod_lat" | field p99_ms) $(echo "$floor" | field rps) $(echo "$floorgo" | field rps) $(echo "$hand" | field rps) $(echo "$handgo" | field rps) $(field p99_ms < "$dir/lat-base") $(field p99_ms < "$dir/lat-mod") $(field p99_ms < "$dir/lat-a") $(field p99_ms < "$dir/lat-b") $(field p99_ms < "$dir/lat-hb") $(field p99_ms < "$dir/lat-hand")")
+    # and the floor with the baseline: the same number of processes on
+    # the path as the module's, one of them doing nothing but move bytes
+    load -p /proxy -d "$seconds" -r "$rate" > "$dir/lat-fb" &
+    load -m POST -b hello -p /floor-c/bench/hot -d "$seconds" -r "$rate" \
+        > "$dir/lat-floor" &
+    bench_wait_jobs
+    echo "baseline  at $rate/s, with the floor: $(cat "$dir/lat-fb")"
+    echo "floor     at $rate/s, together: $(cat "$dir/lat-floor")"
+    results+=("$(printf '%s\n' "$base" "$base2" | field rps | awk '{ s += $1 } END { printf "%.1f", s / 2 }') $(echo "$mod" | field rps) $(echo "$modgo" | field rps) $((t1 - t0)) $n $(echo "$base_lat" | field p50_ms) $(echo "$mod_lat" | field p50_ms) $(echo "$base_lat" | field p99_ms) $(echo "$mod_lat" | field p99_ms) $(echo "$floor" | field rps) $(echo "$floorgo" | field rps) $(echo "$hand" | field rps) $(echo "$handgo" | field rps) $(field p99_ms < "$dir/lat-base") $(field p99_ms < "$dir/lat-mod") $(field p99_ms < "$dir/lat-a") $(field p99_ms < "$dir/lat-b") $(field p99_ms < "$dir/lat-hb") $(field p99_ms < "$dir/lat-hand") $(field p99_ms < "$dir/lat-fb") $(field p99_ms < "$dir/lat-floor")")
 done
 
 hz=$(getconf CLK_TCK)
@@ -389,6 +400,7 @@ awk -v rt="$(echo "$ret" | field rps)" -v et="$(echo "$exd" | field rps)" \
     tb99[n] = $14; tm99[n] = $15; td99[n] = $15 - $14
     aa[n] = $16 > $17 ? $16 - $17 : $17 - $16; hd99[n] = $19 - $18
     aa1[n] = $16; aa2[n] = $17; hb99[n] = $18; hh99[n] = $19
+    fb99[n] = $20; ff99[n] = $21; fd99[n] = $21 - $20
 }
 END {
     printf "nginx return 200: %.1f req/s\n", rt
@@ -415,6 +427,9 @@ END {
     for (i = 1; i <= n; i++)
         printf "round %d, the baseline against itself at %d req/s each: p99 %.3f ms and %.3f ms (%.3f ms apart); the handoff with the baseline: p99 %.3f ms, baseline %.3f ms (difference %.3f ms)\n", i, rate, aa1[i], aa2[i], aa[i], hh99[i], hb99[i], hd99[i]
     printf "p99 at %d req/s each, both at once: the baseline against itself, median %.3f ms apart; handoff - baseline, median %.3f ms, over %d rounds\n", rate, median(aa, n), median(hd99, n), n
+    for (i = 1; i <= n; i++)
+        printf "round %d, the floor with the baseline at %d req/s each: p99 floor %.3f ms, baseline %.3f ms (difference %.3f ms)\n", i, rate, ff99[i], fb99[i], fd99[i]
+    printf "p99 at %d req/s each, both at once, floor - baseline: median %.3f ms over %d rounds\n", rate, median(fd99, n), n
 }'
 
 # Where each phase's CPU went, per call: the median over the rounds of

@@ -15,6 +15,12 @@
  *
  *   relay SOCKET N COMMAND [ARG]...
  *
+ * With RELAY_SPIN_US set in the environment, the relay does not sleep
+ * while a call is out to a function: it polls its epoll set without
+ * waiting, for up to that many microseconds, before it sleeps (what
+ * busy-polling for the answer would win at low load; bench/README.md,
+ * "Polling instead of sleeping").
+ *
  * Requests need Content-Length (or no body); answers need Content-Length;
  * each fits in 64 KiB (a connection whose request does not is closed).
  * Writes are small and assumed to go through whole; a short one ends the
@@ -32,6 +38,7 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #define BUF_SIZE 65536
@@ -219,10 +226,39 @@ static void on_func(struct func *f)
     }
 }
 
+static long elapsed_ns(const struct timespec *t0)
+{
+    struct timespec t;
+
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (t.tv_sec - t0->tv_sec) * 1000000000L + t.tv_nsec - t0->tv_nsec;
+}
+
+/* epoll_wait, first polled for up to spin_ns while a call is out */
+static int wait_events(struct epoll_event *ev, int max, long spin_ns)
+{
+    struct timespec t0;
+    int i, n;
+
+    for (i = 0; i < nfuncs && funcs[i].conn == -1; i++)
+        ;
+    if (spin_ns > 0 && i < nfuncs) {
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        do {
+            n = epoll_wait(ep, ev, max, 0);
+            if (n != 0)
+                return n;
+        } while (elapsed_ns(&t0) < spin_ns);
+    }
+    return epoll_wait(ep, ev, max, -1);
+}
+
 int main(int argc, char **argv)
 {
     struct sockaddr_un a = { .sun_family = AF_UNIX };
     struct epoll_event ev[64];
+    const char *spin = getenv("RELAY_SPIN_US");
+    long spin_ns = spin != NULL ? atol(spin) * 1000 : 0;
     int lfd, fd, i, n, in[2], out[2];
 
     if (argc < 4 || (nfuncs = atoi(argv[2])) < 1 || nfuncs > MAX_FUNCS) {
@@ -261,7 +297,7 @@ int main(int argc, char **argv)
         die("listen");
     watch(lfd, MAX_CONNS);
     for (;;) {
-        n = epoll_wait(ep, ev, 64, -1);
+        n = wait_events(ev, 64, spin_ns);
         if (n < 0 && errno != EINTR)
             die("epoll_wait");
         for (i = 0; i < n; i++) {
