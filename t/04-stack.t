@@ -138,6 +138,20 @@ for my $round (1, 2) {
 my ($rc, $out) = run('stop');
 is($rc, 0, 'stopping a stopped stack is harmless');
 
+# As root, nginx's workers run as www-data: state where they cannot enter
+# stops the stack before anything starts, with a message saying why
+SKIP: {
+    skip 'nginx keeps the starting user when not root', 3 if $> != 0;
+    my $locked = tmpdir() . '/locked';
+    mkdir $locked, 0700 or die "mkdir $locked: $!";
+    local $ENV{FUNCTIONS_VAR} = "$locked/var";
+    ($rc, $out) = run('start');
+    is($rc, 1, 'state under a directory www-data cannot enter: refused');
+    like($out, qr/www-data\) cannot reach \Q$locked\E\/var/,
+         '  saying who cannot reach what');
+    ok(!-e "$locked/var/run/mysqld.pid", '  before anything started');
+}
+
 chomp(my $pid = $shared_db_pid // '');
 ok($pid && kill(0, $pid),
    'the shared test services were not touched by this stack');
