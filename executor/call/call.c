@@ -676,6 +676,13 @@ void call_start(struct calls *calls, struct http_conn *c,
         call_free(call);
         return;
     }
+    if (reply != NULL && reply->lease
+        && call->req.route.format != ROUTE_FORMAT_HTTP) {
+        call_respond_error(call, 400, "only routes of format http are "
+                           "leased", NULL);
+        call_free(call);
+        return;
+    }
     for (other = calls->all; other != NULL; other = other->next) {
         if (strcmp(other->req.call_id, call->req.call_id) == 0) {
             call_respond_error(call, 409, "a call with this id is already "

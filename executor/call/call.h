@@ -31,6 +31,9 @@ struct call_reply {
     char *log;                  /* malloc()ed: the function's stderr, */
     size_t log_len;             /* as kept for GET /calls/<id>/log */
     void (*done)(struct call_reply *r);     /* once, at the call's end */
+    int lease;                  /* set: a lease (direct.h), not a call:
+                                 * an http route's instance, not run */
+    struct hot_instance *instance;  /* lease, status 200: the instance */
 };
 
 struct call;

@@ -97,6 +97,12 @@ static void on_hot_done(struct hot_job *job)
     }
     if (job->outcome != HOT_TOO_LARGE)
         call->waited = 1;
+    if (job->lease && job->outcome == HOT_OK) {
+        call->reply->instance = job->leased;
+        call_answer(call, 200, "text/plain", NULL, "", 0);
+        call_free(call);
+        return;
+    }
     if (job->outcome == HOT_OK || job->outcome == HOT_TIMEOUT
         || job->outcome == HOT_OOM || job->outcome == HOT_BAD_ANSWER
         || job->outcome == HOT_EXITED)
@@ -288,6 +294,7 @@ void call_hot_submit(struct call *call)
         }
     }
     ci.call_id = call->req.call_id;
+    job->lease = call->reply != NULL && call->reply->lease;
     format = r->format == ROUTE_FORMAT_JSON ? HOT_FORMAT_JSON
              : r->format == ROUTE_FORMAT_HTTP_STREAM ? HOT_FORMAT_STREAM
              : r->format == ROUTE_FORMAT_LAMBDA ? HOT_FORMAT_LAMBDA
@@ -308,6 +315,8 @@ void call_hot_submit(struct call *call)
     else if (format == HOT_FORMAT_STREAM)
         call->hot_head = stream_format_request(&ci, call->body_len,
                                                &head_len);
+    else if (job->lease)
+        call->hot_head = strdup("");    /* no call: the instance is all */
     else
         call->hot_head = hot_request_head(&ci, call->body_len, &head_len);
     if (call->hot_head == NULL) {

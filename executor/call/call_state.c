@@ -20,8 +20,8 @@ static void account(struct call *call)
 {
     int64_t wait = call->waited ? (int64_t)call->wait_ms : -1;
 
-    if (!call->outcome_set)
-        return;
+    if (!call->outcome_set || (call->reply != NULL && call->reply->lease))
+        return;         /* a lease is no call: its calls are counted */
     if (call->async && call->waited) {
         /* from nginx's 202 to its start here */
         wait = call->accepted_wall_ms + (int64_t)call->wait_ms
@@ -76,6 +76,10 @@ void call_save_log(struct call *call, char *buf, size_t len)
     struct call_reply *r = call->reply;
     struct calls *calls = call->calls;
 
+    if (r != NULL && r->lease) {
+        free(buf);      /* nothing ran */
+        return;
+    }
     if (r != NULL && r->log == NULL && len > 0) {
         r->log = malloc(len);
         if (r->log != NULL) {

@@ -664,6 +664,13 @@ static int apply(struct config *cfg, const char *key, const char *value,
             return -1;
         return set_string(cfg->listen, sizeof(cfg->listen), value);
     }
+    if (strcmp(key, "direct_listen") == 0) {
+        *expect = "an absolute socket path shorter than 108 bytes";
+        if (value[0] != '/' || strlen(value) >= 108)
+            return -1;
+        return set_string(cfg->direct_listen, sizeof(cfg->direct_listen),
+                          value);
+    }
     if (strcmp(key, "listen_mode") == 0) {
         *expect = "an octal mode such as 0660";
         return set_mode(&cfg->listen_mode, value);

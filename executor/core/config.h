@@ -24,6 +24,8 @@ struct config {
     mode_t listen_mode;                 /* permission bits of the socket */
     char listen_group[64];              /* group owning the socket, or "" */
     char listen_tcp[CONFIG_PATH_MAX];   /* host:port, or "" for none */
+    char direct_listen[CONFIG_PATH_MAX];    /* SOCK_SEQPACKET socket for
+                                             * direct dispatch, or "" */
     char secret_file[CONFIG_PATH_MAX];  /* required with listen_tcp */
     enum log_level log_level;
     char log_file[CONFIG_PATH_MAX];     /* "" means stderr */

@@ -38,6 +38,7 @@ enum instance_state {
     INSTANCE_STARTING,
     INSTANCE_IDLE,
     INSTANCE_BUSY,
+    INSTANCE_LEASED,        /* its socket is its holder's (hot.h) */
     INSTANCE_DEAD,          /* killed or exited; removed when all closed */
 };
 
@@ -92,6 +93,11 @@ struct hot_instance {
                                          * lambda: res alone) */
     struct json_answer_parser jp;       /* its answer (json) */
     struct user_log ulog;               /* its stderr */
+    int sock;                           /* http, direct: in and out are
+                                         * one socket */
+    const struct hot_lease_ops *lease_ops;  /* leased: its holder */
+    void *lease_arg;
+    int revoked;                        /* the holder was asked */
 };
 
 static void on_wait_timer_closed(uv_handle_t *h)
@@ -347,6 +353,15 @@ static void on_process_done(struct sandbox *sb, int lost, int32_t status,
     in->sandbox_done = 1;
     if (in->state == INSTANCE_IDLE)
         idle_remove(in);
+    if (in->lease_ops != NULL) {
+        const struct hot_lease_ops *ops = in->lease_ops;
+
+        in->lease_ops = NULL;
+        if (in->state == INSTANCE_LEASED)
+            log_instance(in, "hot instance exited", "while leased");
+        in->state = INSTANCE_DEAD;
+        ops->gone(in, in->lease_arg);
+    }
     if (in->job != NULL) {
         if (in->timed_out) {
             errf(msg, sizeof(msg), "function timed out after %llu s",
@@ -704,6 +719,29 @@ static void write_deadline(char *at, uint64_t timeout_ms)
     memcpy(at, dl, UTC_TIME_LEN);
 }
 
+/* The lease job asked for: in is its holder's until hot_lease_end(). */
+static void lease(struct hot_instance *in, struct hot_job *job)
+{
+    struct hot_pools *hp = in->pool->owner;
+
+    job->wait_ms = uv_now(hp->loop) - job->queued_at;
+    memcpy(job->sandbox_id, in->sb->id, sizeof(in->sb->id));
+    if (!in->sock) {
+        /* made before direct was turned on */
+        in->state = INSTANCE_BUSY;
+        kill_instance(in, "cannot be leased");
+        finish_job(job, HOT_FAILED, "the instance cannot be leased");
+        return;
+    }
+    uv_read_stop((uv_stream_t *)&in->out);
+    in->state = INSTANCE_LEASED;
+    in->revoked = 0;
+    in->job = NULL;
+    user_log_start(&in->ulog, NULL);
+    job->leased = in;
+    finish_job(job, HOT_OK, NULL);
+}
+
 /* Hands job to the instance: the wait is over, the timeout starts. */
 static void assign(struct hot_instance *in, struct hot_job *job)
 {
@@ -712,6 +750,10 @@ static void assign(struct hot_instance *in, struct hot_job *job)
     if (in->state == INSTANCE_IDLE)
         idle_remove(in);
     uv_timer_stop(&in->timer);
+    if (job->lease) {
+        lease(in, job);
+        return;
+    }
     in->state = INSTANCE_BUSY;
     in->job = job;
     /* the answer to a HEAD has no body, whatever its length says */
@@ -1002,12 +1044,27 @@ static void on_ready(struct sandbox *sb, int ok, void *arg)
         }
         return;
     }
-    for (i = 0; i < 3; i++) {
-        if (pipe2(fds[i], O_CLOEXEC) < 0)
+    if (in->format == HOT_FORMAT_HTTP && hp->direct) {
+        /* one socket, its stdin and stdout: a holder of a lease speaks
+         * to it as the executor does (our end twice: libuv watches an fd
+         * once) */
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds[1]) < 0)
             goto failed;
+        fds[0][0] = fds[1][1];
+        fds[1][1] = -1;
+        fds[0][1] = fcntl(fds[1][0], F_DUPFD_CLOEXEC, 3);
+        if (fds[0][1] < 0 || pipe2(fds[2], O_CLOEXEC) < 0)
+            goto failed;
+        in->sock = 1;
+        far[0] = far[1] = fds[0][0];
+    } else {
+        for (i = 0; i < 3; i++) {
+            if (pipe2(fds[i], O_CLOEXEC) < 0)
+                goto failed;
+        }
+        far[0] = fds[0][0];
+        far[1] = fds[1][1];
     }
-    far[0] = fds[0][0];
-    far[1] = fds[1][1];
     far[2] = fds[2][1];
     /* http-stream, lambda: its stdout is a log, as its stderr */
     if (in->format == HOT_FORMAT_STREAM || in->format == HOT_FORMAT_LAMBDA)
@@ -1025,7 +1082,8 @@ static void on_ready(struct sandbox *sb, int ok, void *arg)
     in->started = 1;
     metrics_count(METRICS_HOT_STARTED);
     close(fds[0][0]);
-    close(fds[1][1]);
+    if (fds[1][1] >= 0)
+        close(fds[1][1]);
     close(fds[2][1]);
     /* all three are opened (and so can be closed) whatever fails */
     i = open_pipe(in, &in->in, fds[0][1]);
@@ -1157,6 +1215,84 @@ static void start_instance(struct hot_pool *p, struct hot_job *job)
                      on_capacity, job);
 }
 
+/* ------------------------------------------------------------- leases */
+
+/* Asks in's holder to give it back; 1 if asked now. */
+static int ask_back(struct hot_instance *in)
+{
+    if (in->state != INSTANCE_LEASED || in->lease_ops == NULL
+        || in->revoked)
+        return 0;
+    in->revoked = 1;
+    in->lease_ops->revoke(in, in->lease_arg);
+    return 1;
+}
+
+/* A call of p waits: one of its leased instances is asked back. */
+static void revoke_one(struct hot_pool *p)
+{
+    struct hot_instance *in;
+
+    for (in = p->instances; in != NULL; in = in->next) {
+        if (ask_back(in))
+            return;
+    }
+}
+
+int hot_lease_fd(const struct hot_instance *in)
+{
+    uv_os_fd_t fd;
+
+    if (uv_fileno((const uv_handle_t *)&in->out, &fd) < 0)
+        return -1;
+    return fd;
+}
+
+const char *hot_lease_sandbox(const struct hot_instance *in)
+{
+    return in->sb->id;
+}
+
+void hot_lease_hold(struct hot_instance *in, const struct hot_lease_ops *ops,
+                    void *arg)
+{
+    in->lease_ops = ops;
+    in->lease_arg = arg;
+    /* asked back before it was held: asked now */
+    if (in->revoked) {
+        in->revoked = 0;
+        ask_back(in);
+    } else if (in->pool->head != NULL || *in->pool->owner->draining
+               || in->sb->generation != in->pool->owner->sandboxes->generation) {
+        ask_back(in);
+    }
+}
+
+void hot_lease_end(struct hot_instance *in, const char *kill_why)
+{
+    in->lease_ops = NULL;
+    in->lease_arg = NULL;
+    if (in->state != INSTANCE_LEASED)
+        return;         /* it ended meanwhile */
+    in->state = INSTANCE_BUSY;
+    in->answered = 1;
+    if (kill_why == NULL && in->revoked && in->pool->head == NULL
+        && !*in->pool->owner->draining)
+        kill_why = "asked back";
+    if (kill_why != NULL) {
+        kill_instance(in, kill_why);
+        return;
+    }
+    /* whatever it wrote past the holder's last answer is read now: an
+     * answer with no call, which kills it */
+    if (uv_read_start((uv_stream_t *)&in->out, read_buf_alloc,
+                      on_stdout) < 0) {
+        kill_instance(in, "cannot read its socket");
+        return;
+    }
+    become_idle(in);
+}
+
 /* ------------------------------------------------------------- waiting */
 
 static void on_wait_timeout(uv_timer_t *t)
@@ -1225,7 +1361,9 @@ void hot_submit(struct hot_job *job)
         finish_job(job, HOT_BUSY, "server too busy");
         return;
     }
-    /* every instance busy: wait for one, as long as for capacity */
+    /* every instance busy: wait for one, as long as for capacity (a
+     * leased one is asked back) */
+    revoke_one(p);
     uv_timer_init(hp->loop, &job->wait_timer);
     job->has_timer = 1;
     job->wait_timer.data = job;
@@ -1245,16 +1383,36 @@ void hot_submit(struct hot_job *job)
 
 void hot_close_idle(struct hot_pools *hp)
 {
+    struct hot_instance *in;
+    struct hot_pool *p;
+
     while (hp->idle_head != NULL)
         kill_instance(hp->idle_head, "closing idle instances");
+    /* leased ones come back, and are stopped then (become_idle) */
+    for (p = hp->pools; p != NULL; p = p->next) {
+        for (in = p->instances; in != NULL; in = in->next)
+            ask_back(in);
+    }
 }
 
 void hot_on_pressure(void *arg)
 {
     struct hot_pools *hp = arg;
+    struct hot_instance *in;
+    struct hot_pool *p;
 
-    if (hp->idle_tail != NULL)
+    if (hp->idle_tail != NULL) {
         kill_instance(hp->idle_tail, "capacity needed elsewhere");
+        return;
+    }
+    /* none idle: a leased one is asked back (it goes idle, and the next
+     * pressure stops it) */
+    for (p = hp->pools; p != NULL; p = p->next) {
+        for (in = p->instances; in != NULL; in = in->next) {
+            if (ask_back(in))
+                return;
+        }
+    }
 }
 
 void hot_stop_all(struct hot_pools *hp)
@@ -1296,7 +1454,8 @@ void hot_counts(struct hot_pools *hp, uint64_t *idle, uint64_t *busy)
         for (in = p->instances; in != NULL; in = in->next) {
             if (in->state == INSTANCE_IDLE)
                 (*idle)++;
-            else if (in->state == INSTANCE_BUSY)
+            else if (in->state == INSTANCE_BUSY
+                     || in->state == INSTANCE_LEASED)
                 (*busy)++;
         }
     }

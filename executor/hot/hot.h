@@ -22,6 +22,17 @@
  * An instance that answers garbage, answers twice, answers too much, runs
  * past the call's timeout, or exits is killed and removed; it never serves
  * another call.
+ *
+ * Leases (direct dispatch, direct.h): with direct on, an http-format
+ * instance reads its calls and writes its answers on one socket (its
+ * stdin and stdout) instead of two pipes.  A job with lease set asks for an
+ * instance instead of running a call: the instance is handed over as it
+ * is (idle, or new), and while it is leased the executor neither reads nor
+ * writes that socket; its holder gives it back (hot_lease_end) at a call's
+ * boundary, or has it killed.  A leased instance still counts in its pool
+ * and holds its capacity; when a call of its pool waits, or capacity is
+ * short, or the executor drains or reloads, its holder is asked to give it
+ * back (revoke).
  */
 #ifndef EXECUTOR_HOT_H
 #define EXECUTOR_HOT_H
@@ -68,6 +79,8 @@ struct hot_pools {
     struct sandbox_pool *sandboxes;     /* instances are sandboxes */
     const int *draining;                /* set: no instance goes idle */
     const int *killing;                 /* set: calls are being stopped */
+    int direct;                         /* http-format instances talk over
+                                         * a socket, and may be leased */
     struct hot_pool *pools;
     struct hot_instance *idle_head;     /* idle instances, newest */
     struct hot_instance *idle_tail;     /* first */
@@ -103,6 +116,8 @@ struct hot_job {
     const char *app, *path;
     hot_done_cb done;
     void *data;
+    int lease;                          /* hand an instance over instead
+                                         * of running a call */
 
     /* the answer */
     enum hot_outcome outcome;
@@ -112,6 +127,7 @@ struct hot_job {
     char sandbox_id[ULID_LEN + 1];      /* the instance's sandbox */
     char *log;                          /* its stderr during the call */
     size_t log_len;
+    struct hot_instance *leased;        /* lease, HOT_OK: the instance */
 
     /* the pool's */
     struct hot_pool *pool;
@@ -141,7 +157,26 @@ void hot_close_idle(struct hot_pools *s);
  * longest idle instance. */
 void hot_on_pressure(void *arg);
 
-/* Instances idle and busy now (for the metrics). */
+/* What a lease's holder is told: give the instance back (once), or it
+ * is gone (it exited, or was killed: the holder's socket is dead). */
+struct hot_lease_ops {
+    void (*revoke)(struct hot_instance *in, void *arg);
+    void (*gone)(struct hot_instance *in, void *arg);
+};
+
+/* A leased instance: the executor's end of its socket (the holder gets
+ * its own copy), its sandbox's id, and who holds it. */
+int hot_lease_fd(const struct hot_instance *in);
+const char *hot_lease_sandbox(const struct hot_instance *in);
+void hot_lease_hold(struct hot_instance *in, const struct hot_lease_ops *ops,
+                    void *arg);
+
+/* The holder is done with in: kill_why NULL gives it back at a call's
+ * boundary (it serves again, or goes idle); else it is killed for that
+ * reason.  Its ops are not called after this. */
+void hot_lease_end(struct hot_instance *in, const char *kill_why);
+
+/* Instances idle and busy (leased ones too) now (for the metrics). */
 void hot_counts(struct hot_pools *s, uint64_t *idle, uint64_t *busy);
 
 #endif

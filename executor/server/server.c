@@ -144,7 +144,8 @@ static void accept_backlog(struct server *s, uv_stream_t *listener)
  * A socket file left by an earlier run is removed; one that still answers
  * belongs to a running executor and is left alone.
  */
-static int clear_stale_socket(const char *path, char *err, size_t errlen)
+int server_clear_stale_socket(const char *path, int type, char *err,
+                              size_t errlen)
 {
     struct sockaddr_un sun;
     struct stat st;
@@ -164,7 +165,7 @@ static int clear_stale_socket(const char *path, char *err, size_t errlen)
         return -1;
     }
     memcpy(sun.sun_path, path, strlen(path));
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    fd = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return fail(err, errlen, "socket for", path,
                     uv_translate_sys_error(errno));
@@ -180,13 +181,41 @@ static int clear_stale_socket(const char *path, char *err, size_t errlen)
     return 0;
 }
 
+int server_socket_access(const char *path, const struct config *cfg,
+                         char *err, size_t errlen)
+{
+    if (cfg->listen_group[0] != '\0') {
+        struct group *gr = getgrnam(cfg->listen_group);
+        char *end;
+        unsigned long gid;
+
+        if (gr != NULL) {
+            gid = gr->gr_gid;
+        } else {
+            gid = strtoul(cfg->listen_group, &end, 10);
+            if (*end != '\0') {
+                errf(err, errlen, "no such group \"%s\"",
+                     cfg->listen_group);
+                return -1;
+            }
+        }
+        if (chown(path, (uid_t)-1, (gid_t)gid) < 0)
+            return fail(err, errlen, "cannot chown", path,
+                        uv_translate_sys_error(errno));
+    }
+    if (chmod(path, cfg->listen_mode) < 0)
+        return fail(err, errlen, "cannot chmod", path,
+                    uv_translate_sys_error(errno));
+    return 0;
+}
+
 static int listen_unix(struct server *s, char *err, size_t errlen)
 {
     const char *path = s->cfg.listen;
     struct stat st;
     int rc;
 
-    if (clear_stale_socket(path, err, errlen) < 0)
+    if (server_clear_stale_socket(path, SOCK_STREAM, err, errlen) < 0)
         return -1;
     rc = uv_pipe_init(s->loop, &s->unix_listener, 0);
     if (rc < 0)
@@ -200,28 +229,8 @@ static int listen_unix(struct server *s, char *err, size_t errlen)
         s->unix_dev = st.st_dev;
         s->unix_ino = st.st_ino;
     }
-    if (s->cfg.listen_group[0] != '\0') {
-        struct group *gr = getgrnam(s->cfg.listen_group);
-        char *end;
-        unsigned long gid;
-
-        if (gr != NULL) {
-            gid = gr->gr_gid;
-        } else {
-            gid = strtoul(s->cfg.listen_group, &end, 10);
-            if (*end != '\0') {
-                errf(err, errlen, "no such group \"%s\"",
-                     s->cfg.listen_group);
-                return -1;
-            }
-        }
-        if (chown(path, (uid_t)-1, (gid_t)gid) < 0)
-            return fail(err, errlen, "cannot chown", path,
-                        uv_translate_sys_error(errno));
-    }
-    if (chmod(path, s->cfg.listen_mode) < 0)
-        return fail(err, errlen, "cannot chmod", path,
-                    uv_translate_sys_error(errno));
+    if (server_socket_access(path, &s->cfg, err, errlen) < 0)
+        return -1;
     rc = uv_listen((uv_stream_t *)&s->unix_listener, 511, on_connection);
     if (rc < 0)
         return fail(err, errlen, "cannot listen on", path, rc);
@@ -424,6 +433,14 @@ int server_start(struct server *s, uv_loop_t *loop, const struct config *cfg,
         close_listeners(s);
         return -1;
     }
+    if (cfg->direct_listen[0] != '\0') {
+        if (direct_start(&s->direct, loop, &s->calls, cfg, err,
+                         errlen) < 0) {
+            close_listeners(s);
+            return -1;
+        }
+        s->hot.direct = 1;
+    }
     /* only once the socket is ours: a second executor changes nothing */
     if (cgroups_init(&s->sandboxes.cgroups, cfg->cgroup_root,
                      cfg->cgroup_name, cfg->cgroup_delegated, err,
@@ -453,7 +470,8 @@ int server_reconfigure(struct server *s, const struct config *cfg,
         || strcmp(cfg->listen_group, s->cfg.listen_group) != 0
         || strcmp(cfg->listen_tcp, s->cfg.listen_tcp) != 0
         || strcmp(cfg->secret_file, s->cfg.secret_file) != 0
-        || strcmp(cfg->metrics_listen, s->cfg.metrics_listen) != 0) {
+        || strcmp(cfg->metrics_listen, s->cfg.metrics_listen) != 0
+        || strcmp(cfg->direct_listen, s->cfg.direct_listen) != 0) {
         errf(err, errlen, "listener settings change only on restart");
         kept = 1;
     }
@@ -538,6 +556,7 @@ void server_drain(struct server *s, void (*on_drained)(struct server *s))
     s->draining = 1;
     s->on_drained = on_drained;
     close_listeners(s);
+    direct_stop_listening(s->direct);
     capacity_cancel_all(&s->capacity);
     for (c = s->conns; c != NULL; c = next) {
         next = c->next;
@@ -558,6 +577,7 @@ void server_close_all(struct server *s)
     struct http_conn *c, *next;
 
     close_listeners(s);
+    direct_close_all(s->direct);
     for (c = s->conns; c != NULL; c = next) {
         next = c->next;
         http_conn_close(c);
