@@ -12,7 +12,7 @@
 #include "ngx_http_functions_log.h"
 
 
-static ngx_int_t ngx_http_functions_call_id(u_char *id);
+
 static void ngx_http_functions_ctx_cleanup(void *data);
 
 
@@ -56,7 +56,7 @@ ngx_http_functions_ctx_get(ngx_http_request_t *r)
 
     ctx->request = r;
 
-    if (ngx_http_functions_call_id(ctx->call_id) != NGX_OK) {
+    if (ngx_http_functions_new_id(ctx->call_id) != NGX_OK) {
         return NULL;
     }
 
@@ -104,8 +104,8 @@ ngx_http_functions_ctx_cleanup(void *data)
  * random bytes there is no id (NGX_ERROR): bytes are never used twice.
  */
 
-static ngx_int_t
-ngx_http_functions_call_id(u_char *id)
+ngx_int_t
+ngx_http_functions_new_id(u_char *id)
 {
     static u_char   pool[4096];
     static size_t   left;

@@ -47,6 +47,9 @@ struct ngx_http_functions_ctx_s {
 };
 
 
+/* A new ULID (ULID_LEN bytes): NGX_OK, or NGX_ERROR without randomness. */
+ngx_int_t ngx_http_functions_new_id(u_char *id);
+
 ngx_http_functions_ctx_t *ngx_http_functions_ctx_find(ngx_http_request_t *r);
 ngx_http_functions_ctx_t *ngx_http_functions_ctx_get(ngx_http_request_t *r);
 ngx_int_t ngx_http_functions_ctx_keep(ngx_http_request_t *r,

@@ -23,6 +23,7 @@
 
 
 #include "ngx_http_functions_module.h"
+#include "ngx_http_functions_direct.h"
 #include "ngx_http_functions_guard.h"
 #include "ngx_http_functions_headers.h"
 
@@ -34,6 +35,8 @@ typedef struct {
     ngx_event_free_peer_pt             free;
     ngx_event_notify_peer_pt           notify;
     ngx_int_t                        (*process_header)(ngx_http_request_t *r);
+    ngx_http_functions_direct_call_t  *direct;  /* the first try went to a
+                                                 * leased instance */
 
     /* what nginx's X-Accel-* handlers change while the head is parsed */
     size_t                             limit_rate;
@@ -171,6 +174,7 @@ ngx_http_functions_guard_init_peer(ngx_http_request_t *r,
     /* every callback of the balancer gets its own data back */
     gp->request = r;
     gp->process_header = NULL;
+    gp->direct = NULL;
     gp->data = u->peer.data;
     gp->get = u->peer.get;
     gp->free = u->peer.free;
@@ -218,6 +222,13 @@ ngx_http_functions_guard_get(ngx_peer_connection_t *pc, void *data)
     gp->limit_rate_set = gp->request->limit_rate_set;
     gp->override_charset = gp->request->headers_out.override_charset;
     gp->buffering = u->buffering;
+
+    /* a leased instance of the route, if one is idle */
+    rc = ngx_http_functions_direct_get(gp->request, pc, &gp->direct);
+
+    if (rc != NGX_DECLINED) {
+        return rc;
+    }
 
     rc = gp->get(pc, gp->data);
 
@@ -336,6 +347,13 @@ ngx_http_functions_guard_process_header(ngx_http_request_t *r)
     r->headers_out.override_charset = gp->override_charset;
     u->buffering = gp->buffering;
 
+    if (gp->direct && gp->direct->lease) {
+        /* the function's, straight from it: what of it reaches the
+         * client is decided here, as the executor would; no retry */
+        u->peer.tries = 1;
+        return ngx_http_functions_direct_header(r, gp->direct);
+    }
+
     /* whose answer is it? */
 
     if (!ngx_http_functions_guard_not_started(u)) {
@@ -363,6 +381,18 @@ ngx_http_functions_guard_free(ngx_peer_connection_t *pc, void *data,
 {
     ngx_http_functions_guard_peer_t  *gp = data;
     ngx_http_upstream_t              *u = gp->request->upstream;
+
+    if (gp->direct && gp->direct->lease) {
+        /* the executor's balancer had no part in this try */
+        ngx_http_functions_direct_free(gp->request, pc, gp->direct, state);
+
+        if (state & (NGX_PEER_FAILED|NGX_PEER_NEXT)) {
+            /* it may have run: nowhere else */
+            pc->tries = 0;
+        }
+
+        return;
+    }
 
     if ((state & NGX_PEER_FAILED) && ngx_http_functions_guard_answered(u)) {
         /* alive: not a failure of the executor (the connection is not

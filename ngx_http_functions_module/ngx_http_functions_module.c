@@ -17,6 +17,7 @@
 #include "ngx_http_functions_publisher.h"
 #include "ngx_http_functions_db.h"
 #include "ngx_http_functions_generation.h"
+#include "ngx_http_functions_direct.h"
 #include "ngx_http_functions_guard.h"
 #include "ngx_http_functions_route.h"
 #include "image_ref.h"
@@ -119,6 +120,13 @@ static ngx_command_t  ngx_http_functions_commands[] = {
     { ngx_string("functions_executors"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_http_functions_executors,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("functions_direct"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_functions_direct,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
@@ -547,6 +555,10 @@ ngx_http_functions_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
+    if (ngx_http_functions_direct_init_process(cycle) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     return ngx_http_functions_generation_init(cycle);
 }
 
@@ -554,6 +566,7 @@ ngx_http_functions_init_process(ngx_cycle_t *cycle)
 static void
 ngx_http_functions_exit_process(ngx_cycle_t *cycle)
 {
+    ngx_http_functions_direct_exit_process(cycle);
     ngx_http_functions_pub_exit();
     ngx_http_functions_query_exit();
 }

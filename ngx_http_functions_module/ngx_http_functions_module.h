@@ -29,6 +29,7 @@ typedef struct {
     ngx_http_functions_db_conf_t   *db;
     ngx_shm_zone_t                 *cache_zone;
     ngx_array_t                     guarded;    /* of ngx_str_t */
+    ngx_str_t                       direct;     /* functions_direct */
     ngx_flag_t                      routing;    /* functions_route used */
     ngx_flag_t                      api;        /* functions_api used */
     ngx_flag_t                      api_auth;   /* functions_api_auth on

@@ -131,10 +131,11 @@ my $log = sub { FnTest::slurp($ex->dir . '/executor.log') // '' };
 # --- a lease, a call on it, and the instance back ----------------------------
 my $w = worker();
 my $l = lease($w);
-like($l->{text}, qr/^grant \Q$l->{id}\E [0-9A-Z]{26}$/, 'a lease is granted')
+like($l->{text}, qr/^grant \Q$l->{id}\E [0-9A-Z]{26} 10485760$/,
+     'a lease is granted, with max_response_body')
     or diag($l->{text});
 ok($l->{fh}, 'with the instance socket');
-my $sandbox = ($l->{text} =~ /(\S+)$/)[0];
+my $sandbox = (split / /, $l->{text})[2];
 my $r = call_on($l->{fh}, body => 'abc', headers => { 'X-In' => 'one' });
 is($r->{status}, 200, 'the leased instance answers a call written to it');
 is($r->{body}, 'abc', 'with its body');
@@ -153,7 +154,7 @@ is(header($r, 'X-Instance'), $instance, 'takes the instance given back');
 
 # --- a lease for the same route takes the idle instance ---------------------
 $l = lease($w);
-like($l->{text}, qr/^grant \Q$l->{id}\E \Q$sandbox\E$/, 'a new lease gets the idle instance');
+like($l->{text}, qr/^grant \Q$l->{id}\E \Q$sandbox\E /, 'a new lease gets the idle instance');
 
 # --- a waiting executor call asks the holder for it --------------------------
 {
@@ -179,8 +180,8 @@ ok(wait_until(10, sub { $log->() =~ /hot instance stopped.*nginx: timed out\?/ }
    'kill stops the instance, with the reason (control bytes replaced)');
 $l = lease($w);
 like($l->{text}, qr/^grant /, 'a lease after a kill');
-isnt(($l->{text} =~ /(\S+)$/)[0], $sandbox, 'gets a new instance');
-$sandbox = ($l->{text} =~ /(\S+)$/)[0];
+isnt((split / /, $l->{text})[2], $sandbox, 'gets a new instance');
+$sandbox = (split / /, $l->{text})[2];
 
 # --- an instance that writes once it is back is killed ----------------------
 # (a holder sees an answer's extra bytes itself: nginx keeps no such
@@ -198,7 +199,7 @@ $sandbox = ($l->{text} =~ /(\S+)$/)[0];
 # --- a worker that goes away takes its instances with it --------------------
 $l = lease($w);
 like($l->{text}, qr/^grant /, 'leased before the worker goes');
-my $gone_sandbox = ($l->{text} =~ /(\S+)$/)[0];
+my $gone_sandbox = (split / /, $l->{text})[2];
 close $l->{fh};
 close $w;
 ok(wait_until(10, sub { $log->() =~ /\Q$gone_sandbox\E.*its nginx worker went away|its nginx worker went away.*\Q$gone_sandbox\E/ }),

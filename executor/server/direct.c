@@ -275,7 +275,8 @@ static void on_lease_done(struct call_reply *r)
             return;
         }
         l->in = in;
-        peer_sendf(p, fd, "grant %s %s", l->id, hot_lease_sandbox(in));
+        peer_sendf(p, fd, "grant %s %s %llu", l->id, hot_lease_sandbox(in),
+                   (unsigned long long)p->d->calls->cfg->max_response_body);
         if (l->peer == NULL || l->peer->closing)
             return;     /* dropped: its leases end with it */
         hot_lease_hold(in, &lease_ops, l);

@@ -12,8 +12,8 @@
  *                  route (format http)
  *                  "free <id>"           the instance back, between calls
  *                  "kill <id> <reason>"  stop it: a call went wrong on it
- *   from executor  "grant <id> <sandbox>"  with the instance's socket
- *                                          (SCM_RIGHTS)
+ *   from executor  "grant <id> <sandbox> <max_response_body>"  with the
+ *                  instance's socket (SCM_RIGHTS)
  *                  "deny <id> <status> <JSON error body>"
  *                  "revoke <id>"         give it back after its call
  *                  "gone <id>"           it ended; its socket is dead
