@@ -645,6 +645,11 @@ ngx_http_functions_direct_message(u_char *msg, size_t len, ngx_socket_t fd)
         l->conn = c;
         c->data = l;
         c->idle = 1;
+        c->type = SOCK_STREAM;
+        c->recv = ngx_recv;
+        c->send = ngx_send;
+        c->recv_chain = ngx_recv_chain;
+        c->send_chain = ngx_send_chain;
         c->read->handler = ngx_http_functions_direct_idle_read;
         c->write->handler = ngx_http_functions_direct_dummy;
         c->log = ngx_cycle->log;
@@ -660,7 +665,8 @@ ngx_http_functions_direct_message(u_char *msg, size_t len, ngx_socket_t fd)
         ngx_add_timer(&l->idle, NGX_HTTP_FUNCTIONS_DIRECT_IDLE);
 
         ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
-                       "functions direct: lease %*s granted", ULID_LEN, id);
+                       "functions direct: lease %*s granted",
+                       (size_t) ULID_LEN, id);
         return;
 
     case 1: /* deny */
@@ -720,10 +726,10 @@ ngx_http_functions_direct_end(ngx_http_functions_direct_lease_t *l,
     ngx_http_functions_direct_route_t  *rt = l->route;
 
     if (l->conn && !l->gone && ngx_http_functions_direct_ctl) {
-        p = kill ? ngx_snprintf(msg, sizeof(msg), "kill %*s %s", ULID_LEN,
-                                l->id, kill)
-                 : ngx_snprintf(msg, sizeof(msg), "free %*s", ULID_LEN,
-                                l->id);
+        p = kill ? ngx_snprintf(msg, sizeof(msg), "kill %*s %s",
+                                (size_t) ULID_LEN, l->id, kill)
+                 : ngx_snprintf(msg, sizeof(msg), "free %*s",
+                                (size_t) ULID_LEN, l->id);
 
         /* lost: the executor ends them all */
         (void) ngx_http_functions_direct_send(msg, p - msg);
@@ -826,13 +832,15 @@ ngx_http_functions_direct_ask(ngx_http_functions_direct_route_t *rt)
     l->idle.log = ngx_cycle->log;
     l->idle.cancelable = 1;
     l->name.data = l->name_data;
-    l->name.len = ngx_sprintf(l->name_data, "direct:%*s", ULID_LEN, l->id)
+    l->name.len = ngx_sprintf(l->name_data, "direct:%*s", (size_t) ULID_LEN,
+                              l->id)
                   - l->name_data;
 
     p = ngx_sprintf(msg, "lease\nPOST /call HTTP/1.1\r\nHost: executor\r\n"
                     "Fn-Call-Id: %*s\r\nFn-Method: POST\r\n"
                     "Fn-Request-Url: http://lease/\r\nFn-Route: %V\r\n"
-                    "Content-Length: 0\r\n\r\n", ULID_LEN, l->id, &rt->json);
+                    "Content-Length: 0\r\n\r\n", (size_t) ULID_LEN, l->id,
+                    &rt->json);
 
     ngx_queue_insert_tail(&ngx_http_functions_direct_leases, &l->all);
     rt->leases++;
@@ -1316,7 +1324,8 @@ ngx_http_functions_direct_request(ngx_http_request_t *r,
                     "Fn-Method: %V\r\n"
                     "Fn-Deadline: %4d-%02d-%02dT%02d:%02d:%02dZ\r\n"
                     "Fn-App-Name: %V\r\nFn-Path: %V\r\n\r\n",
-                    ULID_LEN, ctx->call_id, &scheme, &host, &r->unparsed_uri,
+                    (size_t) ULID_LEN, ctx->call_id, &scheme, &host,
+                    &r->unparsed_uri,
                     &r->method_name, tm.ngx_tm_year, tm.ngx_tm_mon,
                     tm.ngx_tm_mday, tm.ngx_tm_hour, tm.ngx_tm_min,
                     tm.ngx_tm_sec, &rt->app, &rt->path);

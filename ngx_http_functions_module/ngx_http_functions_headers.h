@@ -101,6 +101,11 @@ ngx_http_functions_headers_drop(ngx_list_t *list, ngx_pool_t *pool,
 
     *list = kept;
 
+    /* a list's last part may be its own first one: not kept's */
+    if (kept.last == &kept.part) {
+        list->last = &list->part;
+    }
+
     return NGX_OK;
 }
 
