@@ -28,6 +28,7 @@
 #include "ngx_http_functions_module.h"
 #include "ngx_http_functions_ctx.h"
 #include "ngx_http_functions_direct.h"
+#include "ngx_http_functions_guard.h"
 #include "ngx_http_functions_headers.h"
 #include "ngx_http_functions_log.h"
 
@@ -65,6 +66,7 @@ struct ngx_http_functions_direct_lease_s {
     u_char                               name_data[sizeof("direct:") - 1
                                                    + ULID_LEN];
     ngx_str_t                            name;      /* $upstream_addr */
+    unsigned                             granted:1;
     unsigned                             busy:1;
     unsigned                             revoked:1; /* give it back */
     unsigned                             gone:1;    /* it ended */
@@ -77,6 +79,7 @@ struct ngx_http_functions_direct_route_s {
     ngx_str_t                            json;      /* as in Fn-Route */
     ngx_queue_t                          idle;      /* leases */
     ngx_uint_t                           leases;    /* idle, busy, asked */
+    ngx_uint_t                           asking;    /* asked, not granted */
     ngx_msec_t                           retry_at;  /* no lease before */
     ngx_msec_t                           timeout;
     ngx_str_t                            app;
@@ -127,6 +130,9 @@ static void ngx_http_functions_direct_ask(
     ngx_http_functions_direct_route_t *rt);
 static void ngx_http_functions_direct_end(
     ngx_http_functions_direct_lease_t *l, const char *kill);
+static void ngx_http_functions_direct_close(ngx_connection_t *c);
+static ssize_t ngx_http_functions_direct_recv(ngx_connection_t *c, u_char *buf,
+    size_t size);
 static void ngx_http_functions_direct_idle_read(ngx_event_t *ev);
 static void ngx_http_functions_direct_idle_timeout(ngx_event_t *ev);
 static void ngx_http_functions_direct_call_timeout(ngx_event_t *ev);
@@ -134,6 +140,8 @@ static ngx_chain_t *ngx_http_functions_direct_request(ngx_http_request_t *r,
     ngx_http_functions_ctx_t *ctx, ngx_http_functions_direct_route_t *rt,
     ngx_chain_t *body);
 static ngx_uint_t ngx_http_functions_direct_drop(ngx_table_elt_t *h);
+static ngx_int_t ngx_http_functions_direct_refuse(ngx_http_request_t *r,
+    ngx_http_functions_direct_call_t *dc, const char *why);
 static ngx_uint_t ngx_http_functions_direct_utf8(u_char *p, size_t n,
     ngx_uint_t whole);
 static void ngx_http_functions_direct_dummy(ngx_event_t *ev);
@@ -628,6 +636,8 @@ ngx_http_functions_direct_message(u_char *msg, size_t len, ngx_socket_t fd)
         }
 
         ngx_http_functions_direct_max_body = max;
+        l->granted = 1;
+        l->route->asking--;
 
         c = ngx_get_connection(fd, ngx_cycle->log);
         if (c == NULL) {
@@ -646,7 +656,7 @@ ngx_http_functions_direct_message(u_char *msg, size_t len, ngx_socket_t fd)
         c->data = l;
         c->idle = 1;
         c->type = SOCK_STREAM;
-        c->recv = ngx_recv;
+        c->recv = ngx_http_functions_direct_recv;
         c->send = ngx_send;
         c->recv_chain = ngx_recv_chain;
         c->send_chain = ngx_send_chain;
@@ -740,11 +750,7 @@ ngx_http_functions_direct_end(ngx_http_functions_direct_lease_t *l,
             ngx_queue_remove(&l->queue);
         }
 
-        if (l->conn->pool) {
-            ngx_destroy_pool(l->conn->pool);
-        }
-
-        ngx_close_connection(l->conn);
+        ngx_http_functions_direct_close(l->conn);
         l->conn = NULL;
     }
 
@@ -752,10 +758,48 @@ ngx_http_functions_direct_end(ngx_http_functions_direct_lease_t *l,
         ngx_del_timer(&l->idle);
     }
 
+    if (!l->granted) {
+        rt->asking--;
+    }
+
     ngx_queue_remove(&l->all);
     ngx_free(l);
 
     rt->leases--;
+}
+
+
+/*
+ * Closes an instance's socket.  The executor holds the same open file: a
+ * close() alone would leave it in epoll (the kernel drops it only with
+ * the file's last descriptor), where it would wake this worker for a
+ * connection long gone, and refuse the descriptor number the next time
+ * it comes.  So it leaves epoll first, explicitly.
+ */
+
+static void
+ngx_http_functions_direct_close(ngx_connection_t *c)
+{
+    if (c->read->active || c->write->active) {
+        if (ngx_del_conn) {
+            ngx_del_conn(c, 0);
+
+        } else {
+            if (c->read->active) {
+                ngx_del_event(c->read, NGX_READ_EVENT, 0);
+            }
+
+            if (c->write->active) {
+                ngx_del_event(c->write, NGX_WRITE_EVENT, 0);
+            }
+        }
+    }
+
+    if (c->pool) {
+        ngx_destroy_pool(c->pool);
+    }
+
+    ngx_close_connection(c);
 }
 
 
@@ -844,6 +888,7 @@ ngx_http_functions_direct_ask(ngx_http_functions_direct_route_t *rt)
 
     ngx_queue_insert_tail(&ngx_http_functions_direct_leases, &l->all);
     rt->leases++;
+    rt->asking++;
 
     if (ngx_http_functions_direct_send(msg, p - msg) != NGX_OK) {
         ngx_free(msg);
@@ -1107,7 +1152,8 @@ ngx_http_functions_direct_get(ngx_http_request_t *r,
 
     for ( ;; ) {
         if (ngx_queue_empty(&rt->idle)) {
-            if (rt->leases < NGX_HTTP_FUNCTIONS_DIRECT_LEASES_MAX
+            if (rt->asking == 0
+                && rt->leases < NGX_HTTP_FUNCTIONS_DIRECT_LEASES_MAX
                 && (ngx_msec_int_t) (ngx_current_msec - rt->retry_at) >= 0
                 && !ngx_exiting)
             {
@@ -1176,7 +1222,12 @@ ngx_http_functions_direct_get(ngx_http_request_t *r,
 }
 
 
-/* The route's timeout: the try ends as if its instance timed out. */
+/*
+ * The route's timeout.  Before the function's head, the client gets the
+ * executor's answer to a timeout (504, its JSON error: the next read
+ * finds it, ngx_http_functions_direct_recv()); after it, the answer is
+ * cut off, as nginx cuts one whose upstream times out.
+ */
 
 static void
 ngx_http_functions_direct_call_timeout(ngx_event_t *ev)
@@ -1184,18 +1235,108 @@ ngx_http_functions_direct_call_timeout(ngx_event_t *ev)
     ngx_connection_t                  *c;
     ngx_http_request_t                *r = ev->data;
     ngx_http_upstream_t               *u = r->upstream;
+    ngx_http_functions_direct_call_t  *dc;
 
     c = u->peer.connection;
+    dc = ngx_http_functions_guard_direct(r);
 
-    if (c == NULL) {
+    if (c == NULL || dc == NULL || dc->lease == NULL) {
         return;
     }
 
     ngx_log_error(NGX_LOG_INFO, ev->log, 0,
                   "functions direct: the function timed out");
 
-    c->read->timedout = 1;
+    dc->timed_out = 1;
+
+    if (u->header_sent) {
+        c->read->timedout = 1;
+
+    } else {
+        c->read->ready = 1;
+    }
+
     c->read->handler(c->read);
+}
+
+
+/*
+ * Reads what the function wrote.  A call that ends before its answer's
+ * head (the function exited, closed its output, or timed out) reads the
+ * answer the executor would have given instead: one whole HTTP response,
+ * 502 or 504 with the JSON error, after which the connection is dead.
+ */
+
+static ssize_t
+ngx_http_functions_direct_recv(ngx_connection_t *c, u_char *buf, size_t size)
+{
+    u_char                            *p;
+    size_t                             len;
+    ssize_t                            n;
+    const char                        *why;
+    ngx_uint_t                         status;
+    ngx_http_request_t                *r;
+    ngx_http_upstream_t               *u;
+    ngx_http_functions_ctx_t          *ctx;
+    ngx_http_functions_direct_call_t  *dc;
+    u_char                             body[256];
+
+    r = c->data;
+    u = r->upstream;
+    dc = ngx_http_functions_guard_direct(r);
+
+    if (dc == NULL || dc->synthetic || u->header_sent
+        || u->buffer.last != u->buffer.pos)
+    {
+        /* not this worker's doing, or a head has begun: as nginx reads */
+        return ngx_unix_recv(c, buf, size);
+    }
+
+    if (!dc->timed_out) {
+        n = ngx_unix_recv(c, buf, size);
+
+        if (n != 0 && n != NGX_ERROR) {
+            return n;
+        }
+
+        status = NGX_HTTP_BAD_GATEWAY;
+        why = "function exited or closed its output during the call";
+
+    } else {
+        status = NGX_HTTP_GATEWAY_TIME_OUT;
+        why = NULL;
+    }
+
+    ctx = ngx_http_functions_ctx_find(r);
+
+    if (ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = why ? ngx_snprintf(body, sizeof(body), "{\"error\":{\"message\":"
+                           "\"%s\"},\"call_id\":\"%*s\"}", why,
+                           (size_t) ULID_LEN, ctx->call_id)
+            : ngx_snprintf(body, sizeof(body), "{\"error\":{\"message\":"
+                           "\"function timed out after %M s\"},"
+                           "\"call_id\":\"%*s\"}",
+                           dc->lease->route->timeout / 1000,
+                           (size_t) ULID_LEN, ctx->call_id);
+    len = p - body;
+
+    if (size < len + 128) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_sprintf(buf, "HTTP/1.1 %ui Failed\r\nContent-Type: application/json"
+                    "\r\nContent-Length: %uz\r\n\r\n%*s", status, len,
+                    len, body);
+
+    dc->synthetic = 1;
+    c->read->eof = 0;
+    c->read->error = 0;
+    c->read->timedout = 0;
+
+    return p - buf;
 }
 
 
@@ -1373,18 +1514,46 @@ ngx_http_functions_direct_header(ngx_http_request_t *r,
     ngx_http_functions_direct_call_t *dc)
 {
     size_t                              n;
+    ngx_int_t                           status;
     ngx_uint_t                          i, typed;
     ngx_table_elt_t                    *h;
     ngx_http_upstream_t                *u = r->upstream;
     ngx_http_functions_headers_t        it;
     ngx_http_functions_direct_route_t  *rt = dc->lease->route;
 
-    if (u->headers_in.content_length_n > dc->max_body) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "functions direct: the function answered %O bytes, "
-                      "more than max_response_body",
-                      u->headers_in.content_length_n);
-        return NGX_HTTP_UPSTREAM_INVALID_HEADER;
+    /* the http format's rules, as the executor reads an answer
+     * (executor/hot/http_response.c) */
+
+    status = u->headers_in.status_n;
+
+    if (dc->synthetic) {
+        return NGX_OK;      /* the executor's own answer, as it is */
+    }
+
+    if (status < 200 || status > 599) {
+        return ngx_http_functions_direct_refuse(r, dc,
+                   "the response status is not from 200 to 599");
+    }
+
+    if (r->method == NGX_HTTP_HEAD || status == NGX_HTTP_NO_CONTENT
+        || status == NGX_HTTP_NOT_MODIFIED)
+    {
+        /* no body follows, whatever Content-Length says (nginx sent the
+         * function the client's method, its proxy reads a POST's) */
+        u->headers_in.chunked = 0;
+        u->headers_in.content_length_n = 0;
+
+    } else if (u->headers_in.chunked) {
+        return ngx_http_functions_direct_refuse(r, dc,
+                   "chunked responses are not accepted: use Content-Length");
+
+    } else if (u->headers_in.content_length_n < 0) {
+        return ngx_http_functions_direct_refuse(r, dc,
+                   "the response has no Content-Length");
+
+    } else if (u->headers_in.content_length_n > dc->max_body) {
+        return ngx_http_functions_direct_refuse(r, dc,
+                   "the response body is too large");
     }
 
     if (ngx_http_functions_headers_drop(&u->headers_in.headers, r->pool,
@@ -1464,6 +1633,75 @@ ngx_http_functions_direct_header(ngx_http_request_t *r,
 
 
 /*
+ * The function answered badly: the client gets the executor's answer to
+ * that (502, its JSON error), written over the function's head in the
+ * upstream's buffer as if it had come so; the function's bytes are never
+ * read on, and its instance is killed (free: the connection is not kept).
+ */
+
+static ngx_int_t
+ngx_http_functions_direct_refuse(ngx_http_request_t *r,
+    ngx_http_functions_direct_call_t *dc, const char *why)
+{
+    u_char                    *p;
+    size_t                     len;
+    ngx_table_elt_t           *h;
+    ngx_http_upstream_t       *u = r->upstream;
+    ngx_http_functions_ctx_t  *ctx;
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "functions direct: the function answered badly: %s", why);
+
+    ctx = ngx_http_functions_ctx_find(r);
+
+    len = sizeof("{\"error\":{\"message\":\"function answered badly: \"},"
+                 "\"call_id\":\"\"}") - 1 + ngx_strlen(why) + ULID_LEN;
+
+    if ((size_t) (u->buffer.end - u->buffer.start) < len || ctx == NULL) {
+        return NGX_HTTP_UPSTREAM_INVALID_HEADER;
+    }
+
+    p = ngx_sprintf(u->buffer.start, "{\"error\":{\"message\":\"function "
+                    "answered badly: %s\"},\"call_id\":\"%*s\"}", why,
+                    (size_t) ULID_LEN, ctx->call_id);
+
+    u->buffer.pos = u->buffer.start;
+    u->buffer.last = p;
+
+    u->headers_in.status_n = NGX_HTTP_BAD_GATEWAY;
+    ngx_str_null(&u->headers_in.status_line);
+    u->headers_in.chunked = 0;
+    u->headers_in.content_length_n = p - u->buffer.start;
+    u->headers_in.content_length = NULL;
+    u->headers_in.content_type = NULL;
+    u->headers_in.connection_close = 1;     /* never kept */
+    u->keepalive = 0;
+    u->upgrade = 0;                         /* a 101 makes no tunnel */
+
+    if (ngx_list_init(&u->headers_in.headers, r->pool, 1,
+                      sizeof(ngx_table_elt_t))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    h = ngx_list_push(&u->headers_in.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_str_set(&h->key, "Content-Type");
+    ngx_str_set(&h->value, "application/json");
+    h->lowcase_key = (u_char *) "content-type";
+    h->hash = ngx_hash_key(h->lowcase_key, h->key.len);
+
+    dc->refused = 1;
+
+    return NGX_OK;
+}
+
+
+/*
  * Whether p is UTF-8 text (as the executor's utf8_text): whole, or the
  * start of some, where a character cut at the end counts.
  */
@@ -1530,6 +1768,15 @@ ngx_http_functions_direct_free(ngx_http_request_t *r,
     } else if (c->read->eof || c->read->error || c->read->timedout
                || c->write->error || c->write->timedout)
     {
+        kill = "the call failed";
+
+    } else if (dc->refused) {
+        kill = "it answered badly";
+
+    } else if (dc->timed_out) {
+        kill = "timed out";
+
+    } else if (dc->synthetic) {
         kill = "the call failed";
 
     } else if (!u->keepalive || !u->request_body_sent) {

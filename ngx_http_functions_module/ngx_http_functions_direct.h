@@ -26,6 +26,11 @@ typedef struct {
                                                      * request head */
     ngx_event_t                          timer;     /* the route's timeout */
     off_t                                max_body;
+    unsigned                             refused:1; /* its answer was bad */
+    unsigned                             timed_out:1;
+    unsigned                             synthetic:1;   /* the answer is the
+                                                         * executor's, made
+                                                         * here */
 } ngx_http_functions_direct_call_t;
 
 

@@ -485,6 +485,12 @@ ngx_http_functions_metrics_request(ngx_http_request_t *r, ngx_str_t *app)
             continue;   /* a separator of upstream groups */
         }
 
+        if (st[i].peer->len > 7
+            && ngx_strncmp(st[i].peer->data, "direct:", 7) == 0)
+        {
+            continue;   /* a leased instance: no executor was asked */
+        }
+
         if (st[i].header_time == (ngx_msec_t) -1) {
             /* no answer at all */
             kind = st[i].status == NGX_HTTP_GATEWAY_TIME_OUT ? 1 : 0;

@@ -98,6 +98,7 @@ struct hot_instance {
     const struct hot_lease_ops *lease_ops;  /* leased: its holder */
     void *lease_arg;
     int revoked;                        /* the holder was asked */
+    int revoked_for_capacity;           /* then: stop it when it is back */
 };
 
 static void on_wait_timer_closed(uv_handle_t *h)
@@ -736,6 +737,7 @@ static void lease(struct hot_instance *in, struct hot_job *job)
     uv_read_stop((uv_stream_t *)&in->out);
     in->state = INSTANCE_LEASED;
     in->revoked = 0;
+    in->revoked_for_capacity = 0;
     in->job = NULL;
     user_log_start(&in->ulog, NULL);
     job->leased = in;
@@ -1276,9 +1278,9 @@ void hot_lease_end(struct hot_instance *in, const char *kill_why)
         return;         /* it ended meanwhile */
     in->state = INSTANCE_BUSY;
     in->answered = 1;
-    if (kill_why == NULL && in->revoked && in->pool->head == NULL
-        && !*in->pool->owner->draining)
-        kill_why = "asked back";
+    if (kill_why == NULL && in->revoked_for_capacity
+        && in->pool->head == NULL)
+        kill_why = "capacity needed elsewhere";
     if (kill_why != NULL) {
         kill_instance(in, kill_why);
         return;
@@ -1405,12 +1407,14 @@ void hot_on_pressure(void *arg)
         kill_instance(hp->idle_tail, "capacity needed elsewhere");
         return;
     }
-    /* none idle: a leased one is asked back (it goes idle, and the next
-     * pressure stops it) */
+    /* none idle: a leased one is asked back, and stopped once it is
+     * (unless a call of its own route waits for it then) */
     for (p = hp->pools; p != NULL; p = p->next) {
         for (in = p->instances; in != NULL; in = in->next) {
-            if (ask_back(in))
+            if (ask_back(in)) {
+                in->revoked_for_capacity = 1;
                 return;
+            }
         }
     }
 }

@@ -17,6 +17,10 @@
  *   log             writes "log line N" to stderr, then echoes
  *   sleep           sleeps X-Sleep milliseconds, then echoes
  *   headlen         answers Content-Length: 5 and no body (right for HEAD)
+ *   passfd          answers "fd" with descriptors of its own (its root
+ *                   directory, its stdin) attached to the answer's bytes
+ *                   (SCM_RIGHTS), for a reader of its stdout that is a
+ *                   socket (direct dispatch) to take
  *   raw             writes "ran <call id>" to stderr, then answers status
  *                   X-Status with the lines X-Raw1 and X-Raw2 as they are
  *                   and, with X-Big: N, a header of N bytes, with X-Many: N,
@@ -27,6 +31,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <fcntl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -160,6 +166,32 @@ int main(void)
             printf("\r\n");
             fwrite(body, 1, len, stdout);
             fflush(stdout);
+        } else if (strcmp(m, "passfd") == 0) {
+            static const char out[] = "HTTP/1.1 200 OK\r\n"
+                                      "Content-Length: 2\r\n\r\nfd";
+            char cbuf[CMSG_SPACE(2 * sizeof(int))];
+            struct iovec iov = { (void *)out, sizeof(out) - 1 };
+            struct msghdr msg = { 0 };
+            struct cmsghdr *cm;
+            int fds[2];
+
+            fflush(stdout);
+            fds[0] = open("/", O_RDONLY | O_DIRECTORY);
+            fds[1] = 0;
+            memset(cbuf, 0, sizeof(cbuf));
+            msg.msg_iov = &iov;
+            msg.msg_iovlen = 1;
+            msg.msg_control = cbuf;
+            msg.msg_controllen = sizeof(cbuf);
+            cm = CMSG_FIRSTHDR(&msg);
+            cm->cmsg_level = SOL_SOCKET;
+            cm->cmsg_type = SCM_RIGHTS;
+            cm->cmsg_len = CMSG_LEN(2 * sizeof(int));
+            memcpy(CMSG_DATA(cm), fds, sizeof(fds));
+            /* not a socket (pipes): the bytes alone */
+            if (sendmsg(1, &msg, 0) < 0 && write(1, out, sizeof(out) - 1) < 0)
+                exit(4);
+            close(fds[0]);
         } else if (strcmp(m, "headlen") == 0) {
             printf("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n");
             fflush(stdout);
