@@ -170,7 +170,7 @@ my @cases = (
       'X-Raw1' => 'Transfer-Encoding: chunked' } ],
     [ 'a 101', '/hot', headers => { 'X-Mode' => 'raw', 'X-Status' => 101,
       'X-Raw1' => 'Upgrade: websocket', 'X-Raw2' => 'Connection: Upgrade',
-      'Upgrade' => 'websocket', 'Connection' => 'Upgrade' } ],
+      'Upgrade' => 'websocket' } ],
     [ 'a status under 200', '/hot', headers => { 'X-Mode' => 'raw', 'X-Status' => 199 } ],
     [ 'an answer over max_response_body', '/hot', headers => { 'X-Mode' => 'big' } ],
     [ 'a function that exits', '/hot', headers => { 'X-Mode' => 'exit' } ],
@@ -299,9 +299,10 @@ subtest 'descriptors a function attaches to its answer reach nobody' => sub {
 };
 
 subtest 'other formats stay on the executor' => sub {
-    route('/json', format => 'json');
+    # (t/fn/hot.c speaks no json: each call times out, after a second)
+    route('/json', format => 'json', timeout => 1);
     my $r;
-    $r = call('/json', body => '{}') for 1 .. 5;
+    $r = call('/json', body => '{}') for 1 .. 2;
     unlike($r->{h}{'x-upstream'} // '', qr/^direct:/, 'a json route is not leased');
 };
 
