@@ -1123,6 +1123,7 @@ ngx_http_functions_direct_get(ngx_http_request_t *r,
     ngx_peer_connection_t *pc, ngx_http_functions_direct_call_t **dcp)
 {
     u_char                              peek;
+    ngx_str_t                          *name;
     ngx_queue_t                        *q;
     ngx_chain_t                        *head;
     ngx_connection_t                   *c;
@@ -1189,6 +1190,19 @@ ngx_http_functions_direct_get(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
+    /* the request's own copy: $upstream_addr is read after the lease may
+     * have ended */
+    name = ngx_palloc(r->pool, sizeof(ngx_str_t));
+    if (name == NULL) {
+        return NGX_ERROR;
+    }
+
+    name->len = l->name.len;
+    name->data = ngx_pstrdup(r->pool, &l->name);
+    if (name->data == NULL) {
+        return NGX_ERROR;
+    }
+
     ngx_queue_remove(&l->queue);
 
     if (l->idle.timer_set) {
@@ -1214,7 +1228,7 @@ ngx_http_functions_direct_get(ngx_http_request_t *r,
     pc->cached = 0;
     pc->sockaddr = (struct sockaddr *) &ngx_http_functions_direct_sun;
     pc->socklen = sizeof(struct sockaddr_un);
-    pc->name = &l->name;
+    pc->name = name;
 
     *dcp = dc;
 
