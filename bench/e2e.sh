@@ -9,7 +9,10 @@
 #               t/fn/hot.c (no nginx);
 #   module:     nginx + module + executor, /r/bench/hot, with t/fn/hot.c
 #               and with t/fn/hot.go (Go's own HTTP code, as a Go user
-#               would write a hot function);
+#               would write a hot function), configured as the stack is:
+#               direct dispatch on (docs/direct.md), so that nginx's
+#               workers write calls to instances leased from the
+#               executor, which starts and limits them;
 #   floor:      nginx + module + bench/relay.c in the executor's place: the
 #               same functions, unsandboxed, behind a process that only
 #               moves the bytes (what any executor on this path costs at
@@ -74,7 +77,8 @@ bench_database "$db"
     echo "           ('bench', '/go', 'oci:hotgo:v1', 'http', $conns, 600);"
 } | sql "$db"
 
-bench_executor ex "listen_mode = 0666" "max_sandboxes = $((2 * conns + 4))" \
+bench_executor ex "listen_mode = 0666" "direct_listen = $dir/ex/direct.sock" \
+    "max_sandboxes = $((2 * conns + 4))" \
     "memory_budget = 16g"
 ex_pid=${pids[-1]}
 
@@ -123,6 +127,7 @@ cp "$here/conf/functions_params" "$dir/functions_params"
                     user=$FUNCTIONS_DB_USER
                     password_file=$FUNCTIONS_DB_PASSWORD_FILE;
     functions_route_cache zone=routes:8m valid=600s not_found=600s;
+    functions_direct $dir/ex/direct.sock;
     upstream executors {
         server unix:$dir/ex/executor.sock;
         keepalive 32;

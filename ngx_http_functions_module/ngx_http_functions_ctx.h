@@ -43,6 +43,8 @@ struct ngx_http_functions_ctx_s {
     const char                        *cache;      /* hit, miss or stale */
     struct ngx_http_functions_api_s   *api;        /* an API request */
     ngx_http_functions_publish_t      *publish;    /* an async call */
+    void                              *direct;     /* a try on a leased
+                                                    * instance (_direct.c) */
     ngx_http_functions_ctx_done_pt     done;       /* the request is freed */
 };
 

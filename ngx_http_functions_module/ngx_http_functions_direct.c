@@ -28,7 +28,6 @@
 #include "ngx_http_functions_module.h"
 #include "ngx_http_functions_ctx.h"
 #include "ngx_http_functions_direct.h"
-#include "ngx_http_functions_guard.h"
 #include "ngx_http_functions_headers.h"
 #include "ngx_http_functions_log.h"
 
@@ -1231,6 +1230,7 @@ ngx_http_functions_direct_get(ngx_http_request_t *r,
     pc->name = name;
 
     *dcp = dc;
+    ctx->direct = dc;
 
     return NGX_DONE;
 }
@@ -1249,10 +1249,12 @@ ngx_http_functions_direct_call_timeout(ngx_event_t *ev)
     ngx_connection_t                  *c;
     ngx_http_request_t                *r = ev->data;
     ngx_http_upstream_t               *u = r->upstream;
+    ngx_http_functions_ctx_t          *ctx;
     ngx_http_functions_direct_call_t  *dc;
 
     c = u->peer.connection;
-    dc = ngx_http_functions_guard_direct(r);
+    ctx = ngx_http_functions_ctx_find(r);
+    dc = ctx ? ctx->direct : NULL;
 
     if (c == NULL || dc == NULL || dc->lease == NULL) {
         return;
@@ -1297,9 +1299,10 @@ ngx_http_functions_direct_recv(ngx_connection_t *c, u_char *buf, size_t size)
 
     r = c->data;
     u = r->upstream;
-    dc = ngx_http_functions_guard_direct(r);
+    ctx = ngx_http_functions_ctx_find(r);
+    dc = ctx ? ctx->direct : NULL;
 
-    if (dc == NULL || dc->synthetic || u->header_sent
+    if (dc == NULL || dc->lease == NULL || dc->synthetic || u->header_sent
         || u->buffer.last != u->buffer.pos)
     {
         /* not this worker's doing, or a head has begun: as nginx reads */
@@ -1319,12 +1322,6 @@ ngx_http_functions_direct_recv(ngx_connection_t *c, u_char *buf, size_t size)
     } else {
         status = NGX_HTTP_GATEWAY_TIME_OUT;
         why = NULL;
-    }
-
-    ctx = ngx_http_functions_ctx_find(r);
-
-    if (ctx == NULL) {
-        return NGX_ERROR;
     }
 
     p = why ? ngx_snprintf(body, sizeof(body), "{\"error\":{\"message\":"

@@ -258,23 +258,6 @@ ngx_http_functions_guard_get(ngx_peer_connection_t *pc, void *data)
 }
 
 
-ngx_http_functions_direct_call_t *
-ngx_http_functions_guard_direct(ngx_http_request_t *r)
-{
-    ngx_http_functions_guard_peer_t  *gp;
-
-    if (r->upstream == NULL
-        || r->upstream->peer.free != ngx_http_functions_guard_free)
-    {
-        return NULL;
-    }
-
-    gp = r->upstream->peer.data;
-
-    return gp->direct;
-}
-
-
 /* The peer closed (or reset, or wrote into) an idle connection. */
 
 static ngx_uint_t

@@ -12,6 +12,7 @@ use FnTest qw(need_stack executor_start nginx_start fresh_database db_query
               http_request wait_until slurp tmpdir top executors_upstream
               functions_mysql);
 use JSON::PP;
+use POSIX ();
 use Test::More;
 use Time::HiRes qw(time sleep);
 
@@ -260,7 +261,19 @@ subtest 'a function that exits during a call: 502, then calls go on' => sub {
 subtest 'the executor restarts: calls go on' => sub {
     my $r = direct_call('/hot');
     ok(direct($r), 'direct before');
+    # a call under way on a leased instance when the executor is told to
+    # stop: it is asked back, and the drain waits for it
+    my $pid = fork() // die;
+    if ($pid == 0) {
+        my $r = call('/hot', headers => { 'X-Mode' => 'sleep', 'X-Sleep' => 1500 },
+                     body => 'in flight');
+        POSIX::_exit(direct($r) && $r->{status} == 200
+                     && $r->{body} eq 'in flight' ? 0 : 1);
+    }
+    sleep 0.5;
     $ex->stop;
+    waitpid($pid, 0);
+    is($?, 0, 'a direct call under way when the executor stops ends well');
     my $again = $ex_now = executor_start(listen => $ex->socket,
                                direct_listen => "$tmp/direct.sock",
                                max_response_body => '64k');

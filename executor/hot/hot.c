@@ -1258,14 +1258,16 @@ const char *hot_lease_sandbox(const struct hot_instance *in)
 void hot_lease_hold(struct hot_instance *in, const struct hot_lease_ops *ops,
                     void *arg)
 {
+    struct hot_pools *hp = in->pool->owner;
+
     in->lease_ops = ops;
     in->lease_arg = arg;
     /* asked back before it was held: asked now */
     if (in->revoked) {
         in->revoked = 0;
         ask_back(in);
-    } else if (in->pool->head != NULL || *in->pool->owner->draining
-               || in->sb->generation != in->pool->owner->sandboxes->generation) {
+    } else if (in->pool->head != NULL || *hp->draining
+               || in->sb->generation != hp->sandboxes->generation) {
         ask_back(in);
     }
 }

@@ -7,7 +7,7 @@
 #include "hot.h"
 #include "log.h"
 #include "request_parser.h"
-#include "server.h"
+#include "unix_socket.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -36,6 +36,7 @@ struct direct_peer;
 
 struct direct_lease {
     struct direct_lease *next, *prev;   /* peer->leases */
+    struct direct *d;
     struct direct_peer *peer;           /* NULL: its worker went away */
     struct call_reply reply;
     struct hot_instance *in;            /* granted */
@@ -64,6 +65,9 @@ struct direct {
     dev_t dev;
     ino_t ino;
     struct direct_peer *peers;
+    size_t held;                        /* instances granted, not back */
+    void (*on_empty)(void *arg);        /* held is back to 0 */
+    void *empty_arg;
 };
 
 static char rbuf[DIRECT_MSG_MAX + 1];
@@ -221,6 +225,20 @@ static void lease_unlink(struct direct_lease *l)
     p->nleases--;
 }
 
+/* The lease's instance is no longer the worker's. */
+static struct hot_instance *lease_release(struct direct_lease *l)
+{
+    struct hot_instance *in = l->in;
+    struct direct *d = l->d;
+
+    if (in == NULL)
+        return NULL;
+    l->in = NULL;
+    if (--d->held == 0 && d->on_empty != NULL)
+        d->on_empty(d->empty_arg);
+    return in;
+}
+
 static void lease_free(struct direct_lease *l)
 {
     lease_unlink(l);
@@ -243,9 +261,9 @@ static void on_gone(struct hot_instance *in, void *arg)
     struct direct_lease *l = arg;
 
     (void)in;
-    l->in = NULL;
     if (l->peer != NULL)
         peer_sendf(l->peer, -1, "gone %s", l->id);
+    lease_release(l);
     lease_free(l);
 }
 
@@ -275,6 +293,7 @@ static void on_lease_done(struct call_reply *r)
             return;
         }
         l->in = in;
+        l->d->held++;
         peer_sendf(p, fd, "grant %s %s %llu", l->id, hot_lease_sandbox(in),
                    (unsigned long long)p->d->calls->cfg->max_response_body);
         if (l->peer == NULL || l->peer->closing)
@@ -330,6 +349,7 @@ static void on_lease(struct direct_peer *p, const char *head, size_t len)
         return;
     }
     memcpy(l->id, id, ULID_LEN + 1);
+    l->d = p->d;
     l->reply.lease = 1;
     l->reply.done = on_lease_done;
     l->peer = p;
@@ -370,8 +390,7 @@ static void on_end(struct direct_peer *p, const char *rest, int kill)
                 why[i] = '?';
         }
     }
-    in = l->in;
-    l->in = NULL;
+    in = lease_release(l);
     lease_free(l);
     hot_lease_end(in, kill ? why : NULL);
 }
@@ -401,8 +420,7 @@ static void on_peer_closed(uv_handle_t *h)
     struct hot_instance *in;
 
     while ((l = p->leases) != NULL) {
-        in = l->in;
-        l->in = NULL;
+        in = lease_release(l);
         lease_unlink(l);        /* l->peer is NULL from here on */
         if (in != NULL) {
             lease_free(l);
@@ -552,7 +570,7 @@ int direct_start(struct direct **out, uv_loop_t *loop, struct calls *calls,
     *out = NULL;
     if (len >= sizeof(sun.sun_path))
         return errf(err, errlen, "direct_listen is too long");
-    if (server_clear_stale_socket(cfg->direct_listen, SOCK_SEQPACKET, err,
+    if (unix_socket_clear_stale(cfg->direct_listen, SOCK_SEQPACKET, err,
                                   errlen) < 0)
         return -1;
     d = calloc(1, sizeof(*d));
@@ -575,7 +593,7 @@ int direct_start(struct direct **out, uv_loop_t *loop, struct calls *calls,
         d->dev = st.st_dev;
         d->ino = st.st_ino;
     }
-    if (server_socket_access(d->path, cfg, err, errlen) < 0)
+    if (unix_socket_access(d->path, cfg, err, errlen) < 0)
         goto failed;
     if (listen(d->fd, 128) < 0 || uv_poll_init(loop, &d->poll, d->fd) < 0) {
         errf(err, errlen, "cannot listen on %s: %s", cfg->direct_listen,
@@ -616,6 +634,19 @@ void direct_stop_listening(struct direct *d)
         && st.st_ino == d->ino)
         unlink(d->path);
     uv_close((uv_handle_t *)&d->poll, on_listener_closed);
+}
+
+size_t direct_held(const struct direct *d)
+{
+    return d != NULL ? d->held : 0;
+}
+
+void direct_on_empty(struct direct *d, void (*cb)(void *arg), void *arg)
+{
+    if (d == NULL)
+        return;
+    d->on_empty = cb;
+    d->empty_arg = arg;
 }
 
 void direct_close_all(struct direct *d)

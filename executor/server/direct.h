@@ -42,6 +42,11 @@ int direct_start(struct direct **d, uv_loop_t *loop, struct calls *calls,
  * give them back. */
 void direct_stop_listening(struct direct *d);
 
+/* Instances granted to workers and not given back yet; cb runs when that
+ * comes back to 0 (a drain waits for it). */
+size_t direct_held(const struct direct *d);
+void direct_on_empty(struct direct *d, void (*cb)(void *arg), void *arg);
+
 /* Drops every worker (its instances are killed). */
 void direct_close_all(struct direct *d);
 

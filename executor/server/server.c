@@ -2,6 +2,7 @@
  * The executor's listeners and request dispatch.
  */
 #include "server.h"
+#include "unix_socket.h"
 #include "errf.h"
 #include "endpoints.h"
 #include "async.h"
@@ -13,13 +14,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 /* errf() for a libuv error code: "<what> <arg>: <libuv's message>". */
@@ -140,74 +139,7 @@ static void accept_backlog(struct server *s, uv_stream_t *listener)
     }
 }
 
-/*
- * A socket file left by an earlier run is removed; one that still answers
- * belongs to a running executor and is left alone.
- */
-int server_clear_stale_socket(const char *path, int type, char *err,
-                              size_t errlen)
-{
-    struct sockaddr_un sun;
-    struct stat st;
-    int fd, rc;
-
-    if (lstat(path, &st) < 0)
-        return errno == ENOENT ? 0 : fail(err, errlen, "cannot stat", path,
-                                         uv_translate_sys_error(errno));
-    if (!S_ISSOCK(st.st_mode)) {
-        errf(err, errlen, "%s exists and is not a socket", path);
-        return -1;
-    }
-    memset(&sun, 0, sizeof(sun));
-    sun.sun_family = AF_UNIX;
-    if (strlen(path) >= sizeof(sun.sun_path)) {
-        errf(err, errlen, "socket path %s is too long", path);
-        return -1;
-    }
-    memcpy(sun.sun_path, path, strlen(path));
-    fd = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return fail(err, errlen, "socket for", path,
-                    uv_translate_sys_error(errno));
-    rc = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
-    close(fd);
-    if (rc == 0) {
-        errf(err, errlen, "%s is in use by a running process", path);
-        return -1;
-    }
-    if (unlink(path) < 0 && errno != ENOENT)
-        return fail(err, errlen, "cannot remove stale socket", path,
-                    uv_translate_sys_error(errno));
-    return 0;
-}
-
-int server_socket_access(const char *path, const struct config *cfg,
-                         char *err, size_t errlen)
-{
-    if (cfg->listen_group[0] != '\0') {
-        struct group *gr = getgrnam(cfg->listen_group);
-        char *end;
-        unsigned long gid;
-
-        if (gr != NULL) {
-            gid = gr->gr_gid;
-        } else {
-            gid = strtoul(cfg->listen_group, &end, 10);
-            if (*end != '\0') {
-                errf(err, errlen, "no such group \"%s\"",
-                     cfg->listen_group);
-                return -1;
-            }
-        }
-        if (chown(path, (uid_t)-1, (gid_t)gid) < 0)
-            return fail(err, errlen, "cannot chown", path,
-                        uv_translate_sys_error(errno));
-    }
-    if (chmod(path, cfg->listen_mode) < 0)
-        return fail(err, errlen, "cannot chmod", path,
-                    uv_translate_sys_error(errno));
-    return 0;
-}
+static void on_direct_empty(void *arg);
 
 static int listen_unix(struct server *s, char *err, size_t errlen)
 {
@@ -215,7 +147,7 @@ static int listen_unix(struct server *s, char *err, size_t errlen)
     struct stat st;
     int rc;
 
-    if (server_clear_stale_socket(path, SOCK_STREAM, err, errlen) < 0)
+    if (unix_socket_clear_stale(path, SOCK_STREAM, err, errlen) < 0)
         return -1;
     rc = uv_pipe_init(s->loop, &s->unix_listener, 0);
     if (rc < 0)
@@ -229,7 +161,7 @@ static int listen_unix(struct server *s, char *err, size_t errlen)
         s->unix_dev = st.st_dev;
         s->unix_ino = st.st_ino;
     }
-    if (server_socket_access(path, &s->cfg, err, errlen) < 0)
+    if (unix_socket_access(path, &s->cfg, err, errlen) < 0)
         return -1;
     rc = uv_listen((uv_stream_t *)&s->unix_listener, 511, on_connection);
     if (rc < 0)
@@ -440,6 +372,7 @@ int server_start(struct server *s, uv_loop_t *loop, const struct config *cfg,
             return -1;
         }
         s->hot.direct = 1;
+        direct_on_empty(s->direct, on_direct_empty, s);
     }
     /* only once the socket is ours: a second executor changes nothing */
     if (cgroups_init(&s->sandboxes.cgroups, cfg->cgroup_root,
@@ -549,6 +482,15 @@ int server_reconfigure(struct server *s, const struct config *cfg,
     return kept;
 }
 
+/* The last leased instance is back (direct.h): a drain may be over. */
+static void on_direct_empty(void *arg)
+{
+    struct server *s = arg;
+
+    if (s->draining && s->nconns == 0 && s->on_drained != NULL)
+        s->on_drained(s);
+}
+
 void server_drain(struct server *s, void (*on_drained)(struct server *s))
 {
     struct http_conn *c, *next;
@@ -568,7 +510,8 @@ void server_drain(struct server *s, void (*on_drained)(struct server *s))
             && !c->request_due && !http_conn_has_input(c))
             http_conn_close(c);
     }
-    if (s->nconns == 0 && s->on_drained != NULL)
+    if (s->nconns == 0 && direct_held(s->direct) == 0
+        && s->on_drained != NULL)
         s->on_drained(s);
 }
 
@@ -593,7 +536,8 @@ void server_conn_closed(struct server *s, struct http_conn *c)
     if (c->next)
         c->next->prev = c->prev;
     s->nconns--;
-    if (s->draining && s->nconns == 0 && s->on_drained != NULL)
+    if (s->draining && s->nconns == 0 && direct_held(s->direct) == 0
+        && s->on_drained != NULL)
         s->on_drained(s);
 }
 

@@ -53,15 +53,6 @@ struct server {
     struct direct *direct;      /* direct_listen, or NULL */
 };
 
-/* A socket file (of type, SOCK_STREAM...) at path left by an earlier run
- * is removed (one that still answers is not: -1).  0, or -1 with err. */
-int server_clear_stale_socket(const char *path, int type, char *err,
-                              size_t errlen);
-
-/* The socket file at path gets cfg's listen_group and listen_mode. */
-int server_socket_access(const char *path, const struct config *cfg,
-                         char *err, size_t errlen);
-
 /* Binds the listeners of cfg and starts accepting.  0, or -1 with err. */
 int server_start(struct server *s, uv_loop_t *loop, const struct config *cfg,
                  char *err, size_t errlen);
