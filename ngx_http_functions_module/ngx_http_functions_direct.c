@@ -802,13 +802,20 @@ ngx_http_functions_direct_close(ngx_connection_t *c)
 }
 
 
-/* An idle instance wrote, or closed: it serves no more calls. */
+/* An idle instance wrote, or closed: it serves no more calls.  Or nginx
+ * exits: it goes back. */
 
 static void
 ngx_http_functions_direct_idle_read(ngx_event_t *ev)
 {
     ngx_connection_t                   *c = ev->data;
     ngx_http_functions_direct_lease_t  *l = c->data;
+
+    if (c->close) {
+        /* the worker is exiting (nginx closes its idle connections) */
+        ngx_http_functions_direct_end(l, NULL);
+        return;
+    }
 
     ngx_http_functions_direct_end(l, "it wrote between calls");
 }
