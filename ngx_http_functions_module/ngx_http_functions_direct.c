@@ -351,13 +351,45 @@ ngx_http_functions_direct_ctl_lost(const char *why)
 }
 
 
+/*
+ * A recvmsg() or send() on the executor's socket failed: NGX_OK to try
+ * again (interrupted), NGX_AGAIN when ev is to be waited for, NGX_ERROR
+ * when the connection is lost.
+ */
+
+static ngx_int_t
+ngx_http_functions_direct_io_failed(ngx_event_t *ev)
+{
+    ngx_int_t  rc;
+    ngx_err_t  err = ngx_socket_errno;
+
+    if (err == NGX_EINTR) {
+        return NGX_OK;
+    }
+
+    if (err == NGX_EAGAIN) {
+        rc = ev->write ? ngx_handle_write_event(ev, 0)
+                       : ngx_handle_read_event(ev, 0);
+
+        if (rc == NGX_OK) {
+            return NGX_AGAIN;
+        }
+
+        ngx_http_functions_direct_ctl_lost("cannot wait");
+        return NGX_ERROR;
+    }
+
+    ngx_http_functions_direct_ctl_lost(strerror(err));
+    return NGX_ERROR;
+}
+
+
 static void
 ngx_http_functions_direct_ctl_read(ngx_event_t *ev)
 {
     int                one;
     size_t             extra;
     ssize_t            n;
-    ngx_err_t          err;
     ngx_socket_t       fd;
     struct iovec       iov;
     struct msghdr      msg;
@@ -385,20 +417,10 @@ ngx_http_functions_direct_ctl_read(ngx_event_t *ev)
         n = recvmsg(c->fd, &msg, MSG_CMSG_CLOEXEC);
 
         if (n == -1) {
-            err = ngx_socket_errno;
-
-            if (err == NGX_EAGAIN) {
-                if (ngx_handle_read_event(c->read, 0) != NGX_OK) {
-                    ngx_http_functions_direct_ctl_lost("cannot wait");
-                }
-                return;
-            }
-
-            if (err == NGX_EINTR) {
+            if (ngx_http_functions_direct_io_failed(c->read) == NGX_OK) {
                 continue;
             }
 
-            ngx_http_functions_direct_ctl_lost(strerror(err));
             return;
         }
 
@@ -452,7 +474,6 @@ static void
 ngx_http_functions_direct_ctl_write(ngx_event_t *ev)
 {
     ssize_t                           n;
-    ngx_err_t                         err;
     ngx_queue_t                      *q;
     ngx_connection_t                 *c = ev->data;
     ngx_http_functions_direct_msg_t  *m;
@@ -464,20 +485,10 @@ ngx_http_functions_direct_ctl_write(ngx_event_t *ev)
         n = send(c->fd, m->data, m->len, MSG_NOSIGNAL);
 
         if (n == -1) {
-            err = ngx_socket_errno;
-
-            if (err == NGX_EAGAIN) {
-                if (ngx_handle_write_event(c->write, 0) != NGX_OK) {
-                    ngx_http_functions_direct_ctl_lost("cannot wait");
-                }
-                return;
-            }
-
-            if (err == NGX_EINTR) {
+            if (ngx_http_functions_direct_io_failed(c->write) == NGX_OK) {
                 continue;
             }
 
-            ngx_http_functions_direct_ctl_lost(strerror(err));
             return;
         }
 
