@@ -43,6 +43,9 @@
 #define NGX_HTTP_FUNCTIONS_DIRECT_ROUTES_MAX  1024
 /* leases a worker holds for one route */
 #define NGX_HTTP_FUNCTIONS_DIRECT_LEASES_MAX  64
+/* a lease goes back after its call once it is this old (the executor
+ * then sees the route's image again: a tag may have moved) */
+#define NGX_HTTP_FUNCTIONS_DIRECT_AGE         60000
 /* an idle lease is given back after this long */
 #define NGX_HTTP_FUNCTIONS_DIRECT_IDLE        10000
 /* a reconnect, or a lease after a refusal, waits this long */
@@ -65,6 +68,7 @@ struct ngx_http_functions_direct_lease_s {
     u_char                               name_data[sizeof("direct:") - 1
                                                    + ULID_LEN];
     ngx_str_t                            name;      /* $upstream_addr */
+    ngx_msec_t                           granted_at;
     unsigned                             granted:1;
     unsigned                             busy:1;
     unsigned                             revoked:1; /* give it back */
@@ -584,6 +588,7 @@ ngx_http_functions_direct_message(u_char *msg, size_t len, ngx_socket_t fd)
 {
     off_t                               max;
     u_char                             *id, *p;
+    u_char                              out[ULID_LEN + 64];
     ngx_uint_t                          kind;
     ngx_connection_t                   *c;
     ngx_http_functions_direct_lease_t  *l;
@@ -619,9 +624,16 @@ ngx_http_functions_direct_message(u_char *msg, size_t len, ngx_socket_t fd)
     l = ngx_http_functions_direct_find(id);
 
     if (l == NULL) {
-        /* a lease ended here meanwhile: nothing to do */
         if (fd != (ngx_socket_t) -1) {
             close(fd);
+        }
+
+        if (kind == 0 || kind == 2) {
+            /* a lease this worker does not know (it ended here after a
+             * failure): the executor is not to wait for it */
+            p = ngx_snprintf(out, sizeof(out), "kill %*s not held here",
+                             (size_t) ULID_LEN, id);
+            (void) ngx_http_functions_direct_send(out, p - out);
         }
 
         return;
@@ -632,7 +644,6 @@ ngx_http_functions_direct_message(u_char *msg, size_t len, ngx_socket_t fd)
     case 0: /* grant */
 
         if (l->conn) {
-            close(fd);
             goto bad;
         }
 
@@ -641,7 +652,6 @@ ngx_http_functions_direct_message(u_char *msg, size_t len, ngx_socket_t fd)
         max = p ? ngx_atoof(p + 1, msg + len - (p + 1)) : NGX_ERROR;
 
         if (max <= 0) {
-            close(fd);
             goto bad;
         }
 
@@ -666,6 +676,7 @@ ngx_http_functions_direct_message(u_char *msg, size_t len, ngx_socket_t fd)
         c->data = l;
         c->idle = 1;
         c->type = SOCK_STREAM;
+        c->tcp_nodelay = NGX_TCP_NODELAY_DISABLED;  /* a Unix socket */
         c->recv = ngx_http_functions_direct_recv;
         c->send = ngx_send;
         c->recv_chain = ngx_recv_chain;
@@ -678,6 +689,15 @@ ngx_http_functions_direct_message(u_char *msg, size_t len, ngx_socket_t fd)
 
         if (ngx_handle_read_event(c->read, 0) != NGX_OK) {
             ngx_http_functions_direct_end(l, "cannot wait on its socket");
+            return;
+        }
+
+        l->granted_at = ngx_current_msec;
+
+        if (l->revoked) {
+            /* asked back before it came */
+            l->busy = 1;
+            ngx_http_functions_direct_end(l, NULL);
             return;
         }
 
@@ -705,8 +725,8 @@ ngx_http_functions_direct_message(u_char *msg, size_t len, ngx_socket_t fd)
 
     case 2: /* revoke */
 
-        if (l->busy) {
-            l->revoked = 1;
+        if (l->busy || l->conn == NULL) {
+            l->revoked = 1;     /* once its call is over, or it comes */
 
         } else if (l->conn) {
             ngx_http_functions_direct_end(l, NULL);
@@ -727,6 +747,10 @@ ngx_http_functions_direct_message(u_char *msg, size_t len, ngx_socket_t fd)
 
 bad:
 
+    if (fd != (ngx_socket_t) -1) {
+        close(fd);
+    }
+
     ngx_http_functions_direct_ctl_lost("a message that is not of the "
                                        "protocol");
 }
@@ -745,7 +769,7 @@ ngx_http_functions_direct_end(ngx_http_functions_direct_lease_t *l,
     u_char                              msg[ULID_LEN + 128];
     ngx_http_functions_direct_route_t  *rt = l->route;
 
-    if (l->conn && !l->gone && ngx_http_functions_direct_ctl) {
+    if (l->granted && !l->gone && ngx_http_functions_direct_ctl) {
         p = kill ? ngx_snprintf(msg, sizeof(msg), "kill %*s %s",
                                 (size_t) ULID_LEN, l->id, kill)
                  : ngx_snprintf(msg, sizeof(msg), "free %*s",
@@ -1320,22 +1344,31 @@ ngx_http_functions_direct_recv(ngx_connection_t *c, u_char *buf, size_t size)
     ctx = ngx_http_functions_ctx_find(r);
     dc = ctx ? ctx->direct : NULL;
 
-    if (dc == NULL || dc->lease == NULL || dc->synthetic || u->header_sent
-        || u->buffer.last != u->buffer.pos)
-    {
-        /* not this worker's doing, or a head has begun: as nginx reads */
+    if (dc == NULL || dc->lease == NULL || dc->synthetic || u->header_sent) {
+        /* not this worker's doing, or the head is through: as nginx reads */
         return ngx_unix_recv(c, buf, size);
     }
 
     if (!dc->timed_out) {
         n = ngx_unix_recv(c, buf, size);
 
-        if (n != 0 && n != NGX_ERROR) {
+        if (n > 0) {
+            dc->received += n;
+            return n;
+        }
+
+        if (n == NGX_AGAIN || dc->received) {
+            /* a head the function began and did not end: nginx's own
+             * error (its parser has taken in those bytes, and an answer
+             * written after them would be read as their continuation) */
             return n;
         }
 
         status = NGX_HTTP_BAD_GATEWAY;
         why = "function exited or closed its output during the call";
+
+    } else if (dc->received) {
+        return NGX_ERROR;   /* as above: the call fails, 502 */
 
     } else {
         status = NGX_HTTP_GATEWAY_TIME_OUT;
@@ -1553,10 +1586,36 @@ ngx_http_functions_direct_header(ngx_http_request_t *r,
     /* the http format's rules, as the executor reads an answer
      * (executor/hot/http_response.c) */
 
+    /* nothing of a function's answer switches protocols, and its reason
+     * phrase is not passed on (nginx writes the status's own) */
+    u->upgrade = 0;
+    ngx_str_null(&u->headers_in.status_line);
+
     status = u->headers_in.status_n;
 
     if (dc->synthetic) {
-        return NGX_OK;      /* the executor's own answer, as it is */
+        return NGX_OK;      /* the executor's own answer, made here whole */
+    }
+
+    /* the executor's limits on a head: 100 headers, 8 KiB as it writes
+     * them on */
+    n = 0;
+    i = 0;
+    ngx_http_functions_headers_start(&it, &u->headers_in.headers);
+
+    while ((h = ngx_http_functions_headers_next(&it)) != NULL) {
+        n += h->key.len + h->value.len + 4;
+        i++;
+    }
+
+    if (i > 100) {
+        return ngx_http_functions_direct_refuse(r, dc,
+                   "the response has too many headers");
+    }
+
+    if (n > 8192) {
+        return ngx_http_functions_direct_refuse(r, dc,
+                   "response headers are too large");
     }
 
     if (status < 200 || status > 599) {
@@ -1812,7 +1871,9 @@ ngx_http_functions_direct_free(ngx_http_request_t *r,
         kill = "the call did not end cleanly";
     }
 
-    if (kill || l->gone || l->revoked || ngx_exiting || ngx_terminate) {
+    if (kill || l->gone || l->revoked || ngx_exiting || ngx_terminate
+        || ngx_current_msec - l->granted_at > NGX_HTTP_FUNCTIONS_DIRECT_AGE)
+    {
         /* the lease ends; nginx does not close its socket: this does */
         pc->connection = NULL;
         ngx_http_functions_direct_end(l, kill);

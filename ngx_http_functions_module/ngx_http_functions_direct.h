@@ -26,6 +26,8 @@ typedef struct {
                                                      * request head */
     ngx_event_t                          timer;     /* the route's timeout */
     off_t                                max_body;
+    size_t                               received;  /* of the function's
+                                                     * head */
     unsigned                             refused:1; /* its answer was bad */
     unsigned                             timed_out:1;
     unsigned                             synthetic:1;   /* the answer is the

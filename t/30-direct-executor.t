@@ -171,6 +171,26 @@ like($l->{text}, qr/^grant \Q$l->{id}\E \Q$sandbox\E /, 'a new lease gets the id
     is($?, 0, 'the waiting call runs on the instance given back');
 }
 
+# --- a worker that does not give back what it was asked for -----------------
+{
+    my $slow = route(path => '/late', timeout => 1);
+    my $late = lease($w, $slow);
+    like($late->{text}, qr/^grant /, 'leased (a route with a 1 s timeout)');
+    my $pid = fork() // die;
+    if ($pid == 0) {
+        executor_call(route => $slow);
+        POSIX::_exit(0);
+    }
+    my ($text) = receive($w, 10);
+    is($text, "revoke $late->{id}", 'asked back for a waiting call');
+    ($text) = receive($w, 15);
+    is($text, "gone $late->{id}", 'not given back within its timeout and 5 s: gone');
+    ok(wait_until(10, sub { $log->() =~ /hot instance stopped.*not given back in time/ }),
+       'and stopped');
+    close $late->{fh};
+    waitpid($pid, 0);
+}
+
 # --- kill: the instance is stopped ------------------------------------------
 $l = lease($w);
 like($l->{text}, qr/^grant /, 'leased again');

@@ -175,6 +175,7 @@ my @cases = (
     [ 'a status under 200', '/hot', headers => { 'X-Mode' => 'raw', 'X-Status' => 199 } ],
     [ 'an answer over max_response_body', '/hot', headers => { 'X-Mode' => 'big' } ],
     [ 'a function that exits', '/hot', headers => { 'X-Mode' => 'exit' } ],
+    [ 'too many headers', '/hot', headers => { 'X-Mode' => 'raw', 'X-Many' => 150 } ],
     [ 'a function past its timeout', '/slow', headers => { 'X-Mode' => 'hang' } ],
     [ 'a GET with a query', '/hot?a=1&b=2', method => 'GET', headers => { 'X-In' => 'q' } ],
 );
@@ -224,6 +225,18 @@ subtest 'an answer over max_response_body is a 502' => sub {
     my $r = direct_call('/hot', headers => { 'X-Mode' => 'big' });
     ok(direct($r), 'direct');
     is($r->{status}, 502, 'a 502');
+};
+
+subtest 'a head begun and never ended: 502, nothing of it reaches the client' => sub {
+    for my $status (200, 100, 101) {
+        my $r = direct_call('/hot', headers => { 'X-Mode' => 'halfhead',
+            'X-Status' => $status, 'Upgrade' => 'websocket' });
+        ok(direct($r), "$status: direct");
+        is($r->{status}, 502, "$status: a 502");
+        ok(!exists $r->{h}{'x-forged'}, "$status: without the function's header");
+        my $after = call('/hot', body => 'next');
+        is($after->{body}, 'next', "$status: the next call answers");
+    }
 };
 
 subtest 'a function that answers twice: the client gets the first, the instance goes' => sub {

@@ -33,6 +33,9 @@
  * OOM kill): this long for that end to tell why, before the call is
  * answered with the lost connection. */
 #define CONN_LOST_GRACE_MS 200
+/* A leased instance asked back comes back within its route's timeout
+ * (its call's end), and this, or it is stopped. */
+#define LEASE_GRACE_MS 5000
 
 enum instance_state {
     INSTANCE_STARTING,
@@ -99,6 +102,9 @@ struct hot_instance {
     void *lease_arg;
     int revoked;                        /* the holder was asked */
     int revoked_for_capacity;           /* then: stop it when it is back */
+    uint64_t lease_grace_ms;            /* asked back: it must come back
+                                         * within this (its route's
+                                         * timeout, and 5 s) */
 };
 
 static void on_wait_timer_closed(uv_handle_t *h)
@@ -735,6 +741,7 @@ static void lease(struct hot_instance *in, struct hot_job *job)
         return;
     }
     uv_read_stop((uv_stream_t *)&in->out);
+    in->lease_grace_ms = job->timeout_ms + LEASE_GRACE_MS;
     in->state = INSTANCE_LEASED;
     in->revoked = 0;
     in->revoked_for_capacity = 0;
@@ -1219,6 +1226,24 @@ static void start_instance(struct hot_pool *p, struct hot_job *job)
 
 /* ------------------------------------------------------------- leases */
 
+/* Asked back and not given back in time: stopped, its holder told. */
+static void on_lease_late(uv_timer_t *t)
+{
+    struct hot_instance *in = t->data;
+    const struct hot_lease_ops *ops = in->lease_ops;
+    void *arg = in->lease_arg;
+
+    if (in->state != INSTANCE_LEASED)
+        return;
+    in->lease_ops = NULL;
+    in->lease_arg = NULL;
+    in->state = INSTANCE_BUSY;
+    in->answered = 1;
+    kill_instance(in, "not given back in time");
+    if (ops != NULL)
+        ops->gone(in, arg);
+}
+
 /* Asks in's holder to give it back; 1 if asked now. */
 static int ask_back(struct hot_instance *in)
 {
@@ -1226,6 +1251,7 @@ static int ask_back(struct hot_instance *in)
         || in->revoked)
         return 0;
     in->revoked = 1;
+    uv_timer_start(&in->timer, on_lease_late, in->lease_grace_ms, 0);
     in->lease_ops->revoke(in, in->lease_arg);
     return 1;
 }
@@ -1278,6 +1304,7 @@ void hot_lease_end(struct hot_instance *in, const char *kill_why)
     in->lease_arg = NULL;
     if (in->state != INSTANCE_LEASED)
         return;         /* it ended meanwhile */
+    uv_timer_stop(&in->timer);      /* a revoke's deadline */
     in->state = INSTANCE_BUSY;
     in->answered = 1;
     if (kill_why == NULL && in->revoked_for_capacity

@@ -292,13 +292,15 @@ static void on_lease_done(struct call_reply *r)
             lease_free(l);
             return;
         }
+        /* held first: if the grant cannot be sent, the worker is
+         * dropped and its leases end, this one too, whatever the
+         * instance does meanwhile (a revoke that comes at once reaches
+         * the worker before the grant: it keeps it for when it comes) */
         l->in = in;
         l->d->held++;
+        hot_lease_hold(in, &lease_ops, l);
         peer_sendf(p, fd, "grant %s %s %llu", l->id, hot_lease_sandbox(in),
                    (unsigned long long)p->d->calls->cfg->max_response_body);
-        if (l->peer == NULL || l->peer->closing)
-            return;     /* dropped: its leases end with it */
-        hot_lease_hold(in, &lease_ops, l);
         return;
     }
     if (p != NULL)

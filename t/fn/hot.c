@@ -17,6 +17,8 @@
  *   log             writes "log line N" to stderr, then echoes
  *   sleep           sleeps X-Sleep milliseconds, then echoes
  *   headlen         answers Content-Length: 5 and no body (right for HEAD)
+ *   halfhead        writes the start of a head (status X-Status, then a
+ *                   header X-Forged: 1) and exits without ending it
  *   passfd          answers "fd" with descriptors of its own (its root
  *                   directory, its stdin) attached to the answer's bytes
  *                   (SCM_RIGHTS), for a reader of its stdout that is a
@@ -166,6 +168,11 @@ int main(void)
             printf("\r\n");
             fwrite(body, 1, len, stdout);
             fflush(stdout);
+        } else if (strcmp(m, "halfhead") == 0) {
+            printf("HTTP/1.1 %d Whatever\r\nX-Forged: 1\r\n",
+                   st ? atoi(st) : 200);
+            fflush(stdout);
+            exit(0);
         } else if (strcmp(m, "passfd") == 0) {
             static const char out[] = "HTTP/1.1 200 OK\r\n"
                                       "Content-Length: 2\r\n\r\nfd";
